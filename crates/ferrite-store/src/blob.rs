@@ -1,0 +1,77 @@
+//! The blob store trait: immutable byte blobs named by random ids.
+//!
+//! A blob is written through a [`BlobWriter`] into temporary space, and becomes a
+//! permanent blob only when [`BlobWriter::finish`] returns, after its bytes are durable.
+//! A writer dropped before `finish` leaves nothing behind. Whether a permanent blob is
+//! *live* is not the blob store's business: the metadata store records references, and
+//! the object model deletes blobs it no longer references.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use crate::{StoreError, StoreResult};
+
+/// A blob's name: 128 random bits, shown as 32 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub [u8; 16]);
+
+impl BlobId {
+    pub fn random() -> Self {
+        Self(rand::random())
+    }
+
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(s: &str) -> StoreResult<Self> {
+        let mut out = [0u8; 16];
+        hex::decode_to_slice(s, &mut out).map_err(|_| StoreError::Corrupt(format!("bad blob id {s:?}")))?;
+        Ok(Self(out))
+    }
+
+    pub fn from_slice(b: &[u8]) -> StoreResult<Self> {
+        let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Corrupt("bad blob id length".into()))?;
+        Ok(Self(arr))
+    }
+}
+
+impl fmt::Debug for BlobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlobId({})", self.to_hex())
+    }
+}
+
+pub trait BlobWriter: Send {
+    fn write(&mut self, buf: &[u8]) -> StoreResult<()>;
+
+    /// Makes the written bytes durable and permanent under the returned id.
+    fn finish(self: Box<Self>) -> StoreResult<BlobId>;
+}
+
+pub trait BlobReader: Send + Sync {
+    fn len(&self) -> u64;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> StoreResult<usize>;
+}
+
+pub trait BlobStore: Send + Sync + 'static {
+    fn create(&self) -> StoreResult<Box<dyn BlobWriter>>;
+
+    /// Opens a permanent blob; `None` if there is no such blob.
+    fn open(&self, id: BlobId) -> StoreResult<Option<Box<dyn BlobReader>>>;
+
+    /// Deletes a permanent blob. Deleting a missing blob succeeds.
+    fn delete(&self, id: BlobId) -> StoreResult<()>;
+
+    /// Removes every unfinished write (left by a crash). Only call when no writer is live.
+    fn clear_temp(&self) -> StoreResult<usize>;
+
+    /// Calls `f` with every permanent blob and the time it was made permanent.
+    fn for_each(&self, f: &mut dyn FnMut(BlobId, SystemTime)) -> StoreResult<()>;
+}

@@ -1,0 +1,140 @@
+//! The conformance suites every [`MetaStore`] and [`BlobStore`] implementation runs.
+//!
+//! They panic on the first violation, so an implementation calls them from a `#[test]`.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::{BlobStore, MetaStore, Table};
+
+fn put(store: &dyn MetaStore, table: Table, k: &[u8], v: &[u8]) {
+    let mut w = store.begin_write().unwrap();
+    w.put(table, k, v).unwrap();
+    w.commit().unwrap();
+}
+
+/// Point reads and writes, deletes, ordered range scans, isolation and atomicity.
+pub fn meta_store_suite(store: &dyn MetaStore) {
+    // Tables are independent.
+    put(store, Table::Objects, b"k", b"objects");
+    put(store, Table::Buckets, b"k", b"buckets");
+    let r = store.begin_read().unwrap();
+    assert_eq!(r.get(Table::Objects, b"k").unwrap().as_deref(), Some(&b"objects"[..]));
+    assert_eq!(r.get(Table::Buckets, b"k").unwrap().as_deref(), Some(&b"buckets"[..]));
+    assert_eq!(r.get(Table::Versions, b"k").unwrap(), None);
+    drop(r);
+
+    // Overwrite and delete.
+    put(store, Table::Objects, b"k", b"second");
+    let mut w = store.begin_write().unwrap();
+    assert_eq!(w.get(Table::Objects, b"k").unwrap().as_deref(), Some(&b"second"[..]));
+    assert!(w.delete(Table::Objects, b"k").unwrap());
+    assert!(!w.delete(Table::Objects, b"k").unwrap());
+    assert_eq!(w.get(Table::Objects, b"k").unwrap(), None, "a transaction sees its own writes");
+    w.commit().unwrap();
+    assert_eq!(store.begin_read().unwrap().get(Table::Objects, b"k").unwrap(), None);
+
+    // Range scans follow byte order (including non-ASCII and empty keys) against an oracle.
+    let keys: Vec<&[u8]> = vec![b"", b"a", b"a/b", b"a/b/c", b"a0", b"b", b"\xc3\xa9", b"\xff\x00", b"ab", b"a\x00"];
+    let mut oracle = BTreeMap::new();
+    let mut w = store.begin_write().unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        let v = format!("v{i}").into_bytes();
+        w.put(Table::Versions, k, &v).unwrap();
+        oracle.insert(k.to_vec(), v);
+    }
+    w.commit().unwrap();
+    let r = store.begin_read().unwrap();
+    let all = r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
+    assert_eq!(all, oracle.clone().into_iter().collect::<Vec<_>>());
+    let bounds: [(Bound<&[u8]>, Bound<&[u8]>); 4] = [
+        (Bound::Included(b"a"), Bound::Excluded(b"b")),
+        (Bound::Excluded(b"a"), Bound::Included(b"b")),
+        (Bound::Included(b"a/"), Bound::Excluded(b"a0")),
+        (Bound::Excluded(b"zzz"), Bound::Unbounded),
+    ];
+    for (start, end) in bounds {
+        let want: Vec<_> = oracle.range::<[u8], _>((start, end)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(r.range(Table::Versions, start, end, usize::MAX).unwrap(), want, "{start:?}..{end:?}");
+        let limited = r.range(Table::Versions, start, end, 2).unwrap();
+        assert_eq!(limited, want.into_iter().take(2).collect::<Vec<_>>());
+    }
+    assert!(r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, 0).unwrap().is_empty());
+    drop(r);
+
+    // A dropped write transaction changes nothing.
+    let mut w = store.begin_write().unwrap();
+    w.put(Table::Versions, b"a", b"aborted").unwrap();
+    w.delete(Table::Versions, b"b").unwrap();
+    drop(w);
+    let r = store.begin_read().unwrap();
+    assert_eq!(r.get(Table::Versions, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
+    assert_eq!(r.get(Table::Versions, b"b").unwrap(), oracle.get(&b"b"[..]).cloned());
+    drop(r);
+
+    // A read transaction is a snapshot: a later commit does not change what it sees.
+    let snapshot = store.begin_read().unwrap();
+    put(store, Table::Versions, b"a", b"changed");
+    assert_eq!(snapshot.get(Table::Versions, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
+    drop(snapshot);
+    assert_eq!(store.begin_read().unwrap().get(Table::Versions, b"a").unwrap().as_deref(), Some(&b"changed"[..]));
+
+    // Large values round-trip.
+    let big = vec![7u8; 256 * 1024];
+    put(store, Table::Inline, b"big", &big);
+    assert_eq!(store.begin_read().unwrap().get(Table::Inline, b"big").unwrap(), Some(big));
+}
+
+/// Committed data survives closing and reopening the store; uncommitted data does not.
+pub fn meta_store_persistence<S: MetaStore>(open: impl Fn() -> S) {
+    {
+        let store = open();
+        put(&store, Table::Objects, b"durable", b"yes");
+        let mut w = store.begin_write().unwrap();
+        w.put(Table::Objects, b"never-committed", b"no").unwrap();
+        drop(w);
+    }
+    let store = open();
+    let r = store.begin_read().unwrap();
+    assert_eq!(r.get(Table::Objects, b"durable").unwrap().as_deref(), Some(&b"yes"[..]));
+    assert_eq!(r.get(Table::Objects, b"never-committed").unwrap(), None);
+}
+
+/// Write, read at offsets, delete, unfinished writes, listing.
+pub fn blob_store_suite(store: &dyn BlobStore) {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let mut w = store.create().unwrap();
+    for chunk in data.chunks(65_536) {
+        w.write(chunk).unwrap();
+    }
+    let id = w.finish().unwrap();
+
+    let r = store.open(id).unwrap().expect("finished blob exists");
+    assert_eq!(r.len(), data.len() as u64);
+    let mut buf = vec![0u8; 1000];
+    let n = r.read_at(12_345, &mut buf).unwrap();
+    assert!(n > 0);
+    assert_eq!(&buf[..n], &data[12_345..12_345 + n]);
+    assert_eq!(r.read_at(data.len() as u64, &mut buf).unwrap(), 0, "reading at the end returns 0");
+
+    let empty = store.create().unwrap().finish().unwrap();
+    assert_ne!(empty, id, "every blob gets a new id");
+    assert_eq!(store.open(empty).unwrap().unwrap().len(), 0);
+
+    // An unfinished write never becomes a permanent blob.
+    let mut w = store.create().unwrap();
+    w.write(b"abandoned").unwrap();
+    drop(w);
+    let mut seen = Vec::new();
+    store.for_each(&mut |id, _| seen.push(id)).unwrap();
+    seen.sort();
+    let mut want = vec![id, empty];
+    want.sort();
+    assert_eq!(seen, want);
+
+    store.delete(id).unwrap();
+    assert!(store.open(id).unwrap().is_none());
+    store.delete(id).unwrap();
+    store.delete(empty).unwrap();
+    assert!(store.open(crate::BlobId::random()).unwrap().is_none());
+}

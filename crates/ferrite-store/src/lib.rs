@@ -1,0 +1,23 @@
+//! Storage backends for Ferrite.
+//!
+//! This crate owns the two storage traits every layer above builds on:
+//! - [`MetaStore`]: an ordered, transactional key-value store holding all metadata
+//!   (buckets, object versions, blob references). Its embedded default is [`RedbMetaStore`].
+//! - [`BlobStore`]: a store of immutable byte blobs (object data). Its default is
+//!   [`FsBlobStore`], one file per blob on the local filesystem.
+//!
+//! It knows nothing of S3, HTTP or the object model: keys and values are bytes.
+//! [`conformance`] holds the one test suite every implementation must pass.
+
+mod blob;
+pub mod conformance;
+mod error;
+mod fs_blob;
+mod meta;
+mod redb_meta;
+
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+pub use error::{StoreError, StoreResult};
+pub use fs_blob::FsBlobStore;
+pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};
+pub use redb_meta::RedbMetaStore;

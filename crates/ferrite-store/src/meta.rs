@@ -1,0 +1,90 @@
+//! The metadata store trait: ordered byte keys in a fixed set of tables, read and
+//! written in serializable transactions.
+//!
+//! A write transaction sees its own writes, and its commit is atomic and (unless the
+//! store was opened without durability) durable when `commit` returns. Dropping a
+//! write transaction without committing aborts it. Implementations must serialize
+//! write transactions so that a read-check-write inside one transaction is atomic:
+//! the object model relies on this for conditional writes.
+
+use std::ops::Bound;
+
+use crate::StoreResult;
+
+/// The tables of the metadata store. Adding a table is a format change only if old
+/// stores must be migrated; a missing table is created empty on open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// Store-wide settings: the format version, id counters.
+    System,
+    /// Bucket name -> bucket record.
+    Buckets,
+    /// (bucket id, key) -> the current version of an object.
+    Objects,
+    /// (bucket id, key, version) -> noncurrent versions (used by versioning).
+    Versions,
+    /// Small object data stored inline: data id -> bytes.
+    Inline,
+    /// Blob id -> reference count record: which blobs are live.
+    Blobs,
+    /// Blob ids whose data is no longer referenced and awaits deletion.
+    Garbage,
+    /// Multipart uploads in progress.
+    Uploads,
+}
+
+impl Table {
+    pub const ALL: [Table; 8] = [
+        Table::System,
+        Table::Buckets,
+        Table::Objects,
+        Table::Versions,
+        Table::Inline,
+        Table::Blobs,
+        Table::Garbage,
+        Table::Uploads,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::System => "system",
+            Table::Buckets => "buckets",
+            Table::Objects => "objects",
+            Table::Versions => "versions",
+            Table::Inline => "inline",
+            Table::Blobs => "blobs",
+            Table::Garbage => "garbage",
+            Table::Uploads => "uploads",
+        }
+    }
+}
+
+pub type KvPair = (Vec<u8>, Vec<u8>);
+
+pub trait ReadTxn {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Up to `limit` entries with keys in (`start`, `end`), in ascending byte order.
+    fn range(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        limit: usize,
+    ) -> StoreResult<Vec<KvPair>>;
+}
+
+pub trait WriteTxn: ReadTxn {
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> StoreResult<()>;
+
+    /// Removes `key`; returns whether it was present.
+    fn delete(&mut self, table: Table, key: &[u8]) -> StoreResult<bool>;
+
+    /// Makes every write of this transaction visible and durable, all at once.
+    fn commit(self: Box<Self>) -> StoreResult<()>;
+}
+
+pub trait MetaStore: Send + Sync + 'static {
+    fn begin_read(&self) -> StoreResult<Box<dyn ReadTxn + '_>>;
+    fn begin_write(&self) -> StoreResult<Box<dyn WriteTxn + '_>>;
+}
