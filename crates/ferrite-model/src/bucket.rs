@@ -1,0 +1,135 @@
+//! Buckets: create, look up, list, delete.
+
+use std::ops::Bound;
+
+use ferrite_store::Table;
+
+use crate::engine::{blocking, get_bucket, now_ms};
+use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
+use crate::records::{BucketRecord, VersioningState, decode, encode};
+use crate::{Ferrite, ModelError, ModelResult, validate_bucket_name};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created_ms: i64,
+    /// The bucket's region.
+    pub region: String,
+    pub owner: String,
+}
+
+impl From<&BucketRecord> for BucketInfo {
+    fn from(r: &BucketRecord) -> Self {
+        Self { name: r.name.clone(), created_ms: r.created_ms, region: r.location.clone(), owner: r.owner.clone() }
+    }
+}
+
+impl Ferrite {
+    /// Creates a bucket. `location` is the requested LocationConstraint: it must be
+    /// this server's region when given.
+    pub async fn create_bucket(&self, name: &str, location: Option<&str>) -> ModelResult<BucketInfo> {
+        validate_bucket_name(name)?;
+        let region = self.inner.opts.region.clone();
+        if let Some(loc) = location.filter(|l| !l.is_empty())
+            && loc != region
+        {
+            return Err(ModelError::InvalidLocationConstraint(loc.to_string()));
+        }
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            if let Some(existing) = txn.get(Table::Buckets, name.as_bytes())? {
+                let existing: BucketRecord = decode(&existing)?;
+                return Err(if existing.owner == inner.opts.owner {
+                    ModelError::BucketAlreadyOwnedByYou
+                } else {
+                    ModelError::BucketAlreadyExists
+                });
+            }
+            let id = match txn.get(Table::System, NEXT_BUCKET_ID)? {
+                Some(b) => u64::from_be_bytes(
+                    b.as_slice().try_into().map_err(|_| ModelError::Corrupt("bad bucket id counter".into()))?,
+                ),
+                None => 1,
+            };
+            txn.put(Table::System, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
+            let rec = BucketRecord {
+                id,
+                name: name.clone(),
+                created_ms: now_ms(),
+                location: region,
+                owner: inner.opts.owner.clone(),
+                versioning: VersioningState::Unversioned,
+                object_lock: false,
+                acl: None,
+                encryption: None,
+            };
+            txn.put(Table::Buckets, name.as_bytes(), &encode(&rec))?;
+            txn.commit()?;
+            Ok(BucketInfo::from(&rec))
+        })
+        .await
+    }
+
+    pub async fn head_bucket(&self, name: &str) -> ModelResult<BucketInfo> {
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || Ok(BucketInfo::from(&get_bucket(&*inner.meta.begin_read()?, &name)?))).await
+    }
+
+    /// Buckets in name order, after `start_after`, starting with `prefix`; at most
+    /// `max`. The flag tells whether more follow.
+    pub async fn list_buckets(
+        &self,
+        prefix: Option<&str>,
+        start_after: Option<&str>,
+        max: usize,
+    ) -> ModelResult<(Vec<BucketInfo>, bool)> {
+        let inner = self.inner.clone();
+        let prefix = prefix.unwrap_or("").to_string();
+        let start_after = start_after.map(str::to_string);
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let start = match &start_after {
+                Some(s) if s.as_str() >= prefix.as_str() => Bound::Excluded(s.as_bytes()),
+                _ => Bound::Included(prefix.as_bytes()),
+            };
+            let rows = txn.range(Table::Buckets, start, Bound::Unbounded, max.saturating_add(1))?;
+            let mut out = Vec::new();
+            let mut more = false;
+            for (k, v) in rows {
+                if !k.starts_with(prefix.as_bytes()) {
+                    break;
+                }
+                if out.len() == max {
+                    more = true;
+                    break;
+                }
+                out.push(BucketInfo::from(&decode::<BucketRecord>(&v)?));
+            }
+            Ok((out, more))
+        })
+        .await
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> ModelResult<()> {
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let rec = get_bucket(&*txn, &name)?;
+            let start = object_key(rec.id, "");
+            let end = bucket_end(rec.id);
+            for table in [Table::Objects, Table::Versions, Table::Uploads] {
+                if !txn.range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?.is_empty() {
+                    return Err(ModelError::BucketNotEmpty);
+                }
+            }
+            txn.delete(Table::Buckets, name.as_bytes())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,157 @@
+//! The engine: the metadata store, the blob store, and the helpers every operation
+//! shares (bucket lookup, data reference counting, running store work off the async
+//! threads).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ferrite_store::{BlobId, BlobStore, FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, Table, WriteTxn};
+use tokio::sync::Notify;
+
+use crate::keys::FORMAT_KEY;
+use crate::records::{BucketRecord, DataRef, FORMAT_VERSION, ObjectRecord, decode};
+use crate::{ModelError, ModelResult};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The region this server answers for.
+    pub region: String,
+    /// Canonical id of the owner of new buckets and objects.
+    pub owner: String,
+    /// fsync data and metadata before acknowledging writes. Off only at the user's risk.
+    pub durable: bool,
+}
+
+/// The object model over one metadata store and one blob store. Cheap to clone.
+#[derive(Clone)]
+pub struct Ferrite {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub meta: Arc<dyn MetaStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub opts: Options,
+    pub gc_wake: Arc<Notify>,
+}
+
+/// Runs blocking store work on tokio's blocking pool.
+pub(crate) async fn blocking<R, F>(f: F) -> ModelResult<R>
+where
+    F: FnOnce() -> ModelResult<R> + Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ModelError::Internal(format!("blocking task failed: {e}")))?
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Ferrite {
+    /// Opens the embedded default stores under `data_dir`: `meta.redb` and the
+    /// filesystem blob store. Clears unfinished writes left by a crash and starts the
+    /// background garbage collector and orphan sweep. Must run inside a tokio runtime.
+    pub async fn open_local(data_dir: &Path, opts: Options) -> ModelResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ModelError::Store(e.into()))?;
+        let meta = Arc::new(RedbMetaStore::open(&data_dir.join("meta.redb"), opts.durable)?);
+        let blobs = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
+        Self::open(meta, blobs, opts).await
+    }
+
+    /// Opens the model over any store pair. See [`Ferrite::open_local`].
+    pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
+        let started = SystemTime::now();
+        let this = Self { inner: Arc::new(Inner { meta, blobs, opts, gc_wake: Arc::new(Notify::new()) }) };
+        let inner = this.inner.clone();
+        let cleared = blocking(move || {
+            check_format(&*inner.meta)?;
+            Ok(inner.blobs.clear_temp()?)
+        })
+        .await?;
+        if cleared > 0 {
+            tracing::info!(count = cleared, "removed unfinished writes left by an earlier run");
+        }
+        this.spawn_background(started);
+        Ok(this)
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+}
+
+fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
+    let found = meta.begin_read()?.get(Table::System, FORMAT_KEY)?;
+    match found {
+        None => {
+            let mut w = meta.begin_write()?;
+            w.put(Table::System, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            w.commit()?;
+            Ok(())
+        }
+        Some(v) if v == FORMAT_VERSION.to_be_bytes() => Ok(()),
+        Some(v) => Err(ModelError::Corrupt(format!(
+            "data directory has on-disk format {v:?}; this build reads format {FORMAT_VERSION}"
+        ))),
+    }
+}
+
+pub(crate) fn get_bucket(txn: &dyn ReadTxn, name: &str) -> ModelResult<BucketRecord> {
+    match txn.get(Table::Buckets, name.as_bytes())? {
+        Some(bytes) => decode(&bytes),
+        None => Err(ModelError::NoSuchBucket),
+    }
+}
+
+pub(crate) fn get_object(txn: &dyn ReadTxn, okey: &[u8]) -> ModelResult<Option<ObjectRecord>> {
+    txn.get(Table::Objects, okey)?.map(|b| decode(&b)).transpose()
+}
+
+fn refcount(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<u64> {
+    match txn.get(Table::Blobs, id)? {
+        Some(b) => {
+            let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| ModelError::Corrupt("bad refcount".into()))?;
+            Ok(u64::from_be_bytes(arr))
+        }
+        None => Ok(0),
+    }
+}
+
+/// Takes one reference on each data id of `data`.
+pub(crate) fn add_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
+    for id in data.ids() {
+        let n = refcount(txn, &id)?;
+        txn.put(Table::Blobs, &id, &(n + 1).to_be_bytes())?;
+    }
+    Ok(())
+}
+
+/// Drops one reference on each data id of `data`. Inline data without references is
+/// removed in this transaction; blobs are queued for the garbage collector. Returns
+/// whether anything was queued.
+pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<bool> {
+    let mut queued = false;
+    for id in data.ids() {
+        let n = refcount(txn, &id)?;
+        if n > 1 {
+            txn.put(Table::Blobs, &id, &(n - 1).to_be_bytes())?;
+            continue;
+        }
+        txn.delete(Table::Blobs, &id)?;
+        if matches!(data, DataRef::Inline(_)) {
+            txn.delete(Table::Inline, &id)?;
+        } else {
+            txn.put(Table::Garbage, &id, &[])?;
+            queued = true;
+        }
+    }
+    Ok(queued)
+}
+
+pub(crate) fn blob_id(id: &[u8; 16]) -> BlobId {
+    BlobId(*id)
+}

@@ -1,0 +1,53 @@
+use ferrite_store::StoreError;
+
+/// Everything that can go wrong in the object model, in domain terms. The API layer
+/// maps each variant to an S3 error in one exhaustive `match`.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("invalid bucket name: {0}")]
+    InvalidBucketName(String),
+    #[error("bucket already exists and is owned by you")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket name is taken by another owner")]
+    BucketAlreadyExists,
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("location constraint {0:?} does not match this server's region")]
+    InvalidLocationConstraint(String),
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("key is longer than 1024 bytes")]
+    KeyTooLong,
+    #[error("user metadata is larger than 2 KB")]
+    MetadataTooLarge,
+    #[error("object is larger than the maximum allowed size")]
+    EntityTooLarge,
+    #[error("body is shorter or longer than its declared length")]
+    IncompleteBody,
+    #[error("the {0} of the body does not match the one given")]
+    BadDigest(&'static str),
+    #[error("invalid digest: {0}")]
+    InvalidDigest(String),
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("not modified")]
+    NotModified,
+    #[error("range not satisfiable")]
+    InvalidRange,
+    #[error("copying an object onto itself without changing anything")]
+    CopyToSelfUnchanged,
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("request body stream failed: {0}")]
+    BodyStream(std::io::Error),
+    #[error("storage error: {0}")]
+    Store(#[from] StoreError),
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ModelResult<T> = Result<T, ModelError>;

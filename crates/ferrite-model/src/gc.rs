@@ -1,0 +1,96 @@
+//! Reclaiming space: deleting blobs no object references any more, and sweeping
+//! orphans (blobs made durable by a write that crashed before its metadata commit).
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferrite_store::{BlobId, Table};
+
+use crate::engine::blocking;
+use crate::{Ferrite, ModelResult};
+
+const GC_BATCH: usize = 1000;
+const GC_PERIOD: Duration = Duration::from_secs(30);
+
+impl Ferrite {
+    pub(crate) fn spawn_background(&self, started: SystemTime) {
+        let weak = Arc::downgrade(&self.inner);
+        let wake = self.inner.gc_wake.clone();
+        tokio::spawn(async move {
+            if let Some(inner) = weak.upgrade() {
+                let this = Ferrite { inner };
+                match this.sweep_orphans(started).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "removed orphaned blobs left by an earlier run"),
+                    Err(e) => tracing::error!(error = %e, "orphan sweep failed"),
+                }
+            }
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let this = Ferrite { inner };
+                if let Err(e) = this.collect_garbage().await {
+                    tracing::error!(error = %e, "garbage collection failed");
+                }
+                drop(this);
+                let _ = tokio::time::timeout(GC_PERIOD, wake.notified()).await;
+            }
+        });
+    }
+
+    /// Deletes every blob queued as garbage; returns how many.
+    pub async fn collect_garbage(&self) -> ModelResult<usize> {
+        let mut total = 0;
+        loop {
+            let inner = self.inner.clone();
+            let n = blocking(move || {
+                let ids = inner.meta.begin_read()?.range(Table::Garbage, Bound::Unbounded, Bound::Unbounded, GC_BATCH)?;
+                for (id, _) in &ids {
+                    inner.blobs.delete(BlobId::from_slice(id)?)?;
+                }
+                if !ids.is_empty() {
+                    let mut txn = inner.meta.begin_write()?;
+                    for (id, _) in &ids {
+                        txn.delete(Table::Garbage, id)?;
+                    }
+                    txn.commit()?;
+                }
+                Ok(ids.len())
+            })
+            .await?;
+            total += n;
+            if n < GC_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes blobs that no metadata references and that were made before
+    /// `older_than` (so no write in flight can own them); returns how many.
+    pub async fn sweep_orphans(&self, older_than: SystemTime) -> ModelResult<usize> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let mut candidates = Vec::new();
+            inner.blobs.for_each(&mut |id, made| {
+                if made < older_than {
+                    candidates.push(id);
+                }
+            })?;
+            let mut orphans = HashSet::new();
+            for chunk in candidates.chunks(GC_BATCH) {
+                let txn = inner.meta.begin_read()?;
+                for id in chunk {
+                    if txn.get(Table::Blobs, &id.0)?.is_none() {
+                        orphans.insert(*id);
+                    }
+                }
+            }
+            for id in &orphans {
+                inner.blobs.delete(*id)?;
+            }
+            Ok(orphans.len())
+        })
+        .await
+    }
+}

@@ -1,0 +1,33 @@
+//! Ferrite's object model: what buckets and objects are and the rules they obey.
+//!
+//! It speaks in S3's domain terms (a bucket, a key, an ETag, a precondition) but knows
+//! nothing of HTTP: the API layer above maps [`ModelError`] to S3 error codes. Below, it
+//! sees only the [`ferrite_store`] traits.
+//!
+//! The core promise lives here: an object's data is made durable first (staged into a
+//! blob or kept inline), then one metadata transaction makes it the current object.
+//! That commit is the moment the object exists.
+
+mod bucket;
+mod checksum;
+mod conditions;
+mod engine;
+mod error;
+mod gc;
+mod keys;
+mod list;
+mod names;
+mod object;
+mod records;
+mod staging;
+
+pub use bucket::BucketInfo;
+pub use checksum::{ChecksumAlgorithm, ChecksumValue, Expected};
+pub use conditions::{ReadConditions, evaluate_read_conditions};
+pub use engine::{Ferrite, Options};
+pub use error::{ModelError, ModelResult};
+pub use list::{ListPage, ListQuery, ObjectSummary};
+pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key};
+pub use object::{ByteRange, CopyRequest, MetadataDirective, ObjectBody, ObjectInfo, PutAttrs};
+pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
+pub use staging::{MAX_PUT_SIZE, Staged};

@@ -1,0 +1,442 @@
+//! Objects: put (commit a staged body), head, get, delete, copy.
+//!
+//! Every write is one metadata transaction that replaces the key's record, takes
+//! references on the new data and drops them on the old: the commit is the moment the
+//! new object exists, and readers see either the old record or the new one.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferrite_store::{BlobReader, Table, WriteTxn};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::conditions::{ReadConditions, evaluate_read_conditions};
+use crate::engine::{add_refs, blob_id, blocking, drop_refs, get_bucket, get_object, now_ms};
+use crate::keys::object_key;
+use crate::names::validate_user_metadata;
+use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, encode};
+use crate::staging::Landed;
+use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
+
+/// Bytes per read when streaming a blob out.
+const READ_CHUNK: u64 = 512 * 1024;
+
+/// What a client sees of an object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    /// Hex digest, without quotes.
+    pub etag: String,
+    pub last_modified_ms: i64,
+    pub attrs: ObjectAttrs,
+    pub checksum: Option<ChecksumValue>,
+    pub version_id: Option<String>,
+    pub storage_class: Option<String>,
+    pub owner: String,
+}
+
+impl ObjectInfo {
+    fn from_record(key: &str, r: &ObjectRecord) -> Self {
+        Self {
+            key: key.to_string(),
+            size: r.size,
+            etag: r.etag.clone(),
+            last_modified_ms: r.last_modified_ms,
+            attrs: r.attrs.clone(),
+            checksum: r.checksum.clone(),
+            version_id: r.version_id.clone(),
+            storage_class: r.storage_class.clone(),
+            owner: r.owner.clone(),
+        }
+    }
+}
+
+/// Attributes of a new object, and the conditions on the key's current object.
+#[derive(Debug, Clone, Default)]
+pub struct PutAttrs {
+    pub attrs: ObjectAttrs,
+    pub storage_class: Option<String>,
+    /// `If-None-Match: *`: only if the key has no current object.
+    pub if_none_match_any: bool,
+    /// `If-Match`: only if the current object has this ETag (without quotes).
+    pub if_match: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetadataDirective {
+    Copy,
+    Replace(ObjectAttrs),
+}
+
+#[derive(Debug, Clone)]
+pub struct CopyRequest {
+    pub src_bucket: String,
+    pub src_key: String,
+    pub dst_bucket: String,
+    pub dst_key: String,
+    pub directive: MetadataDirective,
+    pub storage_class: Option<String>,
+    /// `x-amz-copy-source-if-*`; any failure is `PreconditionFailed`.
+    pub source_conditions: ReadConditions,
+    pub if_none_match_any: bool,
+    pub if_match: Option<String>,
+}
+
+/// A requested byte range, before the object's size is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=first-last` or `bytes=first-`.
+    From { first: u64, last: Option<u64> },
+    /// `bytes=-len`: the last `len` bytes.
+    Suffix { len: u64 },
+}
+
+impl ByteRange {
+    pub fn resolve(self, size: u64) -> ModelResult<Range<u64>> {
+        match self {
+            ByteRange::From { first, last } => {
+                if first >= size || last.is_some_and(|l| l < first) {
+                    return Err(ModelError::InvalidRange);
+                }
+                let end = last.map_or(size, |l| l.saturating_add(1).min(size));
+                Ok(first..end)
+            }
+            ByteRange::Suffix { len } => {
+                if len == 0 || size == 0 {
+                    return Err(ModelError::InvalidRange);
+                }
+                Ok(size.saturating_sub(len)..size)
+            }
+        }
+    }
+}
+
+/// An object's bytes (or a range of them), streamed.
+pub struct ObjectBody {
+    /// The byte range served, and the object's full size.
+    pub range: Range<u64>,
+    pub total: u64,
+    /// Whether the client asked for a range (so the answer is 206).
+    pub partial: bool,
+    stream: BoxStream<'static, io::Result<Bytes>>,
+}
+
+impl ObjectBody {
+    pub fn len(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn into_stream(self) -> BoxStream<'static, io::Result<Bytes>> {
+        self.stream
+    }
+}
+
+enum Source {
+    Inline(Bytes),
+    Blob(Arc<dyn BlobReader>),
+}
+
+struct WriteConditions<'a> {
+    if_none_match_any: bool,
+    if_match: Option<&'a str>,
+}
+
+/// Makes `new` the current version of `key`, checking the write conditions against
+/// the version it replaces. Returns whether blob garbage was queued.
+fn commit_current(
+    txn: &mut dyn WriteTxn,
+    bucket: &BucketRecord,
+    key: &str,
+    new: &ObjectRecord,
+    cond: WriteConditions<'_>,
+) -> ModelResult<bool> {
+    let okey = object_key(bucket.id, key);
+    let old = get_object(txn, &okey)?;
+    let live = old.as_ref().filter(|o| !o.delete_marker);
+    if cond.if_none_match_any && live.is_some() {
+        return Err(ModelError::PreconditionFailed);
+    }
+    if let Some(want) = cond.if_match {
+        match live {
+            None => return Err(ModelError::NoSuchKey),
+            Some(o) if o.etag != want && want != "*" => return Err(ModelError::PreconditionFailed),
+            Some(_) => {}
+        }
+    }
+    // Take the new references before dropping the old: a self-copy shares its data.
+    add_refs(txn, &new.data)?;
+    txn.put(Table::Objects, &okey, &encode(new))?;
+    match old {
+        Some(o) => drop_refs(txn, &o.data),
+        None => Ok(false),
+    }
+}
+
+impl Ferrite {
+    /// Commits a staged body as the current object `key`.
+    pub async fn put_object(&self, bucket: &str, key: &str, staged: Staged, put: PutAttrs) -> ModelResult<ObjectInfo> {
+        validate_key(key)?;
+        validate_user_metadata(&put.attrs.user_metadata)?;
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let (info, queued) = blocking(move || {
+            let (landed, digests) = staged.land()?;
+            let data = match &landed {
+                Landed::Inline(_) => DataRef::Inline(rand::random()),
+                Landed::Blob(id) => DataRef::Blob(id.0),
+            };
+            let record = ObjectRecord {
+                version_id: None,
+                delete_marker: false,
+                size: digests.len,
+                etag: digests.etag(),
+                last_modified_ms: now_ms(),
+                attrs: put.attrs,
+                checksum: digests.checksum.clone(),
+                data,
+                owner: inner.opts.owner.clone(),
+                storage_class: put.storage_class,
+                tags: Vec::new(),
+                acl: None,
+                encryption: None,
+                lock: LockInfo::default(),
+            };
+            let result = (|| {
+                let mut txn = inner.meta.begin_write()?;
+                let b = get_bucket(&*txn, &bucket)?;
+                if let (Landed::Inline(bytes), DataRef::Inline(id)) = (&landed, &record.data) {
+                    txn.put(Table::Inline, id, bytes)?;
+                }
+                let cond = WriteConditions { if_none_match_any: put.if_none_match_any, if_match: put.if_match.as_deref() };
+                let queued = commit_current(&mut *txn, &b, &key, &record, cond)?;
+                txn.commit()?;
+                Ok(queued)
+            })();
+            match result {
+                Ok(queued) => Ok((ObjectInfo::from_record(&key, &record), queued)),
+                Err(e) => {
+                    if let Landed::Blob(id) = landed
+                        && let Err(del) = inner.blobs.delete(id)
+                    {
+                        tracing::warn!(error = %del, "could not remove data of a failed put; the orphan sweep will");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(info)
+    }
+
+    /// The current object's attributes, after checking `cond`.
+    pub async fn head_object(&self, bucket: &str, key: &str, cond: &ReadConditions) -> ModelResult<ObjectInfo> {
+        validate_key(key)?;
+        let inner = self.inner.clone();
+        let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let rec = get_object(&*txn, &object_key(b.id, &key))?.filter(|r| !r.delete_marker).ok_or(ModelError::NoSuchKey)?;
+            evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
+            Ok(ObjectInfo::from_record(&key, &rec))
+        })
+        .await
+    }
+
+    /// The current object and a stream of its bytes (or of `range`).
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<ByteRange>,
+        cond: &ReadConditions,
+    ) -> ModelResult<(ObjectInfo, ObjectBody)> {
+        validate_key(key)?;
+        // A concurrent overwrite may delete the blob between reading the record and
+        // opening the blob; then the record read again names the new data.
+        for _ in 0..8 {
+            let inner = self.inner.clone();
+            let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
+            let found = blocking(move || {
+                let txn = inner.meta.begin_read()?;
+                let b = get_bucket(&*txn, &bucket)?;
+                let rec =
+                    get_object(&*txn, &object_key(b.id, &key))?.filter(|r| !r.delete_marker).ok_or(ModelError::NoSuchKey)?;
+                evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
+                let byte_range = match range {
+                    Some(r) => r.resolve(rec.size)?,
+                    None => 0..rec.size,
+                };
+                let source = match &rec.data {
+                    DataRef::Inline(id) => {
+                        let bytes = txn.get(Table::Inline, id)?.ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
+                        Some(Source::Inline(Bytes::from(bytes)))
+                    }
+                    DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| Source::Blob(Arc::from(r))),
+                    DataRef::Segments(_) => return Err(ModelError::Internal("multipart objects are not readable yet".into())),
+                };
+                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec), s, byte_range)))
+            })
+            .await?;
+            if let Some((info, source, byte_range)) = found {
+                let stream = match source {
+                    Source::Inline(b) => {
+                        let slice = b.slice(byte_range.start as usize..byte_range.end as usize);
+                        futures::stream::once(async move { Ok(slice) }).boxed()
+                    }
+                    Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
+                };
+                let body = ObjectBody { range: byte_range, total: info.size, partial: range.is_some(), stream };
+                return Ok((info, body));
+            }
+        }
+        Err(ModelError::Internal(format!("blob of {bucket}/{key} keeps disappearing")))
+    }
+
+    /// Deletes the current object of `key`; deleting a missing key succeeds.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> ModelResult<()> {
+        let mut results = self.delete_objects(bucket, vec![key.to_string()]).await?;
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// Deletes many keys in one transaction; one result per key, in order.
+    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> ModelResult<Vec<ModelResult<()>>> {
+        let inner = self.inner.clone();
+        let bucket = bucket.to_string();
+        let (results, queued) = blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let mut queued = false;
+            let mut changed = false;
+            let mut results = Vec::with_capacity(keys.len());
+            for key in &keys {
+                if let Err(e) = validate_key(key) {
+                    results.push(Err(e));
+                    continue;
+                }
+                let okey = object_key(b.id, key);
+                if let Some(old) = get_object(&*txn, &okey)? {
+                    txn.delete(Table::Objects, &okey)?;
+                    queued |= drop_refs(&mut *txn, &old.data)?;
+                    changed = true;
+                }
+                results.push(Ok(()));
+            }
+            if changed {
+                txn.commit()?;
+            }
+            Ok((results, queued))
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(results)
+    }
+
+    /// Copies an object: the new object shares the source's data (no bytes are copied)
+    /// and gets its own record.
+    pub async fn copy_object(&self, req: CopyRequest) -> ModelResult<ObjectInfo> {
+        validate_key(&req.src_key)?;
+        validate_key(&req.dst_key)?;
+        if let MetadataDirective::Replace(attrs) = &req.directive {
+            validate_user_metadata(&attrs.user_metadata)?;
+        }
+        let inner = self.inner.clone();
+        let (info, queued) = blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let src_bucket = get_bucket(&*txn, &req.src_bucket)?;
+            let dst_bucket = get_bucket(&*txn, &req.dst_bucket)?;
+            let src = get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?
+                .filter(|r| !r.delete_marker)
+                .ok_or(ModelError::NoSuchKey)?;
+            evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(|e| match e {
+                ModelError::NotModified => ModelError::PreconditionFailed,
+                other => other,
+            })?;
+            let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
+            let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
+            if same_key && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
+                return Err(ModelError::CopyToSelfUnchanged);
+            }
+            let attrs = match req.directive {
+                MetadataDirective::Copy => src.attrs.clone(),
+                MetadataDirective::Replace(a) => a,
+            };
+            let record = ObjectRecord {
+                version_id: None,
+                delete_marker: false,
+                last_modified_ms: now_ms(),
+                attrs,
+                owner: inner.opts.owner.clone(),
+                storage_class: req.storage_class.or(src.storage_class.clone()),
+                ..src
+            };
+            let cond = WriteConditions { if_none_match_any: req.if_none_match_any, if_match: req.if_match.as_deref() };
+            let queued = commit_current(&mut *txn, &dst_bucket, &req.dst_key, &record, cond)?;
+            txn.commit()?;
+            Ok((ObjectInfo::from_record(&req.dst_key, &record), queued))
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(info)
+    }
+}
+
+fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BoxStream<'static, io::Result<Bytes>> {
+    futures::stream::try_unfold((reader, range.start, range.end), |(reader, pos, end)| async move {
+        if pos >= end {
+            return Ok(None);
+        }
+        let n = READ_CHUNK.min(end - pos) as usize;
+        let r = reader.clone();
+        let chunk = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
+            let mut buf = vec![0u8; n];
+            let mut filled = 0;
+            while filled < n {
+                let k = r.read_at(pos + filled as u64, &mut buf[filled..]).map_err(io::Error::other)?;
+                if k == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
+                }
+                filled += k;
+            }
+            Ok(buf)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(Some((Bytes::from(chunk), (reader, pos + n as u64, end))))
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_as_http_says() {
+        let r = |first, last| ByteRange::From { first, last };
+        assert_eq!(r(0, Some(0)).resolve(10).unwrap(), 0..1);
+        assert_eq!(r(2, Some(100)).resolve(10).unwrap(), 2..10);
+        assert_eq!(r(9, None).resolve(10).unwrap(), 9..10);
+        assert_eq!(ByteRange::Suffix { len: 3 }.resolve(10).unwrap(), 7..10);
+        assert_eq!(ByteRange::Suffix { len: 30 }.resolve(10).unwrap(), 0..10);
+        assert!(matches!(r(10, None).resolve(10), Err(ModelError::InvalidRange)));
+        assert!(matches!(r(0, Some(0)).resolve(0), Err(ModelError::InvalidRange)));
+        assert!(matches!(ByteRange::Suffix { len: 0 }.resolve(10), Err(ModelError::InvalidRange)));
+        assert!(matches!(ByteRange::Suffix { len: 1 }.resolve(0), Err(ModelError::InvalidRange)));
+    }
+}

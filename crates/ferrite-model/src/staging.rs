@@ -1,0 +1,118 @@
+//! Staging a request body: stream it into durable storage while hashing it, before
+//! any metadata changes. Memory per request is bounded by one flush buffer.
+
+use std::io;
+
+use bytes::Bytes;
+use ferrite_store::{BlobId, BlobWriter};
+use futures::{Stream, StreamExt};
+
+use crate::checksum::{BodyHasher, Digests};
+use crate::engine::blocking;
+use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
+
+/// Largest single PUT, as on AWS.
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Bodies up to this size are stored inline in the metadata store: one fsync, no file.
+pub const INLINE_MAX: usize = 64 * 1024;
+/// Bytes gathered before one blocking write+hash call.
+const FLUSH_AT: usize = 1024 * 1024;
+
+/// A body read in full and hashed, not yet part of any object. Dropping it discards it.
+pub struct Staged {
+    pub(crate) data: StagedData,
+    pub(crate) digests: Digests,
+}
+
+pub(crate) enum StagedData {
+    Inline(Bytes),
+    Blob(Box<dyn BlobWriter>),
+}
+
+/// What a staged body became once made durable.
+pub(crate) enum Landed {
+    Inline(Bytes),
+    Blob(BlobId),
+}
+
+impl Staged {
+    pub fn verify(&self, expected: &Expected) -> ModelResult<()> {
+        self.digests.verify(expected)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.digests.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.len == 0
+    }
+
+    pub fn etag(&self) -> String {
+        self.digests.etag()
+    }
+
+    pub fn checksum(&self) -> Option<&crate::ChecksumValue> {
+        self.digests.checksum.as_ref()
+    }
+
+    /// Makes the data durable (blocking: call off the async threads).
+    pub(crate) fn land(self) -> ModelResult<(Landed, Digests)> {
+        let landed = match self.data {
+            StagedData::Inline(b) => Landed::Inline(b),
+            StagedData::Blob(w) => Landed::Blob(w.finish()?),
+        };
+        Ok((landed, self.digests))
+    }
+}
+
+struct Sink {
+    writer: Option<Box<dyn BlobWriter>>,
+    hasher: BodyHasher,
+    buf: Vec<u8>,
+}
+
+impl Ferrite {
+    /// Reads `body` to its end, hashing MD5 and `algorithm` on the way. Fails with
+    /// `EntityTooLarge` past `max_size` bytes, without reading further.
+    pub async fn stage<S>(&self, mut body: S, algorithm: Option<ChecksumAlgorithm>, max_size: u64) -> ModelResult<Staged>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
+        let mut sink = Sink { writer: None, hasher: BodyHasher::new(algorithm), buf: Vec::new() };
+        let mut total: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(ModelError::BodyStream)?;
+            total += chunk.len() as u64;
+            if total > max_size {
+                return Err(ModelError::EntityTooLarge);
+            }
+            sink.buf.extend_from_slice(&chunk);
+            if sink.buf.len() >= FLUSH_AT {
+                sink = self.flush(sink).await?;
+            }
+        }
+        if sink.writer.is_none() && sink.buf.len() <= INLINE_MAX {
+            sink.hasher.update(&sink.buf);
+            return Ok(Staged { data: StagedData::Inline(Bytes::from(sink.buf)), digests: sink.hasher.finish() });
+        }
+        let sink = self.flush(sink).await?;
+        let writer = sink.writer.ok_or_else(|| ModelError::Internal("blob writer missing after flush".into()))?;
+        Ok(Staged { data: StagedData::Blob(writer), digests: sink.hasher.finish() })
+    }
+
+    async fn flush(&self, mut sink: Sink) -> ModelResult<Sink> {
+        let blobs = self.inner.blobs.clone();
+        blocking(move || {
+            let writer = match sink.writer.as_mut() {
+                Some(w) => w,
+                None => sink.writer.insert(blobs.create()?),
+            };
+            writer.write(&sink.buf)?;
+            sink.hasher.update(&sink.buf);
+            sink.buf.clear();
+            Ok(sink)
+        })
+        .await
+    }
+}
