@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferrite_store::{BlobReader, Table, WriteTxn};
-use futures::StreamExt;
-use futures::stream::BoxStream;
+use std::pin::Pin;
+
+use futures::Stream;
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
 use crate::engine::{add_refs, blob_id, blocking, drop_refs, get_bucket, get_object, now_ms};
@@ -22,6 +23,9 @@ use crate::staging::Landed;
 use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
 
 /// Bytes per read when streaming a blob out.
+/// A stream of object bytes, shareable across threads as HTTP bodies require.
+pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
+
 const READ_CHUNK: u64 = 512 * 1024;
 
 /// What a client sees of an object version.
@@ -122,7 +126,7 @@ pub struct ObjectBody {
     pub total: u64,
     /// Whether the client asked for a range (so the answer is 206).
     pub partial: bool,
-    stream: BoxStream<'static, io::Result<Bytes>>,
+    stream: BodyStream,
 }
 
 impl ObjectBody {
@@ -134,7 +138,7 @@ impl ObjectBody {
         self.len() == 0
     }
 
-    pub fn into_stream(self) -> BoxStream<'static, io::Result<Bytes>> {
+    pub fn into_stream(self) -> BodyStream {
         self.stream
     }
 }
@@ -293,7 +297,7 @@ impl Ferrite {
                 let stream = match source {
                     Source::Inline(b) => {
                         let slice = b.slice(byte_range.start as usize..byte_range.end as usize);
-                        futures::stream::once(async move { Ok(slice) }).boxed()
+                        Box::pin(futures::stream::once(async move { Ok(slice) })) as BodyStream
                     }
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
                 };
@@ -396,8 +400,8 @@ impl Ferrite {
     }
 }
 
-fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BoxStream<'static, io::Result<Bytes>> {
-    futures::stream::try_unfold((reader, range.start, range.end), |(reader, pos, end)| async move {
+fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
+    let stream = futures::stream::try_unfold((reader, range.start, range.end), |(reader, pos, end)| async move {
         if pos >= end {
             return Ok(None);
         }
@@ -418,8 +422,8 @@ fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BoxStream<'sta
         .await
         .map_err(io::Error::other)??;
         Ok(Some((Bytes::from(chunk), (reader, pos + n as u64, end))))
-    })
-    .boxed()
+    });
+    Box::pin(stream)
 }
 
 #[cfg(test)]

@@ -1,0 +1,89 @@
+//! Bucket operations.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+use crate::convert::{invalid_argument, ts};
+use crate::{FerriteS3, to_s3};
+
+const MAX_BUCKETS_PAGE: usize = 10_000;
+
+impl FerriteS3 {
+    pub(crate) async fn do_create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let input = req.input;
+        let location = input
+            .create_bucket_configuration
+            .as_ref()
+            .and_then(|c| c.location_constraint.as_ref())
+            .map(|l| l.as_str().to_string());
+        self.model.create_bucket(&input.bucket, location.as_deref()).await.map_err(to_s3)?;
+        let output = CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        let info = self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        let output = HeadBucketOutput { bucket_region: Some(info.region), ..Default::default() };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let input = req.input;
+        let max = match input.max_buckets {
+            None => MAX_BUCKETS_PAGE,
+            Some(n) if (1..=MAX_BUCKETS_PAGE as i32).contains(&n) => n as usize,
+            Some(_) => return Err(invalid_argument("max-buckets must be between 1 and 10000")),
+        };
+        let start_after = match &input.continuation_token {
+            Some(t) => Some(
+                TOKEN
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect"))?,
+            ),
+            None => None,
+        };
+        let (buckets, more) =
+            self.model.list_buckets(input.prefix.as_deref(), start_after.as_deref(), max).await.map_err(to_s3)?;
+        let next = if more { buckets.last().map(|b| TOKEN.encode(&b.name)) } else { None };
+        let buckets = buckets
+            .into_iter()
+            .map(|b| Bucket { name: Some(b.name), creation_date: Some(ts(b.created_ms)), bucket_region: Some(b.region) })
+            .collect();
+        let output = ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(self.owner()),
+            continuation_token: next,
+            prefix: input.prefix,
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.model.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(DeleteBucketOutput::default()))
+    }
+
+    pub(crate) async fn do_get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let info = self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        // As on AWS, buckets in us-east-1 report an empty location constraint.
+        let location_constraint = (info.region != "us-east-1").then(|| BucketLocationConstraint::from(info.region));
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
+    }
+
+    pub(crate) async fn do_get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        // Versioning cannot be enabled yet, so every bucket has the empty configuration
+        // AWS returns for a bucket that was never versioned.
+        self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+}

@@ -1,0 +1,49 @@
+//! Model errors to S3 errors: one exhaustive `match`, so a new model error cannot
+//! silently become a 500.
+
+use ferrite_model::ModelError;
+use s3s::{S3Error, S3ErrorCode};
+
+pub fn to_s3(e: ModelError) -> S3Error {
+    use S3ErrorCode as C;
+    let msg = e.to_string();
+    let code = match e {
+        ModelError::InvalidBucketName(_) => C::InvalidBucketName,
+        ModelError::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
+        ModelError::BucketAlreadyExists => C::BucketAlreadyExists,
+        ModelError::NoSuchBucket => C::NoSuchBucket,
+        ModelError::BucketNotEmpty => C::BucketNotEmpty,
+        ModelError::InvalidLocationConstraint(_) => C::InvalidLocationConstraint,
+        ModelError::NoSuchKey => C::NoSuchKey,
+        ModelError::KeyTooLong => C::KeyTooLongError,
+        ModelError::MetadataTooLarge => C::MetadataTooLarge,
+        ModelError::EntityTooLarge => C::EntityTooLarge,
+        ModelError::IncompleteBody => C::IncompleteBody,
+        ModelError::BadDigest(_) => C::BadDigest,
+        ModelError::InvalidDigest(_) => C::InvalidDigest,
+        ModelError::PreconditionFailed => C::PreconditionFailed,
+        ModelError::NotModified => C::NotModified,
+        ModelError::InvalidRange => C::InvalidRange,
+        ModelError::CopyToSelfUnchanged => {
+            return S3Error::with_message(
+                C::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the \
+                 object's metadata, storage class, website redirect location or encryption attributes.",
+            );
+        }
+        ModelError::InvalidArgument(_) => C::InvalidArgument,
+        ModelError::BodyStream(io) => {
+            // s3s reports aws-chunked signature and framing failures through the body stream.
+            if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<S3Error>()) {
+                return S3Error::with_message(inner.code().clone(), inner.message().unwrap_or("").to_string());
+            }
+            tracing::debug!(error = %io, "request body ended early");
+            return S3Error::with_message(C::IncompleteBody, "The request body terminated unexpectedly");
+        }
+        ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
+            tracing::error!(error = %msg, "internal error");
+            return S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.");
+        }
+    };
+    S3Error::with_message(code, msg)
+}

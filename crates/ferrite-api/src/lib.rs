@@ -1,0 +1,101 @@
+//! The S3 API adapter: implements [`s3s::S3`] on top of the object model.
+//!
+//! s3s owns the protocol (routing, SigV4, XML, DTOs). Each method here parses its
+//! typed input into model terms, calls the model, and maps the result back; model
+//! errors become S3 errors in one exhaustive `match` ([`error::to_s3`]). One module
+//! per resource family.
+
+mod bucket;
+mod convert;
+mod error;
+mod list;
+mod object;
+
+use ferrite_model::Ferrite;
+use s3s::dto::*;
+use s3s::{S3, S3Request, S3Response, S3Result};
+
+pub use error::to_s3;
+
+/// The S3 service: cheap to clone, shares one model.
+#[derive(Clone)]
+pub struct FerriteS3 {
+    model: Ferrite,
+    /// Display name shown beside owner ids.
+    owner_name: String,
+}
+
+impl FerriteS3 {
+    pub fn new(model: Ferrite, owner_name: impl Into<String>) -> Self {
+        Self { model, owner_name: owner_name.into() }
+    }
+
+    fn owner(&self) -> Owner {
+        Owner { id: Some(self.model.options().owner.clone()), display_name: Some(self.owner_name.clone()) }
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for FerriteS3 {
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.do_create_bucket(req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.do_head_bucket(req).await
+    }
+
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        self.do_list_buckets(req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.do_delete_bucket(req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.do_get_bucket_location(req).await
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.do_get_bucket_versioning(req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        self.do_put_object(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.do_get_object(req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.do_head_object(req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.do_delete_object(req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.do_delete_objects(req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.do_copy_object(req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.do_list_objects(req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.do_list_objects_v2(req).await
+    }
+}

@@ -1,0 +1,135 @@
+//! ListObjects (v1) and ListObjectsV2.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
+use ferrite_model::{ListPage, ListQuery};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result};
+
+use crate::convert::{etag, invalid_argument, ts};
+use crate::{FerriteS3, to_s3};
+
+const MAX_KEYS: usize = 1000;
+
+/// `encoding-type=url` escapes everything but unreserved characters and `/`.
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+
+fn max_keys(v: Option<i32>) -> S3Result<usize> {
+    match v {
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(invalid_argument("max-keys must not be negative")),
+        Some(n) => Ok((n as usize).min(MAX_KEYS)),
+    }
+}
+
+fn url_encoding(e: Option<&EncodingType>) -> S3Result<bool> {
+    match e {
+        None => Ok(false),
+        Some(e) if e.as_str() == EncodingType::URL => Ok(true),
+        Some(_) => Err(invalid_argument("Invalid Encoding Method specified in Request")),
+    }
+}
+
+struct Rendered {
+    contents: Vec<Object>,
+    prefixes: Vec<CommonPrefix>,
+}
+
+impl FerriteS3 {
+    fn render(&self, page: &ListPage, encode: bool, with_owner: bool) -> Rendered {
+        let enc = |s: &str| if encode { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_string() };
+        let contents = page
+            .objects
+            .iter()
+            .map(|o| Object {
+                key: Some(enc(&o.key)),
+                size: Some(o.size as i64),
+                e_tag: Some(etag(&o.etag)),
+                last_modified: Some(ts(o.last_modified_ms)),
+                storage_class: Some(ObjectStorageClass::from(o.storage_class.clone().unwrap_or_else(|| "STANDARD".into()))),
+                owner: with_owner.then(|| self.owner()),
+                checksum_algorithm: o.checksum_algorithm.map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
+                checksum_type: o.checksum_algorithm.map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                restore_status: None,
+            })
+            .collect();
+        let prefixes = page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect();
+        Rendered { contents, prefixes }
+    }
+
+    pub(crate) async fn do_list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = req.input;
+        let encode = url_encoding(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let query = ListQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            start_after: input.marker.clone().filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
+        let r = self.render(&page, encode, true);
+        // As AWS documents, NextMarker is returned only when a delimiter was given.
+        let next_marker = if input.delimiter.is_some() { page.next_marker.clone() } else { None };
+        let output = ListObjectsOutput {
+            name: Some(input.bucket),
+            prefix: Some(input.prefix.unwrap_or_default()),
+            marker: Some(input.marker.unwrap_or_default()),
+            max_keys: Some(max as i32),
+            is_truncated: Some(page.is_truncated),
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes),
+            delimiter: input.delimiter,
+            next_marker,
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let encode = url_encoding(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let after_token = match &input.continuation_token {
+            Some(t) => Some(
+                TOKEN
+                    .decode(t)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect"))?,
+            ),
+            None => None,
+        };
+        let query = ListQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            start_after: after_token.or_else(|| input.start_after.clone()),
+            max_keys: max,
+        };
+        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
+        let r = self.render(&page, encode, input.fetch_owner == Some(true));
+        let key_count = (r.contents.len() + r.prefixes.len()) as i32;
+        let next = if page.is_truncated { page.next_marker.as_ref().map(|m| TOKEN.encode(m)) } else { None };
+        let output = ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: Some(input.prefix.unwrap_or_default()),
+            max_keys: Some(max as i32),
+            key_count: Some(key_count),
+            continuation_token: input.continuation_token,
+            is_truncated: Some(page.is_truncated),
+            next_continuation_token: next,
+            contents: Some(r.contents),
+            common_prefixes: Some(r.prefixes),
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            start_after: input.start_after,
+            request_charged: None,
+        };
+        Ok(S3Response::new(output))
+    }
+}

@@ -1,0 +1,422 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject(s), CopyObject.
+
+use std::io;
+
+use bytes::Bytes;
+use ferrite_model::{
+    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, Expected, MAX_PUT_SIZE, ModelError, ObjectInfo,
+    PutAttrs, ReadConditions,
+};
+use futures::{Stream, StreamExt};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::convert::{
+    AttrsIn, ChecksumOut, byte_range, condition_etag, content_md5, etag, header_checksum, invalid_argument, metadata_out,
+    read_conditions, ts,
+};
+use crate::{FerriteS3, to_s3};
+
+const DELETE_OBJECTS_MAX: usize = 1000;
+
+const STORAGE_CLASSES: [&str; 11] = [
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "OUTPOSTS",
+    "GLACIER_IR",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
+
+fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<String>> {
+    match sc {
+        None => Ok(None),
+        Some(s) if STORAGE_CLASSES.contains(&s.as_str()) => Ok(Some(s.as_str().to_string())),
+        Some(s) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidStorageClass,
+            format!("The storage class you specified is not valid: {}", s.as_str()),
+        )),
+    }
+}
+
+fn algorithm(name: &str) -> S3Result<Algo> {
+    Algo::from_name(name).ok_or_else(|| invalid_argument(format!("unsupported checksum algorithm {name:?}")))
+}
+
+/// Objects are not versioned yet: the only version id is `null`.
+fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist.")),
+    }
+}
+
+fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = io::Result<Bytes>> + Send + Unpin {
+    match body {
+        Some(b) => b.map(|r| r.map_err(io::Error::other)).left_stream(),
+        None => futures::stream::empty().right_stream(),
+    }
+}
+
+/// The trailer checksum algorithm a streaming upload announces in `x-amz-trailer`.
+fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<Algo>> {
+    let Some(v) = headers.get("x-amz-trailer") else { return Ok(None) };
+    let v = v.to_str().map_err(|_| invalid_argument("invalid x-amz-trailer"))?.trim().to_ascii_lowercase();
+    match v.strip_prefix("x-amz-checksum-") {
+        Some(name) => Ok(Some(algorithm(name)?)),
+        None => Err(invalid_argument(format!("unsupported trailer {v:?}"))),
+    }
+}
+
+struct Overrides {
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<Timestamp>,
+}
+
+/// What GET and HEAD answer alike, with the `response-*` overrides applied.
+struct Common {
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<Timestamp>,
+    metadata: Option<Metadata>,
+    checksum: ChecksumOut,
+    checksum_type: Option<ChecksumType>,
+    storage_class: Option<StorageClass>,
+}
+
+fn common(info: &ObjectInfo, o: Overrides, with_checksum: bool) -> Common {
+    let a = &info.attrs;
+    let checksum = if with_checksum { info.checksum.as_ref() } else { None };
+    Common {
+        content_type: o.content_type.or_else(|| a.content_type.clone()),
+        cache_control: o.cache_control.or_else(|| a.cache_control.clone()),
+        content_disposition: o.content_disposition.or_else(|| a.content_disposition.clone()),
+        content_encoding: o.content_encoding.or_else(|| a.content_encoding.clone()),
+        content_language: o.content_language.or_else(|| a.content_language.clone()),
+        expires: o.expires.or_else(|| a.expires_ms.map(ts)),
+        metadata: metadata_out(a),
+        checksum: ChecksumOut::from_value(checksum),
+        checksum_type: checksum.map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+        storage_class: info.storage_class.clone().filter(|s| s != "STANDARD").map(StorageClass::from),
+    }
+}
+
+fn checksum_mode_enabled(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
+}
+
+/// `partNumber` on a single-part object: only part 1 exists, and it is the whole object.
+fn check_part_number(part: Option<i32>) -> S3Result<()> {
+    match part {
+        None | Some(1) => Ok(()),
+        Some(_) => {
+            let mut e = S3Error::with_message(
+                S3ErrorCode::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            Err(e)
+        }
+    }
+}
+
+impl FerriteS3 {
+    pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let trailer_algo = trailer_algorithm(&req.headers)?;
+        let trailers = req.trailing_headers;
+        let input = req.input;
+        let declared = match input.content_length {
+            Some(n) if n < 0 => return Err(invalid_argument("negative Content-Length")),
+            Some(n) => Some(n as u64),
+            None => None,
+        };
+        if declared.is_some_and(|n| n > MAX_PUT_SIZE) {
+            return Err(to_s3(ModelError::EntityTooLarge));
+        }
+        if matches!(input.if_none_match, Some(ETagCondition::ETag(_))) {
+            return Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on PUT only supports *"));
+        }
+        let header_cs = header_checksum([
+            (Algo::Crc32, input.checksum_crc32.as_ref()),
+            (Algo::Crc32c, input.checksum_crc32c.as_ref()),
+            (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (Algo::Sha1, input.checksum_sha1.as_ref()),
+            (Algo::Sha256, input.checksum_sha256.as_ref()),
+        ])?;
+        let sdk_algo = input.checksum_algorithm.as_ref().map(|a| algorithm(a.as_str())).transpose()?;
+        let algo = header_cs.as_ref().map(|c| c.algorithm).or(trailer_algo).or(sdk_algo);
+        let md5 = content_md5(input.content_md5.as_ref())?;
+        let sc = storage_class(input.storage_class)?;
+
+        let staged = self.model.stage(body_stream(input.body), algo, MAX_PUT_SIZE).await.map_err(to_s3)?;
+
+        let mut expected = Expected { md5, checksum: header_cs, length: declared };
+        if let (None, Some(algo)) = (&expected.checksum, trailer_algo) {
+            let name = format!("x-amz-checksum-{}", algo.name().to_ascii_lowercase());
+            let value = trailers
+                .and_then(|t| t.take())
+                .and_then(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string));
+            let value = value.ok_or_else(|| {
+                S3Error::with_message(S3ErrorCode::InvalidRequest, format!("the {name} trailer was announced but not sent"))
+            })?;
+            expected.checksum = Some(ChecksumValue::parse(algo, &value).map_err(to_s3)?);
+        }
+        staged.verify(&expected).map_err(to_s3)?;
+
+        let attrs = AttrsIn {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires,
+            metadata: input.metadata,
+            website_redirect: input.website_redirect_location,
+        };
+        let put = PutAttrs {
+            attrs: attrs.into_model(),
+            storage_class: sc,
+            if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
+            if_match: input.if_match.map(condition_etag),
+        };
+        let info = self.model.put_object(&input.bucket, &input.key, staged, put).await.map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(info.checksum.as_ref());
+        let output = PutObjectOutput {
+            e_tag: Some(etag(&info.etag)),
+            checksum_crc32: cs.crc32,
+            checksum_crc32c: cs.crc32c,
+            checksum_crc64nvme: cs.crc64nvme,
+            checksum_sha1: cs.sha1,
+            checksum_sha256: cs.sha256,
+            checksum_type: info.checksum.as_ref().map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        check_part_number(input.part_number)?;
+        let cond = read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since);
+        let range = input.range.map(byte_range);
+        let (info, body) = self.model.get_object(&input.bucket, &input.key, range, &cond).await.map_err(to_s3)?;
+        let overrides = Overrides {
+            content_type: input.response_content_type,
+            cache_control: input.response_cache_control,
+            content_disposition: input.response_content_disposition,
+            content_encoding: input.response_content_encoding,
+            content_language: input.response_content_language,
+            expires: input.response_expires,
+        };
+        let c = common(&info, overrides, checksum_mode_enabled(input.checksum_mode.as_ref()) && !body.partial);
+        let content_range =
+            body.partial.then(|| format!("bytes {}-{}/{}", body.range.start, body.range.end.saturating_sub(1), body.total));
+        let content_length = body.len() as i64;
+        let output = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(body.into_stream())),
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(content_length),
+            content_range,
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.last_modified_ms)),
+            content_type: c.content_type,
+            cache_control: c.cache_control,
+            content_disposition: c.content_disposition,
+            content_encoding: c.content_encoding,
+            content_language: c.content_language,
+            expires: c.expires,
+            metadata: c.metadata,
+            checksum_crc32: c.checksum.crc32,
+            checksum_crc32c: c.checksum.crc32c,
+            checksum_crc64nvme: c.checksum.crc64nvme,
+            checksum_sha1: c.checksum.sha1,
+            checksum_sha256: c.checksum.sha256,
+            checksum_type: c.checksum_type,
+            storage_class: c.storage_class,
+            website_redirect_location: info.attrs.website_redirect.clone(),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        check_part_number(input.part_number)?;
+        let cond = read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since);
+        let info = self.model.head_object(&input.bucket, &input.key, &cond).await.map_err(to_s3)?;
+        let range = match input.range {
+            Some(r) => Some(byte_range(r).resolve(info.size).map_err(to_s3)?),
+            None => None,
+        };
+        let overrides = Overrides {
+            content_type: input.response_content_type,
+            cache_control: input.response_cache_control,
+            content_disposition: input.response_content_disposition,
+            content_encoding: input.response_content_encoding,
+            content_language: input.response_content_language,
+            expires: input.response_expires,
+        };
+        let c = common(&info, overrides, checksum_mode_enabled(input.checksum_mode.as_ref()) && range.is_none());
+        let (content_length, content_range) = match &range {
+            Some(r) => ((r.end - r.start) as i64, Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size))),
+            None => (info.size as i64, None),
+        };
+        let output = HeadObjectOutput {
+            accept_ranges: Some("bytes".into()),
+            content_length: Some(content_length),
+            content_range,
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.last_modified_ms)),
+            content_type: c.content_type,
+            cache_control: c.cache_control,
+            content_disposition: c.content_disposition,
+            content_encoding: c.content_encoding,
+            content_language: c.content_language,
+            expires: c.expires,
+            metadata: c.metadata,
+            checksum_crc32: c.checksum.crc32,
+            checksum_crc32c: c.checksum.crc32c,
+            checksum_crc64nvme: c.checksum.crc64nvme,
+            checksum_sha1: c.checksum.sha1,
+            checksum_sha256: c.checksum.sha256,
+            checksum_type: c.checksum_type,
+            storage_class: c.storage_class,
+            website_redirect_location: info.attrs.website_redirect.clone(),
+            ..Default::default()
+        };
+        let mut resp = S3Response::new(output);
+        if range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) async fn do_delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let input = req.input;
+        check_version_id(input.version_id.as_deref())?;
+        self.model.delete_object(&input.bucket, &input.key).await.map_err(to_s3)?;
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    pub(crate) async fn do_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let input = req.input;
+        let objects = input.delete.objects;
+        if objects.len() > DELETE_OBJECTS_MAX {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+        let quiet = input.delete.quiet.unwrap_or(false);
+        let mut keys = Vec::new();
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for o in &objects {
+            if let Err(e) = check_version_id(o.version_id.as_deref()) {
+                errors.push(Error {
+                    code: Some(e.code().as_str().to_string()),
+                    key: Some(o.key.clone()),
+                    message: e.message().map(str::to_string),
+                    version_id: o.version_id.clone(),
+                });
+            } else {
+                keys.push(o.key.clone());
+            }
+        }
+        let results = self.model.delete_objects(&input.bucket, keys.clone()).await.map_err(to_s3)?;
+        for (key, result) in keys.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject { key: Some(key), ..Default::default() });
+                    }
+                }
+                Err(e) => {
+                    let e = to_s3(e);
+                    errors.push(Error {
+                        code: Some(e.code().as_str().to_string()),
+                        key: Some(key),
+                        message: e.message().map(str::to_string),
+                        version_id: None,
+                    });
+                }
+            }
+        }
+        let output = DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), request_charged: None };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn do_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let input = req.input;
+        let (src_bucket, src_key, src_version) = match input.copy_source {
+            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id),
+            _ => return Err(S3Error::with_message(S3ErrorCode::NotImplemented, "access point copy sources are not supported")),
+        };
+        check_version_id(src_version.as_deref())?;
+        let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+            None | Some(MetadataDirective::COPY) => ferrite_model::MetadataDirective::Copy,
+            Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(
+                AttrsIn {
+                    content_type: input.content_type,
+                    cache_control: input.cache_control,
+                    content_disposition: input.content_disposition,
+                    content_encoding: input.content_encoding,
+                    content_language: input.content_language,
+                    expires: input.expires,
+                    metadata: input.metadata,
+                    website_redirect: input.website_redirect_location,
+                }
+                .into_model(),
+            ),
+            Some(other) => return Err(invalid_argument(format!("Unknown metadata directive {other:?}"))),
+        };
+        let source_conditions: ReadConditions = read_conditions(
+            input.copy_source_if_match,
+            input.copy_source_if_none_match,
+            input.copy_source_if_modified_since,
+            input.copy_source_if_unmodified_since,
+        );
+        let copy = CopyRequest {
+            src_bucket,
+            src_key,
+            dst_bucket: input.bucket,
+            dst_key: input.key,
+            directive,
+            storage_class: storage_class(input.storage_class)?,
+            source_conditions,
+            if_none_match_any: false,
+            if_match: None,
+        };
+        let info = self.model.copy_object(copy).await.map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(info.checksum.as_ref());
+        let result = CopyObjectResult {
+            e_tag: Some(etag(&info.etag)),
+            last_modified: Some(ts(info.last_modified_ms)),
+            checksum_crc32: cs.crc32,
+            checksum_crc32c: cs.crc32c,
+            checksum_crc64nvme: cs.crc64nvme,
+            checksum_sha1: cs.sha1,
+            checksum_sha256: cs.sha256,
+            checksum_type: info.checksum.as_ref().map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+        };
+        let output = CopyObjectOutput { copy_object_result: Some(result), ..Default::default() };
+        Ok(S3Response::new(output))
+    }
+}

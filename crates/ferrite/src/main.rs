@@ -1,0 +1,59 @@
+//! The `ferrite` binary: command line, credentials, and the HTTP server.
+
+mod credentials;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "ferrite", version, about = "Ferrite: an S3-compatible object storage server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the S3 API.
+    ///
+    /// Root credentials come from FERRITE_ROOT_ACCESS_KEY and FERRITE_ROOT_SECRET_KEY.
+    /// When both are unset, the first start generates a pair, stores it in
+    /// DATA_DIR/credentials.json (mode 0600) and prints it once; later starts reuse it.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FERRITE_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Directory holding all data and metadata.
+    #[arg(long, env = "FERRITE_DATA_DIR", default_value = "./ferrite-data")]
+    pub data_dir: PathBuf,
+    /// Region this server answers for.
+    #[arg(long, env = "FERRITE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Base domain for virtual-hosted-style requests (`bucket.DOMAIN`); path style always works.
+    #[arg(long, env = "FERRITE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Acknowledge writes without fsync. Faster, but a crash can lose acknowledged writes.
+    #[arg(long, env = "FERRITE_NO_FSYNC", default_value_t = false)]
+    pub no_fsync: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(server::serve(args)),
+    }
+}

@@ -1,0 +1,138 @@
+//! The HTTP server: accepts connections, answers health checks, hands everything else
+//! to the s3s service, and shuts down gracefully on SIGTERM or SIGINT.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrite_api::FerriteS3;
+use ferrite_model::{Ferrite, Options};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::Body;
+use s3s::auth::SimpleAuth;
+use s3s::host::SingleDomain;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::ServeArgs;
+use crate::credentials;
+
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let (creds, generated) = credentials::load_or_create(&args.data_dir)?;
+    if generated {
+        println!(
+            "Generated root credentials, stored in {}:\n  access key: {}\n  secret key: {}",
+            args.data_dir.join("credentials.json").display(),
+            creds.access_key,
+            creds.secret_key
+        );
+    }
+    let owner = hex::encode(Sha256::digest(creds.access_key.as_bytes()));
+    let opts = Options { region: args.region.clone(), owner, durable: !args.no_fsync };
+    if args.no_fsync {
+        tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
+    }
+    let model = Ferrite::open_local(&args.data_dir, opts).await.context("opening the data directory")?;
+
+    let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, "ferrite"));
+    builder.set_auth(SimpleAuth::from_single(creds.access_key.clone(), creds.secret_key.clone()));
+    if let Some(domain) = &args.domain {
+        builder.set_host(SingleDomain::new(domain).map_err(|e| anyhow::anyhow!("invalid --domain {domain:?}: {e}"))?);
+    }
+    let s3 = builder.build();
+
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %args.region, "ferrite is serving S3");
+    // Machine-readable line: tests and scripts read the bound address from it.
+    println!("listening on {addr}");
+
+    let http = ConnBuilder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let stream = tokio::select! {
+            res = listener.accept() => match res {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses must not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
+        let s3 = s3.clone();
+        let svc = service_fn(move |req| handle(s3.clone(), req));
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc).into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the grace period"),
+    }
+    Ok(())
+}
+
+async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        match req.uri().path() {
+            "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n")),
+            _ => {}
+        }
+    }
+    let resp = match s3.call(req.map(Body::from)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = ?e, "request failed outside the S3 layer");
+            return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+        }
+    };
+    // A 304 carries no body.
+    if resp.status() == StatusCode::NOT_MODIFIED {
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        parts.headers.remove(http::header::CONTENT_TYPE);
+        return Ok(Response::from_parts(parts, Body::empty()));
+    }
+    Ok(resp)
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    resp
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+    }
+}
