@@ -11,25 +11,42 @@ use crate::{FerriteS3, to_s3};
 const MAX_BUCKETS_PAGE: usize = 10_000;
 
 impl FerriteS3 {
-    pub(crate) async fn do_create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    pub(crate) async fn do_create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         let input = req.input;
         let location = input
             .create_bucket_configuration
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_string());
-        self.model.create_bucket(&input.bucket, location.as_deref()).await.map_err(to_s3)?;
-        let output = CreateBucketOutput { location: Some(format!("/{}", input.bucket)), ..Default::default() };
+        self.model
+            .create_bucket(&input.bucket, location.as_deref())
+            .await
+            .map_err(to_s3)?;
+        let output = CreateBucketOutput {
+            location: Some(format!("/{}", input.bucket)),
+        };
         Ok(S3Response::new(output))
     }
 
-    pub(crate) async fn do_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    pub(crate) async fn do_head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         let info = self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
-        let output = HeadBucketOutput { bucket_region: Some(info.region), ..Default::default() };
+        let output = HeadBucketOutput {
+            bucket_region: Some(info.region),
+            ..Default::default()
+        };
         Ok(S3Response::new(output))
     }
 
-    pub(crate) async fn do_list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    pub(crate) async fn do_list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let input = req.input;
         let max = match input.max_buckets {
             None => MAX_BUCKETS_PAGE,
@@ -46,12 +63,23 @@ impl FerriteS3 {
             ),
             None => None,
         };
-        let (buckets, more) =
-            self.model.list_buckets(input.prefix.as_deref(), start_after.as_deref(), max).await.map_err(to_s3)?;
-        let next = if more { buckets.last().map(|b| TOKEN.encode(&b.name)) } else { None };
+        let (buckets, more) = self
+            .model
+            .list_buckets(input.prefix.as_deref(), start_after.as_deref(), max)
+            .await
+            .map_err(to_s3)?;
+        let next = if more {
+            buckets.last().map(|b| TOKEN.encode(&b.name))
+        } else {
+            None
+        };
         let buckets = buckets
             .into_iter()
-            .map(|b| Bucket { name: Some(b.name), creation_date: Some(ts(b.created_ms)), bucket_region: Some(b.region) })
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(ts(b.created_ms)),
+                bucket_region: Some(b.region),
+            })
             .collect();
         let output = ListBucketsOutput {
             buckets: Some(buckets),
@@ -62,7 +90,10 @@ impl FerriteS3 {
         Ok(S3Response::new(output))
     }
 
-    pub(crate) async fn do_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    pub(crate) async fn do_delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         self.model.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketOutput::default()))
     }

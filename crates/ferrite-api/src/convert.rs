@@ -137,7 +137,10 @@ pub fn header_checksum(values: [(ChecksumAlgorithm, Option<&String>); 5]) -> S3R
 }
 
 pub fn content_md5(value: Option<&String>) -> S3Result<Option<[u8; 16]>> {
-    value.map(|v| ferrite_model::Expected::parse_content_md5(v)).transpose().map_err(to_s3)
+    value
+        .map(|v| ferrite_model::Expected::parse_content_md5(v))
+        .transpose()
+        .map_err(to_s3)
 }
 
 pub fn invalid_argument(msg: impl Into<String>) -> S3Error {

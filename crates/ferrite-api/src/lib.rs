@@ -5,6 +5,7 @@
 //! errors become S3 errors in one exhaustive `match` ([`error::to_s3`]). One module
 //! per resource family.
 
+mod auth;
 mod bucket;
 mod convert;
 mod error;
@@ -15,6 +16,7 @@ use ferrite_model::Ferrite;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+pub use auth::RootAuth;
 pub use error::to_s3;
 
 /// The S3 service: cheap to clone, shares one model.
@@ -27,11 +29,17 @@ pub struct FerriteS3 {
 
 impl FerriteS3 {
     pub fn new(model: Ferrite, owner_name: impl Into<String>) -> Self {
-        Self { model, owner_name: owner_name.into() }
+        Self {
+            model,
+            owner_name: owner_name.into(),
+        }
     }
 
     fn owner(&self) -> Owner {
-        Owner { id: Some(self.model.options().owner.clone()), display_name: Some(self.owner_name.clone()) }
+        Owner {
+            id: Some(self.model.options().owner.clone()),
+            display_name: Some(self.owner_name.clone()),
+        }
     }
 }
 

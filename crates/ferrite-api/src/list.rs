@@ -13,7 +13,12 @@ use crate::{FerriteS3, to_s3};
 const MAX_KEYS: usize = 1000;
 
 /// `encoding-type=url` escapes everything but unreserved characters and `/`.
-const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     match v {
@@ -38,7 +43,13 @@ struct Rendered {
 
 impl FerriteS3 {
     fn render(&self, page: &ListPage, encode: bool, with_owner: bool) -> Rendered {
-        let enc = |s: &str| if encode { utf8_percent_encode(s, URL_ENCODE).to_string() } else { s.to_string() };
+        let enc = |s: &str| {
+            if encode {
+                utf8_percent_encode(s, URL_ENCODE).to_string()
+            } else {
+                s.to_string()
+            }
+        };
         let contents = page
             .objects
             .iter()
@@ -47,18 +58,31 @@ impl FerriteS3 {
                 size: Some(o.size as i64),
                 e_tag: Some(etag(&o.etag)),
                 last_modified: Some(ts(o.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from(o.storage_class.clone().unwrap_or_else(|| "STANDARD".into()))),
+                storage_class: Some(ObjectStorageClass::from(
+                    o.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+                )),
                 owner: with_owner.then(|| self.owner()),
-                checksum_algorithm: o.checksum_algorithm.map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
-                checksum_type: o.checksum_algorithm.map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                checksum_algorithm: o
+                    .checksum_algorithm
+                    .map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
+                checksum_type: o
+                    .checksum_algorithm
+                    .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
                 restore_status: None,
             })
             .collect();
-        let prefixes = page.common_prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect();
+        let prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix { prefix: Some(enc(p)) })
+            .collect();
         Rendered { contents, prefixes }
     }
 
-    pub(crate) async fn do_list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+    pub(crate) async fn do_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = req.input;
         let encode = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
@@ -71,7 +95,11 @@ impl FerriteS3 {
         let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
         let r = self.render(&page, encode, true);
         // As AWS documents, NextMarker is returned only when a delimiter was given.
-        let next_marker = if input.delimiter.is_some() { page.next_marker.clone() } else { None };
+        let next_marker = if input.delimiter.is_some() {
+            page.next_marker.clone()
+        } else {
+            None
+        };
         let output = ListObjectsOutput {
             name: Some(input.bucket),
             prefix: Some(input.prefix.unwrap_or_default()),
@@ -114,7 +142,11 @@ impl FerriteS3 {
         let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
         let r = self.render(&page, encode, input.fetch_owner == Some(true));
         let key_count = (r.contents.len() + r.prefixes.len()) as i32;
-        let next = if page.is_truncated { page.next_marker.as_ref().map(|m| TOKEN.encode(m)) } else { None };
+        let next = if page.is_truncated {
+            page.next_marker.as_ref().map(|m| TOKEN.encode(m))
+        } else {
+            None
+        };
         let output = ListObjectsV2Output {
             name: Some(input.bucket),
             prefix: Some(input.prefix.unwrap_or_default()),

@@ -4,16 +4,16 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, Expected, MAX_PUT_SIZE, ModelError, ObjectInfo,
-    PutAttrs, ReadConditions,
+    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, Expected, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs,
+    ReadConditions,
 };
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::convert::{
-    AttrsIn, ChecksumOut, byte_range, condition_etag, content_md5, etag, header_checksum, invalid_argument, metadata_out,
-    read_conditions, ts,
+    AttrsIn, ChecksumOut, byte_range, condition_etag, content_md5, etag, header_checksum, invalid_argument,
+    metadata_out, read_conditions, ts,
 };
 use crate::{FerriteS3, to_s3};
 
@@ -52,7 +52,10 @@ fn algorithm(name: &str) -> S3Result<Algo> {
 fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
     match version_id {
         None | Some("null") => Ok(()),
-        Some(_) => Err(S3Error::with_message(S3ErrorCode::NoSuchVersion, "The specified version does not exist.")),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::NoSuchVersion,
+            "The specified version does not exist.",
+        )),
     }
 }
 
@@ -65,8 +68,14 @@ fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = io::Result<Byt
 
 /// The trailer checksum algorithm a streaming upload announces in `x-amz-trailer`.
 fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<Algo>> {
-    let Some(v) = headers.get("x-amz-trailer") else { return Ok(None) };
-    let v = v.to_str().map_err(|_| invalid_argument("invalid x-amz-trailer"))?.trim().to_ascii_lowercase();
+    let Some(v) = headers.get("x-amz-trailer") else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| invalid_argument("invalid x-amz-trailer"))?
+        .trim()
+        .to_ascii_lowercase();
     match v.strip_prefix("x-amz-checksum-") {
         Some(name) => Ok(Some(algorithm(name)?)),
         None => Err(invalid_argument(format!("unsupported trailer {v:?}"))),
@@ -109,7 +118,11 @@ fn common(info: &ObjectInfo, o: Overrides, with_checksum: bool) -> Common {
         metadata: metadata_out(a),
         checksum: ChecksumOut::from_value(checksum),
         checksum_type: checksum.map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
-        storage_class: info.storage_class.clone().filter(|s| s != "STANDARD").map(StorageClass::from),
+        storage_class: info
+            .storage_class
+            .clone()
+            .filter(|s| s != "STANDARD")
+            .map(StorageClass::from),
     }
 }
 
@@ -146,7 +159,10 @@ impl FerriteS3 {
             return Err(to_s3(ModelError::EntityTooLarge));
         }
         if matches!(input.if_none_match, Some(ETagCondition::ETag(_))) {
-            return Err(S3Error::with_message(S3ErrorCode::NotImplemented, "If-None-Match on PUT only supports *"));
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on PUT only supports *",
+            ));
         }
         let header_cs = header_checksum([
             (Algo::Crc32, input.checksum_crc32.as_ref()),
@@ -155,21 +171,36 @@ impl FerriteS3 {
             (Algo::Sha1, input.checksum_sha1.as_ref()),
             (Algo::Sha256, input.checksum_sha256.as_ref()),
         ])?;
-        let sdk_algo = input.checksum_algorithm.as_ref().map(|a| algorithm(a.as_str())).transpose()?;
+        let sdk_algo = input
+            .checksum_algorithm
+            .as_ref()
+            .map(|a| algorithm(a.as_str()))
+            .transpose()?;
         let algo = header_cs.as_ref().map(|c| c.algorithm).or(trailer_algo).or(sdk_algo);
         let md5 = content_md5(input.content_md5.as_ref())?;
         let sc = storage_class(input.storage_class)?;
 
-        let staged = self.model.stage(body_stream(input.body), algo, MAX_PUT_SIZE).await.map_err(to_s3)?;
+        let staged = self
+            .model
+            .stage(body_stream(input.body), algo, MAX_PUT_SIZE)
+            .await
+            .map_err(to_s3)?;
 
-        let mut expected = Expected { md5, checksum: header_cs, length: declared };
+        let mut expected = Expected {
+            md5,
+            checksum: header_cs,
+            length: declared,
+        };
         if let (None, Some(algo)) = (&expected.checksum, trailer_algo) {
             let name = format!("x-amz-checksum-{}", algo.name().to_ascii_lowercase());
             let value = trailers
                 .and_then(|t| t.take())
                 .and_then(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string));
             let value = value.ok_or_else(|| {
-                S3Error::with_message(S3ErrorCode::InvalidRequest, format!("the {name} trailer was announced but not sent"))
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    format!("the {name} trailer was announced but not sent"),
+                )
             })?;
             expected.checksum = Some(ChecksumValue::parse(algo, &value).map_err(to_s3)?);
         }
@@ -191,7 +222,11 @@ impl FerriteS3 {
             if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
             if_match: input.if_match.map(condition_etag),
         };
-        let info = self.model.put_object(&input.bucket, &input.key, staged, put).await.map_err(to_s3)?;
+        let info = self
+            .model
+            .put_object(&input.bucket, &input.key, staged, put)
+            .await
+            .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
         let output = PutObjectOutput {
             e_tag: Some(etag(&info.etag)),
@@ -200,7 +235,10 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
-            checksum_type: info.checksum.as_ref().map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: info
+                .checksum
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -210,9 +248,18 @@ impl FerriteS3 {
         let input = req.input;
         check_version_id(input.version_id.as_deref())?;
         check_part_number(input.part_number)?;
-        let cond = read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since);
+        let cond = read_conditions(
+            input.if_match,
+            input.if_none_match,
+            input.if_modified_since,
+            input.if_unmodified_since,
+        );
         let range = input.range.map(byte_range);
-        let (info, body) = self.model.get_object(&input.bucket, &input.key, range, &cond).await.map_err(to_s3)?;
+        let (info, body) = self
+            .model
+            .get_object(&input.bucket, &input.key, range, &cond)
+            .await
+            .map_err(to_s3)?;
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -221,9 +268,19 @@ impl FerriteS3 {
             content_language: input.response_content_language,
             expires: input.response_expires,
         };
-        let c = common(&info, overrides, checksum_mode_enabled(input.checksum_mode.as_ref()) && !body.partial);
-        let content_range =
-            body.partial.then(|| format!("bytes {}-{}/{}", body.range.start, body.range.end.saturating_sub(1), body.total));
+        let c = common(
+            &info,
+            overrides,
+            checksum_mode_enabled(input.checksum_mode.as_ref()) && !body.partial,
+        );
+        let content_range = body.partial.then(|| {
+            format!(
+                "bytes {}-{}/{}",
+                body.range.start,
+                body.range.end.saturating_sub(1),
+                body.total
+            )
+        });
         let content_length = body.len() as i64;
         let output = GetObjectOutput {
             body: Some(StreamingBlob::wrap(body.into_stream())),
@@ -252,12 +309,24 @@ impl FerriteS3 {
         Ok(S3Response::new(output))
     }
 
-    pub(crate) async fn do_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    pub(crate) async fn do_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         check_version_id(input.version_id.as_deref())?;
         check_part_number(input.part_number)?;
-        let cond = read_conditions(input.if_match, input.if_none_match, input.if_modified_since, input.if_unmodified_since);
-        let info = self.model.head_object(&input.bucket, &input.key, &cond).await.map_err(to_s3)?;
+        let cond = read_conditions(
+            input.if_match,
+            input.if_none_match,
+            input.if_modified_since,
+            input.if_unmodified_since,
+        );
+        let info = self
+            .model
+            .head_object(&input.bucket, &input.key, &cond)
+            .await
+            .map_err(to_s3)?;
         let range = match input.range {
             Some(r) => Some(byte_range(r).resolve(info.size).map_err(to_s3)?),
             None => None,
@@ -270,9 +339,16 @@ impl FerriteS3 {
             content_language: input.response_content_language,
             expires: input.response_expires,
         };
-        let c = common(&info, overrides, checksum_mode_enabled(input.checksum_mode.as_ref()) && range.is_none());
+        let c = common(
+            &info,
+            overrides,
+            checksum_mode_enabled(input.checksum_mode.as_ref()) && range.is_none(),
+        );
         let (content_length, content_range) = match &range {
-            Some(r) => ((r.end - r.start) as i64, Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size))),
+            Some(r) => (
+                (r.end - r.start) as i64,
+                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
+            ),
             None => (info.size as i64, None),
         };
         let output = HeadObjectOutput {
@@ -305,10 +381,16 @@ impl FerriteS3 {
         Ok(resp)
     }
 
-    pub(crate) async fn do_delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    pub(crate) async fn do_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         check_version_id(input.version_id.as_deref())?;
-        self.model.delete_object(&input.bucket, &input.key).await.map_err(to_s3)?;
+        self.model
+            .delete_object(&input.bucket, &input.key)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
@@ -340,12 +422,19 @@ impl FerriteS3 {
                 keys.push(o.key.clone());
             }
         }
-        let results = self.model.delete_objects(&input.bucket, keys.clone()).await.map_err(to_s3)?;
+        let results = self
+            .model
+            .delete_objects(&input.bucket, keys.clone())
+            .await
+            .map_err(to_s3)?;
         for (key, result) in keys.into_iter().zip(results) {
             match result {
                 Ok(()) => {
                     if !quiet {
-                        deleted.push(DeletedObject { key: Some(key), ..Default::default() });
+                        deleted.push(DeletedObject {
+                            key: Some(key),
+                            ..Default::default()
+                        });
                     }
                 }
                 Err(e) => {
@@ -359,15 +448,31 @@ impl FerriteS3 {
                 }
             }
         }
-        let output = DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), request_charged: None };
+        let output = DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors),
+            request_charged: None,
+        };
         Ok(S3Response::new(output))
     }
 
-    pub(crate) async fn do_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    pub(crate) async fn do_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let input = req.input;
         let (src_bucket, src_key, src_version) = match input.copy_source {
-            CopySource::Bucket { bucket, key, version_id } => (bucket.to_string(), key.to_string(), version_id),
-            _ => return Err(S3Error::with_message(S3ErrorCode::NotImplemented, "access point copy sources are not supported")),
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (bucket.to_string(), key.to_string(), version_id),
+            _ => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    "access point copy sources are not supported",
+                ));
+            }
         };
         check_version_id(src_version.as_deref())?;
         let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
@@ -414,9 +519,15 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
-            checksum_type: info.checksum.as_ref().map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: info
+                .checksum
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
         };
-        let output = CopyObjectOutput { copy_object_result: Some(result), ..Default::default() };
+        let output = CopyObjectOutput {
+            copy_object_result: Some(result),
+            ..Default::default()
+        };
         Ok(S3Response::new(output))
     }
 }

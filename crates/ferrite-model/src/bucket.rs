@@ -20,7 +20,12 @@ pub struct BucketInfo {
 
 impl From<&BucketRecord> for BucketInfo {
     fn from(r: &BucketRecord) -> Self {
-        Self { name: r.name.clone(), created_ms: r.created_ms, region: r.location.clone(), owner: r.owner.clone() }
+        Self {
+            name: r.name.clone(),
+            created_ms: r.created_ms,
+            region: r.location.clone(),
+            owner: r.owner.clone(),
+        }
     }
 }
 
@@ -49,7 +54,9 @@ impl Ferrite {
             }
             let id = match txn.get(Table::System, NEXT_BUCKET_ID)? {
                 Some(b) => u64::from_be_bytes(
-                    b.as_slice().try_into().map_err(|_| ModelError::Corrupt("bad bucket id counter".into()))?,
+                    b.as_slice()
+                        .try_into()
+                        .map_err(|_| ModelError::Corrupt("bad bucket id counter".into()))?,
                 ),
                 None => 1,
             };
@@ -122,7 +129,10 @@ impl Ferrite {
             let start = object_key(rec.id, "");
             let end = bucket_end(rec.id);
             for table in [Table::Objects, Table::Versions, Table::Uploads] {
-                if !txn.range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?.is_empty() {
+                if !txn
+                    .range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?
+                    .is_empty()
+                {
                     return Err(ModelError::BucketNotEmpty);
                 }
             }

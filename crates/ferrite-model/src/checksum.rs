@@ -55,16 +55,22 @@ pub struct ChecksumValue {
 impl ChecksumValue {
     /// Validates a client-supplied value: it must be base64 of the right length.
     pub fn parse(algorithm: ChecksumAlgorithm, base64: &str) -> ModelResult<Self> {
-        let raw = B64
-            .decode(base64.trim())
-            .map_err(|_| ModelError::InvalidDigest(format!("x-amz-checksum-{} is not base64", algorithm.name().to_lowercase())))?;
+        let raw = B64.decode(base64.trim()).map_err(|_| {
+            ModelError::InvalidDigest(format!(
+                "x-amz-checksum-{} is not base64",
+                algorithm.name().to_lowercase()
+            ))
+        })?;
         if raw.len() != algorithm.digest_len() {
             return Err(ModelError::InvalidDigest(format!(
                 "x-amz-checksum-{} has the wrong length",
                 algorithm.name().to_lowercase()
             )));
         }
-        Ok(Self { algorithm, base64: B64.encode(raw) })
+        Ok(Self {
+            algorithm,
+            base64: B64.encode(raw),
+        })
     }
 }
 
@@ -83,7 +89,8 @@ impl Expected {
         let raw = B64
             .decode(value.trim())
             .map_err(|_| ModelError::InvalidDigest("Content-MD5 is not base64".into()))?;
-        raw.try_into().map_err(|_| ModelError::InvalidDigest("Content-MD5 is not 16 bytes".into()))
+        raw.try_into()
+            .map_err(|_| ModelError::InvalidDigest("Content-MD5 is not 16 bytes".into()))
     }
 }
 
@@ -117,7 +124,11 @@ impl BodyHasher {
             ChecksumAlgorithm::Sha1 => Extra::Sha1(sha1::Sha1::new()),
             ChecksumAlgorithm::Sha256 => Extra::Sha256(sha2::Sha256::new()),
         });
-        Self { md5: Md5::new(), extra, len: 0 }
+        Self {
+            md5: Md5::new(),
+            extra,
+            len: 0,
+        }
     }
 
     pub fn update(&mut self, data: &[u8]) {
@@ -140,12 +151,25 @@ impl BodyHasher {
                 } else {
                     (v as u32).to_be_bytes().to_vec()
                 };
-                ChecksumValue { algorithm, base64: B64.encode(raw) }
+                ChecksumValue {
+                    algorithm,
+                    base64: B64.encode(raw),
+                }
             }
-            Extra::Sha1(d) => ChecksumValue { algorithm: ChecksumAlgorithm::Sha1, base64: B64.encode(d.finalize()) },
-            Extra::Sha256(d) => ChecksumValue { algorithm: ChecksumAlgorithm::Sha256, base64: B64.encode(d.finalize()) },
+            Extra::Sha1(d) => ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha1,
+                base64: B64.encode(d.finalize()),
+            },
+            Extra::Sha256(d) => ChecksumValue {
+                algorithm: ChecksumAlgorithm::Sha256,
+                base64: B64.encode(d.finalize()),
+            },
         });
-        Digests { md5: self.md5.finalize().into(), checksum, len: self.len }
+        Digests {
+            md5: self.md5.finalize().into(),
+            checksum,
+            len: self.len,
+        }
     }
 }
 
@@ -166,8 +190,14 @@ impl Digests {
         if let Some(want) = &expected.checksum {
             match &self.checksum {
                 Some(got) if got.algorithm == want.algorithm && got.base64 == want.base64 => {}
-                Some(got) if got.algorithm == want.algorithm => return Err(ModelError::BadDigest(checksum_label(want.algorithm))),
-                _ => return Err(ModelError::Internal("checksum was not computed with the expected algorithm".into())),
+                Some(got) if got.algorithm == want.algorithm => {
+                    return Err(ModelError::BadDigest(checksum_label(want.algorithm)));
+                }
+                _ => {
+                    return Err(ModelError::Internal(
+                        "checksum was not computed with the expected algorithm".into(),
+                    ));
+                }
             }
         }
         Ok(())
@@ -210,7 +240,10 @@ mod tests {
             (ChecksumAlgorithm::Crc32c, "yZRlqg=="),
             (ChecksumAlgorithm::Crc64Nvme, "jSnVw/bqjr4="),
             (ChecksumAlgorithm::Sha1, "Kq5sNclPz7QV2+lfQIuc6R7oRu0="),
-            (ChecksumAlgorithm::Sha256, "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="),
+            (
+                ChecksumAlgorithm::Sha256,
+                "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=",
+            ),
         ];
         for (algo, want) in cases {
             let d = digest(algo, data);
@@ -225,25 +258,59 @@ mod tests {
         let d = digest(ChecksumAlgorithm::Crc32, b"hello world");
         let good_md5 = d.md5;
         assert!(d.verify(&Expected::default()).is_ok());
-        assert!(d.verify(&Expected { md5: Some(good_md5), length: Some(11), ..Default::default() }).is_ok());
+        assert!(
+            d.verify(&Expected {
+                md5: Some(good_md5),
+                length: Some(11),
+                ..Default::default()
+            })
+            .is_ok()
+        );
         assert!(matches!(
-            d.verify(&Expected { md5: Some([0; 16]), ..Default::default() }),
+            d.verify(&Expected {
+                md5: Some([0; 16]),
+                ..Default::default()
+            }),
             Err(ModelError::BadDigest("Content-MD5"))
         ));
-        assert!(matches!(d.verify(&Expected { length: Some(12), ..Default::default() }), Err(ModelError::IncompleteBody)));
+        assert!(matches!(
+            d.verify(&Expected {
+                length: Some(12),
+                ..Default::default()
+            }),
+            Err(ModelError::IncompleteBody)
+        ));
         let wrong = ChecksumValue::parse(ChecksumAlgorithm::Crc32, "AAAAAA==").unwrap();
         assert!(matches!(
-            d.verify(&Expected { checksum: Some(wrong), ..Default::default() }),
+            d.verify(&Expected {
+                checksum: Some(wrong),
+                ..Default::default()
+            }),
             Err(ModelError::BadDigest("x-amz-checksum-crc32"))
         ));
         let right = ChecksumValue::parse(ChecksumAlgorithm::Crc32, "DUoRhQ==").unwrap();
-        assert!(d.verify(&Expected { checksum: Some(right), ..Default::default() }).is_ok());
+        assert!(
+            d.verify(&Expected {
+                checksum: Some(right),
+                ..Default::default()
+            })
+            .is_ok()
+        );
     }
 
     #[test]
     fn malformed_digests_are_invalid() {
-        assert!(matches!(Expected::parse_content_md5("not base64!"), Err(ModelError::InvalidDigest(_))));
-        assert!(matches!(Expected::parse_content_md5("AAAA"), Err(ModelError::InvalidDigest(_))));
-        assert!(matches!(ChecksumValue::parse(ChecksumAlgorithm::Sha256, "AAAAAA=="), Err(ModelError::InvalidDigest(_))));
+        assert!(matches!(
+            Expected::parse_content_md5("not base64!"),
+            Err(ModelError::InvalidDigest(_))
+        ));
+        assert!(matches!(
+            Expected::parse_content_md5("AAAA"),
+            Err(ModelError::InvalidDigest(_))
+        ));
+        assert!(matches!(
+            ChecksumValue::parse(ChecksumAlgorithm::Sha256, "AAAAAA=="),
+            Err(ModelError::InvalidDigest(_))
+        ));
     }
 }

@@ -69,30 +69,100 @@ mod tests {
 
     #[test]
     fn each_condition_alone() {
-        assert_eq!(check(ReadConditions { if_match: list("abc"), ..Default::default() }), "ok");
-        assert_eq!(check(ReadConditions { if_match: list("*"), ..Default::default() }), "ok");
-        assert_eq!(check(ReadConditions { if_match: list("zzz"), ..Default::default() }), "412");
-        assert_eq!(check(ReadConditions { if_none_match: list("abc"), ..Default::default() }), "304");
-        assert_eq!(check(ReadConditions { if_none_match: list("zzz"), ..Default::default() }), "ok");
-        assert_eq!(check(ReadConditions { if_modified_since: Some(T), ..Default::default() }), "304");
-        assert_eq!(check(ReadConditions { if_modified_since: Some(T - 1), ..Default::default() }), "ok");
-        assert_eq!(check(ReadConditions { if_unmodified_since: Some(T), ..Default::default() }), "ok");
-        assert_eq!(check(ReadConditions { if_unmodified_since: Some(T - 1), ..Default::default() }), "412");
+        assert_eq!(
+            check(ReadConditions {
+                if_match: list("abc"),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_match: list("*"),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_match: list("zzz"),
+                ..Default::default()
+            }),
+            "412"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_none_match: list("abc"),
+                ..Default::default()
+            }),
+            "304"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_none_match: list("zzz"),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_modified_since: Some(T),
+                ..Default::default()
+            }),
+            "304"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_modified_since: Some(T - 1),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_unmodified_since: Some(T),
+                ..Default::default()
+            }),
+            "ok"
+        );
+        assert_eq!(
+            check(ReadConditions {
+                if_unmodified_since: Some(T - 1),
+                ..Default::default()
+            }),
+            "412"
+        );
     }
 
     #[test]
     fn aws_precedence() {
         // If-Match true + If-Unmodified-Since false: 200.
-        let c = ReadConditions { if_match: list("abc"), if_unmodified_since: Some(T - 10), ..Default::default() };
+        let c = ReadConditions {
+            if_match: list("abc"),
+            if_unmodified_since: Some(T - 10),
+            ..Default::default()
+        };
         assert_eq!(check(c), "ok");
         // If-None-Match false (no match) + If-Modified-Since false: 200, INM decides.
-        let c = ReadConditions { if_none_match: list("zzz"), if_modified_since: Some(T + 10), ..Default::default() };
+        let c = ReadConditions {
+            if_none_match: list("zzz"),
+            if_modified_since: Some(T + 10),
+            ..Default::default()
+        };
         assert_eq!(check(c), "ok");
         // If-None-Match matches + If-Modified-Since true: 304.
-        let c = ReadConditions { if_none_match: list("abc"), if_modified_since: Some(T - 10), ..Default::default() };
+        let c = ReadConditions {
+            if_none_match: list("abc"),
+            if_modified_since: Some(T - 10),
+            ..Default::default()
+        };
         assert_eq!(check(c), "304");
         // If-Match fails before If-None-Match is looked at.
-        let c = ReadConditions { if_match: list("zzz"), if_none_match: list("abc"), ..Default::default() };
+        let c = ReadConditions {
+            if_match: list("zzz"),
+            if_none_match: list("abc"),
+            ..Default::default()
+        };
         assert_eq!(check(c), "412");
     }
 }

@@ -48,7 +48,10 @@ where
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Ferrite {
@@ -65,7 +68,14 @@ impl Ferrite {
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
         let started = SystemTime::now();
-        let this = Self { inner: Arc::new(Inner { meta, blobs, opts, gc_wake: Arc::new(Notify::new()) }) };
+        let this = Self {
+            inner: Arc::new(Inner {
+                meta,
+                blobs,
+                opts,
+                gc_wake: Arc::new(Notify::new()),
+            }),
+        };
         let inner = this.inner.clone();
         let cleared = blocking(move || {
             check_format(&*inner.meta)?;
@@ -114,7 +124,10 @@ pub(crate) fn get_object(txn: &dyn ReadTxn, okey: &[u8]) -> ModelResult<Option<O
 fn refcount(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<u64> {
     match txn.get(Table::Blobs, id)? {
         Some(b) => {
-            let arr: [u8; 8] = b.as_slice().try_into().map_err(|_| ModelError::Corrupt("bad refcount".into()))?;
+            let arr: [u8; 8] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| ModelError::Corrupt("bad refcount".into()))?;
             Ok(u64::from_be_bytes(arr))
         }
         None => Ok(0),

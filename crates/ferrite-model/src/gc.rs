@@ -45,7 +45,11 @@ impl Ferrite {
         loop {
             let inner = self.inner.clone();
             let n = blocking(move || {
-                let ids = inner.meta.begin_read()?.range(Table::Garbage, Bound::Unbounded, Bound::Unbounded, GC_BATCH)?;
+                let ids =
+                    inner
+                        .meta
+                        .begin_read()?
+                        .range(Table::Garbage, Bound::Unbounded, Bound::Unbounded, GC_BATCH)?;
                 for (id, _) in &ids {
                     inner.blobs.delete(BlobId::from_slice(id)?)?;
                 }

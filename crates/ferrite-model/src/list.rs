@@ -60,7 +60,12 @@ impl Ferrite {
             let batch = q.max_keys.saturating_add(1).min(1001);
             let mut count = 0usize;
             'scan: loop {
-                let rows = txn.range(Table::Objects, cursor.as_ref().map(Vec::as_slice), Bound::Excluded(&end), batch)?;
+                let rows = txn.range(
+                    Table::Objects,
+                    cursor.as_ref().map(Vec::as_slice),
+                    Bound::Excluded(&end),
+                    batch,
+                )?;
                 let full = rows.len() == batch;
                 for (stored, value) in &rows {
                     let key = user_key(stored).ok_or_else(|| ModelError::Corrupt("non-UTF-8 key".into()))?;

@@ -11,7 +11,10 @@ pub fn validate_bucket_name(name: &str) -> ModelResult<()> {
     if !(3..=63).contains(&name.len()) {
         return bad("must be 3 to 63 characters long");
     }
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
         return bad("may hold only lowercase letters, digits, dots and hyphens");
     }
     let first = name.as_bytes()[0];
@@ -81,7 +84,10 @@ mod tests {
             "ab/",
             "ab\u{e9}",
         ] {
-            assert!(matches!(validate_bucket_name(bad), Err(ModelError::InvalidBucketName(_))), "{bad}");
+            assert!(
+                matches!(validate_bucket_name(bad), Err(ModelError::InvalidBucketName(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -90,7 +96,10 @@ mod tests {
         assert!(validate_key(&"k".repeat(1024)).is_ok());
         assert!(matches!(validate_key(&"k".repeat(1025)), Err(ModelError::KeyTooLong)));
         // 1024 bytes, not characters: 342 three-byte characters are 1026 bytes.
-        assert!(matches!(validate_key(&"\u{20ac}".repeat(342)), Err(ModelError::KeyTooLong)));
+        assert!(matches!(
+            validate_key(&"\u{20ac}".repeat(342)),
+            Err(ModelError::KeyTooLong)
+        ));
         assert!(validate_key("../../etc/passwd").is_ok(), "keys are names, never paths");
         assert!(validate_key("").is_err());
     }
@@ -100,6 +109,9 @@ mod tests {
         let at_limit = vec![("k".to_string(), "v".repeat(2047))];
         assert!(validate_user_metadata(&at_limit).is_ok());
         let over = vec![("k".to_string(), "v".repeat(2048))];
-        assert!(matches!(validate_user_metadata(&over), Err(ModelError::MetadataTooLarge)));
+        assert!(matches!(
+            validate_user_metadata(&over),
+            Err(ModelError::MetadataTooLarge)
+        ));
     }
 }

@@ -219,7 +219,10 @@ impl Ferrite {
                 if let (Landed::Inline(bytes), DataRef::Inline(id)) = (&landed, &record.data) {
                     txn.put(Table::Inline, id, bytes)?;
                 }
-                let cond = WriteConditions { if_none_match_any: put.if_none_match_any, if_match: put.if_match.as_deref() };
+                let cond = WriteConditions {
+                    if_none_match_any: put.if_none_match_any,
+                    if_match: put.if_match.as_deref(),
+                };
                 let queued = commit_current(&mut *txn, &b, &key, &record, cond)?;
                 txn.commit()?;
                 Ok(queued)
@@ -251,7 +254,9 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = get_bucket(&*txn, &bucket)?;
-            let rec = get_object(&*txn, &object_key(b.id, &key))?.filter(|r| !r.delete_marker).ok_or(ModelError::NoSuchKey)?;
+            let rec = get_object(&*txn, &object_key(b.id, &key))?
+                .filter(|r| !r.delete_marker)
+                .ok_or(ModelError::NoSuchKey)?;
             evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
             Ok(ObjectInfo::from_record(&key, &rec))
         })
@@ -275,8 +280,9 @@ impl Ferrite {
             let found = blocking(move || {
                 let txn = inner.meta.begin_read()?;
                 let b = get_bucket(&*txn, &bucket)?;
-                let rec =
-                    get_object(&*txn, &object_key(b.id, &key))?.filter(|r| !r.delete_marker).ok_or(ModelError::NoSuchKey)?;
+                let rec = get_object(&*txn, &object_key(b.id, &key))?
+                    .filter(|r| !r.delete_marker)
+                    .ok_or(ModelError::NoSuchKey)?;
                 evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
                 let byte_range = match range {
                     Some(r) => r.resolve(rec.size)?,
@@ -284,11 +290,15 @@ impl Ferrite {
                 };
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
-                        let bytes = txn.get(Table::Inline, id)?.ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
+                        let bytes = txn
+                            .get(Table::Inline, id)?
+                            .ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
                         Some(Source::Inline(Bytes::from(bytes)))
                     }
                     DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| Source::Blob(Arc::from(r))),
-                    DataRef::Segments(_) => return Err(ModelError::Internal("multipart objects are not readable yet".into())),
+                    DataRef::Segments(_) => {
+                        return Err(ModelError::Internal("multipart objects are not readable yet".into()));
+                    }
                 };
                 Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec), s, byte_range)))
             })
@@ -301,11 +311,18 @@ impl Ferrite {
                     }
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
                 };
-                let body = ObjectBody { range: byte_range, total: info.size, partial: range.is_some(), stream };
+                let body = ObjectBody {
+                    range: byte_range,
+                    total: info.size,
+                    partial: range.is_some(),
+                    stream,
+                };
                 return Ok((info, body));
             }
         }
-        Err(ModelError::Internal(format!("blob of {bucket}/{key} keeps disappearing")))
+        Err(ModelError::Internal(format!(
+            "blob of {bucket}/{key} keeps disappearing"
+        )))
     }
 
     /// Deletes the current object of `key`; deleting a missing key succeeds.
@@ -387,7 +404,10 @@ impl Ferrite {
                 storage_class: req.storage_class.or(src.storage_class.clone()),
                 ..src
             };
-            let cond = WriteConditions { if_none_match_any: req.if_none_match_any, if_match: req.if_match.as_deref() };
+            let cond = WriteConditions {
+                if_none_match_any: req.if_none_match_any,
+                if_match: req.if_match.as_deref(),
+            };
             let queued = commit_current(&mut *txn, &dst_bucket, &req.dst_key, &record, cond)?;
             txn.commit()?;
             Ok((ObjectInfo::from_record(&req.dst_key, &record), queued))
@@ -411,9 +431,14 @@ fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
             let mut buf = vec![0u8; n];
             let mut filled = 0;
             while filled < n {
-                let k = r.read_at(pos + filled as u64, &mut buf[filled..]).map_err(io::Error::other)?;
+                let k = r
+                    .read_at(pos + filled as u64, &mut buf[filled..])
+                    .map_err(io::Error::other)?;
                 if k == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "blob is shorter than its record",
+                    ));
                 }
                 filled += k;
             }
@@ -440,7 +465,13 @@ mod tests {
         assert_eq!(ByteRange::Suffix { len: 30 }.resolve(10).unwrap(), 0..10);
         assert!(matches!(r(10, None).resolve(10), Err(ModelError::InvalidRange)));
         assert!(matches!(r(0, Some(0)).resolve(0), Err(ModelError::InvalidRange)));
-        assert!(matches!(ByteRange::Suffix { len: 0 }.resolve(10), Err(ModelError::InvalidRange)));
-        assert!(matches!(ByteRange::Suffix { len: 1 }.resolve(0), Err(ModelError::InvalidRange)));
+        assert!(matches!(
+            ByteRange::Suffix { len: 0 }.resolve(10),
+            Err(ModelError::InvalidRange)
+        ));
+        assert!(matches!(
+            ByteRange::Suffix { len: 1 }.resolve(0),
+            Err(ModelError::InvalidRange)
+        ));
     }
 }

@@ -186,6 +186,9 @@ mod tests {
         bytes[0] = 99;
         assert!(matches!(decode::<ObjectRecord>(&bytes), Err(ModelError::Corrupt(_))));
         assert!(matches!(decode::<ObjectRecord>(&[]), Err(ModelError::Corrupt(_))));
-        assert!(matches!(decode::<ObjectRecord>(&[RECORD_VERSION, 0xff]), Err(ModelError::Corrupt(_))));
+        assert!(matches!(
+            decode::<ObjectRecord>(&[RECORD_VERSION, 0xff]),
+            Err(ModelError::Corrupt(_))
+        ));
     }
 }

@@ -75,11 +75,20 @@ struct Sink {
 impl Ferrite {
     /// Reads `body` to its end, hashing MD5 and `algorithm` on the way. Fails with
     /// `EntityTooLarge` past `max_size` bytes, without reading further.
-    pub async fn stage<S>(&self, mut body: S, algorithm: Option<ChecksumAlgorithm>, max_size: u64) -> ModelResult<Staged>
+    pub async fn stage<S>(
+        &self,
+        mut body: S,
+        algorithm: Option<ChecksumAlgorithm>,
+        max_size: u64,
+    ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        let mut sink = Sink { writer: None, hasher: BodyHasher::new(algorithm), buf: Vec::new() };
+        let mut sink = Sink {
+            writer: None,
+            hasher: BodyHasher::new(algorithm),
+            buf: Vec::new(),
+        };
         let mut total: u64 = 0;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(ModelError::BodyStream)?;
@@ -94,11 +103,19 @@ impl Ferrite {
         }
         if sink.writer.is_none() && sink.buf.len() <= INLINE_MAX {
             sink.hasher.update(&sink.buf);
-            return Ok(Staged { data: StagedData::Inline(Bytes::from(sink.buf)), digests: sink.hasher.finish() });
+            return Ok(Staged {
+                data: StagedData::Inline(Bytes::from(sink.buf)),
+                digests: sink.hasher.finish(),
+            });
         }
         let sink = self.flush(sink).await?;
-        let writer = sink.writer.ok_or_else(|| ModelError::Internal("blob writer missing after flush".into()))?;
-        Ok(Staged { data: StagedData::Blob(writer), digests: sink.hasher.finish() })
+        let writer = sink
+            .writer
+            .ok_or_else(|| ModelError::Internal("blob writer missing after flush".into()))?;
+        Ok(Staged {
+            data: StagedData::Blob(writer),
+            digests: sink.hasher.finish(),
+        })
     }
 
     async fn flush(&self, mut sink: Sink) -> ModelResult<Sink> {

@@ -31,7 +31,9 @@ impl BlobId {
     }
 
     pub fn from_slice(b: &[u8]) -> StoreResult<Self> {
-        let arr: [u8; 16] = b.try_into().map_err(|_| StoreError::Corrupt("bad blob id length".into()))?;
+        let arr: [u8; 16] = b
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("bad blob id length".into()))?;
         Ok(Self(arr))
     }
 }

@@ -30,12 +30,27 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
     assert_eq!(w.get(Table::Objects, b"k").unwrap().as_deref(), Some(&b"second"[..]));
     assert!(w.delete(Table::Objects, b"k").unwrap());
     assert!(!w.delete(Table::Objects, b"k").unwrap());
-    assert_eq!(w.get(Table::Objects, b"k").unwrap(), None, "a transaction sees its own writes");
+    assert_eq!(
+        w.get(Table::Objects, b"k").unwrap(),
+        None,
+        "a transaction sees its own writes"
+    );
     w.commit().unwrap();
     assert_eq!(store.begin_read().unwrap().get(Table::Objects, b"k").unwrap(), None);
 
     // Range scans follow byte order (including non-ASCII and empty keys) against an oracle.
-    let keys: Vec<&[u8]> = vec![b"", b"a", b"a/b", b"a/b/c", b"a0", b"b", b"\xc3\xa9", b"\xff\x00", b"ab", b"a\x00"];
+    let keys: Vec<&[u8]> = vec![
+        b"",
+        b"a",
+        b"a/b",
+        b"a/b/c",
+        b"a0",
+        b"b",
+        b"\xc3\xa9",
+        b"\xff\x00",
+        b"ab",
+        b"a\x00",
+    ];
     let mut oracle = BTreeMap::new();
     let mut w = store.begin_write().unwrap();
     for (i, k) in keys.iter().enumerate() {
@@ -45,21 +60,35 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
     }
     w.commit().unwrap();
     let r = store.begin_read().unwrap();
-    let all = r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
+    let all = r
+        .range(Table::Versions, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+        .unwrap();
     assert_eq!(all, oracle.clone().into_iter().collect::<Vec<_>>());
-    let bounds: [(Bound<&[u8]>, Bound<&[u8]>); 4] = [
+    type Span<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+    let bounds: [Span; 4] = [
         (Bound::Included(b"a"), Bound::Excluded(b"b")),
         (Bound::Excluded(b"a"), Bound::Included(b"b")),
         (Bound::Included(b"a/"), Bound::Excluded(b"a0")),
         (Bound::Excluded(b"zzz"), Bound::Unbounded),
     ];
     for (start, end) in bounds {
-        let want: Vec<_> = oracle.range::<[u8], _>((start, end)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        assert_eq!(r.range(Table::Versions, start, end, usize::MAX).unwrap(), want, "{start:?}..{end:?}");
+        let want: Vec<_> = oracle
+            .range::<[u8], _>((start, end))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(
+            r.range(Table::Versions, start, end, usize::MAX).unwrap(),
+            want,
+            "{start:?}..{end:?}"
+        );
         let limited = r.range(Table::Versions, start, end, 2).unwrap();
         assert_eq!(limited, want.into_iter().take(2).collect::<Vec<_>>());
     }
-    assert!(r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, 0).unwrap().is_empty());
+    assert!(
+        r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, 0)
+            .unwrap()
+            .is_empty()
+    );
     drop(r);
 
     // A dropped write transaction changes nothing.
@@ -75,14 +104,28 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
     // A read transaction is a snapshot: a later commit does not change what it sees.
     let snapshot = store.begin_read().unwrap();
     put(store, Table::Versions, b"a", b"changed");
-    assert_eq!(snapshot.get(Table::Versions, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
+    assert_eq!(
+        snapshot.get(Table::Versions, b"a").unwrap(),
+        oracle.get(&b"a"[..]).cloned()
+    );
     drop(snapshot);
-    assert_eq!(store.begin_read().unwrap().get(Table::Versions, b"a").unwrap().as_deref(), Some(&b"changed"[..]));
+    assert_eq!(
+        store
+            .begin_read()
+            .unwrap()
+            .get(Table::Versions, b"a")
+            .unwrap()
+            .as_deref(),
+        Some(&b"changed"[..])
+    );
 
     // Large values round-trip.
     let big = vec![7u8; 256 * 1024];
     put(store, Table::Inline, b"big", &big);
-    assert_eq!(store.begin_read().unwrap().get(Table::Inline, b"big").unwrap(), Some(big));
+    assert_eq!(
+        store.begin_read().unwrap().get(Table::Inline, b"big").unwrap(),
+        Some(big)
+    );
 }
 
 /// Committed data survives closing and reopening the store; uncommitted data does not.
@@ -115,7 +158,11 @@ pub fn blob_store_suite(store: &dyn BlobStore) {
     let n = r.read_at(12_345, &mut buf).unwrap();
     assert!(n > 0);
     assert_eq!(&buf[..n], &data[12_345..12_345 + n]);
-    assert_eq!(r.read_at(data.len() as u64, &mut buf).unwrap(), 0, "reading at the end returns 0");
+    assert_eq!(
+        r.read_at(data.len() as u64, &mut buf).unwrap(),
+        0,
+        "reading at the end returns 0"
+    );
 
     let empty = store.create().unwrap().finish().unwrap();
     assert_ne!(empty, id, "every blob gets a new id");

@@ -101,7 +101,13 @@ impl BlobStore for FsBlobStore {
         let id = BlobId::random();
         let tmp_path = self.tmp.join(id.to_hex());
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
-        Ok(Box::new(FsWriter { file: Some(file), tmp_path, final_path: self.path(id), id, durable: self.durable }))
+        Ok(Box::new(FsWriter {
+            file: Some(file),
+            tmp_path,
+            final_path: self.path(id),
+            id,
+            durable: self.durable,
+        }))
     }
 
     fn open(&self, id: BlobId) -> StoreResult<Option<Box<dyn BlobReader>>> {

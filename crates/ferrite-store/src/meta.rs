@@ -65,13 +65,7 @@ pub trait ReadTxn {
     fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
 
     /// Up to `limit` entries with keys in (`start`, `end`), in ascending byte order.
-    fn range(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        limit: usize,
-    ) -> StoreResult<Vec<KvPair>>;
+    fn range(&self, table: Table, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> StoreResult<Vec<KvPair>>;
 }
 
 pub trait WriteTxn: ReadTxn {

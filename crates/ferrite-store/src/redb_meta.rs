@@ -50,8 +50,13 @@ impl MetaStore for RedbMetaStore {
 
     fn begin_write(&self) -> StoreResult<Box<dyn WriteTxn + '_>> {
         let mut txn = self.db.begin_write().map_err(engine)?;
-        let durability = if self.durable { Durability::Immediate } else { Durability::None };
-        txn.set_durability(durability).map_err(|e| StoreError::Engine(e.to_string()))?;
+        let durability = if self.durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        txn.set_durability(durability)
+            .map_err(|e| StoreError::Engine(e.to_string()))?;
         Ok(Box::new(RedbWrite(txn)))
     }
 }

@@ -45,9 +45,12 @@ pub struct ServeArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    // s3s logs every client error (NoSuchKey, ...) at ERROR level; it is silenced by
+    // default and can be turned on with RUST_LOG=s3s=debug. Server errors are logged here.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off")),
         )
         .with_writer(std::io::stderr)
         .init();

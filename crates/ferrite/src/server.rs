@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_api::FerriteS3;
+use ferrite_api::{FerriteS3, RootAuth};
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -14,7 +14,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
-use s3s::auth::SimpleAuth;
 use s3s::host::SingleDomain;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use sha2::{Digest, Sha256};
@@ -37,20 +36,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let owner = hex::encode(Sha256::digest(creds.access_key.as_bytes()));
-    let opts = Options { region: args.region.clone(), owner, durable: !args.no_fsync };
+    let opts = Options {
+        region: args.region.clone(),
+        owner,
+        durable: !args.no_fsync,
+    };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
     }
-    let model = Ferrite::open_local(&args.data_dir, opts).await.context("opening the data directory")?;
+    let model = Ferrite::open_local(&args.data_dir, opts)
+        .await
+        .context("opening the data directory")?;
 
     let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, "ferrite"));
-    builder.set_auth(SimpleAuth::from_single(creds.access_key.clone(), creds.secret_key.clone()));
+    builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
     if let Some(domain) = &args.domain {
         builder.set_host(SingleDomain::new(domain).map_err(|e| anyhow::anyhow!("invalid --domain {domain:?}: {e}"))?);
     }
     let s3 = builder.build();
 
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %args.region, "ferrite is serving S3");
     // Machine-readable line: tests and scripts read the bound address from it.
@@ -105,6 +112,9 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
             return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
         }
     };
+    if resp.status().is_server_error() {
+        tracing::warn!(status = %resp.status(), "request failed");
+    }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {
         let (mut parts, _) = resp.into_parts();
@@ -118,7 +128,8 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    resp.headers_mut()
+        .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
     resp
 }
 

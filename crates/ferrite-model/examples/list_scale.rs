@@ -1,0 +1,64 @@
+//! Measures listing at scale: fills a bucket with N objects (default 1,000,000) through
+//! the model, then times ListObjects pages of 1000 keys from points across the bucket.
+//!
+//! `cargo run --release -p ferrite-model --example list_scale -- [N] [DIR]`
+//! The fill runs without fsync (it measures listing, not writes).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use ferrite_model::{Ferrite, ListQuery, MAX_PUT_SIZE, Options, PutAttrs};
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|s| s.parse().expect("N")).unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    let opts = Options {
+        region: "us-east-1".into(),
+        owner: "bench".into(),
+        durable: false,
+    };
+    let f = Ferrite::open_local(&dir, opts).await.unwrap();
+    if f.head_bucket("scale").await.is_err() {
+        f.create_bucket("scale", None).await.unwrap();
+        let started = Instant::now();
+        for i in 0..n {
+            let key = format!("dir{:03}/obj{:08}", i % 1000, i);
+            let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
+            let staged = f.stage(body, None, MAX_PUT_SIZE).await.unwrap();
+            f.put_object("scale", &key, staged, PutAttrs::default()).await.unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "filled {n} objects in {secs:.1} s ({:.0} puts/s, no fsync)",
+            n as f64 / secs
+        );
+    }
+    for (label, delimiter) in [("no delimiter", None), ("delimiter '/'", Some("/".to_string()))] {
+        let mut times = Vec::new();
+        for i in 0..50 {
+            let q = ListQuery {
+                prefix: String::new(),
+                delimiter: delimiter.clone(),
+                start_after: Some(format!("dir{:03}/", (i * 20) % 1000)),
+                max_keys: 1000,
+            };
+            let t = Instant::now();
+            let page = f.list_objects("scale", q).await.unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(!page.objects.is_empty() || !page.common_prefixes.is_empty());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "list 1000 from {n} ({label}): median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[times.len() - 1]
+        );
+    }
+}
