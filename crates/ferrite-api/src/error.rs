@@ -32,6 +32,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
             );
         }
         ModelError::InvalidArgument(_) => C::InvalidArgument,
+        ModelError::RequestTimeout => {
+            return S3Error::with_message(
+                C::RequestTimeout,
+                "Your socket connection to the server was not read from or written to within the timeout period.",
+            );
+        }
         ModelError::BodyStream(io) => {
             // s3s reports aws-chunked signature and framing failures through the body stream.
             if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<S3Error>()) {

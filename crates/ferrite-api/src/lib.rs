@@ -9,6 +9,7 @@ mod auth;
 mod bucket;
 mod convert;
 mod error;
+mod host;
 mod list;
 mod object;
 
@@ -18,6 +19,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
 pub use error::to_s3;
+pub use host::VirtualHostDomain;
 
 /// The S3 service: cheap to clone, shares one model.
 #[derive(Clone)]

@@ -21,6 +21,12 @@ pub struct Options {
     pub owner: String,
     /// fsync data and metadata before acknowledging writes. Off only at the user's risk.
     pub durable: bool,
+    /// How long a request body may send nothing before the upload is abandoned.
+    pub body_idle_timeout: std::time::Duration,
+}
+
+impl Options {
+    pub const DEFAULT_BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 }
 
 /// The object model over one metadata store and one blob store. Cheap to clone.

@@ -40,6 +40,8 @@ pub enum ModelError {
     CopyToSelfUnchanged,
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error("the request body sent nothing for too long")]
+    RequestTimeout,
     #[error("request body stream failed: {0}")]
     BodyStream(std::io::Error),
     #[error("storage error: {0}")]

@@ -74,7 +74,8 @@ struct Sink {
 
 impl Ferrite {
     /// Reads `body` to its end, hashing MD5 and `algorithm` on the way. Fails with
-    /// `EntityTooLarge` past `max_size` bytes, without reading further.
+    /// `EntityTooLarge` past `max_size` bytes, without reading further, and with
+    /// `RequestTimeout` when the body sends nothing for the idle timeout.
     pub async fn stage<S>(
         &self,
         mut body: S,
@@ -90,7 +91,12 @@ impl Ferrite {
             buf: Vec::new(),
         };
         let mut total: u64 = 0;
-        while let Some(chunk) = body.next().await {
+        let idle = self.inner.opts.body_idle_timeout;
+        loop {
+            let next = tokio::time::timeout(idle, body.next())
+                .await
+                .map_err(|_| ModelError::RequestTimeout)?;
+            let Some(chunk) = next else { break };
             let chunk = chunk.map_err(ModelError::BodyStream)?;
             total += chunk.len() as u64;
             if total > max_size {

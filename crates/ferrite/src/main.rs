@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Acknowledge writes without fsync. Faster, but a crash can lose acknowledged writes.
     #[arg(long, env = "FERRITE_NO_FSYNC", default_value_t = false)]
     pub no_fsync: bool,
+    /// Seconds a request body may send nothing before the request fails with RequestTimeout.
+    #[arg(long, env = "FERRITE_BODY_TIMEOUT_SECS", default_value_t = 60)]
+    pub body_timeout_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {

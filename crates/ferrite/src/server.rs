@@ -2,19 +2,20 @@
 //! to the s3s service, and shuts down gracefully on SIGTERM or SIGINT.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_api::{FerriteS3, RootAuth};
+use ferrite_api::{FerriteS3, RootAuth, VirtualHostDomain};
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
-use s3s::host::SingleDomain;
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
@@ -23,6 +24,14 @@ use crate::ServeArgs;
 use crate::credentials;
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Request headers are bounded before they are parsed (AWS allows 8 KB of headers;
+/// presigned URLs and user metadata fit well within this).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 200;
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// XML request bodies (DeleteObjects of 1000 keys, CompleteMultipartUpload of 10,000
+/// parts) are read into memory by s3s up to this size; larger ones are refused.
+const MAX_XML_BODY: usize = 4 * 1024 * 1024;
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -40,6 +49,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         owner,
         durable: !args.no_fsync,
+        body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
@@ -51,8 +61,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, "ferrite"));
     builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
     if let Some(domain) = &args.domain {
-        builder.set_host(SingleDomain::new(domain).map_err(|e| anyhow::anyhow!("invalid --domain {domain:?}: {e}"))?);
+        builder.set_host(VirtualHostDomain::new(domain));
     }
+    let mut config = S3Config::default();
+    config.xml_max_body_size = MAX_XML_BODY;
+    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
     let s3 = builder.build();
 
     let listener = TcpListener::bind(args.listen)
@@ -63,7 +76,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Machine-readable line: tests and scripts read the bound address from it.
     println!("listening on {addr}");
 
-    let http = ConnBuilder::new(TokioExecutor::new());
+    let mut http = ConnBuilder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {

@@ -1075,16 +1075,31 @@ async fn concurrent_overwrites_leave_exactly_one_complete_object() {
 
 /// Sends one HTTP/1.1 request over a raw socket; returns the status line and body.
 async fn raw_request(addr: &str, method: &str, uri: &str, headers: &[(&str, &str)]) -> (String, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let path = match uri.find("://") {
+    raw_request_to_host(addr, addr, method, uri, headers).await
+}
+
+fn path_of(uri: &str) -> &str {
+    match uri.find("://") {
         Some(i) => {
             let rest = &uri[i + 3..];
             rest.find('/').map(|j| &rest[j..]).unwrap_or("/")
         }
         None => uri,
-    };
+    }
+}
+
+/// Like `raw_request`, with the Host header given separately from the socket address.
+async fn raw_request_to_host(
+    addr: &str,
+    host: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = path_of(uri);
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -1096,4 +1111,135 @@ async fn raw_request(addr: &str, method: &str, uri: &str, headers: &[(&str, &str
     let status_line = text.lines().next().unwrap_or("").to_string();
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status_line, body)
+}
+
+async fn presigned_put(c: &aws_sdk_s3::Client, key: &str) -> String {
+    let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap();
+    c.put_object()
+        .bucket("bkt")
+        .key(key)
+        .presigned(cfg)
+        .await
+        .unwrap()
+        .uri()
+        .to_string()
+}
+
+/// Starts a PUT declaring `declared` bytes and sends only `sent` of them.
+async fn partial_put(addr: &str, uri: &str, declared: usize, sent: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {declared}\r\n\r\n",
+        path_of(uri)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&pattern(sent, 77)).await.unwrap();
+    stream.flush().await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn dropped_connections_leave_the_previous_object_and_no_partial_data() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    put(&c, "bkt", "k", b"previous").await;
+    let uri = presigned_put(&c, "k").await;
+    // 3 MiB of a declared 5 MiB reach the server (so a temp file exists), then the client vanishes.
+    let stream = partial_put(&s.addr, &uri, 5 << 20, 3 << 20).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(stream);
+    let mut temp = s.temp_files();
+    for _ in 0..100 {
+        if temp == 0 {
+            break;
+        }
+        tokio::time::sleep(TICK).await;
+        temp = s.temp_files();
+    }
+    assert_eq!(temp, 0, "the unfinished upload's temp data is removed");
+    assert_eq!(get(&c, "bkt", "k").await, b"previous");
+    assert_eq!(s.blob_files(), 0);
+}
+
+#[tokio::test]
+async fn stalled_uploads_time_out_and_change_nothing() {
+    use tokio::io::AsyncReadExt;
+    let s = Server::start_with(&["--body-timeout-secs", "1"]);
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    put(&c, "bkt", "k", b"previous").await;
+    let uri = presigned_put(&c, "k").await;
+    let mut stream = partial_put(&s.addr, &uri, 5 << 20, 2 << 20).await;
+    // The client keeps the connection open and sends nothing more.
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server gives up on a silent client");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("<Code>RequestTimeout</Code>"), "{text}");
+    assert_eq!(get(&c, "bkt", "k").await, b"previous");
+    assert_eq!(s.temp_files(), 0);
+}
+
+#[tokio::test]
+async fn virtual_hosted_style_with_domain() {
+    let s = Server::start_with(&["--domain", "s3.ferrite.test"]);
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    put(&c, "bkt", "dir/k", b"virtual").await;
+    // A virtual-hosted-style client, pointed at the domain; the socket goes to loopback.
+    let port = s.addr.rsplit(':').next().unwrap();
+    let host_endpoint = format!("http://s3.ferrite.test:{port}");
+    let conf = c
+        .config()
+        .to_builder()
+        .endpoint_url(&host_endpoint)
+        .force_path_style(false)
+        .build();
+    let vc = aws_sdk_s3::Client::from_conf(conf);
+    let cfg = aws_sdk_s3::presigning::PresigningConfig::expires_in(std::time::Duration::from_secs(300)).unwrap();
+    let presigned = vc.get_object().bucket("bkt").key("dir/k").presigned(cfg).await.unwrap();
+    assert!(
+        presigned
+            .uri()
+            .starts_with(&format!("http://bkt.s3.ferrite.test:{port}/dir/k")),
+        "{}",
+        presigned.uri()
+    );
+    let host = format!("bkt.s3.ferrite.test:{port}");
+    let (status_line, body) = raw_request_to_host(&s.addr, &host, "GET", presigned.uri(), &[]).await;
+    assert!(status_line.contains("200"), "{status_line} {body}");
+    assert!(body.ends_with("virtual"), "{body}");
+    // Path style keeps working beside it.
+    assert_eq!(get(&c, "bkt", "dir/k").await, b"virtual");
+}
+
+#[tokio::test]
+async fn invalid_arguments() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    let e = c.list_objects_v2().bucket("bkt").max_keys(-1).send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    assert_eq!(status(&e), 400);
+    let e = c
+        .list_objects_v2()
+        .bucket("bkt")
+        .continuation_token("%%%not-a-token")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    let e = c
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .storage_class("NOT_A_CLASS".into())
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidStorageClass");
 }

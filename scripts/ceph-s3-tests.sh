@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Runs Ceph's S3 compatibility suite (ceph/s3-tests) against a local Ferrite.
+#
+#   scripts/ceph-s3-tests.sh PATH_TO_S3_TESTS_CHECKOUT [pytest args...]
+#
+# The suite is not part of this repository: bring your own checkout. This script builds
+# Ferrite in release mode, starts it on a free loopback port with a temporary data dir,
+# writes an s3tests.conf for it, installs the suite's Python requirements into a venv
+# under target/, and runs pytest. Extra arguments go to pytest (e.g. -k 'list_objects').
+# Results: target/s3-tests/junit.xml and target/s3-tests/summary.txt.
+set -euo pipefail
+suite=${1:?usage: $0 PATH_TO_S3_TESTS [pytest args...]}
+shift
+suite=$(cd "$suite" && pwd)
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out="$root/target/s3-tests"
+mkdir -p "$out"
+
+cargo build --release -p ferrite
+venv="$root/target/s3tests-venv"
+if [ ! -x "$venv/bin/pytest" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -r "$suite/requirements.txt"
+fi
+
+data=$(mktemp -d)
+ak=S3TESTSACCESSKEY0001
+sk=s3tests-secret-key-for-local-runs-only0001
+FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
+  "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$data/data" >"$data/stdout" 2>"$out/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$data/stdout" && break
+  sleep 0.1
+done
+port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$data/stdout")
+[ -n "$port" ] || { echo "ferrite did not start" >&2; exit 1; }
+
+# One user only for now: the "alt" and "tenant" users reuse the root credentials, so
+# tests about access between users are not meaningful yet.
+cat >"$out/s3tests.conf" <<CONF
+[DEFAULT]
+host = 127.0.0.1
+port = $port
+is_secure = False
+ssl_verify = False
+[fixtures]
+bucket prefix = ferrite-{random}-
+iam name prefix = s3-tests-
+iam path prefix = /s3-tests/
+[s3 main]
+display_name = ferrite
+user_id = ferrite
+email = main@example.com
+api_name = default
+access_key = $ak
+secret_key = $sk
+[s3 alt]
+display_name = ferrite
+user_id = ferrite
+email = alt@example.com
+access_key = $ak
+secret_key = $sk
+[s3 tenant]
+display_name = ferrite
+user_id = ferrite
+email = tenant@example.com
+access_key = $ak
+secret_key = $sk
+tenant = tenant
+[iam]
+email = iam@example.com
+user_id = ferrite
+access_key = $ak
+secret_key = $sk
+display_name = ferrite
+[iam root]
+access_key = $ak
+secret_key = $sk
+user_id = ferrite
+email = root@example.com
+[iam alt root]
+access_key = $ak
+secret_key = $sk
+user_id = ferrite
+email = altroot@example.com
+CONF
+
+cd "$suite"
+set +e
+S3TEST_CONF="$out/s3tests.conf" "$venv/bin/pytest" -q -p no:cacheprovider \
+  --junitxml="$out/junit.xml" s3tests/functional/test_s3.py "$@" | tee "$out/pytest.log" | tail -5
+status=${PIPESTATUS[0]}
+set -e
+grep -E '^(FAILED|ERROR)' "$out/pytest.log" | sed 's/ - .*//' | sort >"$out/failed.txt" || true
+tail -1 "$out/pytest.log" >"$out/summary.txt"
+echo "summary: $(cat "$out/summary.txt")  (failures listed in $out/failed.txt)"
+exit "$status"
