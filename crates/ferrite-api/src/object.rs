@@ -5,7 +5,7 @@ use std::io;
 use bytes::Bytes;
 use ferrite_model::{
     ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, Expected, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs,
-    ReadConditions,
+    ReadConditions, validate_key, validate_user_metadata,
 };
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
@@ -179,6 +179,21 @@ impl FerriteS3 {
         let algo = header_cs.as_ref().map(|c| c.algorithm).or(trailer_algo).or(sdk_algo);
         let md5 = content_md5(input.content_md5.as_ref())?;
         let sc = storage_class(input.storage_class)?;
+        let attrs = AttrsIn {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires,
+            metadata: input.metadata,
+            website_redirect: input.website_redirect_location,
+        }
+        .into_model();
+        // Refuse what can be refused before reading the body.
+        validate_key(&input.key).map_err(to_s3)?;
+        validate_user_metadata(&attrs.user_metadata).map_err(to_s3)?;
+        self.model.head_bucket(&input.bucket).await.map_err(to_s3)?;
 
         let staged = self
             .model
@@ -206,18 +221,8 @@ impl FerriteS3 {
         }
         staged.verify(&expected).map_err(to_s3)?;
 
-        let attrs = AttrsIn {
-            content_type: input.content_type,
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            metadata: input.metadata,
-            website_redirect: input.website_redirect_location,
-        };
         let put = PutAttrs {
-            attrs: attrs.into_model(),
+            attrs,
             storage_class: sc,
             if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
             if_match: input.if_match.map(condition_etag),

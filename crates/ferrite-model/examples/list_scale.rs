@@ -22,6 +22,7 @@ async fn main() {
         region: "us-east-1".into(),
         owner: "bench".into(),
         durable: false,
+        body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();
     if f.head_bucket("scale").await.is_err() {

@@ -27,7 +27,7 @@ pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
 pub use list::{ListPage, ListQuery, ObjectSummary};
-pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key};
+pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key, validate_user_metadata};
 pub use object::{ByteRange, CopyRequest, MetadataDirective, ObjectBody, ObjectInfo, PutAttrs};
 pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
 pub use staging::{MAX_PUT_SIZE, Staged};

@@ -201,6 +201,16 @@ async fn put_get_head_keep_headers_and_metadata_exactly() {
     assert_eq!(code(&e), "NoSuchBucket");
     let e = c
         .put_object()
+        .bucket("nobucket")
+        .key("k")
+        .body(ByteStream::from(pattern(2 << 20, 5)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NoSuchBucket");
+    assert_eq!(s.temp_files(), 0);
+    let e = c
+        .put_object()
         .bucket("bkt")
         .key("big-meta")
         .metadata("m", "x".repeat(2100))
