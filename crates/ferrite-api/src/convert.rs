@@ -12,6 +12,15 @@ pub fn ts(ms: i64) -> Timestamp {
     Timestamp::from(t)
 }
 
+/// An HTTP date (IMF-fixdate), as in Last-Modified.
+pub fn http_date(ms: i64) -> String {
+    let mut out = Vec::new();
+    match ts(ms).format(s3s::dto::TimestampFormat::HttpDate, &mut out) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 pub fn ms_of(t: Timestamp) -> i64 {
     let t: OffsetDateTime = t.into();
     (t.unix_timestamp_nanos() / 1_000_000) as i64
@@ -75,13 +84,24 @@ impl AttrsIn {
             content_type: Some(self.content_type.unwrap_or_else(|| "binary/octet-stream".to_string())),
             cache_control: self.cache_control,
             content_disposition: self.content_disposition,
-            content_encoding: self.content_encoding,
+            content_encoding: self.content_encoding.and_then(without_aws_chunked),
             content_language: self.content_language,
             expires_ms: self.expires.map(ms_of),
             user_metadata,
             website_redirect: self.website_redirect,
         }
     }
+}
+
+/// `aws-chunked` describes how the request body was framed, not the object: S3 drops it
+/// from the stored Content-Encoding.
+fn without_aws_chunked(encoding: String) -> Option<String> {
+    let kept: Vec<&str> = encoding
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
 }
 
 pub fn metadata_out(attrs: &ObjectAttrs) -> Option<Metadata> {
@@ -145,4 +165,17 @@ pub fn content_md5(value: Option<&String>) -> S3Result<Option<[u8; 16]>> {
 
 pub fn invalid_argument(msg: impl Into<String>) -> S3Error {
     to_s3(ModelError::InvalidArgument(msg.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_chunked_is_not_part_of_the_stored_encoding() {
+        assert_eq!(without_aws_chunked("gzip, aws-chunked".into()), Some("gzip".into()));
+        assert_eq!(without_aws_chunked("aws-chunked".into()), None);
+        assert_eq!(without_aws_chunked("aws-chunked,br".into()), Some("br".into()));
+        assert_eq!(without_aws_chunked("identity".into()), Some("identity".into()));
+    }
 }

@@ -22,7 +22,18 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::BadDigest(_) => C::BadDigest,
         ModelError::InvalidDigest(_) => C::InvalidDigest,
         ModelError::PreconditionFailed => C::PreconditionFailed,
-        ModelError::NotModified => C::NotModified,
+        ModelError::NotModified { etag, last_modified_ms } => {
+            let mut e = S3Error::with_message(C::NotModified, "Not Modified");
+            let mut headers = http::HeaderMap::new();
+            if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
+                headers.insert(http::header::ETAG, v);
+            }
+            if let Ok(v) = http::HeaderValue::from_str(&crate::convert::http_date(last_modified_ms)) {
+                headers.insert(http::header::LAST_MODIFIED, v);
+            }
+            e.set_headers(headers);
+            return e;
+        }
         ModelError::InvalidRange => C::InvalidRange,
         ModelError::CopyToSelfUnchanged => {
             return S3Error::with_message(

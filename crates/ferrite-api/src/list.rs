@@ -20,6 +20,11 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// An empty delimiter is no delimiter, and is not echoed back.
+fn delimiter(d: Option<String>) -> Option<String> {
+    d.filter(|d| !d.is_empty())
+}
+
 fn max_keys(v: Option<i32>) -> S3Result<usize> {
     match v {
         None => Ok(MAX_KEYS),
@@ -83,7 +88,8 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        let input = req.input;
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter.take());
         let encode = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let query = ListQuery {
@@ -120,7 +126,8 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        let input = req.input;
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter.take());
         let encode = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
         let after_token = match &input.continuation_token {
@@ -161,6 +168,63 @@ impl FerriteS3 {
             encoding_type: input.encoding_type,
             start_after: input.start_after,
             request_charged: None,
+        };
+        Ok(S3Response::new(output))
+    }
+
+    /// Versioning cannot be enabled yet, so every object has exactly one version, the
+    /// `null` version, and it is the latest: what AWS lists for a never-versioned bucket.
+    pub(crate) async fn do_list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let mut input = req.input;
+        input.delimiter = delimiter(input.delimiter.take());
+        let encode = url_encoding(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let query = ListQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            start_after: input.key_marker.clone().filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
+        let r = self.render(&page, encode, true);
+        let versions = r
+            .contents
+            .into_iter()
+            .map(|o| ObjectVersion {
+                checksum_algorithm: o.checksum_algorithm,
+                checksum_type: o.checksum_type,
+                e_tag: o.e_tag,
+                is_latest: Some(true),
+                key: o.key,
+                last_modified: o.last_modified,
+                owner: o.owner,
+                restore_status: None,
+                size: o.size,
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                version_id: Some("null".to_string()),
+            })
+            .collect();
+        let truncated = page.is_truncated;
+        let output = ListObjectVersionsOutput {
+            common_prefixes: Some(r.prefixes),
+            delete_markers: None,
+            delimiter: input.delimiter,
+            encoding_type: input.encoding_type,
+            is_truncated: Some(truncated),
+            key_marker: Some(input.key_marker.unwrap_or_default()),
+            max_keys: Some(max as i32),
+            name: Some(input.bucket),
+            next_key_marker: if truncated { page.next_marker.clone() } else { None },
+            next_version_id_marker: truncated.then(|| "null".to_string()),
+            prefix: Some(input.prefix.unwrap_or_default()),
+            request_charged: None,
+            version_id_marker: input.version_id_marker,
+            versions: Some(versions),
         };
         Ok(S3Response::new(output))
     }

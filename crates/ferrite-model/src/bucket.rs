@@ -9,6 +9,8 @@ use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::records::{BucketRecord, VersioningState, decode, encode};
 use crate::{Ferrite, ModelError, ModelResult, validate_bucket_name};
 
+const LEGACY_REGION: &str = "us-east-1";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketInfo {
     pub name: String,
@@ -46,11 +48,13 @@ impl Ferrite {
             let mut txn = inner.meta.begin_write()?;
             if let Some(existing) = txn.get(Table::Buckets, name.as_bytes())? {
                 let existing: BucketRecord = decode(&existing)?;
-                return Err(if existing.owner == inner.opts.owner {
-                    ModelError::BucketAlreadyOwnedByYou
-                } else {
-                    ModelError::BucketAlreadyExists
-                });
+                return match existing.owner == inner.opts.owner {
+                    // AWS's legacy rule: in us-east-1, re-creating your own bucket
+                    // succeeds and changes nothing; every other region says 409.
+                    true if existing.location == LEGACY_REGION => Ok(BucketInfo::from(&existing)),
+                    true => Err(ModelError::BucketAlreadyOwnedByYou),
+                    false => Err(ModelError::BucketAlreadyExists),
+                };
             }
             let id = match txn.get(Table::System, NEXT_BUCKET_ID)? {
                 Some(b) => u64::from_be_bytes(

@@ -53,24 +53,16 @@ pub struct ChecksumValue {
 }
 
 impl ChecksumValue {
-    /// Validates a client-supplied value: it must be base64 of the right length.
+    /// Validates a client-supplied value. One that is not base64 of a digest of the
+    /// algorithm's length can never match the body: `BadDigest`, as S3 answers.
     pub fn parse(algorithm: ChecksumAlgorithm, base64: &str) -> ModelResult<Self> {
-        let raw = B64.decode(base64.trim()).map_err(|_| {
-            ModelError::InvalidDigest(format!(
-                "x-amz-checksum-{} is not base64",
-                algorithm.name().to_lowercase()
-            ))
-        })?;
-        if raw.len() != algorithm.digest_len() {
-            return Err(ModelError::InvalidDigest(format!(
-                "x-amz-checksum-{} has the wrong length",
-                algorithm.name().to_lowercase()
-            )));
+        match B64.decode(base64.trim()) {
+            Ok(raw) if raw.len() == algorithm.digest_len() => Ok(Self {
+                algorithm,
+                base64: B64.encode(raw),
+            }),
+            _ => Err(ModelError::BadDigest(checksum_label(algorithm))),
         }
-        Ok(Self {
-            algorithm,
-            base64: B64.encode(raw),
-        })
     }
 }
 
@@ -308,9 +300,12 @@ mod tests {
             Expected::parse_content_md5("AAAA"),
             Err(ModelError::InvalidDigest(_))
         ));
-        assert!(matches!(
-            ChecksumValue::parse(ChecksumAlgorithm::Sha256, "AAAAAA=="),
-            Err(ModelError::InvalidDigest(_))
-        ));
+        // A checksum that cannot be a digest of the algorithm can never match: BadDigest.
+        for bad in ["AAAAAA==", "bad", "!!!"] {
+            assert!(matches!(
+                ChecksumValue::parse(ChecksumAlgorithm::Sha256, bad),
+                Err(ModelError::BadDigest(_))
+            ));
+        }
     }
 }

@@ -14,6 +14,13 @@ pub struct ReadConditions {
     pub if_unmodified_since: Option<i64>,
 }
 
+fn not_modified(etag: &str, last_modified_ms: i64) -> ModelError {
+    ModelError::NotModified {
+        etag: etag.to_string(),
+        last_modified_ms,
+    }
+}
+
 fn matches(list: &[String], etag: &str) -> bool {
     list.iter().any(|e| e == "*" || e == etag)
 }
@@ -35,13 +42,13 @@ pub fn evaluate_read_conditions(c: &ReadConditions, etag: &str, last_modified_ms
         }
     }
     match &c.if_none_match {
-        Some(list) if matches(list, etag) => return Err(ModelError::NotModified),
+        Some(list) if matches(list, etag) => return Err(not_modified(etag, last_modified_ms)),
         Some(_) => {}
         None => {
             if let Some(t) = c.if_modified_since
                 && modified_s <= t
             {
-                return Err(ModelError::NotModified);
+                return Err(not_modified(etag, last_modified_ms));
             }
         }
     }
@@ -58,7 +65,10 @@ mod tests {
         match evaluate_read_conditions(&c, "abc", T * 1000 + 500) {
             Ok(()) => "ok",
             Err(ModelError::PreconditionFailed) => "412",
-            Err(ModelError::NotModified) => "304",
+            Err(ModelError::NotModified { etag, .. }) => {
+                assert_eq!(etag, "abc");
+                "304"
+            }
             Err(e) => panic!("{e}"),
         }
     }

@@ -32,8 +32,9 @@ pub enum ModelError {
     InvalidDigest(String),
     #[error("precondition failed")]
     PreconditionFailed,
+    /// 304: carries the validators the response must repeat.
     #[error("not modified")]
-    NotModified,
+    NotModified { etag: String, last_modified_ms: i64 },
     #[error("range not satisfiable")]
     InvalidRange,
     #[error("copying an object onto itself without changing anything")]

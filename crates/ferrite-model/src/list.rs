@@ -57,59 +57,77 @@ impl Ferrite {
                 _ => Bound::Included(prefix_key),
             };
             let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-            let batch = q.max_keys.saturating_add(1).min(1001);
             let mut count = 0usize;
-            'scan: loop {
-                let rows = txn.range(
+            let mut failure = None;
+            // Each pass scans forward until the page is full, the range ends, or a common
+            // prefix is found; then the next pass seeks past that whole prefix.
+            loop {
+                let mut jump = None;
+                let mut full = false;
+                txn.scan(
                     Table::Objects,
                     cursor.as_ref().map(Vec::as_slice),
                     Bound::Excluded(&end),
-                    batch,
-                )?;
-                let full = rows.len() == batch;
-                for (stored, value) in &rows {
-                    let key = user_key(stored).ok_or_else(|| ModelError::Corrupt("non-UTF-8 key".into()))?;
-                    if let Some(d) = delimiter
-                        && let Some(pos) = key[q.prefix.len()..].find(d)
-                    {
-                        let cp = &key[..q.prefix.len() + pos + d.len()];
-                        let seen = q.start_after.as_deref().is_some_and(|s| s >= cp);
-                        if !seen {
-                            if count == q.max_keys {
-                                page.is_truncated = true;
-                                break 'scan;
+                    &mut |stored, value| {
+                        let Some(key) = user_key(stored) else {
+                            failure = Some(ModelError::Corrupt("non-UTF-8 key".into()));
+                            return false;
+                        };
+                        if let Some(d) = delimiter
+                            && let Some(pos) = key[q.prefix.len()..].find(d)
+                        {
+                            let cp = &key[..q.prefix.len() + pos + d.len()];
+                            let seen = q.start_after.as_deref().is_some_and(|s| s >= cp);
+                            if !seen {
+                                if count == q.max_keys {
+                                    full = true;
+                                    return false;
+                                }
+                                page.common_prefixes.push(cp.to_string());
+                                count += 1;
                             }
-                            page.common_prefixes.push(cp.to_string());
-                            count += 1;
+                            jump = Some(prefix_successor(&object_key(b.id, cp)));
+                            return false;
                         }
-                        match prefix_successor(&object_key(b.id, cp)) {
-                            Some(next) => cursor = Bound::Included(next),
-                            None => break 'scan,
+                        let rec: ObjectRecord = match decode(value) {
+                            Ok(r) => r,
+                            Err(e) => {
+                                failure = Some(e);
+                                return false;
+                            }
+                        };
+                        if rec.delete_marker {
+                            return true;
                         }
-                        continue 'scan;
-                    }
-                    let rec: ObjectRecord = decode(value)?;
-                    cursor = Bound::Excluded(stored.clone());
-                    if rec.delete_marker {
-                        continue;
-                    }
-                    if count == q.max_keys {
-                        page.is_truncated = true;
-                        break 'scan;
-                    }
-                    page.objects.push(ObjectSummary {
-                        key: key.to_string(),
-                        size: rec.size,
-                        etag: rec.etag,
-                        last_modified_ms: rec.last_modified_ms,
-                        storage_class: rec.storage_class,
-                        owner: rec.owner,
-                        checksum_algorithm: rec.checksum.map(|c| c.algorithm),
-                    });
-                    count += 1;
+                        if count == q.max_keys {
+                            full = true;
+                            return false;
+                        }
+                        page.objects.push(ObjectSummary {
+                            key: key.to_string(),
+                            size: rec.size,
+                            etag: rec.etag,
+                            last_modified_ms: rec.last_modified_ms,
+                            storage_class: rec.storage_class,
+                            owner: rec.owner,
+                            checksum_algorithm: rec.checksum.map(|c| c.algorithm),
+                        });
+                        count += 1;
+                        true
+                    },
+                )?;
+                if let Some(e) = failure.take() {
+                    return Err(e);
                 }
-                if !full {
+                if full {
+                    page.is_truncated = true;
                     break;
+                }
+                match jump {
+                    Some(Some(next)) => cursor = Bound::Included(next),
+                    // No jump: the scan reached the end of the range. A prefix with no
+                    // successor covers everything after it.
+                    Some(None) | None => break,
                 }
             }
             if page.is_truncated {

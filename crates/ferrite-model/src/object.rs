@@ -383,7 +383,7 @@ impl Ferrite {
                 .filter(|r| !r.delete_marker)
                 .ok_or(ModelError::NoSuchKey)?;
             evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(|e| match e {
-                ModelError::NotModified => ModelError::PreconditionFailed,
+                ModelError::NotModified { .. } => ModelError::PreconditionFailed,
                 other => other,
             })?;
             let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;

@@ -89,6 +89,20 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
             .unwrap()
             .is_empty()
     );
+    // A visitor scan sees entries in order, borrowed, and stops when told.
+    let mut visited = Vec::new();
+    r.scan(Table::Versions, Bound::Included(b"a"), Bound::Unbounded, &mut |k, _| {
+        visited.push(k.to_vec());
+        visited.len() < 3
+    })
+    .unwrap();
+    let from_a = (Bound::Included(&b"a"[..]), Bound::Unbounded);
+    let want: Vec<Vec<u8>> = oracle
+        .range::<[u8], _>(from_a)
+        .take(3)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(visited, want);
     drop(r);
 
     // A dropped write transaction changes nothing.

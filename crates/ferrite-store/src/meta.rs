@@ -64,8 +64,28 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 pub trait ReadTxn {
     fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
 
+    /// Calls `visit` with each entry whose key is in (`start`, `end`), in ascending byte
+    /// order, until `visit` returns `false`. Entries are borrowed, not copied.
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()>;
+
     /// Up to `limit` entries with keys in (`start`, `end`), in ascending byte order.
-    fn range(&self, table: Table, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> StoreResult<Vec<KvPair>>;
+    fn range(&self, table: Table, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> StoreResult<Vec<KvPair>> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(table, start, end, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
 }
 
 pub trait WriteTxn: ReadTxn {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::{KvPair, MetaStore, ReadTxn, StoreError, StoreResult, Table, WriteTxn};
+use crate::{MetaStore, ReadTxn, StoreError, StoreResult, Table, WriteTxn};
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
@@ -64,24 +64,19 @@ impl MetaStore for RedbMetaStore {
 struct RedbRead(redb::ReadTransaction);
 struct RedbWrite(redb::WriteTransaction);
 
-fn collect_range<T: ReadableTable<&'static [u8], &'static [u8]>>(
+fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
     start: Bound<&[u8]>,
     end: Bound<&[u8]>,
-    limit: usize,
-) -> StoreResult<Vec<KvPair>> {
-    let mut out = Vec::new();
-    if limit == 0 {
-        return Ok(out);
-    }
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> StoreResult<()> {
     for entry in table.range::<&[u8]>((start, end)).map_err(engine)? {
         let (k, v) = entry.map_err(engine)?;
-        out.push((k.value().to_vec(), v.value().to_vec()));
-        if out.len() >= limit {
+        if !visit(k.value(), v.value()) {
             break;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 impl ReadTxn for RedbRead {
@@ -90,9 +85,15 @@ impl ReadTxn for RedbRead {
         Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
     }
 
-    fn range(&self, table: Table, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> StoreResult<Vec<KvPair>> {
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
         let t = self.0.open_table(def(table)).map_err(engine)?;
-        collect_range(&t, start, end, limit)
+        scan_table(&t, start, end, visit)
     }
 }
 
@@ -102,9 +103,15 @@ impl ReadTxn for RedbWrite {
         Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
     }
 
-    fn range(&self, table: Table, start: Bound<&[u8]>, end: Bound<&[u8]>, limit: usize) -> StoreResult<Vec<KvPair>> {
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
         let t = self.0.open_table(def(table)).map_err(engine)?;
-        collect_range(&t, start, end, limit)
+        scan_table(&t, start, end, visit)
     }
 }
 

@@ -126,15 +126,19 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
             _ => {}
         }
     }
-    let resp = match s3.call(req.map(Body::from)).await {
+    let request_id = format!("{:016X}", rand::random::<u64>());
+    let mut resp = match s3.call(req.map(Body::from)).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!(error = ?e, "request failed outside the S3 layer");
             return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
         }
     };
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
     if resp.status().is_server_error() {
-        tracing::warn!(status = %resp.status(), "request failed");
+        tracing::warn!(status = %resp.status(), %request_id, "request failed");
     }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {

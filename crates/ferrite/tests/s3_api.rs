@@ -40,9 +40,11 @@ async fn buckets_lifecycle_and_errors() {
     bucket(&c, "beta").await;
     c.head_bucket().bucket("alpha").send().await.unwrap();
 
-    let e = c.create_bucket().bucket("alpha").send().await.unwrap_err();
-    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
-    assert_eq!(status(&e), 409);
+    // us-east-1 keeps AWS's legacy rule: re-creating your own bucket is 200 and changes nothing.
+    put(&c, "alpha", "kept", b"x").await;
+    c.create_bucket().bucket("alpha").send().await.unwrap();
+    assert_eq!(get(&c, "alpha", "kept").await, b"x");
+    c.delete_object().bucket("alpha").key("kept").send().await.unwrap();
     let e = c.create_bucket().bucket("Invalid_Name").send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidBucketName");
     assert_eq!(status(&e), 400);
@@ -373,6 +375,9 @@ async fn read_conditions_follow_aws_precedence() {
         .await
         .unwrap_err();
     assert_eq!(status(&e), 304);
+    let headers = e.raw_response().unwrap().headers();
+    assert_eq!(headers.get("etag"), Some(etag.as_str()), "a 304 repeats the ETag");
+    assert!(headers.get("last-modified").is_some());
     let e = c
         .head_object()
         .bucket("bkt")
@@ -1252,4 +1257,118 @@ async fn invalid_arguments() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidStorageClass");
+}
+
+#[tokio::test]
+async fn list_object_versions_of_a_never_versioned_bucket() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    for k in ["a", "b/1", "b/2", "c"] {
+        put(&c, "bkt", k, k.as_bytes()).await;
+    }
+    let out = c.list_object_versions().bucket("bkt").send().await.unwrap();
+    let keys: Vec<_> = out.versions().iter().filter_map(|v| v.key()).collect();
+    assert_eq!(keys, ["a", "b/1", "b/2", "c"]);
+    for v in out.versions() {
+        assert_eq!(v.version_id(), Some("null"));
+        assert_eq!(v.is_latest(), Some(true));
+        assert_eq!(
+            v.e_tag(),
+            Some(format!("\"{}\"", md5_hex(v.key().unwrap().as_bytes())).as_str())
+        );
+    }
+    assert!(out.delete_markers().is_empty());
+    let page = c.list_object_versions().bucket("bkt").max_keys(2).send().await.unwrap();
+    assert_eq!(page.is_truncated(), Some(true));
+    assert_eq!(page.next_key_marker(), Some("b/1"));
+    let rest = c
+        .list_object_versions()
+        .bucket("bkt")
+        .key_marker("b/1")
+        .version_id_marker("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.versions().iter().filter_map(|v| v.key()).collect::<Vec<_>>(),
+        ["b/2", "c"]
+    );
+    let grouped = c
+        .list_object_versions()
+        .bucket("bkt")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        grouped
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix())
+            .collect::<Vec<_>>(),
+        ["b/"]
+    );
+}
+
+#[tokio::test]
+async fn other_regions_refuse_recreating_a_bucket() {
+    let s = Server::start_with(&["--region", "eu-west-1"]);
+    let c = s.client();
+    c.create_bucket()
+        .bucket("euro")
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let e = c.create_bucket().bucket("euro").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketAlreadyOwnedByYou");
+    assert_eq!(status(&e), 409);
+    let loc = c.get_bucket_location().bucket("euro").send().await.unwrap();
+    assert_eq!(loc.location_constraint(), Some(&BucketLocationConstraint::EuWest1));
+}
+
+#[tokio::test]
+async fn protocol_details() {
+    use aws_sdk_s3::operation::RequestId;
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    // Every response carries a request id.
+    let out = c
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .content_encoding("gzip")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.request_id().is_some_and(|id| !id.is_empty()));
+    // The SDK frames the body with aws-chunked; the stored encoding is only the object's own.
+    let head = c.head_object().bucket("bkt").key("k").send().await.unwrap();
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    // An empty delimiter is no delimiter.
+    put(&c, "bkt", "a/b", b"y").await;
+    let out = c.list_objects_v2().bucket("bkt").delimiter("").send().await.unwrap();
+    assert!(out.delimiter().is_none());
+    assert_eq!(out.contents().len(), 2);
+    assert!(out.common_prefixes().is_empty());
+    // A checksum value that cannot be a digest is BadDigest, and stores nothing.
+    let e = c
+        .put_object()
+        .bucket("bkt")
+        .key("bad")
+        .checksum_sha256("bad")
+        .body(ByteStream::from_static(b"z"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "BadDigest");
+    let e = c.head_object().bucket("bkt").key("bad").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
 }
