@@ -120,6 +120,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let is_head = req.method() == Method::HEAD;
     if req.method() == Method::GET || req.method() == Method::HEAD {
         match req.uri().path() {
             "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n")),
@@ -140,6 +141,11 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
     if resp.status().is_server_error() {
         tracing::warn!(status = %resp.status(), %request_id, "request failed");
     }
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        if !is_head {
+            resp = with_request_id_in_body(resp, &request_id).await;
+        }
+    }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {
         let (mut parts, _) = resp.into_parts();
@@ -148,6 +154,30 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
         return Ok(Response::from_parts(parts, Body::empty()));
     }
     Ok(resp)
+}
+
+/// Adds `<RequestId>` to an XML error body, so that clients can match it to the
+/// `x-amz-request-id` header (s3s renders errors before our code sees the request).
+async fn with_request_id_in_body(resp: Response<Body>, request_id: &str) -> Response<Body> {
+    use http_body_util::BodyExt;
+    const MAX_ERROR_BODY: usize = 64 * 1024;
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match http_body_util::Limited::new(body, MAX_ERROR_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read an error body");
+            return Response::from_parts(parts, Body::empty());
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let body = match text.rfind("</Error>") {
+        Some(at) if !text.contains("<RequestId>") => {
+            format!("{}<RequestId>{request_id}</RequestId>{}", &text[..at], &text[at..])
+        }
+        _ => return Response::from_parts(parts, Body::from(bytes)),
+    };
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

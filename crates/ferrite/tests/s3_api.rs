@@ -986,10 +986,11 @@ async fn auth_errors_and_presigned_urls() {
     assert!(status_line.contains("200"), "{status_line}");
     assert!(body.ends_with("presigned content"), "{body}");
 
-    // Anonymous requests are denied with an XML error.
+    // Anonymous requests are denied with an XML error that names its request id.
     let (status_line, body) = raw_request(&s.addr, "GET", "/bkt/k", &[]).await;
     assert!(status_line.contains("403"), "{status_line}");
     assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
+    assert!(body.contains("<RequestId>"), "{body}");
 
     // A request signed 20 minutes in the past is RequestTimeTooSkewed.
     let past = std::time::SystemTime::now() - std::time::Duration::from_secs(20 * 60);
@@ -1349,6 +1350,21 @@ async fn protocol_details() {
         .await
         .unwrap();
     assert!(out.request_id().is_some_and(|id| !id.is_empty()));
+    // Errors carry the same id in the header and in the XML body.
+    let e = c.get_object().bucket("bkt").key("missing").send().await.unwrap_err();
+    let header_id = e
+        .raw_response()
+        .unwrap()
+        .headers()
+        .get("x-amz-request-id")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e.as_service_error().and_then(|se| se.meta().request_id()),
+        Some(header_id.as_str())
+    );
+    let body = String::from_utf8_lossy(e.raw_response().unwrap().body().bytes().unwrap()).to_string();
+    assert!(body.contains(&format!("<RequestId>{header_id}</RequestId>")), "{body}");
     // The SDK frames the body with aws-chunked; the stored encoding is only the object's own.
     let head = c.head_object().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(head.content_encoding(), Some("gzip"));
@@ -1371,4 +1387,39 @@ async fn protocol_details() {
     assert_eq!(code(&e), "BadDigest");
     let e = c.head_object().bucket("bkt").key("bad").send().await.unwrap_err();
     assert_eq!(status(&e), 404);
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_uploads_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    let uri = presigned_put(&c, "slow").await;
+    let body = pattern(4 << 20, 11);
+    let mut stream = tokio::net::TcpStream::connect(&s.addr).await.unwrap();
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n\r\n",
+        path_of(&uri),
+        s.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..3 << 20]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Shutdown begins while the upload is in flight; the upload still completes.
+    s.send_sigterm();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(&body[3 << 20..]).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    drop(stream);
+    assert!(s.wait().success());
+    s.restart();
+    assert_eq!(get(&s.client(), "bkt", "slow").await, body);
 }

@@ -88,10 +88,19 @@ impl Server {
 
     /// SIGTERM, then wait for the process to exit; returns its exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
-        let mut c = self.child.take().expect("running");
-        let pid = c.id().to_string();
+        self.send_sigterm();
+        self.wait()
+    }
+
+    /// SIGTERM without waiting.
+    pub fn send_sigterm(&self) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        c.wait().unwrap()
+    }
+
+    /// Waits for the process to exit; returns its exit status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.take().expect("running").wait().unwrap()
     }
 
     /// Starts the binary again on the same data dir (on a new port).
