@@ -1423,3 +1423,43 @@ async fn sigterm_lets_in_flight_uploads_finish() {
     s.restart();
     assert_eq!(get(&s.client(), "bkt", "slow").await, body);
 }
+
+#[tokio::test]
+async fn memory_does_not_grow_with_object_size() {
+    use md5::Digest;
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    const SIZE: usize = 256 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let mut want = md5::Md5::new();
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for i in 0..(SIZE >> 20) {
+            let chunk = pattern(1 << 20, i as u64);
+            want.update(&chunk);
+            f.write_all(&chunk).unwrap();
+        }
+    }
+    let want = hex_encode(&want.finalize());
+    let body = ByteStream::from_path(&path).await.unwrap();
+    let out = c.put_object().bucket("bkt").key("big").body(body).send().await.unwrap();
+    assert_eq!(out.e_tag().unwrap().trim_matches('"'), want);
+    let mut got = c.get_object().bucket("bkt").key("big").send().await.unwrap().body;
+    let mut h = md5::Md5::new();
+    let mut n = 0;
+    while let Some(chunk) = got.try_next().await.unwrap() {
+        n += chunk.len();
+        h.update(&chunk);
+    }
+    assert_eq!(n, SIZE);
+    assert_eq!(hex_encode(&h.finalize()), want);
+    let peak = s.peak_rss();
+    assert!(
+        peak < 64 << 20,
+        "server peak RSS {} MiB after a 256 MiB PUT and GET",
+        peak >> 20
+    );
+}

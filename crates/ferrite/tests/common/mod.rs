@@ -70,6 +70,14 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// Peak resident memory of the server process so far, in bytes (Linux).
+    pub fn peak_rss(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
