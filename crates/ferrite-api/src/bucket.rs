@@ -1,11 +1,9 @@
 //! Bucket operations.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
-use crate::convert::{invalid_argument, ts};
+use crate::convert::{decode_token, encode_token, invalid_argument, ts};
 use crate::{FerriteS3, to_s3};
 
 const MAX_BUCKETS_PAGE: usize = 10_000;
@@ -53,23 +51,14 @@ impl FerriteS3 {
             Some(n) if (1..=MAX_BUCKETS_PAGE as i32).contains(&n) => n as usize,
             Some(_) => return Err(invalid_argument("max-buckets must be between 1 and 10000")),
         };
-        let start_after = match &input.continuation_token {
-            Some(t) => Some(
-                TOKEN
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect"))?,
-            ),
-            None => None,
-        };
+        let start_after = decode_token(input.continuation_token.as_deref())?;
         let (buckets, more) = self
             .model
             .list_buckets(input.prefix.as_deref(), start_after.as_deref(), max)
             .await
             .map_err(to_s3)?;
         let next = if more {
-            buckets.last().map(|b| TOKEN.encode(&b.name))
+            buckets.last().map(|b| encode_token(&b.name))
         } else {
             None
         };

@@ -163,6 +163,26 @@ pub fn content_md5(value: Option<&String>) -> S3Result<Option<[u8; 16]>> {
         .map_err(to_s3)
 }
 
+/// Continuation tokens are opaque to clients: the URL-safe base64 of the name to
+/// continue after.
+pub fn encode_token(after: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(after)
+}
+
+pub fn decode_token(token: Option<&str>) -> S3Result<Option<String>> {
+    use base64::Engine as _;
+    token
+        .map(|t| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| invalid_argument("The continuation token provided is incorrect"))
+        })
+        .transpose()
+}
+
 pub fn invalid_argument(msg: impl Into<String>) -> S3Error {
     to_s3(ModelError::InvalidArgument(msg.into()))
 }

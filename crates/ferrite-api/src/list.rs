@@ -1,13 +1,11 @@
 //! ListObjects (v1) and ListObjectsV2.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
 use ferrite_model::{ListPage, ListQuery};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
-use crate::convert::{etag, invalid_argument, ts};
+use crate::convert::{decode_token, encode_token, etag, invalid_argument, ts};
 use crate::{FerriteS3, to_s3};
 
 const MAX_KEYS: usize = 1000;
@@ -130,16 +128,7 @@ impl FerriteS3 {
         input.delimiter = delimiter(input.delimiter.take());
         let encode = url_encoding(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;
-        let after_token = match &input.continuation_token {
-            Some(t) => Some(
-                TOKEN
-                    .decode(t)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| invalid_argument("The continuation token provided is incorrect"))?,
-            ),
-            None => None,
-        };
+        let after_token = decode_token(input.continuation_token.as_deref())?;
         let query = ListQuery {
             prefix: input.prefix.clone().unwrap_or_default(),
             delimiter: input.delimiter.clone(),
@@ -150,7 +139,7 @@ impl FerriteS3 {
         let r = self.render(&page, encode, input.fetch_owner == Some(true));
         let key_count = (r.contents.len() + r.prefixes.len()) as i32;
         let next = if page.is_truncated {
-            page.next_marker.as_ref().map(|m| TOKEN.encode(m))
+            page.next_marker.as_ref().map(|m| encode_token(m))
         } else {
             None
         };

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_store::{BlobReader, Table, WriteTxn};
+use ferrite_store::{BlobReader, ReadTxn, Table, WriteTxn};
 use std::pin::Pin;
 
 use futures::Stream;
@@ -153,6 +153,16 @@ struct WriteConditions<'a> {
     if_match: Option<&'a str>,
 }
 
+/// The current, non-deleted version of `key`, after checking the read conditions.
+fn current_version(txn: &dyn ReadTxn, bucket: &str, key: &str, cond: &ReadConditions) -> ModelResult<ObjectRecord> {
+    let b = get_bucket(txn, bucket)?;
+    let rec = get_object(txn, &object_key(b.id, key))?
+        .filter(|r| !r.delete_marker)
+        .ok_or(ModelError::NoSuchKey)?;
+    evaluate_read_conditions(cond, &rec.etag, rec.last_modified_ms)?;
+    Ok(rec)
+}
+
 /// Makes `new` the current version of `key`, checking the write conditions against
 /// the version it replaces. Returns whether blob garbage was queued.
 fn commit_current(
@@ -253,11 +263,7 @@ impl Ferrite {
         let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
-            let rec = get_object(&*txn, &object_key(b.id, &key))?
-                .filter(|r| !r.delete_marker)
-                .ok_or(ModelError::NoSuchKey)?;
-            evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
+            let rec = current_version(&*txn, &bucket, &key, &cond)?;
             Ok(ObjectInfo::from_record(&key, &rec))
         })
         .await
@@ -279,11 +285,7 @@ impl Ferrite {
             let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
             let found = blocking(move || {
                 let txn = inner.meta.begin_read()?;
-                let b = get_bucket(&*txn, &bucket)?;
-                let rec = get_object(&*txn, &object_key(b.id, &key))?
-                    .filter(|r| !r.delete_marker)
-                    .ok_or(ModelError::NoSuchKey)?;
-                evaluate_read_conditions(&cond, &rec.etag, rec.last_modified_ms)?;
+                let rec = current_version(&*txn, &bucket, &key, &cond)?;
                 let byte_range = match range {
                     Some(r) => r.resolve(rec.size)?,
                     None => 0..rec.size,

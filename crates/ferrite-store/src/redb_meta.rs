@@ -79,41 +79,31 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(())
 }
 
-impl ReadTxn for RedbRead {
-    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.0.open_table(def(table)).map_err(engine)?;
-        Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
-    }
+/// Both transaction kinds read the same way; only the table handle type differs.
+macro_rules! impl_read_txn {
+    ($txn:ty) => {
+        impl ReadTxn for $txn {
+            fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+                let t = self.0.open_table(def(table)).map_err(engine)?;
+                Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
+            }
 
-    fn scan(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> StoreResult<()> {
-        let t = self.0.open_table(def(table)).map_err(engine)?;
-        scan_table(&t, start, end, visit)
-    }
+            fn scan(
+                &self,
+                table: Table,
+                start: Bound<&[u8]>,
+                end: Bound<&[u8]>,
+                visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+            ) -> StoreResult<()> {
+                let t = self.0.open_table(def(table)).map_err(engine)?;
+                scan_table(&t, start, end, visit)
+            }
+        }
+    };
 }
 
-impl ReadTxn for RedbWrite {
-    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.0.open_table(def(table)).map_err(engine)?;
-        Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) -> StoreResult<()> {
-        let t = self.0.open_table(def(table)).map_err(engine)?;
-        scan_table(&t, start, end, visit)
-    }
-}
+impl_read_txn!(RedbRead);
+impl_read_txn!(RedbWrite);
 
 impl WriteTxn for RedbWrite {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> StoreResult<()> {

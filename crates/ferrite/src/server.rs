@@ -141,10 +141,8 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
     if resp.status().is_server_error() {
         tracing::warn!(status = %resp.status(), %request_id, "request failed");
     }
-    if resp.status().is_client_error() || resp.status().is_server_error() {
-        if !is_head {
-            resp = with_request_id_in_body(resp, &request_id).await;
-        }
+    if (resp.status().is_client_error() || resp.status().is_server_error()) && !is_head {
+        resp = with_request_id_in_body(resp, &request_id).await;
     }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {
