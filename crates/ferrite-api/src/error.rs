@@ -49,18 +49,35 @@ pub fn to_s3(e: ModelError) -> S3Error {
                 "Your socket connection to the server was not read from or written to within the timeout period.",
             );
         }
-        ModelError::BodyStream(io) => {
-            // s3s reports aws-chunked signature and framing failures through the body stream.
-            if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<S3Error>()) {
-                return S3Error::with_message(inner.code().clone(), inner.message().unwrap_or("").to_string());
-            }
-            tracing::debug!(error = %io, "request body ended early");
-            return S3Error::with_message(C::IncompleteBody, "The request body terminated unexpectedly");
-        }
+        ModelError::BodyStream(io) => return body_stream_error(&io),
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
             return S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.");
         }
     };
     S3Error::with_message(code, msg)
+}
+
+/// s3s reports aws-chunked signature and framing failures through the body stream. Its
+/// error type lives in a private module, so it is recognised by its message (s3s is
+/// pinned; `tests/signed_streaming.rs` catches a change).
+fn body_stream_error(io: &std::io::Error) -> S3Error {
+    use S3ErrorCode as C;
+    if let Some(inner) = io.get_ref().and_then(|e| e.downcast_ref::<S3Error>()) {
+        return S3Error::with_message(inner.code().clone(), inner.message().unwrap_or("").to_string());
+    }
+    let text = io.get_ref().map(ToString::to_string).unwrap_or_default();
+    if let Some(kind) = text.strip_prefix("AwsChunkedStreamError: ") {
+        if kind.starts_with("SignatureMismatch") {
+            return S3Error::with_message(
+                C::SignatureDoesNotMatch,
+                "The request signature we calculated does not match the signature you provided.",
+            );
+        }
+        if !kind.starts_with("Incomplete") && !kind.starts_with("Underlying") {
+            return S3Error::with_message(C::InvalidRequest, format!("Invalid aws-chunked body: {kind}"));
+        }
+    }
+    tracing::debug!(error = %io, "request body ended early");
+    S3Error::with_message(C::IncompleteBody, "The request body terminated unexpectedly")
 }
