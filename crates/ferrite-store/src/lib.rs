@@ -15,9 +15,13 @@ mod error;
 mod fs_blob;
 mod meta;
 mod redb_meta;
+#[cfg(feature = "sqlite")]
+mod sqlite_meta;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};
 pub use redb_meta::RedbMetaStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite_meta::SqliteMetaStore;
