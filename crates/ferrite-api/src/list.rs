@@ -44,6 +44,17 @@ struct Rendered {
     prefixes: Vec<CommonPrefix>,
 }
 
+/// What the three listing operations share, already normalised (empty delimiter removed).
+struct Listing<'a> {
+    bucket: &'a str,
+    prefix: Option<&'a str>,
+    delimiter: Option<&'a str>,
+    encoding: Option<&'a EncodingType>,
+    max_keys: Option<i32>,
+    start_after: Option<String>,
+    with_owner: bool,
+}
+
 impl FerriteS3 {
     fn render(&self, page: &ListPage, encode: bool, with_owner: bool) -> Rendered {
         let enc = |s: &str| {
@@ -82,22 +93,39 @@ impl FerriteS3 {
         Rendered { contents, prefixes }
     }
 
+    /// Validates the shared parameters, lists one page and renders it; also returns the
+    /// effective max-keys.
+    async fn list_page(&self, l: Listing<'_>) -> S3Result<(ListPage, Rendered, usize)> {
+        let encode = url_encoding(l.encoding)?;
+        let max = max_keys(l.max_keys)?;
+        let query = ListQuery {
+            prefix: l.prefix.unwrap_or_default().to_string(),
+            delimiter: l.delimiter.map(str::to_string),
+            start_after: l.start_after.filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = self.model.list_objects(l.bucket, query).await.map_err(to_s3)?;
+        let rendered = self.render(&page, encode, l.with_owner);
+        Ok((page, rendered, max))
+    }
+
     pub(crate) async fn do_list_objects(
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
-        let encode = url_encoding(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
-        let query = ListQuery {
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            start_after: input.marker.clone().filter(|m| !m.is_empty()),
-            max_keys: max,
-        };
-        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
-        let r = self.render(&page, encode, true);
+        let (page, r, max) = self
+            .list_page(Listing {
+                bucket: &input.bucket,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                encoding: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                start_after: input.marker.clone(),
+                with_owner: true,
+            })
+            .await?;
         // As AWS documents, NextMarker is returned only when a delimiter was given.
         let next_marker = if input.delimiter.is_some() {
             page.next_marker.clone()
@@ -126,17 +154,18 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
-        let encode = url_encoding(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
         let after_token = decode_token(input.continuation_token.as_deref())?;
-        let query = ListQuery {
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            start_after: after_token.or_else(|| input.start_after.clone()),
-            max_keys: max,
-        };
-        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
-        let r = self.render(&page, encode, input.fetch_owner == Some(true));
+        let (page, r, max) = self
+            .list_page(Listing {
+                bucket: &input.bucket,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                encoding: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                start_after: after_token.or_else(|| input.start_after.clone()),
+                with_owner: input.fetch_owner == Some(true),
+            })
+            .await?;
         let key_count = (r.contents.len() + r.prefixes.len()) as i32;
         let next = if page.is_truncated {
             page.next_marker.as_ref().map(|m| encode_token(m))
@@ -169,16 +198,17 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
-        let encode = url_encoding(input.encoding_type.as_ref())?;
-        let max = max_keys(input.max_keys)?;
-        let query = ListQuery {
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone(),
-            start_after: input.key_marker.clone().filter(|m| !m.is_empty()),
-            max_keys: max,
-        };
-        let page = self.model.list_objects(&input.bucket, query).await.map_err(to_s3)?;
-        let r = self.render(&page, encode, true);
+        let (page, r, max) = self
+            .list_page(Listing {
+                bucket: &input.bucket,
+                prefix: input.prefix.as_deref(),
+                delimiter: input.delimiter.as_deref(),
+                encoding: input.encoding_type.as_ref(),
+                max_keys: input.max_keys,
+                start_after: input.key_marker.clone(),
+                with_owner: true,
+            })
+            .await?;
         let versions = r
             .contents
             .into_iter()
