@@ -6,6 +6,7 @@
 //! per resource family.
 
 mod auth;
+mod body_marker;
 mod bucket;
 mod convert;
 mod error;
@@ -18,6 +19,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
+pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
 

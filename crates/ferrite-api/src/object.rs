@@ -147,6 +147,9 @@ fn check_part_number(part: Option<i32>) -> S3Result<()> {
 
 impl FerriteS3 {
     pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
+            marker.mark();
+        }
         let trailer_algo = trailer_algorithm(&req.headers)?;
         let trailers = req.trailing_headers;
         let input = req.input;

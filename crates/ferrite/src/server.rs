@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_api::{FerriteS3, RootAuth, VirtualHostDomain};
+use ferrite_api::{BodyStreamed, FerriteS3, RootAuth, VirtualHostDomain};
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -121,6 +121,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let is_head = req.method() == Method::HEAD;
+    let declared_len = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let streamed = BodyStreamed::default();
+    let mut req = req;
+    req.extensions_mut().insert(streamed.clone());
     if req.method() == Method::GET || req.method() == Method::HEAD {
         match req.uri().path() {
             "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n")),
@@ -135,6 +143,18 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
             return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
         }
     };
+    // s3s 0.14.1 reports an XML body over its limit as InternalError (it misses the
+    // limit error of a streamed body); answer what it means to: 400 MaxMessageLengthExceeded.
+    if resp.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && declared_len.is_some_and(|n| n > MAX_XML_BODY as u64)
+        && !streamed.is_marked()
+    {
+        resp = xml_error(
+            StatusCode::BAD_REQUEST,
+            "MaxMessageLengthExceeded",
+            "Your request was too big.",
+        );
+    }
     if let Ok(v) = http::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
@@ -176,6 +196,19 @@ async fn with_request_id_in_body(resp: Response<Body>, request_id: &str) -> Resp
     };
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    resp
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {

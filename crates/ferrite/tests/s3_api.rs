@@ -1463,3 +1463,46 @@ async fn memory_does_not_grow_with_object_size() {
         peak >> 20
     );
 }
+
+#[tokio::test]
+async fn oversized_headers_and_xml_bodies_are_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start();
+    let c = s.client();
+
+    // 100 KiB of headers is over the 64 KiB bound: refused before it is parsed.
+    let big = "x".repeat(100 * 1024);
+    let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &[("x-filler", &big)]).await;
+    assert!(status_line.contains("431"), "{status_line}");
+
+    // A 5 MiB XML body is over the 4 MiB bound: refused, and nothing is created.
+    let body = format!(
+        "<CreateBucketConfiguration><LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+        " ".repeat(5 << 20)
+    );
+    let sig = SigV4::now();
+    let signed_headers = "host;x-amz-content-sha256;x-amz-date";
+    let canonical = format!(
+        "PUT\n/xmlbomb\n\nhost:{}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{}\n\n{signed_headers}\nUNSIGNED-PAYLOAD",
+        s.addr, sig.amz_date
+    );
+    let mut stream = tokio::net::TcpStream::connect(&s.addr).await.unwrap();
+    let head = format!(
+        "PUT /xmlbomb HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nx-amz-content-sha256: UNSIGNED-PAYLOAD\r\nx-amz-date: {}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        s.addr,
+        body.len(),
+        sig.amz_date,
+        sig.authorization(signed_headers, &sig.sign(&canonical))
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer and close before reading everything; a write error is fine.
+    let _ = stream.write_all(body.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status_line = text.lines().next().unwrap_or("");
+    assert!(status_line.starts_with("HTTP/1.1 400"), "{status_line}");
+    assert!(text.contains("<Code>MaxMessageLengthExceeded</Code>"), "{text}");
+    let e = c.head_bucket().bucket("xmlbomb").send().await.unwrap_err();
+    assert_eq!(status(&e), 404);
+}

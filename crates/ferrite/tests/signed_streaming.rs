@@ -5,42 +5,15 @@
 mod common;
 
 use common::*;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const REGION: &str = "us-east-1";
 const STREAMING: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
-
-fn hmac(key: &[u8], msg: &str) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    m.update(msg.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    hex_encode(&Sha256::digest(data))
-}
 
 /// Builds a signed aws-chunked PUT of `data` in `chunk` sized pieces. `tamper` flips one
 /// byte of the second chunk after signing.
 fn signed_put(host: &str, path: &str, data: &[u8], chunk: usize, tamper: bool) -> Vec<u8> {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    let iso = now.fmt(aws_smithy_types::date_time::Format::DateTime).unwrap();
-    let amz_date: String = iso.chars().filter(|c| *c != '-' && *c != ':').collect::<String>();
-    let amz_date = format!("{}Z", &amz_date[..15]);
-    let day = &amz_date[..8];
-    let scope = format!("{day}/{REGION}/s3/aws4_request");
-    let key = ["AWS4".to_string() + SECRET_KEY]
-        .iter()
-        .map(|k| k.as_bytes().to_vec())
-        .map(|k| hmac(&k, day))
-        .map(|k| hmac(&k, REGION))
-        .map(|k| hmac(&k, "s3"))
-        .map(|k| hmac(&k, "aws4_request"))
-        .next()
-        .unwrap();
-
+    let sig = SigV4::now();
+    let amz_date = sig.amz_date.clone();
     let pieces: Vec<&[u8]> = data.chunks(chunk).chain(std::iter::once(&[][..])).collect();
     let sig_len = 64;
     let encoded_len: usize = pieces
@@ -54,33 +27,25 @@ fn signed_put(host: &str, path: &str, data: &[u8], chunk: usize, tamper: bool) -
         "PUT\n{path}\n\ncontent-encoding:aws-chunked\ncontent-length:{encoded_len}\nhost:{host}\nx-amz-content-sha256:{STREAMING}\nx-amz-date:{amz_date}\nx-amz-decoded-content-length:{}\n\n{signed_headers}\n{STREAMING}",
         data.len()
     );
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical.as_bytes())
-    );
-    let seed = hex_encode(&hmac(&key, &sts));
+    let seed = sig.sign(&canonical);
 
     let mut out = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Encoding: aws-chunked\r\nContent-Length: {encoded_len}\r\nx-amz-content-sha256: {STREAMING}\r\nx-amz-date: {amz_date}\r\nx-amz-decoded-content-length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, SignedHeaders={signed_headers}, Signature={seed}\r\nConnection: close\r\n\r\n",
-        data.len()
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Encoding: aws-chunked\r\nContent-Length: {encoded_len}\r\nx-amz-content-sha256: {STREAMING}\r\nx-amz-date: {amz_date}\r\nx-amz-decoded-content-length: {}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        data.len(),
+        sig.authorization(signed_headers, &seed)
     )
     .into_bytes();
-    let empty_hash = sha256_hex(b"");
     let mut prev = seed;
     for (i, piece) in pieces.iter().enumerate() {
-        let sts = format!(
-            "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev}\n{empty_hash}\n{}",
-            sha256_hex(piece)
-        );
-        let sig = hex_encode(&hmac(&key, &sts));
-        out.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", piece.len()).as_bytes());
+        let chunk_sig = sig.sign_chunk(&prev, piece);
+        out.extend_from_slice(format!("{:x};chunk-signature={chunk_sig}\r\n", piece.len()).as_bytes());
         let mut body = piece.to_vec();
         if tamper && i == 1 {
             body[0] ^= 0xff;
         }
         out.extend_from_slice(&body);
         out.extend_from_slice(b"\r\n");
-        prev = sig;
+        prev = chunk_sig;
     }
     out
 }
