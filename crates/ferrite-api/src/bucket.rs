@@ -1,7 +1,8 @@
 //! Bucket operations.
 
+use ferrite_model::VersioningState;
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::convert::{decode_token, encode_token, invalid_argument, ts};
 use crate::{FerriteS3, to_s3};
@@ -101,9 +102,56 @@ impl FerriteS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-        // Versioning cannot be enabled yet, so every bucket has the empty configuration
-        // AWS returns for a bucket that was never versioned.
-        self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
-        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+        // A bucket that was never versioned has the empty configuration, as on AWS.
+        let status = match self.model.bucket_versioning(&req.input.bucket).await.map_err(to_s3)? {
+            VersioningState::Unversioned => None,
+            VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
+            VersioningState::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+        };
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status,
+            mfa_delete: None,
+        }))
     }
+
+    pub(crate) async fn do_put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let input = req.input;
+        let config = input.versioning_configuration;
+        let mfa_enabled = config
+            .mfa_delete
+            .as_ref()
+            .is_some_and(|m| m.as_str() == MFADelete::ENABLED);
+        if input.mfa.is_some() || mfa_enabled {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "MFA delete is not supported by this server.",
+            ));
+        }
+        if let Some(m) = &config.mfa_delete
+            && m.as_str() != MFADelete::DISABLED
+        {
+            return Err(malformed_versioning());
+        }
+        let state = match config.status.as_ref().map(|s| s.as_str()) {
+            Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
+            Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,
+            _ => return Err(malformed_versioning()),
+        };
+        self.model
+            .set_bucket_versioning(&input.bucket, state)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
+    }
+}
+
+/// AWS's answer to a versioning configuration without a valid Status.
+fn malformed_versioning() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::IllegalVersioningConfigurationException,
+        "The versioning configuration specified in the request is invalid.",
+    )
 }

@@ -15,6 +15,36 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::BucketNotEmpty => C::BucketNotEmpty,
         ModelError::InvalidLocationConstraint(_) => C::InvalidLocationConstraint,
         ModelError::NoSuchKey => C::NoSuchKey,
+        ModelError::DeletedKey { version_id } => {
+            let mut e = S3Error::with_message(C::NoSuchKey, "The specified key does not exist.");
+            e.set_headers(delete_marker_headers(&version_id, None));
+            return e;
+        }
+        ModelError::DeleteMarkerVersion {
+            version_id,
+            last_modified_ms,
+        } => {
+            let mut e = S3Error::with_message(
+                C::MethodNotAllowed,
+                "The specified method is not allowed against this resource.",
+            );
+            e.set_status_code(http::StatusCode::METHOD_NOT_ALLOWED);
+            e.set_headers(delete_marker_headers(&version_id, Some(last_modified_ms)));
+            return e;
+        }
+        ModelError::CopySourceIsDeleteMarker => {
+            return S3Error::with_message(
+                C::InvalidRequest,
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            );
+        }
+        ModelError::NoSuchVersion => {
+            return S3Error::with_message(C::NoSuchVersion, "The specified version does not exist.");
+        }
+        ModelError::InvalidVersionId => {
+            return S3Error::with_message(C::InvalidArgument, "Invalid version id specified");
+        }
+        ModelError::NotImplemented(_) => C::NotImplemented,
         ModelError::KeyTooLong => C::KeyTooLongError,
         ModelError::MetadataTooLarge => C::MetadataTooLarge,
         ModelError::EntityTooLarge => C::EntityTooLarge,
@@ -56,6 +86,26 @@ pub fn to_s3(e: ModelError) -> S3Error {
         }
     };
     S3Error::with_message(code, msg)
+}
+
+/// What a response about a delete marker carries. s3s sends an error's headers in
+/// place of its own, so the XML content type is set here too.
+fn delete_marker_headers(version_id: &str, last_modified_ms: Option<i64>) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/xml"),
+    );
+    headers.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(v) = http::HeaderValue::from_str(version_id) {
+        headers.insert("x-amz-version-id", v);
+    }
+    if let Some(ms) = last_modified_ms
+        && let Ok(v) = http::HeaderValue::from_str(&crate::convert::http_date(ms))
+    {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    headers
 }
 
 /// s3s reports aws-chunked signature and framing failures through the body stream. Its

@@ -1,6 +1,6 @@
-//! ListObjects (v1) and ListObjectsV2.
+//! ListObjects (v1), ListObjectsV2 and ListObjectVersions.
 
-use ferrite_model::{ListPage, ListQuery};
+use ferrite_model::{ListPage, ListQuery, VersionQuery};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
@@ -55,15 +55,17 @@ struct Listing<'a> {
     with_owner: bool,
 }
 
+fn url_encoded(s: &str, encode: bool) -> String {
+    if encode {
+        utf8_percent_encode(s, URL_ENCODE).to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 impl FerriteS3 {
     fn render(&self, page: &ListPage, encode: bool, with_owner: bool) -> Rendered {
-        let enc = |s: &str| {
-            if encode {
-                utf8_percent_encode(s, URL_ENCODE).to_string()
-            } else {
-                s.to_string()
-            }
-        };
+        let enc = |s: &str| url_encoded(s, encode);
         let contents = page
             .objects
             .iter()
@@ -190,59 +192,79 @@ impl FerriteS3 {
         Ok(S3Response::new(output))
     }
 
-    /// Versioning cannot be enabled yet, so every object has exactly one version, the
-    /// `null` version, and it is the latest: what AWS lists for a never-versioned bucket.
     pub(crate) async fn do_list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
-        let (page, r, max) = self
-            .list_page(Listing {
-                bucket: &input.bucket,
-                prefix: input.prefix.as_deref(),
-                delimiter: input.delimiter.as_deref(),
-                encoding: input.encoding_type.as_ref(),
-                max_keys: input.max_keys,
-                start_after: input.key_marker.clone(),
-                with_owner: true,
-            })
-            .await?;
-        let versions = r
-            .contents
-            .into_iter()
-            .map(|o| ObjectVersion {
-                checksum_algorithm: o.checksum_algorithm,
-                checksum_type: o.checksum_type,
-                e_tag: o.e_tag,
-                is_latest: Some(true),
-                key: o.key,
-                last_modified: o.last_modified,
-                owner: o.owner,
+        let encode = url_encoding(input.encoding_type.as_ref())?;
+        let max = max_keys(input.max_keys)?;
+        let query = VersionQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            key_marker: input.key_marker.clone().filter(|m| !m.is_empty()),
+            version_id_marker: input.version_id_marker.clone().filter(|m| !m.is_empty()),
+            max_keys: max,
+        };
+        let page = self
+            .model
+            .list_object_versions(&input.bucket, query)
+            .await
+            .map_err(to_s3)?;
+        let enc = |s: &str| url_encoded(s, encode);
+        let mut versions = Vec::new();
+        let mut delete_markers = Vec::new();
+        for v in &page.versions {
+            if v.delete_marker {
+                delete_markers.push(DeleteMarkerEntry {
+                    is_latest: Some(v.is_latest),
+                    key: Some(enc(&v.key)),
+                    last_modified: Some(ts(v.last_modified_ms)),
+                    owner: Some(self.owner()),
+                    version_id: Some(v.version_id.clone()),
+                });
+                continue;
+            }
+            versions.push(ObjectVersion {
+                checksum_algorithm: v
+                    .checksum_algorithm
+                    .map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
+                checksum_type: v
+                    .checksum_algorithm
+                    .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                e_tag: Some(etag(&v.etag)),
+                is_latest: Some(v.is_latest),
+                key: Some(enc(&v.key)),
+                last_modified: Some(ts(v.last_modified_ms)),
+                owner: Some(self.owner()),
                 restore_status: None,
-                size: o.size,
-                storage_class: Some(ObjectVersionStorageClass::from_static(
-                    ObjectVersionStorageClass::STANDARD,
+                size: Some(v.size as i64),
+                storage_class: Some(ObjectVersionStorageClass::from(
+                    v.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
                 )),
-                version_id: Some("null".to_string()),
-            })
+                version_id: Some(v.version_id.clone()),
+            });
+        }
+        let prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix { prefix: Some(enc(p)) })
             .collect();
-        let truncated = page.is_truncated;
         let output = ListObjectVersionsOutput {
-            common_prefixes: Some(r.prefixes),
-            delete_markers: None,
+            common_prefixes: Some(prefixes),
+            delete_markers: Some(delete_markers),
             delimiter: input.delimiter,
             encoding_type: input.encoding_type,
-            is_truncated: Some(truncated),
+            is_truncated: Some(page.is_truncated),
             key_marker: Some(input.key_marker.unwrap_or_default()),
             max_keys: Some(max as i32),
             name: Some(input.bucket),
-            next_key_marker: if truncated { page.next_marker.clone() } else { None },
-            next_version_id_marker: truncated.then(|| "null".to_string()),
+            next_key_marker: page.next_key_marker.as_deref().map(enc),
+            next_version_id_marker: page.next_version_id_marker,
             prefix: Some(input.prefix.unwrap_or_default()),
             request_charged: None,
-            version_id_marker: input.version_id_marker,
+            version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
             versions: Some(versions),
         };
         Ok(S3Response::new(output))

@@ -4,8 +4,8 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, Expected, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs,
-    ReadConditions, validate_key, validate_user_metadata,
+    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, DeleteRequest, Expected, MAX_PUT_SIZE, ModelError,
+    ObjectInfo, PutAttrs, ReadConditions, validate_key, validate_user_metadata,
 };
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
@@ -48,15 +48,38 @@ fn algorithm(name: &str) -> S3Result<Algo> {
     Algo::from_name(name).ok_or_else(|| invalid_argument(format!("unsupported checksum algorithm {name:?}")))
 }
 
-/// Objects are not versioned yet: the only version id is `null`.
-fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
-    match version_id {
-        None | Some("null") => Ok(()),
-        Some(_) => Err(S3Error::with_message(
-            S3ErrorCode::NoSuchVersion,
-            "The specified version does not exist.",
-        )),
+/// A conditional-write header the s3s DTO lacks (CopyObject's `If-Match` and
+/// `If-None-Match`), read from the request itself.
+fn raw_condition(headers: &http::HeaderMap, name: &str) -> S3Result<Option<String>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|_| invalid_argument(format!("invalid {name} header"))),
     }
+}
+
+/// `If-None-Match` on a write: only `*` (no current object) is defined.
+fn if_none_match_any(value: Option<&str>) -> S3Result<bool> {
+    match value {
+        None => Ok(false),
+        Some("*") => Ok(true),
+        Some(_) => Err(if_none_match_unsupported()),
+    }
+}
+
+fn if_none_match_unsupported() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::NotImplemented,
+        "A header you provided implies functionality that is not implemented: If-None-Match on a write only \
+         supports *",
+    )
+}
+
+/// An `If-Match` value as the model compares it: the bare ETag, or `*`.
+fn if_match_value(value: &str) -> String {
+    value.trim().trim_matches('"').to_string()
 }
 
 fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = io::Result<Bytes>> + Send + Unpin {
@@ -161,12 +184,11 @@ impl FerriteS3 {
         if declared.is_some_and(|n| n > MAX_PUT_SIZE) {
             return Err(to_s3(ModelError::EntityTooLarge));
         }
-        if matches!(input.if_none_match, Some(ETagCondition::ETag(_))) {
-            return Err(S3Error::with_message(
-                S3ErrorCode::NotImplemented,
-                "If-None-Match on PUT only supports *",
-            ));
-        }
+        let none_match_any = match &input.if_none_match {
+            None => false,
+            Some(ETagCondition::Any) => true,
+            Some(ETagCondition::ETag(_)) => return Err(if_none_match_unsupported()),
+        };
         let header_cs = header_checksum([
             (Algo::Crc32, input.checksum_crc32.as_ref()),
             (Algo::Crc32c, input.checksum_crc32c.as_ref()),
@@ -227,7 +249,7 @@ impl FerriteS3 {
         let put = PutAttrs {
             attrs,
             storage_class: sc,
-            if_none_match_any: matches!(input.if_none_match, Some(ETagCondition::Any)),
+            if_none_match_any: none_match_any,
             if_match: input.if_match.map(condition_etag),
         };
         let info = self
@@ -247,6 +269,7 @@ impl FerriteS3 {
                 .checksum
                 .as_ref()
                 .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            version_id: info.version_id,
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -254,7 +277,6 @@ impl FerriteS3 {
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
         check_part_number(input.part_number)?;
         let cond = read_conditions(
             input.if_match,
@@ -265,7 +287,7 @@ impl FerriteS3 {
         let range = input.range.map(byte_range);
         let (info, body) = self
             .model
-            .get_object(&input.bucket, &input.key, range, &cond)
+            .get_object(&input.bucket, &input.key, input.version_id.as_deref(), range, &cond)
             .await
             .map_err(to_s3)?;
         let overrides = Overrides {
@@ -312,6 +334,7 @@ impl FerriteS3 {
             checksum_type: c.checksum_type,
             storage_class: c.storage_class,
             website_redirect_location: info.attrs.website_redirect.clone(),
+            version_id: info.version_id.clone(),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -322,7 +345,6 @@ impl FerriteS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
         check_part_number(input.part_number)?;
         let cond = read_conditions(
             input.if_match,
@@ -332,7 +354,7 @@ impl FerriteS3 {
         );
         let info = self
             .model
-            .head_object(&input.bucket, &input.key, &cond)
+            .head_object(&input.bucket, &input.key, input.version_id.as_deref(), &cond)
             .await
             .map_err(to_s3)?;
         let range = match input.range {
@@ -380,6 +402,7 @@ impl FerriteS3 {
             checksum_type: c.checksum_type,
             storage_class: c.storage_class,
             website_redirect_location: info.attrs.website_redirect.clone(),
+            version_id: info.version_id.clone(),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -394,12 +417,17 @@ impl FerriteS3 {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        check_version_id(input.version_id.as_deref())?;
-        self.model
-            .delete_object(&input.bucket, &input.key)
-            .await
-            .map_err(to_s3)?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
+        let del = DeleteRequest {
+            key: input.key,
+            version_id: input.version_id,
+            if_match: input.if_match.map(condition_etag),
+        };
+        let outcome = self.model.delete_object(&input.bucket, del).await.map_err(to_s3)?;
+        Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: outcome.delete_marker.then_some(true),
+            version_id: outcome.version_id,
+            request_charged: None,
+        }))
     }
 
     pub(crate) async fn do_delete_objects(
@@ -415,43 +443,43 @@ impl FerriteS3 {
             ));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
-        let mut keys = Vec::new();
-        let mut deleted = Vec::new();
-        let mut errors = Vec::new();
-        for o in &objects {
-            if let Err(e) = check_version_id(o.version_id.as_deref()) {
-                errors.push(Error {
-                    code: Some(e.code().as_str().to_string()),
-                    key: Some(o.key.clone()),
-                    message: e.message().map(str::to_string),
-                    version_id: o.version_id.clone(),
-                });
-            } else {
-                keys.push(o.key.clone());
-            }
-        }
+        let reqs: Vec<DeleteRequest> = objects
+            .into_iter()
+            .map(|o| DeleteRequest {
+                key: o.key,
+                version_id: o.version_id,
+                if_match: o.e_tag.as_ref().map(|e| if_match_value(e.value())),
+            })
+            .collect();
         let results = self
             .model
-            .delete_objects(&input.bucket, keys.clone())
+            .delete_objects(&input.bucket, reqs.clone())
             .await
             .map_err(to_s3)?;
-        for (key, result) in keys.into_iter().zip(results) {
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for (req, result) in reqs.into_iter().zip(results) {
             match result {
-                Ok(()) => {
-                    if !quiet {
-                        deleted.push(DeletedObject {
-                            key: Some(key),
-                            ..Default::default()
-                        });
-                    }
+                // Quiet mode reports only errors.
+                Ok(_) if quiet => {}
+                Ok(outcome) => {
+                    // For a delete marker created or removed, DeleteMarkerVersionId names
+                    // it; VersionId echoes the version the request named.
+                    let marker_version = outcome.delete_marker.then(|| outcome.version_id.clone()).flatten();
+                    deleted.push(DeletedObject {
+                        key: Some(req.key),
+                        version_id: req.version_id,
+                        delete_marker: outcome.delete_marker.then_some(true),
+                        delete_marker_version_id: marker_version,
+                    });
                 }
                 Err(e) => {
                     let e = to_s3(e);
                     errors.push(Error {
                         code: Some(e.code().as_str().to_string()),
-                        key: Some(key),
+                        key: Some(req.key),
                         message: e.message().map(str::to_string),
-                        version_id: None,
+                        version_id: req.version_id,
                     });
                 }
             }
@@ -468,6 +496,8 @@ impl FerriteS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let dst_if_match = raw_condition(&req.headers, "if-match")?.map(|v| if_match_value(&v));
+        let dst_if_none_match = if_none_match_any(raw_condition(&req.headers, "if-none-match")?.as_deref())?;
         let input = req.input;
         let (src_bucket, src_key, src_version) = match input.copy_source {
             CopySource::Bucket {
@@ -482,7 +512,6 @@ impl FerriteS3 {
                 ));
             }
         };
-        check_version_id(src_version.as_deref())?;
         let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some(MetadataDirective::COPY) => ferrite_model::MetadataDirective::Copy,
             Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(
@@ -509,15 +538,17 @@ impl FerriteS3 {
         let copy = CopyRequest {
             src_bucket,
             src_key,
+            src_version: src_version.map(String::from),
             dst_bucket: input.bucket,
             dst_key: input.key,
             directive,
             storage_class: storage_class(input.storage_class)?,
             source_conditions,
-            if_none_match_any: false,
-            if_match: None,
+            if_none_match_any: dst_if_none_match,
+            if_match: dst_if_match,
         };
-        let info = self.model.copy_object(copy).await.map_err(to_s3)?;
+        let outcome = self.model.copy_object(copy).await.map_err(to_s3)?;
+        let info = outcome.info;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
         let result = CopyObjectResult {
             e_tag: Some(etag(&info.etag)),
@@ -534,6 +565,8 @@ impl FerriteS3 {
         };
         let output = CopyObjectOutput {
             copy_object_result: Some(result),
+            copy_source_version_id: outcome.source_version_id,
+            version_id: info.version_id,
             ..Default::default()
         };
         Ok(S3Response::new(output))

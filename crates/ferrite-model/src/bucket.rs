@@ -124,6 +124,37 @@ impl Ferrite {
         .await
     }
 
+    /// The bucket's versioning state (`Unversioned` until versioning is first set).
+    pub async fn bucket_versioning(&self, name: &str) -> ModelResult<VersioningState> {
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || Ok(get_bucket(&*inner.meta.begin_read()?, &name)?.versioning)).await
+    }
+
+    /// Sets versioning to `Enabled` or `Suspended`. A bucket never returns to
+    /// `Unversioned`; its existing objects keep their versions (`null` for objects
+    /// written before versioning was enabled).
+    pub async fn set_bucket_versioning(&self, name: &str, state: VersioningState) -> ModelResult<()> {
+        if state == VersioningState::Unversioned {
+            return Err(ModelError::InvalidArgument(
+                "versioning can only be set to Enabled or Suspended".into(),
+            ));
+        }
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let mut rec = get_bucket(&*txn, &name)?;
+            if rec.versioning != state {
+                rec.versioning = state;
+                txn.put(Table::Buckets, name.as_bytes(), &encode(&rec))?;
+                txn.commit()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn delete_bucket(&self, name: &str) -> ModelResult<()> {
         let inner = self.inner.clone();
         let name = name.to_string();

@@ -102,16 +102,34 @@ impl Ferrite {
 
 fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
     let found = meta.begin_read()?.get(Table::System, FORMAT_KEY)?;
+    let found = match found {
+        None => None,
+        Some(v) => Some(u32::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+            ModelError::Corrupt(format!("unreadable on-disk format marker {v:?}"))
+        })?)),
+    };
     match found {
-        None => {
+        Some(FORMAT_VERSION) => Ok(()),
+        // A new store, or format 1 (no version index yet): upgrade in one transaction.
+        None | Some(1) => {
             let mut w = meta.begin_write()?;
+            let migrated = if found.is_some() {
+                crate::versions::migrate_from_v1(&mut *w)?
+            } else {
+                0
+            };
             w.put(Table::System, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
             w.commit()?;
+            if migrated > 0 {
+                tracing::info!(
+                    objects = migrated,
+                    "upgraded the data directory to format {FORMAT_VERSION}"
+                );
+            }
             Ok(())
         }
-        Some(v) if v == FORMAT_VERSION.to_be_bytes() => Ok(()),
         Some(v) => Err(ModelError::Corrupt(format!(
-            "data directory has on-disk format {v:?}; this build reads format {FORMAT_VERSION}"
+            "data directory has on-disk format {v}; this build reads formats 1 to {FORMAT_VERSION}"
         ))),
     }
 }

@@ -18,6 +18,20 @@ pub enum ModelError {
     InvalidLocationConstraint(String),
     #[error("no such key")]
     NoSuchKey,
+    /// The key's current version is a delete marker (404, with the marker's headers).
+    #[error("no such key: the current version is a delete marker")]
+    DeletedKey { version_id: String },
+    /// A request addressed a delete marker by version id where an object is needed.
+    #[error("the version is a delete marker")]
+    DeleteMarkerVersion { version_id: String, last_modified_ms: i64 },
+    #[error("the source of a copy may not be a delete marker")]
+    CopySourceIsDeleteMarker,
+    #[error("no such version")]
+    NoSuchVersion,
+    #[error("invalid version id")]
+    InvalidVersionId,
+    #[error("not implemented: {0}")]
+    NotImplemented(String),
     #[error("key is longer than 1024 bytes")]
     KeyTooLong,
     #[error("user metadata is larger than 2 KB")]

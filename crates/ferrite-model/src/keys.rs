@@ -1,11 +1,38 @@
 //! Byte layouts of metadata keys. Object keys are stored under their bucket's numeric
 //! id, so one bucket's objects are one contiguous, key-ordered range.
+//!
+//! A version key is `bucket id | key | 0x00 | !seq` (big-endian): object keys never
+//! hold a NUL byte, so all versions of one key sort together, before any longer key
+//! that extends it, and newest first (higher sequence, smaller inverted value).
 
 pub fn object_key(bucket_id: u64, key: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + key.len());
     out.extend_from_slice(&bucket_id.to_be_bytes());
     out.extend_from_slice(key.as_bytes());
     out
+}
+
+/// All versions of `key` start with this.
+pub fn version_prefix(bucket_id: u64, key: &str) -> Vec<u8> {
+    let mut out = object_key(bucket_id, key);
+    out.push(0);
+    out
+}
+
+pub fn version_key(bucket_id: u64, key: &str, seq: u64) -> Vec<u8> {
+    let mut out = version_prefix(bucket_id, key);
+    out.extend_from_slice(&(!seq).to_be_bytes());
+    out
+}
+
+/// Splits a stored version key into the user key and the version sequence.
+pub fn split_version_key(stored: &[u8]) -> Option<(&str, u64)> {
+    let n = stored.len().checked_sub(9)?;
+    if n < 8 || stored[n] != 0 {
+        return None;
+    }
+    let seq = !u64::from_be_bytes(stored[n + 1..].try_into().ok()?);
+    Some((std::str::from_utf8(&stored[8..n]).ok()?, seq))
 }
 
 /// The first key past every key of `bucket_id`.
@@ -44,6 +71,18 @@ mod tests {
         assert!(object_key(1, "a") < object_key(1, "a/"));
         assert!(object_key(1, "\u{ffff}") < bucket_end(1));
         assert_eq!(user_key(&object_key(7, "x/y")), Some("x/y"));
+    }
+
+    #[test]
+    fn versions_sort_by_key_then_newest_first() {
+        let v = |k, seq| version_key(1, k, seq);
+        assert!(v("a", 10) < v("a", 9));
+        assert!(v("a", 0) < v("a\u{1}", u64::MAX));
+        assert!(v("a", 0) < v("a/", u64::MAX));
+        assert!(version_prefix(1, "a") < v("a", u64::MAX));
+        assert_eq!(split_version_key(&v("x/y", 42)), Some(("x/y", 42)));
+        assert_eq!(split_version_key(&v("", 7)), Some(("", 7)));
+        assert_eq!(split_version_key(b"short"), None);
     }
 
     #[test]

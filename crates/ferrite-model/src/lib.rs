@@ -20,14 +20,19 @@ mod names;
 mod object;
 mod records;
 mod staging;
+mod versions;
 
 pub use bucket::BucketInfo;
 pub use checksum::{ChecksumAlgorithm, ChecksumValue, Expected};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
-pub use list::{ListPage, ListQuery, ObjectSummary};
+pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key, validate_user_metadata};
-pub use object::{ByteRange, CopyRequest, MetadataDirective, ObjectBody, ObjectInfo, PutAttrs};
+pub use object::{
+    ByteRange, CopyOutcome, CopyRequest, DeleteOutcome, DeleteRequest, MetadataDirective, ObjectBody, ObjectInfo,
+    PutAttrs,
+};
 pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
 pub use staging::{MAX_PUT_SIZE, Staged};
+pub use versions::NULL_VERSION;

@@ -48,6 +48,12 @@ pub fn validate_key(key: &str) -> ModelResult<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(ModelError::KeyTooLong);
     }
+    // NUL cannot travel in S3's XML, and the version index uses it as the separator.
+    if key.contains('\0') {
+        return Err(ModelError::InvalidArgument(
+            "object key must not contain a NUL character".into(),
+        ));
+    }
     Ok(())
 }
 

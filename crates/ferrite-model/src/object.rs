@@ -15,11 +15,15 @@ use std::pin::Pin;
 use futures::Stream;
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
-use crate::engine::{add_refs, blob_id, blocking, drop_refs, get_bucket, get_object, now_ms};
+use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms};
 use crate::keys::object_key;
 use crate::names::validate_user_metadata;
-use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, encode};
+use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::staging::Landed;
+use crate::versions::{
+    VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
+    version_label,
+};
 use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
 
 /// Bytes per read when streaming a blob out.
@@ -38,13 +42,15 @@ pub struct ObjectInfo {
     pub last_modified_ms: i64,
     pub attrs: ObjectAttrs,
     pub checksum: Option<ChecksumValue>,
+    /// What `x-amz-version-id` answers: the version's id, `null` for the null version
+    /// of a bucket that has a versioning state, nothing for a never-versioned bucket.
     pub version_id: Option<String>,
     pub storage_class: Option<String>,
     pub owner: String,
 }
 
 impl ObjectInfo {
-    fn from_record(key: &str, r: &ObjectRecord) -> Self {
+    fn from_record(key: &str, r: &ObjectRecord, bucket: &BucketRecord) -> Self {
         Self {
             key: key.to_string(),
             size: r.size,
@@ -52,7 +58,7 @@ impl ObjectInfo {
             last_modified_ms: r.last_modified_ms,
             attrs: r.attrs.clone(),
             checksum: r.checksum.clone(),
-            version_id: r.version_id.clone(),
+            version_id: version_header(r, bucket),
             storage_class: r.storage_class.clone(),
             owner: r.owner.clone(),
         }
@@ -80,6 +86,8 @@ pub enum MetadataDirective {
 pub struct CopyRequest {
     pub src_bucket: String,
     pub src_key: String,
+    /// The source version (`?versionId=`), or the current one.
+    pub src_version: Option<String>,
     pub dst_bucket: String,
     pub dst_key: String,
     pub directive: MetadataDirective,
@@ -88,6 +96,34 @@ pub struct CopyRequest {
     pub source_conditions: ReadConditions,
     pub if_none_match_any: bool,
     pub if_match: Option<String>,
+}
+
+/// What a copy made, and which source version it read.
+#[derive(Debug, Clone)]
+pub struct CopyOutcome {
+    pub info: ObjectInfo,
+    /// `x-amz-copy-source-version-id`: the source version's id, if it has one.
+    pub source_version_id: Option<String>,
+}
+
+/// One object (or one version of it) to delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteRequest {
+    pub key: String,
+    pub version_id: Option<String>,
+    /// `If-Match`: delete only if the object (the named version, or else the current
+    /// object) has this ETag, or exists at all for `*`.
+    pub if_match: Option<String>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// The version id created (a delete marker) or removed, as `x-amz-version-id`
+    /// answers it.
+    pub version_id: Option<String>,
+    /// Whether a delete marker was created, or the version removed was one.
+    pub delete_marker: bool,
 }
 
 /// A requested byte range, before the object's size is known.
@@ -148,49 +184,97 @@ enum Source {
     Blob(Arc<dyn BlobReader>),
 }
 
-struct WriteConditions<'a> {
-    if_none_match_any: bool,
-    if_match: Option<&'a str>,
-}
-
-/// The current, non-deleted version of `key`, after checking the read conditions.
-fn current_version(txn: &dyn ReadTxn, bucket: &str, key: &str, cond: &ReadConditions) -> ModelResult<ObjectRecord> {
+/// The version a read addresses (the current one when `version` is `None`), after
+/// checking the read conditions.
+fn read_version(
+    txn: &dyn ReadTxn,
+    bucket: &str,
+    key: &str,
+    version: Option<&VersionSel>,
+    cond: &ReadConditions,
+) -> ModelResult<(BucketRecord, ObjectRecord)> {
     let b = get_bucket(txn, bucket)?;
-    let rec = get_object(txn, &object_key(b.id, key))?
-        .filter(|r| !r.delete_marker)
-        .ok_or(ModelError::NoSuchKey)?;
+    let rec = match version {
+        None => match get_object(txn, &object_key(b.id, key))? {
+            Some(rec) => rec,
+            // No live current object: say whether a delete marker hides older versions.
+            None => match newest(txn, b.id, key)? {
+                Some((_, m)) if m.delete_marker => {
+                    return Err(ModelError::DeletedKey {
+                        version_id: version_label(&m),
+                    });
+                }
+                _ => return Err(ModelError::NoSuchKey),
+            },
+        },
+        Some(sel) => {
+            let (_, rec) = find(txn, b.id, key, sel)?.ok_or(ModelError::NoSuchVersion)?;
+            if rec.delete_marker {
+                return Err(ModelError::DeleteMarkerVersion {
+                    version_id: version_label(&rec),
+                    last_modified_ms: rec.last_modified_ms,
+                });
+            }
+            rec
+        }
+    };
     evaluate_read_conditions(cond, &rec.etag, rec.last_modified_ms)?;
-    Ok(rec)
+    Ok((b, rec))
 }
 
-/// Makes `new` the current version of `key`, checking the write conditions against
-/// the version it replaces. Returns whether blob garbage was queued.
-fn commit_current(
+/// Deletes one object or version inside the caller's transaction.
+fn delete_one(
     txn: &mut dyn WriteTxn,
     bucket: &BucketRecord,
-    key: &str,
-    new: &ObjectRecord,
-    cond: WriteConditions<'_>,
-) -> ModelResult<bool> {
-    let okey = object_key(bucket.id, key);
-    let old = get_object(txn, &okey)?;
-    let live = old.as_ref().filter(|o| !o.delete_marker);
-    if cond.if_none_match_any && live.is_some() {
-        return Err(ModelError::PreconditionFailed);
+    req: &DeleteRequest,
+    owner: &str,
+) -> ModelResult<(DeleteOutcome, bool)> {
+    validate_key(&req.key)?;
+    let key = req.key.as_str();
+    let sel = VersionSel::parse_opt(req.version_id.as_deref())?;
+    if let Some(sel) = sel {
+        let Some((seq, rec)) = find(txn, bucket.id, key, &sel)? else {
+            // Deleting a version that does not exist changes nothing, and succeeds.
+            let outcome = DeleteOutcome {
+                version_id: req.version_id.clone(),
+                delete_marker: false,
+            };
+            return Ok((outcome, false));
+        };
+        let cond = WriteConditions {
+            if_none_match_any: false,
+            if_match: req.if_match.as_deref(),
+        };
+        cond.check(Some(&rec))?;
+        let queued = remove_version(txn, bucket.id, key, seq)?;
+        let outcome = DeleteOutcome {
+            version_id: Some(version_label(&rec)),
+            delete_marker: rec.delete_marker,
+        };
+        return Ok((outcome, queued));
     }
-    if let Some(want) = cond.if_match {
-        match live {
-            None => return Err(ModelError::NoSuchKey),
-            Some(o) if o.etag != want && want != "*" => return Err(ModelError::PreconditionFailed),
-            Some(_) => {}
+    let cond = WriteConditions {
+        if_none_match_any: false,
+        if_match: req.if_match.as_deref(),
+    };
+    match bucket.versioning {
+        VersioningState::Unversioned => {
+            let current = newest(txn, bucket.id, key)?;
+            cond.check(current.as_ref().map(|(_, r)| r))?;
+            let queued = match current {
+                Some((seq, _)) => remove_version(txn, bucket.id, key, seq)?,
+                None => false,
+            };
+            Ok((DeleteOutcome::default(), queued))
         }
-    }
-    // Take the new references before dropping the old: a self-copy shares its data.
-    add_refs(txn, &new.data)?;
-    txn.put(Table::Objects, &okey, &encode(new))?;
-    match old {
-        Some(o) => drop_refs(txn, &o.data),
-        None => Ok(false),
+        VersioningState::Enabled | VersioningState::Suspended => {
+            let w = add_version(txn, bucket, key, delete_marker(owner), cond)?;
+            let outcome = DeleteOutcome {
+                version_id: Some(version_label(&w.record)),
+                delete_marker: true,
+            };
+            Ok((outcome, w.queued))
+        }
     }
 }
 
@@ -233,12 +317,12 @@ impl Ferrite {
                     if_none_match_any: put.if_none_match_any,
                     if_match: put.if_match.as_deref(),
                 };
-                let queued = commit_current(&mut *txn, &b, &key, &record, cond)?;
+                let w = add_version(&mut *txn, &b, &key, record, cond)?;
                 txn.commit()?;
-                Ok(queued)
+                Ok((ObjectInfo::from_record(&key, &w.record, &b), w.queued))
             })();
             match result {
-                Ok(queued) => Ok((ObjectInfo::from_record(&key, &record), queued)),
+                Ok(done) => Ok(done),
                 Err(e) => {
                     if let Landed::Blob(id) = landed
                         && let Err(del) = inner.blobs.delete(id)
@@ -256,36 +340,45 @@ impl Ferrite {
         Ok(info)
     }
 
-    /// The current object's attributes, after checking `cond`.
-    pub async fn head_object(&self, bucket: &str, key: &str, cond: &ReadConditions) -> ModelResult<ObjectInfo> {
+    /// The attributes of the current object, or of `version`, after checking `cond`.
+    pub async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        cond: &ReadConditions,
+    ) -> ModelResult<ObjectInfo> {
         validate_key(key)?;
+        let sel = VersionSel::parse_opt(version)?;
         let inner = self.inner.clone();
         let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let rec = current_version(&*txn, &bucket, &key, &cond)?;
-            Ok(ObjectInfo::from_record(&key, &rec))
+            let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
+            Ok(ObjectInfo::from_record(&key, &rec, &b))
         })
         .await
     }
 
-    /// The current object and a stream of its bytes (or of `range`).
+    /// The current object (or `version`) and a stream of its bytes (or of `range`).
     pub async fn get_object(
         &self,
         bucket: &str,
         key: &str,
+        version: Option<&str>,
         range: Option<ByteRange>,
         cond: &ReadConditions,
     ) -> ModelResult<(ObjectInfo, ObjectBody)> {
         validate_key(key)?;
+        let sel = VersionSel::parse_opt(version)?;
         // A concurrent overwrite may delete the blob between reading the record and
         // opening the blob; then the record read again names the new data.
         for _ in 0..8 {
             let inner = self.inner.clone();
-            let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
+            let (bucket, key, cond, sel) = (bucket.to_string(), key.to_string(), cond.clone(), sel.clone());
             let found = blocking(move || {
                 let txn = inner.meta.begin_read()?;
-                let rec = current_version(&*txn, &bucket, &key, &cond)?;
+                let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
                 let byte_range = match range {
                     Some(r) => r.resolve(rec.size)?,
                     None => 0..rec.size,
@@ -302,7 +395,7 @@ impl Ferrite {
                         return Err(ModelError::Internal("multipart objects are not readable yet".into()));
                     }
                 };
-                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec), s, byte_range)))
+                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec, &b), s, byte_range)))
             })
             .await?;
             if let Some((info, source, byte_range)) = found {
@@ -327,38 +420,35 @@ impl Ferrite {
         )))
     }
 
-    /// Deletes the current object of `key`; deleting a missing key succeeds.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> ModelResult<()> {
-        let mut results = self.delete_objects(bucket, vec![key.to_string()]).await?;
-        results.pop().unwrap_or(Ok(()))
+    /// Deletes an object: in a versioned bucket, adds a delete marker, or removes the
+    /// version named. Deleting a missing key or version succeeds.
+    pub async fn delete_object(&self, bucket: &str, req: DeleteRequest) -> ModelResult<DeleteOutcome> {
+        let mut results = self.delete_objects(bucket, vec![req]).await?;
+        results.pop().unwrap_or(Ok(DeleteOutcome::default()))
     }
 
-    /// Deletes many keys in one transaction; one result per key, in order.
-    pub async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> ModelResult<Vec<ModelResult<()>>> {
+    /// Deletes many objects in one transaction; one result per request, in order.
+    pub async fn delete_objects(
+        &self,
+        bucket: &str,
+        reqs: Vec<DeleteRequest>,
+    ) -> ModelResult<Vec<ModelResult<DeleteOutcome>>> {
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
         let (results, queued) = blocking(move || {
             let mut txn = inner.meta.begin_write()?;
             let b = get_bucket(&*txn, &bucket)?;
             let mut queued = false;
-            let mut changed = false;
-            let mut results = Vec::with_capacity(keys.len());
-            for key in &keys {
-                if let Err(e) = validate_key(key) {
-                    results.push(Err(e));
-                    continue;
-                }
-                let okey = object_key(b.id, key);
-                if let Some(old) = get_object(&*txn, &okey)? {
-                    txn.delete(Table::Objects, &okey)?;
-                    queued |= drop_refs(&mut *txn, &old.data)?;
-                    changed = true;
-                }
-                results.push(Ok(()));
+            let mut results = Vec::with_capacity(reqs.len());
+            for req in &reqs {
+                // Each delete either fully applies or changes nothing: its checks come
+                // before its first write.
+                results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner).map(|(outcome, q)| {
+                    queued |= q;
+                    outcome
+                }));
             }
-            if changed {
-                txn.commit()?;
-            }
+            txn.commit()?;
             Ok((results, queued))
         })
         .await?;
@@ -370,8 +460,9 @@ impl Ferrite {
 
     /// Copies an object: the new object shares the source's data (no bytes are copied)
     /// and gets its own record.
-    pub async fn copy_object(&self, req: CopyRequest) -> ModelResult<ObjectInfo> {
+    pub async fn copy_object(&self, req: CopyRequest) -> ModelResult<CopyOutcome> {
         validate_key(&req.src_key)?;
+        let src_sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         validate_key(&req.dst_key)?;
         if let MetadataDirective::Replace(attrs) = &req.directive {
             validate_user_metadata(&attrs.user_metadata)?;
@@ -381,22 +472,31 @@ impl Ferrite {
             let mut txn = inner.meta.begin_write()?;
             let src_bucket = get_bucket(&*txn, &req.src_bucket)?;
             let dst_bucket = get_bucket(&*txn, &req.dst_bucket)?;
-            let src = get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?
-                .filter(|r| !r.delete_marker)
-                .ok_or(ModelError::NoSuchKey)?;
+            let src = match &src_sel {
+                None => get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?.ok_or(ModelError::NoSuchKey)?,
+                Some(sel) => {
+                    let (_, rec) = find(&*txn, src_bucket.id, &req.src_key, sel)?.ok_or(ModelError::NoSuchVersion)?;
+                    if rec.delete_marker {
+                        return Err(ModelError::CopySourceIsDeleteMarker);
+                    }
+                    rec
+                }
+            };
             evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(|e| match e {
                 ModelError::NotModified { .. } => ModelError::PreconditionFailed,
                 other => other,
             })?;
             let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
             let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
-            if same_key && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
+            // Copying a named older version onto its own key is a rollback, not a no-op.
+            if same_key && src_sel.is_none() && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
                 return Err(ModelError::CopyToSelfUnchanged);
             }
             let attrs = match req.directive {
                 MetadataDirective::Copy => src.attrs.clone(),
                 MetadataDirective::Replace(a) => a,
             };
+            let source_version_id = version_header(&src, &src_bucket);
             let record = ObjectRecord {
                 version_id: None,
                 delete_marker: false,
@@ -410,9 +510,13 @@ impl Ferrite {
                 if_none_match_any: req.if_none_match_any,
                 if_match: req.if_match.as_deref(),
             };
-            let queued = commit_current(&mut *txn, &dst_bucket, &req.dst_key, &record, cond)?;
+            let w = add_version(&mut *txn, &dst_bucket, &req.dst_key, record, cond)?;
             txn.commit()?;
-            Ok((ObjectInfo::from_record(&req.dst_key, &record), queued))
+            let outcome = CopyOutcome {
+                info: ObjectInfo::from_record(&req.dst_key, &w.record, &dst_bucket),
+                source_version_id,
+            };
+            Ok((outcome, w.queued))
         })
         .await?;
         if queued {

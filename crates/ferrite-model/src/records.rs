@@ -13,7 +13,8 @@ use crate::checksum::ChecksumValue;
 use crate::{ModelError, ModelResult};
 
 /// Version of the on-disk format as a whole (data-dir layout and record encodings).
-pub const FORMAT_VERSION: u32 = 1;
+/// 1: current objects only. 2: the version index (`Versions`, `NullVersions`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Version byte in front of every encoded record.
 const RECORD_VERSION: u8 = 1;
@@ -114,7 +115,8 @@ pub struct LockInfo {
     pub legal_hold: bool,
 }
 
-/// One version of an object (today: the current one).
+/// One version of an object, or a delete marker (`delete_marker`, no data: its
+/// `data` is an empty segment list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     /// `None` is the "null" version.

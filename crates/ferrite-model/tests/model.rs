@@ -29,10 +29,17 @@ async fn put(f: &Ferrite, bucket: &str, key: &str, data: &[u8]) -> ObjectInfo {
 
 async fn read(f: &Ferrite, bucket: &str, key: &str) -> Vec<u8> {
     let (_, body) = f
-        .get_object(bucket, key, None, &ReadConditions::default())
+        .get_object(bucket, key, None, None, &ReadConditions::default())
         .await
         .unwrap();
     concat(body).await
+}
+
+fn del(key: &str) -> DeleteRequest {
+    DeleteRequest {
+        key: key.into(),
+        ..Default::default()
+    }
 }
 
 async fn concat(body: ObjectBody) -> Vec<u8> {
@@ -76,6 +83,7 @@ async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
         .get_object(
             "bkt",
             "small",
+            None,
             Some(ByteRange::Suffix { len: 3 }),
             &ReadConditions::default(),
         )
@@ -199,6 +207,7 @@ async fn copy_shares_data_and_self_copy_rules() {
     let copy = |dst: &str, directive| CopyRequest {
         src_bucket: "bkt".into(),
         src_key: "src".into(),
+        src_version: None,
         dst_bucket: "bkt".into(),
         dst_key: dst.into(),
         directive,
@@ -219,12 +228,12 @@ async fn copy_shares_data_and_self_copy_rules() {
         .copy_object(copy("src", MetadataDirective::Replace(attrs)))
         .await
         .unwrap();
-    assert_eq!(info.attrs.content_type.as_deref(), Some("text/x"));
+    assert_eq!(info.info.attrs.content_type.as_deref(), Some("text/x"));
     // Delete the source: the copy still reads, the blob is kept until the last reference goes.
-    f.delete_object("bkt", "src").await.unwrap();
+    f.delete_object("bkt", del("src")).await.unwrap();
     f.collect_garbage().await.unwrap();
     assert_eq!(read(&f, "bkt", "dst").await, data);
-    f.delete_object("bkt", "dst").await.unwrap();
+    f.delete_object("bkt", del("dst")).await.unwrap();
     f.collect_garbage().await.unwrap();
     assert_eq!(blob_files(dir.path()), 0);
 }
@@ -250,7 +259,7 @@ async fn buckets_and_format_version() {
         ));
         put(&f, "one", "k", b"v").await;
         assert!(matches!(f.delete_bucket("one").await, Err(ModelError::BucketNotEmpty)));
-        f.delete_object("one", "k").await.unwrap();
+        f.delete_object("one", del("k")).await.unwrap();
         f.delete_bucket("one").await.unwrap();
         assert!(matches!(f.head_bucket("one").await, Err(ModelError::NoSuchBucket)));
         f.create_bucket("one", None).await.unwrap();

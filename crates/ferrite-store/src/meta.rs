@@ -19,9 +19,11 @@ pub enum Table {
     System,
     /// Bucket name -> bucket record.
     Buckets,
-    /// (bucket id, key) -> the current version of an object.
+    /// (bucket id, key) -> a copy of the current version of an object, when that
+    /// version is not a delete marker: what ListObjects, GET and HEAD read.
     Objects,
-    /// (bucket id, key, version) -> noncurrent versions (used by versioning).
+    /// (bucket id, key, 0x00, inverted version sequence) -> every version of an
+    /// object, delete markers included, newest first within a key.
     Versions,
     /// Small object data stored inline: data id -> bytes.
     Inline,
@@ -31,10 +33,14 @@ pub enum Table {
     Garbage,
     /// Multipart uploads in progress.
     Uploads,
+    /// (bucket id, key) -> the version sequence of the key's `null` version.
+    NullVersions,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    /// Every table. New tables go at the end: the SQLite store numbers tables by
+    /// their position here.
+    pub const ALL: [Table; 9] = [
         Table::System,
         Table::Buckets,
         Table::Objects,
@@ -43,6 +49,7 @@ impl Table {
         Table::Blobs,
         Table::Garbage,
         Table::Uploads,
+        Table::NullVersions,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +62,7 @@ impl Table {
             Table::Blobs => "blobs",
             Table::Garbage => "garbage",
             Table::Uploads => "uploads",
+            Table::NullVersions => "null_versions",
         }
     }
 }

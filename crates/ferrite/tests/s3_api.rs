@@ -495,7 +495,8 @@ async fn delete_and_delete_objects() {
     assert!(out.deleted().is_empty(), "quiet mode reports only errors");
     assert_eq!(out.errors().len(), 1);
     assert_eq!(out.errors()[0].key(), Some("bad-version"));
-    assert_eq!(out.errors()[0].code(), Some("NoSuchVersion"));
+    // A malformed version id is refused as it is for DeleteObject (400 InvalidArgument).
+    assert_eq!(out.errors()[0].code(), Some("InvalidArgument"));
 
     let left = c.list_objects_v2().bucket("bkt").send().await.unwrap();
     assert_eq!(

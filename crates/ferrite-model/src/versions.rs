@@ -1,0 +1,297 @@
+//! The version index: every version of every object, delete markers included.
+//!
+//! Layout (see `keys`): `Versions[bucket | key | 0 | !seq]` holds each version's
+//! record, newest first within a key; the newest is the key's current version.
+//! `Objects[bucket | key]` holds a copy of the current version when it is not a delete
+//! marker, so GET, HEAD and ListObjects read one row and never see old versions or
+//! markers. `NullVersions[bucket | key]` names the sequence of the key's `null`
+//! version, so replacing it costs one lookup however many versions the key has.
+//!
+//! Data references belong to the `Versions` rows: the `Objects` copy owns nothing.
+//! Every function here runs inside the caller's write transaction, so each change is
+//! one atomic commit.
+
+use std::ops::Bound;
+
+use ferrite_store::{ReadTxn, Table, WriteTxn};
+
+use crate::engine::{add_refs, drop_refs, now_ms};
+use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
+use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
+use crate::{ModelError, ModelResult};
+
+/// The version id string of the `null` version.
+pub const NULL_VERSION: &str = "null";
+
+/// A version named by a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum VersionSel {
+    Null,
+    /// A generated id: its first 16 hex digits are the inverted sequence, the rest
+    /// random, so ids sort newest first and cannot be guessed from one another.
+    Id {
+        seq: u64,
+        id: String,
+    },
+}
+
+impl VersionSel {
+    pub fn parse(s: &str) -> ModelResult<Self> {
+        if s == NULL_VERSION {
+            return Ok(VersionSel::Null);
+        }
+        let well_formed = s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !well_formed {
+            return Err(ModelError::InvalidVersionId);
+        }
+        let inverted = u64::from_str_radix(&s[..16], 16).map_err(|_| ModelError::InvalidVersionId)?;
+        Ok(VersionSel::Id {
+            seq: !inverted,
+            id: s.to_string(),
+        })
+    }
+
+    pub fn parse_opt(s: Option<&str>) -> ModelResult<Option<Self>> {
+        s.map(Self::parse).transpose()
+    }
+}
+
+/// A fresh version id for sequence `seq`.
+pub(crate) fn new_version_id(seq: u64) -> String {
+    format!("{:016x}{:016x}", !seq, rand::random::<u64>())
+}
+
+/// The id a client sees for a version: its own, or `null`.
+pub(crate) fn version_label(rec: &ObjectRecord) -> String {
+    rec.version_id.clone().unwrap_or_else(|| NULL_VERSION.to_string())
+}
+
+/// The `x-amz-version-id` to answer with: none for a bucket that was never versioned.
+pub(crate) fn version_header(rec: &ObjectRecord, bucket: &BucketRecord) -> Option<String> {
+    match (&rec.version_id, bucket.versioning) {
+        (Some(id), _) => Some(id.clone()),
+        (None, VersioningState::Unversioned) => None,
+        (None, _) => Some(NULL_VERSION.to_string()),
+    }
+}
+
+/// A version as stored: its sequence and record.
+pub(crate) type Stored = (u64, ObjectRecord);
+
+/// The key's newest version (its current one, possibly a delete marker).
+pub(crate) fn newest(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Option<Stored>> {
+    let start = version_prefix(bucket_id, key);
+    let end = prefix_successor(&start).expect("a NUL-terminated prefix has a successor");
+    let mut found = None;
+    let mut failure = None;
+    txn.scan(
+        Table::Versions,
+        Bound::Included(&start),
+        Bound::Excluded(&end),
+        &mut |stored, value| {
+            match (split_version_key(stored), decode::<ObjectRecord>(value)) {
+                (Some((_, seq)), Ok(rec)) => found = Some((seq, rec)),
+                (None, _) => failure = Some(ModelError::Corrupt("malformed version key".into())),
+                (_, Err(e)) => failure = Some(e),
+            }
+            false
+        },
+    )?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+fn null_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Option<u64>> {
+    match txn.get(Table::NullVersions, &object_key(bucket_id, key))? {
+        Some(b) => {
+            let arr: [u8; 8] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| ModelError::Corrupt("bad null-version pointer".into()))?;
+            Ok(Some(u64::from_be_bytes(arr)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn at_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<Option<ObjectRecord>> {
+    txn.get(Table::Versions, &version_key(bucket_id, key, seq))?
+        .map(|b| decode(&b))
+        .transpose()
+}
+
+/// The version `sel` names, if it exists.
+pub(crate) fn find(txn: &dyn ReadTxn, bucket_id: u64, key: &str, sel: &VersionSel) -> ModelResult<Option<Stored>> {
+    match sel {
+        VersionSel::Null => match null_seq(txn, bucket_id, key)? {
+            Some(seq) => Ok(at_seq(txn, bucket_id, key, seq)?.map(|r| (seq, r))),
+            None => Ok(None),
+        },
+        VersionSel::Id { seq, id } => Ok(at_seq(txn, bucket_id, key, *seq)?
+            .filter(|r| r.version_id.as_deref() == Some(id.as_str()))
+            .map(|r| (*seq, r))),
+    }
+}
+
+/// The sequence of `sel` for resuming a listing after it (it need not exist).
+pub(crate) fn marker_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, sel: &VersionSel) -> ModelResult<Option<u64>> {
+    match sel {
+        VersionSel::Null => null_seq(txn, bucket_id, key),
+        VersionSel::Id { seq, .. } => Ok(Some(*seq)),
+    }
+}
+
+/// Microseconds since the epoch.
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// The write conditions a client can put on the key's current object.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WriteConditions<'a> {
+    /// `If-None-Match: *`: only if the key has no current object.
+    pub if_none_match_any: bool,
+    /// `If-Match`: only if the current object has this ETag, or any for `*`.
+    pub if_match: Option<&'a str>,
+}
+
+impl WriteConditions<'_> {
+    /// Checks the conditions against the key's current version (`None`, or a delete
+    /// marker, when the key has no current object).
+    pub fn check(&self, current: Option<&ObjectRecord>) -> ModelResult<()> {
+        let live = current.filter(|r| !r.delete_marker);
+        if self.if_none_match_any && live.is_some() {
+            return Err(ModelError::PreconditionFailed);
+        }
+        if let Some(want) = self.if_match {
+            match live {
+                None => return Err(ModelError::NoSuchKey),
+                Some(o) if want != "*" && o.etag != want => return Err(ModelError::PreconditionFailed),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Outcome of a write to the version index.
+pub(crate) struct Written {
+    pub record: ObjectRecord,
+    /// Whether blob garbage was queued (the collector should wake).
+    pub queued: bool,
+}
+
+/// Adds `new` as the key's newest version after checking `cond` against the current
+/// one. In an Enabled bucket it gets a fresh version id; otherwise it is the `null`
+/// version, and replaces the key's previous `null` version.
+pub(crate) fn add_version(
+    txn: &mut dyn WriteTxn,
+    bucket: &BucketRecord,
+    key: &str,
+    mut new: ObjectRecord,
+    cond: WriteConditions<'_>,
+) -> ModelResult<Written> {
+    let current = newest(txn, bucket.id, key)?;
+    cond.check(current.as_ref().map(|(_, r)| r))?;
+    // Sequences follow the clock but always move forward within a key.
+    let seq = now_us().max(current.as_ref().map_or(0, |(s, _)| s + 1));
+    new.version_id = match bucket.versioning {
+        VersioningState::Enabled => Some(new_version_id(seq)),
+        VersioningState::Unversioned | VersioningState::Suspended => None,
+    };
+    // Take the new references before dropping any: a self-copy shares its data.
+    add_refs(txn, &new.data)?;
+    let mut queued = false;
+    if new.version_id.is_none() {
+        if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
+            queued |= remove_row(txn, bucket.id, key, old_seq)?;
+        }
+        txn.put(Table::NullVersions, &object_key(bucket.id, key), &seq.to_be_bytes())?;
+    }
+    txn.put(Table::Versions, &version_key(bucket.id, key, seq), &encode(&new))?;
+    set_current(txn, bucket.id, key, Some(&new))?;
+    Ok(Written { record: new, queued })
+}
+
+/// Deletes the version at `seq` for good. If it was the current version, the next
+/// newest becomes current. Returns whether blob garbage was queued.
+pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<bool> {
+    let was_current = newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq);
+    let queued = remove_row(txn, bucket_id, key, seq)?;
+    if was_current {
+        let next = newest(txn, bucket_id, key)?;
+        set_current(txn, bucket_id, key, next.as_ref().map(|(_, r)| r))?;
+    }
+    Ok(queued)
+}
+
+/// Removes one version row, its `null` pointer and its data references.
+fn remove_row(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<bool> {
+    let Some(rec) = at_seq(txn, bucket_id, key, seq)? else {
+        return Ok(false);
+    };
+    txn.delete(Table::Versions, &version_key(bucket_id, key, seq))?;
+    if rec.version_id.is_none() && null_seq(txn, bucket_id, key)? == Some(seq) {
+        txn.delete(Table::NullVersions, &object_key(bucket_id, key))?;
+    }
+    drop_refs(txn, &rec.data)
+}
+
+/// Points `Objects` at the key's current version: a copy of it, or nothing when the
+/// key has no versions or its newest is a delete marker.
+fn set_current(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, current: Option<&ObjectRecord>) -> ModelResult<()> {
+    let okey = object_key(bucket_id, key);
+    match current.filter(|r| !r.delete_marker) {
+        Some(rec) => txn.put(Table::Objects, &okey, &encode(rec))?,
+        None => {
+            txn.delete(Table::Objects, &okey)?;
+        }
+    }
+    Ok(())
+}
+
+/// A delete marker record (it holds no data).
+pub(crate) fn delete_marker(owner: &str) -> ObjectRecord {
+    ObjectRecord {
+        version_id: None,
+        delete_marker: true,
+        size: 0,
+        etag: String::new(),
+        last_modified_ms: now_ms(),
+        attrs: Default::default(),
+        checksum: None,
+        data: DataRef::Segments(Vec::new()),
+        owner: owner.to_string(),
+        storage_class: None,
+        tags: Vec::new(),
+        acl: None,
+        encryption: None,
+        lock: Default::default(),
+    }
+}
+
+/// Format 1 kept only `Objects` (no version index): give each object its `null`
+/// version row and pointer. The data references move from the `Objects` row to the
+/// version row, so refcounts stay as they are.
+pub(crate) fn migrate_from_v1(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
+    let mut rows = Vec::new();
+    txn.scan(Table::Objects, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
+        rows.push((k.to_vec(), v.to_vec()));
+        true
+    })?;
+    for (okey, value) in &rows {
+        let rec: ObjectRecord = decode(value)?;
+        let (id_bytes, key_bytes) = okey.split_at(8);
+        let bucket_id = u64::from_be_bytes(id_bytes.try_into().expect("8 bytes"));
+        let key = std::str::from_utf8(key_bytes).map_err(|_| ModelError::Corrupt("non-UTF-8 key".into()))?;
+        let seq = (rec.last_modified_ms.max(0) as u64).saturating_mul(1000);
+        txn.put(Table::Versions, &version_key(bucket_id, key, seq), value)?;
+        txn.put(Table::NullVersions, okey, &seq.to_be_bytes())?;
+    }
+    Ok(rows.len() as u64)
+}
