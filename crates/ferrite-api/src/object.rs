@@ -60,24 +60,8 @@ fn raw_condition(headers: &http::HeaderMap, name: &str) -> S3Result<Option<Strin
     }
 }
 
-/// `If-None-Match` on a write: only `*` (no current object) is defined.
-fn if_none_match_any(value: Option<&str>) -> S3Result<bool> {
-    match value {
-        None => Ok(false),
-        Some("*") => Ok(true),
-        Some(_) => Err(if_none_match_unsupported()),
-    }
-}
 
-fn if_none_match_unsupported() -> S3Error {
-    S3Error::with_message(
-        S3ErrorCode::NotImplemented,
-        "A header you provided implies functionality that is not implemented: If-None-Match on a write only \
-         supports *",
-    )
-}
-
-/// An `If-Match` value as the model compares it: the bare ETag, or `*`.
+/// An `If-Match` / `If-None-Match` value as the model compares it: the bare ETag, or `*`.
 fn if_match_value(value: &str) -> String {
     value.trim().trim_matches('"').to_string()
 }
@@ -184,11 +168,6 @@ impl FerriteS3 {
         if declared.is_some_and(|n| n > MAX_PUT_SIZE) {
             return Err(to_s3(ModelError::EntityTooLarge));
         }
-        let none_match_any = match &input.if_none_match {
-            None => false,
-            Some(ETagCondition::Any) => true,
-            Some(ETagCondition::ETag(_)) => return Err(if_none_match_unsupported()),
-        };
         let header_cs = header_checksum([
             (Algo::Crc32, input.checksum_crc32.as_ref()),
             (Algo::Crc32c, input.checksum_crc32c.as_ref()),
@@ -249,7 +228,7 @@ impl FerriteS3 {
         let put = PutAttrs {
             attrs,
             storage_class: sc,
-            if_none_match_any: none_match_any,
+            if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
         };
         let info = self
@@ -497,7 +476,7 @@ impl FerriteS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let dst_if_match = raw_condition(&req.headers, "if-match")?.map(|v| if_match_value(&v));
-        let dst_if_none_match = if_none_match_any(raw_condition(&req.headers, "if-none-match")?.as_deref())?;
+        let dst_if_none_match = raw_condition(&req.headers, "if-none-match")?.map(|v| if_match_value(&v));
         let input = req.input;
         let (src_bucket, src_key, src_version) = match input.copy_source {
             CopySource::Bucket {
@@ -544,7 +523,7 @@ impl FerriteS3 {
             directive,
             storage_class: storage_class(input.storage_class)?,
             source_conditions,
-            if_none_match_any: dst_if_none_match,
+            if_none_match: dst_if_none_match,
             if_match: dst_if_match,
         };
         let outcome = self.model.copy_object(copy).await.map_err(to_s3)?;

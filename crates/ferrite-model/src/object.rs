@@ -50,6 +50,14 @@ pub struct ObjectInfo {
 }
 
 impl ObjectInfo {
+    /// A new version as a write answers it: writes report only real version ids
+    /// (a `null` version written in a suspended bucket gets no `x-amz-version-id`).
+    fn written(key: &str, r: &ObjectRecord, bucket: &BucketRecord) -> Self {
+        let mut info = Self::from_record(key, r, bucket);
+        info.version_id = r.version_id.clone();
+        info
+    }
+
     fn from_record(key: &str, r: &ObjectRecord, bucket: &BucketRecord) -> Self {
         Self {
             key: key.to_string(),
@@ -70,8 +78,9 @@ impl ObjectInfo {
 pub struct PutAttrs {
     pub attrs: ObjectAttrs,
     pub storage_class: Option<String>,
-    /// `If-None-Match: *`: only if the key has no current object.
-    pub if_none_match_any: bool,
+    /// `If-None-Match`: `*` stores only if the key has no current object; an ETag
+    /// (without quotes) only if the current object does not have it.
+    pub if_none_match: Option<String>,
     /// `If-Match`: only if the current object has this ETag (without quotes).
     pub if_match: Option<String>,
 }
@@ -94,7 +103,8 @@ pub struct CopyRequest {
     pub storage_class: Option<String>,
     /// `x-amz-copy-source-if-*`; any failure is `PreconditionFailed`.
     pub source_conditions: ReadConditions,
-    pub if_none_match_any: bool,
+    /// Conditions on the destination's current object, as for [`PutAttrs`].
+    pub if_none_match: Option<String>,
     pub if_match: Option<String>,
 }
 
@@ -242,7 +252,7 @@ fn delete_one(
             return Ok((outcome, false));
         };
         let cond = WriteConditions {
-            if_none_match_any: false,
+            if_none_match: None,
             if_match: req.if_match.as_deref(),
         };
         cond.check(Some(&rec))?;
@@ -254,7 +264,7 @@ fn delete_one(
         return Ok((outcome, queued));
     }
     let cond = WriteConditions {
-        if_none_match_any: false,
+        if_none_match: None,
         if_match: req.if_match.as_deref(),
     };
     match bucket.versioning {
@@ -314,12 +324,12 @@ impl Ferrite {
                     txn.put(Table::Inline, id, bytes)?;
                 }
                 let cond = WriteConditions {
-                    if_none_match_any: put.if_none_match_any,
+                    if_none_match: put.if_none_match.as_deref(),
                     if_match: put.if_match.as_deref(),
                 };
                 let w = add_version(&mut *txn, &b, &key, record, cond)?;
                 txn.commit()?;
-                Ok((ObjectInfo::from_record(&key, &w.record, &b), w.queued))
+                Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
             })();
             match result {
                 Ok(done) => Ok(done),
@@ -507,13 +517,13 @@ impl Ferrite {
                 ..src
             };
             let cond = WriteConditions {
-                if_none_match_any: req.if_none_match_any,
+                if_none_match: req.if_none_match.as_deref(),
                 if_match: req.if_match.as_deref(),
             };
             let w = add_version(&mut *txn, &dst_bucket, &req.dst_key, record, cond)?;
             txn.commit()?;
             let outcome = CopyOutcome {
-                info: ObjectInfo::from_record(&req.dst_key, &w.record, &dst_bucket),
+                info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket),
                 source_version_id,
             };
             Ok((outcome, w.queued))

@@ -154,8 +154,9 @@ fn now_us() -> u64 {
 /// The write conditions a client can put on the key's current object.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct WriteConditions<'a> {
-    /// `If-None-Match: *`: only if the key has no current object.
-    pub if_none_match_any: bool,
+    /// `If-None-Match`: with `*`, only if the key has no current object; with an
+    /// ETag, only if the current object (if any) has another one.
+    pub if_none_match: Option<&'a str>,
     /// `If-Match`: only if the current object has this ETag, or any for `*`.
     pub if_match: Option<&'a str>,
 }
@@ -165,7 +166,9 @@ impl WriteConditions<'_> {
     /// marker, when the key has no current object).
     pub fn check(&self, current: Option<&ObjectRecord>) -> ModelResult<()> {
         let live = current.filter(|r| !r.delete_marker);
-        if self.if_none_match_any && live.is_some() {
+        if let (Some(want), Some(o)) = (self.if_none_match, live)
+            && (want == "*" || o.etag == want)
+        {
             return Err(ModelError::PreconditionFailed);
         }
         if let Some(want) = self.if_match {

@@ -213,7 +213,7 @@ async fn copy_shares_data_and_self_copy_rules() {
         directive,
         storage_class: None,
         source_conditions: ReadConditions::default(),
-        if_none_match_any: false,
+        if_none_match: None,
         if_match: None,
     };
     f.copy_object(copy("dst", MetadataDirective::Copy)).await.unwrap();
