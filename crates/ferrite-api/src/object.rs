@@ -60,7 +60,6 @@ fn raw_condition(headers: &http::HeaderMap, name: &str) -> S3Result<Option<Strin
     }
 }
 
-
 /// An `If-Match` / `If-None-Match` value as the model compares it: the bare ETag, or `*`.
 fn if_match_value(value: &str) -> String {
     value.trim().trim_matches('"').to_string()

@@ -284,7 +284,10 @@ async fn suspended_buckets_replace_the_null_version_only() {
         .unwrap();
     let info = put(&f, "k", b"null again").await;
     assert_eq!(info.version_id, None, "a null write reports no version id");
-    let head = f.head_object("bkt", "k", None, &ReadConditions::default()).await.unwrap();
+    let head = f
+        .head_object("bkt", "k", None, &ReadConditions::default())
+        .await
+        .unwrap();
     assert_eq!(head.version_id.as_deref(), Some("null"), "reads name the null version");
     let listed = versions(&f).await;
     assert_eq!(

@@ -151,3 +151,146 @@ async fn sigkill_during_overwrites_loses_nothing_acknowledged() {
         "every kill interrupted writes in flight"
     );
 }
+
+/// With versioning on, a crash must not lose or tear any acknowledged version, and a
+/// version the crash interrupted is either absent or complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    const ROUNDS: u64 = 3;
+    let mut server = Server::start();
+    let c = server.client();
+    c.create_bucket().bucket("vcrash").send().await.unwrap();
+    c.put_bucket_versioning()
+        .bucket("vcrash")
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // Acknowledged versions: id -> (key, body); bodies in flight at a kill, per key.
+    let acked: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>> = Arc::default();
+    let in_flight: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+    for round in 0..ROUNDS {
+        let client = server.client();
+        let mut tasks = Vec::new();
+        for cl in 0..CLIENTS {
+            let (client, acked, in_flight) = (client.clone(), acked.clone(), in_flight.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                loop {
+                    let key = format!("c{cl}/k{}", n as usize % 2);
+                    let body = body_for(round + 100, cl, n);
+                    in_flight.lock().unwrap().insert(key.clone(), body.clone());
+                    let res = client
+                        .put_object()
+                        .bucket("vcrash")
+                        .key(&key)
+                        .body(ByteStream::from(body.clone()))
+                        .send()
+                        .await;
+                    let Ok(out) = res else { return };
+                    let id = out.version_id().expect("a versioned PUT returns its id").to_string();
+                    in_flight.lock().unwrap().remove(&key);
+                    acked.lock().unwrap().insert(id, (key, body));
+                    n += 1;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(400 + round * 230)).await;
+        server.kill();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        server.restart();
+        let c = server.client();
+
+        // Every version on the server is acknowledged, or the one in flight for its key.
+        let mut listed = Vec::new();
+        let mut marker: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let out = c
+                .list_object_versions()
+                .bucket("vcrash")
+                .set_key_marker(marker.0.clone())
+                .set_version_id_marker(marker.1.clone())
+                .send()
+                .await
+                .unwrap();
+            listed.extend(out.versions().iter().map(|v| {
+                (
+                    v.key().unwrap().to_string(),
+                    v.version_id().unwrap().to_string(),
+                    v.size().unwrap(),
+                )
+            }));
+            if !out.is_truncated().unwrap() {
+                break;
+            }
+            marker = (
+                out.next_key_marker().map(str::to_string),
+                out.next_version_id_marker().map(str::to_string),
+            );
+        }
+        let mut acked_now = acked.lock().unwrap();
+        let flying = in_flight.lock().unwrap().clone();
+        let listed_ids: std::collections::HashSet<_> = listed.iter().map(|(_, id, _)| id.clone()).collect();
+        for id in acked_now.keys() {
+            assert!(listed_ids.contains(id), "round {round}: acknowledged version {id} lost");
+        }
+        let mut blob_versions = 0;
+        for (key, id, size) in &listed {
+            let out = c
+                .get_object()
+                .bucket("vcrash")
+                .key(key)
+                .version_id(id)
+                .send()
+                .await
+                .unwrap();
+            let etag = out.e_tag().unwrap().trim_matches('"').to_string();
+            let bytes = read_all(out).await;
+            assert_eq!(bytes.len() as i64, *size);
+            assert_eq!(md5_hex(&bytes), etag, "round {round} {key} {id}: body matches its ETag");
+            match acked_now.get(id) {
+                Some((k, body)) => assert!(k == key && *body == bytes, "round {round}: {id} reads back exactly"),
+                None => {
+                    assert_eq!(
+                        flying.get(key),
+                        Some(&bytes),
+                        "round {round}: an unacknowledged version is complete"
+                    );
+                    // It committed: from now on it is acknowledged.
+                    acked_now.insert(id.clone(), (key.clone(), bytes.clone()));
+                }
+            }
+            if bytes.len() > INLINE_MAX {
+                blob_versions += 1;
+            }
+        }
+        drop(acked_now);
+        in_flight.lock().unwrap().clear();
+        assert_eq!(server.temp_files(), 0, "round {round}: unfinished writes are cleared");
+        let mut blobs = server.blob_files();
+        for _ in 0..100 {
+            if blobs == blob_versions {
+                break;
+            }
+            tokio::time::sleep(TICK).await;
+            blobs = server.blob_files();
+        }
+        assert_eq!(
+            blobs, blob_versions,
+            "round {round}: one blob per blob-sized version, no orphans"
+        );
+    }
+    let total = acked.lock().unwrap().len();
+    println!("{ROUNDS} kills, {total} versions kept");
+    assert!(
+        total > ROUNDS as usize * CLIENTS,
+        "the clients really wrote between kills"
+    );
+}
