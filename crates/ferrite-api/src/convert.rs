@@ -139,6 +139,21 @@ impl ChecksumOut {
     }
 }
 
+/// `x-amz-checksum-type` of a stored checksum: COMPOSITE for a checksum of part
+/// checksums (`<base64>-N`), else FULL_OBJECT.
+pub fn checksum_type(v: Option<&ChecksumValue>) -> Option<s3s::dto::ChecksumType> {
+    v.map(|c| checksum_type_of(c.is_composite()))
+}
+
+pub fn checksum_type_of(composite: bool) -> s3s::dto::ChecksumType {
+    use s3s::dto::ChecksumType;
+    ChecksumType::from_static(if composite {
+        ChecksumType::COMPOSITE
+    } else {
+        ChecksumType::FULL_OBJECT
+    })
+}
+
 /// The checksum header a request carries, if any: at most one is allowed.
 pub fn header_checksum(values: [(ChecksumAlgorithm, Option<&String>); 5]) -> S3Result<Option<ChecksumValue>> {
     let mut found = None;

@@ -45,6 +45,37 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return S3Error::with_message(C::InvalidArgument, "Invalid version id specified");
         }
         ModelError::NotImplemented(_) => C::NotImplemented,
+        ModelError::InvalidPartNumber => {
+            let mut e = S3Error::with_message(
+                C::Custom("InvalidPartNumber".into()),
+                "The requested partnumber is not satisfiable",
+            );
+            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+            return e;
+        }
+        ModelError::NoSuchUpload => {
+            return S3Error::with_message(
+                C::NoSuchUpload,
+                "The specified upload does not exist. The upload ID may be invalid, or the upload may have been \
+                 aborted or completed.",
+            );
+        }
+        ModelError::InvalidPart(_) => {
+            return S3Error::with_message(
+                C::InvalidPart,
+                "One or more of the specified parts could not be found. The part may not have been uploaded, or the \
+                 specified entity tag may not match the part's entity tag.",
+            );
+        }
+        ModelError::InvalidPartOrder => C::InvalidPartOrder,
+        ModelError::EntityTooSmall => {
+            return S3Error::with_message(
+                C::EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size.",
+            );
+        }
+        ModelError::MalformedXml(_) => C::MalformedXML,
+        ModelError::InvalidRequest(_) => C::InvalidRequest,
         ModelError::KeyTooLong => C::KeyTooLongError,
         ModelError::MetadataTooLarge => C::MetadataTooLarge,
         ModelError::EntityTooLarge => C::EntityTooLarge,

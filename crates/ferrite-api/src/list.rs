@@ -5,7 +5,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
-use crate::convert::{decode_token, encode_token, etag, invalid_argument, ts};
+use crate::convert::{checksum_type_of, decode_token, encode_token, etag, invalid_argument, ts};
 use crate::{FerriteS3, to_s3};
 
 const MAX_KEYS: usize = 1000;
@@ -81,9 +81,7 @@ impl FerriteS3 {
                 checksum_algorithm: o
                     .checksum_algorithm
                     .map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
-                checksum_type: o
-                    .checksum_algorithm
-                    .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                checksum_type: o.checksum_algorithm.map(|_| checksum_type_of(o.checksum_composite)),
                 restore_status: None,
             })
             .collect();
@@ -230,9 +228,7 @@ impl FerriteS3 {
                 checksum_algorithm: v
                     .checksum_algorithm
                     .map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
-                checksum_type: v
-                    .checksum_algorithm
-                    .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+                checksum_type: v.checksum_algorithm.map(|_| checksum_type_of(v.checksum_composite)),
                 e_tag: Some(etag(&v.etag)),
                 is_latest: Some(v.is_latest),
                 key: Some(enc(&v.key)),

@@ -4,17 +4,18 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    ChecksumAlgorithm as Algo, ChecksumValue, CopyRequest, DeleteRequest, Expected, MAX_PUT_SIZE, ModelError,
-    ObjectInfo, PutAttrs, ReadConditions, validate_key, validate_user_metadata,
+    ChecksumAlgorithm as Algo, CopyRequest, DeleteRequest, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs,
+    ReadConditions, Slice, validate_key, validate_user_metadata,
 };
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::convert::{
-    AttrsIn, ChecksumOut, byte_range, condition_etag, content_md5, etag, header_checksum, invalid_argument,
-    metadata_out, read_conditions, ts,
+    AttrsIn, ChecksumOut, byte_range, checksum_type, condition_etag, etag, invalid_argument, metadata_out,
+    read_conditions, ts,
 };
+use crate::integrity::Integrity;
 use crate::{FerriteS3, to_s3};
 
 const DELETE_OBJECTS_MAX: usize = 1000;
@@ -33,7 +34,7 @@ const STORAGE_CLASSES: [&str; 11] = [
     "EXPRESS_ONEZONE",
 ];
 
-fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<String>> {
+pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<String>> {
     match sc {
         None => Ok(None),
         Some(s) if STORAGE_CLASSES.contains(&s.as_str()) => Ok(Some(s.as_str().to_string())),
@@ -42,10 +43,6 @@ fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<String>> {
             format!("The storage class you specified is not valid: {}", s.as_str()),
         )),
     }
-}
-
-fn algorithm(name: &str) -> S3Result<Algo> {
-    Algo::from_name(name).ok_or_else(|| invalid_argument(format!("unsupported checksum algorithm {name:?}")))
 }
 
 /// A conditional-write header the s3s DTO lacks (CopyObject's `If-Match` and
@@ -65,26 +62,10 @@ fn if_match_value(value: &str) -> String {
     value.trim().trim_matches('"').to_string()
 }
 
-fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = io::Result<Bytes>> + Send + Unpin {
+pub(crate) fn body_stream(body: Option<StreamingBlob>) -> impl Stream<Item = io::Result<Bytes>> + Send + Unpin {
     match body {
         Some(b) => b.map(|r| r.map_err(io::Error::other)).left_stream(),
         None => futures::stream::empty().right_stream(),
-    }
-}
-
-/// The trailer checksum algorithm a streaming upload announces in `x-amz-trailer`.
-fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<Algo>> {
-    let Some(v) = headers.get("x-amz-trailer") else {
-        return Ok(None);
-    };
-    let v = v
-        .to_str()
-        .map_err(|_| invalid_argument("invalid x-amz-trailer"))?
-        .trim()
-        .to_ascii_lowercase();
-    match v.strip_prefix("x-amz-checksum-") {
-        Some(name) => Ok(Some(algorithm(name)?)),
-        None => Err(invalid_argument(format!("unsupported trailer {v:?}"))),
     }
 }
 
@@ -123,7 +104,7 @@ fn common(info: &ObjectInfo, o: Overrides, with_checksum: bool) -> Common {
         expires: o.expires.or_else(|| a.expires_ms.map(ts)),
         metadata: metadata_out(a),
         checksum: ChecksumOut::from_value(checksum),
-        checksum_type: checksum.map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+        checksum_type: checksum_type(checksum),
         storage_class: info
             .storage_class
             .clone()
@@ -132,23 +113,29 @@ fn common(info: &ObjectInfo, o: Overrides, with_checksum: bool) -> Common {
     }
 }
 
-fn checksum_mode_enabled(mode: Option<&ChecksumMode>) -> bool {
-    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
+/// `Range` or `partNumber` (not both, as AWS requires).
+fn slice(range: Option<Range>, part_number: Option<i32>) -> S3Result<Option<Slice>> {
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(invalid_argument(
+            "Cannot specify both Range header and partNumber query parameter",
+        )),
+        (Some(r), None) => Ok(Some(Slice::Range(byte_range(r)))),
+        (None, Some(n)) if n < 1 => Err(invalid_argument("Part number must be an integer between 1 and 10000")),
+        (None, Some(n)) => Ok(Some(Slice::Part(n as u32))),
+        (None, None) => Ok(None),
+    }
 }
 
-/// `partNumber` on a single-part object: only part 1 exists, and it is the whole object.
-fn check_part_number(part: Option<i32>) -> S3Result<()> {
-    match part {
-        None | Some(1) => Ok(()),
-        Some(_) => {
-            let mut e = S3Error::with_message(
-                S3ErrorCode::Custom("InvalidPartNumber".into()),
-                "The requested partnumber is not satisfiable",
-            );
-            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-            Err(e)
-        }
+/// `x-amz-mp-parts-count` answers a `partNumber` read of a multipart object.
+fn parts_count(info: &ObjectInfo, slice: Option<Slice>) -> Option<i32> {
+    match slice {
+        Some(Slice::Part(_)) => info.parts_count.map(|n| n as i32),
+        _ => None,
     }
+}
+
+fn checksum_mode_enabled(mode: Option<&ChecksumMode>) -> bool {
+    mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
 impl FerriteS3 {
@@ -156,31 +143,24 @@ impl FerriteS3 {
         if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
             marker.mark();
         }
-        let trailer_algo = trailer_algorithm(&req.headers)?;
         let trailers = req.trailing_headers;
         let input = req.input;
-        let declared = match input.content_length {
-            Some(n) if n < 0 => return Err(invalid_argument("negative Content-Length")),
-            Some(n) => Some(n as u64),
-            None => None,
-        };
-        if declared.is_some_and(|n| n > MAX_PUT_SIZE) {
+        let integrity = Integrity::new(
+            &req.headers,
+            [
+                (Algo::Crc32, input.checksum_crc32.as_ref()),
+                (Algo::Crc32c, input.checksum_crc32c.as_ref()),
+                (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+                (Algo::Sha1, input.checksum_sha1.as_ref()),
+                (Algo::Sha256, input.checksum_sha256.as_ref()),
+            ],
+            input.checksum_algorithm.as_ref(),
+            input.content_md5.as_ref(),
+            input.content_length,
+        )?;
+        if integrity.declared_length().is_some_and(|n| n > MAX_PUT_SIZE) {
             return Err(to_s3(ModelError::EntityTooLarge));
         }
-        let header_cs = header_checksum([
-            (Algo::Crc32, input.checksum_crc32.as_ref()),
-            (Algo::Crc32c, input.checksum_crc32c.as_ref()),
-            (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (Algo::Sha1, input.checksum_sha1.as_ref()),
-            (Algo::Sha256, input.checksum_sha256.as_ref()),
-        ])?;
-        let sdk_algo = input
-            .checksum_algorithm
-            .as_ref()
-            .map(|a| algorithm(a.as_str()))
-            .transpose()?;
-        let algo = header_cs.as_ref().map(|c| c.algorithm).or(trailer_algo).or(sdk_algo);
-        let md5 = content_md5(input.content_md5.as_ref())?;
         let sc = storage_class(input.storage_class)?;
         let attrs = AttrsIn {
             content_type: input.content_type,
@@ -200,29 +180,10 @@ impl FerriteS3 {
 
         let staged = self
             .model
-            .stage(body_stream(input.body), algo, MAX_PUT_SIZE)
+            .stage(body_stream(input.body), integrity.algorithm(), MAX_PUT_SIZE)
             .await
             .map_err(to_s3)?;
-
-        let mut expected = Expected {
-            md5,
-            checksum: header_cs,
-            length: declared,
-        };
-        if let (None, Some(algo)) = (&expected.checksum, trailer_algo) {
-            let name = format!("x-amz-checksum-{}", algo.name().to_ascii_lowercase());
-            let value = trailers
-                .and_then(|t| t.take())
-                .and_then(|h| h.get(name.as_str()).and_then(|v| v.to_str().ok()).map(str::to_string));
-            let value = value.ok_or_else(|| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidRequest,
-                    format!("the {name} trailer was announced but not sent"),
-                )
-            })?;
-            expected.checksum = Some(ChecksumValue::parse(algo, &value).map_err(to_s3)?);
-        }
-        staged.verify(&expected).map_err(to_s3)?;
+        staged.verify(&integrity.expected(trailers)?).map_err(to_s3)?;
 
         let put = PutAttrs {
             attrs,
@@ -243,10 +204,7 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
-            checksum_type: info
-                .checksum
-                .as_ref()
-                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: checksum_type(info.checksum.as_ref()),
             version_id: info.version_id,
             ..Default::default()
         };
@@ -255,17 +213,16 @@ impl FerriteS3 {
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        check_part_number(input.part_number)?;
+        let slice = slice(input.range, input.part_number)?;
         let cond = read_conditions(
             input.if_match,
             input.if_none_match,
             input.if_modified_since,
             input.if_unmodified_since,
         );
-        let range = input.range.map(byte_range);
         let (info, body) = self
             .model
-            .get_object(&input.bucket, &input.key, input.version_id.as_deref(), range, &cond)
+            .get_object(&input.bucket, &input.key, input.version_id.as_deref(), slice, &cond)
             .await
             .map_err(to_s3)?;
         let overrides = Overrides {
@@ -313,6 +270,7 @@ impl FerriteS3 {
             storage_class: c.storage_class,
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
+            parts_count: parts_count(&info, slice),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -323,22 +281,18 @@ impl FerriteS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        check_part_number(input.part_number)?;
+        let slice = slice(input.range, input.part_number)?;
         let cond = read_conditions(
             input.if_match,
             input.if_none_match,
             input.if_modified_since,
             input.if_unmodified_since,
         );
-        let info = self
+        let (info, range) = self
             .model
-            .head_object(&input.bucket, &input.key, input.version_id.as_deref(), &cond)
+            .head_slice(&input.bucket, &input.key, input.version_id.as_deref(), slice, &cond)
             .await
             .map_err(to_s3)?;
-        let range = match input.range {
-            Some(r) => Some(byte_range(r).resolve(info.size).map_err(to_s3)?),
-            None => None,
-        };
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -381,6 +335,7 @@ impl FerriteS3 {
             storage_class: c.storage_class,
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
+            parts_count: parts_count(&info, slice),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -536,10 +491,7 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
-            checksum_type: info
-                .checksum
-                .as_ref()
-                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: checksum_type(info.checksum.as_ref()),
         };
         let output = CopyObjectOutput {
             copy_object_result: Some(result),

@@ -35,6 +35,27 @@ impl ChecksumAlgorithm {
         Self::ALL.into_iter().find(|a| a.name().eq_ignore_ascii_case(name))
     }
 
+    /// Whether a multipart object can carry a full-object checksum of this algorithm
+    /// (CRCs combine across parts; hashes do not).
+    pub fn supports_full_object(self) -> bool {
+        matches!(self, Self::Crc32 | Self::Crc32c | Self::Crc64Nvme)
+    }
+
+    /// Whether a multipart object can carry a composite checksum of this algorithm
+    /// (all but CRC64NVME, which S3 defines as full-object only).
+    pub fn supports_composite(self) -> bool {
+        self != Self::Crc64Nvme
+    }
+
+    fn crc(self) -> Option<crc_fast::CrcAlgorithm> {
+        match self {
+            Self::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+            Self::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+            Self::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+            Self::Sha1 | Self::Sha256 => None,
+        }
+    }
+
     fn digest_len(self) -> usize {
         match self {
             Self::Crc32 | Self::Crc32c => 4,
@@ -64,6 +85,64 @@ impl ChecksumValue {
             _ => Err(ModelError::BadDigest(checksum_label(algorithm))),
         }
     }
+}
+
+impl ChecksumValue {
+    /// A composite checksum (a checksum of the parts' checksums) is shown as
+    /// `<base64>-<part count>`.
+    pub fn is_composite(&self) -> bool {
+        self.base64.contains('-')
+    }
+
+    fn raw(&self) -> ModelResult<Vec<u8>> {
+        B64.decode(&self.base64)
+            .map_err(|_| ModelError::Corrupt("stored checksum is not base64".into()))
+    }
+}
+
+/// The checksum of a multipart object from its parts' checksums and sizes: a
+/// full-object CRC combined from the part CRCs (no data is read again), or a
+/// composite checksum, the algorithm over the concatenated binary part checksums,
+/// suffixed `-N`.
+pub(crate) fn multipart_checksum(
+    algorithm: ChecksumAlgorithm,
+    full_object: bool,
+    parts: &[(&ChecksumValue, u64)],
+) -> ModelResult<ChecksumValue> {
+    let mut raws = Vec::with_capacity(parts.len());
+    for (c, _) in parts {
+        if c.algorithm != algorithm || c.is_composite() {
+            return Err(ModelError::Internal("part checksum of another algorithm".into()));
+        }
+        raws.push(c.raw()?);
+    }
+    let base64 = if full_object {
+        let crc = algorithm.crc().ok_or_else(|| {
+            ModelError::InvalidArgument(format!("{} cannot be a full-object checksum", algorithm.name()))
+        })?;
+        let mut acc: Option<u64> = None;
+        for (raw, (_, len)) in raws.iter().zip(parts) {
+            let v = raw.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+            acc = Some(match acc {
+                None => v,
+                Some(a) => crc_fast::checksum_combine(crc, a, v, *len),
+            });
+        }
+        let v = acc.unwrap_or(0);
+        if algorithm == ChecksumAlgorithm::Crc64Nvme {
+            B64.encode(v.to_be_bytes())
+        } else {
+            B64.encode((v as u32).to_be_bytes())
+        }
+    } else {
+        let mut h = BodyHasher::new(Some(algorithm));
+        for raw in &raws {
+            h.update(raw);
+        }
+        let whole = h.finish().checksum.expect("an algorithm was given");
+        format!("{}-{}", whole.base64, parts.len())
+    };
+    Ok(ChecksumValue { algorithm, base64 })
 }
 
 /// What the client claims about the body, checked once it has been read.
@@ -224,6 +303,32 @@ mod tests {
     }
 
     /// Known answers for "hello world", as AWS computes them.
+    #[test]
+    fn multipart_checksums_combine_like_the_whole_body() {
+        let a = vec![7u8; 5000];
+        let b = b"the second part".to_vec();
+        let whole = [a.clone(), b.clone()].concat();
+        for algo in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let pa = digest(algo, &a).checksum.unwrap();
+            let pb = digest(algo, &b).checksum.unwrap();
+            let combined = multipart_checksum(algo, true, &[(&pa, a.len() as u64), (&pb, b.len() as u64)]).unwrap();
+            assert_eq!(combined, digest(algo, &whole).checksum.unwrap(), "{algo:?}");
+        }
+        // Composite: the checksum of the concatenated raw part checksums, then -N.
+        let pa = digest(ChecksumAlgorithm::Sha256, &a).checksum.unwrap();
+        let pb = digest(ChecksumAlgorithm::Sha256, &b).checksum.unwrap();
+        let composite = multipart_checksum(ChecksumAlgorithm::Sha256, false, &[(&pa, 1), (&pb, 1)]).unwrap();
+        let raw = [B64.decode(&pa.base64).unwrap(), B64.decode(&pb.base64).unwrap()].concat();
+        let expected = digest(ChecksumAlgorithm::Sha256, &raw).checksum.unwrap().base64;
+        assert_eq!(composite.base64, format!("{expected}-2"));
+        assert!(composite.is_composite());
+        assert!(multipart_checksum(ChecksumAlgorithm::Sha1, true, &[(&pa, 1)]).is_err());
+    }
+
     #[test]
     fn known_answers() {
         let data = b"hello world";

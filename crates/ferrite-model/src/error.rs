@@ -32,6 +32,20 @@ pub enum ModelError {
     InvalidVersionId,
     #[error("not implemented: {0}")]
     NotImplemented(String),
+    #[error("the requested part number is not satisfiable")]
+    InvalidPartNumber,
+    #[error("no such upload")]
+    NoSuchUpload,
+    #[error("part {0} was not uploaded, or its ETag or checksum does not match")]
+    InvalidPart(u32),
+    #[error("the parts are not in ascending order")]
+    InvalidPartOrder,
+    #[error("a part other than the last is smaller than 5 MiB")]
+    EntityTooSmall,
+    #[error("malformed XML: {0}")]
+    MalformedXml(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
     #[error("key is longer than 1024 bytes")]
     KeyTooLong,
     #[error("user metadata is larger than 2 KB")]

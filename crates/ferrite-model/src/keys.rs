@@ -27,12 +27,37 @@ pub fn version_key(bucket_id: u64, key: &str, seq: u64) -> Vec<u8> {
 
 /// Splits a stored version key into the user key and the version sequence.
 pub fn split_version_key(stored: &[u8]) -> Option<(&str, u64)> {
-    let n = stored.len().checked_sub(9)?;
+    let (key, suffix) = split_suffixed(stored, 8)?;
+    Some((key, !u64::from_be_bytes(suffix.try_into().ok()?)))
+}
+
+/// A multipart upload's key: `bucket id | key | 0x00 | upload id` (16 bytes, starting
+/// with the initiation time), so a key's uploads list oldest first.
+pub fn upload_key(bucket_id: u64, key: &str, upload: &[u8; 16]) -> Vec<u8> {
+    let mut out = version_prefix(bucket_id, key);
+    out.extend_from_slice(upload);
+    out
+}
+
+pub fn split_upload_key(stored: &[u8]) -> Option<(&str, [u8; 16])> {
+    let (key, suffix) = split_suffixed(stored, 16)?;
+    Some((key, suffix.try_into().ok()?))
+}
+
+/// Splits `bucket id | key | 0x00 | suffix` with a suffix of `len` bytes.
+fn split_suffixed(stored: &[u8], len: usize) -> Option<(&str, &[u8])> {
+    let n = stored.len().checked_sub(len + 1)?;
     if n < 8 || stored[n] != 0 {
         return None;
     }
-    let seq = !u64::from_be_bytes(stored[n + 1..].try_into().ok()?);
-    Some((std::str::from_utf8(&stored[8..n]).ok()?, seq))
+    Some((std::str::from_utf8(&stored[8..n]).ok()?, &stored[n + 1..]))
+}
+
+/// A part's key: upload id then part number, so an upload's parts list in order.
+pub fn part_key(upload: &[u8; 16], part_number: u32) -> Vec<u8> {
+    let mut out = upload.to_vec();
+    out.extend_from_slice(&part_number.to_be_bytes());
+    out
 }
 
 /// The first key past every key of `bucket_id`.

@@ -16,6 +16,7 @@ mod error;
 mod gc;
 mod keys;
 mod list;
+mod multipart;
 mod names;
 mod object;
 mod records;
@@ -28,10 +29,14 @@ pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
+pub use multipart::{
+    CompletePart, CompleteRequest, CompletedUpload, MAX_PART_NUMBER, MIN_PART_SIZE, NewUpload, PartInfo, PartsPage,
+    UploadInfo, UploadPage, UploadQuery,
+};
 pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key, validate_user_metadata};
 pub use object::{
     ByteRange, CopyOutcome, CopyRequest, DeleteOutcome, DeleteRequest, MetadataDirective, ObjectBody, ObjectInfo,
-    PutAttrs,
+    PutAttrs, Slice,
 };
 pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
 pub use staging::{MAX_PUT_SIZE, Staged};

@@ -31,6 +31,8 @@ pub struct ObjectSummary {
     pub storage_class: Option<String>,
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Whether the checksum is COMPOSITE (of part checksums) rather than FULL_OBJECT.
+    pub checksum_composite: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub struct VersionSummary {
     pub storage_class: Option<String>,
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// Whether the checksum is COMPOSITE (of part checksums) rather than FULL_OBJECT.
+    pub checksum_composite: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,25 +85,25 @@ pub struct VersionPage {
 }
 
 /// One listing pass over a table: the shared delimiter and page-size logic.
-struct Walk<'a> {
-    table: Table,
-    bucket_id: u64,
-    prefix: &'a str,
-    delimiter: Option<&'a str>,
+pub(crate) struct Walk<'a> {
+    pub table: Table,
+    pub bucket_id: u64,
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
     /// Common prefixes at or before this were returned by an earlier page.
-    marker: Option<&'a str>,
-    max: usize,
+    pub marker: Option<&'a str>,
+    pub max: usize,
     /// Extracts the user key from a stored key of `table`.
-    user_key: fn(&[u8]) -> Option<&str>,
+    pub user_key: fn(&[u8]) -> Option<&str>,
 }
 
-/// Turns one stored entry (user key, value) into a listed item, or skips it.
-type EntryFn<'a, T> = dyn FnMut(&str, &[u8]) -> ModelResult<Option<T>> + 'a;
+/// Turns one stored entry (user key, stored key, value) into a listed item, or skips it.
+pub(crate) type EntryFn<'a, T> = dyn FnMut(&str, &[u8], &[u8]) -> ModelResult<Option<T>> + 'a;
 
 /// Walks the table from `start`, rolling keys up into common prefixes and handing the
 /// rest to `entry`, which may skip one (`None`). Stops when `max` items are listed and
 /// another would follow (truncated) or the prefix range ends.
-fn walk<T>(
+pub(crate) fn walk<T>(
     txn: &dyn ReadTxn,
     w: &Walk<'_>,
     start: Bound<Vec<u8>>,
@@ -143,7 +147,7 @@ fn walk<T>(
                     jump = Some(prefix_successor(&object_key(w.bucket_id, cp)));
                     return false;
                 }
-                match entry(key, value) {
+                match entry(key, stored, value) {
                     Ok(None) => true,
                     Ok(Some(_)) if items.len() + prefixes.len() == w.max => {
                         full = true;
@@ -210,7 +214,7 @@ impl Ferrite {
                 start,
                 &mut page.objects,
                 &mut page.common_prefixes,
-                &mut |key, value| {
+                &mut |key, _, value| {
                     let rec: ObjectRecord = decode(value)?;
                     // `Objects` holds no delete markers; this only guards the invariant.
                     if rec.delete_marker {
@@ -223,6 +227,7 @@ impl Ferrite {
                         last_modified_ms: rec.last_modified_ms,
                         storage_class: rec.storage_class,
                         owner: rec.owner,
+                        checksum_composite: rec.checksum.as_ref().is_some_and(|c| c.is_composite()),
                         checksum_algorithm: rec.checksum.map(|c| c.algorithm),
                     }))
                 },
@@ -285,7 +290,7 @@ impl Ferrite {
                 start,
                 &mut page.versions,
                 &mut page.common_prefixes,
-                &mut |key, value| {
+                &mut |key, _, value| {
                     let rec: ObjectRecord = decode(value)?;
                     let is_latest = previous_key.as_deref() != Some(key);
                     if is_latest {
@@ -301,6 +306,7 @@ impl Ferrite {
                         last_modified_ms: rec.last_modified_ms,
                         storage_class: rec.storage_class,
                         owner: rec.owner,
+                        checksum_composite: rec.checksum.as_ref().is_some_and(|c| c.is_composite()),
                         checksum_algorithm: rec.checksum.map(|c| c.algorithm),
                     }))
                 },

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use ferrite_store::{BlobReader, ReadTxn, Table, WriteTxn};
 use std::pin::Pin;
 
-use futures::Stream;
+use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
 use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms};
@@ -47,6 +47,8 @@ pub struct ObjectInfo {
     pub version_id: Option<String>,
     pub storage_class: Option<String>,
     pub owner: String,
+    /// The number of parts of a multipart object.
+    pub parts_count: Option<u32>,
 }
 
 impl ObjectInfo {
@@ -69,6 +71,10 @@ impl ObjectInfo {
             version_id: version_header(r, bucket),
             storage_class: r.storage_class.clone(),
             owner: r.owner.clone(),
+            parts_count: match &r.data {
+                DataRef::Segments(s) if !r.delete_marker => Some(s.len() as u32),
+                _ => None,
+            },
         }
     }
 }
@@ -136,6 +142,34 @@ pub struct DeleteOutcome {
     pub delete_marker: bool,
 }
 
+/// What part of an object a read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    /// A `Range` header.
+    Range(ByteRange),
+    /// `partNumber=N`: one part of a multipart object (part 1 of any other object is
+    /// the whole object).
+    Part(u32),
+}
+
+/// Resolves a slice of `rec`: the byte range, and whether the answer is partial (206).
+fn resolve_slice(rec: &ObjectRecord, slice: Option<Slice>) -> ModelResult<(Range<u64>, bool)> {
+    match slice {
+        None => Ok((0..rec.size, false)),
+        Some(Slice::Range(r)) => Ok((r.resolve(rec.size)?, true)),
+        Some(Slice::Part(n)) => match &rec.data {
+            DataRef::Segments(segs) if !segs.is_empty() => {
+                let i = (n as usize).checked_sub(1).filter(|i| *i < segs.len());
+                let i = i.ok_or(ModelError::InvalidPartNumber)?;
+                let start: u64 = segs[..i].iter().map(|s| s.size).sum();
+                Ok((start..start + segs[i].size, true))
+            }
+            _ if n == 1 => Ok((0..rec.size, false)),
+            _ => Err(ModelError::InvalidPartNumber),
+        },
+    }
+}
+
 /// A requested byte range, before the object's size is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteRange {
@@ -192,6 +226,8 @@ impl ObjectBody {
 enum Source {
     Inline(Bytes),
     Blob(Arc<dyn BlobReader>),
+    /// A multipart object's segments, the first one to read already open.
+    Segments(Vec<crate::records::Segment>, Arc<dyn BlobReader>),
 }
 
 /// The version a read addresses (the current one when `version` is `None`), after
@@ -358,6 +394,19 @@ impl Ferrite {
         version: Option<&str>,
         cond: &ReadConditions,
     ) -> ModelResult<ObjectInfo> {
+        Ok(self.head_slice(bucket, key, version, None, cond).await?.0)
+    }
+
+    /// Like [`Ferrite::head_object`], also resolving a slice: the byte range a GET
+    /// would serve, when that is partial.
+    pub async fn head_slice(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        slice: Option<Slice>,
+        cond: &ReadConditions,
+    ) -> ModelResult<(ObjectInfo, Option<Range<u64>>)> {
         validate_key(key)?;
         let sel = VersionSel::parse_opt(version)?;
         let inner = self.inner.clone();
@@ -365,7 +414,8 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
-            Ok(ObjectInfo::from_record(&key, &rec, &b))
+            let (range, partial) = resolve_slice(&rec, slice)?;
+            Ok((ObjectInfo::from_record(&key, &rec, &b), partial.then_some(range)))
         })
         .await
     }
@@ -376,7 +426,7 @@ impl Ferrite {
         bucket: &str,
         key: &str,
         version: Option<&str>,
-        range: Option<ByteRange>,
+        slice: Option<Slice>,
         cond: &ReadConditions,
     ) -> ModelResult<(ObjectInfo, ObjectBody)> {
         validate_key(key)?;
@@ -389,10 +439,7 @@ impl Ferrite {
             let found = blocking(move || {
                 let txn = inner.meta.begin_read()?;
                 let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
-                let byte_range = match range {
-                    Some(r) => r.resolve(rec.size)?,
-                    None => 0..rec.size,
-                };
+                let (byte_range, partial) = resolve_slice(&rec, slice)?;
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
                         let bytes = txn
@@ -401,25 +448,38 @@ impl Ferrite {
                         Some(Source::Inline(Bytes::from(bytes)))
                     }
                     DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| Source::Blob(Arc::from(r))),
-                    DataRef::Segments(_) => {
-                        return Err(ModelError::Internal("multipart objects are not readable yet".into()));
+                    DataRef::Segments(segs) => {
+                        // Open the first segment to read now (a vanished blob means a
+                        // concurrent overwrite: read the record again); the rest as
+                        // the stream reaches them.
+                        let first = first_segment(segs, byte_range.start);
+                        match segs.get(first) {
+                            Some(s) => inner
+                                .blobs
+                                .open(blob_id(&s.blob))?
+                                .map(|r| Source::Segments(segs.clone(), Arc::from(r))),
+                            None => Some(Source::Inline(Bytes::new())),
+                        }
                     }
                 };
-                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec, &b), s, byte_range)))
+                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec, &b), s, byte_range, partial)))
             })
             .await?;
-            if let Some((info, source, byte_range)) = found {
+            if let Some((info, source, byte_range, partial)) = found {
                 let stream = match source {
                     Source::Inline(b) => {
                         let slice = b.slice(byte_range.start as usize..byte_range.end as usize);
                         Box::pin(futures::stream::once(async move { Ok(slice) })) as BodyStream
                     }
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
+                    Source::Segments(segs, first) => {
+                        segments_stream(self.inner.blobs.clone(), segs, first, byte_range.clone())
+                    }
                 };
                 let body = ObjectBody {
                     range: byte_range,
                     total: info.size,
-                    partial: range.is_some(),
+                    partial,
                     stream,
                 };
                 return Ok((info, body));
@@ -534,6 +594,63 @@ impl Ferrite {
         }
         Ok(info)
     }
+}
+
+/// The index of the segment holding byte `offset`.
+fn first_segment(segs: &[crate::records::Segment], offset: u64) -> usize {
+    let mut start = 0;
+    for (i, s) in segs.iter().enumerate() {
+        if offset < start + s.size {
+            return i;
+        }
+        start += s.size;
+    }
+    segs.len()
+}
+
+/// Streams `range` of a multipart object: each overlapping segment's slice in turn,
+/// through the same bounded reads as a single blob.
+fn segments_stream(
+    blobs: Arc<dyn ferrite_store::BlobStore>,
+    segs: Vec<crate::records::Segment>,
+    first: Arc<dyn BlobReader>,
+    range: Range<u64>,
+) -> BodyStream {
+    let mut pieces = Vec::new();
+    let mut start = 0u64;
+    for s in &segs {
+        let end = start + s.size;
+        if end > range.start && start < range.end && s.size > 0 {
+            let from = range.start.max(start) - start;
+            let to = range.end.min(end) - start;
+            pieces.push((s.blob, from..to));
+        }
+        start = end;
+    }
+    let mut first = Some(first);
+    let streams = futures::stream::iter(pieces).then(move |(blob, r)| {
+        let opened = first.take();
+        let blobs = blobs.clone();
+        async move {
+            let reader = match opened {
+                Some(reader) => reader,
+                None => {
+                    let opened = tokio::task::spawn_blocking(move || blobs.open(blob_id(&blob)))
+                        .await
+                        .map_err(io::Error::other)?
+                        .map_err(io::Error::other)?;
+                    Arc::from(opened.ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::NotFound,
+                            "a segment of the object was removed while reading",
+                        )
+                    })?)
+                }
+            };
+            Ok::<_, io::Error>(blob_stream(reader, r))
+        }
+    });
+    Box::pin(streams.try_flatten())
 }
 
 fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {

@@ -137,6 +137,40 @@ pub struct ObjectRecord {
     pub lock: LockInfo,
 }
 
+/// A multipart upload in progress: what CreateMultipartUpload said about the object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub initiated_ms: i64,
+    pub attrs: ObjectAttrs,
+    pub storage_class: Option<String>,
+    pub owner: String,
+    pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+    /// FULL_OBJECT (a CRC of the whole object) rather than COMPOSITE.
+    pub checksum_full_object: bool,
+}
+
+/// One uploaded part: its own blob (holding one reference) and digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRecord {
+    pub blob: [u8; 16],
+    pub size: u64,
+    /// Hex MD5 of the part, without quotes.
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
+    pub last_modified_ms: i64,
+}
+
+/// What a completed upload produced, kept so a retried Complete gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedRecord {
+    pub bucket_id: u64,
+    pub key: String,
+    pub etag: String,
+    pub version_id: Option<String>,
+    pub checksum: Option<ChecksumValue>,
+    pub size: u64,
+}
+
 impl DataRef {
     /// Data ids this reference holds.
     pub fn ids(&self) -> Vec<[u8; 16]> {

@@ -76,11 +76,28 @@ impl Ferrite {
     /// Reads `body` to its end, hashing MD5 and `algorithm` on the way. Fails with
     /// `EntityTooLarge` past `max_size` bytes, without reading further, and with
     /// `RequestTimeout` when the body sends nothing for the idle timeout.
-    pub async fn stage<S>(
+    pub async fn stage<S>(&self, body: S, algorithm: Option<ChecksumAlgorithm>, max_size: u64) -> ModelResult<Staged>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
+        self.stage_with(body, algorithm, max_size, INLINE_MAX).await
+    }
+
+    /// Stages a multipart part: like [`Ferrite::stage`], but always into a blob, since
+    /// parts become the segments of a blob-backed object.
+    pub async fn stage_part<S>(&self, body: S, algorithm: Option<ChecksumAlgorithm>) -> ModelResult<Staged>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
+        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0).await
+    }
+
+    async fn stage_with<S>(
         &self,
         mut body: S,
         algorithm: Option<ChecksumAlgorithm>,
         max_size: u64,
+        inline_max: usize,
     ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
@@ -107,7 +124,7 @@ impl Ferrite {
                 sink = self.flush(sink).await?;
             }
         }
-        if sink.writer.is_none() && sink.buf.len() <= INLINE_MAX {
+        if inline_max > 0 && sink.writer.is_none() && sink.buf.len() <= inline_max {
             sink.hasher.update(&sink.buf);
             return Ok(Staged {
                 data: StagedData::Inline(Bytes::from(sink.buf)),

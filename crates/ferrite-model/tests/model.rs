@@ -84,7 +84,7 @@ async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
             "bkt",
             "small",
             None,
-            Some(ByteRange::Suffix { len: 3 }),
+            Some(Slice::Range(ByteRange::Suffix { len: 3 })),
             &ReadConditions::default(),
         )
         .await

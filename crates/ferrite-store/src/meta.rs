@@ -31,16 +31,20 @@ pub enum Table {
     Blobs,
     /// Blob ids whose data is no longer referenced and awaits deletion.
     Garbage,
-    /// Multipart uploads in progress.
+    /// (bucket id, key, 0x00, upload id) -> a multipart upload in progress.
     Uploads,
     /// (bucket id, key) -> the version sequence of the key's `null` version.
     NullVersions,
+    /// (upload id, part number) -> an uploaded part.
+    Parts,
+    /// Upload id -> the result of a completed multipart upload (for retried Completes).
+    Completed,
 }
 
 impl Table {
     /// Every table. New tables go at the end: the SQLite store numbers tables by
     /// their position here.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::System,
         Table::Buckets,
         Table::Objects,
@@ -50,6 +54,8 @@ impl Table {
         Table::Garbage,
         Table::Uploads,
         Table::NullVersions,
+        Table::Parts,
+        Table::Completed,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +69,8 @@ impl Table {
             Table::Garbage => "garbage",
             Table::Uploads => "uploads",
             Table::NullVersions => "null_versions",
+            Table::Parts => "parts",
+            Table::Completed => "completed",
         }
     }
 }

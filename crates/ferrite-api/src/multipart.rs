@@ -1,0 +1,492 @@
+//! Multipart upload: CreateMultipartUpload, UploadPart, UploadPartCopy,
+//! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
+
+use ferrite_model::{
+    ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, MAX_PART_NUMBER, ModelError,
+    NewUpload, ReadConditions, Slice, UploadQuery, validate_key,
+};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::convert::{
+    AttrsIn, ChecksumOut, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
+    read_conditions, ts,
+};
+use crate::integrity::{Integrity, algorithm};
+use crate::object::{body_stream, storage_class};
+use crate::{FerriteS3, to_s3};
+
+const MAX_PARTS_PAGE: usize = 1000;
+const MAX_UPLOADS_PAGE: usize = 1000;
+
+fn part_number(n: i32) -> S3Result<u32> {
+    if (1..=MAX_PART_NUMBER as i32).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(invalid_argument(format!(
+            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        )))
+    }
+}
+
+fn page_size(v: Option<i32>, max: usize, what: &str) -> S3Result<usize> {
+    match v {
+        None => Ok(max),
+        Some(n) if n < 0 => Err(invalid_argument(format!("{what} must not be negative"))),
+        Some(n) => Ok((n as usize).min(max)),
+    }
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, both required, as AWS documents.
+fn copy_source_range(v: Option<&str>) -> S3Result<Option<ByteRange>> {
+    let Some(v) = v else { return Ok(None) };
+    let bad = || invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last");
+    let (first, last) = v
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(bad)?;
+    let first: u64 = first.parse().map_err(|_| bad())?;
+    let last: u64 = last.parse().map_err(|_| bad())?;
+    if last < first {
+        return Err(bad());
+    }
+    Ok(Some(ByteRange::From {
+        first,
+        last: Some(last),
+    }))
+}
+
+fn owner_initiator(id: &str, name: &str) -> (Owner, Initiator) {
+    (
+        Owner {
+            id: Some(id.to_string()),
+            display_name: Some(name.to_string()),
+        },
+        Initiator {
+            id: Some(id.to_string()),
+            display_name: Some(name.to_string()),
+        },
+    )
+}
+
+impl FerriteS3 {
+    pub(crate) async fn do_create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let input = req.input;
+        let checksum_algorithm = input
+            .checksum_algorithm
+            .as_ref()
+            .map(|a| algorithm(a.as_str()))
+            .transpose()?;
+        let checksum_full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
+            None => None,
+            Some(ChecksumType::FULL_OBJECT) => Some(true),
+            Some(ChecksumType::COMPOSITE) => Some(false),
+            Some(other) => return Err(invalid_argument(format!("unknown x-amz-checksum-type {other:?}"))),
+        };
+        let attrs = AttrsIn {
+            content_type: input.content_type,
+            cache_control: input.cache_control,
+            content_disposition: input.content_disposition,
+            content_encoding: input.content_encoding,
+            content_language: input.content_language,
+            expires: input.expires,
+            metadata: input.metadata,
+            website_redirect: input.website_redirect_location,
+        }
+        .into_model();
+        let new = NewUpload {
+            attrs,
+            storage_class: storage_class(input.storage_class)?,
+            checksum_algorithm,
+            checksum_full_object,
+        };
+        let up = self
+            .model
+            .create_multipart_upload(&input.bucket, &input.key, new)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(up.upload_id),
+            checksum_algorithm: up
+                .checksum_algorithm
+                .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
+            checksum_type: up
+                .checksum_algorithm
+                .map(|_| checksum_type_of(!up.checksum_full_object)),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
+            marker.mark();
+        }
+        let trailers = req.trailing_headers;
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        let integrity = Integrity::new(
+            &req.headers,
+            [
+                (Algo::Crc32, input.checksum_crc32.as_ref()),
+                (Algo::Crc32c, input.checksum_crc32c.as_ref()),
+                (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+                (Algo::Sha1, input.checksum_sha1.as_ref()),
+                (Algo::Sha256, input.checksum_sha256.as_ref()),
+            ],
+            input.checksum_algorithm.as_ref(),
+            input.content_md5.as_ref(),
+            input.content_length,
+        )?;
+        if integrity
+            .declared_length()
+            .is_some_and(|n| n > ferrite_model::MAX_PUT_SIZE)
+        {
+            return Err(to_s3(ModelError::EntityTooLarge));
+        }
+        // Refuse an unknown upload before reading the body; hash the part with the
+        // upload's algorithm so Complete can combine the part checksums.
+        let upload = self
+            .model
+            .upload_info(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(to_s3)?;
+        if let (Some(want), Some(sent)) = (upload.checksum_algorithm, integrity.sent_algorithm())
+            && want != sent
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    want.name().to_ascii_lowercase(),
+                    sent.name().to_ascii_lowercase()
+                ),
+            ));
+        }
+        let algo = upload.checksum_algorithm.or(integrity.algorithm());
+        let staged = self
+            .model
+            .stage_part(body_stream(input.body), algo)
+            .await
+            .map_err(to_s3)?;
+        staged.verify(&integrity.expected(trailers)?).map_err(to_s3)?;
+        let part = self
+            .model
+            .upload_part(&input.bucket, &input.key, &input.upload_id, number, staged)
+            .await
+            .map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(part.checksum.as_ref());
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag(&part.etag)),
+            checksum_crc32: cs.crc32,
+            checksum_crc32c: cs.crc32c,
+            checksum_crc64nvme: cs.crc64nvme,
+            checksum_sha1: cs.sha1,
+            checksum_sha256: cs.sha256,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        let number = part_number(input.part_number)?;
+        let (src_bucket, src_key, src_version) = match input.copy_source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => (bucket.to_string(), key.to_string(), version_id.map(String::from)),
+            _ => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    "access point copy sources are not supported",
+                ));
+            }
+        };
+        validate_key(&src_key).map_err(to_s3)?;
+        let range = copy_source_range(input.copy_source_range.as_deref())?;
+        let upload = self
+            .model
+            .upload_info(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(to_s3)?;
+        let cond: ReadConditions = read_conditions(
+            input.copy_source_if_match,
+            input.copy_source_if_none_match,
+            input.copy_source_if_modified_since,
+            input.copy_source_if_unmodified_since,
+        );
+        let (src, body) = self
+            .model
+            .get_object(
+                &src_bucket,
+                &src_key,
+                src_version.as_deref(),
+                range.map(Slice::Range),
+                &cond,
+            )
+            .await
+            .map_err(|e| match e {
+                // Copy-source conditions fail with 412, never 304.
+                ModelError::NotModified { .. } => to_s3(ModelError::PreconditionFailed),
+                other => to_s3(other),
+            })?;
+        let staged = self
+            .model
+            .stage_part(body.into_stream(), upload.checksum_algorithm)
+            .await
+            .map_err(to_s3)?;
+        let part = self
+            .model
+            .upload_part(&input.bucket, &input.key, &input.upload_id, number, staged)
+            .await
+            .map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(part.checksum.as_ref());
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(etag(&part.etag)),
+                last_modified: Some(ts(part.last_modified_ms)),
+                checksum_crc32: cs.crc32,
+                checksum_crc32c: cs.crc32c,
+                checksum_crc64nvme: cs.crc64nvme,
+                checksum_sha1: cs.sha1,
+                checksum_sha256: cs.sha256,
+            }),
+            copy_source_version_id: src.version_id,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let input = req.input;
+        let malformed = || {
+            S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            )
+        };
+        let listed = input.multipart_upload.and_then(|m| m.parts).ok_or_else(malformed)?;
+        let mut parts = Vec::with_capacity(listed.len());
+        for p in listed {
+            let number = p.part_number.ok_or_else(malformed)?;
+            let etag = p.e_tag.ok_or_else(malformed)?;
+            let checksum = header_checksum([
+                (Algo::Crc32, p.checksum_crc32.as_ref()),
+                (Algo::Crc32c, p.checksum_crc32c.as_ref()),
+                (Algo::Crc64Nvme, p.checksum_crc64nvme.as_ref()),
+                (Algo::Sha1, p.checksum_sha1.as_ref()),
+                (Algo::Sha256, p.checksum_sha256.as_ref()),
+            ])
+            // A part checksum that cannot be a digest names no stored part.
+            .map_err(|_| to_s3(ModelError::InvalidPart(number.max(0) as u32)))?;
+            parts.push(CompletePart {
+                part_number: part_number(number)?,
+                etag: etag.value().trim_matches('"').to_string(),
+                checksum,
+            });
+        }
+        let expected_checksum = whole_checksum([
+            (Algo::Crc32, input.checksum_crc32.as_ref()),
+            (Algo::Crc32c, input.checksum_crc32c.as_ref()),
+            (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
+            (Algo::Sha1, input.checksum_sha1.as_ref()),
+            (Algo::Sha256, input.checksum_sha256.as_ref()),
+        ])?;
+        let complete = CompleteRequest {
+            parts,
+            expected_checksum,
+            if_none_match: input.if_none_match.map(condition_etag),
+            if_match: input.if_match.map(condition_etag),
+        };
+        let done = self
+            .model
+            .complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, complete)
+            .await
+            .map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(done.checksum.as_ref());
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            location: Some(format!("/{}/{}", input.bucket, input.key)),
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            e_tag: Some(etag(&done.etag)),
+            version_id: done.version_id,
+            checksum_crc32: cs.crc32,
+            checksum_crc32c: cs.crc32c,
+            checksum_crc64nvme: cs.crc64nvme,
+            checksum_sha1: cs.sha1,
+            checksum_sha256: cs.sha256,
+            checksum_type: checksum_type(done.checksum.as_ref()),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input;
+        self.model
+            .abort_multipart_upload(&input.bucket, &input.key, &input.upload_id)
+            .await
+            .map_err(to_s3)?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    pub(crate) async fn do_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        let max = page_size(input.max_parts, MAX_PARTS_PAGE, "max-parts")?;
+        let marker = match input.part_number_marker {
+            None => 0,
+            Some(n) if n < 0 => return Err(invalid_argument("part-number-marker must not be negative")),
+            Some(n) => n as u32,
+        };
+        let page = self
+            .model
+            .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max)
+            .await
+            .map_err(to_s3)?;
+        let parts = page
+            .parts
+            .iter()
+            .map(|p| {
+                let cs = ChecksumOut::from_value(p.checksum.as_ref());
+                Part {
+                    part_number: Some(p.part_number as i32),
+                    e_tag: Some(etag(&p.etag)),
+                    size: Some(p.size as i64),
+                    last_modified: Some(ts(p.last_modified_ms)),
+                    checksum_crc32: cs.crc32,
+                    checksum_crc32c: cs.crc32c,
+                    checksum_crc64nvme: cs.crc64nvme,
+                    checksum_sha1: cs.sha1,
+                    checksum_sha256: cs.sha256,
+                }
+            })
+            .collect();
+        let (owner, initiator) = owner_initiator(&page.upload.owner, &self.owner_name);
+        let up = &page.upload;
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            part_number_marker: Some(marker as i32),
+            next_part_number_marker: page.next_part_number_marker.map(|n| n as i32),
+            max_parts: Some(max as i32),
+            is_truncated: Some(page.is_truncated),
+            parts: Some(parts),
+            owner: Some(owner),
+            initiator: Some(initiator),
+            storage_class: Some(StorageClass::from(
+                up.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+            )),
+            checksum_algorithm: up
+                .checksum_algorithm
+                .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
+            checksum_type: up
+                .checksum_algorithm
+                .map(|_| checksum_type_of(!up.checksum_full_object)),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn do_list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let mut input = req.input;
+        input.delimiter = input.delimiter.filter(|d| !d.is_empty());
+        if input
+            .encoding_type
+            .as_ref()
+            .is_some_and(|e| e.as_str() != EncodingType::URL)
+        {
+            return Err(invalid_argument("Invalid Encoding Method specified in Request"));
+        }
+        let max = page_size(input.max_uploads, MAX_UPLOADS_PAGE, "max-uploads")?;
+        let q = UploadQuery {
+            prefix: input.prefix.clone().unwrap_or_default(),
+            delimiter: input.delimiter.clone(),
+            key_marker: input.key_marker.clone(),
+            upload_id_marker: input.upload_id_marker.clone(),
+            max_uploads: max,
+        };
+        let page = self
+            .model
+            .list_multipart_uploads(&input.bucket, q)
+            .await
+            .map_err(to_s3)?;
+        let uploads = page
+            .uploads
+            .iter()
+            .map(|u| {
+                let (owner, initiator) = owner_initiator(&u.owner, &self.owner_name);
+                MultipartUpload {
+                    key: Some(u.key.clone()),
+                    upload_id: Some(u.upload_id.clone()),
+                    initiated: Some(ts(u.initiated_ms)),
+                    owner: Some(owner),
+                    initiator: Some(initiator),
+                    storage_class: Some(StorageClass::from(
+                        u.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+                    )),
+                    checksum_algorithm: u
+                        .checksum_algorithm
+                        .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
+                    checksum_type: u.checksum_algorithm.map(|_| checksum_type_of(!u.checksum_full_object)),
+                }
+            })
+            .collect();
+        let prefixes = page
+            .common_prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(p.clone()),
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            next_key_marker: page.next_key_marker,
+            next_upload_id_marker: page.next_upload_id_marker,
+            max_uploads: Some(max as i32),
+            is_truncated: Some(page.is_truncated),
+            uploads: Some(uploads),
+            common_prefixes: Some(prefixes),
+            encoding_type: input.encoding_type,
+            request_charged: None,
+        }))
+    }
+}
+
+/// A whole-object checksum on Complete may be composite (`<base64>-N`): keep its
+/// digest part for comparison.
+fn whole_checksum(values: [(Algo, Option<&String>); 5]) -> S3Result<Option<ChecksumValue>> {
+    let trimmed: Vec<(Algo, Option<String>)> = values
+        .into_iter()
+        .map(|(a, v)| (a, v.map(|s| s.split('-').next().unwrap_or("").to_string())))
+        .collect();
+    header_checksum([
+        (trimmed[0].0, trimmed[0].1.as_ref()),
+        (trimmed[1].0, trimmed[1].1.as_ref()),
+        (trimmed[2].0, trimmed[2].1.as_ref()),
+        (trimmed[3].0, trimmed[3].1.as_ref()),
+        (trimmed[4].0, trimmed[4].1.as_ref()),
+    ])
+}

@@ -1,0 +1,607 @@
+//! Multipart upload: parts are staged and made durable one by one, each in its own
+//! blob holding one reference; Complete turns the parts into the new object's
+//! segments in one metadata transaction, without copying a byte. Until then readers
+//! see the previous object.
+
+use std::ops::Bound;
+
+use ferrite_store::{ReadTxn, Table, WriteTxn};
+use md5::{Digest as _, Md5};
+
+use crate::checksum::multipart_checksum;
+use crate::engine::{add_refs, blocking, drop_refs, get_bucket, now_ms};
+use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, upload_key, version_prefix};
+use crate::list::{Walk, walk};
+use crate::names::validate_user_metadata;
+use crate::records::{
+    CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
+};
+use crate::staging::Landed;
+use crate::versions::{WriteConditions, add_version};
+use crate::{ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
+
+/// Part numbers run from 1 to this.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// Every part but the last must be at least this large.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// Largest object a multipart upload may make, as on AWS.
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// Completed-upload results are kept this long for retried Completes.
+const COMPLETED_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// What CreateMultipartUpload says about the object to be.
+#[derive(Debug, Clone, Default)]
+pub struct NewUpload {
+    pub attrs: ObjectAttrs,
+    pub storage_class: Option<String>,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    /// `x-amz-checksum-type`: `Some(true)` FULL_OBJECT, `Some(false)` COMPOSITE,
+    /// `None` the algorithm's default (full-object for CRC64NVME, else composite).
+    pub checksum_full_object: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    pub upload_id: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    pub storage_class: Option<String>,
+    pub owner: String,
+    pub checksum_algorithm: Option<ChecksumAlgorithm>,
+    pub checksum_full_object: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u32,
+    pub size: u64,
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
+    pub last_modified_ms: i64,
+}
+
+/// One entry of CompleteMultipartUpload's part list.
+#[derive(Debug, Clone, Default)]
+pub struct CompletePart {
+    pub part_number: u32,
+    /// Without quotes.
+    pub etag: String,
+    pub checksum: Option<ChecksumValue>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CompleteRequest {
+    pub parts: Vec<CompletePart>,
+    /// A whole-object checksum the client claims (`x-amz-checksum-*` on Complete).
+    pub expected_checksum: Option<ChecksumValue>,
+    pub if_none_match: Option<String>,
+    pub if_match: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub etag: String,
+    /// `x-amz-version-id` of the new object, if it has a real id.
+    pub version_id: Option<String>,
+    pub checksum: Option<ChecksumValue>,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadPage {
+    pub uploads: Vec<UploadInfo>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartsPage {
+    pub upload: UploadInfo,
+    pub parts: Vec<PartInfo>,
+    pub is_truncated: bool,
+    pub next_part_number_marker: Option<u32>,
+}
+
+fn upload_id_string(id: &[u8; 16]) -> String {
+    hex::encode(id)
+}
+
+/// Upload ids are 32 hex digits; anything else names no upload.
+fn parse_upload_id(s: &str) -> ModelResult<[u8; 16]> {
+    let mut out = [0u8; 16];
+    if s.len() != 32 || hex::decode_to_slice(s, &mut out).is_err() {
+        return Err(ModelError::NoSuchUpload);
+    }
+    Ok(out)
+}
+
+fn check_part_number(n: u32) -> ModelResult<()> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(())
+    } else {
+        Err(ModelError::InvalidArgument(format!(
+            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+        )))
+    }
+}
+
+fn get_upload(txn: &dyn ReadTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<UploadRecord> {
+    match txn.get(Table::Uploads, &upload_key(bucket_id, key, id))? {
+        Some(b) => decode(&b),
+        None => Err(ModelError::NoSuchUpload),
+    }
+}
+
+fn info(key: &str, id: &[u8; 16], u: &UploadRecord) -> UploadInfo {
+    UploadInfo {
+        upload_id: upload_id_string(id),
+        key: key.to_string(),
+        initiated_ms: u.initiated_ms,
+        storage_class: u.storage_class.clone(),
+        owner: u.owner.clone(),
+        checksum_algorithm: u.checksum_algorithm,
+        checksum_full_object: u.checksum_full_object,
+    }
+}
+
+fn part_info(part_number: u32, p: &PartRecord) -> PartInfo {
+    PartInfo {
+        part_number,
+        size: p.size,
+        etag: p.etag.clone(),
+        checksum: p.checksum.clone(),
+        last_modified_ms: p.last_modified_ms,
+    }
+}
+
+/// All parts of an upload, in part-number order.
+fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartRecord)>> {
+    let start = part_key(id, 0);
+    let end = prefix_successor(id).expect("ids are not all 0xff");
+    let rows = txn.range(Table::Parts, Bound::Included(&start), Bound::Excluded(&end), usize::MAX)?;
+    rows.into_iter()
+        .map(|(k, v)| {
+            let n = u32::from_be_bytes(
+                k[16..]
+                    .try_into()
+                    .map_err(|_| ModelError::Corrupt("bad part key".into()))?,
+            );
+            Ok((n, decode(&v)?))
+        })
+        .collect()
+}
+
+/// Removes an upload and its parts, dropping the parts' references. Returns whether
+/// garbage was queued.
+fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<bool> {
+    let mut queued = false;
+    for (n, part) in all_parts(txn, id)? {
+        txn.delete(Table::Parts, &part_key(id, n))?;
+        queued |= drop_refs(txn, &DataRef::Blob(part.blob))?;
+    }
+    txn.delete(Table::Uploads, &upload_key(bucket_id, key, id))?;
+    Ok(queued)
+}
+
+/// Forgets completed-upload results older than a day (ids start with their upload's
+/// start time, so the oldest come first).
+fn prune_completed(txn: &mut dyn WriteTxn) -> ModelResult<()> {
+    let cutoff_us = ((now_ms() - COMPLETED_KEPT_MS).max(0) as u64) * 1000;
+    let end = cutoff_us.to_be_bytes();
+    let old = txn.range(Table::Completed, Bound::Unbounded, Bound::Excluded(&end), 64)?;
+    for (k, _) in old {
+        txn.delete(Table::Completed, &k)?;
+    }
+    Ok(())
+}
+
+impl Ferrite {
+    pub async fn create_multipart_upload(&self, bucket: &str, key: &str, new: NewUpload) -> ModelResult<UploadInfo> {
+        validate_key(key)?;
+        validate_user_metadata(&new.attrs.user_metadata)?;
+        let full_object = match (new.checksum_algorithm, new.checksum_full_object) {
+            (None, Some(_)) => {
+                return Err(ModelError::InvalidRequest(
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.".into(),
+                ));
+            }
+            (None, None) => false,
+            (Some(a), None) => !a.supports_composite(),
+            (Some(a), Some(true)) if !a.supports_full_object() => {
+                return Err(ModelError::InvalidRequest(format!(
+                    "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                    a.name()
+                )));
+            }
+            (Some(a), Some(false)) if !a.supports_composite() => {
+                return Err(ModelError::InvalidRequest(format!(
+                    "The COMPOSITE checksum type cannot be used with the {} checksum algorithm.",
+                    a.name()
+                )));
+            }
+            (Some(_), Some(full)) => full,
+        };
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let now_us = (now_ms().max(0) as u64) * 1000 + u64::from(rand::random::<u16>() % 1000);
+            let mut id = [0u8; 16];
+            id[..8].copy_from_slice(&now_us.to_be_bytes());
+            id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
+            let rec = UploadRecord {
+                initiated_ms: now_ms(),
+                attrs: new.attrs,
+                storage_class: new.storage_class,
+                owner: inner.opts.owner.clone(),
+                checksum_algorithm: new.checksum_algorithm,
+                checksum_full_object: full_object,
+            };
+            txn.put(Table::Uploads, &upload_key(b.id, &key, &id), &encode(&rec))?;
+            txn.commit()?;
+            Ok(info(&key, &id, &rec))
+        })
+        .await
+    }
+
+    /// The upload's settings (the adapter needs its checksum algorithm before staging).
+    pub async fn upload_info(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<UploadInfo> {
+        let id = parse_upload_id(upload_id)?;
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            Ok(info(&key, &id, &get_upload(&*txn, b.id, &key, &id)?))
+        })
+        .await
+    }
+
+    /// Makes a staged part durable and records it, replacing any earlier part with the
+    /// same number.
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        staged: Staged,
+    ) -> ModelResult<PartInfo> {
+        check_part_number(part_number)?;
+        let id = parse_upload_id(upload_id)?;
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let (part, queued) = blocking(move || {
+            let (landed, digests) = staged.land()?;
+            let Landed::Blob(blob) = landed else {
+                return Err(ModelError::Internal("a part was staged inline".into()));
+            };
+            let result = (|| {
+                let mut txn = inner.meta.begin_write()?;
+                let b = get_bucket(&*txn, &bucket)?;
+                get_upload(&*txn, b.id, &key, &id)?;
+                let rec = PartRecord {
+                    blob: blob.0,
+                    size: digests.len,
+                    etag: digests.etag(),
+                    checksum: digests.checksum.clone(),
+                    last_modified_ms: now_ms(),
+                };
+                let pkey = part_key(&id, part_number);
+                let old: Option<PartRecord> = txn.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
+                add_refs(&mut *txn, &DataRef::Blob(rec.blob))?;
+                txn.put(Table::Parts, &pkey, &encode(&rec))?;
+                let queued = match old {
+                    Some(o) => drop_refs(&mut *txn, &DataRef::Blob(o.blob))?,
+                    None => false,
+                };
+                txn.commit()?;
+                Ok((part_info(part_number, &rec), queued))
+            })();
+            if result.is_err()
+                && let Err(e) = inner.blobs.delete(blob)
+            {
+                tracing::warn!(error = %e, "could not remove data of a failed part; the orphan sweep will");
+            }
+            result
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(part)
+    }
+
+    /// Completes an upload: the listed parts become the new object's segments, in one
+    /// transaction. A retried Complete of a completed upload answers the same result.
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        req: CompleteRequest,
+    ) -> ModelResult<CompletedUpload> {
+        let id = parse_upload_id(upload_id)?;
+        if req.parts.is_empty() {
+            return Err(ModelError::MalformedXml("You must specify at least one part".into()));
+        }
+        for pair in req.parts.windows(2) {
+            if pair[1].part_number <= pair[0].part_number {
+                return Err(ModelError::InvalidPartOrder);
+            }
+        }
+        for p in &req.parts {
+            check_part_number(p.part_number)?;
+        }
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let (out, queued) = blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            if let Some(done) = txn.get(Table::Completed, &id)? {
+                let done: CompletedRecord = decode(&done)?;
+                if done.bucket_id == b.id && done.key == key {
+                    return Ok((completed(&done), false));
+                }
+                return Err(ModelError::NoSuchUpload);
+            }
+            let upload = get_upload(&*txn, b.id, &key, &id)?;
+            let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
+            let record = assemble(&upload, &stored, &req, &inner.opts.owner)?;
+            let cond = WriteConditions {
+                if_none_match: req.if_none_match.as_deref(),
+                if_match: req.if_match.as_deref(),
+            };
+            let w = add_version(&mut *txn, &b, &key, record, cond)?;
+            let mut queued = w.queued;
+            queued |= remove_upload(&mut *txn, b.id, &key, &id)?;
+            let done = CompletedRecord {
+                bucket_id: b.id,
+                key: key.clone(),
+                etag: w.record.etag.clone(),
+                version_id: w.record.version_id.clone(),
+                checksum: w.record.checksum.clone(),
+                size: w.record.size,
+            };
+            prune_completed(&mut *txn)?;
+            txn.put(Table::Completed, &id, &encode(&done))?;
+            txn.commit()?;
+            Ok((completed(&done), queued))
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(out)
+    }
+
+    /// Aborts an upload and frees its parts.
+    pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<()> {
+        let id = parse_upload_id(upload_id)?;
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        let queued = blocking(move || {
+            let mut txn = inner.meta.begin_write()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            get_upload(&*txn, b.id, &key, &id)?;
+            let queued = remove_upload(&mut *txn, b.id, &key, &id)?;
+            txn.commit()?;
+            Ok(queued)
+        })
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Parts after `marker`, at most `max`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max: usize,
+    ) -> ModelResult<PartsPage> {
+        let id = parse_upload_id(upload_id)?;
+        let inner = self.inner.clone();
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let upload = get_upload(&*txn, b.id, &key, &id)?;
+            let start = part_key(&id, marker);
+            let end = prefix_successor(&id).expect("ids are not all 0xff");
+            let rows = txn.range(
+                Table::Parts,
+                Bound::Excluded(&start),
+                Bound::Excluded(&end),
+                max.saturating_add(1),
+            )?;
+            let mut parts = Vec::new();
+            let mut is_truncated = false;
+            for (k, v) in rows {
+                if parts.len() == max {
+                    is_truncated = true;
+                    break;
+                }
+                let n = u32::from_be_bytes(
+                    k[16..]
+                        .try_into()
+                        .map_err(|_| ModelError::Corrupt("bad part key".into()))?,
+                );
+                parts.push(part_info(n, &decode(&v)?));
+            }
+            let next_part_number_marker = parts.last().map(|p| p.part_number);
+            Ok(PartsPage {
+                upload: info(&key, &id, &upload),
+                parts,
+                is_truncated,
+                next_part_number_marker,
+            })
+        })
+        .await
+    }
+
+    /// Uploads in progress, in key order and oldest first within a key.
+    pub async fn list_multipart_uploads(&self, bucket: &str, q: UploadQuery) -> ModelResult<UploadPage> {
+        let inner = self.inner.clone();
+        let bucket = bucket.to_string();
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let mut page = UploadPage::default();
+            let key_marker = q.key_marker.as_deref().filter(|k| !k.is_empty());
+            let id_marker = q.upload_id_marker.as_deref().filter(|k| !k.is_empty());
+            let start = match key_marker {
+                Some(k) if k >= q.prefix.as_str() => match id_marker.map(parse_upload_id) {
+                    Some(Ok(id)) => Bound::Excluded(upload_key(b.id, k, &id)),
+                    // No (or an unknown) upload-id marker: after all uploads of the key.
+                    _ => Bound::Included(prefix_successor(&version_prefix(b.id, k)).expect("has successor")),
+                },
+                _ => Bound::Included(object_key(b.id, &q.prefix)),
+            };
+            let w = Walk {
+                table: Table::Uploads,
+                bucket_id: b.id,
+                prefix: &q.prefix,
+                delimiter: q.delimiter.as_deref().filter(|d| !d.is_empty()),
+                marker: key_marker,
+                max: q.max_uploads,
+                user_key: |stored| split_upload_key(stored).map(|(k, _)| k),
+            };
+            page.is_truncated = walk(
+                &*txn,
+                &w,
+                start,
+                &mut page.uploads,
+                &mut page.common_prefixes,
+                &mut |key, stored, value| {
+                    let (_, id) =
+                        split_upload_key(stored).ok_or_else(|| ModelError::Corrupt("bad upload key".into()))?;
+                    Ok(Some(info(key, &id, &decode(value)?)))
+                },
+            )?;
+            if page.is_truncated {
+                let last = page.uploads.last();
+                match (last, page.common_prefixes.last()) {
+                    (Some(u), p) if p.is_none_or(|p| p.as_str() < u.key.as_str()) => {
+                        page.next_key_marker = Some(u.key.clone());
+                        page.next_upload_id_marker = Some(u.upload_id.clone());
+                    }
+                    (_, p) => page.next_key_marker = p.cloned(),
+                }
+            }
+            Ok(page)
+        })
+        .await
+    }
+}
+
+/// Builds the new object's record from the listed parts, checking each as AWS does.
+fn assemble(
+    upload: &UploadRecord,
+    stored: &std::collections::HashMap<u32, PartRecord>,
+    req: &CompleteRequest,
+    owner: &str,
+) -> ModelResult<ObjectRecord> {
+    let last = req.parts.len() - 1;
+    let mut segments = Vec::with_capacity(req.parts.len());
+    let mut md5s = Md5::new();
+    let mut size = 0u64;
+    for (i, p) in req.parts.iter().enumerate() {
+        let Some(part) = stored.get(&p.part_number) else {
+            return Err(ModelError::InvalidPart(p.part_number));
+        };
+        if part.etag != p.etag {
+            return Err(ModelError::InvalidPart(p.part_number));
+        }
+        if let Some(claimed) = &p.checksum
+            && part.checksum.as_ref() != Some(claimed)
+        {
+            return Err(ModelError::InvalidPart(p.part_number));
+        }
+        if i < last && part.size < MIN_PART_SIZE {
+            return Err(ModelError::EntityTooSmall);
+        }
+        size += part.size;
+        md5s.update(hex::decode(&part.etag).map_err(|_| ModelError::Corrupt("part etag is not hex".into()))?);
+        segments.push(Segment {
+            blob: part.blob,
+            size: part.size,
+            etag: part.etag.clone(),
+            checksum: part.checksum.clone(),
+        });
+    }
+    if size > MAX_OBJECT_SIZE {
+        return Err(ModelError::EntityTooLarge);
+    }
+    let checksum = match upload.checksum_algorithm {
+        None => None,
+        Some(algo) => {
+            let mut sums = Vec::with_capacity(segments.len());
+            for s in &segments {
+                match &s.checksum {
+                    Some(c) if c.algorithm == algo => sums.push((c, s.size)),
+                    _ => {
+                        return Err(ModelError::InvalidRequest(format!(
+                            "a part was uploaded without its {} checksum",
+                            algo.name()
+                        )));
+                    }
+                }
+            }
+            Some(multipart_checksum(algo, upload.checksum_full_object, &sums)?)
+        }
+    };
+    if let Some(want) = &req.expected_checksum {
+        match &checksum {
+            Some(got) if got.algorithm == want.algorithm && got.base64 == want.base64 => {}
+            Some(got) if got.algorithm == want.algorithm && got.is_composite() => {
+                // A composite value may be given with or without its -N suffix.
+                if got.base64.split('-').next() != Some(want.base64.as_str()) {
+                    return Err(ModelError::BadDigest("checksum"));
+                }
+            }
+            _ => return Err(ModelError::BadDigest("checksum")),
+        }
+    }
+    Ok(ObjectRecord {
+        version_id: None,
+        delete_marker: false,
+        size,
+        etag: format!("{}-{}", hex::encode(md5s.finalize()), segments.len()),
+        last_modified_ms: now_ms(),
+        attrs: upload.attrs.clone(),
+        checksum,
+        data: DataRef::Segments(segments),
+        owner: owner.to_string(),
+        storage_class: upload.storage_class.clone(),
+        tags: Vec::new(),
+        acl: None,
+        encryption: None,
+        lock: LockInfo::default(),
+    })
+}
+
+fn completed(done: &CompletedRecord) -> CompletedUpload {
+    CompletedUpload {
+        etag: done.etag.clone(),
+        version_id: done.version_id.clone(),
+        checksum: done.checksum.clone(),
+        size: done.size,
+    }
+}
