@@ -294,3 +294,163 @@ async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
         "the clients really wrote between kills"
     );
 }
+
+/// SIGKILL while clients run multipart uploads (single-part ones, so Completes are
+/// frequent, and two-part ones): after restart each key holds nothing, or a whole
+/// object from an acknowledged or in-flight Complete; uploads not completed are still
+/// listed with their acknowledged parts; no orphaned part data survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_during_multipart_uploads_and_completes() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    const ROUNDS: u64 = 3;
+    const MP_CLIENTS: usize = 6;
+    let mut server = Server::start();
+    server.client().create_bucket().bucket("mcrash").send().await.unwrap();
+    // Per key: the last acknowledged object body, and a body whose Complete is in flight.
+    let state: Arc<Mutex<HashMap<String, KeyState>>> = Arc::default();
+    let completes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for round in 0..ROUNDS {
+        let client = server.client();
+        let mut tasks = Vec::new();
+        for cl in 0..MP_CLIENTS {
+            let (client, state, completes) = (client.clone(), state.clone(), completes.clone());
+            tasks.push(tokio::spawn(async move {
+                let key = format!("m{cl}");
+                for n in 0u64.. {
+                    let parts: Vec<Vec<u8>> = if cl % 2 == 0 {
+                        vec![pattern(100_000, round * 1000 + n)]
+                    } else {
+                        vec![pattern(5 << 20, round * 1000 + n), pattern(1_000, round * 1000 + n + 1)]
+                    };
+                    let Ok(up) = client.create_multipart_upload().bucket("mcrash").key(&key).send().await else {
+                        return;
+                    };
+                    let id = up.upload_id().unwrap().to_string();
+                    let mut done = Vec::new();
+                    for (i, p) in parts.iter().enumerate() {
+                        let res = client
+                            .upload_part()
+                            .bucket("mcrash")
+                            .key(&key)
+                            .upload_id(&id)
+                            .part_number(i as i32 + 1)
+                            .body(ByteStream::from(p.clone()))
+                            .send()
+                            .await;
+                        let Ok(out) = res else { return };
+                        done.push(
+                            CompletedPart::builder()
+                                .part_number(i as i32 + 1)
+                                .e_tag(out.e_tag().unwrap())
+                                .build(),
+                        );
+                    }
+                    let body = parts.concat();
+                    state.lock().unwrap().entry(key.clone()).or_default().in_flight = Some(body.clone());
+                    let res = client
+                        .complete_multipart_upload()
+                        .bucket("mcrash")
+                        .key(&key)
+                        .upload_id(&id)
+                        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+                        .send()
+                        .await;
+                    if res.is_err() {
+                        return;
+                    }
+                    let mut st = state.lock().unwrap();
+                    let e = st.get_mut(&key).unwrap();
+                    e.acked = Some(body);
+                    e.in_flight = None;
+                    completes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(700 + round * 400)).await;
+        server.kill();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        server.restart();
+        let c = server.client();
+
+        let mut expected_blobs = 0;
+        let snapshot = state.lock().unwrap().clone();
+        for (key, ks) in &snapshot {
+            match c.get_object().bucket("mcrash").key(key).send().await {
+                Ok(out) => {
+                    let etag = out.e_tag().unwrap().trim_matches('"').to_string();
+                    let segments: usize = etag.rsplit('-').next().unwrap().parse().unwrap();
+                    expected_blobs += segments;
+                    let bytes = read_all(out).await;
+                    let ok = ks.acked.as_ref() == Some(&bytes) || ks.in_flight.as_ref() == Some(&bytes);
+                    assert!(ok, "round {round} {key}: a whole acknowledged or in-flight object");
+                    let mut st = state.lock().unwrap();
+                    let e = st.get_mut(key).unwrap();
+                    e.acked = Some(bytes);
+                    e.in_flight = None;
+                }
+                Err(e) => {
+                    assert!(
+                        ks.acked.is_none(),
+                        "round {round} {key}: completed object lost: {}",
+                        code(&e)
+                    );
+                    state.lock().unwrap().get_mut(key).unwrap().in_flight = None;
+                }
+            }
+        }
+        // Uploads the kill interrupted are still there, with their acknowledged parts.
+        let ups = c.list_multipart_uploads().bucket("mcrash").send().await.unwrap();
+        let objects_only = expected_blobs;
+        for u in ups.uploads() {
+            let parts = c
+                .list_parts()
+                .bucket("mcrash")
+                .key(u.key().unwrap())
+                .upload_id(u.upload_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            expected_blobs += parts.parts().len();
+        }
+        assert_eq!(server.temp_files(), 0, "round {round}: unfinished writes are cleared");
+        // Once the start-up sweep has run: objects' segments plus pending parts, no orphans.
+        let settle = |want: usize| {
+            let server = &server;
+            async move {
+                let mut blobs = server.blob_files();
+                for _ in 0..200 {
+                    if blobs == want {
+                        break;
+                    }
+                    tokio::time::sleep(TICK).await;
+                    blobs = server.blob_files();
+                }
+                blobs
+            }
+        };
+        assert_eq!(
+            settle(expected_blobs).await,
+            expected_blobs,
+            "round {round}: blobs are the objects' segments and the pending uploads' parts"
+        );
+        for u in ups.uploads() {
+            c.abort_multipart_upload()
+                .bucket("mcrash")
+                .key(u.key().unwrap())
+                .upload_id(u.upload_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            settle(objects_only).await,
+            objects_only,
+            "round {round}: aborting the leftovers frees their parts"
+        );
+    }
+    let n = completes.load(std::sync::atomic::Ordering::Relaxed);
+    println!("{ROUNDS} kills, {n} acknowledged Completes");
+    assert!(n >= ROUNDS as usize, "Completes really ran between kills");
+}

@@ -42,7 +42,11 @@ async fn upload(c: &Client, b: &str, k: &str, id: &str, n: i32, data: &[u8]) -> 
         .send()
         .await
         .unwrap();
-    assert_eq!(out.e_tag().unwrap().trim_matches('"'), md5_hex(data), "a part's ETag is its MD5");
+    assert_eq!(
+        out.e_tag().unwrap().trim_matches('"'),
+        md5_hex(data),
+        "a part's ETag is its MD5"
+    );
     CompletedPart::builder()
         .part_number(n)
         .e_tag(out.e_tag().unwrap())
@@ -144,14 +148,28 @@ async fn upload_complete_and_read_back() {
     assert_eq!(r, whole[whole.len() - 1500..]);
 
     // partNumber: that part, 206, with the part count.
-    let got = c.get_object().bucket("bkt").key("obj").part_number(2).send().await.unwrap();
+    let got = c
+        .get_object()
+        .bucket("bkt")
+        .key("obj")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.parts_count(), Some(3));
     assert_eq!(
         got.content_range(),
         Some(format!("bytes {}-{}/{}", p1.len(), p1.len() + p2.len() - 1, whole.len()).as_str())
     );
     assert_eq!(read_all(got).await, p2);
-    let head = c.head_object().bucket("bkt").key("obj").part_number(3).send().await.unwrap();
+    let head = c
+        .head_object()
+        .bucket("bkt")
+        .key("obj")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.parts_count(), Some(3));
     assert_eq!(head.content_length(), Some(p3.len() as i64));
     let e = c
@@ -229,7 +247,10 @@ async fn errors_are_the_ones_aws_documents() {
     assert_eq!((status(&e), code(&e).as_str()), (400, "EntityTooSmall"));
     let e = complete(vec![last.clone(), small.clone()]).await.unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidPartOrder"));
-    let missing = CompletedPart::builder().part_number(7).e_tag(small.e_tag().unwrap()).build();
+    let missing = CompletedPart::builder()
+        .part_number(7)
+        .e_tag(small.e_tag().unwrap())
+        .build();
     let e = complete(vec![missing]).await.unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidPart"));
     let wrong_etag = CompletedPart::builder()
@@ -279,7 +300,13 @@ async fn errors_are_the_ones_aws_documents() {
         .await
         .unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchUpload"));
-    let e = c.create_multipart_upload().bucket("nope").key("k").send().await.unwrap_err();
+    let e = c
+        .create_multipart_upload()
+        .bucket("nope")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchBucket");
 }
 
@@ -294,7 +321,14 @@ async fn parts_replace_list_and_abort_frees_them() {
     }
     // Re-uploading part 3 replaces it.
     let replaced = upload(&c, "bkt", "k", &id, 3, b"replacement").await;
-    let all = c.list_parts().bucket("bkt").key("k").upload_id(&id).send().await.unwrap();
+    let all = c
+        .list_parts()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
     let numbers: Vec<_> = all.parts().iter().filter_map(|p| p.part_number()).collect();
     assert_eq!(numbers, [1, 2, 3, 4, 5]);
     assert_eq!(all.parts()[2].e_tag(), replaced.e_tag());
@@ -330,7 +364,14 @@ async fn parts_replace_list_and_abort_frees_them() {
         tokio::time::sleep(TICK).await;
     }
     assert_eq!(s.blob_files(), 0, "an aborted upload's parts are deleted");
-    let e = c.list_parts().bucket("bkt").key("k").upload_id(&id).send().await.unwrap_err();
+    let e = c
+        .list_parts()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NoSuchUpload");
     let e = c.get_object().bucket("bkt").key("k").send().await.unwrap_err();
     assert_eq!(code(&e), "NoSuchKey", "an aborted upload creates nothing");
@@ -365,7 +406,13 @@ async fn list_multipart_uploads_with_prefixes_and_markers() {
     let prefixes: Vec<_> = out.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
     assert_eq!(prefixes, ["a/"]);
     assert_eq!(out.uploads().len(), 3);
-    let out = c.list_multipart_uploads().bucket("bkt").prefix("a/").send().await.unwrap();
+    let out = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .prefix("a/")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.uploads().len(), 2);
 
     // Page one upload at a time through the markers.
@@ -429,7 +476,11 @@ async fn retried_complete_and_conditions_and_versions() {
     assert!(first.version_id().is_some(), "a versioned Complete returns its version");
     let again = complete().await.unwrap();
     assert_eq!(again.e_tag(), first.e_tag());
-    assert_eq!(again.version_id(), first.version_id(), "a retried Complete answers the same");
+    assert_eq!(
+        again.version_id(),
+        first.version_id(),
+        "a retried Complete answers the same"
+    );
     let versions = c.list_object_versions().bucket("bkt").send().await.unwrap();
     assert_eq!(versions.versions().len(), 1, "the retry created nothing");
 
@@ -576,7 +627,13 @@ async fn composite_and_full_object_checksums() {
     bucket(&c, "bkt").await;
     let (kind, _) = checksum_case(&c, ChecksumAlgorithm::Crc32, None, "crc32-default").await;
     assert_eq!(kind, "COMPOSITE", "CRC32 defaults to composite");
-    let (kind, _) = checksum_case(&c, ChecksumAlgorithm::Crc32, Some(ChecksumType::FullObject), "crc32-full").await;
+    let (kind, _) = checksum_case(
+        &c,
+        ChecksumAlgorithm::Crc32,
+        Some(ChecksumType::FullObject),
+        "crc32-full",
+    )
+    .await;
     assert_eq!(kind, "FULL_OBJECT");
     let (kind, _) = checksum_case(&c, ChecksumAlgorithm::Crc64Nvme, None, "crc64").await;
     assert_eq!(kind, "FULL_OBJECT", "CRC64NVME is full-object only");
@@ -854,6 +911,9 @@ async fn one_gib_in_sixteen_concurrent_parts() {
     assert_eq!(n, PART * PARTS);
     assert_eq!(hex_encode(&h.finalize()), hex_encode(&whole.finalize()));
     let rss = s.peak_rss();
-    println!("server peak RSS through a 1 GiB multipart upload and read: {} MiB", rss >> 20);
+    println!(
+        "server peak RSS through a 1 GiB multipart upload and read: {} MiB",
+        rss >> 20
+    );
     assert!(rss < 128 << 20, "server memory stays bounded: {} MiB", rss >> 20);
 }
