@@ -152,6 +152,9 @@ async fn sigkill_during_overwrites_loses_nothing_acknowledged() {
     );
 }
 
+/// Acknowledged versions: version id -> (key, body).
+type AckedVersions = HashMap<String, (String, Vec<u8>)>;
+
 /// With versioning on, a crash must not lose or tear any acknowledged version, and a
 /// version the crash interrupted is either absent or complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -172,7 +175,7 @@ async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
         .await
         .unwrap();
     // Acknowledged versions: id -> (key, body); bodies in flight at a kill, per key.
-    let acked: Arc<Mutex<HashMap<String, (String, Vec<u8>)>>> = Arc::default();
+    let acked: Arc<Mutex<AckedVersions>> = Arc::default();
     let in_flight: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
     for round in 0..ROUNDS {
         let client = server.client();
@@ -235,7 +238,7 @@ async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
                 out.next_version_id_marker().map(str::to_string),
             );
         }
-        let mut acked_now = acked.lock().unwrap();
+        let mut acked_now = acked.lock().unwrap().clone();
         let flying = in_flight.lock().unwrap().clone();
         let listed_ids: std::collections::HashSet<_> = listed.iter().map(|(_, id, _)| id.clone()).collect();
         for id in acked_now.keys() {
@@ -271,7 +274,7 @@ async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
                 blob_versions += 1;
             }
         }
-        drop(acked_now);
+        *acked.lock().unwrap() = acked_now;
         in_flight.lock().unwrap().clear();
         assert_eq!(server.temp_files(), 0, "round {round}: unfinished writes are cleared");
         let mut blobs = server.blob_files();
