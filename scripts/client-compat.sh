@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives a fresh local Ferrite with the clients users already have: the aws cli, boto3,
 # s3cmd (from PyPI, into a venv under target/) and rclone (Debian's package).
-# Each client creates a bucket, uploads, lists, downloads and compares, copies, deletes.
+# Each client creates a bucket, uploads (single-part and, for a 20 MiB file, multipart
+# with the client's own settings), lists, downloads and compares, copies, deletes.
 # Prints one PASS/FAIL line per client; exits non-zero if any failed.
 #
 #   scripts/client-compat.sh            # all clients
@@ -31,12 +32,13 @@ addr=$(sed -n 's/^listening on //p' "$work/stdout")
 endpoint="http://$addr"
 export AWS_ACCESS_KEY_ID=$FERRITE_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRITE_ROOT_SECRET_KEY AWS_DEFAULT_REGION=us-east-1
 export AWS_CONFIG_FILE="$work/aws-config"
-# Multipart upload is a later issue: keep single-part uploads for now.
-printf '[default]\ns3 =\n  multipart_threshold = 64MB\n' >"$AWS_CONFIG_FILE"
+# The aws cli's defaults: multipart above 8 MB, in 8 MB parts, several at a time.
+: >"$AWS_CONFIG_FILE"
 
 mkdir -p "$work/files"
 head -c 3000 /dev/urandom >"$work/files/small.bin"
 head -c $((5 * 1024 * 1024 + 123)) /dev/urandom >"$work/files/large.bin"
+head -c $((20 * 1024 * 1024 + 7)) /dev/urandom >"$work/files/multi.bin"
 printf 'hello' >"$work/files/with space+plus.txt"
 
 run_aws() {
@@ -45,6 +47,9 @@ run_aws() {
     $aws s3 cp "$work/files/small.bin" s3://cli-bucket/dir/small.bin &&
     $aws s3 cp "$work/files/large.bin" s3://cli-bucket/dir/large.bin &&
     $aws s3 cp "$work/files/with space+plus.txt" "s3://cli-bucket/with space+plus.txt" &&
+    $aws s3 cp "$work/files/multi.bin" s3://cli-bucket/multi.bin &&
+    $aws s3api head-object --bucket cli-bucket --key multi.bin | grep -q '"ETag": "\\"[0-9a-f]*-3\\""' &&
+    $aws s3 cp s3://cli-bucket/multi.bin "$work/aws-multi.bin" && cmp "$work/files/multi.bin" "$work/aws-multi.bin" &&
     $aws s3 ls s3://cli-bucket --recursive >"$work/aws-ls.txt" && grep -q 'dir/large.bin' "$work/aws-ls.txt" &&
     $aws s3 cp s3://cli-bucket/dir/large.bin "$work/aws-large.bin" && cmp "$work/files/large.bin" "$work/aws-large.bin" &&
     $aws s3 cp "s3://cli-bucket/with space+plus.txt" "$work/aws-plus.txt" && cmp "$work/files/with space+plus.txt" "$work/aws-plus.txt" &&
@@ -67,6 +72,14 @@ g = s3.get_object(Bucket="boto-bucket", Key="k/large")
 assert g["Body"].read() == data and g["Metadata"] == {"a": "b"} and g["ContentType"] == "x/y"
 assert s3.get_object(Bucket="boto-bucket", Key="k/large", Range="bytes=10-19")["Body"].read() == data[10:20]
 s3.copy_object(Bucket="boto-bucket", Key="k/copy", CopySource={"Bucket": "boto-bucket", "Key": "k/large"})
+from boto3.s3.transfer import TransferConfig
+tc = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024, max_concurrency=4)
+s3.upload_file(os.environ["WORK"] + "/files/multi.bin", "boto-bucket", "k/multi", Config=tc)
+head = s3.head_object(Bucket="boto-bucket", Key="k/multi")
+assert head["ETag"].strip('"').endswith("-5"), head["ETag"]
+s3.download_file("boto-bucket", "k/multi", os.environ["WORK"] + "/boto-multi.bin", Config=tc)
+assert open(os.environ["WORK"] + "/boto-multi.bin", "rb").read() == open(os.environ["WORK"] + "/files/multi.bin", "rb").read()
+s3.delete_object(Bucket="boto-bucket", Key="k/multi")
 keys = [o["Key"] for o in s3.list_objects_v2(Bucket="boto-bucket")["Contents"]]
 assert keys == ["k/copy", "k/large"], keys
 pages = list(s3.get_paginator("list_objects").paginate(Bucket="boto-bucket", PaginationConfig={"PageSize": 1}))
@@ -85,6 +98,9 @@ run_s3cmd() {
   local s3cmd="$venv/bin/s3cmd -c $cfg"
   $s3cmd mb s3://s3cmd-bucket >/dev/null &&
     $s3cmd put "$work/files/large.bin" s3://s3cmd-bucket/large.bin >/dev/null &&
+    $s3cmd put --multipart-chunk-size-mb=5 "$work/files/multi.bin" s3://s3cmd-bucket/multi.bin >/dev/null &&
+    $s3cmd get s3://s3cmd-bucket/multi.bin "$work/s3cmd-multi.bin" >/dev/null && cmp "$work/files/multi.bin" "$work/s3cmd-multi.bin" &&
+    $s3cmd del s3://s3cmd-bucket/multi.bin >/dev/null &&
     $s3cmd ls s3://s3cmd-bucket >"$work/s3cmd-ls.txt" && grep -q large.bin "$work/s3cmd-ls.txt" &&
     $s3cmd get s3://s3cmd-bucket/large.bin "$work/s3cmd-large.bin" >/dev/null && cmp "$work/files/large.bin" "$work/s3cmd-large.bin" &&
     $s3cmd info s3://s3cmd-bucket/large.bin >/dev/null &&
@@ -98,7 +114,8 @@ run_rclone() {
   unset AWS_CA_BUNDLE
   export RCLONE_CONFIG_FERRITE_TYPE=s3 RCLONE_CONFIG_FERRITE_PROVIDER=Other RCLONE_CONFIG_FERRITE_ENDPOINT=$endpoint
   export RCLONE_CONFIG_FERRITE_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID RCLONE_CONFIG_FERRITE_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
-  export RCLONE_CONFIG_FERRITE_REGION=us-east-1 RCLONE_S3_UPLOAD_CUTOFF=64M
+  # Multipart above 8 MiB, in 5 MiB chunks (rclone's defaults are 200M / 5M).
+  export RCLONE_CONFIG_FERRITE_REGION=us-east-1 RCLONE_S3_UPLOAD_CUTOFF=8M RCLONE_S3_CHUNK_SIZE=5M
   rclone mkdir ferrite:rclone-bucket &&
     rclone copy "$work/files" ferrite:rclone-bucket/files &&
     rclone check "$work/files" ferrite:rclone-bucket/files &&
