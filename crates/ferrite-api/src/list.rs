@@ -55,7 +55,7 @@ struct Listing<'a> {
     with_owner: bool,
 }
 
-fn url_encoded(s: &str, encode: bool) -> String {
+pub(crate) fn url_encoded(s: &str, encode: bool) -> String {
     if encode {
         utf8_percent_encode(s, URL_ENCODE).to_string()
     } else {

@@ -13,6 +13,7 @@ use crate::convert::{
     read_conditions, ts,
 };
 use crate::integrity::{Integrity, algorithm};
+use crate::list::url_encoded;
 use crate::object::{body_stream, storage_class};
 use crate::{FerriteS3, to_s3};
 
@@ -409,13 +410,12 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         let mut input = req.input;
         input.delimiter = input.delimiter.filter(|d| !d.is_empty());
-        if input
-            .encoding_type
-            .as_ref()
-            .is_some_and(|e| e.as_str() != EncodingType::URL)
-        {
-            return Err(invalid_argument("Invalid Encoding Method specified in Request"));
-        }
+        let encode = match input.encoding_type.as_ref() {
+            None => false,
+            Some(e) if e.as_str() == EncodingType::URL => true,
+            Some(_) => return Err(invalid_argument("Invalid Encoding Method specified in Request")),
+        };
+        let enc = |s: &str| url_encoded(s, encode);
         let max = page_size(input.max_uploads, MAX_UPLOADS_PAGE, "max-uploads")?;
         let q = UploadQuery {
             prefix: input.prefix.clone().unwrap_or_default(),
@@ -435,7 +435,7 @@ impl FerriteS3 {
             .map(|u| {
                 let (owner, initiator) = owner_initiator(&u.owner, &self.owner_name);
                 MultipartUpload {
-                    key: Some(u.key.clone()),
+                    key: Some(enc(&u.key)),
                     upload_id: Some(u.upload_id.clone()),
                     initiated: Some(ts(u.initiated_ms)),
                     owner: Some(owner),
@@ -453,9 +453,7 @@ impl FerriteS3 {
         let prefixes = page
             .common_prefixes
             .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(p.clone()),
-            })
+            .map(|p| CommonPrefix { prefix: Some(enc(p)) })
             .collect();
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(input.bucket),
@@ -463,7 +461,7 @@ impl FerriteS3 {
             delimiter: input.delimiter,
             key_marker: input.key_marker,
             upload_id_marker: input.upload_id_marker,
-            next_key_marker: page.next_key_marker,
+            next_key_marker: page.next_key_marker.as_deref().map(enc),
             next_upload_id_marker: page.next_upload_id_marker,
             max_uploads: Some(max as i32),
             is_truncated: Some(page.is_truncated),

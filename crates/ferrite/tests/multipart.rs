@@ -445,6 +445,18 @@ async fn list_multipart_uploads_with_prefixes_and_markers() {
         .await
         .unwrap();
     assert_eq!(out.uploads().iter().filter_map(|u| u.key()).collect::<Vec<_>>(), ["c"]);
+
+    // encoding-type=url escapes keys.
+    create(&c, "bkt", "z z").await;
+    let out = c
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .prefix("z")
+        .encoding_type(aws_sdk_s3::types::EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.uploads()[0].key(), Some("z%20z"));
 }
 
 #[tokio::test]
