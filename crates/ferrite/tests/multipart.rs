@@ -929,3 +929,79 @@ async fn one_gib_in_sixteen_concurrent_parts() {
     );
     assert!(rss < 128 << 20, "server memory stays bounded: {} MiB", rss >> 20);
 }
+
+/// Concurrent Completes on one key follow PutObject's rules: with versioning each is a
+/// version; without, exactly one complete object survives.
+#[tokio::test]
+async fn concurrent_completes_on_one_key() {
+    let s = Server::start();
+    let c = s.client();
+    for (b, versioned) in [("plain", false), ("versioned", true)] {
+        bucket(&c, b).await;
+        if versioned {
+            c.put_bucket_versioning()
+                .bucket(b)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+        const N: usize = 6;
+        let mut ready = Vec::new();
+        for i in 0..N {
+            let id = create(&c, b, "hot").await;
+            let body = pattern(200_000 + i, 500 + i as u64);
+            let part = upload(&c, b, "hot", &id, 1, &body).await;
+            ready.push((id, part, body));
+        }
+        let mut tasks = Vec::new();
+        for (id, part, body) in ready {
+            let (c, b) = (c.clone(), b.to_string());
+            tasks.push(tokio::spawn(async move {
+                let out = c
+                    .complete_multipart_upload()
+                    .bucket(&b)
+                    .key("hot")
+                    .upload_id(&id)
+                    .multipart_upload(parts(vec![part]))
+                    .send()
+                    .await
+                    .unwrap();
+                (out.version_id().map(str::to_string), body)
+            }));
+        }
+        let mut done = Vec::new();
+        for t in tasks {
+            done.push(t.await.unwrap());
+        }
+        let versions = c.list_object_versions().bucket(b).send().await.unwrap();
+        let current = read_all(c.get_object().bucket(b).key("hot").send().await.unwrap()).await;
+        assert!(done.iter().any(|(_, body)| *body == current), "{b}: a whole body is current");
+        if versioned {
+            assert_eq!(versions.versions().len(), N, "{b}: every Complete is a version");
+            for (v, body) in &done {
+                let got = c
+                    .get_object()
+                    .bucket(b)
+                    .key("hot")
+                    .version_id(v.as_deref().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(&read_all(got).await, body);
+            }
+        } else {
+            assert_eq!(versions.versions().len(), 1, "{b}: one object survives");
+        }
+    }
+    // Only the surviving objects' data remains: one blob (plain) + N (versioned).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.blob_files() != 7 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(TICK).await;
+    }
+    assert_eq!(s.blob_files(), 7);
+}
