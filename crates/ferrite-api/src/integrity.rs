@@ -31,6 +31,23 @@ fn trailer_algorithm(headers: &http::HeaderMap) -> S3Result<Option<Algo>> {
 /// The `x-amz-checksum-*` header fields of an input, in `ChecksumAlgorithm::ALL` order.
 pub(crate) type ChecksumHeaders<'a> = [(Algo, Option<&'a String>); 5];
 
+/// The `checksum_*` fields of any s3s input (or part) as [`ChecksumHeaders`].
+macro_rules! checksum_fields {
+    ($x:expr) => {
+        [
+            (ferrite_model::ChecksumAlgorithm::Crc32, $x.checksum_crc32.as_ref()),
+            (ferrite_model::ChecksumAlgorithm::Crc32c, $x.checksum_crc32c.as_ref()),
+            (
+                ferrite_model::ChecksumAlgorithm::Crc64Nvme,
+                $x.checksum_crc64nvme.as_ref(),
+            ),
+            (ferrite_model::ChecksumAlgorithm::Sha1, $x.checksum_sha1.as_ref()),
+            (ferrite_model::ChecksumAlgorithm::Sha256, $x.checksum_sha256.as_ref()),
+        ]
+    };
+}
+pub(crate) use checksum_fields;
+
 pub(crate) struct Integrity {
     header: Option<ChecksumValue>,
     trailer: Option<Algo>,

@@ -3,7 +3,7 @@
 
 use ferrite_model::{
     ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, MAX_PART_NUMBER, ModelError,
-    NewUpload, ReadConditions, Slice, UploadQuery, validate_key,
+    NewUpload, ReadConditions, Slice, UploadInfo, UploadQuery, validate_key,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -12,7 +12,7 @@ use crate::convert::{
     AttrsIn, ChecksumOut, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
     read_conditions, ts,
 };
-use crate::integrity::{Integrity, algorithm};
+use crate::integrity::{Integrity, algorithm, checksum_fields};
 use crate::list::url_encoded;
 use crate::object::{body_stream, storage_class};
 use crate::{FerriteS3, to_s3};
@@ -56,6 +56,15 @@ fn copy_source_range(v: Option<&str>) -> S3Result<Option<ByteRange>> {
         first,
         last: Some(last),
     }))
+}
+
+fn upload_algorithm(u: &UploadInfo) -> Option<ChecksumAlgorithm> {
+    u.checksum_algorithm
+        .map(|a| ChecksumAlgorithm::from(a.name().to_string()))
+}
+
+fn upload_checksum_type(u: &UploadInfo) -> Option<ChecksumType> {
+    u.checksum_algorithm.map(|_| checksum_type_of(!u.checksum_full_object))
 }
 
 fn owner_initiator(id: &str, name: &str) -> (Owner, Initiator) {
@@ -113,13 +122,9 @@ impl FerriteS3 {
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
-            upload_id: Some(up.upload_id),
-            checksum_algorithm: up
-                .checksum_algorithm
-                .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
-            checksum_type: up
-                .checksum_algorithm
-                .map(|_| checksum_type_of(!up.checksum_full_object)),
+            upload_id: Some(up.upload_id.clone()),
+            checksum_algorithm: upload_algorithm(&up),
+            checksum_type: upload_checksum_type(&up),
             ..Default::default()
         }))
     }
@@ -136,13 +141,7 @@ impl FerriteS3 {
         let number = part_number(input.part_number)?;
         let integrity = Integrity::new(
             &req.headers,
-            [
-                (Algo::Crc32, input.checksum_crc32.as_ref()),
-                (Algo::Crc32c, input.checksum_crc32c.as_ref()),
-                (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-                (Algo::Sha1, input.checksum_sha1.as_ref()),
-                (Algo::Sha256, input.checksum_sha256.as_ref()),
-            ],
+            checksum_fields!(input),
             input.checksum_algorithm.as_ref(),
             input.content_md5.as_ref(),
             input.content_length,
@@ -285,28 +284,16 @@ impl FerriteS3 {
         for p in listed {
             let number = p.part_number.ok_or_else(malformed)?;
             let etag = p.e_tag.ok_or_else(malformed)?;
-            let checksum = header_checksum([
-                (Algo::Crc32, p.checksum_crc32.as_ref()),
-                (Algo::Crc32c, p.checksum_crc32c.as_ref()),
-                (Algo::Crc64Nvme, p.checksum_crc64nvme.as_ref()),
-                (Algo::Sha1, p.checksum_sha1.as_ref()),
-                (Algo::Sha256, p.checksum_sha256.as_ref()),
-            ])
-            // A part checksum that cannot be a digest names no stored part.
-            .map_err(|_| to_s3(ModelError::InvalidPart(number.max(0) as u32)))?;
+            let checksum = header_checksum(checksum_fields!(p))
+                // A part checksum that cannot be a digest names no stored part.
+                .map_err(|_| to_s3(ModelError::InvalidPart(number.max(0) as u32)))?;
             parts.push(CompletePart {
                 part_number: part_number(number)?,
                 etag: etag.value().trim_matches('"').to_string(),
                 checksum,
             });
         }
-        let expected_checksum = whole_checksum([
-            (Algo::Crc32, input.checksum_crc32.as_ref()),
-            (Algo::Crc32c, input.checksum_crc32c.as_ref()),
-            (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-            (Algo::Sha1, input.checksum_sha1.as_ref()),
-            (Algo::Sha256, input.checksum_sha256.as_ref()),
-        ])?;
+        let expected_checksum = whole_checksum(checksum_fields!(input))?;
         let complete = CompleteRequest {
             parts,
             expected_checksum,
@@ -394,12 +381,8 @@ impl FerriteS3 {
             storage_class: Some(StorageClass::from(
                 up.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
             )),
-            checksum_algorithm: up
-                .checksum_algorithm
-                .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
-            checksum_type: up
-                .checksum_algorithm
-                .map(|_| checksum_type_of(!up.checksum_full_object)),
+            checksum_algorithm: upload_algorithm(up),
+            checksum_type: upload_checksum_type(up),
             ..Default::default()
         }))
     }
@@ -443,10 +426,8 @@ impl FerriteS3 {
                     storage_class: Some(StorageClass::from(
                         u.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
                     )),
-                    checksum_algorithm: u
-                        .checksum_algorithm
-                        .map(|a| ChecksumAlgorithm::from(a.name().to_string())),
-                    checksum_type: u.checksum_algorithm.map(|_| checksum_type_of(!u.checksum_full_object)),
+                    checksum_algorithm: upload_algorithm(u),
+                    checksum_type: upload_checksum_type(u),
                 }
             })
             .collect();

@@ -4,8 +4,8 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    ChecksumAlgorithm as Algo, CopyRequest, DeleteRequest, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs,
-    ReadConditions, Slice, validate_key, validate_user_metadata,
+    CopyRequest, DeleteRequest, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs, ReadConditions, Slice, validate_key,
+    validate_user_metadata,
 };
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
@@ -15,7 +15,7 @@ use crate::convert::{
     AttrsIn, ChecksumOut, byte_range, checksum_type, condition_etag, etag, invalid_argument, metadata_out,
     read_conditions, ts,
 };
-use crate::integrity::Integrity;
+use crate::integrity::{Integrity, checksum_fields};
 use crate::{FerriteS3, to_s3};
 
 const DELETE_OBJECTS_MAX: usize = 1000;
@@ -147,13 +147,7 @@ impl FerriteS3 {
         let input = req.input;
         let integrity = Integrity::new(
             &req.headers,
-            [
-                (Algo::Crc32, input.checksum_crc32.as_ref()),
-                (Algo::Crc32c, input.checksum_crc32c.as_ref()),
-                (Algo::Crc64Nvme, input.checksum_crc64nvme.as_ref()),
-                (Algo::Sha1, input.checksum_sha1.as_ref()),
-                (Algo::Sha256, input.checksum_sha256.as_ref()),
-            ],
+            checksum_fields!(input),
             input.checksum_algorithm.as_ref(),
             input.content_md5.as_ref(),
             input.content_length,

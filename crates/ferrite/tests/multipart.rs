@@ -980,7 +980,10 @@ async fn concurrent_completes_on_one_key() {
         }
         let versions = c.list_object_versions().bucket(b).send().await.unwrap();
         let current = read_all(c.get_object().bucket(b).key("hot").send().await.unwrap()).await;
-        assert!(done.iter().any(|(_, body)| *body == current), "{b}: a whole body is current");
+        assert!(
+            done.iter().any(|(_, body)| *body == current),
+            "{b}: a whole body is current"
+        );
         if versioned {
             assert_eq!(versions.versions().len(), N, "{b}: every Complete is a version");
             for (v, body) in &done {
