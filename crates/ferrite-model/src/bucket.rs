@@ -155,15 +155,17 @@ impl Ferrite {
         .await
     }
 
+    /// Deletes an empty bucket: no objects, versions or delete markers. Multipart
+    /// uploads in progress do not keep it alive: they are aborted with it, as on AWS.
     pub async fn delete_bucket(&self, name: &str) -> ModelResult<()> {
         let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || {
+        let queued = blocking(move || {
             let mut txn = inner.meta.begin_write()?;
             let rec = get_bucket(&*txn, &name)?;
             let start = object_key(rec.id, "");
             let end = bucket_end(rec.id);
-            for table in [Table::Objects, Table::Versions, Table::Uploads] {
+            for table in [Table::Objects, Table::Versions] {
                 if !txn
                     .range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?
                     .is_empty()
@@ -171,10 +173,15 @@ impl Ferrite {
                     return Err(ModelError::BucketNotEmpty);
                 }
             }
+            let queued = crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
             txn.delete(Table::Buckets, name.as_bytes())?;
             txn.commit()?;
-            Ok(())
+            Ok(queued)
         })
-        .await
+        .await?;
+        if queued {
+            self.inner.gc_wake.notify_one();
+        }
+        Ok(())
     }
 }

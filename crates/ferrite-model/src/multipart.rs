@@ -194,6 +194,20 @@ fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16
     Ok(queued)
 }
 
+/// Aborts every upload in a bucket (a deleted bucket takes its uploads with it, as on
+/// AWS). Returns whether garbage was queued.
+pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<bool> {
+    let start = object_key(bucket_id, "");
+    let end = crate::keys::bucket_end(bucket_id);
+    let rows = txn.range(Table::Uploads, Bound::Included(&start), Bound::Excluded(&end), usize::MAX)?;
+    let mut queued = false;
+    for (k, _) in rows {
+        let (key, id) = split_upload_key(&k).ok_or_else(|| ModelError::Corrupt("bad upload key".into()))?;
+        queued |= remove_upload(txn, bucket_id, key, &id)?;
+    }
+    Ok(queued)
+}
+
 /// Forgets completed-upload results older than a day (ids start with their upload's
 /// start time, so the oldest come first).
 fn prune_completed(txn: &mut dyn WriteTxn) -> ModelResult<()> {

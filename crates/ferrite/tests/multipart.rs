@@ -1008,3 +1008,33 @@ async fn concurrent_completes_on_one_key() {
     }
     assert_eq!(s.blob_files(), 7);
 }
+
+/// As on AWS, uploads in progress do not keep a bucket alive: deleting it aborts them.
+#[tokio::test]
+async fn deleting_a_bucket_aborts_its_uploads() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    let id = create(&c, "bkt", "k").await;
+    upload(&c, "bkt", "k", &id, 1, &pattern(100_000, 1)).await;
+    c.put_object()
+        .bucket("bkt")
+        .key("obj")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let e = c.delete_bucket().bucket("bkt").send().await.unwrap_err();
+    assert_eq!(code(&e), "BucketNotEmpty", "objects still keep it");
+    c.delete_object().bucket("bkt").key("obj").send().await.unwrap();
+    c.delete_bucket().bucket("bkt").send().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.blob_files() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(TICK).await;
+    }
+    assert_eq!(s.blob_files(), 0, "the aborted upload's part is freed");
+    // A new bucket of the same name starts without the old upload.
+    bucket(&c, "bkt").await;
+    let ups = c.list_multipart_uploads().bucket("bkt").send().await.unwrap();
+    assert!(ups.uploads().is_empty());
+}
