@@ -262,26 +262,41 @@ impl Ctx {
 
     async fn put(&self, key: &str, body: Bytes) -> anyhow::Result<u64> {
         let n = body.len() as u64;
-        let a = self.s3.send("PUT", &object_path(&self.args.bucket, key), &[], body, false).await?;
+        let a = self
+            .s3
+            .send("PUT", &object_path(&self.args.bucket, key), &[], body, false)
+            .await?;
         expect(a.status == 200, &format!("PUT {key}: status {}", a.status))?;
         Ok(n)
     }
 
     async fn get(&self, key: &str) -> anyhow::Result<u64> {
-        let a = self.s3.send("GET", &object_path(&self.args.bucket, key), &[], Bytes::new(), false).await?;
+        let a = self
+            .s3
+            .send("GET", &object_path(&self.args.bucket, key), &[], Bytes::new(), false)
+            .await?;
         expect(a.status == 200, &format!("GET {key}: status {}", a.status))?;
-        expect(a.bytes == self.args.size, &format!("GET {key}: {} bytes, want {}", a.bytes, self.args.size))?;
+        expect(
+            a.bytes == self.args.size,
+            &format!("GET {key}: {} bytes, want {}", a.bytes, self.args.size),
+        )?;
         Ok(a.bytes)
     }
 
     async fn head(&self, key: &str) -> anyhow::Result<u64> {
-        let a = self.s3.send("HEAD", &object_path(&self.args.bucket, key), &[], Bytes::new(), false).await?;
+        let a = self
+            .s3
+            .send("HEAD", &object_path(&self.args.bucket, key), &[], Bytes::new(), false)
+            .await?;
         expect(a.status == 200, &format!("HEAD {key}: status {}", a.status))?;
         Ok(0)
     }
 
     async fn delete(&self, key: &str) -> anyhow::Result<u64> {
-        let a = self.s3.send("DELETE", &object_path(&self.args.bucket, key), &[], Bytes::new(), false).await?;
+        let a = self
+            .s3
+            .send("DELETE", &object_path(&self.args.bucket, key), &[], Bytes::new(), false)
+            .await?;
         expect(a.status == 204, &format!("DELETE {key}: status {}", a.status))?;
         Ok(0)
     }
@@ -289,7 +304,12 @@ impl Ctx {
     /// One page of ListObjectsV2 (1000 keys) under `prefix`, from a random start.
     async fn list(&self, prefix: &str, start: &str, want: usize) -> anyhow::Result<u64> {
         let path = format!("/{}", uri_encode(&self.args.bucket, false));
-        let q = [("list-type", "2"), ("max-keys", "1000"), ("prefix", prefix), ("start-after", start)];
+        let q = [
+            ("list-type", "2"),
+            ("max-keys", "1000"),
+            ("prefix", prefix),
+            ("start-after", start),
+        ];
         let a = self.s3.send("GET", &path, &q, Bytes::new(), true).await?;
         expect(a.status == 200, &format!("LIST: status {}", a.status))?;
         let xml = std::str::from_utf8(a.body.as_deref().unwrap_or_default())?;
@@ -300,21 +320,34 @@ impl Ctx {
 
     async fn multipart_put(&self, key: &str) -> anyhow::Result<u64> {
         let path = object_path(&self.args.bucket, key);
-        let a = self.s3.send("POST", &path, &[("uploads", "")], Bytes::new(), true).await?;
+        let a = self
+            .s3
+            .send("POST", &path, &[("uploads", "")], Bytes::new(), true)
+            .await?;
         expect(a.status == 200, &format!("CreateMultipartUpload: status {}", a.status))?;
         let xml = String::from_utf8(a.body.unwrap_or_default().to_vec())?;
         let id = xml_value(&xml, "UploadId").context("no UploadId")?.to_string();
         let parts = self.args.size.div_ceil(self.args.part_size).max(1) as usize;
         let mut complete = String::from("<CompleteMultipartUpload>");
         for n in 1..=parts {
-            let body = if n == parts { self.last_part.clone() } else { self.part.clone() };
+            let body = if n == parts {
+                self.last_part.clone()
+            } else {
+                self.part.clone()
+            };
             let num = n.to_string();
             let q = [("partNumber", num.as_str()), ("uploadId", id.as_str())];
             let resp = self.s3.send("PUT", &path, &q, body, false).await?;
             expect(resp.status == 200, &format!("UploadPart: status {}", resp.status))?;
             // The part ETags are known: MD5 of each payload (checked by Complete).
-            let etag = if n == parts { &self.last_etag() } else { &self.part_etag() };
-            complete.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>\"{etag}\"</ETag></Part>"));
+            let etag = if n == parts {
+                &self.last_etag()
+            } else {
+                &self.part_etag()
+            };
+            complete.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>\"{etag}\"</ETag></Part>"
+            ));
         }
         complete.push_str("</CompleteMultipartUpload>");
         let a = self
@@ -346,7 +379,8 @@ impl Ctx {
         match self.args.op {
             Op::Put => {
                 let i = self.counter.fetch_add(1, Ordering::Relaxed);
-                self.put(&format!("put/{}/{i:010}", self.args.size), self.body.clone()).await
+                self.put(&format!("put/{}/{i:010}", self.args.size), self.body.clone())
+                    .await
             }
             Op::Get => self.get(&self.prepared_key(pick)).await,
             Op::Head => self.head(&self.prepared_key(pick)).await,
@@ -491,11 +525,19 @@ async fn run(args: Args) -> anyhow::Result<Report> {
                 n += 1;
                 let micros = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
                 match r {
-                    Ok(bytes) => samples.push(Sample { micros, bytes, ok: true }),
+                    Ok(bytes) => samples.push(Sample {
+                        micros,
+                        bytes,
+                        ok: true,
+                    }),
                     Err(e) if e.to_string() == "exhausted" => break,
                     Err(e) => {
                         first_error.get_or_insert_with(|| format!("{e:#}"));
-                        samples.push(Sample { micros, bytes: 0, ok: false });
+                        samples.push(Sample {
+                            micros,
+                            bytes: 0,
+                            ok: false,
+                        });
                     }
                 }
             }

@@ -69,7 +69,14 @@ impl Signer {
 
     /// Signs `method path?query` for `host` at `now`. `path` is already encoded;
     /// `query` pairs are raw and get encoded and sorted here.
-    pub fn sign(&self, method: &str, host: &str, path: &str, query: &[(&str, &str)], now: time::OffsetDateTime) -> Signed {
+    pub fn sign(
+        &self,
+        method: &str,
+        host: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        now: time::OffsetDateTime,
+    ) -> Signed {
         let amz_date = format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
             now.year(),

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub blobs: Arc<dyn BlobStore>,
     pub opts: Options,
     pub gc_wake: Arc<Notify>,
+    /// Runs the hot write paths with group commit.
+    pub committer: crate::commit::Committer,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -76,6 +78,7 @@ impl Ferrite {
         let started = SystemTime::now();
         let this = Self {
             inner: Arc::new(Inner {
+                committer: crate::commit::Committer::start(meta.clone()),
                 meta,
                 blobs,
                 opts,

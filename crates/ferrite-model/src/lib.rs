@@ -10,6 +10,7 @@
 
 mod bucket;
 mod checksum;
+mod commit;
 mod conditions;
 mod engine;
 mod error;

@@ -199,7 +199,12 @@ fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16
 pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<bool> {
     let start = object_key(bucket_id, "");
     let end = crate::keys::bucket_end(bucket_id);
-    let rows = txn.range(Table::Uploads, Bound::Included(&start), Bound::Excluded(&end), usize::MAX)?;
+    let rows = txn.range(
+        Table::Uploads,
+        Bound::Included(&start),
+        Bound::Excluded(&end),
+        usize::MAX,
+    )?;
     let mut queued = false;
     for (k, _) in rows {
         let (key, id) = split_upload_key(&k).ok_or_else(|| ModelError::Corrupt("bad upload key".into()))?;
@@ -248,26 +253,26 @@ impl Ferrite {
         };
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let b = get_bucket(&*txn, &bucket)?;
-            let now_us = (now_ms().max(0) as u64) * 1000 + u64::from(rand::random::<u16>() % 1000);
-            let mut id = [0u8; 16];
-            id[..8].copy_from_slice(&now_us.to_be_bytes());
-            id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
-            let rec = UploadRecord {
-                initiated_ms: now_ms(),
-                attrs: new.attrs,
-                storage_class: new.storage_class,
-                owner: inner.opts.owner.clone(),
-                checksum_algorithm: new.checksum_algorithm,
-                checksum_full_object: full_object,
-            };
-            txn.put(Table::Uploads, &upload_key(b.id, &key, &id), &encode(&rec))?;
-            txn.commit()?;
-            Ok(info(&key, &id, &rec))
-        })
-        .await
+        self.inner
+            .committer
+            .write(move |txn| {
+                let b = get_bucket(txn, &bucket)?;
+                let now_us = (now_ms().max(0) as u64) * 1000 + u64::from(rand::random::<u16>() % 1000);
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&now_us.to_be_bytes());
+                id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
+                let rec = UploadRecord {
+                    initiated_ms: now_ms(),
+                    attrs: new.attrs,
+                    storage_class: new.storage_class,
+                    owner: inner.opts.owner.clone(),
+                    checksum_algorithm: new.checksum_algorithm,
+                    checksum_full_object: full_object,
+                };
+                txn.put(Table::Uploads, &upload_key(b.id, &key, &id), &encode(&rec))?;
+                Ok(info(&key, &id, &rec))
+            })
+            .await
     }
 
     /// The upload's settings (the adapter needs its checksum algorithm before staging).
@@ -297,45 +302,53 @@ impl Ferrite {
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let (part, queued) = blocking(move || {
-            let (landed, digests) = staged.land()?;
+        // Its own task: a client that goes away mid-commit cannot strand landed data.
+        let task = tokio::spawn(async move {
+            let (landed, digests) = blocking(move || staged.land()).await?;
             let Landed::Blob(blob) = landed else {
                 return Err(ModelError::Internal("a part was staged inline".into()));
             };
-            let result = (|| {
-                let mut txn = inner.meta.begin_write()?;
-                let b = get_bucket(&*txn, &bucket)?;
-                get_upload(&*txn, b.id, &key, &id)?;
-                let rec = PartRecord {
-                    blob: blob.0,
-                    size: digests.len,
-                    etag: digests.etag(),
-                    checksum: digests.checksum.clone(),
-                    last_modified_ms: now_ms(),
-                };
-                let pkey = part_key(&id, part_number);
-                let old: Option<PartRecord> = txn.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
-                add_refs(&mut *txn, &DataRef::Blob(rec.blob))?;
-                txn.put(Table::Parts, &pkey, &encode(&rec))?;
-                let queued = match old {
-                    Some(o) => drop_refs(&mut *txn, &DataRef::Blob(o.blob))?,
-                    None => false,
-                };
-                txn.commit()?;
-                Ok((part_info(part_number, &rec), queued))
-            })();
-            if result.is_err()
-                && let Err(e) = inner.blobs.delete(blob)
-            {
-                tracing::warn!(error = %e, "could not remove data of a failed part; the orphan sweep will");
+            let rec = PartRecord {
+                blob: blob.0,
+                size: digests.len,
+                etag: digests.etag(),
+                checksum: digests.checksum.clone(),
+                last_modified_ms: now_ms(),
+            };
+            let result = inner
+                .committer
+                .write(move |txn| {
+                    let b = get_bucket(txn, &bucket)?;
+                    get_upload(txn, b.id, &key, &id)?;
+                    let pkey = part_key(&id, part_number);
+                    let old: Option<PartRecord> = txn.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
+                    add_refs(txn, &DataRef::Blob(rec.blob))?;
+                    txn.put(Table::Parts, &pkey, &encode(&rec))?;
+                    let queued = match old {
+                        Some(o) => drop_refs(txn, &DataRef::Blob(o.blob))?,
+                        None => false,
+                    };
+                    Ok((part_info(part_number, &rec), queued))
+                })
+                .await;
+            if result.is_err() {
+                let blobs = inner.blobs.clone();
+                let _ = blocking(move || {
+                    if let Err(e) = blobs.delete(blob) {
+                        tracing::warn!(error = %e, "could not remove data of a failed part; the orphan sweep will");
+                    }
+                    Ok(())
+                })
+                .await;
             }
-            result
-        })
-        .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(part)
+            let (part, queued) = result?;
+            if queued {
+                inner.gc_wake.notify_one();
+            }
+            Ok(part)
+        });
+        task.await
+            .map_err(|e| ModelError::Internal(format!("part task failed: {e}")))?
     }
 
     /// Completes an upload: the listed parts become the new object's segments, in one
@@ -361,40 +374,41 @@ impl Ferrite {
         }
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let (out, queued) = blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let b = get_bucket(&*txn, &bucket)?;
-            if let Some(done) = txn.get(Table::Completed, &id)? {
-                let done: CompletedRecord = decode(&done)?;
-                if done.bucket_id == b.id && done.key == key {
-                    return Ok((completed(&done), false));
+        let (out, queued) = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let b = get_bucket(txn, &bucket)?;
+                if let Some(done) = txn.get(Table::Completed, &id)? {
+                    let done: CompletedRecord = decode(&done)?;
+                    if done.bucket_id == b.id && done.key == key {
+                        return Ok((completed(&done), false));
+                    }
+                    return Err(ModelError::NoSuchUpload);
                 }
-                return Err(ModelError::NoSuchUpload);
-            }
-            let upload = get_upload(&*txn, b.id, &key, &id)?;
-            let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
-            let record = assemble(&upload, &stored, &req, &inner.opts.owner)?;
-            let cond = WriteConditions {
-                if_none_match: req.if_none_match.as_deref(),
-                if_match: req.if_match.as_deref(),
-            };
-            let w = add_version(&mut *txn, &b, &key, record, cond)?;
-            let mut queued = w.queued;
-            queued |= remove_upload(&mut *txn, b.id, &key, &id)?;
-            let done = CompletedRecord {
-                bucket_id: b.id,
-                key: key.clone(),
-                etag: w.record.etag.clone(),
-                version_id: w.record.version_id.clone(),
-                checksum: w.record.checksum.clone(),
-                size: w.record.size,
-            };
-            prune_completed(&mut *txn)?;
-            txn.put(Table::Completed, &id, &encode(&done))?;
-            txn.commit()?;
-            Ok((completed(&done), queued))
-        })
-        .await?;
+                let upload = get_upload(&*txn, b.id, &key, &id)?;
+                let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
+                let record = assemble(&upload, &stored, &req, &inner.opts.owner)?;
+                let cond = WriteConditions {
+                    if_none_match: req.if_none_match.as_deref(),
+                    if_match: req.if_match.as_deref(),
+                };
+                let w = add_version(&mut *txn, &b, &key, record, cond)?;
+                let mut queued = w.queued;
+                queued |= remove_upload(&mut *txn, b.id, &key, &id)?;
+                let done = CompletedRecord {
+                    bucket_id: b.id,
+                    key: key.clone(),
+                    etag: w.record.etag.clone(),
+                    version_id: w.record.version_id.clone(),
+                    checksum: w.record.checksum.clone(),
+                    size: w.record.size,
+                };
+                prune_completed(&mut *txn)?;
+                txn.put(Table::Completed, &id, &encode(&done))?;
+                Ok((completed(&done), queued))
+            })
+            .await?;
         if queued {
             self.inner.gc_wake.notify_one();
         }
@@ -404,17 +418,17 @@ impl Ferrite {
     /// Aborts an upload and frees its parts.
     pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<()> {
         let id = parse_upload_id(upload_id)?;
-        let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let queued = blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let b = get_bucket(&*txn, &bucket)?;
-            get_upload(&*txn, b.id, &key, &id)?;
-            let queued = remove_upload(&mut *txn, b.id, &key, &id)?;
-            txn.commit()?;
-            Ok(queued)
-        })
-        .await?;
+        let queued = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let b = get_bucket(txn, &bucket)?;
+                get_upload(&*txn, b.id, &key, &id)?;
+                let queued = remove_upload(&mut *txn, b.id, &key, &id)?;
+                Ok(queued)
+            })
+            .await?;
         if queued {
             self.inner.gc_wake.notify_one();
         }

@@ -329,10 +329,12 @@ impl Ferrite {
     pub async fn put_object(&self, bucket: &str, key: &str, staged: Staged, put: PutAttrs) -> ModelResult<ObjectInfo> {
         validate_key(key)?;
         validate_user_metadata(&put.attrs.user_metadata)?;
-        let inner = self.inner.clone();
+        let this = self.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let (info, queued) = blocking(move || {
-            let (landed, digests) = staged.land()?;
+        // Its own task: a client that goes away mid-commit cannot strand landed data.
+        let task = tokio::spawn(async move {
+            let inner = this.inner.clone();
+            let (landed, digests) = blocking(move || staged.land()).await?;
             let data = match &landed {
                 Landed::Inline(_) => DataRef::Inline(rand::random()),
                 Landed::Blob(id) => DataRef::Blob(id.0),
@@ -353,37 +355,46 @@ impl Ferrite {
                 encryption: None,
                 lock: LockInfo::default(),
             };
-            let result = (|| {
-                let mut txn = inner.meta.begin_write()?;
-                let b = get_bucket(&*txn, &bucket)?;
-                if let (Landed::Inline(bytes), DataRef::Inline(id)) = (&landed, &record.data) {
-                    txn.put(Table::Inline, id, bytes)?;
-                }
-                let cond = WriteConditions {
-                    if_none_match: put.if_none_match.as_deref(),
-                    if_match: put.if_match.as_deref(),
-                };
-                let w = add_version(&mut *txn, &b, &key, record, cond)?;
-                txn.commit()?;
-                Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
-            })();
-            match result {
-                Ok(done) => Ok(done),
-                Err(e) => {
-                    if let Landed::Blob(id) = landed
-                        && let Err(del) = inner.blobs.delete(id)
-                    {
+            let inline = match &landed {
+                Landed::Inline(bytes) => Some(bytes.clone()),
+                Landed::Blob(_) => None,
+            };
+            let result = inner
+                .committer
+                .write(move |txn| {
+                    let b = get_bucket(txn, &bucket)?;
+                    let cond = WriteConditions {
+                        if_none_match: put.if_none_match.as_deref(),
+                        if_match: put.if_match.as_deref(),
+                    };
+                    let w = add_version(txn, &b, &key, record, cond)?;
+                    // After the checks: a refused write changes nothing.
+                    if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
+                        txn.put(Table::Inline, id, bytes)?;
+                    }
+                    Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
+                })
+                .await;
+            if result.is_err()
+                && let Landed::Blob(id) = landed
+            {
+                let blobs = inner.blobs.clone();
+                let _ = blocking(move || {
+                    if let Err(del) = blobs.delete(id) {
                         tracing::warn!(error = %del, "could not remove data of a failed put; the orphan sweep will");
                     }
-                    Err(e)
-                }
+                    Ok(())
+                })
+                .await;
             }
-        })
-        .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(info)
+            let (info, queued) = result?;
+            if queued {
+                inner.gc_wake.notify_one();
+            }
+            Ok(info)
+        });
+        task.await
+            .map_err(|e| ModelError::Internal(format!("put task failed: {e}")))?
     }
 
     /// The attributes of the current object, or of `version`, after checking `cond`.
@@ -505,23 +516,24 @@ impl Ferrite {
     ) -> ModelResult<Vec<ModelResult<DeleteOutcome>>> {
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
-        let (results, queued) = blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let b = get_bucket(&*txn, &bucket)?;
-            let mut queued = false;
-            let mut results = Vec::with_capacity(reqs.len());
-            for req in &reqs {
-                // Each delete either fully applies or changes nothing: its checks come
-                // before its first write.
-                results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner).map(|(outcome, q)| {
-                    queued |= q;
-                    outcome
-                }));
-            }
-            txn.commit()?;
-            Ok((results, queued))
-        })
-        .await?;
+        let (results, queued) = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let b = get_bucket(txn, &bucket)?;
+                let mut queued = false;
+                let mut results = Vec::with_capacity(reqs.len());
+                for req in &reqs {
+                    // Each delete either fully applies or changes nothing: its checks come
+                    // before its first write.
+                    results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner).map(|(outcome, q)| {
+                        queued |= q;
+                        outcome
+                    }));
+                }
+                Ok((results, queued))
+            })
+            .await?;
         if queued {
             self.inner.gc_wake.notify_one();
         }
@@ -538,57 +550,63 @@ impl Ferrite {
             validate_user_metadata(&attrs.user_metadata)?;
         }
         let inner = self.inner.clone();
-        let (info, queued) = blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let src_bucket = get_bucket(&*txn, &req.src_bucket)?;
-            let dst_bucket = get_bucket(&*txn, &req.dst_bucket)?;
-            let src = match &src_sel {
-                None => get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?.ok_or(ModelError::NoSuchKey)?,
-                Some(sel) => {
-                    let (_, rec) = find(&*txn, src_bucket.id, &req.src_key, sel)?.ok_or(ModelError::NoSuchVersion)?;
-                    if rec.delete_marker {
-                        return Err(ModelError::CopySourceIsDeleteMarker);
+        let (info, queued) = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let src_bucket = get_bucket(txn, &req.src_bucket)?;
+                let dst_bucket = get_bucket(txn, &req.dst_bucket)?;
+                let src = match &src_sel {
+                    None => {
+                        get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?.ok_or(ModelError::NoSuchKey)?
                     }
-                    rec
+                    Some(sel) => {
+                        let (_, rec) =
+                            find(&*txn, src_bucket.id, &req.src_key, sel)?.ok_or(ModelError::NoSuchVersion)?;
+                        if rec.delete_marker {
+                            return Err(ModelError::CopySourceIsDeleteMarker);
+                        }
+                        rec
+                    }
+                };
+                evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(
+                    |e| match e {
+                        ModelError::NotModified { .. } => ModelError::PreconditionFailed,
+                        other => other,
+                    },
+                )?;
+                let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
+                let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
+                // Copying a named older version onto its own key is a rollback, not a no-op.
+                if same_key && src_sel.is_none() && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
+                    return Err(ModelError::CopyToSelfUnchanged);
                 }
-            };
-            evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(|e| match e {
-                ModelError::NotModified { .. } => ModelError::PreconditionFailed,
-                other => other,
-            })?;
-            let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
-            let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
-            // Copying a named older version onto its own key is a rollback, not a no-op.
-            if same_key && src_sel.is_none() && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
-                return Err(ModelError::CopyToSelfUnchanged);
-            }
-            let attrs = match req.directive {
-                MetadataDirective::Copy => src.attrs.clone(),
-                MetadataDirective::Replace(a) => a,
-            };
-            let source_version_id = version_header(&src, &src_bucket);
-            let record = ObjectRecord {
-                version_id: None,
-                delete_marker: false,
-                last_modified_ms: now_ms(),
-                attrs,
-                owner: inner.opts.owner.clone(),
-                storage_class: req.storage_class.or(src.storage_class.clone()),
-                ..src
-            };
-            let cond = WriteConditions {
-                if_none_match: req.if_none_match.as_deref(),
-                if_match: req.if_match.as_deref(),
-            };
-            let w = add_version(&mut *txn, &dst_bucket, &req.dst_key, record, cond)?;
-            txn.commit()?;
-            let outcome = CopyOutcome {
-                info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket),
-                source_version_id,
-            };
-            Ok((outcome, w.queued))
-        })
-        .await?;
+                let attrs = match req.directive {
+                    MetadataDirective::Copy => src.attrs.clone(),
+                    MetadataDirective::Replace(a) => a,
+                };
+                let source_version_id = version_header(&src, &src_bucket);
+                let record = ObjectRecord {
+                    version_id: None,
+                    delete_marker: false,
+                    last_modified_ms: now_ms(),
+                    attrs,
+                    owner: inner.opts.owner.clone(),
+                    storage_class: req.storage_class.or(src.storage_class.clone()),
+                    ..src
+                };
+                let cond = WriteConditions {
+                    if_none_match: req.if_none_match.as_deref(),
+                    if_match: req.if_match.as_deref(),
+                };
+                let w = add_version(&mut *txn, &dst_bucket, &req.dst_key, record, cond)?;
+                let outcome = CopyOutcome {
+                    info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket),
+                    source_version_id,
+                };
+                Ok((outcome, w.queued))
+            })
+            .await?;
         if queued {
             self.inner.gc_wake.notify_one();
         }
