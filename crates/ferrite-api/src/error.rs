@@ -45,14 +45,6 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return S3Error::with_message(C::InvalidArgument, "Invalid version id specified");
         }
         ModelError::NotImplemented(_) => C::NotImplemented,
-        ModelError::InvalidPartNumber => {
-            let mut e = S3Error::with_message(
-                C::Custom("InvalidPartNumber".into()),
-                "The requested partnumber is not satisfiable",
-            );
-            e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
-            return e;
-        }
         ModelError::NoSuchUpload => {
             return S3Error::with_message(
                 C::NoSuchUpload,

@@ -242,6 +242,12 @@ impl FerriteS3 {
                 ModelError::NotModified { .. } => to_s3(ModelError::PreconditionFailed),
                 other => to_s3(other),
             })?;
+        // Unlike a GET's Range, a copy-source range must lie within the source.
+        if let Some(ByteRange::From { last: Some(last), .. }) = range
+            && last >= src.size
+        {
+            return Err(to_s3(ModelError::InvalidRange));
+        }
         let staged = self
             .model
             .stage_part(body.into_stream(), upload.checksum_algorithm)

@@ -35,6 +35,9 @@ enum Op {
     MultipartPut,
     /// 70% GET, 20% PUT, 10% LIST.
     Mixed,
+    /// No server: single-core MD5 throughput over `--size` bytes (the ETag's floor cost,
+    /// with the same MD5 implementation the server uses).
+    Md5,
 }
 
 #[derive(Debug, Parser)]
@@ -46,9 +49,9 @@ struct Args {
     /// S3 endpoint (loopback only for Ferrite's own benchmarks).
     #[arg(long, default_value = "http://127.0.0.1:9000", env = "FERRITE_BENCH_ENDPOINT")]
     endpoint: String,
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "")]
     access_key: String,
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, default_value = "")]
     secret_key: String,
     #[arg(long, default_value = "us-east-1")]
     region: String,
@@ -401,6 +404,7 @@ impl Ctx {
                 let i = self.counter.fetch_add(1, Ordering::Relaxed);
                 self.multipart_put(&format!("mp/{}/{i:08}", self.args.size)).await
             }
+            Op::Md5 => bail!("md5 runs without a server"),
             Op::Mixed => match n % 10 {
                 0..=6 => self.get(&self.prepared_key(pick)).await,
                 7 | 8 => self.put(&self.prepared_key(pick), self.body.clone()).await,
@@ -428,7 +432,7 @@ impl Ctx {
         let (count, list) = match self.args.op {
             Op::Get | Op::Head | Op::Delete | Op::Mixed => (self.args.objects, false),
             Op::List => (self.args.list_objects, true),
-            Op::Put | Op::MultipartPut => return Ok(()),
+            Op::Put | Op::MultipartPut | Op::Md5 => return Ok(()),
         };
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
@@ -583,8 +587,56 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     })
 }
 
+/// Hashes `size` bytes (in 1 MiB buffers) for `duration` on one core; MiB/s.
+fn md5_rate(args: &Args) -> Report {
+    use md5::Digest;
+    let buf = payload(1 << 20);
+    let started = Instant::now();
+    let mut bytes = 0u64;
+    let mut ops = 0u64;
+    while started.elapsed() < args.duration {
+        let mut h = md5::Md5::new();
+        let mut left = args.size.max(1);
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            h.update(&buf[..n]);
+            left -= n as u64;
+        }
+        std::hint::black_box(h.finalize());
+        bytes += args.size.max(1);
+        ops += 1;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Report {
+        label: args.label.clone(),
+        op: Op::Md5,
+        size: args.size,
+        concurrency: 1,
+        seconds,
+        ops,
+        errors: 0,
+        ops_per_sec: ops as f64 / seconds,
+        mib_per_sec: bytes as f64 / seconds / (1 << 20) as f64,
+        latency_ms: Latency {
+            p50: 0.0,
+            p90: 0.0,
+            p99: 0.0,
+            max: 0.0,
+        },
+        first_error: None,
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.op == Op::Md5 {
+        let report = md5_rate(&args);
+        println!("md5: {:.1} MiB/s on one core", report.mib_per_sec);
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+        }
+        return Ok(());
+    }
     let json = args.json.clone();
     // Two worker threads: the client shares the cores with the server.
     let rt = tokio::runtime::Builder::new_multi_thread()

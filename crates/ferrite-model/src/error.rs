@@ -32,8 +32,6 @@ pub enum ModelError {
     InvalidVersionId,
     #[error("not implemented: {0}")]
     NotImplemented(String),
-    #[error("the requested part number is not satisfiable")]
-    InvalidPartNumber,
     #[error("no such upload")]
     NoSuchUpload,
     #[error("part {0} was not uploaded, or its ETag or checksum does not match")]

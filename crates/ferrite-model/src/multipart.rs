@@ -365,10 +365,21 @@ impl Ferrite {
             return Err(ModelError::MalformedXml("You must specify at least one part".into()));
         }
         for pair in req.parts.windows(2) {
-            if pair[1].part_number <= pair[0].part_number {
+            if pair[1].part_number < pair[0].part_number {
                 return Err(ModelError::InvalidPartOrder);
             }
         }
+        // A part number listed twice (a part re-sent while the list was built) counts
+        // once, as its last entry.
+        let mut req = req;
+        let mut parts: Vec<CompletePart> = Vec::with_capacity(req.parts.len());
+        for p in std::mem::take(&mut req.parts) {
+            match parts.last_mut() {
+                Some(last) if last.part_number == p.part_number => *last = p,
+                _ => parts.push(p),
+            }
+        }
+        req.parts = parts;
         for p in &req.parts {
             check_part_number(p.part_number)?;
         }
@@ -568,6 +579,7 @@ fn assemble(
         size += part.size;
         md5s.update(hex::decode(&part.etag).map_err(|_| ModelError::Corrupt("part etag is not hex".into()))?);
         segments.push(Segment {
+            part_number: p.part_number,
             blob: part.blob,
             size: part.size,
             etag: part.etag.clone(),

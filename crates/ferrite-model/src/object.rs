@@ -158,14 +158,18 @@ fn resolve_slice(rec: &ObjectRecord, slice: Option<Slice>) -> ModelResult<(Range
         None => Ok((0..rec.size, false)),
         Some(Slice::Range(r)) => Ok((r.resolve(rec.size)?, true)),
         Some(Slice::Part(n)) => match &rec.data {
+            // Parts are addressed by the number they were uploaded as (an upload may
+            // complete with parts 1 and 3).
             DataRef::Segments(segs) if !segs.is_empty() => {
-                let i = (n as usize).checked_sub(1).filter(|i| *i < segs.len());
-                let i = i.ok_or(ModelError::InvalidPartNumber)?;
+                let i = segs
+                    .iter()
+                    .position(|s| s.part_number == n)
+                    .ok_or(ModelError::InvalidPart(n))?;
                 let start: u64 = segs[..i].iter().map(|s| s.size).sum();
                 Ok((start..start + segs[i].size, true))
             }
             _ if n == 1 => Ok((0..rec.size, false)),
-            _ => Err(ModelError::InvalidPartNumber),
+            _ => Err(ModelError::InvalidPart(n)),
         },
     }
 }

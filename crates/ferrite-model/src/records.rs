@@ -93,6 +93,8 @@ pub enum DataRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
+    /// The part number it was uploaded as (`partNumber` reads address it).
+    pub part_number: u32,
     pub blob: [u8; 16],
     pub size: u64,
     pub etag: String,

@@ -180,7 +180,7 @@ async fn upload_complete_and_read_back() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(status(&e), 416);
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidPart"));
 
     // The upload is gone; its parts are the object's segments (no copies on disk).
     let ups = c.list_multipart_uploads().bucket("bkt").send().await.unwrap();
@@ -826,6 +826,18 @@ async fn upload_part_copy_with_ranges_and_versions() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidRange");
+    let e = c
+        .upload_part_copy()
+        .bucket("bkt")
+        .key("dst")
+        .upload_id(&create(&c, "bkt", "dst").await)
+        .part_number(1)
+        .copy_source("bkt/src")
+        .copy_source_range("bytes=0-5")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRange", "a range ending past the source's 5 bytes");
 }
 
 /// A 1 GiB object in 16 concurrent 64 MiB parts, read back by MD5, with the server's
@@ -1037,4 +1049,76 @@ async fn deleting_a_bucket_aborts_its_uploads() {
     bucket(&c, "bkt").await;
     let ups = c.list_multipart_uploads().bucket("bkt").send().await.unwrap();
     assert!(ups.uploads().is_empty());
+}
+
+/// Parts are read back by the number they were uploaded as; a part listed twice in
+/// Complete counts once, as its last entry; part 1 of a single-part object is all of it.
+#[tokio::test]
+async fn part_numbers_gaps_duplicates_and_single_part_objects() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    let id = create(&c, "bkt", "gaps").await;
+    let p1 = pattern(5 * MIB, 31);
+    let p3 = pattern(777, 33);
+    let first_try = upload(&c, "bkt", "gaps", &id, 1, b"replaced soon").await;
+    let cp1 = upload(&c, "bkt", "gaps", &id, 1, &p1).await;
+    let cp3 = upload(&c, "bkt", "gaps", &id, 3, &p3).await;
+    // Part 1 listed twice: the stale entry first, the current one last.
+    c.complete_multipart_upload()
+        .bucket("bkt")
+        .key("gaps")
+        .upload_id(&id)
+        .multipart_upload(parts(vec![first_try, cp1, cp3]))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("bkt")
+        .key("gaps")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.parts_count(), Some(2));
+    assert_eq!(read_all(got).await, p3);
+    let e = c
+        .get_object()
+        .bucket("bkt")
+        .key("gaps")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidPart"));
+    let whole = read_all(c.get_object().bucket("bkt").key("gaps").send().await.unwrap()).await;
+    assert_eq!(whole, [p1, p3].concat());
+
+    c.put_object()
+        .bucket("bkt")
+        .key("single")
+        .body(ByteStream::from_static(b"single part"))
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("bkt")
+        .key("single")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.parts_count(), None);
+    assert_eq!(read_all(got).await, b"single part");
+    let e = c
+        .head_object()
+        .bucket("bkt")
+        .key("single")
+        .part_number(2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 400);
 }

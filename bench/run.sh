@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Ferrite's standard benchmark suite.
+#
+#   bench/run.sh                  # the full suite, 10 s per workload
+#   BENCH_DURATION=5s bench/run.sh
+#   BENCH_ONLY="put-4k get-4k" bench/run.sh   # some workloads
+#   FERRITE_EXTRA_ARGS=--no-fsync bench/run.sh  # the at-your-own-risk mode
+#
+# Builds Ferrite and ferrite-bench in release mode, measures the box's physical
+# limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
+# Ferrite on a temporary data dir under target/ (the project's disk) with the durable
+# default, runs each workload with ferrite-bench, records the server's peak RSS and
+# CPU time, and writes bench/results/<UTC time>.{json,md} (and latest.{json,md}).
+# Only loopback traffic.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+duration=${BENCH_DURATION:-10s}
+only=${BENCH_ONLY:-}
+out="$root/bench/results"
+mkdir -p "$out"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+
+cargo build --release -p ferrite -p ferrite-bench >&2
+bench="$root/target/release/ferrite-bench"
+mkdir -p "$root/target/bench"
+work=$(mktemp -d -p "$root/target/bench")
+runs="$work/runs"
+mkdir -p "$runs"
+
+# Physical limits, measured in this run.
+dd if=/dev/zero of="$work/dd.bin" bs=1M count=1024 conv=fdatasync 2>"$work/dd.txt"
+rm -f "$work/dd.bin"
+disk_mib=$(python3 - "$work/dd.txt" <<'PY'
+import re, sys
+line = open(sys.argv[1]).read().strip().splitlines()[-1]
+m = re.search(r"([\d.]+) s, ([\d.]+) ([kMG]B)/s", line)
+secs = float(m.group(1))
+print(f"{1024 / secs:.1f}")
+PY
+)
+"$bench" --op md5 --size 64MiB --duration 3s --json "$runs/md5.json" >&2
+md5_mib=$(jq '.mib_per_sec' "$runs/md5.json")
+cores=$(nproc)
+
+export FERRITE_ROOT_ACCESS_KEY=BENCHACCESSKEY000001 FERRITE_ROOT_SECRET_KEY=bench-secret-key-for-local-runs-00000001
+export AWS_ACCESS_KEY_ID=$FERRITE_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRITE_ROOT_SECRET_KEY
+# shellcheck disable=SC2086
+RUST_LOG=warn "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$work/data" ${FERRITE_EXTRA_ARGS:-} \
+  >"$work/stdout" 2>"$work/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" && break; sleep 0.1; done
+endpoint="http://$(sed -n 's/^listening on //p' "$work/stdout")"
+
+want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
+run() {
+  local name=$1; shift
+  want "$name" || return 0
+  echo "== $name" >&2
+  "$bench" --endpoint "$endpoint" --duration "$duration" --label "$name" --json "$runs/$name.json" "$@" >&2
+}
+
+run put-4k --op put --size 4KiB --concurrency 16
+run get-4k --op get --size 4KiB --concurrency 16 --objects 5000
+run head-4k --op head --size 4KiB --concurrency 16 --objects 5000 --no-prepare
+run delete-4k --op delete --size 4KiB --concurrency 16 --objects 60000 --bucket ferrite-bench-delete
+run put-64m --op put --size 64MiB --concurrency 4
+run get-64m --op get --size 64MiB --concurrency 4 --objects 8
+run multipart-256m --op multipart-put --size 256MiB --part-size 16MiB --concurrency 4
+run list-100k --op list --concurrency 4 --list-objects 100000 --bucket ferrite-bench-list
+run mixed-64k --op mixed --size 64KiB --concurrency 16 --objects 2000 --bucket ferrite-bench-mixed
+
+# The server's own cost over the whole suite.
+rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+ticks=$(getconf CLK_TCK)
+cpu_s=$(awk -v t="$ticks" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat")
+
+python3 - "$runs" "$out" "$stamp" "$disk_mib" "$md5_mib" "$cores" "$rss_kib" "$cpu_s" "${FERRITE_EXTRA_ARGS:-}" <<'PY'
+import json, os, platform, sys
+runs, out, stamp, disk, md5, cores, rss_kib, cpu_s, extra = sys.argv[1:]
+disk, md5, cores = float(disk), float(md5), int(cores)
+limit_64m = min(md5 * cores, disk)
+# Floors from the benchmark issue (durable default). kind: ops = ops/s, mib = MiB/s.
+floors = {
+    "put-4k": ("ops", 4000), "get-4k": ("ops", 12000), "head-4k": ("ops", 15000),
+    "put-64m": ("mib", 0.8 * limit_64m), "get-64m": ("mib", 1.5e9 / 2**20),
+    "list-100k": ("ops", 500),
+}
+order = ["put-4k", "get-4k", "head-4k", "delete-4k", "put-64m", "get-64m", "multipart-256m", "list-100k", "mixed-64k"]
+results = []
+for name in order:
+    p = os.path.join(runs, name + ".json")
+    if os.path.exists(p):
+        results.append(json.load(open(p)))
+cpu = platform.processor() or platform.machine()
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+doc = {
+    "time": stamp, "machine": {"cpu": cpu, "cores": cores, "memory_gib": round(mem_gib, 1)},
+    "mode": extra or "durable (fsync before acknowledging)",
+    "limits": {"disk_write_fdatasync_mib_s": disk, "md5_one_core_mib_s": md5, "put_64m_limit_mib_s": limit_64m},
+    "server": {"peak_rss_mib": round(int(rss_kib) / 1024, 1), "cpu_seconds": float(cpu_s)},
+    "results": results,
+}
+lines = [
+    f"# Ferrite benchmark {stamp}",
+    "",
+    f"Machine: {cpu}, {cores} cores, {mem_gib:.0f} GiB; client and server on the same box, loopback.",
+    f"Mode: {doc['mode']}.",
+    f"Physical limits measured in this run: disk sequential write + fdatasync {disk:.0f} MiB/s (dd, 1 GiB); "
+    f"MD5 {md5:.0f} MiB/s on one core; 64 MiB PUT limit min(MD5 x {cores}, disk) = {limit_64m:.0f} MiB/s.",
+    f"Server over the whole suite: peak RSS {int(rss_kib) / 1024:.1f} MiB, CPU {float(cpu_s):.1f} s.",
+    "",
+    "| workload | concurrency | ops/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | errors | floor |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+]
+for r in results:
+    name = r["label"]
+    floor = ""
+    if name in floors:
+        kind, value = floors[name]
+        got = r["ops_per_sec"] if kind == "ops" else r["mib_per_sec"]
+        unit = "ops/s" if kind == "ops" else "MiB/s"
+        floor = f"{'met' if got >= value else 'MISSED'} (>= {value:.0f} {unit})"
+    l = r["latency_ms"]
+    lines.append(
+        f"| {name} | {r['concurrency']} | {r['ops_per_sec']:.0f} | {r['mib_per_sec']:.1f} | {l['p50']:.2f} | "
+        f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {r['errors']} | {floor} |"
+    )
+md = "\n".join(lines) + "\n"
+for base in (stamp, "latest"):
+    json.dump(doc, open(os.path.join(out, base + ".json"), "w"), indent=2)
+    open(os.path.join(out, base + ".md"), "w").write(md)
+print(md)
+PY
