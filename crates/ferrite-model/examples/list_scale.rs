@@ -23,6 +23,7 @@ async fn main() {
         owner: "bench".into(),
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
+        meta_cache_bytes: Options::DEFAULT_META_CACHE,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();
     if f.head_bucket("scale").await.is_err() {

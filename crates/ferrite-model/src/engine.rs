@@ -23,10 +23,13 @@ pub struct Options {
     pub durable: bool,
     /// How long a request body may send nothing before the upload is abandoned.
     pub body_idle_timeout: std::time::Duration,
+    /// The metadata store's page cache, in bytes.
+    pub meta_cache_bytes: usize,
 }
 
 impl Options {
     pub const DEFAULT_BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+    pub const DEFAULT_META_CACHE: usize = RedbMetaStore::DEFAULT_CACHE;
 }
 
 /// The object model over one metadata store and one blob store. Cheap to clone.
@@ -68,7 +71,11 @@ impl Ferrite {
     /// background garbage collector and orphan sweep. Must run inside a tokio runtime.
     pub async fn open_local(data_dir: &Path, opts: Options) -> ModelResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| ModelError::Store(e.into()))?;
-        let meta = Arc::new(RedbMetaStore::open(&data_dir.join("meta.redb"), opts.durable)?);
+        let meta = Arc::new(RedbMetaStore::open_with_cache(
+            &data_dir.join("meta.redb"),
+            opts.durable,
+            opts.meta_cache_bytes,
+        )?);
         let blobs = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
         Self::open(meta, blobs, opts).await
     }

@@ -13,6 +13,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         owner: "owner".into(),
         durable: true,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
+        meta_cache_bytes: Options::DEFAULT_META_CACHE,
     };
     Ferrite::open_local(dir, opts).await.unwrap()
 }

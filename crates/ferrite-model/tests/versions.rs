@@ -106,6 +106,7 @@ fn options() -> Options {
         owner: "owner".into(),
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
+        meta_cache_bytes: Options::DEFAULT_META_CACHE,
     }
 }
 

@@ -33,7 +33,19 @@ impl RedbMetaStore {
     /// Opens (or creates) the store at `path`. With `durable` false, commits are not
     /// fsynced: faster, but a crash can lose recently acknowledged writes.
     pub fn open(path: &Path, durable: bool) -> StoreResult<Self> {
-        let db = Database::create(path).map_err(engine)?;
+        Self::open_with_cache(path, durable, Self::DEFAULT_CACHE)
+    }
+
+    /// redb's page cache, which bounds most of the server's memory (redb's own default
+    /// is 1 GiB).
+    pub const DEFAULT_CACHE: usize = 64 << 20;
+
+    /// Like [`RedbMetaStore::open`], with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, durable: bool, cache_bytes: usize) -> StoreResult<Self> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(engine)?;
         let txn = db.begin_write().map_err(engine)?;
         for table in Table::ALL {
             txn.open_table(def(table)).map_err(engine)?;

@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Seconds a request body may send nothing before the request fails with RequestTimeout.
     #[arg(long, env = "FERRITE_BODY_TIMEOUT_SECS", default_value_t = 60)]
     pub body_timeout_secs: u64,
+    /// MiB of metadata pages to keep cached in memory (bounds most of the server's memory).
+    #[arg(long, env = "FERRITE_META_CACHE_MIB", default_value_t = 64)]
+    pub meta_cache_mib: usize,
 }
 
 fn main() -> anyhow::Result<()> {

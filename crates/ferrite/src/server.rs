@@ -50,6 +50,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         owner,
         durable: !args.no_fsync,
         body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
+        meta_cache_bytes: args.meta_cache_mib.max(1) << 20,
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
