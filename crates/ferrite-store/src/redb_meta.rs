@@ -38,7 +38,7 @@ impl RedbMetaStore {
 
     /// redb's page cache, which bounds most of the server's memory (redb's own default
     /// is 1 GiB).
-    pub const DEFAULT_CACHE: usize = 64 << 20;
+    pub const DEFAULT_CACHE: usize = 32 << 20;
 
     /// Like [`RedbMetaStore::open`], with a page cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, durable: bool, cache_bytes: usize) -> StoreResult<Self> {

@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long, env = "FERRITE_BODY_TIMEOUT_SECS", default_value_t = 60)]
     pub body_timeout_secs: u64,
     /// MiB of metadata pages to keep cached in memory (bounds most of the server's memory).
-    #[arg(long, env = "FERRITE_META_CACHE_MIB", default_value_t = 64)]
+    #[arg(long, env = "FERRITE_META_CACHE_MIB", default_value_t = 32)]
     pub meta_cache_mib: usize,
 }
 
