@@ -10,8 +10,8 @@
 //! A write's checks must come before its first change to the transaction (every write
 //! in the model is written that way): a write that fails with a domain error (a failed
 //! precondition, a missing key) has changed nothing, so the others in its batch commit
-//! as usual. A store failure (I/O, corruption) aborts the whole batch and every write
-//! in it fails.
+//! as usual. A store failure (I/O, corruption) or a panicking write aborts the whole
+//! batch and every write in it fails.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -128,7 +128,11 @@ fn run_batch(meta: &dyn MetaStore, batch: Vec<Job>) {
                 .send(Err(ModelError::Internal(format!("write batch aborted: {msg}"))));
             continue;
         }
-        let result = (job.run)(&mut *txn);
+        // A panicking write (a bug) must not take the commit thread down with it: it
+        // fails its batch like a store error, and the thread goes on.
+        let run = job.run;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut *txn)))
+            .unwrap_or_else(|_| Err(ModelError::Internal("a write panicked".into())));
         if let Err(e) = &result
             && is_fatal(e)
         {
@@ -152,5 +156,38 @@ fn run_batch(meta: &dyn MetaStore, batch: Vec<Job>) {
             (Err(msg), Ok(_)) => Err(ModelError::Internal(format!("commit failed: {msg}"))),
         };
         let _ = reply.send(answer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrite_store::{RedbMetaStore, Table};
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_batch_and_the_thread_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: Arc<dyn MetaStore> = Arc::new(RedbMetaStore::open(&dir.path().join("m.redb"), false).unwrap());
+        let c = Committer::start(meta.clone());
+        let err = c
+            .write(|txn| -> ModelResult<()> {
+                txn.put(Table::System, b"half", b"written")?;
+                panic!("a bug in a write");
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ModelError::Internal(_)));
+        assert_eq!(meta.begin_read().unwrap().get(Table::System, b"half").unwrap(), None);
+        c.write(|txn| Ok(txn.put(Table::System, b"after", b"ok")?))
+            .await
+            .unwrap();
+        assert_eq!(
+            meta.begin_read()
+                .unwrap()
+                .get(Table::System, b"after")
+                .unwrap()
+                .as_deref(),
+            Some(&b"ok"[..])
+        );
     }
 }
