@@ -44,7 +44,6 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::InvalidVersionId => {
             return S3Error::with_message(C::InvalidArgument, "Invalid version id specified");
         }
-        ModelError::NotImplemented(_) => C::NotImplemented,
         ModelError::NoSuchUpload => {
             return S3Error::with_message(
                 C::NoSuchUpload,

@@ -463,15 +463,6 @@ impl FerriteS3 {
 /// A whole-object checksum on Complete may be composite (`<base64>-N`): keep its
 /// digest part for comparison.
 fn whole_checksum(values: [(Algo, Option<&String>); 5]) -> S3Result<Option<ChecksumValue>> {
-    let trimmed: Vec<(Algo, Option<String>)> = values
-        .into_iter()
-        .map(|(a, v)| (a, v.map(|s| s.split('-').next().unwrap_or("").to_string())))
-        .collect();
-    header_checksum([
-        (trimmed[0].0, trimmed[0].1.as_ref()),
-        (trimmed[1].0, trimmed[1].1.as_ref()),
-        (trimmed[2].0, trimmed[2].1.as_ref()),
-        (trimmed[3].0, trimmed[3].1.as_ref()),
-        (trimmed[4].0, trimmed[4].1.as_ref()),
-    ])
+    let trimmed = values.map(|(a, v)| (a, v.map(|s| s.split('-').next().unwrap_or("").to_string())));
+    header_checksum(trimmed.each_ref().map(|(a, v)| (*a, v.as_ref())))
 }

@@ -30,8 +30,6 @@ pub enum ModelError {
     NoSuchVersion,
     #[error("invalid version id")]
     InvalidVersionId,
-    #[error("not implemented: {0}")]
-    NotImplemented(String),
     #[error("no such upload")]
     NoSuchUpload,
     #[error("part {0} was not uploaded, or its ETag or checksum does not match")]

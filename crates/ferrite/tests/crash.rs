@@ -159,21 +159,12 @@ type AckedVersions = HashMap<String, (String, Vec<u8>)>;
 /// version the crash interrupted is either absent or complete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_versioned_writes_keeps_every_acknowledged_version() {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use aws_sdk_s3::types::BucketVersioningStatus;
     const ROUNDS: u64 = 3;
     let mut server = Server::start();
     let c = server.client();
     c.create_bucket().bucket("vcrash").send().await.unwrap();
-    c.put_bucket_versioning()
-        .bucket("vcrash")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(&c, "vcrash", BucketVersioningStatus::Enabled).await;
     // Acknowledged versions: id -> (key, body); bodies in flight at a kill, per key.
     let acked: Arc<Mutex<AckedVersions>> = Arc::default();
     let in_flight: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();

@@ -7,7 +7,6 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    VersioningConfiguration,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -464,16 +463,7 @@ async fn retried_complete_and_conditions_and_versions() {
     let s = Server::start();
     let c = s.client();
     bucket(&c, "bkt").await;
-    c.put_bucket_versioning()
-        .bucket("bkt")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(&c, "bkt", BucketVersioningStatus::Enabled).await;
     let id = create(&c, "bkt", "k").await;
     let p = upload(&c, "bkt", "k", &id, 1, b"only part").await;
     let complete = || {
@@ -719,16 +709,7 @@ async fn upload_part_copy_with_ranges_and_versions() {
     let s = Server::start();
     let c = s.client();
     bucket(&c, "bkt").await;
-    c.put_bucket_versioning()
-        .bucket("bkt")
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(&c, "bkt", BucketVersioningStatus::Enabled).await;
     let src = pattern(12 * MIB, 21);
     let v1 = c
         .put_object()
@@ -951,16 +932,7 @@ async fn concurrent_completes_on_one_key() {
     for (b, versioned) in [("plain", false), ("versioned", true)] {
         bucket(&c, b).await;
         if versioned {
-            c.put_bucket_versioning()
-                .bucket(b)
-                .versioning_configuration(
-                    VersioningConfiguration::builder()
-                        .status(BucketVersioningStatus::Enabled)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
+            set_versioning(&c, b, BucketVersioningStatus::Enabled).await;
         }
         const N: usize = 6;
         let mut ready = Vec::new();

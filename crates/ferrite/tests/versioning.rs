@@ -16,15 +16,6 @@ async fn bucket(c: &Client, name: &str) {
     c.create_bucket().bucket(name).send().await.unwrap();
 }
 
-async fn set_versioning(c: &Client, b: &str, status: BucketVersioningStatus) {
-    c.put_bucket_versioning()
-        .bucket(b)
-        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-        .send()
-        .await
-        .unwrap();
-}
-
 /// PUTs `data`; returns (etag, version id).
 async fn put(c: &Client, b: &str, k: &str, data: &[u8]) -> (String, Option<String>) {
     let out = c

@@ -262,3 +262,17 @@ impl SigV4 {
         )
     }
 }
+
+/// Sets a bucket's versioning state (Enabled or Suspended).
+pub async fn set_versioning(c: &Client, bucket: &str, status: aws_sdk_s3::types::BucketVersioningStatus) {
+    c.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(status)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
