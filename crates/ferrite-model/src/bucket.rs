@@ -175,6 +175,7 @@ impl Ferrite {
             }
             let queued = crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
             txn.delete(Table::Buckets, name.as_bytes())?;
+            crate::stats::forget(&mut *txn, rec.id)?;
             txn.commit()?;
             Ok(queued)
         })

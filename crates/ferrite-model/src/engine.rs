@@ -120,21 +120,21 @@ fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
     };
     match found {
         Some(FORMAT_VERSION) => Ok(()),
-        // A new store, or format 1 (no version index yet): upgrade in one transaction.
-        None | Some(1) => {
+        // A new store, or an older format: upgrade in one transaction.
+        None | Some(1) | Some(2) => {
             let mut w = meta.begin_write()?;
-            let migrated = if found.is_some() {
-                crate::versions::migrate_from_v1(&mut *w)?
-            } else {
-                0
-            };
+            if found == Some(1) {
+                let migrated = crate::versions::migrate_from_v1(&mut *w)?;
+                tracing::info!(objects = migrated, "built the version index");
+            }
+            if found.is_some() {
+                let buckets = crate::stats::rebuild(&mut *w)?;
+                tracing::info!(buckets, "counted bucket usage");
+            }
             w.put(Table::System, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
             w.commit()?;
-            if migrated > 0 {
-                tracing::info!(
-                    objects = migrated,
-                    "upgraded the data directory to format {FORMAT_VERSION}"
-                );
+            if found.is_some() {
+                tracing::info!("upgraded the data directory to format {FORMAT_VERSION}");
             }
             Ok(())
         }

@@ -22,6 +22,7 @@ mod names;
 mod object;
 mod records;
 mod staging;
+mod stats;
 mod versions;
 
 pub use bucket::BucketInfo;
@@ -41,4 +42,5 @@ pub use object::{
 };
 pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
 pub use staging::{MAX_PUT_SIZE, Staged};
+pub use stats::BucketUsage;
 pub use versions::NULL_VERSION;

@@ -14,7 +14,8 @@ use crate::{ModelError, ModelResult};
 
 /// Version of the on-disk format as a whole (data-dir layout and record encodings).
 /// 1: current objects only. 2: the version index (`Versions`, `NullVersions`).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: per-bucket usage counters (`BucketStats`).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Version byte in front of every encoded record.
 const RECORD_VERSION: u8 = 1;

@@ -18,6 +18,7 @@ use ferrite_store::{ReadTxn, Table, WriteTxn};
 use crate::engine::{add_refs, drop_refs, now_ms};
 use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
 use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
+use crate::stats::UsageDelta;
 use crate::{ModelError, ModelResult};
 
 /// The version id string of the `null` version.
@@ -209,15 +210,25 @@ pub(crate) fn add_version(
     };
     // Take the new references before dropping any: a self-copy shares its data.
     add_refs(txn, &new.data)?;
+    let mut usage = UsageDelta::default();
     let mut queued = false;
     if new.version_id.is_none() {
         if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
-            queued |= remove_row(txn, bucket.id, key, old_seq)?;
+            queued |= remove_row(txn, bucket.id, key, old_seq, &mut usage)?.is_some_and(|(_, q)| q);
         }
         txn.put(Table::NullVersions, &object_key(bucket.id, key), &seq.to_be_bytes())?;
     }
     txn.put(Table::Versions, &version_key(bucket.id, key, seq), &encode(&new))?;
-    set_current(txn, bucket.id, key, Some(&new))?;
+    usage.version_row(&new, 1);
+    set_current(
+        txn,
+        bucket.id,
+        key,
+        current.as_ref().map(|(_, r)| r),
+        Some(&new),
+        &mut usage,
+    )?;
+    usage.apply(txn, bucket.id)?;
     Ok(Written { record: new, queued })
 }
 
@@ -225,30 +236,59 @@ pub(crate) fn add_version(
 /// newest becomes current. Returns whether blob garbage was queued.
 pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<bool> {
     let was_current = newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq);
-    let queued = remove_row(txn, bucket_id, key, seq)?;
+    let mut usage = UsageDelta::default();
+    let Some((removed, queued)) = remove_row(txn, bucket_id, key, seq, &mut usage)? else {
+        return Ok(false);
+    };
     if was_current {
         let next = newest(txn, bucket_id, key)?;
-        set_current(txn, bucket_id, key, next.as_ref().map(|(_, r)| r))?;
+        set_current(
+            txn,
+            bucket_id,
+            key,
+            Some(&removed),
+            next.as_ref().map(|(_, r)| r),
+            &mut usage,
+        )?;
     }
+    usage.apply(txn, bucket_id)?;
     Ok(queued)
 }
 
-/// Removes one version row, its `null` pointer and its data references.
-fn remove_row(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<bool> {
+/// Removes one version row, its `null` pointer and its data references. Returns the
+/// removed record and whether blob garbage was queued.
+fn remove_row(
+    txn: &mut dyn WriteTxn,
+    bucket_id: u64,
+    key: &str,
+    seq: u64,
+    usage: &mut UsageDelta,
+) -> ModelResult<Option<(ObjectRecord, bool)>> {
     let Some(rec) = at_seq(txn, bucket_id, key, seq)? else {
-        return Ok(false);
+        return Ok(None);
     };
     txn.delete(Table::Versions, &version_key(bucket_id, key, seq))?;
     if rec.version_id.is_none() && null_seq(txn, bucket_id, key)? == Some(seq) {
         txn.delete(Table::NullVersions, &object_key(bucket_id, key))?;
     }
-    drop_refs(txn, &rec.data)
+    usage.version_row(&rec, -1);
+    let queued = drop_refs(txn, &rec.data)?;
+    Ok(Some((rec, queued)))
 }
 
 /// Points `Objects` at the key's current version: a copy of it, or nothing when the
 /// key has no versions or its newest is a delete marker.
-fn set_current(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, current: Option<&ObjectRecord>) -> ModelResult<()> {
+/// `old` is the key's current version before the change.
+fn set_current(
+    txn: &mut dyn WriteTxn,
+    bucket_id: u64,
+    key: &str,
+    old: Option<&ObjectRecord>,
+    current: Option<&ObjectRecord>,
+    usage: &mut UsageDelta,
+) -> ModelResult<()> {
     let okey = object_key(bucket_id, key);
+    usage.current(old, current);
     match current.filter(|r| !r.delete_marker) {
         Some(rec) => txn.put(Table::Objects, &okey, &encode(rec))?,
         None => {

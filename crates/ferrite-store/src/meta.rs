@@ -39,12 +39,15 @@ pub enum Table {
     Parts,
     /// Upload id -> the result of a completed multipart upload (for retried Completes).
     Completed,
+    /// Bucket id -> the bucket's usage counters (objects, versions, bytes), kept up to
+    /// date by every write so that reading them is one lookup, not a scan.
+    BucketStats,
 }
 
 impl Table {
     /// Every table. New tables go at the end: the SQLite store numbers tables by
     /// their position here.
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 12] = [
         Table::System,
         Table::Buckets,
         Table::Objects,
@@ -56,6 +59,7 @@ impl Table {
         Table::NullVersions,
         Table::Parts,
         Table::Completed,
+        Table::BucketStats,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Table {
             Table::NullVersions => "null_versions",
             Table::Parts => "parts",
             Table::Completed => "completed",
+            Table::BucketStats => "bucket_stats",
         }
     }
 }
