@@ -15,6 +15,7 @@ mod integrity;
 mod list;
 mod multipart;
 mod object;
+mod operation;
 
 use ferrite_model::Ferrite;
 use s3s::dto::*;
@@ -24,6 +25,7 @@ pub use auth::RootAuth;
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
+pub use operation::{OperationName, RecordOperation};
 
 /// The S3 service: cheap to clone, shares one model.
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! The `ferrite` binary: command line, credentials, and the HTTP server.
 
 mod credentials;
+mod metrics;
 mod server;
 
 use std::net::SocketAddr;
@@ -48,6 +49,10 @@ pub struct ServeArgs {
     /// MiB of metadata pages to keep cached in memory (bounds most of the server's memory).
     #[arg(long, env = "FERRITE_META_CACHE_MIB", default_value_t = 32)]
     pub meta_cache_mib: usize,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`; otherwise
+    /// the metrics are open to anyone who can reach the listen address.
+    #[arg(long, env = "FERRITE_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {

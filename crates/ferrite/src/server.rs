@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_api::{BodyStreamed, FerriteS3, RootAuth, VirtualHostDomain};
+use ferrite_api::{BodyStreamed, FerriteS3, OperationName, RecordOperation, RootAuth, VirtualHostDomain};
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 
 use crate::ServeArgs;
 use crate::credentials;
+use crate::metrics::{Metered, Metrics};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Request headers are bounded before they are parsed (AWS allows 8 KB of headers;
@@ -59,15 +60,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the data directory")?;
 
+    let metrics = Metrics::new(model.clone());
     let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, "ferrite"));
     builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
+    builder.set_access(RecordOperation);
     if let Some(domain) = &args.domain {
         builder.set_host(VirtualHostDomain::new(domain));
     }
     let mut config = S3Config::default();
     config.xml_max_body_size = MAX_XML_BODY;
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-    let s3 = builder.build();
+    let state = Arc::new(State {
+        s3: builder.build(),
+        metrics,
+        metrics_token: args.metrics_token.clone(),
+    });
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -102,8 +109,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         // Small responses must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let s3 = s3.clone();
-        let svc = service_fn(move |req| handle(s3.clone(), req));
+        let state = state.clone();
+        let svc = service_fn(move |req| handle(state.clone(), req));
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc).into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -120,7 +127,85 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// What every connection shares.
+struct State {
+    s3: S3Service,
+    metrics: Arc<Metrics>,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    metrics_token: Option<String>,
+}
+
+async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Response<Metered<Body>>, Infallible> {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        match req.uri().path() {
+            "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n").map(Metered::plain)),
+            // A bucket named `metrics` stays reachable: S3 requests are signed.
+            "/metrics" if req.method() == Method::GET && !is_s3_signed(&req) => {
+                return Ok(metrics_response(&state, &req).await.map(Metered::plain));
+            }
+            _ => {}
+        }
+    }
+    let operation = OperationName::default();
+    req.extensions_mut().insert(operation.clone());
+    let meter = state.metrics.meter(operation);
+    let req = req.map(|body| Body::http_body(meter.count_received(body)));
+    let resp = respond(&state.s3, req).await;
+    let status = resp.status().as_u16();
+    Ok(resp.map(|body| meter.finish(status, body)))
+}
+
+/// Whether a request carries an S3 signature (header or presigned query).
+fn is_s3_signed<B>(req: &Request<B>) -> bool {
+    let header = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("AWS"));
+    let query = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.starts_with("X-Amz-Signature=") || p.starts_with("Signature="))
+    });
+    header || query
+}
+
+async fn metrics_response<B>(state: &State, req: &Request<B>) -> Response<Body> {
+    if let Some(token) = &state.metrics_token {
+        let given = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return text(StatusCode::UNAUTHORIZED, "a bearer token is required\n");
+        }
+    }
+    let openmetrics = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    match state.metrics.render(openmetrics).await {
+        Ok(body) => {
+            let content_type = if openmetrics {
+                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            } else {
+                "text/plain; version=0.0.4; charset=utf-8"
+            };
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render metrics");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        }
+    }
+}
+
+/// Hands a request to s3s and finishes its response: request id, error body fixes.
+async fn respond(s3: &S3Service, req: Request<Body>) -> Response<Body> {
     let is_head = req.method() == Method::HEAD;
     let declared_len = req
         .headers()
@@ -130,18 +215,12 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
     let streamed = BodyStreamed::default();
     let mut req = req;
     req.extensions_mut().insert(streamed.clone());
-    if req.method() == Method::GET || req.method() == Method::HEAD {
-        match req.uri().path() {
-            "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n")),
-            _ => {}
-        }
-    }
     let request_id = format!("{:016X}", rand::random::<u64>());
-    let mut resp = match s3.call(req.map(Body::from)).await {
+    let mut resp = match s3.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::error!(error = ?e, "request failed outside the S3 layer");
-            return Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"));
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
         }
     };
     // s3s 0.14.1 reports an XML body over its limit as InternalError (it misses the
@@ -170,9 +249,9 @@ async fn handle(s3: S3Service, req: Request<Incoming>) -> Result<Response<Body>,
         let (mut parts, _) = resp.into_parts();
         parts.headers.remove(http::header::CONTENT_LENGTH);
         parts.headers.remove(http::header::CONTENT_TYPE);
-        return Ok(Response::from_parts(parts, Body::empty()));
+        return Response::from_parts(parts, Body::empty());
     }
-    Ok(resp)
+    resp
 }
 
 /// Adds `<RequestId>` to an XML error body, so that clients can match it to the

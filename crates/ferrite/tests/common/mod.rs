@@ -276,3 +276,43 @@ pub async fn set_versioning(c: &Client, bucket: &str, status: aws_sdk_s3::types:
         .await
         .unwrap();
 }
+
+/// Sends one HTTP/1.1 request over a raw socket; returns the status line and body.
+pub async fn raw_request(addr: &str, method: &str, uri: &str, headers: &[(&str, &str)]) -> (String, String) {
+    raw_request_to_host(addr, addr, method, uri, headers).await
+}
+
+pub fn path_of(uri: &str) -> &str {
+    match uri.find("://") {
+        Some(i) => {
+            let rest = &uri[i + 3..];
+            rest.find('/').map(|j| &rest[j..]).unwrap_or("/")
+        }
+        None => uri,
+    }
+}
+
+/// Like `raw_request`, with the Host header given separately from the socket address.
+pub async fn raw_request_to_host(
+    addr: &str,
+    host: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let path = path_of(uri);
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status_line = text.lines().next().unwrap_or("").to_string();
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status_line, body)
+}
