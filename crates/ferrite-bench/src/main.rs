@@ -7,7 +7,7 @@
 //! made once and shared (`Bytes` clones), bodies are signed as UNSIGNED-PAYLOAD, the
 //! signing key is derived once a day, and responses are counted, not buffered.
 
-mod sigv4;
+use ferrite_bench::sigv4;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

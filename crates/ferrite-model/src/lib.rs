@@ -26,7 +26,7 @@ mod stats;
 mod versions;
 
 pub use bucket::BucketInfo;
-pub use checksum::{ChecksumAlgorithm, ChecksumValue, Expected};
+pub use checksum::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};

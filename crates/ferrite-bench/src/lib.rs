@@ -1,0 +1,4 @@
+//! The load generator's reusable part: a SigV4 request signer (also used by the API
+//! layer's signature-verification micro-benchmark).
+
+pub mod sigv4;
