@@ -15,7 +15,8 @@ use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Bodies up to this size are stored inline in the metadata store: one fsync, no file.
 pub const INLINE_MAX: usize = 64 * 1024;
-/// Bytes gathered before one blocking write+hash call.
+/// Bytes gathered (as the received chunks, not copied) before one blocking
+/// write+hash call.
 const FLUSH_AT: usize = 1024 * 1024;
 
 /// A body read in full and hashed, not yet part of any object. Dropping it discards it.
@@ -69,7 +70,10 @@ impl Staged {
 struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,
-    buf: Vec<u8>,
+    /// Received chunks not yet written: kept as they came, so the body is never
+    /// copied in user space (the kernel copies it once into the file).
+    pending: Vec<Bytes>,
+    pending_len: usize,
 }
 
 impl Ferrite {
@@ -105,7 +109,8 @@ impl Ferrite {
         let mut sink = Sink {
             writer: None,
             hasher: BodyHasher::new(algorithm),
-            buf: Vec::new(),
+            pending: Vec::new(),
+            pending_len: 0,
         };
         let mut total: u64 = 0;
         let idle = self.inner.opts.body_idle_timeout;
@@ -119,15 +124,23 @@ impl Ferrite {
             if total > max_size {
                 return Err(ModelError::EntityTooLarge);
             }
-            sink.buf.extend_from_slice(&chunk);
-            if sink.buf.len() >= FLUSH_AT {
+            if chunk.is_empty() {
+                continue;
+            }
+            sink.pending_len += chunk.len();
+            sink.pending.push(chunk);
+            if sink.pending_len >= FLUSH_AT {
                 sink = self.flush(sink).await?;
             }
         }
-        if inline_max > 0 && sink.writer.is_none() && sink.buf.len() <= inline_max {
-            sink.hasher.update(&sink.buf);
+        if inline_max > 0 && sink.writer.is_none() && sink.pending_len <= inline_max {
+            let data = match sink.pending.len() {
+                1 => sink.pending.pop().expect("one chunk"),
+                _ => Bytes::from(sink.pending.concat()),
+            };
+            sink.hasher.update(&data);
             return Ok(Staged {
-                data: StagedData::Inline(Bytes::from(sink.buf)),
+                data: StagedData::Inline(data),
                 digests: sink.hasher.finish(),
             });
         }
@@ -148,9 +161,12 @@ impl Ferrite {
                 Some(w) => w,
                 None => sink.writer.insert(blobs.create()?),
             };
-            writer.write(&sink.buf)?;
-            sink.hasher.update(&sink.buf);
-            sink.buf.clear();
+            let bufs: Vec<&[u8]> = sink.pending.iter().map(|b| &b[..]).collect();
+            writer.write_all(&bufs)?;
+            for chunk in sink.pending.drain(..) {
+                sink.hasher.update(&chunk);
+            }
+            sink.pending_len = 0;
             Ok(sink)
         })
         .await

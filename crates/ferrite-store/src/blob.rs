@@ -47,6 +47,15 @@ impl fmt::Debug for BlobId {
 pub trait BlobWriter: Send {
     fn write(&mut self, buf: &[u8]) -> StoreResult<()>;
 
+    /// Writes all of `bufs`, in order. Stores that can should do it in one call
+    /// (a request body arrives in many small chunks).
+    fn write_all(&mut self, bufs: &[&[u8]]) -> StoreResult<()> {
+        for buf in bufs {
+            self.write(buf)?;
+        }
+        Ok(())
+    }
+
     /// Makes the written bytes durable and permanent under the returned id.
     fn finish(self: Box<Self>) -> StoreResult<BlobId>;
 }
