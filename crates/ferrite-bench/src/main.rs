@@ -246,6 +246,10 @@ struct Ctx {
     body: Bytes,
     part: Bytes,
     last_part: Bytes,
+    /// MD5 hex of `part` and `last_part`, computed once: the client must not spend the
+    /// shared cores hashing every part it sends.
+    part_etag: String,
+    last_etag: String,
     counter: AtomicU64,
     delete_next: AtomicUsize,
 }
@@ -343,11 +347,7 @@ impl Ctx {
             let resp = self.s3.send("PUT", &path, &q, body, false).await?;
             expect(resp.status == 200, &format!("UploadPart: status {}", resp.status))?;
             // The part ETags are known: MD5 of each payload (checked by Complete).
-            let etag = if n == parts {
-                &self.last_etag()
-            } else {
-                &self.part_etag()
-            };
+            let etag = if n == parts { &self.last_etag } else { &self.part_etag };
             complete.push_str(&format!(
                 "<Part><PartNumber>{n}</PartNumber><ETag>\"{etag}\"</ETag></Part>"
             ));
@@ -363,16 +363,6 @@ impl Ctx {
             &format!("CompleteMultipartUpload: status {}", a.status),
         )?;
         Ok(self.args.size)
-    }
-
-    fn part_etag(&self) -> String {
-        use md5::Digest;
-        hex::encode(md5::Md5::digest(&self.part))
-    }
-
-    fn last_etag(&self) -> String {
-        use md5::Digest;
-        hex::encode(md5::Md5::digest(&self.last_part))
     }
 
     /// Runs one operation of the workload.
@@ -500,9 +490,15 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     let parts = args.size.div_ceil(args.part_size).max(1);
     let last_len = args.size - (parts - 1) * args.part_size;
     let last_part = payload(last_len);
+    let md5_hex = |b: &[u8]| {
+        use md5::Digest;
+        hex::encode(md5::Md5::digest(b))
+    };
     let ctx = Arc::new(Ctx {
         s3,
         args,
+        part_etag: md5_hex(&part),
+        last_etag: md5_hex(&last_part),
         body,
         part,
         last_part,
