@@ -4,20 +4,13 @@
 
 use std::ops::Bound;
 
-use bytes::Bytes;
-use ferrite_model::*;
-use ferrite_store::{MetaStore, RedbMetaStore, Table};
-use rand::{Rng, SeedableRng};
+mod common;
 
-fn options() -> Options {
-    Options {
-        region: "us-east-1".into(),
-        owner: "owner".into(),
-        durable: false,
-        body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
-        meta_cache_bytes: Options::DEFAULT_META_CACHE,
-    }
-}
+use bytes::Bytes;
+use common::{open_store, options};
+use ferrite_model::*;
+use ferrite_store::{MetaStore, Table};
+use rand::{Rng, SeedableRng};
 
 async fn stage(f: &Ferrite, data: Vec<u8>) -> Staged {
     let chunks = vec![Ok::<_, std::io::Error>(Bytes::from(data))];
@@ -210,17 +203,6 @@ async fn counters_match_a_full_listing_after_every_write() {
     assert_eq!(usage_of(&f, "gone").await, Some(BucketUsage::default()));
     f.delete_bucket("gone").await.unwrap();
     assert_eq!(usage_of(&f, "gone").await, None);
-}
-
-/// The engine may hold the store for a moment after it is dropped (background sweep).
-async fn open_store(dir: &std::path::Path) -> RedbMetaStore {
-    for _ in 0..500 {
-        if let Ok(m) = RedbMetaStore::open(&dir.join("meta.redb"), false) {
-            return m;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the store reopens once the engine is gone");
 }
 
 async fn reopen(dir: &std::path::Path) -> Ferrite {

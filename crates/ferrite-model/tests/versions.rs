@@ -6,7 +6,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod common;
+
 use bytes::Bytes;
+use common::{open_store, options};
 use ferrite_model::*;
 use ferrite_store::{FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, StoreResult, Table, WriteTxn};
 use futures::TryStreamExt;
@@ -97,16 +100,6 @@ impl MetaStore for Counting {
             commits: self.commits.clone(),
             commit_delay: self.commit_delay,
         }))
-    }
-}
-
-fn options() -> Options {
-    Options {
-        region: "us-east-1".into(),
-        owner: "owner".into(),
-        durable: false,
-        body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
-        meta_cache_bytes: Options::DEFAULT_META_CACHE,
     }
 }
 
@@ -518,18 +511,7 @@ async fn format_1_directories_are_upgraded_in_place() {
     }
     // Turn the directory back into format 1: objects without a version index.
     {
-        // The background sweep may hold the engine for a moment after it is dropped.
-        let mut meta = None;
-        for _ in 0..500 {
-            match RedbMetaStore::open(&dir.path().join("meta.redb"), false) {
-                Ok(m) => {
-                    meta = Some(m);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            }
-        }
-        let meta = meta.expect("the store reopens once the engine is gone");
+        let meta = open_store(dir.path()).await;
         let mut w = meta.begin_write().unwrap();
         for table in [Table::Versions, Table::NullVersions] {
             let rows = w.range(table, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();

@@ -168,18 +168,20 @@ pub struct RequestMeter {
 
 impl RequestMeter {
     /// Wraps the request body so that the bytes read from it are counted.
-    pub fn count_received<B>(&self, body: B) -> Counted<B> {
-        Counted {
+    pub fn count_received<B>(&self, body: B) -> Metered<B> {
+        Metered {
             inner: body,
             bytes: self.received.clone(),
+            done: None,
         }
     }
 
-    /// Wraps the response body; the request is recorded when that body is dropped.
+    /// Wraps the response body, counting the bytes sent; the request is recorded when
+    /// that body is dropped.
     pub fn finish<B>(self, status: u16, body: B) -> Metered<B> {
         Metered {
             inner: body,
-            sent: 0,
+            bytes: Arc::default(),
             done: Some((self, status)),
         }
     }
@@ -206,39 +208,11 @@ impl RequestMeter {
     }
 }
 
-/// A request body that counts the data bytes read from it.
-pub struct Counted<B> {
-    inner: B,
-    bytes: Arc<AtomicU64>,
-}
-
-impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Counted<B> {
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body that counts the bytes sent and records its request when dropped.
+/// A body that counts the data bytes passing through it; a response body also records
+/// its request when dropped (sent, or abandoned by a client that went away).
 pub struct Metered<B> {
     inner: B,
-    sent: u64,
+    bytes: Arc<AtomicU64>,
     done: Option<(RequestMeter, u16)>,
 }
 
@@ -247,7 +221,7 @@ impl<B> Metered<B> {
     pub fn plain(inner: B) -> Self {
         Self {
             inner,
-            sent: 0,
+            bytes: Arc::default(),
             done: None,
         }
     }
@@ -257,12 +231,13 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Metered<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            self.sent += data.len() as u64;
+            this.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
         }
         polled
     }
@@ -279,7 +254,7 @@ impl<B: HttpBody<Data = Bytes> + Unpin> HttpBody for Metered<B> {
 impl<B> Drop for Metered<B> {
     fn drop(&mut self) {
         if let Some((meter, status)) = self.done.take() {
-            meter.record(status, self.sent);
+            meter.record(status, self.bytes.load(Ordering::Relaxed));
         }
     }
 }

@@ -1,0 +1,29 @@
+//! Shared by the model's integration tests.
+
+#![allow(dead_code)]
+
+use ferrite_model::Options;
+use ferrite_store::RedbMetaStore;
+
+/// Test options: no fsync (the tests are about rules, not durability), default caches.
+pub fn options() -> Options {
+    Options {
+        region: "us-east-1".into(),
+        owner: "owner".into(),
+        durable: false,
+        body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
+        meta_cache_bytes: Options::DEFAULT_META_CACHE,
+    }
+}
+
+/// Opens a data directory's metadata store directly. A dropped engine may hold the
+/// store for a moment (its background sweep), so this retries for up to 5 s.
+pub async fn open_store(dir: &std::path::Path) -> RedbMetaStore {
+    for _ in 0..500 {
+        if let Ok(m) = RedbMetaStore::open(&dir.join("meta.redb"), false) {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the store reopens once the engine is gone");
+}
