@@ -122,37 +122,23 @@ async fn requests_bytes_and_bucket_usage_are_exposed() {
     assert_eq!(get(r#"ferrite_bucket_delete_markers{bucket="bkt"}"#), 1.0);
 
     // Deleting everything empties the gauges; deleting the bucket removes its series.
-    for v in c.list_object_versions().bucket("bkt").send().await.unwrap().versions() {
-        let id = v.version_id().unwrap();
+    let listed = c.list_object_versions().bucket("bkt").send().await.unwrap();
+    let versions = listed.versions().iter().map(|v| (v.key(), v.version_id()));
+    let markers = listed.delete_markers().iter().map(|d| (d.key(), d.version_id()));
+    for (key, id) in versions.chain(markers) {
         c.delete_object()
             .bucket("bkt")
-            .key(v.key().unwrap())
-            .version_id(id)
-            .send()
-            .await
-            .unwrap();
-    }
-    for d in c
-        .list_object_versions()
-        .bucket("bkt")
-        .send()
-        .await
-        .unwrap()
-        .delete_markers()
-    {
-        let id = d.version_id().unwrap();
-        c.delete_object()
-            .bucket("bkt")
-            .key(d.key().unwrap())
-            .version_id(id)
+            .key(key.unwrap())
+            .version_id(id.unwrap())
             .send()
             .await
             .unwrap();
     }
     let (_, body) = scrape(&s, &[]).await;
     let m = samples(&body);
-    assert_eq!(m[r#"ferrite_bucket_stored_bytes{bucket="bkt"}"#], 0.0);
-    assert_eq!(m[r#"ferrite_bucket_delete_markers{bucket="bkt"}"#], 0.0);
+    for gauge in ["objects", "object_bytes", "versions", "stored_bytes", "delete_markers"] {
+        assert_eq!(m[&format!(r#"ferrite_bucket_{gauge}{{bucket="bkt"}}"#)], 0.0, "{gauge}");
+    }
     c.delete_bucket().bucket("bkt").send().await.unwrap();
     let (_, body) = scrape(&s, &[]).await;
     assert!(!body.contains(r#"bucket="bkt""#), "{body}");
