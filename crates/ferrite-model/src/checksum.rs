@@ -3,9 +3,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
+use sha1::Digest as _;
 
+use crate::md5_lanes::Md5Stream;
 use crate::{ModelError, ModelResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,9 +174,10 @@ enum Extra {
 
 /// MD5 plus at most one extra checksum, fed in one pass.
 pub struct BodyHasher {
-    md5: Md5,
+    /// Also counts the length. Staging lends it to the lane hashing threads
+    /// ([`BodyHasher::lend_md5`]) while it feeds the extra checksum itself.
+    md5: Md5Stream,
     extra: Option<Extra>,
-    len: u64,
 }
 
 /// Digests of a whole body.
@@ -196,15 +198,28 @@ impl BodyHasher {
             ChecksumAlgorithm::Sha256 => Extra::Sha256(sha2::Sha256::new()),
         });
         Self {
-            md5: Md5::new(),
+            md5: Md5Stream::new(),
             extra,
-            len: 0,
         }
     }
 
     pub fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
-        self.len += data.len() as u64;
+        self.update_extra(data);
+    }
+
+    /// Takes the MD5 state out, to be continued elsewhere and given back with
+    /// [`BodyHasher::return_md5`]; meanwhile feed the body to [`BodyHasher::update_extra`].
+    pub(crate) fn lend_md5(&mut self) -> Md5Stream {
+        std::mem::take(&mut self.md5)
+    }
+
+    pub(crate) fn return_md5(&mut self, md5: Md5Stream) {
+        self.md5 = md5;
+    }
+
+    /// Feeds only the extra checksum.
+    pub(crate) fn update_extra(&mut self, data: &[u8]) {
         match &mut self.extra {
             Some(Extra::Crc(d, _)) => d.update(data),
             Some(Extra::Sha1(d)) => d.update(data),
@@ -237,9 +252,9 @@ impl BodyHasher {
             },
         });
         Digests {
-            md5: self.md5.finalize().into(),
+            len: self.md5.len,
+            md5: self.md5.finalize(),
             checksum,
-            len: self.len,
         }
     }
 }

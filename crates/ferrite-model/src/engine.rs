@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub gc_wake: Arc<Notify>,
     /// Runs the hot write paths with group commit.
     pub committer: crate::commit::Committer,
+    /// Hashes the MD5 of concurrent uploads side by side.
+    pub md5: crate::hash_pool::Md5Pool,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -86,6 +88,7 @@ impl Ferrite {
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone()),
+                md5: crate::hash_pool::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
                 meta,
                 blobs,
                 opts,

@@ -154,21 +154,28 @@ impl Ferrite {
         })
     }
 
+    /// Writes the pending chunks and hashes them: MD5 on the lane hashing threads
+    /// (next to other uploads' MD5), the extra checksum here, both at once.
     async fn flush(&self, mut sink: Sink) -> ModelResult<Sink> {
+        let chunks = std::mem::take(&mut sink.pending);
+        sink.pending_len = 0;
+        let md5 = self.inner.md5.hash(sink.hasher.lend_md5(), chunks.clone());
         let blobs = self.inner.blobs.clone();
-        blocking(move || {
+        let write = blocking(move || {
             let writer = match sink.writer.as_mut() {
                 Some(w) => w,
                 None => sink.writer.insert(blobs.create()?),
             };
-            let bufs: Vec<&[u8]> = sink.pending.iter().map(|b| &b[..]).collect();
+            let bufs: Vec<&[u8]> = chunks.iter().map(|b| &b[..]).collect();
             writer.write_all(&bufs)?;
-            for chunk in sink.pending.drain(..) {
-                sink.hasher.update(&chunk);
+            for chunk in &chunks {
+                sink.hasher.update_extra(chunk);
             }
-            sink.pending_len = 0;
             Ok(sink)
-        })
-        .await
+        });
+        let (md5, sink) = tokio::join!(md5, write);
+        let mut sink = sink?;
+        sink.hasher.return_md5(md5?);
+        Ok(sink)
     }
 }
