@@ -1,5 +1,5 @@
 //! Staging a request body: stream it into durable storage while hashing it, before
-//! any metadata changes. Memory per request is bounded by one flush buffer.
+//! any metadata changes. Memory per request is bounded by two flush buffers.
 
 use std::io;
 
@@ -67,13 +67,31 @@ impl Staged {
     }
 }
 
+/// Where a body goes: the blob (created at the first flush) and the hashes so far.
 struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,
-    /// Received chunks not yet written: kept as they came, so the body is never
-    /// copied in user space (the kernel copies it once into the file).
-    pending: Vec<Bytes>,
-    pending_len: usize,
+}
+
+/// The sink, or the flush that has it while it writes and hashes a megabyte. One flush
+/// runs while the next megabyte is received: the upload is not paused for its disk
+/// write and hashing, and memory stays bounded by two megabytes.
+// One per upload, moved once per megabyte: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum SinkSlot {
+    Ready(Sink),
+    Flushing(tokio::task::JoinHandle<ModelResult<Sink>>),
+}
+
+impl SinkSlot {
+    async fn ready(self) -> ModelResult<Sink> {
+        match self {
+            SinkSlot::Ready(sink) => Ok(sink),
+            SinkSlot::Flushing(flush) => flush
+                .await
+                .map_err(|e| ModelError::Internal(format!("flush task failed: {e}")))?,
+        }
+    }
 }
 
 impl Ferrite {
@@ -106,12 +124,14 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        let mut sink = Sink {
+        let mut slot = SinkSlot::Ready(Sink {
             writer: None,
             hasher: BodyHasher::new(algorithm),
-            pending: Vec::new(),
-            pending_len: 0,
-        };
+        });
+        // Received chunks not yet written: kept as they came, so the body is never
+        // copied in user space (the kernel copies it once into the file).
+        let mut pending: Vec<Bytes> = Vec::new();
+        let mut pending_len = 0;
         let mut total: u64 = 0;
         let idle = self.inner.opts.body_idle_timeout;
         loop {
@@ -127,16 +147,21 @@ impl Ferrite {
             if chunk.is_empty() {
                 continue;
             }
-            sink.pending_len += chunk.len();
-            sink.pending.push(chunk);
-            if sink.pending_len >= FLUSH_AT {
-                sink = self.flush(sink).await?;
+            pending_len += chunk.len();
+            pending.push(chunk);
+            if pending_len >= FLUSH_AT {
+                let sink = slot.ready().await?;
+                let this = self.clone();
+                let chunks = std::mem::take(&mut pending);
+                pending_len = 0;
+                slot = SinkSlot::Flushing(tokio::spawn(async move { this.flush(sink, chunks).await }));
             }
         }
-        if inline_max > 0 && sink.writer.is_none() && sink.pending_len <= inline_max {
-            let data = match sink.pending.len() {
-                1 => sink.pending.pop().expect("one chunk"),
-                _ => Bytes::from(sink.pending.concat()),
+        let mut sink = slot.ready().await?;
+        if inline_max > 0 && sink.writer.is_none() && pending_len <= inline_max {
+            let data = match pending.len() {
+                1 => pending.pop().expect("one chunk"),
+                _ => Bytes::from(pending.concat()),
             };
             sink.hasher.update(&data);
             return Ok(Staged {
@@ -144,7 +169,7 @@ impl Ferrite {
                 digests: sink.hasher.finish(),
             });
         }
-        let sink = self.flush(sink).await?;
+        let sink = self.flush(sink, pending).await?;
         let writer = sink
             .writer
             .ok_or_else(|| ModelError::Internal("blob writer missing after flush".into()))?;
@@ -156,9 +181,7 @@ impl Ferrite {
 
     /// Writes the pending chunks and hashes them: MD5 on the lane hashing threads
     /// (next to other uploads' MD5), the extra checksum here, both at once.
-    async fn flush(&self, mut sink: Sink) -> ModelResult<Sink> {
-        let chunks = std::mem::take(&mut sink.pending);
-        sink.pending_len = 0;
+    async fn flush(&self, mut sink: Sink, chunks: Vec<Bytes>) -> ModelResult<Sink> {
         let md5 = self.inner.md5.hash(sink.hasher.lend_md5(), chunks.clone());
         let blobs = self.inner.blobs.clone();
         let write = blocking(move || {
