@@ -33,6 +33,9 @@ struct Shared {
     kernel: Kernel,
     /// Stretches hashed with the lane kernel (for tests and curiosity).
     lane_stretches: AtomicU64,
+    /// Makes a thread panic at its next job (to test that uploads then fail cleanly).
+    #[cfg(test)]
+    poison: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -67,6 +70,8 @@ impl Md5Pool {
             ready: Condvar::new(),
             kernel,
             lane_stretches: AtomicU64::new(0),
+            #[cfg(test)]
+            poison: std::sync::atomic::AtomicBool::new(false),
         });
         let threads = (0..threads.max(1))
             .map(|i| {
@@ -82,7 +87,13 @@ impl Md5Pool {
     /// Continues `stream` over `chunks`, in order.
     pub(crate) async fn hash(&self, stream: Md5Stream, chunks: Vec<Bytes>) -> ModelResult<Md5Stream> {
         let (reply, done) = oneshot::channel();
-        self.shared.lock().jobs.push_back(Job { stream, chunks, reply });
+        {
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                return Err(ModelError::Internal("the MD5 hashing threads stopped".into()));
+            }
+            queue.jobs.push_back(Job { stream, chunks, reply });
+        }
         self.shared.ready.notify_one();
         done.await
             .map_err(|_| ModelError::Internal("an MD5 hashing thread stopped".into()))
@@ -173,11 +184,28 @@ impl Shared {
     }
 
     fn run(&self) {
+        // Should this thread panic (a bug), close the pool: queued jobs are dropped, so
+        // their uploads fail with an internal error instead of waiting forever.
+        struct CloseOnPanic<'a>(&'a Shared);
+        impl Drop for CloseOnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    let mut queue = self.0.lock();
+                    queue.closed = true;
+                    queue.jobs.clear();
+                }
+            }
+        }
+        let _close = CloseOnPanic(self);
         let mut lanes: [Option<Lane>; LANES] = Default::default();
         let mut sources: [Option<Source>; LANES] = [None; LANES];
         loop {
             if !self.take_jobs(&mut lanes) {
                 return;
+            }
+            #[cfg(test)]
+            if self.poison.load(Ordering::Relaxed) {
+                panic!("poisoned by a test");
             }
             let mut busy = 0;
             let mut stretch = STRETCH;
@@ -350,6 +378,24 @@ mod tests {
         if detected == Kernel::Avx512 {
             check_pool(Kernel::Avx2, 1).await;
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_thread_fails_uploads_instead_of_hanging_them() {
+        let pool = Md5Pool::with_threads(Kernel::detect(), 1).unwrap();
+        pool.shared.poison.store(true, Ordering::Relaxed);
+        let job = pool.hash(Md5Stream::new(), vec![Bytes::from_static(b"abc")]);
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), job).await;
+        assert!(
+            matches!(outcome, Ok(Err(ModelError::Internal(_)))),
+            "the upload must fail, not hang"
+        );
+        let later = pool.hash(Md5Stream::new(), vec![Bytes::from_static(b"abc")]);
+        let later = tokio::time::timeout(std::time::Duration::from_secs(10), later).await;
+        assert!(
+            matches!(later, Ok(Err(ModelError::Internal(_)))),
+            "a closed pool refuses new work"
+        );
     }
 
     #[tokio::test]

@@ -1061,6 +1061,36 @@ async fn graceful_shutdown_keeps_everything_acknowledged() {
     assert_eq!(get(&c, "bkt", "k").await, data);
 }
 
+/// Uploads of several megabytes at once have their MD5s computed side by side (the
+/// MD5 lanes): each must still get its own body's MD5 as its ETag, and its own bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_large_uploads_each_get_their_own_md5() {
+    let s = Server::start();
+    let c = s.client();
+    bucket(&c, "bkt").await;
+    // Sizes not a multiple of 64 bytes, different from one another.
+    let bodies: Vec<Vec<u8>> = (0..8u64)
+        .map(|i| pattern(2_500_000 + i as usize * 611_111 + i as usize, 300 + i))
+        .collect();
+    let mut tasks = Vec::new();
+    for (i, body) in bodies.iter().cloned().enumerate() {
+        let c = c.clone();
+        tasks.push(tokio::spawn(
+            async move { put(&c, "bkt", &format!("big/{i}"), &body).await },
+        ));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let etag = t.await.unwrap();
+        assert_eq!(etag, format!("\"{}\"", md5_hex(&bodies[i])), "upload {i}");
+    }
+    for (i, body) in bodies.iter().enumerate() {
+        assert!(
+            get(&c, "bkt", &format!("big/{i}")).await == *body,
+            "object {i} reads back its own bytes"
+        );
+    }
+}
+
 #[tokio::test]
 async fn concurrent_overwrites_leave_exactly_one_complete_object() {
     let s = Server::start();
