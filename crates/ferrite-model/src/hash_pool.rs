@@ -1,12 +1,15 @@
 //! Hashing threads that put the MD5 work of concurrent uploads side by side in SIMD
 //! lanes (see `md5_lanes`).
 //!
-//! An upload hands over its stream state and the next run of body chunks, and gets
-//! the state back once they are hashed. A thread keeps up to [`LANES`] such jobs
-//! open at once and advances them together, a stretch of blocks at a time; between
-//! stretches it fills free lanes from the queue. With one job it hashes that job alone
-//! with the scalar kernel, so a lone upload hashes as fast as before; lanes fill
-//! exactly when uploads wait for hashing, which is when they help.
+//! An upload opens a [`Md5Feed`] with its stream state and pushes runs of body chunks
+//! to it; the pool hashes each feed's runs in order and gives the state back at the
+//! end. An upload may push a few runs ahead, so a thread that finishes one run goes
+//! straight on with the next one in the same lane, without waiting for the upload. A
+//! thread keeps up to [`LANES`] feeds open at once and advances them together, a
+//! stretch of blocks at a time; between stretches it fills free lanes from the queue.
+//! With one feed it hashes that feed alone with the scalar kernel, so a lone upload
+//! hashes as fast as before; lanes fill exactly when uploads wait for hashing, which
+//! is when they help.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +22,7 @@ use tokio::sync::oneshot;
 use crate::md5_lanes::{Kernel, LANES, Md5Stream, compress_lanes, compress_scalar};
 use crate::{ModelError, ModelResult};
 
-/// Blocks hashed per lane before a thread looks for new jobs: 16 KiB.
+/// Blocks hashed per lane before a thread looks for new work: 16 KiB.
 const STRETCH: usize = 256;
 
 pub(crate) struct Md5Pool {
@@ -38,16 +41,103 @@ struct Shared {
     poison: std::sync::atomic::AtomicBool,
 }
 
+/// Feeds with runs to hash that no thread has taken yet.
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<Job>,
+    feeds: VecDeque<Arc<Feed>>,
     closed: bool,
 }
 
-struct Job {
-    stream: Md5Stream,
+/// One upload's MD5 as the pool sees it.
+struct Feed(Mutex<FeedState>);
+
+struct FeedState {
+    /// The stream, while no lane holds it.
+    stream: Option<Md5Stream>,
+    /// Runs pushed and not yet taken by a lane, oldest first.
+    runs: VecDeque<Run>,
+    /// The feed is in the queue or in a lane, so its runs get hashed without
+    /// queueing it again.
+    scheduled: bool,
+}
+
+struct Run {
     chunks: Vec<Bytes>,
-    reply: oneshot::Sender<Md5Stream>,
+    done: oneshot::Sender<()>,
+}
+
+impl Feed {
+    fn lock(&self) -> MutexGuard<'_, FeedState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the runs nobody will hash (the pool closed), so their uploads see an
+    /// error instead of waiting, and lets a later push find out that the pool closed.
+    fn abandon(&self) {
+        let mut state = self.lock();
+        state.runs.clear();
+        state.scheduled = false;
+    }
+}
+
+/// An upload's handle on its MD5 while the pool computes it.
+pub(crate) struct Md5Feed {
+    shared: Arc<Shared>,
+    feed: Arc<Feed>,
+    /// One receiver per pushed run not yet known to be hashed, oldest first.
+    pushed: VecDeque<oneshot::Receiver<()>>,
+}
+
+fn stopped() -> ModelError {
+    ModelError::Internal("the MD5 hashing threads stopped".into())
+}
+
+impl Md5Feed {
+    /// Queues `chunks` to be hashed after everything pushed before.
+    pub(crate) fn push(&mut self, chunks: Vec<Bytes>) -> ModelResult<()> {
+        let (done, hashed) = oneshot::channel();
+        let schedule = {
+            let mut state = self.feed.lock();
+            state.runs.push_back(Run { chunks, done });
+            !std::mem::replace(&mut state.scheduled, true)
+        };
+        if schedule {
+            let mut queue = self.shared.lock();
+            if queue.closed {
+                drop(queue);
+                self.feed.abandon();
+                return Err(stopped());
+            }
+            queue.feeds.push_back(self.feed.clone());
+            drop(queue);
+            self.shared.ready.notify_one();
+        }
+        self.pushed.push_back(hashed);
+        Ok(())
+    }
+
+    /// Runs pushed and not yet waited for.
+    pub(crate) fn pending(&self) -> usize {
+        self.pushed.len()
+    }
+
+    /// Waits until the oldest pushed run is hashed.
+    pub(crate) async fn wait_oldest(&mut self) -> ModelResult<()> {
+        match self.pushed.pop_front() {
+            Some(hashed) => hashed.await.map_err(|_| stopped()),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for every pushed run, and gives the stream back.
+    pub(crate) async fn finish(mut self) -> ModelResult<Md5Stream> {
+        while !self.pushed.is_empty() {
+            self.wait_oldest().await?;
+        }
+        // Every run is hashed, and a lane puts the stream back before it reports the
+        // last run done.
+        self.feed.lock().stream.take().ok_or_else(stopped)
+    }
 }
 
 impl Md5Pool {
@@ -80,19 +170,25 @@ impl Md5Pool {
         Ok(Self { shared, threads })
     }
 
-    /// Continues `stream` over `chunks`, in order.
-    pub(crate) async fn hash(&self, stream: Md5Stream, chunks: Vec<Bytes>) -> ModelResult<Md5Stream> {
-        let (reply, done) = oneshot::channel();
-        {
-            let mut queue = self.shared.lock();
-            if queue.closed {
-                return Err(ModelError::Internal("the MD5 hashing threads stopped".into()));
-            }
-            queue.jobs.push_back(Job { stream, chunks, reply });
+    /// Opens a feed that continues `stream`.
+    pub(crate) fn feed(&self, stream: Md5Stream) -> Md5Feed {
+        Md5Feed {
+            shared: self.shared.clone(),
+            feed: Arc::new(Feed(Mutex::new(FeedState {
+                stream: Some(stream),
+                runs: VecDeque::new(),
+                scheduled: false,
+            }))),
+            pushed: VecDeque::new(),
         }
-        self.shared.ready.notify_one();
-        done.await
-            .map_err(|_| ModelError::Internal("an MD5 hashing thread stopped".into()))
+    }
+
+    /// Continues `stream` over `chunks`, in order.
+    #[cfg(test)]
+    async fn hash(&self, stream: Md5Stream, chunks: Vec<Bytes>) -> ModelResult<Md5Stream> {
+        let mut feed = self.feed(stream);
+        feed.push(chunks)?;
+        feed.finish().await
     }
 }
 
@@ -106,11 +202,22 @@ impl Drop for Md5Pool {
     }
 }
 
-/// A job being hashed: where its next unhashed byte is.
+/// A feed being hashed: its stream, the run at hand and where its next unhashed
+/// byte is.
 struct Lane {
-    job: Job,
+    feed: Arc<Feed>,
+    stream: Md5Stream,
+    run: Run,
     chunk: usize,
     offset: usize,
+}
+
+/// Why a feed leaves its lane.
+enum Leave {
+    /// All its runs are hashed.
+    Idle,
+    /// It has more, but other feeds wait: it goes back in the queue, behind them.
+    Requeue,
 }
 
 /// Where a lane's next blocks come from.
@@ -123,21 +230,66 @@ enum Source {
 }
 
 impl Lane {
-    fn new(mut job: Job) -> Self {
-        job.stream.len += job.chunks.iter().map(|c| c.len() as u64).sum::<u64>();
-        Self {
-            job,
+    /// Takes a queued feed's stream and oldest run. `None` if it has no run (which
+    /// only a closing pool leaves behind).
+    fn open(feed: Arc<Feed>) -> Option<Self> {
+        let (stream, run) = {
+            let mut state = feed.lock();
+            let run = state.runs.pop_front()?;
+            (state.stream.take()?, run)
+        };
+        let mut lane = Self {
+            feed,
+            stream,
+            run,
             chunk: 0,
             offset: 0,
+        };
+        lane.count_run();
+        Some(lane)
+    }
+
+    fn count_run(&mut self) {
+        self.stream.len += self.run.chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+    }
+
+    /// The run at hand is hashed. Goes on with the feed's next run (`None`), unless
+    /// other feeds wait for a lane: so that none waits long, a feed then leaves its
+    /// lane after each run, as it does when it has no next run. Leaving, the lane
+    /// gives the stream back to the feed. One lock decides, so a run pushed meanwhile
+    /// is never left in an unscheduled feed.
+    fn next_run(&mut self, others_waiting: bool) -> Option<Leave> {
+        let mut state = self.feed.lock();
+        if !others_waiting && let Some(run) = state.runs.pop_front() {
+            drop(state);
+            let hashed = std::mem::replace(&mut self.run, run);
+            self.chunk = 0;
+            self.offset = 0;
+            self.count_run();
+            // The uploader may have gone (request dropped): nothing to do.
+            let _ = hashed.done.send(());
+            return None;
+        }
+        state.stream = Some(std::mem::take(&mut self.stream));
+        if state.runs.is_empty() {
+            state.scheduled = false;
+            Some(Leave::Idle)
+        } else {
+            Some(Leave::Requeue)
         }
     }
 
+    /// Reports the last run done, once [`Lane::next_run`] gave the stream back.
+    fn close(self) {
+        let _ = self.run.done.send(());
+    }
+
     /// Finds the next whole block, gathering it in the tail if it straddles chunks.
-    /// `None` once the job's bytes are all hashed or in the tail.
+    /// `None` once the run's bytes are all hashed or in the tail.
     fn next_source(&mut self) -> Option<Source> {
-        let s = &mut self.job.stream;
+        let s = &mut self.stream;
         loop {
-            let rest = &self.job.chunks.get(self.chunk)?[self.offset..];
+            let rest = &self.run.chunks.get(self.chunk)?[self.offset..];
             if rest.is_empty() {
                 self.chunk += 1;
                 self.offset = 0;
@@ -158,16 +310,29 @@ impl Lane {
         }
     }
 
+    /// The next source of the feed, going on to its next run when this one is done
+    /// (see [`Lane::next_run`]).
+    fn next_source_of_feed(&mut self, others_waiting: bool) -> Result<Source, Leave> {
+        loop {
+            if let Some(source) = self.next_source() {
+                return Ok(source);
+            }
+            if let Some(leave) = self.next_run(others_waiting) {
+                return Err(leave);
+            }
+        }
+    }
+
     fn blocks(&self, source: Source, n: usize) -> &[u8] {
         match source {
-            Source::Tail => &self.job.stream.tail,
-            Source::Chunk { .. } => &self.job.chunks[self.chunk][self.offset..self.offset + n * 64],
+            Source::Tail => &self.stream.tail,
+            Source::Chunk { .. } => &self.run.chunks[self.chunk][self.offset..self.offset + n * 64],
         }
     }
 
     fn advance(&mut self, source: Source, n: usize) {
         match source {
-            Source::Tail => self.job.stream.tail_len = 0,
+            Source::Tail => self.stream.tail_len = 0,
             Source::Chunk { .. } => self.offset += n * 64,
         }
     }
@@ -180,15 +345,19 @@ impl Shared {
     }
 
     fn run(&self) {
-        // Should this thread panic (a bug), close the pool: queued jobs are dropped, so
-        // their uploads fail with an internal error instead of waiting forever.
+        // Should this thread panic (a bug), close the pool: the queued feeds are
+        // abandoned, so their uploads fail with an internal error instead of waiting
+        // forever. (A feed in one of this thread's lanes fails at the run it was at: that
+        // run's sender goes with the lane, and the upload waits for runs in order.)
         struct CloseOnPanic<'a>(&'a Shared);
         impl Drop for CloseOnPanic<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     let mut queue = self.0.lock();
                     queue.closed = true;
-                    queue.jobs.clear();
+                    for feed in queue.feeds.drain(..) {
+                        feed.abandon();
+                    }
                 }
             }
         }
@@ -196,9 +365,9 @@ impl Shared {
         let mut lanes: [Option<Lane>; LANES] = Default::default();
         let mut sources: [Option<Source>; LANES] = [None; LANES];
         loop {
-            if !self.take_jobs(&mut lanes) {
+            let Some(others_waiting) = self.take_feeds(&mut lanes) else {
                 return;
-            }
+            };
             #[cfg(test)]
             if self.poison.load(Ordering::Relaxed) {
                 panic!("poisoned by a test");
@@ -208,8 +377,8 @@ impl Shared {
             for (slot, source) in lanes.iter_mut().zip(sources.iter_mut()) {
                 *source = None;
                 let Some(lane) = slot else { continue };
-                match lane.next_source() {
-                    Some(s) => {
+                match lane.next_source_of_feed(others_waiting) {
+                    Ok(s) => {
                         stretch = stretch.min(match s {
                             Source::Tail => 1,
                             Source::Chunk { blocks } => blocks,
@@ -217,10 +386,12 @@ impl Shared {
                         *source = Some(s);
                         busy += 1;
                     }
-                    None => {
+                    Err(leave) => {
                         let lane = slot.take().expect("lane is busy");
-                        // The uploader may have gone (request dropped): nothing to do.
-                        let _ = lane.job.reply.send(lane.job.stream);
+                        if let Leave::Requeue = leave {
+                            self.requeue(lane.feed.clone());
+                        }
+                        lane.close();
                     }
                 }
             }
@@ -236,9 +407,9 @@ impl Shared {
                         Source::Tail => 1,
                         Source::Chunk { blocks } => blocks.min(STRETCH),
                     };
-                    let mut state = lane.job.stream.state;
+                    let mut state = lane.stream.state;
                     compress_scalar(&mut state, lane.blocks(source, n));
-                    lane.job.stream.state = state;
+                    lane.stream.state = state;
                     lane.advance(source, n);
                 }
                 continue;
@@ -253,7 +424,7 @@ impl Shared {
                     .expect("a busy lane");
                 let blocks: [&[u8]; LANES] = std::array::from_fn(|i| match (&lanes[i], sources[i]) {
                     (Some(lane), Some(source)) => {
-                        states[i] = lane.job.stream.state;
+                        states[i] = lane.stream.state;
                         lane.blocks(source, stretch)
                     }
                     _ => filler,
@@ -263,33 +434,45 @@ impl Shared {
             self.lane_stretches.fetch_add(1, Ordering::Relaxed);
             for ((lane, source), state) in lanes.iter_mut().zip(sources).zip(states) {
                 if let (Some(lane), Some(source)) = (lane, source) {
-                    lane.job.stream.state = state;
+                    lane.stream.state = state;
                     lane.advance(source, stretch);
                 }
             }
         }
     }
 
+    /// Puts a feed that left its lane with runs to go back at the end of the queue.
+    fn requeue(&self, feed: Arc<Feed>) {
+        let mut queue = self.lock();
+        if queue.closed {
+            drop(queue);
+            feed.abandon();
+            return;
+        }
+        queue.feeds.push_back(feed);
+        drop(queue);
+        self.ready.notify_one();
+    }
+
     /// Fills free lanes from the queue, waiting for work only when every lane is
-    /// free. False once the pool is closed and nothing is left to hash.
-    fn take_jobs(&self, lanes: &mut [Option<Lane>; LANES]) -> bool {
+    /// free. Says whether feeds are left waiting for a lane; `None` once the pool is
+    /// closed and nothing is left to hash.
+    fn take_feeds(&self, lanes: &mut [Option<Lane>; LANES]) -> Option<bool> {
         let idle = lanes.iter().all(Option::is_none);
         let mut queue = self.lock();
         if idle {
-            while queue.jobs.is_empty() {
+            while queue.feeds.is_empty() {
                 if queue.closed {
-                    return false;
+                    return None;
                 }
                 queue = self.ready.wait(queue).unwrap_or_else(|e| e.into_inner());
             }
         }
         for slot in lanes.iter_mut().filter(|s| s.is_none()) {
-            match queue.jobs.pop_front() {
-                Some(job) => *slot = Some(Lane::new(job)),
-                None => break,
-            }
+            let Some(feed) = queue.feeds.pop_front() else { break };
+            *slot = Lane::open(feed);
         }
-        true
+        Some(!queue.feeds.is_empty())
     }
 }
 
@@ -332,9 +515,10 @@ mod tests {
         out
     }
 
-    /// Many uploads at once, each in several jobs of uneven chunks, through every
-    /// kernel this CPU has: every digest must equal the reference MD5.
-    async fn check_pool(kernel: Kernel, threads: usize) {
+    /// Many uploads at once, each in several runs of uneven chunks pushed up to
+    /// `ahead` at a time, through every kernel this CPU has: every digest must equal
+    /// the reference MD5.
+    async fn check_pool(kernel: Kernel, threads: usize, ahead: usize) {
         let pool = Arc::new(Md5Pool::with_threads(kernel, threads).unwrap());
         let mut tasks = Vec::new();
         for upload in 0..20u64 {
@@ -342,11 +526,15 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 let len = (upload as usize * 37_123) % 300_000 + upload as usize;
                 let data = body(len, upload);
-                let mut stream = Md5Stream::new();
+                let mut feed = pool.feed(Md5Stream::new());
                 let all = chunks(&data, upload);
-                for job in all.chunks(7) {
-                    stream = pool.hash(stream, job.to_vec()).await.unwrap();
+                for run in all.chunks(7) {
+                    if feed.pending() >= ahead {
+                        feed.wait_oldest().await.unwrap();
+                    }
+                    feed.push(run.to_vec()).unwrap();
                 }
+                let stream = feed.finish().await.unwrap();
                 let want: [u8; 16] = Md5::digest(&data).into();
                 assert_eq!(stream.len, len as u64);
                 assert_eq!(
@@ -358,7 +546,11 @@ mod tests {
             }));
         }
         for t in tasks {
-            t.await.unwrap();
+            // A run left unhashed would hang its upload: fail instead.
+            tokio::time::timeout(std::time::Duration::from_secs(60), t)
+                .await
+                .expect("every upload finishes")
+                .unwrap();
         }
         if !kernel.is_scalar() && threads == 1 {
             // Twenty uploads queue up behind one thread: it must have put them in lanes.
@@ -372,11 +564,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_uploads_hash_exactly() {
-        check_pool(Kernel::detect(), 3).await;
+        check_pool(Kernel::detect(), 3, 1).await;
         for kernel in Kernel::available() {
-            check_pool(kernel, 1).await;
+            check_pool(kernel, 1, 1).await;
+            check_pool(kernel, 1, 3).await;
+            check_pool(kernel, 2, usize::MAX).await;
         }
-        check_pool(Kernel::scalar(), 2).await;
+        check_pool(Kernel::scalar(), 2, 2).await;
     }
 
     #[tokio::test]
@@ -395,6 +589,60 @@ mod tests {
             matches!(later, Ok(Err(ModelError::Internal(_)))),
             "a closed pool refuses new work"
         );
+    }
+
+    /// More uploads than lanes, each with all its runs pushed at once: a feed must
+    /// leave its lane after each run while others wait, not keep it to its end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn feeds_take_turns_when_lanes_are_short() {
+        const FEEDS: usize = 2 * LANES;
+        const RUNS: usize = 8;
+        let pool = Md5Pool::with_threads(Kernel::detect(), 1).unwrap();
+        let data = body(64 << 10, 9);
+        let mut feeds: Vec<Md5Feed> = (0..FEEDS).map(|_| pool.feed(Md5Stream::new())).collect();
+        for _ in 0..RUNS {
+            for feed in &mut feeds {
+                feed.push(vec![Bytes::from(data.clone())]).unwrap();
+            }
+        }
+        for feed in &mut feeds {
+            feed.wait_oldest().await.unwrap();
+        }
+        // Every upload has had a turn; had the first ones kept their lanes, they would
+        // all be done by now.
+        let mut done = 0;
+        for feed in &mut feeds {
+            if feed.pushed.back_mut().expect("runs pushed").try_recv().is_ok() {
+                done += 1;
+            }
+        }
+        assert!(done < LANES, "{done} uploads were hashed to the end before all had a turn");
+        let want: [u8; 16] = Md5::digest(data.repeat(RUNS)).into();
+        for feed in feeds {
+            assert_eq!(feed.finish().await.unwrap().finalize(), want);
+        }
+    }
+
+    /// Uploads with several runs queued when their thread dies must fail too, whether
+    /// their feed was in a lane or still in the queue.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_thread_fails_uploads_with_runs_queued() {
+        let pool = Md5Pool::with_threads(Kernel::detect(), 1).unwrap();
+        pool.shared.poison.store(true, Ordering::Relaxed);
+        let mut feeds: Vec<Md5Feed> = (0..20).map(|_| pool.feed(Md5Stream::new())).collect();
+        for _ in 0..3 {
+            for feed in &mut feeds {
+                // Once the pool has closed, pushing fails right away: fine too.
+                let _ = feed.push(vec![Bytes::from(vec![7u8; 4096])]);
+            }
+        }
+        for feed in feeds {
+            let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), feed.finish()).await;
+            assert!(
+                matches!(outcome, Ok(Err(ModelError::Internal(_)))),
+                "the upload must fail, not hang"
+            );
+        }
     }
 
     #[tokio::test]

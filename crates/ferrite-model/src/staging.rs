@@ -1,5 +1,6 @@
 //! Staging a request body: stream it into durable storage while hashing it, before
-//! any metadata changes. Memory per request is bounded by two flush buffers.
+//! any metadata changes. Memory per request is bounded by a few flush buffers
+//! ([`MD5_AHEAD`] + 1 megabytes).
 
 use std::io;
 
@@ -15,9 +16,13 @@ use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Bodies up to this size are stored inline in the metadata store: one fsync, no file.
 pub const INLINE_MAX: usize = 64 * 1024;
-/// Bytes gathered (as the received chunks, not copied) before one blocking
-/// write+hash call.
+/// Bytes gathered (as the received chunks, not copied) before they are handed on to
+/// be written and hashed.
 const FLUSH_AT: usize = 1024 * 1024;
+/// Flushed megabytes an upload may have waiting for MD5 before it stops receiving.
+/// The hashing thread then goes from one to the next without waiting for the upload,
+/// and the upload goes on receiving and writing while the thread is busy elsewhere.
+const MD5_AHEAD: usize = 3;
 
 /// A body read in full and hashed, not yet part of any object. Dropping it discards it.
 pub struct Staged {
@@ -67,15 +72,16 @@ impl Staged {
     }
 }
 
-/// Where a body goes: the blob (created at the first flush) and the hashes so far.
+/// Where a body goes: the blob (created at the first flush) and the hashes so far
+/// (but MD5, which is in an [`Md5Feed`](crate::hash_pool::Md5Feed) meanwhile).
 struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,
 }
 
-/// The sink, or the flush that has it while it writes and hashes a megabyte. One flush
-/// runs while the next megabyte is received: the upload is not paused for its disk
-/// write and hashing, and memory stays bounded by two megabytes.
+/// The sink, or the flush that has it while it writes a megabyte (and feeds it to the
+/// extra checksum). One flush runs while the next megabyte is received: the upload is
+/// not paused for its disk write.
 // One per upload, moved once per megabyte: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 enum SinkSlot {
@@ -124,10 +130,9 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        let mut slot = SinkSlot::Ready(Sink {
-            writer: None,
-            hasher: BodyHasher::new(algorithm),
-        });
+        let mut hasher = BodyHasher::new(algorithm);
+        let mut md5 = self.inner.md5.feed(hasher.lend_md5());
+        let mut slot = SinkSlot::Ready(Sink { writer: None, hasher });
         // Received chunks not yet written: kept as they came, so the body is never
         // copied in user space (the kernel copies it once into the file).
         let mut pending: Vec<Bytes> = Vec::new();
@@ -150,15 +155,21 @@ impl Ferrite {
             pending_len += chunk.len();
             pending.push(chunk);
             if pending_len >= FLUSH_AT {
-                let sink = slot.ready().await?;
-                let this = self.clone();
                 let chunks = std::mem::take(&mut pending);
                 pending_len = 0;
+                if md5.pending() >= MD5_AHEAD {
+                    md5.wait_oldest().await?;
+                }
+                md5.push(chunks.clone())?;
+                let sink = slot.ready().await?;
+                let this = self.clone();
                 slot = SinkSlot::Flushing(tokio::spawn(async move { this.flush(sink, chunks).await }));
             }
         }
         let mut sink = slot.ready().await?;
         if inline_max > 0 && sink.writer.is_none() && pending_len <= inline_max {
+            // Nothing was pushed: the stream comes straight back.
+            sink.hasher.return_md5(md5.finish().await?);
             let data = match pending.len() {
                 1 => pending.pop().expect("one chunk"),
                 _ => Bytes::from(pending.concat()),
@@ -169,7 +180,12 @@ impl Ferrite {
                 digests: sink.hasher.finish(),
             });
         }
-        let sink = self.flush(sink, pending).await?;
+        if !pending.is_empty() {
+            md5.push(pending.clone())?;
+        }
+        let (sink, stream) = tokio::join!(self.flush(sink, pending), md5.finish());
+        let mut sink = sink?;
+        sink.hasher.return_md5(stream?);
         let writer = sink
             .writer
             .ok_or_else(|| ModelError::Internal("blob writer missing after flush".into()))?;
@@ -179,12 +195,11 @@ impl Ferrite {
         })
     }
 
-    /// Writes the pending chunks and hashes them: MD5 on the lane hashing threads
-    /// (next to other uploads' MD5), the extra checksum here, both at once.
+    /// Writes the pending chunks and feeds them to the extra checksum (blocking
+    /// work, off the async threads); their MD5 is the feed's business.
     async fn flush(&self, mut sink: Sink, chunks: Vec<Bytes>) -> ModelResult<Sink> {
-        let md5 = self.inner.md5.hash(sink.hasher.lend_md5(), chunks.clone());
         let blobs = self.inner.blobs.clone();
-        let write = blocking(move || {
+        blocking(move || {
             let writer = match sink.writer.as_mut() {
                 Some(w) => w,
                 None => sink.writer.insert(blobs.create()?),
@@ -195,10 +210,7 @@ impl Ferrite {
                 sink.hasher.update_extra(chunk);
             }
             Ok(sink)
-        });
-        let (md5, sink) = tokio::join!(md5, write);
-        let mut sink = sink?;
-        sink.hasher.return_md5(md5?);
-        Ok(sink)
+        })
+        .await
     }
 }
