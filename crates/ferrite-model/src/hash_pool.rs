@@ -616,7 +616,10 @@ mod tests {
                 done += 1;
             }
         }
-        assert!(done < LANES, "{done} uploads were hashed to the end before all had a turn");
+        assert!(
+            done < LANES,
+            "{done} uploads were hashed to the end before all had a turn"
+        );
         let want: [u8; 16] = Md5::digest(data.repeat(RUNS)).into();
         for feed in feeds {
             assert_eq!(feed.finish().await.unwrap().finalize(), want);

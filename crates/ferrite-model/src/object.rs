@@ -340,7 +340,7 @@ impl Ferrite {
             let inner = this.inner.clone();
             let (landed, digests) = blocking(move || staged.land()).await?;
             let data = match &landed {
-                Landed::Inline(_) => DataRef::Inline(rand::random()),
+                Landed::Inline(_) => DataRef::Inline(DataRef::new_inline_id()),
                 Landed::Blob(id) => DataRef::Blob(id.0),
             };
             let record = ObjectRecord {
