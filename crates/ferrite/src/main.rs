@@ -9,10 +9,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of the system allocator: see docs/ARCHITECTURE.md ("Allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "ferrite", version, about = "Ferrite: an S3-compatible object storage server")]
 struct Cli {
