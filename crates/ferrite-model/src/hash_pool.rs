@@ -36,7 +36,7 @@ struct Shared {
     kernel: Kernel,
     /// Stretches hashed with the lane kernel (for tests and curiosity).
     lane_stretches: AtomicU64,
-    /// Makes a thread panic at its next job (to test that uploads then fail cleanly).
+    /// Makes a thread panic at its next round (to test that uploads then fail cleanly).
     #[cfg(test)]
     poison: std::sync::atomic::AtomicBool,
 }

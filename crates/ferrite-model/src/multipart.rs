@@ -9,7 +9,7 @@ use ferrite_store::{ReadTxn, Table, WriteTxn};
 use md5::{Digest as _, Md5};
 
 use crate::checksum::multipart_checksum;
-use crate::engine::{add_refs, blocking, drop_refs, get_bucket, now_ms};
+use crate::engine::{add_refs, blocking, drop_refs, get_bucket, now_ms, time_ordered_id};
 use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, upload_key, version_prefix};
 use crate::list::{Walk, walk};
 use crate::names::validate_user_metadata;
@@ -257,10 +257,7 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let b = get_bucket(txn, &bucket)?;
-                let now_us = (now_ms().max(0) as u64) * 1000 + u64::from(rand::random::<u16>() % 1000);
-                let mut id = [0u8; 16];
-                id[..8].copy_from_slice(&now_us.to_be_bytes());
-                id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
+                let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
                     attrs: new.attrs,

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
-use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms};
+use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms, time_ordered_id};
 use crate::keys::object_key;
 use crate::names::validate_user_metadata;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
@@ -340,7 +340,7 @@ impl Ferrite {
             let inner = this.inner.clone();
             let (landed, digests) = blocking(move || staged.land()).await?;
             let data = match &landed {
-                Landed::Inline(_) => DataRef::Inline(DataRef::new_inline_id()),
+                Landed::Inline(_) => DataRef::Inline(time_ordered_id()),
                 Landed::Blob(id) => DataRef::Blob(id.0),
             };
             let record = ObjectRecord {

@@ -92,23 +92,6 @@ pub enum DataRef {
     Segments(Vec<Segment>),
 }
 
-impl DataRef {
-    /// A fresh id for inline data: the time in microseconds, then 64 random bits.
-    /// Unique like a random id, but ids made close in time sort close together, so
-    /// the inline data (and reference count) rows a commit adds land in the same few
-    /// B-tree pages at the end of their tables, instead of one page each anywhere in
-    /// them.
-    pub fn new_inline_id() -> [u8; 16] {
-        let micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&micros.to_be_bytes());
-        id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
-        id
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     /// The part number it was uploaded as (`partNumber` reads address it).
@@ -204,18 +187,6 @@ impl DataRef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn inline_ids_are_unique_and_sort_by_time() {
-        let mut ids: Vec<[u8; 16]> = (0..10_000).map(|_| DataRef::new_inline_id()).collect();
-        let first = ids[0];
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let later = DataRef::new_inline_id();
-        assert!(later > first, "an id made later sorts after");
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 10_000, "ids made in the same microsecond still differ");
-    }
 
     fn sample() -> ObjectRecord {
         ObjectRecord {

@@ -15,7 +15,7 @@ use std::ops::Bound;
 
 use ferrite_store::{ReadTxn, Table, WriteTxn};
 
-use crate::engine::{add_refs, drop_refs, now_ms};
+use crate::engine::{add_refs, drop_refs, now_ms, now_us};
 use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
 use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
 use crate::stats::UsageDelta;
@@ -142,14 +142,6 @@ pub(crate) fn marker_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, sel: &Ver
         VersionSel::Null => null_seq(txn, bucket_id, key),
         VersionSel::Id { seq, .. } => Ok(Some(*seq)),
     }
-}
-
-/// Microseconds since the epoch.
-fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
 }
 
 /// The write conditions a client can put on the key's current object.
