@@ -104,7 +104,6 @@ impl Ferrite {
 
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
-        let started = SystemTime::now();
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone()),
@@ -116,9 +115,13 @@ impl Ferrite {
             }),
         };
         let inner = this.inner.clone();
-        let cleared = blocking(move || {
+        // Taken from the blob store's clock, which blob times come from: a blob that a
+        // write lands after this shows this time or later, so the orphan sweep can
+        // never take it (`SystemTime::now()` can be a tick ahead of file times).
+        let (cleared, started) = blocking(move || {
             check_format(&*inner.meta)?;
-            Ok(inner.blobs.clear_temp()?)
+            let cleared = inner.blobs.clear_temp()?;
+            Ok((cleared, inner.blobs.now()?))
         })
         .await?;
         if cleared > 0 {

@@ -71,7 +71,8 @@ impl Ferrite {
     }
 
     /// Deletes blobs that no metadata references and that were made before
-    /// `older_than` (so no write in flight can own them); returns how many.
+    /// `older_than` (so no write in flight can own them; take it from
+    /// `BlobStore::now`, the clock blob times come from); returns how many.
     pub async fn sweep_orphans(&self, older_than: SystemTime) -> ModelResult<usize> {
         let inner = self.inner.clone();
         blocking(move || {

@@ -85,4 +85,10 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Calls `f` with every permanent blob and the time it was made permanent.
     fn for_each(&self, f: &mut dyn FnMut(BlobId, SystemTime)) -> StoreResult<()>;
+
+    /// The time a blob made now would show in [`BlobStore::for_each`]. Blob times may
+    /// come from a coarser clock than `SystemTime::now()` (a file system's timestamps
+    /// can lag it by a clock tick), so compare them with this: every blob made after
+    /// this call shows this time or a later one.
+    fn now(&self) -> StoreResult<SystemTime>;
 }

@@ -206,6 +206,17 @@ impl BlobStore for FsBlobStore {
         Ok(n)
     }
 
+    /// The file system's own clock: stamps a file and reads the stamp back.
+    fn now(&self) -> StoreResult<SystemTime> {
+        let path = self.tmp.join("clock");
+        let mut file = File::create(&path)?;
+        file.write_all(b"now")?;
+        let stamp = file.metadata()?.modified()?;
+        drop(file);
+        fs::remove_file(&path)?;
+        Ok(stamp)
+    }
+
     fn for_each(&self, f: &mut dyn FnMut(BlobId, SystemTime)) -> StoreResult<()> {
         for shard in fs::read_dir(&self.blobs)? {
             let shard = shard?;
