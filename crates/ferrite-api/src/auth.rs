@@ -16,6 +16,11 @@ impl RootAuth {
             secret_key: SecretKey::from(secret_key.into()),
         }
     }
+
+    /// The secret key of `access_key`, if it is known.
+    pub fn secret_for(&self, access_key: &str) -> Option<SecretKey> {
+        (access_key == self.access_key).then(|| SecretKey::from(self.secret_key.expose()))
+    }
 }
 
 #[async_trait::async_trait]

@@ -16,6 +16,13 @@ impl VirtualHostDomain {
     }
 }
 
+impl VirtualHostDomain {
+    /// The bucket a Host header names, if it is `bucket.DOMAIN`.
+    pub fn bucket_of(&self, host: &str) -> Option<String> {
+        self.parse_host_header(host).ok()?.bucket().map(str::to_string)
+    }
+}
+
 fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => name,

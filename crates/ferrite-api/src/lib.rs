@@ -16,12 +16,14 @@ mod list;
 mod multipart;
 mod object;
 mod operation;
+pub mod precheck;
 
 use ferrite_model::Ferrite;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
+pub use precheck::{RequestView, precheck};
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;

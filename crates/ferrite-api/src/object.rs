@@ -126,6 +126,12 @@ fn slice(range: Option<Range>, part_number: Option<i32>) -> S3Result<Option<Slic
     }
 }
 
+/// The `Content-Range` of a partial answer; GET and HEAD share it. An empty range
+/// (a zero-byte part) has none: `bytes first-last` cannot name zero bytes.
+fn content_range(range: &std::ops::Range<u64>, total: u64) -> Option<String> {
+    (range.end > range.start).then(|| format!("bytes {}-{}/{total}", range.start, range.end - 1))
+}
+
 /// `x-amz-mp-parts-count` answers a `partNumber` read of a multipart object.
 fn parts_count(info: &ObjectInfo, slice: Option<Slice>) -> Option<i32> {
     match slice {
@@ -232,14 +238,10 @@ impl FerriteS3 {
             overrides,
             checksum_mode_enabled(input.checksum_mode.as_ref()) && !body.partial,
         );
-        let content_range = body.partial.then(|| {
-            format!(
-                "bytes {}-{}/{}",
-                body.range.start,
-                body.range.end.saturating_sub(1),
-                body.total
-            )
-        });
+        let content_range = body
+            .partial
+            .then(|| content_range(&body.range, body.total))
+            .flatten();
         let content_length = body.len() as i64;
         let output = GetObjectOutput {
             body: Some(StreamingBlob::wrap(body.into_stream())),
@@ -301,10 +303,7 @@ impl FerriteS3 {
             checksum_mode_enabled(input.checksum_mode.as_ref()) && range.is_none(),
         );
         let (content_length, content_range) = match &range {
-            Some(r) => (
-                (r.end - r.start) as i64,
-                Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)),
-            ),
+            Some(r) => ((r.end - r.start) as i64, content_range(r, info.size)),
             None => (info.size as i64, None),
         };
         let output = HeadObjectOutput {

@@ -52,7 +52,11 @@ impl Drop for Committer {
     }
 }
 
-fn is_fatal(e: &ModelError) -> bool {
+/// Whether a write's error may have come after its transaction became durable (a
+/// store failure, a commit that reported an error): such a write may have happened,
+/// so nothing it wrote may be undone. A domain error (a refused check) means it
+/// changed nothing.
+pub(crate) fn is_fatal(e: &ModelError) -> bool {
     matches!(
         e,
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_)

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub blobs: Arc<dyn BlobStore>,
     pub opts: Options,
     pub gc_wake: Arc<Notify>,
+    /// Keeps blobs that readers are streaming from the garbage collector.
+    pub leases: Arc<crate::leases::ReadLeases>,
     /// Runs the hot write paths with group commit.
     pub committer: crate::commit::Committer,
     /// Hashes the MD5 of concurrent uploads side by side.
@@ -104,6 +106,7 @@ impl Ferrite {
 
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
+        let gc_wake = Arc::new(Notify::new());
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone()),
@@ -111,7 +114,8 @@ impl Ferrite {
                 meta,
                 blobs,
                 opts,
-                gc_wake: Arc::new(Notify::new()),
+                leases: crate::leases::ReadLeases::new(gc_wake.clone()),
+                gc_wake,
             }),
         };
         let inner = this.inner.clone();

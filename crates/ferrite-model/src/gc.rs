@@ -39,34 +39,49 @@ impl Ferrite {
         });
     }
 
-    /// Deletes every blob queued as garbage; returns how many.
+    /// Deletes every blob queued as garbage that no reader holds a lease on (those
+    /// stay queued for a later pass); returns how many were deleted.
     pub async fn collect_garbage(&self) -> ModelResult<usize> {
         let mut total = 0;
+        let mut after: Option<Vec<u8>> = None;
         loop {
             let inner = self.inner.clone();
-            let n = blocking(move || {
-                let ids =
-                    inner
-                        .meta
-                        .begin_read()?
-                        .range(Table::Garbage, Bound::Unbounded, Bound::Unbounded, GC_BATCH)?;
+            let from = after.take();
+            let (n, scanned, last) = blocking(move || {
+                let start = match &from {
+                    Some(k) => Bound::Excluded(k.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                let ids = inner
+                    .meta
+                    .begin_read()?
+                    .range(Table::Garbage, start, Bound::Unbounded, GC_BATCH)?;
+                let mut gone = Vec::new();
                 for (id, _) in &ids {
-                    inner.blobs.delete(BlobId::from_slice(id)?)?;
+                    let blob = BlobId::from_slice(id)?;
+                    if !inner.leases.doom(&blob.0) {
+                        continue; // a reader is streaming it
+                    }
+                    let deleted = inner.blobs.delete(blob);
+                    inner.leases.deleted(&blob.0);
+                    deleted?;
+                    gone.push(id.clone());
                 }
-                if !ids.is_empty() {
+                if !gone.is_empty() {
                     let mut txn = inner.meta.begin_write()?;
-                    for (id, _) in &ids {
+                    for id in &gone {
                         txn.delete(Table::Garbage, id)?;
                     }
                     txn.commit()?;
                 }
-                Ok(ids.len())
+                Ok((gone.len(), ids.len(), ids.last().map(|(k, _)| k.clone())))
             })
             .await?;
             total += n;
-            if n < GC_BATCH {
+            if scanned < GC_BATCH {
                 return Ok(total);
             }
+            after = last;
         }
     }
 

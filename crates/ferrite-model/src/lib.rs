@@ -17,6 +17,7 @@ mod error;
 mod gc;
 mod hash_pool;
 mod keys;
+mod leases;
 mod list;
 pub mod md5_lanes;
 mod multipart;

@@ -328,15 +328,8 @@ impl Ferrite {
                     Ok((part_info(part_number, &rec), queued))
                 })
                 .await;
-            if result.is_err() {
-                let blobs = inner.blobs.clone();
-                let _ = blocking(move || {
-                    if let Err(e) = blobs.delete(blob) {
-                        tracing::warn!(error = %e, "could not remove data of a failed part; the orphan sweep will");
-                    }
-                    Ok(())
-                })
-                .await;
+            if let Err(e) = &result {
+                crate::object::discard_landed(&inner, blob, e).await;
             }
             let (part, queued) = result?;
             if queued {

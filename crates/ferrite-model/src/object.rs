@@ -9,12 +9,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_store::{BlobReader, ReadTxn, Table, WriteTxn};
+use ferrite_store::{BlobId, BlobReader, ReadTxn, Table, WriteTxn};
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
+use crate::leases::{Lease, LeaseCheck};
 use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms, time_ordered_id};
 use crate::keys::object_key;
 use crate::names::validate_user_metadata;
@@ -166,7 +167,8 @@ fn resolve_slice(rec: &ObjectRecord, slice: Option<Slice>) -> ModelResult<(Range
                     .position(|s| s.part_number == n)
                     .ok_or(ModelError::InvalidPart(n))?;
                 let start: u64 = segs[..i].iter().map(|s| s.size).sum();
-                Ok((start..start + segs[i].size, true))
+                // A zero-byte part is answered whole (200), not as an empty range.
+                Ok((start..start + segs[i].size, segs[i].size > 0))
             }
             _ if n == 1 => Ok((0..rec.size, false)),
             _ => Err(ModelError::InvalidPart(n)),
@@ -230,8 +232,9 @@ impl ObjectBody {
 enum Source {
     Inline(Bytes),
     Blob(Arc<dyn BlobReader>),
-    /// A multipart object's segments, the first one to read already open.
-    Segments(Vec<crate::records::Segment>, Arc<dyn BlobReader>),
+    /// The pieces of a multipart object's segments to read, the first one already
+    /// open, all of them leased.
+    Segments(Vec<([u8; 16], Range<u64>)>, Arc<dyn BlobReader>, Lease),
 }
 
 /// The version a read addresses (the current one when `version` is `None`), after
@@ -379,17 +382,8 @@ impl Ferrite {
                     Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
                 })
                 .await;
-            if result.is_err()
-                && let Landed::Blob(id) = landed
-            {
-                let blobs = inner.blobs.clone();
-                let _ = blocking(move || {
-                    if let Err(del) = blobs.delete(id) {
-                        tracing::warn!(error = %del, "could not remove data of a failed put; the orphan sweep will");
-                    }
-                    Ok(())
-                })
-                .await;
+            if let (Err(e), Landed::Blob(id)) = (&result, landed) {
+                discard_landed(&inner, id, e).await;
             }
             let (info, queued) = result?;
             if queued {
@@ -452,6 +446,7 @@ impl Ferrite {
             let inner = self.inner.clone();
             let (bucket, key, cond, sel) = (bucket.to_string(), key.to_string(), cond.clone(), sel.clone());
             let found = blocking(move || {
+                let epoch = inner.leases.epoch();
                 let txn = inner.meta.begin_read()?;
                 let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
@@ -464,16 +459,38 @@ impl Ferrite {
                     }
                     DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| Source::Blob(Arc::from(r))),
                     DataRef::Segments(segs) => {
-                        // Open the first segment to read now (a vanished blob means a
-                        // concurrent overwrite: read the record again); the rest as
-                        // the stream reaches them.
-                        let first = first_segment(segs, byte_range.start);
-                        match segs.get(first) {
-                            Some(s) => inner
-                                .blobs
-                                .open(blob_id(&s.blob))?
-                                .map(|r| Source::Segments(segs.clone(), Arc::from(r))),
-                            None => Some(Source::Inline(Bytes::new())),
+                        // Lease every segment the range needs, so that the collector
+                        // keeps them until the stream is done (see `leases`); open the
+                        // first now and the rest as the stream reaches them. A segment
+                        // already gone means a concurrent overwrite: read the record
+                        // again.
+                        let needed = segments_in(segs, &byte_range);
+                        let ids = needed.iter().map(|(blob, _)| *blob).collect();
+                        match inner.leases.take(ids, epoch) {
+                            None => None,
+                            Some((lease, check)) => {
+                                let all_there = match check {
+                                    LeaseCheck::Ready => true,
+                                    LeaseCheck::VerifyExistence => {
+                                        let mut ok = true;
+                                        for (blob, _) in needed.iter().skip(1) {
+                                            if inner.blobs.open(blob_id(blob))?.is_none() {
+                                                ok = false;
+                                                break;
+                                            }
+                                        }
+                                        ok
+                                    }
+                                };
+                                match needed.first() {
+                                    _ if !all_there => None,
+                                    None => Some(Source::Inline(Bytes::new())),
+                                    Some((blob, _)) => inner
+                                        .blobs
+                                        .open(blob_id(blob))?
+                                        .map(|r| Source::Segments(needed, Arc::from(r), lease)),
+                                }
+                            }
                         }
                     }
                 };
@@ -487,8 +504,8 @@ impl Ferrite {
                         Box::pin(futures::stream::once(async move { Ok(slice) })) as BodyStream
                     }
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
-                    Source::Segments(segs, first) => {
-                        segments_stream(self.inner.blobs.clone(), segs, first, byte_range.clone())
+                    Source::Segments(pieces, first, lease) => {
+                        segments_stream(self.inner.blobs.clone(), pieces, first, lease)
                     }
                 };
                 let body = ObjectBody {
@@ -618,29 +635,30 @@ impl Ferrite {
     }
 }
 
-/// The index of the segment holding byte `offset`.
-fn first_segment(segs: &[crate::records::Segment], offset: u64) -> usize {
-    let mut start = 0;
-    for (i, s) in segs.iter().enumerate() {
-        if offset < start + s.size {
-            return i;
-        }
-        start += s.size;
+/// After a write that landed blob `id` failed with `e`: deletes the blob if the
+/// write was refused by its checks (it changed nothing). Any other failure may have
+/// come after the commit became durable, so the record may point at the blob: it is
+/// left to the orphan sweep, which deletes only what no record references.
+pub(crate) async fn discard_landed(inner: &Arc<crate::engine::Inner>, id: BlobId, e: &ModelError) {
+    if crate::commit::is_fatal(e) {
+        tracing::warn!(error = %e, blob = ?id, "a write failed after landing its data; leaving the data to the orphan sweep");
+        return;
     }
-    segs.len()
+    let blobs = inner.blobs.clone();
+    let _ = blocking(move || {
+        if let Err(del) = blobs.delete(id) {
+            tracing::warn!(error = %del, "could not remove data of a refused write; the orphan sweep will");
+        }
+        Ok(())
+    })
+    .await;
 }
 
-/// Streams `range` of a multipart object: each overlapping segment's slice in turn,
-/// through the same bounded reads as a single blob.
-fn segments_stream(
-    blobs: Arc<dyn ferrite_store::BlobStore>,
-    segs: Vec<crate::records::Segment>,
-    first: Arc<dyn BlobReader>,
-    range: Range<u64>,
-) -> BodyStream {
+/// The blobs and in-blob ranges that cover `range` of a multipart object, in order.
+fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<([u8; 16], Range<u64>)> {
     let mut pieces = Vec::new();
     let mut start = 0u64;
-    for s in &segs {
+    for s in segs {
         let end = start + s.size;
         if end > range.start && start < range.end && s.size > 0 {
             let from = range.start.max(start) - start;
@@ -649,10 +667,23 @@ fn segments_stream(
         }
         start = end;
     }
+    pieces
+}
+
+/// Streams the pieces of a multipart object in turn, through the same bounded reads
+/// as a single blob. The lease lives as long as the stream.
+fn segments_stream(
+    blobs: Arc<dyn ferrite_store::BlobStore>,
+    pieces: Vec<([u8; 16], Range<u64>)>,
+    first: Arc<dyn BlobReader>,
+    lease: Lease,
+) -> BodyStream {
     let mut first = Some(first);
+    let lease = Arc::new(lease);
     let streams = futures::stream::iter(pieces).then(move |(blob, r)| {
         let opened = first.take();
         let blobs = blobs.clone();
+        let lease = lease.clone();
         async move {
             let reader = match opened {
                 Some(reader) => reader,
@@ -669,6 +700,7 @@ fn segments_stream(
                     })?)
                 }
             };
+            drop(lease);
             Ok::<_, io::Error>(blob_stream(reader, r))
         }
     });

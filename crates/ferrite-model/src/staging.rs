@@ -4,7 +4,7 @@
 
 use std::io;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ferrite_store::{BlobId, BlobWriter};
 use futures::{Stream, StreamExt};
 
@@ -23,6 +23,12 @@ const FLUSH_AT: usize = 1024 * 1024;
 /// The hashing thread then goes from one to the next without waiting for the upload,
 /// and the upload goes on receiving and writing while the thread is busy elsewhere.
 const MD5_AHEAD: usize = 3;
+/// Received chunks smaller than this are copied together into buffers of
+/// [`COALESCE_BUF`] bytes instead of being kept one by one: a client sending 1-byte
+/// aws-chunked chunks would otherwise make a megabyte into a million buffers (and
+/// each may keep a larger receive buffer alive). Larger chunks are kept as they came.
+const COALESCE_BELOW: usize = 4096;
+const COALESCE_BUF: usize = 64 * 1024;
 
 /// A body read in full and hashed, not yet part of any object. Dropping it discards it.
 pub struct Staged {
@@ -137,6 +143,8 @@ impl Ferrite {
         // copied in user space (the kernel copies it once into the file).
         let mut pending: Vec<Bytes> = Vec::new();
         let mut pending_len = 0;
+        // Small chunks gathered, not yet in `pending`.
+        let mut small = BytesMut::new();
         let mut total: u64 = 0;
         let idle = self.inner.opts.body_idle_timeout;
         loop {
@@ -153,8 +161,24 @@ impl Ferrite {
                 continue;
             }
             pending_len += chunk.len();
-            pending.push(chunk);
+            if chunk.len() < COALESCE_BELOW {
+                if small.capacity() - small.len() < chunk.len() {
+                    if !small.is_empty() {
+                        pending.push(small.split().freeze());
+                    }
+                    small.reserve(COALESCE_BUF);
+                }
+                small.extend_from_slice(&chunk);
+            } else {
+                if !small.is_empty() {
+                    pending.push(small.split().freeze());
+                }
+                pending.push(chunk);
+            }
             if pending_len >= FLUSH_AT {
+                if !small.is_empty() {
+                    pending.push(small.split().freeze());
+                }
                 let chunks = std::mem::take(&mut pending);
                 pending_len = 0;
                 if md5.pending() >= MD5_AHEAD {
@@ -166,6 +190,10 @@ impl Ferrite {
                 slot = SinkSlot::Flushing(tokio::spawn(async move { this.flush(sink, chunks).await }));
             }
         }
+        if !small.is_empty() {
+            pending.push(small.split().freeze());
+        }
+        drop(small);
         let mut sink = slot.ready().await?;
         if inline_max > 0 && sink.writer.is_none() && pending_len <= inline_max {
             // Nothing was pushed: the stream comes straight back.

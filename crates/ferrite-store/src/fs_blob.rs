@@ -26,9 +26,30 @@ impl FsBlobStore {
     pub fn open(root: &Path, durable: bool) -> StoreResult<Self> {
         let tmp = root.join("tmp");
         let blobs = root.join("blobs");
-        fs::create_dir_all(&tmp)?;
+        // New directory entries are fsynced (the shard entries in `blobs/`, `blobs/`
+        // and `tmp/` in the root, and the root in its parent): a blob's own rename
+        // and directory fsync rely on its shard directory being there after a crash.
+        let mut made = false;
+        for dir in [root, tmp.as_path(), blobs.as_path()] {
+            if !dir.is_dir() {
+                fs::create_dir_all(dir)?;
+                made = true;
+            }
+        }
+        let mut shards_made = false;
         for i in 0..=255u8 {
-            fs::create_dir_all(blobs.join(format!("{i:02x}")))?;
+            let shard = blobs.join(format!("{i:02x}"));
+            if !shard.is_dir() {
+                fs::create_dir(&shard)?;
+                shards_made = true;
+            }
+        }
+        if durable && (made || shards_made) {
+            if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(parent)?.sync_all()?;
+            }
+            File::open(root)?.sync_all()?;
+            File::open(&blobs)?.sync_all()?;
         }
         Ok(Self { tmp, blobs, durable })
     }

@@ -1,6 +1,8 @@
 //! The `ferrite` binary: command line, credentials, and the HTTP server.
 
+mod conn;
 mod credentials;
+mod datadir;
 mod metrics;
 mod server;
 
@@ -49,21 +51,50 @@ pub struct ServeArgs {
     /// MiB of metadata pages to keep cached in memory (bounds most of the server's memory).
     #[arg(long, env = "FERRITE_META_CACHE_MIB", default_value_t = 32)]
     pub meta_cache_mib: usize,
-    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`; otherwise
-    /// the metrics are open to anyone who can reach the listen address.
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>` (from any
+    /// address); otherwise the metrics are served to loopback clients only.
     #[arg(long, env = "FERRITE_METRICS_TOKEN")]
     pub metrics_token: Option<String>,
+    /// Serve `GET /metrics` to every client without a token (they name every bucket).
+    #[arg(long, env = "FERRITE_METRICS_PUBLIC", default_value_t = false)]
+    pub metrics_public: bool,
+    /// Refuse SigV2-signed requests (header and presigned); accept SigV4 only.
+    #[arg(long, env = "FERRITE_DISABLE_SIGV2", default_value_t = false)]
+    pub disable_sigv2: bool,
+    /// Connections served at once; more wait briefly for a slot, then get 503 SlowDown.
+    #[arg(long, env = "FERRITE_MAX_CONNECTIONS", default_value_t = conn::ConnLimits::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds a new connection has to send its first complete request head.
+    #[arg(long, env = "FERRITE_HANDSHAKE_TIMEOUT_SECS", default_value_t = conn::ConnLimits::DEFAULT_HANDSHAKE_TIMEOUT_SECS)]
+    pub handshake_timeout_secs: u64,
+    /// Seconds a connection may sit with no request in flight before it is closed.
+    #[arg(long, env = "FERRITE_IDLE_TIMEOUT_SECS", default_value_t = conn::ConnLimits::DEFAULT_IDLE_TIMEOUT_SECS)]
+    pub idle_timeout_secs: u64,
+}
+
+/// The most the protocol layer (s3s) may log, whatever `RUST_LOG` says: its debug and
+/// trace events print signatures, strings to sign and form fields, which would make
+/// the log a signing oracle. Its client-error events are at ERROR level.
+const S3S_MAX_LEVEL: tracing::level_filters::LevelFilter = tracing::level_filters::LevelFilter::INFO;
+
+fn log_filter() -> impl tracing_subscriber::layer::Filter<tracing_subscriber::Registry> + Send + Sync + 'static {
+    use tracing_subscriber::filter::FilterExt;
+    // s3s logs every client error (NoSuchKey, ...) at ERROR level; it is silenced by
+    // default and can be turned on with RUST_LOG=s3s=info. Server errors are logged here.
+    let env = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    let cap = tracing_subscriber::filter::filter_fn(|meta| {
+        !(meta.target() == "s3s" || meta.target().starts_with("s3s::")) || *meta.level() <= S3S_MAX_LEVEL
+    });
+    env.and(cap)
 }
 
 fn main() -> anyhow::Result<()> {
-    // s3s logs every client error (NoSuchKey, ...) at ERROR level; it is silenced by
-    // default and can be turned on with RUST_LOG=s3s=debug. Server errors are logged here.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off")),
-        )
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(log_filter()))
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -2,18 +2,20 @@
 //! to the s3s service, and shuts down gracefully on SIGTERM or SIGINT.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ferrite_api::{BodyStreamed, FerriteS3, OperationName, RecordOperation, RootAuth, VirtualHostDomain};
+use ferrite_api::{
+    BodyStreamed, FerriteS3, OperationName, RecordOperation, RequestView, RootAuth, VirtualHostDomain, precheck,
+};
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
 use s3s::Body;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -21,6 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use crate::ServeArgs;
+use crate::conn::{Activity, Admission, ConnLimits, Guarded, watch_connection};
 use crate::credentials;
 use crate::metrics::{Metered, Metrics};
 
@@ -30,12 +33,35 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 200;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 connections are pinged this often, and dropped when a ping goes unanswered
+/// this long.
+const H2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const H2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// A connection past `--max-connections` waits this long for a slot, then gets 503.
+const ADMISSION_WAIT: Duration = Duration::from_secs(2);
+/// A connection being closed for idleness has this long to finish closing.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// XML request bodies (DeleteObjects of 1000 keys, CompleteMultipartUpload of 10,000
 /// parts) are read into memory by s3s up to this size; larger ones are refused.
 const MAX_XML_BODY: usize = 4 * 1024 * 1024;
 
+/// Every size limit of the protocol layer (s3s), stated here rather than left to its
+/// defaults. POST uploads (HTML forms) are refused before s3s reads their body (see
+/// [`is_form_post`]) until they are built on a streaming path; the form limits are
+/// set low all the same, so that nothing can make s3s buffer much.
+fn s3s_config() -> S3Config {
+    let mut c = S3Config::default();
+    c.xml_max_body_size = MAX_XML_BODY;
+    c.post_object_max_file_size = 0;
+    c.form_max_field_size = 64 * 1024;
+    c.form_max_fields_size = 256 * 1024;
+    c.form_max_parts = 64;
+    c.presigned_url_max_skew_time_secs = 900;
+    c
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    crate::datadir::prepare(&args.data_dir)?;
     let (creds, generated) = credentials::load_or_create(&args.data_dir)?;
     if generated {
         println!(
@@ -56,6 +82,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
     }
+    if args.disable_sigv2 {
+        tracing::info!("SigV2 is turned off: only SigV4 requests are accepted");
+    }
     let model = Ferrite::open_local(&args.data_dir, opts)
         .await
         .context("opening the data directory")?;
@@ -67,13 +96,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(domain) = &args.domain {
         builder.set_host(VirtualHostDomain::new(domain));
     }
-    let mut config = S3Config::default();
-    config.xml_max_body_size = MAX_XML_BODY;
-    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
+    builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3s_config()))));
     let state = Arc::new(State {
         s3: builder.build(),
+        auth: RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()),
+        host: args.domain.as_deref().map(VirtualHostDomain::new),
+        sigv2: !args.disable_sigv2,
         metrics,
         metrics_token: args.metrics_token.clone(),
+        metrics_public: args.metrics_public,
     });
 
     let listener = TcpListener::bind(args.listen)
@@ -84,21 +115,36 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Machine-readable line: tests and scripts read the bound address from it.
     println!("listening on {addr}");
 
+    let limits = ConnLimits {
+        max_connections: args.max_connections.max(1),
+        handshake_timeout: Duration::from_secs(args.handshake_timeout_secs.max(1)),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs.max(1)),
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        h2_keep_alive_interval: H2_KEEP_ALIVE_INTERVAL,
+        h2_keep_alive_timeout: H2_KEEP_ALIVE_TIMEOUT,
+        admission_wait: ADMISSION_WAIT,
+        max_waiting: (args.max_connections / 4).clamp(16, 1024),
+        close_grace: CLOSE_GRACE,
+    };
     let mut http = ConnBuilder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES)
         .max_headers(MAX_HEADERS);
     http.http2()
         .timer(TokioTimer::new())
+        .keep_alive_interval(limits.h2_keep_alive_interval)
+        .keep_alive_timeout(limits.h2_keep_alive_timeout)
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    let graceful = GracefulShutdown::new();
+    let http = Arc::new(http);
+    let admission = Admission::new(limits.clone());
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
-        let stream = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             res = listener.accept() => match res {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -109,20 +155,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         // Small responses must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        let svc = service_fn(move |req| handle(state.clone(), req));
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc).into_owned());
+        let (state, http, admission, limits) = (state.clone(), http.clone(), admission.clone(), limits.clone());
+        let shutdown_rx = shutdown_rx.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+            let Some(slot) = admission.admit(&mut stream).await else {
+                tracing::debug!(%peer, "connection refused: too many open connections");
+                return;
+            };
+            let activity = Activity::new();
+            let conn_activity = activity.clone();
+            let svc = service_fn(move |req| handle(state.clone(), peer, conn_activity.clone(), req));
+            let conn = http.serve_connection(TokioIo::new(stream), svc).into_owned();
+            watch_connection(conn, |c| c.graceful_shutdown(), activity, limits, shutdown_rx, SHUTDOWN_GRACE).await;
+            drop(slot);
         });
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("connections still open after the grace period"),
+    let _ = shutdown_tx.send(true);
+    if admission.drained(SHUTDOWN_GRACE + CLOSE_GRACE).await {
+        tracing::info!("all connections closed");
+    } else {
+        tracing::warn!("connections still open after the grace period");
     }
     Ok(())
 }
@@ -130,21 +184,58 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// What every connection shares.
 struct State {
     s3: S3Service,
+    /// The credentials, for the signature checks that run before s3s.
+    auth: RootAuth,
+    host: Option<VirtualHostDomain>,
+    /// Whether SigV2 requests are accepted.
+    sigv2: bool,
     metrics: Arc<Metrics>,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     metrics_token: Option<String>,
+    /// Serve `/metrics` to any client without a token (default: loopback only).
+    metrics_public: bool,
 }
 
-async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Response<Metered<Body>>, Infallible> {
-    if req.method() == Method::GET || req.method() == Method::HEAD {
+type ResponseBody = Guarded<Metered<Body>>;
+
+async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    req: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let busy = activity.begin();
+    let resp = route(&state, peer, req).await;
+    Ok(resp.map(|body| Guarded::new(body, busy)))
+}
+
+/// Operational endpoints answer unsigned requests only: a signed request always
+/// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
+/// reachable).
+async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Metered<Body>> {
+    let signed = is_s3_signed(&req);
+    if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
         match req.uri().path() {
-            "/health/live" | "/health/ready" => return Ok(text(StatusCode::OK, "ok\n").map(Metered::plain)),
-            // A bucket named `metrics` stays reachable: S3 requests are signed.
-            "/metrics" if req.method() == Method::GET && !is_s3_signed(&req) => {
-                return Ok(metrics_response(&state, &req).await.map(Metered::plain));
+            "/health/live" | "/health/ready" => return text(StatusCode::OK, "ok\n").map(Metered::plain),
+            "/metrics" if req.method() == Method::GET => {
+                return metrics_response(state, peer, &req).await.map(Metered::plain);
             }
             _ => {}
         }
+    }
+    if is_form_post(&req) {
+        // Refused before a byte of the body is read (s3s would buffer it whole).
+        let mut resp = xml_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "POST object uploads (HTML forms) are not implemented.",
+        );
+        resp.headers_mut()
+            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return resp.map(Metered::plain);
+    }
+    if let Err(e) = run_precheck(state, &req) {
+        return s3_error_response(&e).map(Metered::plain);
     }
     let operation = OperationName::default();
     req.extensions_mut().insert(operation.clone());
@@ -152,7 +243,40 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Respons
     let req = req.map(|body| Body::http_body(meter.count_received(body)));
     let resp = respond(&state.s3, req).await;
     let status = resp.status().as_u16();
-    Ok(resp.map(|body| meter.finish(status, body)))
+    resp.map(|body| meter.finish(status, body))
+}
+
+/// A `POST` with an HTML form body (`multipart/form-data`): a browser upload.
+fn is_form_post<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST
+        && req
+            .headers()
+            .get_all(http::header::CONTENT_TYPE)
+            .iter()
+            .any(|v| {
+                v.to_str()
+                    .map(|s| s.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+                    .unwrap_or(true)
+            })
+}
+
+fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<(), s3s::S3Error> {
+    let host_bucket = state.host.as_ref().and_then(|h| {
+        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+        h.bucket_of(host)
+    });
+    let view = RequestView {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        host_bucket: host_bucket.as_deref(),
+    };
+    precheck(&view, state.sigv2, &|ak| state.auth.secret_for(ak), time::OffsetDateTime::now_utc())
+}
+
+fn s3_error_response(e: &s3s::S3Error) -> Response<Body> {
+    let status = e.status_code().unwrap_or(StatusCode::FORBIDDEN);
+    xml_error(status, e.code().as_str(), e.message().unwrap_or(""))
 }
 
 /// Whether a request carries an S3 signature (header or presigned query).
@@ -169,7 +293,15 @@ fn is_s3_signed<B>(req: &Request<B>) -> bool {
     header || query
 }
 
-async fn metrics_response<B>(state: &State, req: &Request<B>) -> Response<Body> {
+async fn metrics_response<B>(state: &State, peer: SocketAddr, req: &Request<B>) -> Response<Body> {
+    // Without a token, only this machine may read them (they name every bucket),
+    // unless the operator opened them with --metrics-public.
+    if state.metrics_token.is_none() && !state.metrics_public && !peer.ip().is_loopback() {
+        return text(
+            StatusCode::FORBIDDEN,
+            "metrics are served to loopback clients only (see --metrics-token, --metrics-public)\n",
+        );
+    }
     if let Some(token) = &state.metrics_token {
         let given = req
             .headers()
