@@ -17,6 +17,7 @@ mod multipart;
 mod object;
 mod operation;
 pub mod precheck;
+mod range_compat;
 
 use ferrite_model::Ferrite;
 use s3s::dto::*;
@@ -24,6 +25,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
 pub use precheck::{RequestView, precheck};
+pub use range_compat::{Authenticated, IgnoreUnusableRange};
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;

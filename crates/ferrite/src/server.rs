@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_api::{
-    BodyStreamed, FerriteS3, OperationName, RecordOperation, RequestView, RootAuth, VirtualHostDomain, precheck,
+    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth, VirtualHostDomain, precheck,
 };
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
@@ -97,8 +97,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         builder.set_host(VirtualHostDomain::new(domain));
     }
     builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3s_config()))));
+    let range_route = IgnoreUnusableRange::default();
+    builder.set_route(range_route.clone());
+    let s3 = builder.build();
+    range_route.set_service(s3.clone());
     let state = Arc::new(State {
-        s3: builder.build(),
+        s3,
         auth: RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()),
         host: args.domain.as_deref().map(VirtualHostDomain::new),
         sigv2: !args.disable_sigv2,
@@ -178,6 +182,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         tracing::warn!("connections still open after the grace period");
     }
+    range_route.clear();
     Ok(())
 }
 

@@ -226,22 +226,22 @@ async fn sigv2_put(addr: &str, path: &str, body: &str, date: &str) -> String {
 async fn defect3_sigv2_requests_must_be_recent_and_can_be_turned_off() {
     let server = Server::start();
     let client = server.client();
-    client.create_bucket().bucket("v2").send().await.unwrap();
+    client.create_bucket().bucket("sigv2").send().await.unwrap();
     let now = std::time::SystemTime::now();
 
-    let fresh = sigv2_put(&server.addr, "/v2/fresh", "hello", &http_date(now)).await;
+    let fresh = sigv2_put(&server.addr, "/sigv2/fresh", "hello", &http_date(now)).await;
     assert!(fresh.starts_with("HTTP/1.1 200"), "{fresh}");
 
     let old = http_date(now - Duration::from_secs(20 * 60));
-    let replayed = sigv2_put(&server.addr, "/v2/replayed", "evil", &old).await;
+    let replayed = sigv2_put(&server.addr, "/sigv2/replayed", "evil", &old).await;
     assert!(replayed.starts_with("HTTP/1.1 403"), "{replayed}");
     assert!(replayed.contains("RequestTimeTooSkewed"), "{replayed}");
     for date in ["", "Bad Date", "Thu, 01 Jan 2001 00:00:00 GMT"] {
-        let r = sigv2_put(&server.addr, "/v2/dated", "x", date).await;
+        let r = sigv2_put(&server.addr, "/sigv2/dated", "x", date).await;
         assert!(r.starts_with("HTTP/1.1 403"), "{date:?}: {r}");
     }
     let wrong = format!(
-        "PUT /v2/wrong HTTP/1.1\r\nHost: h\r\nDate: {}\r\nContent-Length: 1\r\nAuthorization: AWS {ACCESS_KEY}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\nConnection: close\r\n\r\nx",
+        "PUT /sigv2/wrong HTTP/1.1\r\nHost: h\r\nDate: {}\r\nContent-Length: 1\r\nAuthorization: AWS {ACCESS_KEY}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\nConnection: close\r\n\r\nx",
         http_date(now)
     );
     let mut s = TcpStream::connect(&server.addr).await.unwrap();
@@ -250,14 +250,14 @@ async fn defect3_sigv2_requests_must_be_recent_and_can_be_turned_off() {
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
     assert!(String::from_utf8_lossy(&buf).contains("SignatureDoesNotMatch"));
 
-    let listed = client.list_objects_v2().bucket("v2").send().await.unwrap();
+    let listed = client.list_objects_v2().bucket("sigv2").send().await.unwrap();
     let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["fresh"], "only the fresh request stored anything");
 
     // --disable-sigv2: refused however fresh, SigV4 still works.
     let v4_only = Server::start_with(&["--disable-sigv2"]);
-    v4_only.client().create_bucket().bucket("v2").send().await.unwrap();
-    let r = sigv2_put(&v4_only.addr, "/v2/fresh", "hello", &http_date(now)).await;
+    v4_only.client().create_bucket().bucket("sigv2").send().await.unwrap();
+    let r = sigv2_put(&v4_only.addr, "/sigv2/fresh", "hello", &http_date(now)).await;
     assert!(r.starts_with("HTTP/1.1 400"), "{r}");
     assert!(r.contains("InvalidRequest"), "{r}");
 }
@@ -645,4 +645,56 @@ async fn defect10_data_dir_is_private() {
     }
     assert!(checked > 256, "checked {checked} entries");
     assert!(server.blob_files() >= 1);
+}
+
+/// Defect 13: a Range header that is not one usable byte range (several ranges,
+/// `bytes=-0`, garbage) was answered 400; AWS ignores it and sends the whole object.
+#[tokio::test]
+async fn defect13_unusable_range_headers_are_ignored_as_on_aws() {
+    let server = Server::start();
+    let client = server.client();
+    client.create_bucket().bucket("ranges").send().await.unwrap();
+    client
+        .put_object()
+        .bucket("ranges")
+        .key("k")
+        .body(ByteStream::from_static(b"0123456789"))
+        .send()
+        .await
+        .unwrap();
+    for bad in ["bytes=0-1,3-4", "bytes=-0", "garbage", "bytes=5-2", "bytes="] {
+        let got = client.get_object().bucket("ranges").key("k").range(bad).send().await;
+        let got = got.unwrap_or_else(|e| panic!("{bad}: {e:?}"));
+        assert_eq!(got.content_range(), None, "{bad}");
+        assert_eq!(read_all(got).await, b"0123456789", "{bad}");
+        let head = client.head_object().bucket("ranges").key("k").range(bad).send().await.unwrap();
+        assert_eq!(head.content_length(), Some(10), "{bad}");
+    }
+    // A usable range still works, an unsatisfiable one is still 416.
+    let got = client.get_object().bucket("ranges").key("k").range("bytes=2-4").send().await.unwrap();
+    assert_eq!(got.content_range(), Some("bytes 2-4/10"));
+    assert_eq!(read_all(got).await, b"234");
+    let err = client
+        .get_object()
+        .bucket("ranges")
+        .key("k")
+        .range("bytes=100-")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 416);
+    // Presigned, with a bad Range the URL did not sign: still the whole object.
+    let presigned = client
+        .get_object()
+        .bucket("ranges")
+        .key("k")
+        .presigned(aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    let (line, body) = raw_request(&server.addr, "GET", presigned.uri(), &[("Range", "bytes=1-2,5-6")]).await;
+    assert!(line.contains("200"), "{line}");
+    assert_eq!(body, "0123456789");
+    // Unsigned requests are still refused.
+    let (line, _) = raw_request(&server.addr, "GET", "/ranges/k", &[("Range", "bytes=-0")]).await;
+    assert!(line.contains("403"), "{line}");
 }
