@@ -102,6 +102,13 @@ pub fn to_s3(e: ModelError) -> S3Error {
             );
         }
         ModelError::BodyStream(io) => return body_stream_error(&io),
+        ModelError::Store(_) if e.is_storage_full() => {
+            tracing::error!(error = %msg, "out of space");
+            return S3Error::with_message(
+                C::ServiceUnavailable,
+                "The server has no space left to store the data. Please try again later.",
+            );
+        }
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
             return S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.");

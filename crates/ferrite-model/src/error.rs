@@ -78,3 +78,14 @@ pub enum ModelError {
 }
 
 pub type ModelResult<T> = Result<T, ModelError>;
+
+impl ModelError {
+    /// Whether this is the storage running out of space (ENOSPC): the client may
+    /// retry once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            ModelError::Store(StoreError::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}

@@ -11,6 +11,7 @@
 
 mod blob;
 pub mod conformance;
+pub mod faults;
 mod error;
 mod fs_blob;
 mod meta;
