@@ -83,6 +83,14 @@ pub fn precheck(
     if query.contains_key("X-Amz-Signature") || query.contains_key("X-Amz-Algorithm") {
         return check_presigned_v4(&query);
     }
+    if let Some(v4) = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("AWS4-HMAC-SHA256"))
+    {
+        return check_header_v4_shape(v4);
+    }
     let header_v2 = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -125,6 +133,23 @@ fn check_presigned_v4(query: &BTreeMap<String, Vec<String>>) -> Result<(), S3Err
     Ok(())
 }
 
+/// A SigV4 `Authorization` header must name its credential, signed headers and
+/// signature; one that does not is `400 AuthorizationHeaderMalformed`, as on AWS (s3s
+/// would answer InvalidRequest).
+fn check_header_v4_shape(rest: &str) -> Result<(), S3Error> {
+    let has = |name: &str| {
+        rest.split(',')
+            .any(|p| p.trim().strip_prefix(name).is_some_and(|v| v.starts_with('=')))
+    };
+    if rest.starts_with(' ') && has("Credential") && has("SignedHeaders") && has("Signature") {
+        return Ok(());
+    }
+    Err(S3Error::with_message(
+        S3ErrorCode::AuthorizationHeaderMalformed,
+        "The authorization header is malformed; it must name Credential, SignedHeaders and Signature.",
+    ))
+}
+
 /// Parses an HTTP date as SigV2 clients send it (RFC 1123 with `GMT`, or RFC 2822).
 fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
     let s = s.trim();
@@ -141,6 +166,13 @@ fn check_header_v2(
     now: OffsetDateTime,
 ) -> Result<(), S3Error> {
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let auth = header("authorization").unwrap_or_default();
+    let Some((access_key, signature)) = auth.strip_prefix("AWS ").and_then(|r| r.split_once(':')) else {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+        ));
+    };
     // x-amz-date takes the place of Date when both are present.
     let date = header("x-amz-date").or_else(|| header("date"));
     let date = match date.map(str::trim) {
@@ -157,13 +189,6 @@ fn check_header_v2(
             "The difference between the request time and the current time is too large.",
         ));
     }
-    let auth = header("authorization").unwrap_or_default();
-    let Some((access_key, signature)) = auth.strip_prefix("AWS ").and_then(|r| r.split_once(':')) else {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
-        ));
-    };
     let date_line = if header("x-amz-date").is_some() {
         ""
     } else {
@@ -381,6 +406,15 @@ mod tests {
         for e in ["604801", "-1", "x"] {
             let err = check_presigned_v4(&q(e)).unwrap_err();
             assert_eq!(*err.code(), S3ErrorCode::AuthorizationQueryParametersError);
+        }
+    }
+
+    #[test]
+    fn sigv4_authorization_must_have_its_three_parts() {
+        check_header_v4_shape(" Credential=a/b, SignedHeaders=host, Signature=00").unwrap();
+        for bad in [" garbage", "", " Credential=a/b, Signature=00", "Credential=a, SignedHeaders=h, Signature=0"] {
+            let e = check_header_v4_shape(bad).unwrap_err();
+            assert_eq!(*e.code(), S3ErrorCode::AuthorizationHeaderMalformed, "{bad:?}");
         }
     }
 
