@@ -466,3 +466,19 @@ fn whole_checksum(values: [(Algo, Option<&String>); 5]) -> S3Result<Option<Check
     let trimmed = values.map(|(a, v)| (a, v.map(|s| s.split('-').next().unwrap_or("").to_string())));
     header_checksum(trimmed.each_ref().map(|(a, v)| (*a, v.as_ref())))
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any x-amz-copy-source-range: no panic; an accepted one is first <= last.
+        #[test]
+        fn copy_source_ranges(v in prop_oneof!["bytes=[0-9]{0,22}-[0-9]{0,22}", "[ -~]{0,40}"]) {
+            if let Ok(Some(ByteRange::From { first, last: Some(last) })) = copy_source_range(Some(&v)) {
+                prop_assert!(first <= last);
+            }
+        }
+    }
+}

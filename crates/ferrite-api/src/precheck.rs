@@ -425,4 +425,62 @@ mod tests {
         assert_eq!(q["b"], vec![""]);
         assert_eq!(q["c"], vec!["%zz"]);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn header_pair() -> impl Strategy<Value = (String, String)> {
+            (
+                prop_oneof![
+                    Just("authorization".to_string()),
+                    Just("date".to_string()),
+                    Just("x-amz-date".to_string()),
+                    Just("content-md5".to_string()),
+                    Just("content-type".to_string()),
+                    "x-amz-[a-z-]{1,12}",
+                ],
+                prop_oneof![
+                    "AWS [ -~]{0,60}",
+                    "AWS4-HMAC-SHA256[ -~]{0,80}",
+                    "[ -~]{0,60}",
+                    Just(String::new()),
+                ],
+            )
+        }
+
+        proptest! {
+            /// Fuzzing by property: no request shape makes the pre-check panic.
+            #[test]
+            fn precheck_never_panics(
+                method in prop_oneof![Just("GET"), Just("PUT"), Just("POST"), Just("HEAD"), Just("DELETE")],
+                path in "/[!-~]{0,40}",
+                query in "[!-~]{0,120}",
+                headers in proptest::collection::vec(header_pair(), 0..8),
+                host_bucket in proptest::option::of("[a-z0-9.-]{0,20}"),
+                skew in -100_000i64..100_000,
+            ) {
+                let uri_text = if query.is_empty() { path.clone() } else { format!("{path}?{query}") };
+                let Ok(uri) = uri_text.parse::<http::Uri>() else { return Ok(()) };
+                let mut map = http::HeaderMap::new();
+                for (k, v) in &headers {
+                    if let (Ok(k), Ok(v)) = (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+                        map.append(k, v);
+                    }
+                }
+                let m: http::Method = method.parse().unwrap();
+                let view = RequestView { method: &m, uri: &uri, headers: &map, host_bucket: host_bucket.as_deref() };
+                let now = OffsetDateTime::now_utc() + time::Duration::seconds(skew);
+                let _ = precheck(&view, true, &lookup, now);
+                let _ = precheck(&view, false, &lookup, now);
+            }
+
+            #[test]
+            fn query_and_dates_never_panic(q in "\\PC{0,200}", d in "\\PC{0,64}") {
+                let _ = parse_query(Some(&q));
+                let _ = parse_http_date(&d);
+                let _ = check_header_v4_shape(&d);
+            }
+        }
+    }
 }

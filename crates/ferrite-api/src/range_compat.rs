@@ -166,4 +166,37 @@ mod tests {
             "/b/k?versionId=abc&response-content-type=x"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any Range header: deciding whether it is usable never panics, and a
+            /// usable one resolves, for any object size, inside the object.
+            #[test]
+            fn ranges(value in prop_oneof!["bytes=[0-9]{0,21}-[0-9]{0,21}", "bytes=-[0-9]{0,21}", "[ -~]{0,40}"],
+                      size in prop_oneof![Just(0u64), 1u64..1000, any::<u64>()]) {
+                if usable_range(value.as_bytes()) {
+                    let r = Range::parse(value.trim()).unwrap();
+                    if let Ok(got) = crate::convert::byte_range(r).resolve(size) {
+                        prop_assert!(got.start < got.end && got.end <= size, "{value} on {size}: {got:?}");
+                    }
+                }
+            }
+
+            /// Dropping a presigned signature never panics and drops every part of it.
+            #[test]
+            fn presigned_parameters(query in "[!-~]{0,150}") {
+                let Ok(uri) = format!("/b/k?{query}").parse::<http::Uri>() else { return Ok(()) };
+                if let Ok(clean) = without_signature(&uri) {
+                    let q = clean.query().unwrap_or("");
+                    for p in q.split('&') {
+                        let name = p.split_once('=').map_or(p, |(k, _)| k);
+                        prop_assert!(!PRESIGN_PARAMS.contains(&name));
+                    }
+                }
+            }
+        }
+    }
 }
