@@ -41,6 +41,19 @@ impl Server {
         s
     }
 
+    /// Starts the binary on a data dir the caller owns (it is not removed).
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        let mut s = Server {
+            child: None,
+            addr: String::new(),
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        s.spawn();
+        s
+    }
+
     fn spawn(&mut self) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
             .arg("serve")
