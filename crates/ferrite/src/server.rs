@@ -298,10 +298,19 @@ fn is_s3_signed<B>(req: &Request<B>) -> bool {
     header || query
 }
 
+/// Without a token, only this machine may read the metrics (they name every bucket),
+/// unless the operator opened them with `--metrics-public`; with a token, anyone who
+/// has it (checked separately).
+fn metrics_open_to(peer: std::net::IpAddr, token_set: bool, public: bool) -> bool {
+    let peer = match peer {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    token_set || public || peer.is_loopback()
+}
+
 async fn metrics_response<B>(state: &State, peer: SocketAddr, req: &Request<B>) -> Response<Body> {
-    // Without a token, only this machine may read them (they name every bucket),
-    // unless the operator opened them with --metrics-public.
-    if state.metrics_token.is_none() && !state.metrics_public && !peer.ip().is_loopback() {
+    if !metrics_open_to(peer.ip(), state.metrics_token.is_some(), state.metrics_public) {
         return text(
             StatusCode::FORBIDDEN,
             "metrics are served to loopback clients only (see --metrics-token, --metrics-public)\n",
@@ -452,5 +461,39 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("received SIGTERM"),
         _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect 6: /metrics (bucket names and usage) was open to any client.
+    #[test]
+    fn defect6_metrics_are_for_loopback_clients_unless_opened() {
+        let remote: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        let remote6: std::net::IpAddr = "2001:db8::7".parse().unwrap();
+        for local in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(metrics_open_to(local.parse().unwrap(), false, false), "{local}");
+        }
+        assert!(!metrics_open_to(remote, false, false));
+        assert!(!metrics_open_to(remote6, false, false));
+        assert!(!metrics_open_to("::ffff:192.0.2.7".parse().unwrap(), false, false));
+        assert!(metrics_open_to(remote, false, true), "--metrics-public");
+        assert!(metrics_open_to(remote, true, false), "a token (checked separately)");
+    }
+
+    #[test]
+    fn form_posts_are_recognised_by_their_content_type() {
+        let req = |m: Method, ct: &str| {
+            let mut r = Request::new(());
+            *r.method_mut() = m;
+            r.headers_mut().insert(http::header::CONTENT_TYPE, ct.parse().unwrap());
+            r
+        };
+        assert!(is_form_post(&req(Method::POST, "multipart/form-data; boundary=x")));
+        assert!(is_form_post(&req(Method::POST, "  Multipart/Form-Data;boundary=x")));
+        assert!(!is_form_post(&req(Method::POST, "application/xml")));
+        assert!(!is_form_post(&req(Method::PUT, "multipart/form-data; boundary=x")));
     }
 }
