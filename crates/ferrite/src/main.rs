@@ -11,8 +11,12 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// `ferrite --version`: the release and the on-disk format it writes (a test keeps the
+/// number equal to `ferrite_model::FORMAT_VERSION`).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (on-disk format 3)");
+
 #[derive(Parser)]
-#[command(name = "ferrite", version, about = "Ferrite: an S3-compatible object storage server")]
+#[command(name = "ferrite", version = VERSION, about = "Ferrite: an S3-compatible object storage server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,5 +104,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(server::serve(args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_names_the_on_disk_format() {
+        let want = format!("(on-disk format {})", ferrite_model::FORMAT_VERSION);
+        assert!(super::VERSION.ends_with(&want), "{} does not end with {want}", super::VERSION);
     }
 }
