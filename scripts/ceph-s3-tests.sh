@@ -8,16 +8,23 @@
 # writes an s3tests.conf for it, installs the suite's Python requirements into a venv
 # under target/, and runs pytest. Extra arguments go to pytest (e.g. -k 'list_objects').
 # Results: target/s3-tests/junit.xml and target/s3-tests/summary.txt.
+# FERRITE_BIN=/path/to/ferrite runs that binary instead of building this tree (to
+# compare releases: the failure lists of two runs can be diffed). CEPH_OUT names
+# the results directory (default target/s3-tests).
 set -euo pipefail
 suite=${1:?usage: $0 PATH_TO_S3_TESTS [pytest args...]}
 shift
 suite=$(cd "$suite" && pwd)
 cd "$(dirname "$0")/.."
 root=$(pwd)
-out="$root/target/s3-tests"
+out=${CEPH_OUT:-"$root/target/s3-tests"}
 mkdir -p "$out"
 
-cargo build --release -p ferrite
+bin=${FERRITE_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release -p ferrite
+  bin="$root/target/release/ferrite"
+fi
 venv="$root/target/s3tests-venv"
 if [ ! -x "$venv/bin/pytest" ]; then
   python3 -m venv "$venv"
@@ -28,7 +35,7 @@ data=$(mktemp -d)
 ak=S3TESTSACCESSKEY0001
 sk=s3tests-secret-key-for-local-runs-only0001
 FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
-  "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$data/data" >"$data/stdout" 2>"$out/server.log" &
+  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" >"$data/stdout" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do

@@ -301,7 +301,7 @@ fn probes(upload_id: &str) -> Vec<Probe> {
             .header("date", &now_http_date())
             .body("x")
             .unsigned(),
-        Probe::new("presigned expiry over a week", "GET", obj.clone(), 400, "AuthorizationQueryParametersError")
+        Probe::new("presigned expiry over a week", "GET", obj.clone(), 403, "AuthorizationQueryParametersError")
             .query(&format!(
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ACCESS_KEY}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=999999&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
             ))

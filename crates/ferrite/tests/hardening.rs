@@ -142,20 +142,33 @@ async fn defect2_idle_and_half_open_connections_are_closed_on_time() {
         })
     };
 
-    // Handshake timeout 1 s and idle timeout 2 s, plus up to 2 s to finish closing.
-    let limit = Duration::from_secs(6).saturating_sub(opened / 2);
-    let mut open = 0;
-    for s in silent.iter_mut().chain(half_h2.iter_mut()).chain(half_head.iter_mut()) {
-        if !closed_within(s, limit.max(Duration::from_secs(1))).await {
-            open += 1;
+    // Every socket was opened (or last used) by now: the handshake timeout (1 s) or the
+    // idle timeout (2 s), plus up to 2 s to finish closing, plus slack for a loaded box.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    let mut still_open = Vec::new();
+    for (kind, group) in [
+        ("silent", &mut silent),
+        ("unfinished HTTP/2 preface", &mut half_h2),
+        ("unfinished request head", &mut half_head),
+        ("idle after a request", &mut idle_after_request),
+    ] {
+        let mut open = 0;
+        for s in group.iter_mut() {
+            let left = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .max(Duration::from_millis(100));
+            if !closed_within(s, left).await {
+                open += 1;
+            }
+        }
+        if open > 0 {
+            still_open.push(format!("{open} {kind}"));
         }
     }
-    for s in idle_after_request.iter_mut() {
-        if !closed_within(s, Duration::from_secs(5)).await {
-            open += 1;
-        }
-    }
-    assert_eq!(open, 0, "connections still open after their timeouts");
+    assert!(
+        still_open.is_empty(),
+        "connections still open after their timeouts (opening took {opened:?}): {still_open:?}"
+    );
     let served = worker.await.unwrap();
     assert!(served > 10, "the client got {served} answers");
 }
@@ -262,7 +275,8 @@ async fn defect3_sigv2_requests_must_be_recent_and_can_be_turned_off() {
     assert!(r.contains("InvalidRequest"), "{r}");
 }
 
-/// Defect 3: X-Amz-Expires was not capped, and an expired presigned URL answered 400.
+/// Defect 3: X-Amz-Expires was not capped (AWS: 403 AuthorizationQueryParametersError), and an expired
+/// presigned URL must answer 403.
 #[tokio::test]
 async fn defect3_presigned_urls_are_capped_at_a_week_and_expire_with_403() {
     let server = Server::start();
@@ -294,7 +308,7 @@ async fn defect3_presigned_urls_are_capped_at_a_week_and_expire_with_403() {
     let too_long = uri.replace("X-Amz-Expires=1", "X-Amz-Expires=604801");
     assert_ne!(too_long, uri);
     let (status, body) = raw_request(&server.addr, "GET", &too_long, &[]).await;
-    assert!(status.contains("400"), "{status}");
+    assert!(status.contains("403"), "{status}");
     assert!(body.contains("AuthorizationQueryParametersError"), "{body}");
 }
 
