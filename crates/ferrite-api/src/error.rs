@@ -95,6 +95,9 @@ pub fn to_s3(e: ModelError) -> S3Error {
             );
         }
         ModelError::InvalidArgument(_) => C::InvalidArgument,
+        ModelError::UnparseableKey => {
+            return S3Error::with_message(C::InvalidURI, "Couldn't parse the specified URI.");
+        }
         ModelError::RequestTimeout => {
             return S3Error::with_message(
                 C::RequestTimeout,

@@ -44,6 +44,9 @@ pub enum ModelError {
     InvalidRequest(String),
     #[error("key is longer than 1024 bytes")]
     KeyTooLong,
+    /// A key AWS cannot parse in a URI (it holds C1 control characters).
+    #[error("the key cannot be parsed in a URI")]
+    UnparseableKey,
     #[error("user metadata is larger than 2 KB")]
     MetadataTooLarge,
     #[error("object is larger than the maximum allowed size")]

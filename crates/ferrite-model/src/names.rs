@@ -48,6 +48,12 @@ pub fn validate_key(key: &str) -> ModelResult<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(ModelError::KeyTooLong);
     }
+    // C1 control characters (U+0080..U+009F): AWS cannot parse a URI naming them
+    // and answers 400 (ceph/s3-tests' test_object_read_unreadable), so no such key
+    // can exist there; refuse them the same way for every operation.
+    if key.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return Err(ModelError::UnparseableKey);
+    }
     // NUL cannot travel in S3's XML, and the version index uses it as the separator.
     if key.contains('\0') {
         return Err(ModelError::InvalidArgument(

@@ -712,3 +712,36 @@ async fn defect13_unusable_range_headers_are_ignored_as_on_aws() {
     let (line, _) = raw_request(&server.addr, "GET", "/ranges/k", &[("Range", "bytes=-0")]).await;
     assert!(line.contains("403"), "{line}");
 }
+
+/// Item 14 (ceph's test_object_read_unreadable): a key with a C1 control character
+/// is a URI AWS cannot parse: 400 InvalidURI for a read, and for a write, which AWS
+/// cannot store either.
+#[tokio::test]
+async fn defect14_keys_with_c1_control_characters_are_unparseable() {
+    let server = Server::start();
+    let client = server.client();
+    client.create_bucket().bucket("unread").send().await.unwrap();
+    let key = "\u{ae}\u{8a}-";
+    let err = client.get_object().bucket("unread").key(key).send().await.unwrap_err();
+    assert_eq!((status(&err), code(&err).as_str()), (400, "InvalidURI"));
+    let err = client
+        .put_object()
+        .bucket("unread")
+        .key(key)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&err), code(&err).as_str()), (400, "InvalidURI"));
+    // Other non-ASCII keys are fine.
+    client
+        .put_object()
+        .bucket("unread")
+        .key("caf\u{e9}-\u{ae}")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let listed = client.list_objects_v2().bucket("unread").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+}
