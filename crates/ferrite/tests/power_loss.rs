@@ -208,8 +208,8 @@ async fn worker(c: Client, ledger: Arc<Mutex<Ledger>>, w: usize, round: usize) {
             // Plain PUTs, inline and blob-backed, some of them deletes.
             0 | 1 => {
                 let key = format!("w{w}-k{}", seq % 7);
-                let delete = seq % 5 == 0;
-                let data = pattern(if seq % 2 == 0 { 900 } else { 150_000 + (seq as usize % 5000) }, seed);
+                let delete = seq.is_multiple_of(5);
+                let data = pattern(if seq.is_multiple_of(2) { 900 } else { 150_000 + (seq as usize % 5000) }, seed);
                 let md5 = md5_hex(&data);
                 {
                     let mut l = ledger.lock().unwrap();
@@ -250,7 +250,7 @@ async fn worker(c: Client, ledger: Arc<Mutex<Ledger>>, w: usize, round: usize) {
             // Versioned writes, and deletions of versions.
             _ => {
                 let key = format!("v{}", seq % 4);
-                let target = if seq % 4 == 0 {
+                let target = if seq.is_multiple_of(4) {
                     let l = ledger.lock().unwrap();
                     l.versions.keys().next().cloned()
                 } else {
@@ -270,7 +270,7 @@ async fn worker(c: Client, ledger: Arc<Mutex<Ledger>>, w: usize, round: usize) {
                     l.deleted_versions.push(vid);
                     continue;
                 }
-                let data = pattern(if seq % 2 == 0 { 2000 } else { 120_000 }, seed);
+                let data = pattern(if seq.is_multiple_of(2) { 2000 } else { 120_000 }, seed);
                 let md5 = md5_hex(&data);
                 ledger.lock().unwrap().sent.insert(md5.clone());
                 match put(&c, "ver", &key, data).await {
