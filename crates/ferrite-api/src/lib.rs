@@ -24,7 +24,7 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
-pub use precheck::{RequestView, precheck};
+pub use precheck::{Passed, RequestView, precheck};
 pub use range_compat::{Authenticated, IgnoreUnusableRange};
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;

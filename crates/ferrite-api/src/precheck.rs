@@ -72,13 +72,22 @@ pub struct RequestView<'a> {
     pub host_bucket: Option<&'a str>,
 }
 
+/// What the pre-check asks of a request that passed it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Passed {
+    /// Send the request on with this path (`/bucket/` for `/bucket`): a SigV2 client
+    /// (botocore) signed a bucket request's resource with the trailing slash of the
+    /// virtual-hosted form, which AWS accepts; s3s signs the path as sent.
+    pub path_with_slash: Option<String>,
+}
+
 /// Runs the checks; an error is the S3 error to answer with.
 pub fn precheck(
     req: &RequestView<'_>,
     sigv2_enabled: bool,
     secret: &dyn Fn(&str) -> Option<SecretKey>,
     now: OffsetDateTime,
-) -> Result<(), S3Error> {
+) -> Result<Passed, S3Error> {
     let authorization = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let header_v2 = authorization.is_some_and(|v| v.starts_with("AWS "));
     // Most requests carry no query auth: parse the query only when it might (a name
@@ -92,14 +101,14 @@ pub fn precheck(
         BTreeMap::new()
     };
     if query.contains_key("X-Amz-Signature") || query.contains_key("X-Amz-Algorithm") {
-        return check_presigned_v4(&query);
+        return check_presigned_v4(&query).map(|()| Passed::default());
     }
     if let Some(v4) = authorization.and_then(|v| v.strip_prefix("AWS4-HMAC-SHA256")) {
-        return check_header_v4_shape(v4);
+        return check_header_v4_shape(v4).map(|()| Passed::default());
     }
     let query_v2 = query.contains_key("Signature") && query.contains_key("AWSAccessKeyId");
     if !header_v2 && !query_v2 {
-        return Ok(());
+        return Ok(Passed::default());
     }
     if !sigv2_enabled {
         return Err(S3Error::with_message(
@@ -174,7 +183,7 @@ fn check_header_v2(
     query: &BTreeMap<String, Vec<String>>,
     secret: &dyn Fn(&str) -> Option<SecretKey>,
     now: OffsetDateTime,
-) -> Result<(), S3Error> {
+) -> Result<Passed, S3Error> {
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let auth = header("authorization").unwrap_or_default();
     let Some((access_key, signature)) = auth.strip_prefix("AWS ").and_then(|r| r.split_once(':')) else {
@@ -212,7 +221,7 @@ fn check_presigned_v2(
     query: &BTreeMap<String, Vec<String>>,
     secret: &dyn Fn(&str) -> Option<SecretKey>,
     now: OffsetDateTime,
-) -> Result<(), S3Error> {
+) -> Result<Passed, S3Error> {
     let one = |k: &str| query.get(k).and_then(|v| v.first()).map(String::as_str);
     let expires = one("Expires").unwrap_or_default();
     let Ok(expires_at) = expires.parse::<i64>() else {
@@ -234,7 +243,7 @@ fn verify_v2(
     signature: &str,
     date_line: &str,
     secret: &dyn Fn(&str) -> Option<SecretKey>,
-) -> Result<(), S3Error> {
+) -> Result<Passed, S3Error> {
     let Some(secret) = secret(access_key) else {
         return Err(S3Error::with_message(
             S3ErrorCode::InvalidAccessKeyId,
@@ -250,15 +259,35 @@ fn verify_v2(
     let given = base64::engine::general_purpose::STANDARD
         .decode(signature)
         .map_err(|_| mismatch())?;
-    let sts = string_to_sign_v2(req, query, date_line);
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.expose().as_bytes()).map_err(|_| mismatch())?;
-    mac.update(sts.as_bytes());
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given).map_err(|_| mismatch())
+    let matches = |path: &str| {
+        let sts = string_to_sign_v2(req, query, date_line, path);
+        hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.expose().as_bytes())
+            .map(|mut mac| {
+                mac.update(sts.as_bytes());
+                // `verify_slice` compares in constant time.
+                mac.verify_slice(&given).is_ok()
+            })
+            .unwrap_or(false)
+    };
+    let path = req.uri.path();
+    if matches(path) {
+        return Ok(Passed::default());
+    }
+    // A path-style bucket request (`/bucket`) signed as `/bucket/`.
+    let bucket_only = req.host_bucket.is_none() && path.len() > 1 && !path[1..].contains('/');
+    if bucket_only {
+        let with_slash = format!("{path}/");
+        if matches(&with_slash) {
+            return Ok(Passed {
+                path_with_slash: Some(with_slash),
+            });
+        }
+    }
+    Err(mismatch())
 }
 
 /// The SigV2 string to sign (AWS's "Signing and authenticating REST requests").
-fn string_to_sign_v2(req: &RequestView<'_>, query: &BTreeMap<String, Vec<String>>, date_line: &str) -> String {
+fn string_to_sign_v2(req: &RequestView<'_>, query: &BTreeMap<String, Vec<String>>, date_line: &str, path: &str) -> String {
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let mut s = String::with_capacity(256);
     s.push_str(req.method.as_str());
@@ -288,7 +317,7 @@ fn string_to_sign_v2(req: &RequestView<'_>, query: &BTreeMap<String, Vec<String>
         s.push('/');
         s.push_str(bucket);
     }
-    s.push_str(req.uri.path());
+    s.push_str(path);
     let mut first = true;
     for name in V2_SUBRESOURCES {
         if let Some(v) = query.get(*name).and_then(|v| v.first()) {
@@ -354,7 +383,7 @@ mod tests {
             host_bucket: Some("awsexamplebucket1"),
         };
         let q = parse_query(u.query());
-        let sts = string_to_sign_v2(&view, &q, "Tue, 27 Mar 2007 19:36:42 +0000");
+        let sts = string_to_sign_v2(&view, &q, "Tue, 27 Mar 2007 19:36:42 +0000", u.path());
         assert_eq!(
             sts,
             "GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/awsexamplebucket1/photos/puppy.jpg"
@@ -365,7 +394,7 @@ mod tests {
         assert_eq!(sig, "qgk2+6Sv9/oM7G3qLEjTH1a1l1g=");
     }
 
-    fn check(headers: &[(&str, &str)], now: OffsetDateTime, enabled: bool) -> Result<(), S3Error> {
+    fn check(headers: &[(&str, &str)], now: OffsetDateTime, enabled: bool) -> Result<Passed, S3Error> {
         let (m, u, h) = req_with(headers, "/photos/puppy.jpg");
         let view = RequestView {
             method: &m,
@@ -425,6 +454,35 @@ mod tests {
             host_bucket: Some("awsexamplebucket1"),
         };
         precheck(&view, true, &lookup, at("Tue, 27 Mar 2007 19:40:00 GMT")).unwrap();
+    }
+
+    /// botocore signs a path-style bucket request's resource as `/bucket/`.
+    #[test]
+    fn sigv2_bucket_resource_with_a_trailing_slash() {
+        let sts = format!("PUT\n\n\n{DATE}\n/mybucket/");
+        let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(SK.as_bytes()).unwrap();
+        mac.update(sts.as_bytes());
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let auth = format!("AWS {AK}:{sig}");
+        let (_, u, h) = req_with(&[("date", DATE), ("authorization", &auth)], "/mybucket");
+        let m = http::Method::PUT;
+        let view = RequestView {
+            method: &m,
+            uri: &u,
+            headers: &h,
+            host_bucket: None,
+        };
+        let passed = precheck(&view, true, &lookup, at("Tue, 27 Mar 2007 19:40:00 GMT")).unwrap();
+        assert_eq!(passed.path_with_slash.as_deref(), Some("/mybucket/"));
+        // An object path gets no such second chance.
+        let (_, u, h) = req_with(&[("date", DATE), ("authorization", &auth)], "/mybucket/k");
+        let view = RequestView {
+            method: &m,
+            uri: &u,
+            headers: &h,
+            host_bucket: None,
+        };
+        assert!(precheck(&view, true, &lookup, at("Tue, 27 Mar 2007 19:40:00 GMT")).is_err());
     }
 
     #[test]

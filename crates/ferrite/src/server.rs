@@ -239,8 +239,23 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
             .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return resp.map(Metered::plain);
     }
-    if let Err(e) = run_precheck(state, &req) {
-        return s3_error_response(&e).map(Metered::plain);
+    match run_precheck(state, &req) {
+        Err(e) => return s3_error_response(&e).map(Metered::plain),
+        Ok(passed) => {
+            if let Some(path) = passed.path_with_slash {
+                let pq = match req.uri().query() {
+                    Some(q) => format!("{path}?{q}"),
+                    None => path,
+                };
+                let mut parts = req.uri().clone().into_parts();
+                if let Ok(pq) = pq.parse() {
+                    parts.path_and_query = Some(pq);
+                    if let Ok(uri) = http::Uri::from_parts(parts) {
+                        *req.uri_mut() = uri;
+                    }
+                }
+            }
+        }
     }
     let operation = OperationName::default();
     req.extensions_mut().insert(operation.clone());
@@ -265,7 +280,7 @@ fn is_form_post<B>(req: &Request<B>) -> bool {
             })
 }
 
-fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<(), s3s::S3Error> {
+fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passed, s3s::S3Error> {
     let host_bucket = state.host.as_ref().and_then(|h| {
         let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
         h.bucket_of(host)

@@ -267,6 +267,22 @@ async fn defect3_sigv2_requests_must_be_recent_and_can_be_turned_off() {
     let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["fresh"], "only the fresh request stored anything");
 
+    // botocore's SigV2 signs a path-style bucket request's resource as `/bucket/`;
+    // AWS accepts that, and so must Ferrite.
+    let date = http_date(now);
+    let sts = format!("PUT\n\n\n{date}\n/sigv2-made/");
+    let req = format!(
+        "PUT /sigv2-made HTTP/1.1\r\nHost: {}\r\nDate: {date}\r\nContent-Length: 0\r\nAuthorization: AWS {ACCESS_KEY}:{}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        sigv2_sign(&sts)
+    );
+    let mut s = TcpStream::connect(&server.addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(buf.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf));
+    client.head_bucket().bucket("sigv2-made").send().await.unwrap();
+
     // --disable-sigv2: refused however fresh, SigV4 still works.
     let v4_only = Server::start_with(&["--disable-sigv2"]);
     v4_only.client().create_bucket().bucket("sigv2").send().await.unwrap();
