@@ -10,7 +10,9 @@
 # Results: target/s3-tests/junit.xml and target/s3-tests/summary.txt.
 # FERRITE_BIN=/path/to/ferrite runs that binary instead of building this tree (to
 # compare releases: the failure lists of two runs can be diffed). CEPH_OUT names
-# the results directory (default target/s3-tests).
+# the results directory (default target/s3-tests). CEPH_TESTS names the suite's test
+# files to run (default s3tests/functional/test_s3.py; e.g. also
+# s3tests/functional/test_headers.py, which holds the SigV2 *_aws2 tests).
 set -euo pipefail
 suite=${1:?usage: $0 PATH_TO_S3_TESTS [pytest args...]}
 shift
@@ -98,7 +100,7 @@ CONF
 cd "$suite"
 set +e
 S3TEST_CONF="$out/s3tests.conf" "$venv/bin/pytest" -q -p no:cacheprovider \
-  --junitxml="$out/junit.xml" s3tests/functional/test_s3.py "$@" | tee "$out/pytest.log" | tail -5
+  --junitxml="$out/junit.xml" ${CEPH_TESTS:-s3tests/functional/test_s3.py} "$@" | tee "$out/pytest.log" | tail -5
 status=${PIPESTATUS[0]}
 set -e
 grep -E '^(FAILED|ERROR)' "$out/pytest.log" | sed 's/ - .*//' | sort >"$out/failed.txt" || true
