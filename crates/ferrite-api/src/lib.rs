@@ -24,12 +24,12 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::RootAuth;
-pub use precheck::{Passed, RequestView, precheck};
-pub use range_compat::{Authenticated, IgnoreUnusableRange};
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
 pub use operation::{OperationName, RecordOperation};
+pub use precheck::{Passed, RequestView, precheck};
+pub use range_compat::{Authenticated, IgnoreUnusableRange};
 
 /// The S3 service: cheap to clone, shares one model.
 #[derive(Clone)]

@@ -238,10 +238,7 @@ impl FerriteS3 {
             overrides,
             checksum_mode_enabled(input.checksum_mode.as_ref()) && !body.partial,
         );
-        let content_range = body
-            .partial
-            .then(|| content_range(&body.range, body.total))
-            .flatten();
+        let content_range = body.partial.then(|| content_range(&body.range, body.total)).flatten();
         let content_length = body.len() as i64;
         let output = GetObjectOutput {
             body: Some(StreamingBlob::wrap(body.into_stream())),

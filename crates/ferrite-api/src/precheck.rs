@@ -88,18 +88,21 @@ pub fn precheck(
     secret: &dyn Fn(&str) -> Option<SecretKey>,
     now: OffsetDateTime,
 ) -> Result<Passed, S3Error> {
-    let authorization = req.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = req
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let header_v2 = authorization.is_some_and(|v| v.starts_with("AWS "));
     // Most requests carry no query auth: parse the query only when it might (a name
     // could be percent-encoded, hence `%`), or when a SigV2 header signs its
     // sub-resources.
     let raw_query = req.uri.query().unwrap_or("");
-    let query = if header_v2 || raw_query.contains("Signature") || raw_query.contains("X-Amz-") || raw_query.contains('%')
-    {
-        parse_query(Some(raw_query))
-    } else {
-        BTreeMap::new()
-    };
+    let query =
+        if header_v2 || raw_query.contains("Signature") || raw_query.contains("X-Amz-") || raw_query.contains('%') {
+            parse_query(Some(raw_query))
+        } else {
+            BTreeMap::new()
+        };
     if query.contains_key("X-Amz-Signature") || query.contains_key("X-Amz-Algorithm") {
         return check_presigned_v4(&query).map(|()| Passed::default());
     }
@@ -137,9 +140,7 @@ fn check_presigned_v4(query: &BTreeMap<String, Vec<String>>) -> Result<(), S3Err
     let Some(expires) = query.get("X-Amz-Expires").and_then(|v| v.first()) else {
         return Ok(()); // s3s answers a missing parameter
     };
-    let secs: i64 = expires
-        .parse()
-        .map_err(|_| bad("X-Amz-Expires should be a number"))?;
+    let secs: i64 = expires.parse().map_err(|_| bad("X-Amz-Expires should be a number"))?;
     if secs < 0 {
         return Err(bad("X-Amz-Expires must be non-negative"));
     }
@@ -195,12 +196,18 @@ fn check_header_v2(
     // x-amz-date takes the place of Date when both are present.
     let date = header("x-amz-date").or_else(|| header("date"));
     let date = match date.map(str::trim) {
-        None | Some("") => return Err(access_denied("AWS authentication requires a valid Date or x-amz-date header")),
+        None | Some("") => {
+            return Err(access_denied(
+                "AWS authentication requires a valid Date or x-amz-date header",
+            ));
+        }
         Some(d) => parse_http_date(d)
             .ok_or_else(|| access_denied("AWS authentication requires a valid Date or x-amz-date header"))?,
     };
     if date.year() < 1970 {
-        return Err(access_denied("AWS authentication requires a valid Date or x-amz-date header"));
+        return Err(access_denied(
+            "AWS authentication requires a valid Date or x-amz-date header",
+        ));
     }
     if (date - now).abs() > MAX_SIGV2_SKEW {
         return Err(S3Error::with_message(
@@ -225,7 +232,9 @@ fn check_presigned_v2(
     let one = |k: &str| query.get(k).and_then(|v| v.first()).map(String::as_str);
     let expires = one("Expires").unwrap_or_default();
     let Ok(expires_at) = expires.parse::<i64>() else {
-        return Err(access_denied("Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters"));
+        return Err(access_denied(
+            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters",
+        ));
     };
     if now.unix_timestamp() > expires_at {
         return Err(access_denied("Request has expired"));
@@ -287,7 +296,12 @@ fn verify_v2(
 }
 
 /// The SigV2 string to sign (AWS's "Signing and authenticating REST requests").
-fn string_to_sign_v2(req: &RequestView<'_>, query: &BTreeMap<String, Vec<String>>, date_line: &str, path: &str) -> String {
+fn string_to_sign_v2(
+    req: &RequestView<'_>,
+    query: &BTreeMap<String, Vec<String>>,
+    date_line: &str,
+    path: &str,
+) -> String {
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let mut s = String::with_capacity(256);
     s.push_str(req.method.as_str());
@@ -498,7 +512,12 @@ mod tests {
     #[test]
     fn sigv4_authorization_must_have_its_three_parts() {
         check_header_v4_shape(" Credential=a/b, SignedHeaders=host, Signature=00").unwrap();
-        for bad in [" garbage", "", " Credential=a/b, Signature=00", "Credential=a, SignedHeaders=h, Signature=0"] {
+        for bad in [
+            " garbage",
+            "",
+            " Credential=a/b, Signature=00",
+            "Credential=a, SignedHeaders=h, Signature=0",
+        ] {
             let e = check_header_v4_shape(bad).unwrap_err();
             assert_eq!(*e.code(), S3ErrorCode::AuthorizationHeaderMalformed, "{bad:?}");
         }

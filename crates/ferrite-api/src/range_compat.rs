@@ -25,7 +25,9 @@ pub struct Authenticated {
 
 /// Whether a `Range` header value is one usable byte range.
 pub fn usable_range(value: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(value) else { return false };
+    let Ok(s) = std::str::from_utf8(value) else {
+        return false;
+    };
     match Range::parse(s.trim()) {
         Ok(Range::Suffix { length: 0 }) => false,
         Ok(_) => true,
@@ -66,7 +68,9 @@ const PRESIGN_PARAMS: [&str; 10] = [
 ];
 
 fn without_signature(uri: &http::Uri) -> S3Result<http::Uri> {
-    let Some(query) = uri.query() else { return Ok(uri.clone()) };
+    let Some(query) = uri.query() else {
+        return Ok(uri.clone());
+    };
     let kept: Vec<&str> = query
         .split('&')
         .filter(|p| {
@@ -151,7 +155,15 @@ mod tests {
         for ok in ["bytes=0-0", "bytes=5-", "bytes=-3", "bytes=2-10", " bytes=1-2 "] {
             assert!(usable_range(ok.as_bytes()), "{ok}");
         }
-        for bad in ["bytes=-0", "bytes=0-1,3-4", "bytes=5-2", "garbage", "bytes=", "items=0-1", "bytes=a-b"] {
+        for bad in [
+            "bytes=-0",
+            "bytes=0-1,3-4",
+            "bytes=5-2",
+            "garbage",
+            "bytes=",
+            "items=0-1",
+            "bytes=a-b",
+        ] {
             assert!(!usable_range(bad.as_bytes()), "{bad}");
         }
     }

@@ -15,9 +15,9 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
-use crate::leases::{Lease, LeaseCheck};
 use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms, time_ordered_id};
 use crate::keys::object_key;
+use crate::leases::{Lease, LeaseCheck};
 use crate::names::validate_user_metadata;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::staging::Landed;

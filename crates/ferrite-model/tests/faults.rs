@@ -36,7 +36,9 @@ fn body(data: &[u8]) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Se
 }
 
 fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 async fn put(m: &Ferrite, key: &str, bytes: &[u8]) -> Result<(), ModelError> {
@@ -101,7 +103,10 @@ async fn defect12_a_commit_error_after_durability_keeps_the_landed_blob() {
     assert_eq!(read(&m, "k").await.as_deref(), Some(&big[..]));
 
     // The same for a part.
-    let up = m.create_multipart_upload("bkt", "mp", NewUpload::default()).await.unwrap();
+    let up = m
+        .create_multipart_upload("bkt", "mp", NewUpload::default())
+        .await
+        .unwrap();
     let part = data(200_000, 2);
     let staged = m.stage_part(body(&part), None).await.unwrap();
     faults.commit_then_fail();

@@ -9,8 +9,8 @@ mod common;
 use bytes::Bytes;
 use common::options;
 use ferrite_model::{
-    ByteRange, ChecksumAlgorithm, ChecksumValue, Expected, Ferrite, PutAttrs, ReadConditions, Slice, validate_bucket_name,
-    validate_key,
+    ByteRange, ChecksumAlgorithm, ChecksumValue, Expected, Ferrite, PutAttrs, ReadConditions, Slice,
+    validate_bucket_name, validate_key,
 };
 use futures::StreamExt;
 use proptest::prelude::*;

@@ -12,7 +12,7 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::{BlobId, BlobReader, BlobStore, BlobWriter, MetaStore, ReadTxn, StoreError, StoreResult, Table, WriteTxn};
@@ -162,7 +162,9 @@ impl WriteTxn for FaultyTxn<'_> {
         self.inner.commit()?;
         if after {
             self.faults.injected.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Engine("injected: the commit is durable but reported failed".into()));
+            return Err(StoreError::Engine(
+                "injected: the commit is durable but reported failed".into(),
+            ));
         }
         Ok(())
     }

@@ -11,8 +11,8 @@
 
 mod blob;
 pub mod conformance;
-pub mod faults;
 mod error;
+pub mod faults;
 mod fs_blob;
 mod meta;
 mod redb_meta;

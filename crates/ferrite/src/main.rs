@@ -94,11 +94,15 @@ fn log_filter() -> impl tracing_subscriber::layer::Filter<tracing_subscriber::Re
 }
 
 fn main() -> anyhow::Result<()> {
+    use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(log_filter()))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(log_filter()),
+        )
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -112,6 +116,10 @@ mod tests {
     #[test]
     fn version_names_the_on_disk_format() {
         let want = format!("(on-disk format {})", ferrite_model::FORMAT_VERSION);
-        assert!(super::VERSION.ends_with(&want), "{} does not end with {want}", super::VERSION);
+        assert!(
+            super::VERSION.ends_with(&want),
+            "{} does not end with {want}",
+            super::VERSION
+        );
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_api::{
-    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth, VirtualHostDomain, precheck,
+    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth,
+    VirtualHostDomain, precheck,
 };
 use ferrite_model::{Ferrite, Options};
 use http::{Method, Request, Response, StatusCode};
@@ -170,7 +171,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let conn_activity = activity.clone();
             let svc = service_fn(move |req| handle(state.clone(), peer, conn_activity.clone(), req));
             let conn = http.serve_connection(TokioIo::new(stream), svc).into_owned();
-            watch_connection(conn, |c| c.graceful_shutdown(), activity, limits, shutdown_rx, SHUTDOWN_GRACE).await;
+            watch_connection(
+                conn,
+                |c| c.graceful_shutdown(),
+                activity,
+                limits,
+                shutdown_rx,
+                SHUTDOWN_GRACE,
+            )
+            .await;
             drop(slot);
         });
     }
@@ -269,15 +278,11 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
 /// A `POST` with an HTML form body (`multipart/form-data`): a browser upload.
 fn is_form_post<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST
-        && req
-            .headers()
-            .get_all(http::header::CONTENT_TYPE)
-            .iter()
-            .any(|v| {
-                v.to_str()
-                    .map(|s| s.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
-                    .unwrap_or(true)
-            })
+        && req.headers().get_all(http::header::CONTENT_TYPE).iter().any(|v| {
+            v.to_str()
+                .map(|s| s.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
+                .unwrap_or(true)
+        })
 }
 
 fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passed, s3s::S3Error> {
@@ -291,7 +296,12 @@ fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passe
         headers: req.headers(),
         host_bucket: host_bucket.as_deref(),
     };
-    precheck(&view, state.sigv2, &|ak| state.auth.secret_for(ak), time::OffsetDateTime::now_utc())
+    precheck(
+        &view,
+        state.sigv2,
+        &|ak| state.auth.secret_for(ak),
+        time::OffsetDateTime::now_utc(),
+    )
 }
 
 fn s3_error_response(e: &s3s::S3Error) -> Response<Body> {
@@ -318,7 +328,9 @@ fn is_s3_signed<B>(req: &Request<B>) -> bool {
 /// has it (checked separately).
 fn metrics_open_to(peer: std::net::IpAddr, token_set: bool, public: bool) -> bool {
     let peer = match peer {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
         v4 => v4,
     };
     token_set || public || peer.is_loopback()

@@ -97,7 +97,10 @@ impl Probe {
                 "{}\n{}\n{}\n{canonical_headers}\n{signed}\n{payload}",
                 self.method, self.path, self.query
             );
-            headers.push(("authorization".into(), sig.authorization(&signed, &sig.sign(&canonical))));
+            headers.push((
+                "authorization".into(),
+                sig.authorization(&signed, &sig.sign(&canonical)),
+            ));
         }
         let target = if self.query.is_empty() {
             self.path.clone()
@@ -121,11 +124,7 @@ async fn send_raw(addr: &str, request: &[u8]) -> (u16, String) {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, text)
 }
 
@@ -327,7 +326,13 @@ async fn every_malformed_request_gets_its_s3_error_and_changes_nothing() {
         .send()
         .await
         .unwrap();
-    let up = client.create_multipart_upload().bucket(BUCKET).key("target").send().await.unwrap();
+    let up = client
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key("target")
+        .send()
+        .await
+        .unwrap();
     let upload_id = up.upload_id().unwrap().to_string();
     let rss_before = server.peak_rss();
 
@@ -383,7 +388,10 @@ async fn stalled_and_truncated_bodies_store_nothing() {
         "PUT\n/{BUCKET}/stalled\n\ncontent-length:1048576\nhost:{host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{}\n\ncontent-length;host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD",
         sig.amz_date
     );
-    let auth = sig.authorization("content-length;host;x-amz-content-sha256;x-amz-date", &sig.sign(&canonical));
+    let auth = sig.authorization(
+        "content-length;host;x-amz-content-sha256;x-amz-date",
+        &sig.sign(&canonical),
+    );
     let p = p
         .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
         .header("x-amz-date", &sig.amz_date)

@@ -61,7 +61,10 @@ async fn defect1_form_post_is_refused_before_its_body_is_read() {
     let mut body = b"--xyz\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n".to_vec();
     body.resize(8 << 20, b'x');
     let _ = tokio::time::timeout(Duration::from_secs(2), s.write_all(&body)).await;
-    let answer = read_until(&mut s, Duration::from_secs(10), |b| b.windows(8).any(|w| w == b"</Error>")).await;
+    let answer = read_until(&mut s, Duration::from_secs(10), |b| {
+        b.windows(8).any(|w| w == b"</Error>")
+    })
+    .await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 501"), "{text}");
     assert!(text.contains("<Code>NotImplemented</Code>"), "{text}");
@@ -182,27 +185,44 @@ async fn defect2_connection_limit_refuses_new_connections_and_serves_open_ones()
     for _ in 0..4 {
         let mut s = TcpStream::connect(&server.addr).await.unwrap();
         s.write_all(HEALTH_KEEP_ALIVE).await.unwrap();
-        assert!(has_whole_health_answer(&read_until(&mut s, Duration::from_secs(5), has_whole_health_answer).await));
+        assert!(has_whole_health_answer(
+            &read_until(&mut s, Duration::from_secs(5), has_whole_health_answer).await
+        ));
         held.push(s);
     }
     let t = Instant::now();
     let mut extra = TcpStream::connect(&server.addr).await.unwrap();
     extra.write_all(HEALTH_KEEP_ALIVE).await.unwrap();
-    let answer = read_until(&mut extra, Duration::from_secs(10), |b| b.windows(8).any(|w| w == b"</Error>")).await;
+    let answer = read_until(&mut extra, Duration::from_secs(10), |b| {
+        b.windows(8).any(|w| w == b"</Error>")
+    })
+    .await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 503"), "{text}");
     assert!(text.contains("SlowDown"), "{text}");
-    assert!(t.elapsed() >= Duration::from_secs(1), "refused without waiting: {:?}", t.elapsed());
-    assert!(t.elapsed() < Duration::from_secs(6), "waited too long: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "refused without waiting: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "waited too long: {:?}",
+        t.elapsed()
+    );
     // The open connections are still served.
     let s = &mut held[0];
     s.write_all(HEALTH_KEEP_ALIVE).await.unwrap();
-    assert!(has_whole_health_answer(&read_until(s, Duration::from_secs(5), has_whole_health_answer).await));
+    assert!(has_whole_health_answer(
+        &read_until(s, Duration::from_secs(5), has_whole_health_answer).await
+    ));
     // A slot that frees up admits a waiting connection.
     drop(held.pop());
     let mut next = TcpStream::connect(&server.addr).await.unwrap();
     next.write_all(HEALTH_KEEP_ALIVE).await.unwrap();
-    assert!(has_whole_health_answer(&read_until(&mut next, Duration::from_secs(5), has_whole_health_answer).await));
+    assert!(has_whole_health_answer(
+        &read_until(&mut next, Duration::from_secs(5), has_whole_health_answer).await
+    ));
 }
 
 fn sigv2_sign(string_to_sign: &str) -> String {
@@ -377,7 +397,13 @@ async fn defect5_reads_of_multipart_objects_are_never_torn_by_overwrites() {
                 .unwrap();
             return;
         }
-        let up = client.create_multipart_upload().bucket("torn").key("k").send().await.unwrap();
+        let up = client
+            .create_multipart_upload()
+            .bucket("torn")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
         let id = up.upload_id().unwrap();
         let mut parts = Vec::new();
         for (i, piece) in data.chunks(5 << 20).enumerate() {
@@ -470,7 +496,11 @@ async fn defect5_reads_of_multipart_objects_are_never_torn_by_overwrites() {
                 } else {
                     digests.contains(&md5_hex(&body))
                 };
-                assert!(ok, "a read returned bytes of no complete version ({} bytes)", body.len());
+                assert!(
+                    ok,
+                    "a read returned bytes of no complete version ({} bytes)",
+                    body.len()
+                );
                 complete += 1;
             }
             (complete, missing)
@@ -531,8 +561,19 @@ async fn defect7_one_byte_chunks_keep_memory_bounded() {
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let grown = server.peak_rss().saturating_sub(rss_before);
-    assert!(grown < 48 << 20, "peak RSS grew by {} MiB for a 3 MiB upload", grown >> 20);
-    let got = server.client().get_object().bucket("tiny").key("k").send().await.unwrap();
+    assert!(
+        grown < 48 << 20,
+        "peak RSS grew by {} MiB for a 3 MiB upload",
+        grown >> 20
+    );
+    let got = server
+        .client()
+        .get_object()
+        .bucket("tiny")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(md5_hex(&read_all(got).await), md5_hex(&data));
 }
 
@@ -543,7 +584,13 @@ async fn defect8_zero_byte_part_has_no_underflowing_content_range() {
     let server = Server::start();
     let client = server.client();
     client.create_bucket().bucket("zero").send().await.unwrap();
-    let up = client.create_multipart_upload().bucket("zero").key("z").send().await.unwrap();
+    let up = client
+        .create_multipart_upload()
+        .bucket("zero")
+        .key("z")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let p = client
         .upload_part()
@@ -573,8 +620,22 @@ async fn defect8_zero_byte_part_has_no_underflowing_content_range() {
         .send()
         .await
         .unwrap();
-    let head = client.head_object().bucket("zero").key("z").part_number(1).send().await.unwrap();
-    let get = client.get_object().bucket("zero").key("z").part_number(1).send().await.unwrap();
+    let head = client
+        .head_object()
+        .bucket("zero")
+        .key("z")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
+    let get = client
+        .get_object()
+        .bucket("zero")
+        .key("z")
+        .part_number(1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_range(), None);
     assert_eq!(get.content_range(), None);
     assert_eq!(head.content_length(), Some(0));
@@ -632,7 +693,12 @@ fn defect9_no_log_level_prints_signatures() {
     let now = http_date(std::time::SystemTime::now());
     let v2_correct = sigv2_sign(&format!("GET\n\n\n{now}\n/"));
     let v2_auth = format!("AWS {ACCESS_KEY}:AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-    let (status, _) = rt.block_on(raw_request(&addr, "GET", "/", &[("Date", &now), ("Authorization", &v2_auth)]));
+    let (status, _) = rt.block_on(raw_request(
+        &addr,
+        "GET",
+        "/",
+        &[("Date", &now), ("Authorization", &v2_auth)],
+    ));
     assert!(status.contains("403"), "{status}");
     std::thread::sleep(Duration::from_millis(300));
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
@@ -642,7 +708,10 @@ fn defect9_no_log_level_prints_signatures() {
     assert!(!log.contains(&correct), "the log holds the correct SigV4 signature");
     assert!(!log.contains(&v2_correct), "the log holds the correct SigV2 signature");
     assert!(!log.contains(SECRET_KEY), "the log holds the secret key");
-    assert!(!log.to_lowercase().contains("string_to_sign"), "the log holds a string to sign");
+    assert!(
+        !log.to_lowercase().contains("string_to_sign"),
+        "the log holds a string to sign"
+    );
 }
 
 /// Defect 10: the data dir and everything in it were created world-readable.
@@ -697,11 +766,25 @@ async fn defect13_unusable_range_headers_are_ignored_as_on_aws() {
         let got = got.unwrap_or_else(|e| panic!("{bad}: {e:?}"));
         assert_eq!(got.content_range(), None, "{bad}");
         assert_eq!(read_all(got).await, b"0123456789", "{bad}");
-        let head = client.head_object().bucket("ranges").key("k").range(bad).send().await.unwrap();
+        let head = client
+            .head_object()
+            .bucket("ranges")
+            .key("k")
+            .range(bad)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.content_length(), Some(10), "{bad}");
     }
     // A usable range still works, an unsatisfiable one is still 416.
-    let got = client.get_object().bucket("ranges").key("k").range("bytes=2-4").send().await.unwrap();
+    let got = client
+        .get_object()
+        .bucket("ranges")
+        .key("k")
+        .range("bytes=2-4")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(got.content_range(), Some("bytes 2-4/10"));
     assert_eq!(read_all(got).await, b"234");
     let err = client
@@ -816,8 +899,14 @@ async fn defect14_non_ascii_metadata_round_trips_rfc2047_encoded() {
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
             .unwrap_or_default()
     };
-    assert_eq!(line(b"x-amz-meta-meta1:"), b"x-amz-meta-meta1: =?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=");
-    assert_eq!(line(b"x-amz-meta-meta2:"), b"x-amz-meta-meta2: =?UTF-8?B?cHJpY2Ug4oKsNQ==?=");
+    assert_eq!(
+        line(b"x-amz-meta-meta1:"),
+        b"x-amz-meta-meta1: =?UTF-8?B?SGVsbG8gV29ybGTDqQ==?="
+    );
+    assert_eq!(
+        line(b"x-amz-meta-meta2:"),
+        b"x-amz-meta-meta2: =?UTF-8?B?cHJpY2Ug4oKsNQ==?="
+    );
     let sdk = client.head_object().bucket("meta").key("k").send().await.unwrap();
     let meta = sdk.metadata().unwrap();
     assert_eq!(meta["meta1"], "=?UTF-8?B?SGVsbG8gV29ybGTDqQ==?=");

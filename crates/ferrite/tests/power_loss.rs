@@ -34,7 +34,10 @@ use common::*;
 const CUTS: usize = 6;
 
 fn run(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(
         out.status.success(),
         "{cmd} {args:?}: {}",
@@ -160,7 +163,13 @@ async fn put(c: &Client, bucket: &str, key: &str, data: Vec<u8>) -> Result<Optio
 
 async fn multipart_put(c: &Client, key: &str, parts: &[Vec<u8>]) -> Result<(), String> {
     let e = |e: &dyn std::fmt::Debug| format!("{e:?}");
-    let up = c.create_multipart_upload().bucket("plain").key(key).send().await.map_err(|x| e(&x))?;
+    let up = c
+        .create_multipart_upload()
+        .bucket("plain")
+        .key(key)
+        .send()
+        .await
+        .map_err(|x| e(&x))?;
     let id = up.upload_id().unwrap_or_default().to_string();
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
@@ -209,7 +218,14 @@ async fn worker(c: Client, ledger: Arc<Mutex<Ledger>>, w: usize, round: usize) {
             0 | 1 => {
                 let key = format!("w{w}-k{}", seq % 7);
                 let delete = seq.is_multiple_of(5);
-                let data = pattern(if seq.is_multiple_of(2) { 900 } else { 150_000 + (seq as usize % 5000) }, seed);
+                let data = pattern(
+                    if seq.is_multiple_of(2) {
+                        900
+                    } else {
+                        150_000 + (seq as usize % 5000)
+                    },
+                    seed,
+                );
                 let md5 = md5_hex(&data);
                 {
                     let mut l = ledger.lock().unwrap();
@@ -291,7 +307,12 @@ async fn body_md5(c: &Client, bucket: &str, key: &str, version: Option<&str>) ->
     }
     match req.send().await {
         Ok(out) => {
-            let bytes = out.body.collect().await.expect("a stored object reads whole").into_bytes();
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .expect("a stored object reads whole")
+                .into_bytes();
             Some(md5_hex(&bytes))
         }
         Err(e) if code(&e) == "NoSuchKey" || code(&e) == "NoSuchVersion" => None,
@@ -322,7 +343,11 @@ async fn verify(c: &Client, ledger: &Ledger) -> usize {
     }
     for vid in &ledger.deleted_versions {
         let (key, id) = vid.split_once('@').unwrap();
-        assert_eq!(body_md5(c, "ver", key, Some(id)).await, None, "deleted version {vid} is back");
+        assert_eq!(
+            body_md5(c, "ver", key, Some(id)).await,
+            None,
+            "deleted version {vid} is back"
+        );
     }
     // Every version present is whole and is one of the bodies sent.
     let listed = c.list_object_versions().bucket("ver").send().await.unwrap();
@@ -340,7 +365,10 @@ async fn acknowledged_writes_survive_power_cuts() {
     if let Err(why) = can_run() {
         // Loud, so a run without the means is not mistaken for a pass.
         eprintln!("power-loss test NOT RUN: {why}");
-        assert!(std::env::var_os("CI").is_none(), "CI must run the power-loss test: {why}");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the power-loss test: {why}"
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
