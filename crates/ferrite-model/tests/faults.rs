@@ -179,6 +179,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     let mut oracle: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut failures = 0;
     let mut successes = 0;
+    let mut storage_full = 0;
     for round in 0..4u8 {
         for n in 1..=8u64 {
             for kind in [FaultKind::Io, FaultKind::DiskFull] {
@@ -251,8 +252,9 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                         }
                         Err(e) => {
                             failures += 1;
+                            // ENOSPC must surface as such (the API maps it to 503).
                             if kind == FaultKind::DiskFull && e.is_storage_full() {
-                                // The clear error the API maps to 503.
+                                storage_full += 1;
                             }
                             let old = oracle.get(&target).cloned();
                             assert!(
@@ -275,6 +277,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     }
     assert!(failures > 50, "only {failures} writes failed");
     assert!(successes > 20, "only {successes} writes succeeded");
+    assert!(storage_full > 10, "only {storage_full} disk-full failures were reported as such");
     // Healed: it serves, and after collection and a restart every object still reads.
     put(&m, "after", b"fine").await.unwrap();
     m.collect_garbage().await.unwrap();
