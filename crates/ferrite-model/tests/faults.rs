@@ -277,7 +277,10 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     }
     assert!(failures > 50, "only {failures} writes failed");
     assert!(successes > 20, "only {successes} writes succeeded");
-    assert!(storage_full > 10, "only {storage_full} disk-full failures were reported as such");
+    assert!(
+        storage_full > 10,
+        "only {storage_full} disk-full failures were reported as such"
+    );
     // Healed: it serves, and after collection and a restart every object still reads.
     put(&m, "after", b"fine").await.unwrap();
     m.collect_garbage().await.unwrap();
