@@ -2,12 +2,10 @@
 
 use std::ops::Bound;
 
-use ferrite_store::Table;
-
 use crate::engine::{blocking, get_bucket, now_ms};
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::records::{BucketRecord, VersioningState, decode, encode};
-use crate::{Ferrite, ModelError, ModelResult, validate_bucket_name};
+use crate::{Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
 const LEGACY_REGION: &str = "us-east-1";
 
@@ -46,7 +44,7 @@ impl Ferrite {
         let name = name.to_string();
         blocking(move || {
             let mut txn = inner.meta.begin_write()?;
-            if let Some(existing) = txn.get(Table::Buckets, name.as_bytes())? {
+            if let Some(existing) = txn.get(tables::BUCKETS, name.as_bytes())? {
                 let existing: BucketRecord = decode(&existing)?;
                 return match existing.owner == inner.opts.owner {
                     // AWS's legacy rule: in us-east-1, re-creating your own bucket
@@ -56,7 +54,7 @@ impl Ferrite {
                     false => Err(ModelError::BucketAlreadyExists),
                 };
             }
-            let id = match txn.get(Table::System, NEXT_BUCKET_ID)? {
+            let id = match txn.get(tables::SYSTEM, NEXT_BUCKET_ID)? {
                 Some(b) => u64::from_be_bytes(
                     b.as_slice()
                         .try_into()
@@ -64,7 +62,7 @@ impl Ferrite {
                 ),
                 None => 1,
             };
-            txn.put(Table::System, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
+            txn.put(tables::SYSTEM, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
             let rec = BucketRecord {
                 id,
                 name: name.clone(),
@@ -76,7 +74,7 @@ impl Ferrite {
                 acl: None,
                 encryption: None,
             };
-            txn.put(Table::Buckets, name.as_bytes(), &encode(&rec))?;
+            txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
             txn.commit()?;
             Ok(BucketInfo::from(&rec))
         })
@@ -106,7 +104,7 @@ impl Ferrite {
                 Some(s) if s.as_str() >= prefix.as_str() => Bound::Excluded(s.as_bytes()),
                 _ => Bound::Included(prefix.as_bytes()),
             };
-            let rows = txn.range(Table::Buckets, start, Bound::Unbounded, max.saturating_add(1))?;
+            let rows = txn.range(tables::BUCKETS, start, Bound::Unbounded, max.saturating_add(1))?;
             let mut out = Vec::new();
             let mut more = false;
             for (k, v) in rows {
@@ -147,7 +145,7 @@ impl Ferrite {
             let mut rec = get_bucket(&*txn, &name)?;
             if rec.versioning != state {
                 rec.versioning = state;
-                txn.put(Table::Buckets, name.as_bytes(), &encode(&rec))?;
+                txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
                 txn.commit()?;
             }
             Ok(())
@@ -165,7 +163,7 @@ impl Ferrite {
             let rec = get_bucket(&*txn, &name)?;
             let start = object_key(rec.id, "");
             let end = bucket_end(rec.id);
-            for table in [Table::Objects, Table::Versions] {
+            for table in [tables::OBJECTS, tables::VERSIONS] {
                 if !txn
                     .range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?
                     .is_empty()
@@ -174,7 +172,7 @@ impl Ferrite {
                 }
             }
             let queued = crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
-            txn.delete(Table::Buckets, name.as_bytes())?;
+            txn.delete(tables::BUCKETS, name.as_bytes())?;
             crate::stats::forget(&mut *txn, rec.id)?;
             txn.commit()?;
             Ok(queued)

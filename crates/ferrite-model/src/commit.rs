@@ -166,7 +166,8 @@ fn run_batch(meta: &dyn MetaStore, batch: Vec<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferrite_store::{RedbMetaStore, Table};
+    use crate::tables;
+    use ferrite_store::RedbMetaStore;
 
     #[tokio::test]
     async fn a_panicking_write_fails_its_batch_and_the_thread_goes_on() {
@@ -175,20 +176,20 @@ mod tests {
         let c = Committer::start(meta.clone());
         let err = c
             .write(|txn| -> ModelResult<()> {
-                txn.put(Table::System, b"half", b"written")?;
+                txn.put(tables::SYSTEM, b"half", b"written")?;
                 panic!("a bug in a write");
             })
             .await
             .unwrap_err();
         assert!(matches!(err, ModelError::Internal(_)));
-        assert_eq!(meta.begin_read().unwrap().get(Table::System, b"half").unwrap(), None);
-        c.write(|txn| Ok(txn.put(Table::System, b"after", b"ok")?))
+        assert_eq!(meta.begin_read().unwrap().get(tables::SYSTEM, b"half").unwrap(), None);
+        c.write(|txn| Ok(txn.put(tables::SYSTEM, b"after", b"ok")?))
             .await
             .unwrap();
         assert_eq!(
             meta.begin_read()
                 .unwrap()
-                .get(Table::System, b"after")
+                .get(tables::SYSTEM, b"after")
                 .unwrap()
                 .as_deref(),
             Some(&b"ok"[..])

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrite_store::{BlobId, BlobStore, FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, Table, WriteTxn};
+use ferrite_store::{BlobId, BlobStore, FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, WriteTxn};
 use tokio::sync::Notify;
 
 use crate::keys::FORMAT_KEY;
 use crate::records::{BucketRecord, DataRef, FORMAT_VERSION, ObjectRecord, decode};
-use crate::{ModelError, ModelResult};
+use crate::{ModelError, ModelResult, tables};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -141,7 +141,7 @@ impl Ferrite {
 }
 
 fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
-    let found = meta.begin_read()?.get(Table::System, FORMAT_KEY)?;
+    let found = meta.begin_read()?.get(tables::SYSTEM, FORMAT_KEY)?;
     let found = match found {
         None => None,
         Some(v) => Some(u32::from_be_bytes(v.as_slice().try_into().map_err(|_| {
@@ -161,7 +161,7 @@ fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
                 let buckets = crate::stats::rebuild(&mut *w)?;
                 tracing::info!(buckets, "counted bucket usage");
             }
-            w.put(Table::System, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            w.put(tables::SYSTEM, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
             w.commit()?;
             if found.is_some() {
                 tracing::info!("upgraded the data directory to format {FORMAT_VERSION}");
@@ -175,18 +175,18 @@ fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
 }
 
 pub(crate) fn get_bucket(txn: &dyn ReadTxn, name: &str) -> ModelResult<BucketRecord> {
-    match txn.get(Table::Buckets, name.as_bytes())? {
+    match txn.get(tables::BUCKETS, name.as_bytes())? {
         Some(bytes) => decode(&bytes),
         None => Err(ModelError::NoSuchBucket),
     }
 }
 
 pub(crate) fn get_object(txn: &dyn ReadTxn, okey: &[u8]) -> ModelResult<Option<ObjectRecord>> {
-    txn.get(Table::Objects, okey)?.map(|b| decode(&b)).transpose()
+    txn.get(tables::OBJECTS, okey)?.map(|b| decode(&b)).transpose()
 }
 
 fn refcount(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<u64> {
-    match txn.get(Table::Blobs, id)? {
+    match txn.get(tables::BLOBS, id)? {
         Some(b) => {
             let arr: [u8; 8] = b
                 .as_slice()
@@ -202,7 +202,7 @@ fn refcount(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<u64> {
 pub(crate) fn add_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
     for id in data.ids() {
         let n = refcount(txn, &id)?;
-        txn.put(Table::Blobs, &id, &(n + 1).to_be_bytes())?;
+        txn.put(tables::BLOBS, &id, &(n + 1).to_be_bytes())?;
     }
     Ok(())
 }
@@ -215,14 +215,14 @@ pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<b
     for id in data.ids() {
         let n = refcount(txn, &id)?;
         if n > 1 {
-            txn.put(Table::Blobs, &id, &(n - 1).to_be_bytes())?;
+            txn.put(tables::BLOBS, &id, &(n - 1).to_be_bytes())?;
             continue;
         }
-        txn.delete(Table::Blobs, &id)?;
+        txn.delete(tables::BLOBS, &id)?;
         if matches!(data, DataRef::Inline(_)) {
-            txn.delete(Table::Inline, &id)?;
+            txn.delete(tables::INLINE, &id)?;
         } else {
-            txn.put(Table::Garbage, &id, &[])?;
+            txn.put(tables::GARBAGE, &id, &[])?;
             queued = true;
         }
     }

@@ -6,10 +6,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferrite_store::{BlobId, Table};
+use ferrite_store::BlobId;
 
 use crate::engine::blocking;
-use crate::{Ferrite, ModelResult};
+use crate::{Ferrite, ModelResult, tables};
 
 const GC_BATCH: usize = 1000;
 const GC_PERIOD: Duration = Duration::from_secs(30);
@@ -55,7 +55,7 @@ impl Ferrite {
                 let ids = inner
                     .meta
                     .begin_read()?
-                    .range(Table::Garbage, start, Bound::Unbounded, GC_BATCH)?;
+                    .range(tables::GARBAGE, start, Bound::Unbounded, GC_BATCH)?;
                 let mut gone = Vec::new();
                 for (id, _) in &ids {
                     let blob = BlobId::from_slice(id)?;
@@ -70,7 +70,7 @@ impl Ferrite {
                 if !gone.is_empty() {
                     let mut txn = inner.meta.begin_write()?;
                     for id in &gone {
-                        txn.delete(Table::Garbage, id)?;
+                        txn.delete(tables::GARBAGE, id)?;
                     }
                     txn.commit()?;
                 }
@@ -101,7 +101,7 @@ impl Ferrite {
             for chunk in candidates.chunks(GC_BATCH) {
                 let txn = inner.meta.begin_read()?;
                 for id in chunk {
-                    if txn.get(Table::Blobs, &id.0)?.is_none() {
+                    if txn.get(tables::BLOBS, &id.0)?.is_none() {
                         orphans.insert(*id);
                     }
                 }

@@ -26,6 +26,7 @@ mod object;
 mod records;
 mod staging;
 mod stats;
+mod tables;
 mod versions;
 
 pub use bucket::BucketInfo;

@@ -11,7 +11,7 @@ use crate::engine::{blocking, get_bucket};
 use crate::keys::{bucket_end, object_key, prefix_successor, split_version_key, user_key, version_key, version_prefix};
 use crate::records::{ObjectRecord, decode};
 use crate::versions::{VersionSel, marker_seq, version_label};
-use crate::{ChecksumAlgorithm, Ferrite, ModelError, ModelResult};
+use crate::{ChecksumAlgorithm, Ferrite, ModelError, ModelResult, tables};
 
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -200,7 +200,7 @@ impl Ferrite {
                 _ => Bound::Included(object_key(b.id, &q.prefix)),
             };
             let w = Walk {
-                table: Table::Objects,
+                table: tables::OBJECTS,
                 bucket_id: b.id,
                 prefix: &q.prefix,
                 delimiter: q.delimiter.as_deref().filter(|d| !d.is_empty()),
@@ -276,7 +276,7 @@ impl Ferrite {
                 _ => Bound::Included(object_key(b.id, &q.prefix)),
             };
             let w = Walk {
-                table: Table::Versions,
+                table: tables::VERSIONS,
                 bucket_id: b.id,
                 prefix: &q.prefix,
                 delimiter: q.delimiter.as_deref().filter(|d| !d.is_empty()),

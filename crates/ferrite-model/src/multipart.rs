@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use ferrite_store::{ReadTxn, Table, WriteTxn};
+use ferrite_store::{ReadTxn, WriteTxn};
 use md5::{Digest as _, Md5};
 
 use crate::checksum::multipart_checksum;
@@ -18,7 +18,7 @@ use crate::records::{
 };
 use crate::staging::Landed;
 use crate::versions::{WriteConditions, add_version};
-use crate::{ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
+use crate::{ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, tables, validate_key};
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;
@@ -137,7 +137,7 @@ fn check_part_number(n: u32) -> ModelResult<()> {
 }
 
 fn get_upload(txn: &dyn ReadTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<UploadRecord> {
-    match txn.get(Table::Uploads, &upload_key(bucket_id, key, id))? {
+    match txn.get(tables::UPLOADS, &upload_key(bucket_id, key, id))? {
         Some(b) => decode(&b),
         None => Err(ModelError::NoSuchUpload),
     }
@@ -169,7 +169,12 @@ fn part_info(part_number: u32, p: &PartRecord) -> PartInfo {
 fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartRecord)>> {
     let start = part_key(id, 0);
     let end = prefix_successor(id).expect("ids are not all 0xff");
-    let rows = txn.range(Table::Parts, Bound::Included(&start), Bound::Excluded(&end), usize::MAX)?;
+    let rows = txn.range(
+        tables::PARTS,
+        Bound::Included(&start),
+        Bound::Excluded(&end),
+        usize::MAX,
+    )?;
     rows.into_iter()
         .map(|(k, v)| {
             let n = u32::from_be_bytes(
@@ -187,10 +192,10 @@ fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartReco
 fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<bool> {
     let mut queued = false;
     for (n, part) in all_parts(txn, id)? {
-        txn.delete(Table::Parts, &part_key(id, n))?;
+        txn.delete(tables::PARTS, &part_key(id, n))?;
         queued |= drop_refs(txn, &DataRef::Blob(part.blob))?;
     }
-    txn.delete(Table::Uploads, &upload_key(bucket_id, key, id))?;
+    txn.delete(tables::UPLOADS, &upload_key(bucket_id, key, id))?;
     Ok(queued)
 }
 
@@ -200,7 +205,7 @@ pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> M
     let start = object_key(bucket_id, "");
     let end = crate::keys::bucket_end(bucket_id);
     let rows = txn.range(
-        Table::Uploads,
+        tables::UPLOADS,
         Bound::Included(&start),
         Bound::Excluded(&end),
         usize::MAX,
@@ -218,9 +223,9 @@ pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> M
 fn prune_completed(txn: &mut dyn WriteTxn) -> ModelResult<()> {
     let cutoff_us = ((now_ms() - COMPLETED_KEPT_MS).max(0) as u64) * 1000;
     let end = cutoff_us.to_be_bytes();
-    let old = txn.range(Table::Completed, Bound::Unbounded, Bound::Excluded(&end), 64)?;
+    let old = txn.range(tables::COMPLETED, Bound::Unbounded, Bound::Excluded(&end), 64)?;
     for (k, _) in old {
-        txn.delete(Table::Completed, &k)?;
+        txn.delete(tables::COMPLETED, &k)?;
     }
     Ok(())
 }
@@ -266,7 +271,7 @@ impl Ferrite {
                     checksum_algorithm: new.checksum_algorithm,
                     checksum_full_object: full_object,
                 };
-                txn.put(Table::Uploads, &upload_key(b.id, &key, &id), &encode(&rec))?;
+                txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
             })
             .await
@@ -318,9 +323,9 @@ impl Ferrite {
                     let b = get_bucket(txn, &bucket)?;
                     get_upload(txn, b.id, &key, &id)?;
                     let pkey = part_key(&id, part_number);
-                    let old: Option<PartRecord> = txn.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
+                    let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
                     add_refs(txn, &DataRef::Blob(rec.blob))?;
-                    txn.put(Table::Parts, &pkey, &encode(&rec))?;
+                    txn.put(tables::PARTS, &pkey, &encode(&rec))?;
                     let queued = match old {
                         Some(o) => drop_refs(txn, &DataRef::Blob(o.blob))?,
                         None => false,
@@ -380,7 +385,7 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let b = get_bucket(txn, &bucket)?;
-                if let Some(done) = txn.get(Table::Completed, &id)? {
+                if let Some(done) = txn.get(tables::COMPLETED, &id)? {
                     let done: CompletedRecord = decode(&done)?;
                     if done.bucket_id == b.id && done.key == key {
                         return Ok((completed(&done), false));
@@ -406,7 +411,7 @@ impl Ferrite {
                     size: w.record.size,
                 };
                 prune_completed(&mut *txn)?;
-                txn.put(Table::Completed, &id, &encode(&done))?;
+                txn.put(tables::COMPLETED, &id, &encode(&done))?;
                 Ok((completed(&done), queued))
             })
             .await?;
@@ -455,7 +460,7 @@ impl Ferrite {
             let start = part_key(&id, marker);
             let end = prefix_successor(&id).expect("ids are not all 0xff");
             let rows = txn.range(
-                Table::Parts,
+                tables::PARTS,
                 Bound::Excluded(&start),
                 Bound::Excluded(&end),
                 max.saturating_add(1),
@@ -504,7 +509,7 @@ impl Ferrite {
                 _ => Bound::Included(object_key(b.id, &q.prefix)),
             };
             let w = Walk {
-                table: Table::Uploads,
+                table: tables::UPLOADS,
                 bucket_id: b.id,
                 prefix: &q.prefix,
                 delimiter: q.delimiter.as_deref().filter(|d| !d.is_empty()),

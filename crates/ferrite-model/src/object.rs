@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferrite_store::{BlobId, BlobReader, ReadTxn, Table, WriteTxn};
+use ferrite_store::{BlobId, BlobReader, ReadTxn, WriteTxn};
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -25,7 +25,7 @@ use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
 };
-use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, validate_key};
+use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, tables, validate_key};
 
 /// Bytes per read when streaming a blob out.
 /// A stream of object bytes, shareable across threads as HTTP bodies require.
@@ -377,7 +377,7 @@ impl Ferrite {
                     let w = add_version(txn, &b, &key, record, cond)?;
                     // After the checks: a refused write changes nothing.
                     if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
-                        txn.put(Table::Inline, id, bytes)?;
+                        txn.put(tables::INLINE, id, bytes)?;
                     }
                     Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
                 })
@@ -453,7 +453,7 @@ impl Ferrite {
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
                         let bytes = txn
-                            .get(Table::Inline, id)?
+                            .get(tables::INLINE, id)?
                             .ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
                         Some(Source::Inline(Bytes::from(bytes)))
                     }

@@ -5,12 +5,12 @@
 
 use std::ops::Bound;
 
-use ferrite_store::{ReadTxn, Table, WriteTxn};
+use ferrite_store::{ReadTxn, WriteTxn};
 
 use crate::engine::blocking;
 use crate::keys::split_version_key;
 use crate::records::{BucketRecord, ObjectRecord, decode};
-use crate::{Ferrite, ModelError, ModelResult};
+use crate::{Ferrite, ModelError, ModelResult, tables};
 
 /// A bucket's usage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -115,13 +115,13 @@ impl UsageDelta {
         usage.versions = add(usage.versions, self.versions)?;
         usage.version_bytes = add(usage.version_bytes, self.version_bytes)?;
         usage.delete_markers = add(usage.delete_markers, self.delete_markers)?;
-        txn.put(Table::BucketStats, &key, &usage.encode())?;
+        txn.put(tables::BUCKET_STATS, &key, &usage.encode())?;
         Ok(())
     }
 }
 
 fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
-    match txn.get(Table::BucketStats, &bucket_id.to_be_bytes())? {
+    match txn.get(tables::BUCKET_STATS, &bucket_id.to_be_bytes())? {
         Some(bytes) => BucketUsage::decode(&bytes),
         None => Ok(BucketUsage::default()),
     }
@@ -129,7 +129,7 @@ fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
 
 /// Drops a (deleted, hence empty) bucket's counters.
 pub(crate) fn forget(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<()> {
-    txn.delete(Table::BucketStats, &bucket_id.to_be_bytes())?;
+    txn.delete(tables::BUCKET_STATS, &bucket_id.to_be_bytes())?;
     Ok(())
 }
 
@@ -139,7 +139,7 @@ pub(crate) fn rebuild(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
     let mut found: Vec<(u64, BucketUsage)> = Vec::new();
     let mut last_key: Option<(u64, String)> = None;
     let mut failed = None;
-    txn.scan(Table::Versions, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
+    txn.scan(tables::VERSIONS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
         let parsed = k
             .get(..8)
             .map(|id| u64::from_be_bytes(id.try_into().expect("8 bytes")))
@@ -173,7 +173,7 @@ pub(crate) fn rebuild(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
         return Err(e);
     }
     for (bucket_id, usage) in &found {
-        txn.put(Table::BucketStats, &bucket_id.to_be_bytes(), &usage.encode())?;
+        txn.put(tables::BUCKET_STATS, &bucket_id.to_be_bytes(), &usage.encode())?;
     }
     Ok(found.len() as u64)
 }
@@ -186,7 +186,7 @@ impl Ferrite {
             let txn = inner.meta.begin_read()?;
             let mut buckets = Vec::new();
             let mut failed = None;
-            txn.scan(Table::Buckets, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
+            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
                 match decode::<BucketRecord>(v) {
                     Ok(b) => buckets.push(b),
                     Err(e) => {

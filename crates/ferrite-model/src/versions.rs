@@ -13,13 +13,13 @@
 
 use std::ops::Bound;
 
-use ferrite_store::{ReadTxn, Table, WriteTxn};
+use ferrite_store::{ReadTxn, WriteTxn};
 
 use crate::engine::{add_refs, drop_refs, now_ms, now_us};
 use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
 use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
 use crate::stats::UsageDelta;
-use crate::{ModelError, ModelResult};
+use crate::{ModelError, ModelResult, tables};
 
 /// The version id string of the `null` version.
 pub const NULL_VERSION: &str = "null";
@@ -86,7 +86,7 @@ pub(crate) fn newest(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResul
     let mut found = None;
     let mut failure = None;
     txn.scan(
-        Table::Versions,
+        tables::VERSIONS,
         Bound::Included(&start),
         Bound::Excluded(&end),
         &mut |stored, value| {
@@ -105,7 +105,7 @@ pub(crate) fn newest(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResul
 }
 
 fn null_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Option<u64>> {
-    match txn.get(Table::NullVersions, &object_key(bucket_id, key))? {
+    match txn.get(tables::NULL_VERSIONS, &object_key(bucket_id, key))? {
         Some(b) => {
             let arr: [u8; 8] = b
                 .as_slice()
@@ -118,7 +118,7 @@ fn null_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Option<
 }
 
 fn at_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<Option<ObjectRecord>> {
-    txn.get(Table::Versions, &version_key(bucket_id, key, seq))?
+    txn.get(tables::VERSIONS, &version_key(bucket_id, key, seq))?
         .map(|b| decode(&b))
         .transpose()
 }
@@ -208,9 +208,9 @@ pub(crate) fn add_version(
         if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
             queued |= remove_row(txn, bucket.id, key, old_seq, &mut usage)?.is_some_and(|(_, q)| q);
         }
-        txn.put(Table::NullVersions, &object_key(bucket.id, key), &seq.to_be_bytes())?;
+        txn.put(tables::NULL_VERSIONS, &object_key(bucket.id, key), &seq.to_be_bytes())?;
     }
-    txn.put(Table::Versions, &version_key(bucket.id, key, seq), &encode(&new))?;
+    txn.put(tables::VERSIONS, &version_key(bucket.id, key, seq), &encode(&new))?;
     usage.version_row(&new, 1);
     set_current(
         txn,
@@ -259,9 +259,9 @@ fn remove_row(
     let Some(rec) = at_seq(txn, bucket_id, key, seq)? else {
         return Ok(None);
     };
-    txn.delete(Table::Versions, &version_key(bucket_id, key, seq))?;
+    txn.delete(tables::VERSIONS, &version_key(bucket_id, key, seq))?;
     if rec.version_id.is_none() && null_seq(txn, bucket_id, key)? == Some(seq) {
-        txn.delete(Table::NullVersions, &object_key(bucket_id, key))?;
+        txn.delete(tables::NULL_VERSIONS, &object_key(bucket_id, key))?;
     }
     usage.version_row(&rec, -1);
     let queued = drop_refs(txn, &rec.data)?;
@@ -282,9 +282,9 @@ fn set_current(
     let okey = object_key(bucket_id, key);
     usage.current(old, current);
     match current.filter(|r| !r.delete_marker) {
-        Some(rec) => txn.put(Table::Objects, &okey, &encode(rec))?,
+        Some(rec) => txn.put(tables::OBJECTS, &okey, &encode(rec))?,
         None => {
-            txn.delete(Table::Objects, &okey)?;
+            txn.delete(tables::OBJECTS, &okey)?;
         }
     }
     Ok(())
@@ -315,7 +315,7 @@ pub(crate) fn delete_marker(owner: &str) -> ObjectRecord {
 /// version row, so refcounts stay as they are.
 pub(crate) fn migrate_from_v1(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
     let mut rows = Vec::new();
-    txn.scan(Table::Objects, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
+    txn.scan(tables::OBJECTS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
         rows.push((k.to_vec(), v.to_vec()));
         true
     })?;
@@ -325,8 +325,8 @@ pub(crate) fn migrate_from_v1(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
         let bucket_id = u64::from_be_bytes(id_bytes.try_into().expect("8 bytes"));
         let key = std::str::from_utf8(key_bytes).map_err(|_| ModelError::Corrupt("non-UTF-8 key".into()))?;
         let seq = (rec.last_modified_ms.max(0) as u64).saturating_mul(1000);
-        txn.put(Table::Versions, &version_key(bucket_id, key, seq), value)?;
-        txn.put(Table::NullVersions, okey, &seq.to_be_bytes())?;
+        txn.put(tables::VERSIONS, &version_key(bucket_id, key, seq), value)?;
+        txn.put(tables::NULL_VERSIONS, okey, &seq.to_be_bytes())?;
     }
     Ok(rows.len() as u64)
 }

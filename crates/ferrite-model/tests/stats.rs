@@ -10,6 +10,11 @@ use bytes::Bytes;
 use common::{open_store, options};
 use ferrite_model::*;
 use ferrite_store::{MetaStore, Table};
+
+// The model's tables, by the names it stores them under (to rewrite a data dir into an
+// older format).
+const BUCKET_STATS: Table = Table::new("bucket_stats");
+const SYSTEM: Table = Table::new("system");
 use rand::{Rng, SeedableRng};
 
 async fn stage(f: &Ferrite, data: Vec<u8>) -> Staged {
@@ -250,13 +255,13 @@ async fn format_2_directories_get_their_counters_counted() {
         let meta = open_store(dir.path()).await;
         let mut w = meta.begin_write().unwrap();
         let rows = w
-            .range(Table::BucketStats, Bound::Unbounded, Bound::Unbounded, usize::MAX)
+            .range(BUCKET_STATS, Bound::Unbounded, Bound::Unbounded, usize::MAX)
             .unwrap();
         assert!(!rows.is_empty());
         for (k, _) in rows {
-            w.delete(Table::BucketStats, &k).unwrap();
+            w.delete(BUCKET_STATS, &k).unwrap();
         }
-        w.put(Table::System, b"format_version", &2u32.to_be_bytes()).unwrap();
+        w.put(SYSTEM, b"format_version", &2u32.to_be_bytes()).unwrap();
         w.commit().unwrap();
     }
     let f = reopen(dir.path()).await;

@@ -12,6 +12,12 @@ use bytes::Bytes;
 use common::{open_store, options};
 use ferrite_model::*;
 use ferrite_store::{FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, StoreResult, Table, WriteTxn};
+
+// The model's tables, by the names it stores them under (to rewrite a data dir into an
+// older format).
+const VERSIONS: Table = Table::new("versions");
+const NULL_VERSIONS: Table = Table::new("null_versions");
+const SYSTEM: Table = Table::new("system");
 use futures::TryStreamExt;
 
 /// A metadata store that counts the rows it returns to readers and the commits, and
@@ -513,13 +519,13 @@ async fn format_1_directories_are_upgraded_in_place() {
     {
         let meta = open_store(dir.path()).await;
         let mut w = meta.begin_write().unwrap();
-        for table in [Table::Versions, Table::NullVersions] {
+        for table in [VERSIONS, NULL_VERSIONS] {
             let rows = w.range(table, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
             for (k, _) in rows {
                 w.delete(table, &k).unwrap();
             }
         }
-        w.put(Table::System, b"format_version", &1u32.to_be_bytes()).unwrap();
+        w.put(SYSTEM, b"format_version", &1u32.to_be_bytes()).unwrap();
         w.commit().unwrap();
     }
     let f = open(dir.path()).await;

@@ -11,6 +11,9 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrite_store::{MetaStore, RedbMetaStore, Table};
+
+/// A table shaped like the object model's current-object table.
+const OBJECTS: Table = Table::new("objects");
 use rand::{Rng, SeedableRng};
 
 const KEYS: u64 = 1_000_000;
@@ -28,7 +31,7 @@ fn load(store: &dyn MetaStore) {
     for start in (0..KEYS).step_by(LOAD_BATCH as usize) {
         let mut w = store.begin_write().unwrap();
         for i in start..start + LOAD_BATCH {
-            w.put(Table::Objects, &key(i), &VALUE).unwrap();
+            w.put(OBJECTS, &key(i), &VALUE).unwrap();
         }
         w.commit().unwrap();
     }
@@ -46,7 +49,7 @@ fn bench_engine(c: &mut Criterion, name: &str, open: &dyn Fn(&Path, bool) -> Box
     g.bench_function("put_commit_fsync", |b| {
         b.iter(|| {
             let mut w = store.begin_write().unwrap();
-            w.put(Table::Objects, &key(next), &VALUE).unwrap();
+            w.put(OBJECTS, &key(next), &VALUE).unwrap();
             w.commit().unwrap();
             next += 1;
         })
@@ -55,7 +58,7 @@ fn bench_engine(c: &mut Criterion, name: &str, open: &dyn Fn(&Path, bool) -> Box
         b.iter(|| {
             let mut w = store.begin_write().unwrap();
             for _ in 0..100 {
-                w.put(Table::Objects, &key(next), &VALUE).unwrap();
+                w.put(OBJECTS, &key(next), &VALUE).unwrap();
                 next += 1;
             }
             w.commit().unwrap();
@@ -64,7 +67,7 @@ fn bench_engine(c: &mut Criterion, name: &str, open: &dyn Fn(&Path, bool) -> Box
     g.bench_function("get_random", |b| {
         b.iter(|| {
             let r = store.begin_read().unwrap();
-            let v = r.get(Table::Objects, &key(rng.random_range(0..KEYS))).unwrap();
+            let v = r.get(OBJECTS, &key(rng.random_range(0..KEYS))).unwrap();
             assert!(v.is_some());
             black_box(v)
         })
@@ -75,7 +78,7 @@ fn bench_engine(c: &mut Criterion, name: &str, open: &dyn Fn(&Path, bool) -> Box
             let r = store.begin_read().unwrap();
             let from = key(rng.random_range(0..KEYS - 2 * SCAN as u64));
             let mut n = 0usize;
-            r.scan(Table::Objects, Bound::Included(&from), Bound::Unbounded, &mut |k, v| {
+            r.scan(OBJECTS, Bound::Included(&from), Bound::Unbounded, &mut |k, v| {
                 black_box((k, v));
                 n += 1;
                 n < SCAN

@@ -10,6 +10,9 @@ use std::time::Instant;
 
 use ferrite_store::{MetaStore, RedbMetaStore, SqliteMetaStore, Table};
 
+/// A table shaped like the object model's current-object table.
+const OBJECTS: Table = Table::new("objects");
+
 const KEYS: u64 = 1_000_000;
 const VALUE: [u8; 300] = [7u8; 300]; // about the size of an encoded object record
 
@@ -36,7 +39,7 @@ fn bench(name: &str, durable: &dyn MetaStore, bulk: &dyn MetaStore) {
     for i in 0..300u64 {
         let s = Instant::now();
         let mut w = durable.begin_write().unwrap();
-        w.put(Table::Objects, &key(i), &VALUE).unwrap();
+        w.put(OBJECTS, &key(i), &VALUE).unwrap();
         w.commit().unwrap();
         lat.push(s.elapsed().as_secs_f64() * 1e3);
     }
@@ -49,7 +52,7 @@ fn bench(name: &str, durable: &dyn MetaStore, bulk: &dyn MetaStore) {
     for batch in 0..KEYS / 10_000 {
         let mut w = bulk.begin_write().unwrap();
         for i in batch * 10_000..(batch + 1) * 10_000 {
-            w.put(Table::Objects, &key(i), &VALUE).unwrap();
+            w.put(OBJECTS, &key(i), &VALUE).unwrap();
         }
         w.commit().unwrap();
     }
@@ -61,7 +64,7 @@ fn bench(name: &str, durable: &dyn MetaStore, bulk: &dyn MetaStore) {
     let t = Instant::now();
     for _ in 0..n {
         let r = bulk.begin_read().unwrap();
-        assert!(r.get(Table::Objects, &key(rng(&mut seed) % KEYS)).unwrap().is_some());
+        assert!(r.get(OBJECTS, &key(rng(&mut seed) % KEYS)).unwrap().is_some());
     }
     println!(
         "{name:7} point read: {:8.0} reads/s",
@@ -75,15 +78,10 @@ fn bench(name: &str, durable: &dyn MetaStore, bulk: &dyn MetaStore) {
         let s = Instant::now();
         let r = bulk.begin_read().unwrap();
         let mut n = 0;
-        r.scan(
-            Table::Objects,
-            Bound::Included(&start),
-            Bound::Unbounded,
-            &mut |_, _| {
-                n += 1;
-                n < 1000
-            },
-        )
+        r.scan(OBJECTS, Bound::Included(&start), Bound::Unbounded, &mut |_, _| {
+            n += 1;
+            n < 1000
+        })
         .unwrap();
         lat.push(s.elapsed().as_secs_f64() * 1e3);
     }

@@ -5,7 +5,12 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use crate::{BlobStore, MetaStore, Table};
+use crate::{BlobStore, MetaStore, StoreError, Table};
+
+const A: Table = Table::new("conformance_a");
+const B: Table = Table::new("conformance_b");
+const NEVER: Table = Table::new("conformance_never_written");
+const SEQ: Table = Table::new("conformance_seq");
 
 fn put(store: &dyn MetaStore, table: Table, k: &[u8], v: &[u8]) {
     let mut w = store.begin_write().unwrap();
@@ -16,27 +21,35 @@ fn put(store: &dyn MetaStore, table: Table, k: &[u8], v: &[u8]) {
 /// Point reads and writes, deletes, ordered range scans, isolation and atomicity.
 pub fn meta_store_suite(store: &dyn MetaStore) {
     // Tables are independent.
-    put(store, Table::Objects, b"k", b"objects");
-    put(store, Table::Buckets, b"k", b"buckets");
+    put(store, A, b"k", b"objects");
+    put(store, B, b"k", b"buckets");
     let r = store.begin_read().unwrap();
-    assert_eq!(r.get(Table::Objects, b"k").unwrap().as_deref(), Some(&b"objects"[..]));
-    assert_eq!(r.get(Table::Buckets, b"k").unwrap().as_deref(), Some(&b"buckets"[..]));
-    assert_eq!(r.get(Table::Versions, b"k").unwrap(), None);
+    assert_eq!(r.get(A, b"k").unwrap().as_deref(), Some(&b"objects"[..]));
+    assert_eq!(r.get(B, b"k").unwrap().as_deref(), Some(&b"buckets"[..]));
+    assert_eq!(r.get(SEQ, b"k").unwrap(), None);
+    // A table never written reads as empty, in read and write transactions alike.
+    assert_eq!(r.get(NEVER, b"k").unwrap(), None);
+    assert!(
+        r.range(NEVER, Bound::Unbounded, Bound::Unbounded, 10)
+            .unwrap()
+            .is_empty()
+    );
+    drop(r);
+    let w = store.begin_write().unwrap();
+    assert_eq!(w.get(NEVER, b"k").unwrap(), None);
+    drop(w);
+    let r = store.begin_read().unwrap();
     drop(r);
 
     // Overwrite and delete.
-    put(store, Table::Objects, b"k", b"second");
+    put(store, A, b"k", b"second");
     let mut w = store.begin_write().unwrap();
-    assert_eq!(w.get(Table::Objects, b"k").unwrap().as_deref(), Some(&b"second"[..]));
-    assert!(w.delete(Table::Objects, b"k").unwrap());
-    assert!(!w.delete(Table::Objects, b"k").unwrap());
-    assert_eq!(
-        w.get(Table::Objects, b"k").unwrap(),
-        None,
-        "a transaction sees its own writes"
-    );
+    assert_eq!(w.get(A, b"k").unwrap().as_deref(), Some(&b"second"[..]));
+    assert!(w.delete(A, b"k").unwrap());
+    assert!(!w.delete(A, b"k").unwrap());
+    assert_eq!(w.get(A, b"k").unwrap(), None, "a transaction sees its own writes");
     w.commit().unwrap();
-    assert_eq!(store.begin_read().unwrap().get(Table::Objects, b"k").unwrap(), None);
+    assert_eq!(store.begin_read().unwrap().get(A, b"k").unwrap(), None);
 
     // Range scans follow byte order (including non-ASCII and empty keys) against an oracle.
     let keys: Vec<&[u8]> = vec![
@@ -55,14 +68,12 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
     let mut w = store.begin_write().unwrap();
     for (i, k) in keys.iter().enumerate() {
         let v = format!("v{i}").into_bytes();
-        w.put(Table::Versions, k, &v).unwrap();
+        w.put(SEQ, k, &v).unwrap();
         oracle.insert(k.to_vec(), v);
     }
     w.commit().unwrap();
     let r = store.begin_read().unwrap();
-    let all = r
-        .range(Table::Versions, Bound::Unbounded, Bound::Unbounded, usize::MAX)
-        .unwrap();
+    let all = r.range(SEQ, Bound::Unbounded, Bound::Unbounded, usize::MAX).unwrap();
     assert_eq!(all, oracle.clone().into_iter().collect::<Vec<_>>());
     type Span<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
     let bounds: [Span; 4] = [
@@ -77,21 +88,17 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         assert_eq!(
-            r.range(Table::Versions, start, end, usize::MAX).unwrap(),
+            r.range(SEQ, start, end, usize::MAX).unwrap(),
             want,
             "{start:?}..{end:?}"
         );
-        let limited = r.range(Table::Versions, start, end, 2).unwrap();
+        let limited = r.range(SEQ, start, end, 2).unwrap();
         assert_eq!(limited, want.into_iter().take(2).collect::<Vec<_>>());
     }
-    assert!(
-        r.range(Table::Versions, Bound::Unbounded, Bound::Unbounded, 0)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(r.range(SEQ, Bound::Unbounded, Bound::Unbounded, 0).unwrap().is_empty());
     // A visitor scan sees entries in order, borrowed, and stops when told.
     let mut visited = Vec::new();
-    r.scan(Table::Versions, Bound::Included(b"a"), Bound::Unbounded, &mut |k, _| {
+    r.scan(SEQ, Bound::Included(b"a"), Bound::Unbounded, &mut |k, _| {
         visited.push(k.to_vec());
         visited.len() < 3
     })
@@ -107,54 +114,86 @@ pub fn meta_store_suite(store: &dyn MetaStore) {
 
     // A dropped write transaction changes nothing.
     let mut w = store.begin_write().unwrap();
-    w.put(Table::Versions, b"a", b"aborted").unwrap();
-    w.delete(Table::Versions, b"b").unwrap();
+    w.put(SEQ, b"a", b"aborted").unwrap();
+    w.delete(SEQ, b"b").unwrap();
     drop(w);
     let r = store.begin_read().unwrap();
-    assert_eq!(r.get(Table::Versions, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
-    assert_eq!(r.get(Table::Versions, b"b").unwrap(), oracle.get(&b"b"[..]).cloned());
+    assert_eq!(r.get(SEQ, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
+    assert_eq!(r.get(SEQ, b"b").unwrap(), oracle.get(&b"b"[..]).cloned());
     drop(r);
 
     // A read transaction is a snapshot: a later commit does not change what it sees.
     let snapshot = store.begin_read().unwrap();
-    put(store, Table::Versions, b"a", b"changed");
-    assert_eq!(
-        snapshot.get(Table::Versions, b"a").unwrap(),
-        oracle.get(&b"a"[..]).cloned()
-    );
+    put(store, SEQ, b"a", b"changed");
+    assert_eq!(snapshot.get(SEQ, b"a").unwrap(), oracle.get(&b"a"[..]).cloned());
     drop(snapshot);
     assert_eq!(
-        store
-            .begin_read()
-            .unwrap()
-            .get(Table::Versions, b"a")
-            .unwrap()
-            .as_deref(),
+        store.begin_read().unwrap().get(SEQ, b"a").unwrap().as_deref(),
         Some(&b"changed"[..])
     );
 
     // Large values round-trip.
     let big = vec![7u8; 256 * 1024];
-    put(store, Table::Inline, b"big", &big);
-    assert_eq!(
-        store.begin_read().unwrap().get(Table::Inline, b"big").unwrap(),
-        Some(big)
-    );
+    put(store, B, b"big", &big);
+    assert_eq!(store.begin_read().unwrap().get(B, b"big").unwrap(), Some(big));
+}
+
+/// Many threads each add one to a counter in a read-modify-write transaction, many
+/// times, on one key, re-running a transaction that fails with a retryable conflict:
+/// the final count is exact (no lost update, no doubled one).
+/// Returns how many attempts were retried.
+pub fn meta_store_concurrency(store: &dyn MetaStore) -> u64 {
+    const THREADS: u64 = 8;
+    const EACH: u64 = 200;
+    const KEY: &[u8] = b"counter";
+    let retries = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                for _ in 0..EACH {
+                    loop {
+                        match increment(store, KEY) {
+                            Ok(()) => break,
+                            Err(e) if e.is_retryable() => {
+                                retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            Err(e) => panic!("increment failed: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let r = store.begin_read().unwrap();
+    let n = u64::from_be_bytes(r.get(SEQ, KEY).unwrap().unwrap().try_into().unwrap());
+    let retries = retries.into_inner();
+    assert_eq!(n, THREADS * EACH, "every increment counted once ({retries} retries)");
+    retries
+}
+
+fn increment(store: &dyn MetaStore, key: &[u8]) -> Result<(), StoreError> {
+    let mut w = store.begin_write()?;
+    let n = match w.get(SEQ, key)? {
+        Some(v) => u64::from_be_bytes(v.try_into().map_err(|_| StoreError::Corrupt("counter".into()))?),
+        None => 0,
+    };
+    w.put(SEQ, key, &(n + 1).to_be_bytes())?;
+    w.commit()
 }
 
 /// Committed data survives closing and reopening the store; uncommitted data does not.
 pub fn meta_store_persistence<S: MetaStore>(open: impl Fn() -> S) {
     {
         let store = open();
-        put(&store, Table::Objects, b"durable", b"yes");
+        put(&store, A, b"durable", b"yes");
         let mut w = store.begin_write().unwrap();
-        w.put(Table::Objects, b"never-committed", b"no").unwrap();
+        w.put(A, b"never-committed", b"no").unwrap();
         drop(w);
     }
     let store = open();
     let r = store.begin_read().unwrap();
-    assert_eq!(r.get(Table::Objects, b"durable").unwrap().as_deref(), Some(&b"yes"[..]));
-    assert_eq!(r.get(Table::Objects, b"never-committed").unwrap(), None);
+    assert_eq!(r.get(A, b"durable").unwrap().as_deref(), Some(&b"yes"[..]));
+    assert_eq!(r.get(A, b"never-committed").unwrap(), None);
 }
 
 /// Write, read at offsets, delete, unfinished writes, listing.

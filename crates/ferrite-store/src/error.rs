@@ -10,6 +10,19 @@ pub enum StoreError {
     Engine(String),
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// The transaction lost a conflict with a concurrent one and was aborted; nothing
+    /// it wrote is visible. Running it again from the start may succeed. The embedded
+    /// stores serialize writers and never return it; a networked transactional backend
+    /// does, under contention (see the [`crate::MetaStore`] contract).
+    #[error("transaction conflict, retry")]
+    Conflict,
+}
+
+impl StoreError {
+    /// Whether the whole transaction may be run again from the start.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Conflict)
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

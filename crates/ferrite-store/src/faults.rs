@@ -5,7 +5,10 @@
 //! - `fail_after(n, kind)`: the n-th counted operation from now fails, and every one
 //!   after it until [`Faults::heal`] (a disk that went bad, or filled up, stays so);
 //! - `commit_then_fail()`: the next metadata commit becomes durable, then reports an
-//!   error (the case where the caller cannot know whether its write happened).
+//!   error (the case where the caller cannot know whether its write happened);
+//! - `conflict_every(n)`: every n-th metadata commit is aborted with a retryable
+//!   [`StoreError::Conflict`] instead, as a networked transactional backend does under
+//!   contention.
 //!
 //! Counted operations: metadata `put`, `delete` and `commit`; blob `create`, `write`,
 //! `write_all`, `finish` and `delete`. Reads are never failed.
@@ -44,6 +47,9 @@ pub struct Faults {
     /// 0 = Io, 1 = DiskFull.
     kind: AtomicU8,
     commit_then_fail: AtomicBool,
+    /// Every n-th commit conflicts; 0 = never.
+    conflict_every: AtomicU64,
+    commits: AtomicU64,
     injected: AtomicU64,
 }
 
@@ -64,8 +70,16 @@ impl Faults {
         self.commit_then_fail.store(true, Ordering::SeqCst);
     }
 
+    /// Every `n`-th metadata commit from now is aborted with a retryable conflict
+    /// (nothing of its transaction is written); 0 stops it.
+    pub fn conflict_every(&self, n: u64) {
+        self.commits.store(0, Ordering::SeqCst);
+        self.conflict_every.store(n, Ordering::SeqCst);
+    }
+
     /// Stops failing (the disk was replaced, space was freed).
     pub fn heal(&self) {
+        self.conflict_every.store(0, Ordering::SeqCst);
         self.countdown.store(0, Ordering::SeqCst);
         self.failing.store(false, Ordering::SeqCst);
         self.commit_then_fail.store(false, Ordering::SeqCst);
@@ -158,6 +172,12 @@ impl WriteTxn for FaultyTxn<'_> {
 
     fn commit(self: Box<Self>) -> StoreResult<()> {
         self.faults.tick()?;
+        let every = self.faults.conflict_every.load(Ordering::SeqCst);
+        if every > 0 && (self.faults.commits.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every) {
+            self.faults.injected.fetch_add(1, Ordering::SeqCst);
+            // Dropping the inner transaction aborts it.
+            return Err(StoreError::Conflict);
+        }
         let after = self.faults.commit_then_fail.swap(false, Ordering::SeqCst);
         self.inner.commit()?;
         if after {
@@ -253,5 +273,20 @@ mod tests {
         assert_eq!(f.injected(), 2);
         f.heal();
         f.tick().unwrap();
+    }
+
+    #[test]
+    fn conformance_concurrency_holds_with_conflicting_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn MetaStore> =
+            Arc::new(crate::RedbMetaStore::open(&dir.path().join("m.redb"), false).unwrap());
+        let faults = Faults::new();
+        faults.conflict_every(3);
+        let store = FaultyMeta::new(inner, faults.clone());
+        let retries = crate::conformance::meta_store_concurrency(&store);
+        assert!(
+            retries > 0 && faults.injected() == retries,
+            "conflicts were injected and retried"
+        );
     }
 }

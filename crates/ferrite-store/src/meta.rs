@@ -1,82 +1,62 @@
-//! The metadata store trait: ordered byte keys in a fixed set of tables, read and
-//! written in serializable transactions.
+//! The metadata store trait: ordered byte keys in named tables, read and written in
+//! serializable transactions.
 //!
 //! A write transaction sees its own writes, and its commit is atomic and (unless the
 //! store was opened without durability) durable when `commit` returns. Dropping a
 //! write transaction without committing aborts it. Implementations must serialize
 //! write transactions so that a read-check-write inside one transaction is atomic:
 //! the object model relies on this for conditional writes.
+//!
+//! # Retryable transactions
+//!
+//! A store may abort a write transaction that conflicts with a concurrent one: any
+//! call on it, `commit` included, then fails with [`StoreError::Conflict`] and
+//! nothing of the transaction is visible. (A networked backend with optimistic or
+//! serializable transactions does this under contention; the embedded stores
+//! serialize writers and never do.) The caller runs the whole transaction again, from
+//! `begin_write`, reading afresh. So the code that fills a write transaction must be
+//! re-runnable: everything it decides comes from what it reads in that transaction
+//! (never from state kept between attempts), and it has no effect outside the
+//! transaction until the commit succeeds. The object model's committer does this for
+//! every metadata write; the conformance suite's concurrency test checks that
+//! read-modify-write transactions on one key lose no update under this loop.
+//!
+//! [`StoreError::Conflict`]: crate::StoreError::Conflict
 
 use std::ops::Bound;
 
 use crate::StoreResult;
 
-/// The tables of the metadata store. Adding a table is a format change only if old
-/// stores must be migrated; a missing table is created empty on open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Table {
-    /// Store-wide settings: the format version, id counters.
-    System,
-    /// Bucket name -> bucket record.
-    Buckets,
-    /// (bucket id, key) -> a copy of the current version of an object, when that
-    /// version is not a delete marker: what ListObjects, GET and HEAD read.
-    Objects,
-    /// (bucket id, key, 0x00, inverted version sequence) -> every version of an
-    /// object, delete markers included, newest first within a key.
-    Versions,
-    /// Small object data stored inline: data id -> bytes.
-    Inline,
-    /// Blob id -> reference count record: which blobs are live.
-    Blobs,
-    /// Blob ids whose data is no longer referenced and awaits deletion.
-    Garbage,
-    /// (bucket id, key, 0x00, upload id) -> a multipart upload in progress.
-    Uploads,
-    /// (bucket id, key) -> the version sequence of the key's `null` version.
-    NullVersions,
-    /// (upload id, part number) -> an uploaded part.
-    Parts,
-    /// Upload id -> the result of a completed multipart upload (for retried Completes).
-    Completed,
-    /// Bucket id -> the bucket's usage counters (objects, versions, bytes), kept up to
-    /// date by every write so that reading them is one lookup, not a scan.
-    BucketStats,
-}
+/// A named table of the metadata store: an ordered map from byte keys to byte values.
+///
+/// The store knows tables only by name; which tables exist and what their keys and
+/// values mean belongs to the layer above (the object model declares its own). A table
+/// that was never written reads as empty, and the first write creates it, so adding a
+/// table needs no migration. Names are short ASCII identifiers (`[a-z0-9_]`), unique
+/// per store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Table(&'static str);
 
 impl Table {
-    /// Every table. New tables go at the end: the SQLite store numbers tables by
-    /// their position here.
-    pub const ALL: [Table; 12] = [
-        Table::System,
-        Table::Buckets,
-        Table::Objects,
-        Table::Versions,
-        Table::Inline,
-        Table::Blobs,
-        Table::Garbage,
-        Table::Uploads,
-        Table::NullVersions,
-        Table::Parts,
-        Table::Completed,
-        Table::BucketStats,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::System => "system",
-            Table::Buckets => "buckets",
-            Table::Objects => "objects",
-            Table::Versions => "versions",
-            Table::Inline => "inline",
-            Table::Blobs => "blobs",
-            Table::Garbage => "garbage",
-            Table::Uploads => "uploads",
-            Table::NullVersions => "null_versions",
-            Table::Parts => "parts",
-            Table::Completed => "completed",
-            Table::BucketStats => "bucket_stats",
+    /// Declares a table. Panics at compile time (in a `const`) on a name that is empty,
+    /// longer than 64 bytes or not `[a-z0-9_]`.
+    pub const fn new(name: &'static str) -> Self {
+        let b = name.as_bytes();
+        assert!(!b.is_empty() && b.len() <= 64, "table names are 1 to 64 bytes");
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            assert!(
+                c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_',
+                "table names are [a-z0-9_]"
+            );
+            i += 1;
         }
+        Table(name)
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.0
     }
 }
 

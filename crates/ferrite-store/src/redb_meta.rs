@@ -46,11 +46,6 @@ impl RedbMetaStore {
             .set_cache_size(cache_bytes)
             .create(path)
             .map_err(engine)?;
-        let txn = db.begin_write().map_err(engine)?;
-        for table in Table::ALL {
-            txn.open_table(def(table)).map_err(engine)?;
-        }
-        txn.commit().map_err(engine)?;
         Ok(Self { db, durable })
     }
 }
@@ -74,6 +69,17 @@ impl MetaStore for RedbMetaStore {
 }
 
 struct RedbRead(redb::ReadTransaction);
+
+impl RedbRead {
+    /// The table, or `None` if it was never created (it reads as empty).
+    fn table(&self, table: Table) -> StoreResult<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>> {
+        match self.0.open_table(def(table)) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(engine(e)),
+        }
+    }
+}
 struct RedbWrite(redb::WriteTransaction);
 
 fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
@@ -91,31 +97,46 @@ fn scan_table<T: ReadableTable<&'static [u8], &'static [u8]>>(
     Ok(())
 }
 
-/// Both transaction kinds read the same way; only the table handle type differs.
-macro_rules! impl_read_txn {
-    ($txn:ty) => {
-        impl ReadTxn for $txn {
-            fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-                let t = self.0.open_table(def(table)).map_err(engine)?;
-                Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
-            }
-
-            fn scan(
-                &self,
-                table: Table,
-                start: Bound<&[u8]>,
-                end: Bound<&[u8]>,
-                visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-            ) -> StoreResult<()> {
-                let t = self.0.open_table(def(table)).map_err(engine)?;
-                scan_table(&t, start, end, visit)
-            }
+impl ReadTxn for RedbRead {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        match self.table(table)? {
+            Some(t) => Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec())),
+            None => Ok(None),
         }
-    };
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        match self.table(table)? {
+            Some(t) => scan_table(&t, start, end, visit),
+            None => Ok(()),
+        }
+    }
 }
 
-impl_read_txn!(RedbRead);
-impl_read_txn!(RedbWrite);
+/// A write transaction opens (and so creates) the table it touches.
+impl ReadTxn for RedbWrite {
+    fn get(&self, table: Table, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let t = self.0.open_table(def(table)).map_err(engine)?;
+        Ok(t.get(key).map_err(engine)?.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> StoreResult<()> {
+        let t = self.0.open_table(def(table)).map_err(engine)?;
+        scan_table(&t, start, end, visit)
+    }
+}
 
 impl WriteTxn for RedbWrite {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> StoreResult<()> {
@@ -143,6 +164,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbMetaStore::open(&dir.path().join("meta.redb"), true).unwrap();
         crate::conformance::meta_store_suite(&store);
+        crate::conformance::meta_store_concurrency(&store);
     }
 
     #[test]

@@ -1,0 +1,33 @@
+//! The model's tables in the metadata store, declared by name (the store knows tables
+//! only by name and nothing of what they hold). Renaming one is a format change; a new
+//! table needs none (it reads as empty until first written).
+
+use ferrite_store::Table;
+
+/// Store-wide settings: the format version, id counters.
+pub(crate) const SYSTEM: Table = Table::new("system");
+/// Bucket name -> bucket record.
+pub(crate) const BUCKETS: Table = Table::new("buckets");
+/// (bucket id, key) -> a copy of the current version of an object, when that version
+/// is not a delete marker: what ListObjects, GET and HEAD read.
+pub(crate) const OBJECTS: Table = Table::new("objects");
+/// (bucket id, key, 0x00, inverted version sequence) -> every version of an object,
+/// delete markers included, newest first within a key.
+pub(crate) const VERSIONS: Table = Table::new("versions");
+/// Small object data stored inline: data id -> bytes.
+pub(crate) const INLINE: Table = Table::new("inline");
+/// Blob id -> reference count: which blobs are live.
+pub(crate) const BLOBS: Table = Table::new("blobs");
+/// Blob ids whose data is no longer referenced and awaits deletion.
+pub(crate) const GARBAGE: Table = Table::new("garbage");
+/// (bucket id, key, 0x00, upload id) -> a multipart upload in progress.
+pub(crate) const UPLOADS: Table = Table::new("uploads");
+/// (bucket id, key) -> the version sequence of the key's `null` version.
+pub(crate) const NULL_VERSIONS: Table = Table::new("null_versions");
+/// (upload id, part number) -> an uploaded part.
+pub(crate) const PARTS: Table = Table::new("parts");
+/// Upload id -> the result of a completed multipart upload (for retried Completes).
+pub(crate) const COMPLETED: Table = Table::new("completed");
+/// Bucket id -> the bucket's usage counters (objects, versions, bytes), kept up to date
+/// by every write so that reading them is one lookup, not a scan.
+pub(crate) const BUCKET_STATS: Table = Table::new("bucket_stats");
