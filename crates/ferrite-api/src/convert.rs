@@ -214,3 +214,8 @@ mod tests {
         assert_eq!(without_aws_chunked("identity".into()), Some("identity".into()));
     }
 }
+
+/// The storage class name listings show: STANDARD when none was given.
+pub(crate) fn class_name(sc: Option<ferrite_model::StorageClass>) -> String {
+    sc.unwrap_or(ferrite_model::StorageClass::Standard).as_str().to_string()
+}

@@ -74,9 +74,7 @@ impl FerriteS3 {
                 size: Some(o.size as i64),
                 e_tag: Some(etag(&o.etag)),
                 last_modified: Some(ts(o.last_modified_ms)),
-                storage_class: Some(ObjectStorageClass::from(
-                    o.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-                )),
+                storage_class: Some(ObjectStorageClass::from(crate::convert::class_name(o.storage_class))),
                 owner: with_owner.then(|| self.owner()),
                 checksum_algorithm: o
                     .checksum_algorithm
@@ -236,9 +234,9 @@ impl FerriteS3 {
                 owner: Some(self.owner()),
                 restore_status: None,
                 size: Some(v.size as i64),
-                storage_class: Some(ObjectVersionStorageClass::from(
-                    v.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-                )),
+                storage_class: Some(ObjectVersionStorageClass::from(crate::convert::class_name(
+                    v.storage_class,
+                ))),
                 version_id: Some(v.version_id.clone()),
             });
         }

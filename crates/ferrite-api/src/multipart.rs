@@ -384,9 +384,7 @@ impl FerriteS3 {
             parts: Some(parts),
             owner: Some(owner),
             initiator: Some(initiator),
-            storage_class: Some(StorageClass::from(
-                up.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-            )),
+            storage_class: Some(StorageClass::from(crate::convert::class_name(up.storage_class))),
             checksum_algorithm: upload_algorithm(up),
             checksum_type: upload_checksum_type(up),
             ..Default::default()
@@ -429,9 +427,7 @@ impl FerriteS3 {
                     initiated: Some(ts(u.initiated_ms)),
                     owner: Some(owner),
                     initiator: Some(initiator),
-                    storage_class: Some(StorageClass::from(
-                        u.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-                    )),
+                    storage_class: Some(StorageClass::from(crate::convert::class_name(u.storage_class))),
                     checksum_algorithm: upload_algorithm(u),
                     checksum_type: upload_checksum_type(u),
                 }

@@ -20,28 +20,17 @@ use crate::{FerriteS3, to_s3};
 
 const DELETE_OBJECTS_MAX: usize = 1000;
 
-const STORAGE_CLASSES: [&str; 11] = [
-    "STANDARD",
-    "REDUCED_REDUNDANCY",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "OUTPOSTS",
-    "GLACIER_IR",
-    "SNOW",
-    "EXPRESS_ONEZONE",
-];
-
-pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<String>> {
+/// The model's storage class for an `x-amz-storage-class` value; a name S3 does not
+/// have is InvalidStorageClass.
+pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite_model::StorageClass>> {
     match sc {
         None => Ok(None),
-        Some(s) if STORAGE_CLASSES.contains(&s.as_str()) => Ok(Some(s.as_str().to_string())),
-        Some(s) => Err(S3Error::with_message(
-            S3ErrorCode::InvalidStorageClass,
-            format!("The storage class you specified is not valid: {}", s.as_str()),
-        )),
+        Some(s) => ferrite_model::StorageClass::parse(s.as_str()).map(Some).ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidStorageClass,
+                format!("The storage class you specified is not valid: {}", s.as_str()),
+            )
+        }),
     }
 }
 
@@ -107,9 +96,8 @@ fn common(info: &ObjectInfo, o: Overrides, with_checksum: bool) -> Common {
         checksum_type: checksum_type(checksum),
         storage_class: info
             .storage_class
-            .clone()
-            .filter(|s| s != "STANDARD")
-            .map(StorageClass::from),
+            .filter(|s| *s != ferrite_model::StorageClass::Standard)
+            .map(|s| StorageClass::from(s.as_str().to_string())),
     }
 }
 

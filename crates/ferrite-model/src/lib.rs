@@ -44,7 +44,10 @@ pub use object::{
     ByteRange, CopyOutcome, CopyRequest, DeleteOutcome, DeleteRequest, MetadataDirective, ObjectBody, ObjectInfo,
     PutAttrs, Slice,
 };
-pub use records::{FORMAT_VERSION, ObjectAttrs, VersioningState};
+pub use records::{
+    EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs, Permission, StorageClass,
+    VersioningState,
+};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
 pub use versions::NULL_VERSION;

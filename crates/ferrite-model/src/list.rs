@@ -11,7 +11,7 @@ use crate::engine::{blocking, get_bucket};
 use crate::keys::{bucket_end, object_key, prefix_successor, split_version_key, user_key, version_key, version_prefix};
 use crate::records::{ObjectRecord, decode};
 use crate::versions::{VersionSel, marker_seq, version_label};
-use crate::{ChecksumAlgorithm, Ferrite, ModelError, ModelResult, tables};
+use crate::{ChecksumAlgorithm, Ferrite, ModelError, ModelResult, StorageClass, tables};
 
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -28,7 +28,7 @@ pub struct ObjectSummary {
     pub size: u64,
     pub etag: String,
     pub last_modified_ms: i64,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Whether the checksum is COMPOSITE (of part checksums) rather than FULL_OBJECT.
@@ -66,7 +66,7 @@ pub struct VersionSummary {
     pub size: u64,
     pub etag: String,
     pub last_modified_ms: i64,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// Whether the checksum is COMPOSITE (of part checksums) rather than FULL_OBJECT.

@@ -18,7 +18,9 @@ use crate::records::{
 };
 use crate::staging::Landed;
 use crate::versions::{WriteConditions, add_version};
-use crate::{ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, tables, validate_key};
+use crate::{
+    ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key,
+};
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;
@@ -33,7 +35,7 @@ const COMPLETED_KEPT_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, Clone, Default)]
 pub struct NewUpload {
     pub attrs: ObjectAttrs,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     /// `x-amz-checksum-type`: `Some(true)` FULL_OBJECT, `Some(false)` COMPOSITE,
     /// `None` the algorithm's default (full-object for CRC64NVME, else composite).
@@ -45,7 +47,7 @@ pub struct UploadInfo {
     pub upload_id: String,
     pub key: String,
     pub initiated_ms: i64,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,

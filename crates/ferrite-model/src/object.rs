@@ -25,7 +25,7 @@ use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
 };
-use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, tables, validate_key};
+use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key};
 
 /// Bytes per read when streaming a blob out.
 /// A stream of object bytes, shareable across threads as HTTP bodies require.
@@ -46,7 +46,7 @@ pub struct ObjectInfo {
     /// What `x-amz-version-id` answers: the version's id, `null` for the null version
     /// of a bucket that has a versioning state, nothing for a never-versioned bucket.
     pub version_id: Option<String>,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub owner: String,
     /// The number of parts of a multipart object.
     pub parts_count: Option<u32>,
@@ -84,7 +84,7 @@ impl ObjectInfo {
 #[derive(Debug, Clone, Default)]
 pub struct PutAttrs {
     pub attrs: ObjectAttrs,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     /// `If-None-Match`: `*` stores only if the key has no current object; an ETag
     /// (without quotes) only if the current object does not have it.
     pub if_none_match: Option<String>,
@@ -107,7 +107,7 @@ pub struct CopyRequest {
     pub dst_bucket: String,
     pub dst_key: String,
     pub directive: MetadataDirective,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     /// `x-amz-copy-source-if-*`; any failure is `PreconditionFailed`.
     pub source_conditions: ReadConditions,
     /// Conditions on the destination's current object, as for [`PutAttrs`].

@@ -1,10 +1,21 @@
 //! The records stored in the metadata store, and their versioned encoding.
 //!
-//! Every value starts with a one-byte record format version, then the postcard
-//! encoding of the record. A reader that meets an older version migrates it on read;
-//! a newer version than it knows is refused as corruption rather than misread.
-//! Fields that later features fill (ACL, encryption, object lock, tags, versions,
-//! multipart segments) are part of the schema from the first version.
+//! Every value is one version byte, then the postcard encoding of the record in that
+//! version's shape. Each record type has its own version ([`Record::VERSION`]), so one
+//! type can grow without touching the others. Rules for changing a record:
+//! - The shape in use is the newest. A change (a field added, a type changed) freezes
+//!   the current shape, under its version, in the `previous` module (with any nested
+//!   type the change touches), makes the new shape the next version, names the frozen
+//!   one as its [`Record::Previous`] and writes [`Record::migrate`] from it.
+//! - Reading a value of an older version decodes it in its own shape and migrates it
+//!   step by step to the newest (a chain, as Garage's `type Previous`). Writes always
+//!   write the newest. So a data dir written by any earlier release opens unchanged,
+//!   and its rows are rewritten in the new shape only as they are written anyway.
+//! - A version newer than this build knows is refused as corruption, never misread.
+//! - The on-disk format ([`FORMAT_VERSION`]) goes up only when the layout changes
+//!   (tables, keys), not for a record's new version.
+//! - The pinned data-dir fixtures (`crates/ferrite/tests/upgrade.rs`) read every
+//!   object of every earlier release with the new code; a record change adds its step.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -12,28 +23,71 @@ use serde::{Deserialize, Serialize};
 use crate::checksum::ChecksumValue;
 use crate::{ModelError, ModelResult};
 
-/// Version of the on-disk format as a whole (data-dir layout and record encodings).
+/// Version of the on-disk format as a whole (data-dir layout: tables and keys).
 /// 1: current objects only. 2: the version index (`Versions`, `NullVersions`).
 /// 3: per-bucket usage counters (`BucketStats`).
 pub const FORMAT_VERSION: u32 = 3;
 
-/// Version byte in front of every encoded record.
-const RECORD_VERSION: u8 = 1;
+/// A record type of the metadata store, with its own version.
+pub(crate) trait Record: Serialize + DeserializeOwned {
+    /// The byte written in front of this shape's encoding. The first shape is 1.
+    const VERSION: u8;
+    /// The shape this one replaced ([`Initial`] for the first).
+    type Previous: Record;
+    /// Converts a record of the previous shape into this one.
+    fn migrate(previous: Self::Previous) -> ModelResult<Self>;
+}
 
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
+/// The end of every migration chain: there is nothing before a first version.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Initial {}
+
+impl Record for Initial {
+    const VERSION: u8 = 0;
+    type Previous = Initial;
+    fn migrate(previous: Initial) -> ModelResult<Self> {
+        match previous {}
+    }
+}
+
+/// Records that are still in their first shape.
+macro_rules! first_version {
+    ($($t:ty),* $(,)?) => {$(
+        impl Record for $t {
+            const VERSION: u8 = 1;
+            type Previous = Initial;
+            fn migrate(previous: Initial) -> ModelResult<Self> {
+                match previous {}
+            }
+        }
+    )*};
+}
+
+pub(crate) fn encode<T: Record>(value: &T) -> Vec<u8> {
+    let mut out = vec![T::VERSION];
     // Encoding plain structs into a Vec cannot fail.
     out.extend(postcard::to_stdvec(value).expect("record encodes"));
     out
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> ModelResult<T> {
+pub(crate) fn decode<T: Record>(bytes: &[u8]) -> ModelResult<T> {
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| ModelError::Corrupt(format!("undecodable record: {e}")))
-        }
-        Some((v, _)) => Err(ModelError::Corrupt(format!("unknown record version {v}"))),
+        Some((&version, rest)) => decode_at(version, rest),
         None => Err(ModelError::Corrupt("empty record".into())),
+    }
+}
+
+/// Decodes `rest` written as `version` of the chain that ends in `T`, and migrates it.
+fn decode_at<T: Record>(version: u8, rest: &[u8]) -> ModelResult<T> {
+    if version == T::VERSION {
+        postcard::from_bytes(rest).map_err(|e| ModelError::Corrupt(format!("undecodable record: {e}")))
+    } else if version < T::VERSION && T::VERSION > 1 {
+        T::migrate(decode_at::<T::Previous>(version, rest)?)
+    } else {
+        Err(ModelError::Corrupt(format!(
+            "unknown record version {version} (this build reads up to {})",
+            T::VERSION
+        )))
     }
 }
 
@@ -53,6 +107,7 @@ pub struct BucketRecord {
     pub created_ms: i64,
     /// The bucket's location constraint as given at creation (empty for the default).
     pub location: String,
+    /// Canonical id of the principal that created the bucket.
     pub owner: String,
     pub versioning: VersioningState,
     pub object_lock: bool,
@@ -60,10 +115,153 @@ pub struct BucketRecord {
     pub encryption: Option<Vec<u8>>,
 }
 
+// The enums below are stored by variant index: new variants go at the end, and a
+// variant is never removed or reordered.
+
+/// An ACL permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Permission {
+    Read,
+    Write,
+    ReadAcp,
+    WriteAcp,
+    FullControl,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "READ",
+            Permission::Write => "WRITE",
+            Permission::ReadAcp => "READ_ACP",
+            Permission::WriteAcp => "WRITE_ACP",
+            Permission::FullControl => "FULL_CONTROL",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Read,
+            Self::Write,
+            Self::ReadAcp,
+            Self::WriteAcp,
+            Self::FullControl,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The predefined groups an ACL can grant to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Group {
+    AllUsers,
+    AuthenticatedUsers,
+    LogDelivery,
+}
+
+impl Group {
+    pub fn uri(self) -> &'static str {
+        match self {
+            Group::AllUsers => "http://acs.amazonaws.com/groups/global/AllUsers",
+            Group::AuthenticatedUsers => "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+            Group::LogDelivery => "http://acs.amazonaws.com/groups/s3/LogDelivery",
+        }
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        [Self::AllUsers, Self::AuthenticatedUsers, Self::LogDelivery]
+            .into_iter()
+            .find(|g| g.uri() == uri)
+    }
+}
+
+/// Who an ACL grant is to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Grantee {
+    /// A principal, by canonical user id.
+    User(String),
+    Group(Group),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
-    pub grantee: String,
-    pub permission: String,
+    pub grantee: Grantee,
+    pub permission: Permission,
+}
+
+/// S3's storage classes (`x-amz-storage-class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageClass {
+    Standard,
+    ReducedRedundancy,
+    StandardIa,
+    OnezoneIa,
+    IntelligentTiering,
+    Glacier,
+    DeepArchive,
+    Outposts,
+    GlacierIr,
+    Snow,
+    ExpressOnezone,
+}
+
+impl StorageClass {
+    pub const ALL: [StorageClass; 11] = [
+        Self::Standard,
+        Self::ReducedRedundancy,
+        Self::StandardIa,
+        Self::OnezoneIa,
+        Self::IntelligentTiering,
+        Self::Glacier,
+        Self::DeepArchive,
+        Self::Outposts,
+        Self::GlacierIr,
+        Self::Snow,
+        Self::ExpressOnezone,
+    ];
+
+    /// The name S3 uses on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "STANDARD",
+            Self::ReducedRedundancy => "REDUCED_REDUNDANCY",
+            Self::StandardIa => "STANDARD_IA",
+            Self::OnezoneIa => "ONEZONE_IA",
+            Self::IntelligentTiering => "INTELLIGENT_TIERING",
+            Self::Glacier => "GLACIER",
+            Self::DeepArchive => "DEEP_ARCHIVE",
+            Self::Outposts => "OUTPOSTS",
+            Self::GlacierIr => "GLACIER_IR",
+            Self::Snow => "SNOW",
+            Self::ExpressOnezone => "EXPRESS_ONEZONE",
+        }
+    }
+
+    /// The class S3 calls `name`, or `None` for a name S3 does not have.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+/// Object Lock retention modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    Governance,
+    Compliance,
+}
+
+/// Server-side encryption algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncryptionAlgorithm {
+    /// SSE-S3 (`AES256`, server-managed keys).
+    SseS3,
+    /// SSE-KMS (`aws:kms`).
+    SseKms,
+    /// Dual-layer SSE-KMS (`aws:kms:dsse`).
+    SseKmsDsse,
+    /// SSE-C (`AES256` with a customer-provided key).
+    SseC,
 }
 
 /// Standard headers and user metadata, stored and returned exactly as given.
@@ -104,7 +302,7 @@ pub struct Segment {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncryptionInfo {
-    pub algorithm: String,
+    pub algorithm: EncryptionAlgorithm,
     pub kms_key_id: Option<String>,
     pub bucket_key: bool,
     pub wrapped_key: Vec<u8>,
@@ -113,7 +311,7 @@ pub struct EncryptionInfo {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
-    pub mode: Option<String>,
+    pub mode: Option<LockMode>,
     pub retain_until_ms: Option<i64>,
     pub legal_hold: bool,
 }
@@ -132,8 +330,9 @@ pub struct ObjectRecord {
     pub attrs: ObjectAttrs,
     pub checksum: Option<ChecksumValue>,
     pub data: DataRef,
+    /// Canonical id of the principal that wrote this version.
     pub owner: String,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
     pub tags: Vec<(String, String)>,
     pub acl: Option<Vec<Grant>>,
     pub encryption: Option<EncryptionInfo>,
@@ -145,7 +344,9 @@ pub struct ObjectRecord {
 pub struct UploadRecord {
     pub initiated_ms: i64,
     pub attrs: ObjectAttrs,
-    pub storage_class: Option<String>,
+    pub storage_class: Option<StorageClass>,
+    /// Canonical id of the principal that created the upload (its initiator and the
+    /// completed object's owner).
     pub owner: String,
     pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
     /// FULL_OBJECT (a CRC of the whole object) rather than COMPOSITE.
@@ -172,6 +373,196 @@ pub struct CompletedRecord {
     pub version_id: Option<String>,
     pub checksum: Option<ChecksumValue>,
     pub size: u64,
+}
+
+first_version!(PartRecord, CompletedRecord);
+
+/// Version 2: grants, storage class, lock mode and encryption algorithm became enums.
+impl Record for BucketRecord {
+    const VERSION: u8 = 2;
+    type Previous = previous::BucketRecordV1;
+    fn migrate(p: previous::BucketRecordV1) -> ModelResult<Self> {
+        Ok(BucketRecord {
+            id: p.id,
+            name: p.name,
+            created_ms: p.created_ms,
+            location: p.location,
+            owner: p.owner,
+            versioning: p.versioning,
+            object_lock: p.object_lock,
+            acl: p.acl.map(previous::grants).transpose()?,
+            encryption: p.encryption,
+        })
+    }
+}
+
+/// Version 2: as for buckets.
+impl Record for ObjectRecord {
+    const VERSION: u8 = 2;
+    type Previous = previous::ObjectRecordV1;
+    fn migrate(p: previous::ObjectRecordV1) -> ModelResult<Self> {
+        Ok(ObjectRecord {
+            version_id: p.version_id,
+            delete_marker: p.delete_marker,
+            size: p.size,
+            etag: p.etag,
+            last_modified_ms: p.last_modified_ms,
+            attrs: p.attrs,
+            checksum: p.checksum,
+            data: p.data,
+            owner: p.owner,
+            storage_class: p.storage_class.as_deref().map(previous::storage_class).transpose()?,
+            tags: p.tags,
+            acl: p.acl.map(previous::grants).transpose()?,
+            encryption: p.encryption.map(previous::encryption).transpose()?,
+            lock: previous::lock(p.lock)?,
+        })
+    }
+}
+
+/// Version 2: the storage class became an enum.
+impl Record for UploadRecord {
+    const VERSION: u8 = 2;
+    type Previous = previous::UploadRecordV1;
+    fn migrate(p: previous::UploadRecordV1) -> ModelResult<Self> {
+        Ok(UploadRecord {
+            initiated_ms: p.initiated_ms,
+            attrs: p.attrs,
+            storage_class: p.storage_class.as_deref().map(previous::storage_class).transpose()?,
+            owner: p.owner,
+            checksum_algorithm: p.checksum_algorithm,
+            checksum_full_object: p.checksum_full_object,
+        })
+    }
+}
+
+/// Earlier shapes of the records, frozen: never edit one (stored rows are in it).
+pub(crate) mod previous {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    fn corrupt(what: &str, value: &str) -> ModelError {
+        ModelError::Corrupt(format!("stored {what} {value:?} is not one this build knows"))
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct GrantV1 {
+        /// A canonical user id, or a group's URI.
+        pub grantee: String,
+        pub permission: String,
+    }
+
+    pub(super) fn grants(v1: Vec<GrantV1>) -> ModelResult<Vec<Grant>> {
+        v1.into_iter()
+            .map(|g| {
+                let permission =
+                    Permission::parse(&g.permission).ok_or_else(|| corrupt("permission", &g.permission))?;
+                let grantee = match Group::from_uri(&g.grantee) {
+                    Some(group) => Grantee::Group(group),
+                    None => Grantee::User(g.grantee),
+                };
+                Ok(Grant { grantee, permission })
+            })
+            .collect()
+    }
+
+    pub(super) fn storage_class(name: &str) -> ModelResult<StorageClass> {
+        StorageClass::parse(name).ok_or_else(|| corrupt("storage class", name))
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct EncryptionInfoV1 {
+        pub algorithm: String,
+        pub kms_key_id: Option<String>,
+        pub bucket_key: bool,
+        pub wrapped_key: Vec<u8>,
+        pub customer_key_md5: Option<String>,
+    }
+
+    pub(super) fn encryption(v1: EncryptionInfoV1) -> ModelResult<EncryptionInfo> {
+        let algorithm = match (v1.algorithm.as_str(), v1.customer_key_md5.is_some()) {
+            ("AES256", true) => EncryptionAlgorithm::SseC,
+            ("AES256", false) => EncryptionAlgorithm::SseS3,
+            ("aws:kms", _) => EncryptionAlgorithm::SseKms,
+            ("aws:kms:dsse", _) => EncryptionAlgorithm::SseKmsDsse,
+            (other, _) => return Err(corrupt("encryption algorithm", other)),
+        };
+        Ok(EncryptionInfo {
+            algorithm,
+            kms_key_id: v1.kms_key_id,
+            bucket_key: v1.bucket_key,
+            wrapped_key: v1.wrapped_key,
+            customer_key_md5: v1.customer_key_md5,
+        })
+    }
+
+    #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+    pub struct LockInfoV1 {
+        pub mode: Option<String>,
+        pub retain_until_ms: Option<i64>,
+        pub legal_hold: bool,
+    }
+
+    pub(super) fn lock(v1: LockInfoV1) -> ModelResult<LockInfo> {
+        let mode = match v1.mode.as_deref() {
+            None => None,
+            Some("GOVERNANCE") => Some(LockMode::Governance),
+            Some("COMPLIANCE") => Some(LockMode::Compliance),
+            Some(other) => return Err(corrupt("lock mode", other)),
+        };
+        Ok(LockInfo {
+            mode,
+            retain_until_ms: v1.retain_until_ms,
+            legal_hold: v1.legal_hold,
+        })
+    }
+
+    /// Bucket records written by format-3 releases up to 0.1.0.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct BucketRecordV1 {
+        pub id: u64,
+        pub name: String,
+        pub created_ms: i64,
+        pub location: String,
+        pub owner: String,
+        pub versioning: VersioningState,
+        pub object_lock: bool,
+        pub acl: Option<Vec<GrantV1>>,
+        pub encryption: Option<Vec<u8>>,
+    }
+
+    /// Object version records written by releases up to 0.1.0.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ObjectRecordV1 {
+        pub version_id: Option<String>,
+        pub delete_marker: bool,
+        pub size: u64,
+        pub etag: String,
+        pub last_modified_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub checksum: Option<ChecksumValue>,
+        pub data: DataRef,
+        pub owner: String,
+        pub storage_class: Option<String>,
+        pub tags: Vec<(String, String)>,
+        pub acl: Option<Vec<GrantV1>>,
+        pub encryption: Option<EncryptionInfoV1>,
+        pub lock: LockInfoV1,
+    }
+
+    /// Multipart upload records written by releases up to 0.1.0.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct UploadRecordV1 {
+        pub initiated_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub storage_class: Option<String>,
+        pub owner: String,
+        pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+    }
+
+    first_version!(BucketRecordV1, ObjectRecordV1, UploadRecordV1);
 }
 
 impl DataRef {
@@ -215,8 +606,99 @@ mod tests {
     fn records_round_trip_with_version_byte() {
         let rec = sample();
         let bytes = encode(&rec);
-        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(bytes[0], 2);
         assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
+    }
+
+    fn v1(storage_class: &str, mode: &str, algorithm: &str, permission: &str) -> previous::ObjectRecordV1 {
+        previous::ObjectRecordV1 {
+            version_id: Some("v".into()),
+            delete_marker: false,
+            size: 3,
+            etag: "abc".into(),
+            last_modified_ms: 1_700_000_000_000,
+            attrs: ObjectAttrs::default(),
+            checksum: None,
+            data: DataRef::Blob([2; 16]),
+            owner: "o".into(),
+            storage_class: Some(storage_class.into()),
+            tags: vec![("t".into(), "1".into())],
+            acl: Some(vec![
+                previous::GrantV1 {
+                    grantee: "abc123".into(),
+                    permission: permission.into(),
+                },
+                previous::GrantV1 {
+                    grantee: Group::AllUsers.uri().into(),
+                    permission: "READ".into(),
+                },
+            ]),
+            encryption: Some(previous::EncryptionInfoV1 {
+                algorithm: algorithm.into(),
+                kms_key_id: None,
+                bucket_key: false,
+                wrapped_key: vec![1, 2],
+                customer_key_md5: None,
+            }),
+            lock: previous::LockInfoV1 {
+                mode: Some(mode.into()),
+                retain_until_ms: Some(5),
+                legal_hold: true,
+            },
+        }
+    }
+
+    #[test]
+    fn a_version_1_record_migrates_on_read() {
+        let bytes = encode(&v1("STANDARD_IA", "COMPLIANCE", "aws:kms", "WRITE_ACP"));
+        assert_eq!(bytes[0], 1, "the frozen shape writes its own version");
+        let rec: ObjectRecord = decode(&bytes).unwrap();
+        assert_eq!(rec.storage_class, Some(StorageClass::StandardIa));
+        assert_eq!(rec.lock.mode, Some(LockMode::Compliance));
+        assert_eq!(rec.lock.retain_until_ms, Some(5));
+        assert!(rec.lock.legal_hold);
+        assert_eq!(rec.encryption.as_ref().unwrap().algorithm, EncryptionAlgorithm::SseKms);
+        assert_eq!(
+            rec.acl.unwrap(),
+            vec![
+                Grant {
+                    grantee: Grantee::User("abc123".into()),
+                    permission: Permission::WriteAcp
+                },
+                Grant {
+                    grantee: Grantee::Group(Group::AllUsers),
+                    permission: Permission::Read
+                },
+            ]
+        );
+        assert_eq!((rec.etag.as_str(), rec.size, rec.tags.len()), ("abc", 3, 1));
+        assert_eq!(rec.data, DataRef::Blob([2; 16]));
+    }
+
+    #[test]
+    fn a_version_1_record_with_an_unknown_name_is_corrupt_not_guessed() {
+        for bad in [
+            v1("PLATINUM", "COMPLIANCE", "aws:kms", "READ"),
+            v1("STANDARD", "FOREVER", "aws:kms", "READ"),
+            v1("STANDARD", "GOVERNANCE", "ROT13", "READ"),
+            v1("STANDARD", "GOVERNANCE", "AES256", "ALL"),
+        ] {
+            assert!(matches!(
+                decode::<ObjectRecord>(&encode(&bad)),
+                Err(ModelError::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn enum_names_round_trip() {
+        for c in StorageClass::ALL {
+            assert_eq!(StorageClass::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(StorageClass::parse("standard"), None);
+        for p in ["READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL"] {
+            assert_eq!(Permission::parse(p).unwrap().as_str(), p);
+        }
     }
 
     #[test]
@@ -224,9 +706,11 @@ mod tests {
         let mut bytes = encode(&sample());
         bytes[0] = 99;
         assert!(matches!(decode::<ObjectRecord>(&bytes), Err(ModelError::Corrupt(_))));
+        bytes[0] = 0;
+        assert!(matches!(decode::<ObjectRecord>(&bytes), Err(ModelError::Corrupt(_))));
         assert!(matches!(decode::<ObjectRecord>(&[]), Err(ModelError::Corrupt(_))));
         assert!(matches!(
-            decode::<ObjectRecord>(&[RECORD_VERSION, 0xff]),
+            decode::<ObjectRecord>(&[2, 0xff]),
             Err(ModelError::Corrupt(_))
         ));
     }
