@@ -42,8 +42,7 @@ impl Ferrite {
         }
         let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
+        self.inner.committer.write(move |txn| {
             if let Some(existing) = txn.get(tables::BUCKETS, name.as_bytes())? {
                 let existing: BucketRecord = decode(&existing)?;
                 return match existing.owner == inner.opts.owner {
@@ -67,7 +66,7 @@ impl Ferrite {
                 id,
                 name: name.clone(),
                 created_ms: now_ms(),
-                location: region,
+                location: region.clone(),
                 owner: inner.opts.owner.clone(),
                 versioning: VersioningState::Unversioned,
                 object_lock: false,
@@ -75,7 +74,6 @@ impl Ferrite {
                 encryption: None,
             };
             txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
-            txn.commit()?;
             Ok(BucketInfo::from(&rec))
         })
         .await
@@ -138,28 +136,25 @@ impl Ferrite {
                 "versioning can only be set to Enabled or Suspended".into(),
             ));
         }
-        let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
-            let mut rec = get_bucket(&*txn, &name)?;
-            if rec.versioning != state {
-                rec.versioning = state;
-                txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
-                txn.commit()?;
-            }
-            Ok(())
-        })
-        .await
+        self.inner
+            .committer
+            .write(move |txn| {
+                let mut rec = get_bucket(&*txn, &name)?;
+                if rec.versioning != state {
+                    rec.versioning = state;
+                    txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Deletes an empty bucket: no objects, versions or delete markers. Multipart
     /// uploads in progress do not keep it alive: they are aborted with it, as on AWS.
     pub async fn delete_bucket(&self, name: &str) -> ModelResult<()> {
-        let inner = self.inner.clone();
         let name = name.to_string();
-        let queued = blocking(move || {
-            let mut txn = inner.meta.begin_write()?;
+        self.inner.committer.write(move |txn| {
             let rec = get_bucket(&*txn, &name)?;
             let start = object_key(rec.id, "");
             let end = bucket_end(rec.id);
@@ -171,16 +166,10 @@ impl Ferrite {
                     return Err(ModelError::BucketNotEmpty);
                 }
             }
-            let queued = crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
+            crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
             txn.delete(tables::BUCKETS, name.as_bytes())?;
-            crate::stats::forget(&mut *txn, rec.id)?;
-            txn.commit()?;
-            Ok(queued)
+            crate::stats::forget(&mut *txn, rec.id)
         })
-        .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(())
+        .await
     }
 }

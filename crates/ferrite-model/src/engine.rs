@@ -109,7 +109,7 @@ impl Ferrite {
         let gc_wake = Arc::new(Notify::new());
         let this = Self {
             inner: Arc::new(Inner {
-                committer: crate::commit::Committer::start(meta.clone()),
+                committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
                 md5: crate::hash_pool::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
                 meta,
                 blobs,
@@ -122,8 +122,8 @@ impl Ferrite {
         // Taken from the blob store's clock, which blob times come from: a blob that a
         // write lands after this shows this time or later, so the orphan sweep can
         // never take it (`SystemTime::now()` can be a tick ahead of file times).
+        this.inner.committer.write(upgrade_format).await?;
         let (cleared, started) = blocking(move || {
-            check_format(&*inner.meta)?;
             let cleared = inner.blobs.clear_temp()?;
             Ok((cleared, inner.blobs.now()?))
         })
@@ -140,8 +140,10 @@ impl Ferrite {
     }
 }
 
-fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
-    let found = meta.begin_read()?.get(tables::SYSTEM, FORMAT_KEY)?;
+/// Checks the data dir's on-disk format, and upgrades an older one (a new store gets
+/// the current format). A job of its own: the upgrade is one transaction.
+fn upgrade_format(w: &mut dyn WriteTxn) -> ModelResult<()> {
+    let found = w.get(tables::SYSTEM, FORMAT_KEY)?;
     let found = match found {
         None => None,
         Some(v) => Some(u32::from_be_bytes(v.as_slice().try_into().map_err(|_| {
@@ -152,7 +154,6 @@ fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
         Some(FORMAT_VERSION) => Ok(()),
         // A new store, or an older format: upgrade in one transaction.
         None | Some(1) | Some(2) => {
-            let mut w = meta.begin_write()?;
             if found == Some(1) {
                 let migrated = crate::versions::migrate_from_v1(&mut *w)?;
                 tracing::info!(objects = migrated, "built the version index");
@@ -162,7 +163,6 @@ fn check_format(meta: &dyn MetaStore) -> ModelResult<()> {
                 tracing::info!(buckets, "counted bucket usage");
             }
             w.put(tables::SYSTEM, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-            w.commit()?;
             if found.is_some() {
                 tracing::info!("upgraded the data directory to format {FORMAT_VERSION}");
             }
@@ -208,10 +208,9 @@ pub(crate) fn add_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()
 }
 
 /// Drops one reference on each data id of `data`. Inline data without references is
-/// removed in this transaction; blobs are queued for the garbage collector. Returns
-/// whether anything was queued.
-pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<bool> {
-    let mut queued = false;
+/// removed in this transaction; blobs are queued for the garbage collector (the
+/// committer wakes it after the commit).
+pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
     for id in data.ids() {
         let n = refcount(txn, &id)?;
         if n > 1 {
@@ -223,10 +222,9 @@ pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<b
             txn.delete(tables::INLINE, &id)?;
         } else {
             txn.put(tables::GARBAGE, &id, &[])?;
-            queued = true;
         }
     }
-    Ok(queued)
+    Ok(())
 }
 
 pub(crate) fn blob_id(id: &[u8; 16]) -> BlobId {

@@ -47,7 +47,7 @@ impl Ferrite {
         loop {
             let inner = self.inner.clone();
             let from = after.take();
-            let (n, scanned, last) = blocking(move || {
+            let (gone, scanned, last) = blocking(move || {
                 let start = match &from {
                     Some(k) => Bound::Excluded(k.as_slice()),
                     None => Bound::Unbounded,
@@ -67,17 +67,24 @@ impl Ferrite {
                     deleted?;
                     gone.push(id.clone());
                 }
-                if !gone.is_empty() {
-                    let mut txn = inner.meta.begin_write()?;
-                    for id in &gone {
-                        txn.delete(tables::GARBAGE, id)?;
-                    }
-                    txn.commit()?;
-                }
-                Ok((gone.len(), ids.len(), ids.last().map(|(k, _)| k.clone())))
+                Ok((gone, ids.len(), ids.last().map(|(k, _)| k.clone())))
             })
             .await?;
-            total += n;
+            total += gone.len();
+            if !gone.is_empty() {
+                // The blobs are gone; their queue entries go in a metadata write like
+                // any other. (Should this fail, a later pass finds them again, and
+                // deleting a blob that is already gone succeeds.)
+                self.inner
+                    .committer
+                    .write(move |txn| {
+                        for id in &gone {
+                            txn.delete(tables::GARBAGE, id)?;
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
             if scanned < GC_BATCH {
                 return Ok(total);
             }

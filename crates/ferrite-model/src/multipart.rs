@@ -189,21 +189,19 @@ fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartReco
         .collect()
 }
 
-/// Removes an upload and its parts, dropping the parts' references. Returns whether
-/// garbage was queued.
-fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<bool> {
-    let mut queued = false;
+/// Removes an upload and its parts, dropping the parts' references.
+fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<()> {
     for (n, part) in all_parts(txn, id)? {
         txn.delete(tables::PARTS, &part_key(id, n))?;
-        queued |= drop_refs(txn, &DataRef::Blob(part.blob))?;
+        drop_refs(txn, &DataRef::Blob(part.blob))?;
     }
     txn.delete(tables::UPLOADS, &upload_key(bucket_id, key, id))?;
-    Ok(queued)
+    Ok(())
 }
 
 /// Aborts every upload in a bucket (a deleted bucket takes its uploads with it, as on
-/// AWS). Returns whether garbage was queued.
-pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<bool> {
+/// AWS).
+pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<()> {
     let start = object_key(bucket_id, "");
     let end = crate::keys::bucket_end(bucket_id);
     let rows = txn.range(
@@ -212,12 +210,11 @@ pub(crate) fn remove_bucket_uploads(txn: &mut dyn WriteTxn, bucket_id: u64) -> M
         Bound::Excluded(&end),
         usize::MAX,
     )?;
-    let mut queued = false;
     for (k, _) in rows {
         let (key, id) = split_upload_key(&k).ok_or_else(|| ModelError::Corrupt("bad upload key".into()))?;
-        queued |= remove_upload(txn, bucket_id, key, &id)?;
+        remove_upload(txn, bucket_id, key, &id)?;
     }
-    Ok(queued)
+    Ok(())
 }
 
 /// Forgets completed-upload results older than a day (ids start with their upload's
@@ -267,7 +264,7 @@ impl Ferrite {
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
-                    attrs: new.attrs,
+                    attrs: new.attrs.clone(),
                     storage_class: new.storage_class,
                     owner: inner.opts.owner.clone(),
                     checksum_algorithm: new.checksum_algorithm,
@@ -328,21 +325,16 @@ impl Ferrite {
                     let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
                     add_refs(txn, &DataRef::Blob(rec.blob))?;
                     txn.put(tables::PARTS, &pkey, &encode(&rec))?;
-                    let queued = match old {
-                        Some(o) => drop_refs(txn, &DataRef::Blob(o.blob))?,
-                        None => false,
-                    };
-                    Ok((part_info(part_number, &rec), queued))
+                    if let Some(o) = old {
+                        drop_refs(txn, &DataRef::Blob(o.blob))?;
+                    }
+                    Ok(part_info(part_number, &rec))
                 })
                 .await;
             if let Err(e) = &result {
                 crate::object::discard_landed(&inner, blob, e).await;
             }
-            let (part, queued) = result?;
-            if queued {
-                inner.gc_wake.notify_one();
-            }
-            Ok(part)
+            result
         });
         task.await
             .map_err(|e| ModelError::Internal(format!("part task failed: {e}")))?
@@ -382,15 +374,14 @@ impl Ferrite {
         }
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let (out, queued) = self
-            .inner
+        self.inner
             .committer
             .write(move |txn| {
                 let b = get_bucket(txn, &bucket)?;
                 if let Some(done) = txn.get(tables::COMPLETED, &id)? {
                     let done: CompletedRecord = decode(&done)?;
                     if done.bucket_id == b.id && done.key == key {
-                        return Ok((completed(&done), false));
+                        return Ok(completed(&done));
                     }
                     return Err(ModelError::NoSuchUpload);
                 }
@@ -402,8 +393,7 @@ impl Ferrite {
                     if_match: req.if_match.as_deref(),
                 };
                 let w = add_version(&mut *txn, &b, &key, record, cond)?;
-                let mut queued = w.queued;
-                queued |= remove_upload(&mut *txn, b.id, &key, &id)?;
+                remove_upload(&mut *txn, b.id, &key, &id)?;
                 let done = CompletedRecord {
                     bucket_id: b.id,
                     key: key.clone(),
@@ -414,33 +404,23 @@ impl Ferrite {
                 };
                 prune_completed(&mut *txn)?;
                 txn.put(tables::COMPLETED, &id, &encode(&done))?;
-                Ok((completed(&done), queued))
+                Ok(completed(&done))
             })
-            .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(out)
+            .await
     }
 
     /// Aborts an upload and frees its parts.
     pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<()> {
         let id = parse_upload_id(upload_id)?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        let queued = self
-            .inner
+        self.inner
             .committer
             .write(move |txn| {
                 let b = get_bucket(txn, &bucket)?;
                 get_upload(&*txn, b.id, &key, &id)?;
-                let queued = remove_upload(&mut *txn, b.id, &key, &id)?;
-                Ok(queued)
+                remove_upload(&mut *txn, b.id, &key, &id)
             })
-            .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(())
+            .await
     }
 
     /// Parts after `marker`, at most `max`.

@@ -281,7 +281,7 @@ fn delete_one(
     bucket: &BucketRecord,
     req: &DeleteRequest,
     owner: &str,
-) -> ModelResult<(DeleteOutcome, bool)> {
+) -> ModelResult<DeleteOutcome> {
     validate_key(&req.key)?;
     let key = req.key.as_str();
     let sel = VersionSel::parse_opt(req.version_id.as_deref())?;
@@ -292,19 +292,18 @@ fn delete_one(
                 version_id: req.version_id.clone(),
                 delete_marker: false,
             };
-            return Ok((outcome, false));
+            return Ok(outcome);
         };
         let cond = WriteConditions {
             if_none_match: None,
             if_match: req.if_match.as_deref(),
         };
         cond.check(Some(&rec))?;
-        let queued = remove_version(txn, bucket.id, key, seq)?;
-        let outcome = DeleteOutcome {
+        remove_version(txn, bucket.id, key, seq)?;
+        return Ok(DeleteOutcome {
             version_id: Some(version_label(&rec)),
             delete_marker: rec.delete_marker,
-        };
-        return Ok((outcome, queued));
+        });
     }
     let cond = WriteConditions {
         if_none_match: None,
@@ -314,19 +313,17 @@ fn delete_one(
         VersioningState::Unversioned => {
             let current = newest(txn, bucket.id, key)?;
             cond.check(current.as_ref().map(|(_, r)| r))?;
-            let queued = match current {
-                Some((seq, _)) => remove_version(txn, bucket.id, key, seq)?,
-                None => false,
-            };
-            Ok((DeleteOutcome::default(), queued))
+            if let Some((seq, _)) = current {
+                remove_version(txn, bucket.id, key, seq)?;
+            }
+            Ok(DeleteOutcome::default())
         }
         VersioningState::Enabled | VersioningState::Suspended => {
             let w = add_version(txn, bucket, key, delete_marker(owner), cond)?;
-            let outcome = DeleteOutcome {
+            Ok(DeleteOutcome {
                 version_id: Some(version_label(&w.record)),
                 delete_marker: true,
-            };
-            Ok((outcome, w.queued))
+            })
         }
     }
 }
@@ -374,22 +371,18 @@ impl Ferrite {
                         if_none_match: put.if_none_match.as_deref(),
                         if_match: put.if_match.as_deref(),
                     };
-                    let w = add_version(txn, &b, &key, record, cond)?;
+                    let w = add_version(txn, &b, &key, record.clone(), cond)?;
                     // After the checks: a refused write changes nothing.
                     if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
                         txn.put(tables::INLINE, id, bytes)?;
                     }
-                    Ok((ObjectInfo::written(&key, &w.record, &b), w.queued))
+                    Ok(ObjectInfo::written(&key, &w.record, &b))
                 })
                 .await;
             if let (Err(e), Landed::Blob(id)) = (&result, landed) {
                 discard_landed(&inner, id, e).await;
             }
-            let (info, queued) = result?;
-            if queued {
-                inner.gc_wake.notify_one();
-            }
-            Ok(info)
+            result
         });
         task.await
             .map_err(|e| ModelError::Internal(format!("put task failed: {e}")))?
@@ -537,28 +530,19 @@ impl Ferrite {
     ) -> ModelResult<Vec<ModelResult<DeleteOutcome>>> {
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
-        let (results, queued) = self
-            .inner
+        self.inner
             .committer
             .write(move |txn| {
                 let b = get_bucket(txn, &bucket)?;
-                let mut queued = false;
                 let mut results = Vec::with_capacity(reqs.len());
                 for req in &reqs {
                     // Each delete either fully applies or changes nothing: its checks come
                     // before its first write.
-                    results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner).map(|(outcome, q)| {
-                        queued |= q;
-                        outcome
-                    }));
+                    results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner));
                 }
-                Ok((results, queued))
+                Ok(results)
             })
-            .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(results)
+            .await
     }
 
     /// Copies an object: the new object shares the source's data (no bytes are copied)
@@ -571,8 +555,7 @@ impl Ferrite {
             validate_user_metadata(&attrs.user_metadata)?;
         }
         let inner = self.inner.clone();
-        let (info, queued) = self
-            .inner
+        self.inner
             .committer
             .write(move |txn| {
                 let src_bucket = get_bucket(txn, &req.src_bucket)?;
@@ -602,9 +585,9 @@ impl Ferrite {
                 if same_key && src_sel.is_none() && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
                     return Err(ModelError::CopyToSelfUnchanged);
                 }
-                let attrs = match req.directive {
+                let attrs = match &req.directive {
                     MetadataDirective::Copy => src.attrs.clone(),
-                    MetadataDirective::Replace(a) => a,
+                    MetadataDirective::Replace(a) => a.clone(),
                 };
                 let source_version_id = version_header(&src, &src_bucket);
                 let record = ObjectRecord {
@@ -613,7 +596,7 @@ impl Ferrite {
                     last_modified_ms: now_ms(),
                     attrs,
                     owner: inner.opts.owner.clone(),
-                    storage_class: req.storage_class.or(src.storage_class.clone()),
+                    storage_class: req.storage_class.or(src.storage_class),
                     ..src
                 };
                 let cond = WriteConditions {
@@ -625,13 +608,9 @@ impl Ferrite {
                     info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket),
                     source_version_id,
                 };
-                Ok((outcome, w.queued))
+                Ok(outcome)
             })
-            .await?;
-        if queued {
-            self.inner.gc_wake.notify_one();
-        }
-        Ok(info)
+            .await
     }
 }
 

@@ -178,8 +178,6 @@ impl WriteConditions<'_> {
 /// Outcome of a write to the version index.
 pub(crate) struct Written {
     pub record: ObjectRecord,
-    /// Whether blob garbage was queued (the collector should wake).
-    pub queued: bool,
 }
 
 /// Adds `new` as the key's newest version after checking `cond` against the current
@@ -203,10 +201,9 @@ pub(crate) fn add_version(
     // Take the new references before dropping any: a self-copy shares its data.
     add_refs(txn, &new.data)?;
     let mut usage = UsageDelta::default();
-    let mut queued = false;
     if new.version_id.is_none() {
         if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
-            queued |= remove_row(txn, bucket.id, key, old_seq, &mut usage)?.is_some_and(|(_, q)| q);
+            remove_row(txn, bucket.id, key, old_seq, &mut usage)?;
         }
         txn.put(tables::NULL_VERSIONS, &object_key(bucket.id, key), &seq.to_be_bytes())?;
     }
@@ -221,16 +218,16 @@ pub(crate) fn add_version(
         &mut usage,
     )?;
     usage.apply(txn, bucket.id)?;
-    Ok(Written { record: new, queued })
+    Ok(Written { record: new })
 }
 
 /// Deletes the version at `seq` for good. If it was the current version, the next
-/// newest becomes current. Returns whether blob garbage was queued.
-pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<bool> {
+/// newest becomes current.
+pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<()> {
     let was_current = newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq);
     let mut usage = UsageDelta::default();
-    let Some((removed, queued)) = remove_row(txn, bucket_id, key, seq, &mut usage)? else {
-        return Ok(false);
+    let Some(removed) = remove_row(txn, bucket_id, key, seq, &mut usage)? else {
+        return Ok(());
     };
     if was_current {
         let next = newest(txn, bucket_id, key)?;
@@ -243,19 +240,18 @@ pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, 
             &mut usage,
         )?;
     }
-    usage.apply(txn, bucket_id)?;
-    Ok(queued)
+    usage.apply(txn, bucket_id)
 }
 
 /// Removes one version row, its `null` pointer and its data references. Returns the
-/// removed record and whether blob garbage was queued.
+/// removed record.
 fn remove_row(
     txn: &mut dyn WriteTxn,
     bucket_id: u64,
     key: &str,
     seq: u64,
     usage: &mut UsageDelta,
-) -> ModelResult<Option<(ObjectRecord, bool)>> {
+) -> ModelResult<Option<ObjectRecord>> {
     let Some(rec) = at_seq(txn, bucket_id, key, seq)? else {
         return Ok(None);
     };
@@ -264,8 +260,8 @@ fn remove_row(
         txn.delete(tables::NULL_VERSIONS, &object_key(bucket_id, key))?;
     }
     usage.version_row(&rec, -1);
-    let queued = drop_refs(txn, &rec.data)?;
-    Ok(Some((rec, queued)))
+    drop_refs(txn, &rec.data)?;
+    Ok(Some(rec))
 }
 
 /// Points `Objects` at the key's current version: a copy of it, or nothing when the
