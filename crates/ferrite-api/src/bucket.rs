@@ -14,6 +14,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let location = input
             .create_bucket_configuration
@@ -21,7 +22,7 @@ impl FerriteS3 {
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_string());
         self.model
-            .create_bucket(&input.bucket, location.as_deref())
+            .create_bucket(&caller, &input.bucket, location.as_deref())
             .await
             .map_err(to_s3)?;
         let output = CreateBucketOutput {
@@ -34,7 +35,12 @@ impl FerriteS3 {
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
-        let info = self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        let caller = self.caller(&req);
+        let info = self
+            .model
+            .head_bucket(&caller, &req.input.bucket)
+            .await
+            .map_err(to_s3)?;
         let output = HeadBucketOutput {
             bucket_region: Some(info.region),
             ..Default::default()
@@ -46,6 +52,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let max = match input.max_buckets {
             None => MAX_BUCKETS_PAGE,
@@ -55,7 +62,7 @@ impl FerriteS3 {
         let start_after = decode_token(input.continuation_token.as_deref())?;
         let (buckets, more) = self
             .model
-            .list_buckets(input.prefix.as_deref(), start_after.as_deref(), max)
+            .list_buckets(&caller, input.prefix.as_deref(), start_after.as_deref(), max)
             .await
             .map_err(to_s3)?;
         let next = if more {
@@ -73,7 +80,7 @@ impl FerriteS3 {
             .collect();
         let output = ListBucketsOutput {
             buckets: Some(buckets),
-            owner: Some(self.owner()),
+            owner: caller.canonical_id().map(|id| self.owner_of(id)),
             continuation_token: next,
             prefix: input.prefix,
         };
@@ -84,7 +91,11 @@ impl FerriteS3 {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        self.model.delete_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        let caller = self.caller(&req);
+        self.model
+            .delete_bucket(&caller, &req.input.bucket)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketOutput::default()))
     }
 
@@ -92,7 +103,12 @@ impl FerriteS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
-        let info = self.model.head_bucket(&req.input.bucket).await.map_err(to_s3)?;
+        let caller = self.caller(&req);
+        let info = self
+            .model
+            .head_bucket(&caller, &req.input.bucket)
+            .await
+            .map_err(to_s3)?;
         // As on AWS, buckets in us-east-1 report an empty location constraint.
         let location_constraint = (info.region != "us-east-1").then(|| BucketLocationConstraint::from(info.region));
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
@@ -102,8 +118,14 @@ impl FerriteS3 {
         &self,
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let caller = self.caller(&req);
         // A bucket that was never versioned has the empty configuration, as on AWS.
-        let status = match self.model.bucket_versioning(&req.input.bucket).await.map_err(to_s3)? {
+        let status = match self
+            .model
+            .bucket_versioning(&caller, &req.input.bucket)
+            .await
+            .map_err(to_s3)?
+        {
             VersioningState::Unversioned => None,
             VersioningState::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
             VersioningState::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
@@ -118,6 +140,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<PutBucketVersioningInput>,
     ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let config = input.versioning_configuration;
         let mfa_enabled = config
@@ -141,7 +164,7 @@ impl FerriteS3 {
             _ => return Err(malformed_versioning()),
         };
         self.model
-            .set_bucket_versioning(&input.bucket, state)
+            .set_bucket_versioning(&caller, &input.bucket, state)
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(PutBucketVersioningOutput::default()))

@@ -12,6 +12,7 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::BucketAlreadyOwnedByYou => C::BucketAlreadyOwnedByYou,
         ModelError::BucketAlreadyExists => C::BucketAlreadyExists,
         ModelError::NoSuchBucket => C::NoSuchBucket,
+        ModelError::AccessDenied => C::AccessDenied,
         ModelError::BucketNotEmpty => C::BucketNotEmpty,
         ModelError::InvalidLocationConstraint(_) => C::InvalidLocationConstraint,
         ModelError::NoSuchKey => C::NoSuchKey,
@@ -111,6 +112,11 @@ pub fn to_s3(e: ModelError) -> S3Error {
                 C::ServiceUnavailable,
                 "The server has no space left to store the data. Please try again later.",
             );
+        }
+        ModelError::Store(_) if e.is_conflict() => {
+            // Contention a networked metadata store could not resolve in its retries.
+            tracing::warn!(error = %msg, "write conflicts exhausted the retries");
+            return S3Error::with_message(C::SlowDown, "Please reduce your request rate.");
         }
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "internal error");

@@ -19,7 +19,7 @@ mod operation;
 pub mod precheck;
 mod range_compat;
 
-use ferrite_model::Ferrite;
+use ferrite_model::{Caller, Ferrite};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
@@ -31,26 +31,51 @@ pub use operation::{OperationName, RecordOperation};
 pub use precheck::{Passed, RequestView, precheck};
 pub use range_compat::{Authenticated, IgnoreUnusableRange};
 
+/// The root principal as the adapter knows it: its access key, canonical id and
+/// display name.
+#[derive(Debug, Clone)]
+pub struct RootIdentity {
+    pub access_key: String,
+    pub canonical_id: String,
+    pub display_name: String,
+}
+
 /// The S3 service: cheap to clone, shares one model.
 #[derive(Clone)]
 pub struct FerriteS3 {
     model: Ferrite,
-    /// Display name shown beside owner ids.
-    owner_name: String,
+    root: RootIdentity,
 }
 
 impl FerriteS3 {
-    pub fn new(model: Ferrite, owner_name: impl Into<String>) -> Self {
-        Self {
-            model,
-            owner_name: owner_name.into(),
+    pub fn new(model: Ferrite, root: RootIdentity) -> Self {
+        Self { model, root }
+    }
+
+    /// Who is asking: built once per request from what s3s authenticated. An unsigned
+    /// request is anonymous; a key the protocol layer accepted names its principal.
+    fn caller<T>(&self, req: &S3Request<T>) -> Caller {
+        match &req.credentials {
+            Some(c) if c.access_key == self.root.access_key => {
+                Caller::root(self.root.canonical_id.clone(), self.root.display_name.clone())
+            }
+            // s3s verified a key that is not root's: none exists yet, so it can only
+            // be a bug; it gets no more than anonymous rights.
+            Some(_) | None => Caller::anonymous(),
         }
     }
 
-    fn owner(&self) -> Owner {
+    /// The owner element for a stored canonical id: its display name is the
+    /// principal's (root's, until users exist; else the id itself).
+    fn owner_of(&self, canonical_id: &str) -> Owner {
+        let display_name = if canonical_id == self.root.canonical_id {
+            self.root.display_name.clone()
+        } else {
+            canonical_id.to_string()
+        };
         Owner {
-            id: Some(self.model.options().owner.clone()),
-            display_name: Some(self.owner_name.clone()),
+            id: Some(canonical_id.to_string()),
+            display_name: Some(display_name),
         }
     }
 }

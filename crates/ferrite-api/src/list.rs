@@ -1,6 +1,6 @@
 //! ListObjects (v1), ListObjectsV2 and ListObjectVersions.
 
-use ferrite_model::{ListPage, ListQuery, VersionQuery};
+use ferrite_model::{Caller, ListPage, ListQuery, VersionQuery};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
@@ -75,7 +75,7 @@ impl FerriteS3 {
                 e_tag: Some(etag(&o.etag)),
                 last_modified: Some(ts(o.last_modified_ms)),
                 storage_class: Some(ObjectStorageClass::from(crate::convert::class_name(o.storage_class))),
-                owner: with_owner.then(|| self.owner()),
+                owner: with_owner.then(|| self.owner_of(&o.owner)),
                 checksum_algorithm: o
                     .checksum_algorithm
                     .map(|a| vec![ChecksumAlgorithm::from(a.name().to_string())]),
@@ -93,7 +93,7 @@ impl FerriteS3 {
 
     /// Validates the shared parameters, lists one page and renders it; also returns the
     /// effective max-keys.
-    async fn list_page(&self, l: Listing<'_>) -> S3Result<(ListPage, Rendered, usize)> {
+    async fn list_page(&self, caller: &Caller, l: Listing<'_>) -> S3Result<(ListPage, Rendered, usize)> {
         let encode = url_encoding(l.encoding)?;
         let max = max_keys(l.max_keys)?;
         let query = ListQuery {
@@ -102,7 +102,7 @@ impl FerriteS3 {
             start_after: l.start_after.filter(|m| !m.is_empty()),
             max_keys: max,
         };
-        let page = self.model.list_objects(l.bucket, query).await.map_err(to_s3)?;
+        let page = self.model.list_objects(caller, l.bucket, query).await.map_err(to_s3)?;
         let rendered = self.render(&page, encode, l.with_owner);
         Ok((page, rendered, max))
     }
@@ -111,18 +111,22 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let caller = self.caller(&req);
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
         let (page, r, max) = self
-            .list_page(Listing {
-                bucket: &input.bucket,
-                prefix: input.prefix.as_deref(),
-                delimiter: input.delimiter.as_deref(),
-                encoding: input.encoding_type.as_ref(),
-                max_keys: input.max_keys,
-                start_after: input.marker.clone(),
-                with_owner: true,
-            })
+            .list_page(
+                &caller,
+                Listing {
+                    bucket: &input.bucket,
+                    prefix: input.prefix.as_deref(),
+                    delimiter: input.delimiter.as_deref(),
+                    encoding: input.encoding_type.as_ref(),
+                    max_keys: input.max_keys,
+                    start_after: input.marker.clone(),
+                    with_owner: true,
+                },
+            )
             .await?;
         // As AWS documents, NextMarker is returned only when a delimiter was given.
         let next_marker = if input.delimiter.is_some() {
@@ -150,19 +154,23 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let caller = self.caller(&req);
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
         let after_token = decode_token(input.continuation_token.as_deref())?;
         let (page, r, max) = self
-            .list_page(Listing {
-                bucket: &input.bucket,
-                prefix: input.prefix.as_deref(),
-                delimiter: input.delimiter.as_deref(),
-                encoding: input.encoding_type.as_ref(),
-                max_keys: input.max_keys,
-                start_after: after_token.or_else(|| input.start_after.clone()),
-                with_owner: input.fetch_owner == Some(true),
-            })
+            .list_page(
+                &caller,
+                Listing {
+                    bucket: &input.bucket,
+                    prefix: input.prefix.as_deref(),
+                    delimiter: input.delimiter.as_deref(),
+                    encoding: input.encoding_type.as_ref(),
+                    max_keys: input.max_keys,
+                    start_after: after_token.or_else(|| input.start_after.clone()),
+                    with_owner: input.fetch_owner == Some(true),
+                },
+            )
             .await?;
         let key_count = (r.contents.len() + r.prefixes.len()) as i32;
         let next = if page.is_truncated {
@@ -192,6 +200,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let caller = self.caller(&req);
         let mut input = req.input;
         input.delimiter = delimiter(input.delimiter.take());
         let encode = url_encoding(input.encoding_type.as_ref())?;
@@ -205,7 +214,7 @@ impl FerriteS3 {
         };
         let page = self
             .model
-            .list_object_versions(&input.bucket, query)
+            .list_object_versions(&caller, &input.bucket, query)
             .await
             .map_err(to_s3)?;
         let enc = |s: &str| url_encoded(s, encode);
@@ -217,7 +226,7 @@ impl FerriteS3 {
                     is_latest: Some(v.is_latest),
                     key: Some(enc(&v.key)),
                     last_modified: Some(ts(v.last_modified_ms)),
-                    owner: Some(self.owner()),
+                    owner: Some(self.owner_of(&v.owner)),
                     version_id: Some(v.version_id.clone()),
                 });
                 continue;
@@ -231,7 +240,7 @@ impl FerriteS3 {
                 is_latest: Some(v.is_latest),
                 key: Some(enc(&v.key)),
                 last_modified: Some(ts(v.last_modified_ms)),
-                owner: Some(self.owner()),
+                owner: Some(self.owner_of(&v.owner)),
                 restore_status: None,
                 size: Some(v.size as i64),
                 storage_class: Some(ObjectVersionStorageClass::from(crate::convert::class_name(

@@ -67,24 +67,22 @@ fn upload_checksum_type(u: &UploadInfo) -> Option<ChecksumType> {
     u.checksum_algorithm.map(|_| checksum_type_of(!u.checksum_full_object))
 }
 
-fn owner_initiator(id: &str, name: &str) -> (Owner, Initiator) {
-    (
-        Owner {
-            id: Some(id.to_string()),
-            display_name: Some(name.to_string()),
-        },
-        Initiator {
-            id: Some(id.to_string()),
-            display_name: Some(name.to_string()),
-        },
-    )
-}
-
 impl FerriteS3 {
+    /// An upload's owner and initiator: the principal that created it.
+    fn owner_initiator(&self, id: &str) -> (Owner, Initiator) {
+        let owner = self.owner_of(id);
+        let initiator = Initiator {
+            id: owner.id.clone(),
+            display_name: owner.display_name.clone(),
+        };
+        (owner, initiator)
+    }
+
     pub(crate) async fn do_create_multipart_upload(
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let checksum_algorithm = input
             .checksum_algorithm
@@ -116,7 +114,7 @@ impl FerriteS3 {
         };
         let up = self
             .model
-            .create_multipart_upload(&input.bucket, &input.key, new)
+            .create_multipart_upload(&caller, &input.bucket, &input.key, new)
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(CreateMultipartUploadOutput {
@@ -133,6 +131,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        let caller = self.caller(&req);
         if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
             marker.mark();
         }
@@ -156,7 +155,7 @@ impl FerriteS3 {
         // upload's algorithm so Complete can combine the part checksums.
         let upload = self
             .model
-            .upload_info(&input.bucket, &input.key, &input.upload_id)
+            .upload_info(&caller, &input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(to_s3)?;
         if let (Some(want), Some(sent)) = (upload.checksum_algorithm, integrity.sent_algorithm())
@@ -180,7 +179,7 @@ impl FerriteS3 {
         staged.verify(&integrity.expected(trailers)?).map_err(to_s3)?;
         let part = self
             .model
-            .upload_part(&input.bucket, &input.key, &input.upload_id, number, staged)
+            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, staged)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(part.checksum.as_ref());
@@ -199,6 +198,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let number = part_number(input.part_number)?;
         let (src_bucket, src_key, src_version) = match input.copy_source {
@@ -218,7 +218,7 @@ impl FerriteS3 {
         let range = copy_source_range(input.copy_source_range.as_deref())?;
         let upload = self
             .model
-            .upload_info(&input.bucket, &input.key, &input.upload_id)
+            .upload_info(&caller, &input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(to_s3)?;
         let cond: ReadConditions = read_conditions(
@@ -230,6 +230,7 @@ impl FerriteS3 {
         let (src, body) = self
             .model
             .get_object(
+                &caller,
                 &src_bucket,
                 &src_key,
                 src_version.as_deref(),
@@ -255,7 +256,7 @@ impl FerriteS3 {
             .map_err(to_s3)?;
         let part = self
             .model
-            .upload_part(&input.bucket, &input.key, &input.upload_id, number, staged)
+            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, staged)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(part.checksum.as_ref());
@@ -278,6 +279,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let malformed = || {
             S3Error::with_message(
@@ -308,7 +310,7 @@ impl FerriteS3 {
         };
         let done = self
             .model
-            .complete_multipart_upload(&input.bucket, &input.key, &input.upload_id, complete)
+            .complete_multipart_upload(&caller, &input.bucket, &input.key, &input.upload_id, complete)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(done.checksum.as_ref());
@@ -332,15 +334,17 @@ impl FerriteS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         self.model
-            .abort_multipart_upload(&input.bucket, &input.key, &input.upload_id)
+            .abort_multipart_upload(&caller, &input.bucket, &input.key, &input.upload_id)
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 
     pub(crate) async fn do_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let max = page_size(input.max_parts, MAX_PARTS_PAGE, "max-parts")?;
         let marker = match input.part_number_marker {
@@ -350,7 +354,7 @@ impl FerriteS3 {
         };
         let page = self
             .model
-            .list_parts(&input.bucket, &input.key, &input.upload_id, marker, max)
+            .list_parts(&caller, &input.bucket, &input.key, &input.upload_id, marker, max)
             .await
             .map_err(to_s3)?;
         let parts = page
@@ -371,7 +375,7 @@ impl FerriteS3 {
                 }
             })
             .collect();
-        let (owner, initiator) = owner_initiator(&page.upload.owner, &self.owner_name);
+        let (owner, initiator) = self.owner_initiator(&page.upload.owner);
         let up = &page.upload;
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(input.bucket),
@@ -395,6 +399,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let caller = self.caller(&req);
         let mut input = req.input;
         input.delimiter = input.delimiter.filter(|d| !d.is_empty());
         let encode = match input.encoding_type.as_ref() {
@@ -413,14 +418,14 @@ impl FerriteS3 {
         };
         let page = self
             .model
-            .list_multipart_uploads(&input.bucket, q)
+            .list_multipart_uploads(&caller, &input.bucket, q)
             .await
             .map_err(to_s3)?;
         let uploads = page
             .uploads
             .iter()
             .map(|u| {
-                let (owner, initiator) = owner_initiator(&u.owner, &self.owner_name);
+                let (owner, initiator) = self.owner_initiator(&u.owner);
                 MultipartUpload {
                     key: Some(enc(&u.key)),
                     upload_id: Some(u.upload_id.clone()),

@@ -134,6 +134,7 @@ fn checksum_mode_enabled(mode: Option<&ChecksumMode>) -> bool {
 
 impl FerriteS3 {
     pub(crate) async fn do_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let caller = self.caller(&req);
         if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
             marker.mark();
         }
@@ -164,7 +165,7 @@ impl FerriteS3 {
         // Refuse what can be refused before reading the body.
         validate_key(&input.key).map_err(to_s3)?;
         validate_user_metadata(&attrs.user_metadata).map_err(to_s3)?;
-        self.model.head_bucket(&input.bucket).await.map_err(to_s3)?;
+        self.model.head_bucket(&caller, &input.bucket).await.map_err(to_s3)?;
 
         let staged = self
             .model
@@ -181,7 +182,7 @@ impl FerriteS3 {
         };
         let info = self
             .model
-            .put_object(&input.bucket, &input.key, staged, put)
+            .put_object(&caller, &input.bucket, &input.key, staged, put)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
@@ -200,6 +201,7 @@ impl FerriteS3 {
     }
 
     pub(crate) async fn do_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let slice = slice(input.range, input.part_number)?;
         let cond = read_conditions(
@@ -210,7 +212,14 @@ impl FerriteS3 {
         );
         let (info, body) = self
             .model
-            .get_object(&input.bucket, &input.key, input.version_id.as_deref(), slice, &cond)
+            .get_object(
+                &caller,
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                slice,
+                &cond,
+            )
             .await
             .map_err(to_s3)?;
         let overrides = Overrides {
@@ -261,6 +270,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let slice = slice(input.range, input.part_number)?;
         let cond = read_conditions(
@@ -271,7 +281,14 @@ impl FerriteS3 {
         );
         let (info, range) = self
             .model
-            .head_slice(&input.bucket, &input.key, input.version_id.as_deref(), slice, &cond)
+            .head_slice(
+                &caller,
+                &input.bucket,
+                &input.key,
+                input.version_id.as_deref(),
+                slice,
+                &cond,
+            )
             .await
             .map_err(to_s3)?;
         let overrides = Overrides {
@@ -327,13 +344,18 @@ impl FerriteS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let del = DeleteRequest {
             key: input.key,
             version_id: input.version_id,
             if_match: input.if_match.map(condition_etag),
         };
-        let outcome = self.model.delete_object(&input.bucket, del).await.map_err(to_s3)?;
+        let outcome = self
+            .model
+            .delete_object(&caller, &input.bucket, del)
+            .await
+            .map_err(to_s3)?;
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: outcome.delete_marker.then_some(true),
             version_id: outcome.version_id,
@@ -345,6 +367,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let caller = self.caller(&req);
         let input = req.input;
         let objects = input.delete.objects;
         if objects.len() > DELETE_OBJECTS_MAX {
@@ -364,7 +387,7 @@ impl FerriteS3 {
             .collect();
         let results = self
             .model
-            .delete_objects(&input.bucket, reqs.clone())
+            .delete_objects(&caller, &input.bucket, reqs.clone())
             .await
             .map_err(to_s3)?;
         let mut deleted = Vec::new();
@@ -407,6 +430,7 @@ impl FerriteS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let caller = self.caller(&req);
         let dst_if_match = raw_condition(&req.headers, "if-match")?.map(|v| if_match_value(&v));
         let dst_if_none_match = raw_condition(&req.headers, "if-none-match")?.map(|v| if_match_value(&v));
         let input = req.input;
@@ -458,7 +482,7 @@ impl FerriteS3 {
             if_none_match: dst_if_none_match,
             if_match: dst_if_match,
         };
-        let outcome = self.model.copy_object(copy).await.map_err(to_s3)?;
+        let outcome = self.model.copy_object(&caller, copy).await.map_err(to_s3)?;
         let info = outcome.info;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
         let result = CopyObjectResult {

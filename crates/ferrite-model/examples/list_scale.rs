@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use ferrite_model::{Ferrite, ListQuery, MAX_PUT_SIZE, Options, PutAttrs};
+use ferrite_model::{Caller, Ferrite, ListQuery, MAX_PUT_SIZE, Options, PutAttrs};
 
 #[tokio::main]
 async fn main() {
@@ -20,20 +20,22 @@ async fn main() {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let opts = Options {
         region: "us-east-1".into(),
-        owner: "bench".into(),
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();
-    if f.head_bucket("scale").await.is_err() {
-        f.create_bucket("scale", None).await.unwrap();
+    let root = Caller::root("0".repeat(64), "bench");
+    if f.head_bucket(&root, "scale").await.is_err() {
+        f.create_bucket(&root, "scale", None).await.unwrap();
         let started = Instant::now();
         for i in 0..n {
             let key = format!("dir{:03}/obj{:08}", i % 1000, i);
             let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
             let staged = f.stage(body, None, MAX_PUT_SIZE).await.unwrap();
-            f.put_object("scale", &key, staged, PutAttrs::default()).await.unwrap();
+            f.put_object(&root, "scale", &key, staged, PutAttrs::default())
+                .await
+                .unwrap();
         }
         let secs = started.elapsed().as_secs_f64();
         println!(
@@ -51,7 +53,7 @@ async fn main() {
                 max_keys: 1000,
             };
             let t = Instant::now();
-            let page = f.list_objects("scale", q).await.unwrap();
+            let page = f.list_objects(&root, "scale", q).await.unwrap();
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(!page.objects.is_empty() || !page.common_prefixes.is_empty());
         }

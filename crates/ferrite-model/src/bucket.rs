@@ -2,10 +2,11 @@
 
 use std::ops::Bound;
 
-use crate::engine::{blocking, get_bucket, now_ms};
+use crate::access::{bucket_for, check_bucket};
+use crate::engine::{blocking, now_ms};
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::records::{BucketRecord, VersioningState, decode, encode};
-use crate::{Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
+use crate::{Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
 const LEGACY_REGION: &str = "us-east-1";
 
@@ -32,7 +33,8 @@ impl From<&BucketRecord> for BucketInfo {
 impl Ferrite {
     /// Creates a bucket. `location` is the requested LocationConstraint: it must be
     /// this server's region when given.
-    pub async fn create_bucket(&self, name: &str, location: Option<&str>) -> ModelResult<BucketInfo> {
+    pub async fn create_bucket(&self, caller: &Caller, name: &str, location: Option<&str>) -> ModelResult<BucketInfo> {
+        let owner = caller.owner_id()?;
         validate_bucket_name(name)?;
         let region = self.inner.opts.region.clone();
         if let Some(loc) = location.filter(|l| !l.is_empty())
@@ -40,59 +42,70 @@ impl Ferrite {
         {
             return Err(ModelError::InvalidLocationConstraint(loc.to_string()));
         }
-        let inner = self.inner.clone();
         let name = name.to_string();
-        self.inner.committer.write(move |txn| {
-            if let Some(existing) = txn.get(tables::BUCKETS, name.as_bytes())? {
-                let existing: BucketRecord = decode(&existing)?;
-                return match existing.owner == inner.opts.owner {
-                    // AWS's legacy rule: in us-east-1, re-creating your own bucket
-                    // succeeds and changes nothing; every other region says 409.
-                    true if existing.location == LEGACY_REGION => Ok(BucketInfo::from(&existing)),
-                    true => Err(ModelError::BucketAlreadyOwnedByYou),
-                    false => Err(ModelError::BucketAlreadyExists),
+        self.inner
+            .committer
+            .write(move |txn| {
+                if let Some(existing) = txn.get(tables::BUCKETS, name.as_bytes())? {
+                    let existing: BucketRecord = decode(&existing)?;
+                    return match existing.owner == owner {
+                        // AWS's legacy rule: in us-east-1, re-creating your own bucket
+                        // succeeds and changes nothing; every other region says 409.
+                        true if existing.location == LEGACY_REGION => Ok(BucketInfo::from(&existing)),
+                        true => Err(ModelError::BucketAlreadyOwnedByYou),
+                        false => Err(ModelError::BucketAlreadyExists),
+                    };
+                }
+                let id = match txn.get(tables::SYSTEM, NEXT_BUCKET_ID)? {
+                    Some(b) => u64::from_be_bytes(
+                        b.as_slice()
+                            .try_into()
+                            .map_err(|_| ModelError::Corrupt("bad bucket id counter".into()))?,
+                    ),
+                    None => 1,
                 };
-            }
-            let id = match txn.get(tables::SYSTEM, NEXT_BUCKET_ID)? {
-                Some(b) => u64::from_be_bytes(
-                    b.as_slice()
-                        .try_into()
-                        .map_err(|_| ModelError::Corrupt("bad bucket id counter".into()))?,
-                ),
-                None => 1,
-            };
-            txn.put(tables::SYSTEM, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
-            let rec = BucketRecord {
-                id,
-                name: name.clone(),
-                created_ms: now_ms(),
-                location: region.clone(),
-                owner: inner.opts.owner.clone(),
-                versioning: VersioningState::Unversioned,
-                object_lock: false,
-                acl: None,
-                encryption: None,
-            };
-            txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
-            Ok(BucketInfo::from(&rec))
-        })
-        .await
+                txn.put(tables::SYSTEM, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
+                let rec = BucketRecord {
+                    id,
+                    name: name.clone(),
+                    created_ms: now_ms(),
+                    location: region.clone(),
+                    owner: owner.clone(),
+                    versioning: VersioningState::Unversioned,
+                    object_lock: false,
+                    acl: None,
+                    encryption: None,
+                };
+                txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
+                Ok(BucketInfo::from(&rec))
+            })
+            .await
     }
 
-    pub async fn head_bucket(&self, name: &str) -> ModelResult<BucketInfo> {
+    pub async fn head_bucket(&self, caller: &Caller, name: &str) -> ModelResult<BucketInfo> {
+        let caller = caller.clone();
         let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || Ok(BucketInfo::from(&get_bucket(&*inner.meta.begin_read()?, &name)?))).await
+        blocking(move || {
+            Ok(BucketInfo::from(&bucket_for(
+                &*inner.meta.begin_read()?,
+                &name,
+                &caller,
+            )?))
+        })
+        .await
     }
 
     /// Buckets in name order, after `start_after`, starting with `prefix`; at most
     /// `max`. The flag tells whether more follow.
     pub async fn list_buckets(
         &self,
+        caller: &Caller,
         prefix: Option<&str>,
         start_after: Option<&str>,
         max: usize,
     ) -> ModelResult<(Vec<BucketInfo>, bool)> {
+        let caller = caller.clone();
         let inner = self.inner.clone();
         let prefix = prefix.unwrap_or("").to_string();
         let start_after = start_after.map(str::to_string);
@@ -102,35 +115,52 @@ impl Ferrite {
                 Some(s) if s.as_str() >= prefix.as_str() => Bound::Excluded(s.as_bytes()),
                 _ => Bound::Included(prefix.as_bytes()),
             };
-            let rows = txn.range(tables::BUCKETS, start, Bound::Unbounded, max.saturating_add(1))?;
+            // Only the buckets the caller may act on (its own; all of them for root).
             let mut out = Vec::new();
             let mut more = false;
-            for (k, v) in rows {
+            let mut failed = None;
+            txn.scan(tables::BUCKETS, start, Bound::Unbounded, &mut |k, v| {
                 if !k.starts_with(prefix.as_bytes()) {
-                    break;
+                    return false;
+                }
+                let rec = match decode::<BucketRecord>(v) {
+                    Ok(rec) => rec,
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                };
+                if check_bucket(&caller, &rec).is_err() {
+                    return true;
                 }
                 if out.len() == max {
                     more = true;
-                    break;
+                    return false;
                 }
-                out.push(BucketInfo::from(&decode::<BucketRecord>(&v)?));
+                out.push(BucketInfo::from(&rec));
+                true
+            })?;
+            match failed {
+                Some(e) => Err(e),
+                None => Ok((out, more)),
             }
-            Ok((out, more))
         })
         .await
     }
 
     /// The bucket's versioning state (`Unversioned` until versioning is first set).
-    pub async fn bucket_versioning(&self, name: &str) -> ModelResult<VersioningState> {
+    pub async fn bucket_versioning(&self, caller: &Caller, name: &str) -> ModelResult<VersioningState> {
+        let caller = caller.clone();
         let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || Ok(get_bucket(&*inner.meta.begin_read()?, &name)?.versioning)).await
+        blocking(move || Ok(bucket_for(&*inner.meta.begin_read()?, &name, &caller)?.versioning)).await
     }
 
     /// Sets versioning to `Enabled` or `Suspended`. A bucket never returns to
     /// `Unversioned`; its existing objects keep their versions (`null` for objects
     /// written before versioning was enabled).
-    pub async fn set_bucket_versioning(&self, name: &str, state: VersioningState) -> ModelResult<()> {
+    pub async fn set_bucket_versioning(&self, caller: &Caller, name: &str, state: VersioningState) -> ModelResult<()> {
+        let caller = caller.clone();
         if state == VersioningState::Unversioned {
             return Err(ModelError::InvalidArgument(
                 "versioning can only be set to Enabled or Suspended".into(),
@@ -140,7 +170,7 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let mut rec = get_bucket(&*txn, &name)?;
+                let mut rec = bucket_for(&*txn, &name, &caller)?;
                 if rec.versioning != state {
                     rec.versioning = state;
                     txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
@@ -152,24 +182,27 @@ impl Ferrite {
 
     /// Deletes an empty bucket: no objects, versions or delete markers. Multipart
     /// uploads in progress do not keep it alive: they are aborted with it, as on AWS.
-    pub async fn delete_bucket(&self, name: &str) -> ModelResult<()> {
+    pub async fn delete_bucket(&self, caller: &Caller, name: &str) -> ModelResult<()> {
+        let caller = caller.clone();
         let name = name.to_string();
-        self.inner.committer.write(move |txn| {
-            let rec = get_bucket(&*txn, &name)?;
-            let start = object_key(rec.id, "");
-            let end = bucket_end(rec.id);
-            for table in [tables::OBJECTS, tables::VERSIONS] {
-                if !txn
-                    .range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?
-                    .is_empty()
-                {
-                    return Err(ModelError::BucketNotEmpty);
+        self.inner
+            .committer
+            .write(move |txn| {
+                let rec = bucket_for(&*txn, &name, &caller)?;
+                let start = object_key(rec.id, "");
+                let end = bucket_end(rec.id);
+                for table in [tables::OBJECTS, tables::VERSIONS] {
+                    if !txn
+                        .range(table, Bound::Included(&start), Bound::Excluded(&end), 1)?
+                        .is_empty()
+                    {
+                        return Err(ModelError::BucketNotEmpty);
+                    }
                 }
-            }
-            crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
-            txn.delete(tables::BUCKETS, name.as_bytes())?;
-            crate::stats::forget(&mut *txn, rec.id)
-        })
-        .await
+                crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
+                txn.delete(tables::BUCKETS, name.as_bytes())?;
+                crate::stats::forget(&mut *txn, rec.id)
+            })
+            .await
     }
 }

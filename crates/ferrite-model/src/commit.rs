@@ -226,7 +226,10 @@ fn run_once(meta: &dyn MetaStore, batch: &mut [Box<dyn Pending>]) -> Run {
         Err(e) if e.is_retryable() => return Run::Conflict,
         Err(e) => return Run::Failed(ModelError::Internal(format!("begin write: {e}"))),
     };
-    let mut txn = Watched { inner: txn, garbage: false };
+    let mut txn = Watched {
+        inner: txn,
+        garbage: false,
+    };
     for job in batch.iter_mut() {
         if let Some(msg) = job.run(&mut txn) {
             // Dropping the transaction aborts it.
@@ -280,7 +283,9 @@ impl WriteTxn for Watched<'_> {
 
     fn commit(self: Box<Self>) -> StoreResult<()> {
         // Jobs never commit; the committer does, through `inner`.
-        Err(StoreError::Engine("a job tried to commit the shared transaction".into()))
+        Err(StoreError::Engine(
+            "a job tried to commit the shared transaction".into(),
+        ))
     }
 }
 

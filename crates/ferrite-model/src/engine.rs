@@ -17,8 +17,6 @@ use crate::{ModelError, ModelResult, tables};
 pub struct Options {
     /// The region this server answers for.
     pub region: String,
-    /// Canonical id of the owner of new buckets and objects.
-    pub owner: String,
     /// fsync data and metadata before acknowledging writes. Off only at the user's risk.
     pub durable: bool,
     /// How long a request body may send nothing before the upload is abandoned.

@@ -12,6 +12,9 @@ pub enum ModelError {
     BucketAlreadyExists,
     #[error("no such bucket")]
     NoSuchBucket,
+    /// The caller may not do this. Says nothing of what exists.
+    #[error("Access Denied")]
+    AccessDenied,
     #[error("bucket is not empty")]
     BucketNotEmpty,
     #[error("location constraint {0:?} does not match this server's region")]
@@ -85,6 +88,11 @@ pub type ModelResult<T> = Result<T, ModelError>;
 impl ModelError {
     /// Whether this is the storage running out of space (ENOSPC): the client may
     /// retry once space is freed.
+    /// A write that kept losing conflicts in the metadata store (contention).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, ModelError::Store(e) if e.is_retryable())
+    }
+
     pub fn is_storage_full(&self) -> bool {
         match self {
             ModelError::Store(StoreError::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,

@@ -8,7 +8,9 @@
 //! blob or kept inline), then one metadata transaction makes it the current object.
 //! That commit is the moment the object exists.
 
+mod access;
 mod bucket;
+mod caller;
 mod checksum;
 mod commit;
 mod conditions;
@@ -30,6 +32,7 @@ mod tables;
 mod versions;
 
 pub use bucket::BucketInfo;
+pub use caller::{Caller, Principal};
 pub use checksum::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};

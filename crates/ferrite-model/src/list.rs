@@ -7,11 +7,12 @@ use std::ops::Bound;
 
 use ferrite_store::{ReadTxn, Table};
 
-use crate::engine::{blocking, get_bucket};
+use crate::access::bucket_for;
+use crate::engine::blocking;
 use crate::keys::{bucket_end, object_key, prefix_successor, split_version_key, user_key, version_key, version_prefix};
 use crate::records::{ObjectRecord, decode};
 use crate::versions::{VersionSel, marker_seq, version_label};
-use crate::{ChecksumAlgorithm, Ferrite, ModelError, ModelResult, StorageClass, tables};
+use crate::{Caller, ChecksumAlgorithm, Ferrite, ModelError, ModelResult, StorageClass, tables};
 
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -188,12 +189,13 @@ fn version_user_key(stored: &[u8]) -> Option<&str> {
 }
 
 impl Ferrite {
-    pub async fn list_objects(&self, bucket: &str, q: ListQuery) -> ModelResult<ListPage> {
+    pub async fn list_objects(&self, caller: &Caller, bucket: &str, q: ListQuery) -> ModelResult<ListPage> {
+        let caller = caller.clone();
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
+            let b = bucket_for(&*txn, &bucket, &caller)?;
             let mut page = ListPage::default();
             let start = match &q.start_after {
                 Some(s) if s.as_str() >= q.prefix.as_str() => Bound::Excluded(object_key(b.id, s)),
@@ -243,7 +245,13 @@ impl Ferrite {
     }
 
     /// Every version and delete marker, in key order and newest first within a key.
-    pub async fn list_object_versions(&self, bucket: &str, q: VersionQuery) -> ModelResult<VersionPage> {
+    pub async fn list_object_versions(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        q: VersionQuery,
+    ) -> ModelResult<VersionPage> {
+        let caller = caller.clone();
         let version_marker = match (&q.key_marker, &q.version_id_marker) {
             (None, Some(_)) => {
                 return Err(ModelError::InvalidArgument(
@@ -257,7 +265,7 @@ impl Ferrite {
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
+            let b = bucket_for(&*txn, &bucket, &caller)?;
             let mut page = VersionPage::default();
             let key_marker = q.key_marker.as_deref().filter(|k| !k.is_empty());
             // Versions of the key we resume inside are, by then, not the latest.

@@ -8,8 +8,9 @@ use std::ops::Bound;
 use ferrite_store::{ReadTxn, WriteTxn};
 use md5::{Digest as _, Md5};
 
+use crate::access::bucket_for;
 use crate::checksum::multipart_checksum;
-use crate::engine::{add_refs, blocking, drop_refs, get_bucket, now_ms, time_ordered_id};
+use crate::engine::{add_refs, blocking, drop_refs, now_ms, time_ordered_id};
 use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, upload_key, version_prefix};
 use crate::list::{Walk, walk};
 use crate::names::validate_user_metadata;
@@ -19,7 +20,8 @@ use crate::records::{
 use crate::staging::Landed;
 use crate::versions::{WriteConditions, add_version};
 use crate::{
-    ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key,
+    Caller, ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables,
+    validate_key,
 };
 
 /// Part numbers run from 1 to this.
@@ -230,7 +232,14 @@ fn prune_completed(txn: &mut dyn WriteTxn) -> ModelResult<()> {
 }
 
 impl Ferrite {
-    pub async fn create_multipart_upload(&self, bucket: &str, key: &str, new: NewUpload) -> ModelResult<UploadInfo> {
+    pub async fn create_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        new: NewUpload,
+    ) -> ModelResult<UploadInfo> {
+        let caller = caller.clone();
         validate_key(key)?;
         validate_user_metadata(&new.attrs.user_metadata)?;
         let full_object = match (new.checksum_algorithm, new.checksum_full_object) {
@@ -255,18 +264,18 @@ impl Ferrite {
             }
             (Some(_), Some(full)) => full,
         };
-        let inner = self.inner.clone();
+        let owner = caller.owner_id()?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
             .write(move |txn| {
-                let b = get_bucket(txn, &bucket)?;
+                let b = bucket_for(txn, &bucket, &caller)?;
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
                     attrs: new.attrs.clone(),
                     storage_class: new.storage_class,
-                    owner: inner.opts.owner.clone(),
+                    owner: owner.clone(),
                     checksum_algorithm: new.checksum_algorithm,
                     checksum_full_object: full_object,
                 };
@@ -277,13 +286,20 @@ impl Ferrite {
     }
 
     /// The upload's settings (the adapter needs its checksum algorithm before staging).
-    pub async fn upload_info(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<UploadInfo> {
+    pub async fn upload_info(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ModelResult<UploadInfo> {
+        let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
+            let b = bucket_for(&*txn, &bucket, &caller)?;
             Ok(info(&key, &id, &get_upload(&*txn, b.id, &key, &id)?))
         })
         .await
@@ -293,12 +309,14 @@ impl Ferrite {
     /// same number.
     pub async fn upload_part(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         upload_id: &str,
         part_number: u32,
         staged: Staged,
     ) -> ModelResult<PartInfo> {
+        let caller = caller.clone();
         check_part_number(part_number)?;
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
@@ -319,7 +337,7 @@ impl Ferrite {
             let result = inner
                 .committer
                 .write(move |txn| {
-                    let b = get_bucket(txn, &bucket)?;
+                    let b = bucket_for(txn, &bucket, &caller)?;
                     get_upload(txn, b.id, &key, &id)?;
                     let pkey = part_key(&id, part_number);
                     let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
@@ -344,11 +362,13 @@ impl Ferrite {
     /// transaction. A retried Complete of a completed upload answers the same result.
     pub async fn complete_multipart_upload(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         upload_id: &str,
         req: CompleteRequest,
     ) -> ModelResult<CompletedUpload> {
+        let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         if req.parts.is_empty() {
             return Err(ModelError::MalformedXml("You must specify at least one part".into()));
@@ -372,12 +392,11 @@ impl Ferrite {
         for p in &req.parts {
             check_part_number(p.part_number)?;
         }
-        let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
             .write(move |txn| {
-                let b = get_bucket(txn, &bucket)?;
+                let b = bucket_for(txn, &bucket, &caller)?;
                 if let Some(done) = txn.get(tables::COMPLETED, &id)? {
                     let done: CompletedRecord = decode(&done)?;
                     if done.bucket_id == b.id && done.key == key {
@@ -387,7 +406,7 @@ impl Ferrite {
                 }
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
-                let record = assemble(&upload, &stored, &req, &inner.opts.owner)?;
+                let record = assemble(&upload, &stored, &req)?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),
@@ -410,13 +429,20 @@ impl Ferrite {
     }
 
     /// Aborts an upload and frees its parts.
-    pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> ModelResult<()> {
+    pub async fn abort_multipart_upload(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ModelResult<()> {
+        let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
             .write(move |txn| {
-                let b = get_bucket(txn, &bucket)?;
+                let b = bucket_for(txn, &bucket, &caller)?;
                 get_upload(&*txn, b.id, &key, &id)?;
                 remove_upload(&mut *txn, b.id, &key, &id)
             })
@@ -426,18 +452,20 @@ impl Ferrite {
     /// Parts after `marker`, at most `max`.
     pub async fn list_parts(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         upload_id: &str,
         marker: u32,
         max: usize,
     ) -> ModelResult<PartsPage> {
+        let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
+            let b = bucket_for(&*txn, &bucket, &caller)?;
             let upload = get_upload(&*txn, b.id, &key, &id)?;
             let start = part_key(&id, marker);
             let end = prefix_successor(&id).expect("ids are not all 0xff");
@@ -473,12 +501,18 @@ impl Ferrite {
     }
 
     /// Uploads in progress, in key order and oldest first within a key.
-    pub async fn list_multipart_uploads(&self, bucket: &str, q: UploadQuery) -> ModelResult<UploadPage> {
+    pub async fn list_multipart_uploads(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        q: UploadQuery,
+    ) -> ModelResult<UploadPage> {
+        let caller = caller.clone();
         let inner = self.inner.clone();
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = get_bucket(&*txn, &bucket)?;
+            let b = bucket_for(&*txn, &bucket, &caller)?;
             let mut page = UploadPage::default();
             let key_marker = q.key_marker.as_deref().filter(|k| !k.is_empty());
             let id_marker = q.upload_id_marker.as_deref().filter(|k| !k.is_empty());
@@ -532,7 +566,6 @@ fn assemble(
     upload: &UploadRecord,
     stored: &std::collections::HashMap<u32, PartRecord>,
     req: &CompleteRequest,
-    owner: &str,
 ) -> ModelResult<ObjectRecord> {
     let last = req.parts.len() - 1;
     let mut segments = Vec::with_capacity(req.parts.len());
@@ -605,7 +638,8 @@ fn assemble(
         attrs: upload.attrs.clone(),
         checksum,
         data: DataRef::Segments(segments),
-        owner: owner.to_string(),
+        // The initiator owns the object it completes.
+        owner: upload.owner.clone(),
         storage_class: upload.storage_class.clone(),
         tags: Vec::new(),
         acl: None,

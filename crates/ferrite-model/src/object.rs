@@ -14,8 +14,9 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 
+use crate::access::bucket_for;
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
-use crate::engine::{blob_id, blocking, get_bucket, get_object, now_ms, time_ordered_id};
+use crate::engine::{blob_id, blocking, get_object, now_ms, time_ordered_id};
 use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
 use crate::names::validate_user_metadata;
@@ -25,7 +26,7 @@ use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
 };
-use crate::{ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key};
+use crate::{Caller, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key};
 
 /// Bytes per read when streaming a blob out.
 /// A stream of object bytes, shareable across threads as HTTP bodies require.
@@ -241,12 +242,13 @@ enum Source {
 /// checking the read conditions.
 fn read_version(
     txn: &dyn ReadTxn,
+    caller: &Caller,
     bucket: &str,
     key: &str,
     version: Option<&VersionSel>,
     cond: &ReadConditions,
 ) -> ModelResult<(BucketRecord, ObjectRecord)> {
-    let b = get_bucket(txn, bucket)?;
+    let b = bucket_for(txn, bucket, caller)?;
     let rec = match version {
         None => match get_object(txn, &object_key(b.id, key))? {
             Some(rec) => rec,
@@ -330,9 +332,18 @@ fn delete_one(
 
 impl Ferrite {
     /// Commits a staged body as the current object `key`.
-    pub async fn put_object(&self, bucket: &str, key: &str, staged: Staged, put: PutAttrs) -> ModelResult<ObjectInfo> {
+    pub async fn put_object(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        staged: Staged,
+        put: PutAttrs,
+    ) -> ModelResult<ObjectInfo> {
+        let owner = caller.owner_id()?;
         validate_key(key)?;
         validate_user_metadata(&put.attrs.user_metadata)?;
+        let caller = caller.clone();
         let this = self.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         // Its own task: a client that goes away mid-commit cannot strand landed data.
@@ -352,7 +363,7 @@ impl Ferrite {
                 attrs: put.attrs,
                 checksum: digests.checksum.clone(),
                 data,
-                owner: inner.opts.owner.clone(),
+                owner,
                 storage_class: put.storage_class,
                 tags: Vec::new(),
                 acl: None,
@@ -366,7 +377,7 @@ impl Ferrite {
             let result = inner
                 .committer
                 .write(move |txn| {
-                    let b = get_bucket(txn, &bucket)?;
+                    let b = bucket_for(txn, &bucket, &caller)?;
                     let cond = WriteConditions {
                         if_none_match: put.if_none_match.as_deref(),
                         if_match: put.if_match.as_deref(),
@@ -391,31 +402,35 @@ impl Ferrite {
     /// The attributes of the current object, or of `version`, after checking `cond`.
     pub async fn head_object(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         version: Option<&str>,
         cond: &ReadConditions,
     ) -> ModelResult<ObjectInfo> {
-        Ok(self.head_slice(bucket, key, version, None, cond).await?.0)
+        let caller = caller.clone();
+        Ok(self.head_slice(&caller, bucket, key, version, None, cond).await?.0)
     }
 
     /// Like [`Ferrite::head_object`], also resolving a slice: the byte range a GET
     /// would serve, when that is partial.
     pub async fn head_slice(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         version: Option<&str>,
         slice: Option<Slice>,
         cond: &ReadConditions,
     ) -> ModelResult<(ObjectInfo, Option<Range<u64>>)> {
+        let caller = caller.clone();
         validate_key(key)?;
         let sel = VersionSel::parse_opt(version)?;
         let inner = self.inner.clone();
         let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
+            let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
             let (range, partial) = resolve_slice(&rec, slice)?;
             Ok((ObjectInfo::from_record(&key, &rec, &b), partial.then_some(range)))
         })
@@ -425,6 +440,7 @@ impl Ferrite {
     /// The current object (or `version`) and a stream of its bytes (or of `range`).
     pub async fn get_object(
         &self,
+        caller: &Caller,
         bucket: &str,
         key: &str,
         version: Option<&str>,
@@ -438,10 +454,11 @@ impl Ferrite {
         for _ in 0..8 {
             let inner = self.inner.clone();
             let (bucket, key, cond, sel) = (bucket.to_string(), key.to_string(), cond.clone(), sel.clone());
+            let caller = caller.clone();
             let found = blocking(move || {
                 let epoch = inner.leases.epoch();
                 let txn = inner.meta.begin_read()?;
-                let (b, rec) = read_version(&*txn, &bucket, &key, sel.as_ref(), &cond)?;
+                let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
@@ -517,28 +534,31 @@ impl Ferrite {
 
     /// Deletes an object: in a versioned bucket, adds a delete marker, or removes the
     /// version named. Deleting a missing key or version succeeds.
-    pub async fn delete_object(&self, bucket: &str, req: DeleteRequest) -> ModelResult<DeleteOutcome> {
-        let mut results = self.delete_objects(bucket, vec![req]).await?;
+    pub async fn delete_object(&self, caller: &Caller, bucket: &str, req: DeleteRequest) -> ModelResult<DeleteOutcome> {
+        let caller = caller.clone();
+        let mut results = self.delete_objects(&caller, bucket, vec![req]).await?;
         results.pop().unwrap_or(Ok(DeleteOutcome::default()))
     }
 
     /// Deletes many objects in one transaction; one result per request, in order.
     pub async fn delete_objects(
         &self,
+        caller: &Caller,
         bucket: &str,
         reqs: Vec<DeleteRequest>,
     ) -> ModelResult<Vec<ModelResult<DeleteOutcome>>> {
-        let inner = self.inner.clone();
+        let caller = caller.clone();
+        let owner = caller.owner_id()?;
         let bucket = bucket.to_string();
         self.inner
             .committer
             .write(move |txn| {
-                let b = get_bucket(txn, &bucket)?;
+                let b = bucket_for(txn, &bucket, &caller)?;
                 let mut results = Vec::with_capacity(reqs.len());
                 for req in &reqs {
                     // Each delete either fully applies or changes nothing: its checks come
                     // before its first write.
-                    results.push(delete_one(&mut *txn, &b, req, &inner.opts.owner));
+                    results.push(delete_one(&mut *txn, &b, req, &owner));
                 }
                 Ok(results)
             })
@@ -547,19 +567,20 @@ impl Ferrite {
 
     /// Copies an object: the new object shares the source's data (no bytes are copied)
     /// and gets its own record.
-    pub async fn copy_object(&self, req: CopyRequest) -> ModelResult<CopyOutcome> {
+    pub async fn copy_object(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
+        let caller = caller.clone();
+        let owner = caller.owner_id()?;
         validate_key(&req.src_key)?;
         let src_sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         validate_key(&req.dst_key)?;
         if let MetadataDirective::Replace(attrs) = &req.directive {
             validate_user_metadata(&attrs.user_metadata)?;
         }
-        let inner = self.inner.clone();
         self.inner
             .committer
             .write(move |txn| {
-                let src_bucket = get_bucket(txn, &req.src_bucket)?;
-                let dst_bucket = get_bucket(txn, &req.dst_bucket)?;
+                let src_bucket = bucket_for(txn, &req.src_bucket, &caller)?;
+                let dst_bucket = bucket_for(txn, &req.dst_bucket, &caller)?;
                 let src = match &src_sel {
                     None => {
                         get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?.ok_or(ModelError::NoSuchKey)?
@@ -595,7 +616,7 @@ impl Ferrite {
                     delete_marker: false,
                     last_modified_ms: now_ms(),
                     attrs,
-                    owner: inner.opts.owner.clone(),
+                    owner: owner.clone(),
                     storage_class: req.storage_class.or(src.storage_class),
                     ..src
                 };

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::options;
+use common::{options, root};
 use ferrite_model::{
     CompletePart, CompleteRequest, CopyRequest, DeleteRequest, Ferrite, MetadataDirective, ModelError, NewUpload,
     PutAttrs, ReadConditions,
@@ -43,11 +43,16 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 
 async fn put(m: &Ferrite, key: &str, bytes: &[u8]) -> Result<(), ModelError> {
     let staged = m.stage(body(bytes), None, u64::MAX).await?;
-    m.put_object("bkt", key, staged, PutAttrs::default()).await.map(|_| ())
+    m.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+        .await
+        .map(|_| ())
 }
 
 async fn read(m: &Ferrite, key: &str) -> Option<Vec<u8>> {
-    match m.get_object("bkt", key, None, None, &ReadConditions::default()).await {
+    match m
+        .get_object(&root(), "bkt", key, None, None, &ReadConditions::default())
+        .await
+    {
         Ok((_, b)) => {
             let mut s = b.into_stream();
             let mut out = Vec::new();
@@ -62,11 +67,15 @@ async fn read(m: &Ferrite, key: &str) -> Option<Vec<u8>> {
 }
 
 async fn multipart(m: &Ferrite, key: &str, parts: &[Vec<u8>]) -> Result<(), ModelError> {
-    let up = m.create_multipart_upload("bkt", key, NewUpload::default()).await?;
+    let up = m
+        .create_multipart_upload(&root(), "bkt", key, NewUpload::default())
+        .await?;
     let mut done = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         let staged = m.stage_part(body(p), None).await?;
-        let info = m.upload_part("bkt", key, &up.upload_id, i as u32 + 1, staged).await?;
+        let info = m
+            .upload_part(&root(), "bkt", key, &up.upload_id, i as u32 + 1, staged)
+            .await?;
         done.push(CompletePart {
             part_number: i as u32 + 1,
             etag: info.etag.clone(),
@@ -74,6 +83,7 @@ async fn multipart(m: &Ferrite, key: &str, parts: &[Vec<u8>]) -> Result<(), Mode
         });
     }
     m.complete_multipart_upload(
+        &root(),
         "bkt",
         key,
         &up.upload_id,
@@ -93,7 +103,7 @@ async fn defect12_a_commit_error_after_durability_keeps_the_landed_blob() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket("bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", None).await.unwrap();
     let big = data(300_000, 1);
     faults.commit_then_fail();
     let err = put(&m, "k", &big).await.unwrap_err();
@@ -104,17 +114,25 @@ async fn defect12_a_commit_error_after_durability_keeps_the_landed_blob() {
 
     // The same for a part.
     let up = m
-        .create_multipart_upload("bkt", "mp", NewUpload::default())
+        .create_multipart_upload(&root(), "bkt", "mp", NewUpload::default())
         .await
         .unwrap();
     let part = data(200_000, 2);
     let staged = m.stage_part(body(&part), None).await.unwrap();
     faults.commit_then_fail();
-    assert!(m.upload_part("bkt", "mp", &up.upload_id, 1, staged).await.is_err());
-    let parts = m.list_parts("bkt", "mp", &up.upload_id, 0, 1000).await.unwrap();
+    assert!(
+        m.upload_part(&root(), "bkt", "mp", &up.upload_id, 1, staged)
+            .await
+            .is_err()
+    );
+    let parts = m
+        .list_parts(&root(), "bkt", "mp", &up.upload_id, 0, 1000)
+        .await
+        .unwrap();
     assert_eq!(parts.parts.len(), 1, "the part was committed");
     let etag = parts.parts[0].etag.clone();
     m.complete_multipart_upload(
+        &root(),
         "bkt",
         "mp",
         &up.upload_id,
@@ -145,14 +163,14 @@ async fn a_refused_write_removes_its_landed_blob() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket("bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", None).await.unwrap();
     put(&m, "k", &data(100_000, 1)).await.unwrap();
     let staged = m.stage(body(&data(100_000, 2)), None, u64::MAX).await.unwrap();
     let attrs = PutAttrs {
         if_none_match: Some("*".into()),
         ..Default::default()
     };
-    let err = m.put_object("bkt", "k", staged, attrs).await.unwrap_err();
+    let err = m.put_object(&root(), "bkt", "k", staged, attrs).await.unwrap_err();
     assert!(matches!(err, ModelError::PreconditionFailed), "{err}");
     let blobs = count_blobs(dir.path());
     assert_eq!(blobs, 1, "only the first object's blob remains");
@@ -175,7 +193,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket("bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", None).await.unwrap();
     let mut oracle: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut failures = 0;
     let mut successes = 0;
@@ -207,18 +225,21 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                                 match src {
                                     Some(src) => {
                                         let r = m
-                                            .copy_object(CopyRequest {
-                                                src_bucket: "bkt".into(),
-                                                src_key: src.clone(),
-                                                dst_bucket: "bkt".into(),
-                                                dst_key: key.clone(),
-                                                directive: MetadataDirective::Copy,
-                                                src_version: None,
-                                                storage_class: None,
-                                                source_conditions: ReadConditions::default(),
-                                                if_none_match: None,
-                                                if_match: None,
-                                            })
+                                            .copy_object(
+                                                &root(),
+                                                CopyRequest {
+                                                    src_bucket: "bkt".into(),
+                                                    src_key: src.clone(),
+                                                    dst_bucket: "bkt".into(),
+                                                    dst_key: key.clone(),
+                                                    directive: MetadataDirective::Copy,
+                                                    src_version: None,
+                                                    storage_class: None,
+                                                    source_conditions: ReadConditions::default(),
+                                                    if_none_match: None,
+                                                    if_match: None,
+                                                },
+                                            )
                                             .await
                                             .map(|_| ());
                                         (oracle.get(&src).cloned(), r)
@@ -229,6 +250,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                             _ => {
                                 let r = m
                                     .delete_object(
+                                        &root(),
                                         "bkt",
                                         DeleteRequest {
                                             key: "k1".into(),

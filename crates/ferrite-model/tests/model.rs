@@ -7,10 +7,13 @@ use bytes::Bytes;
 use ferrite_model::*;
 use futures::TryStreamExt;
 
+fn root() -> Caller {
+    Caller::root("0".repeat(64), "root")
+}
+
 async fn open(dir: &std::path::Path) -> Ferrite {
     let opts = Options {
         region: "us-east-1".into(),
-        owner: "owner".into(),
         durable: true,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
@@ -25,12 +28,14 @@ fn body(data: &[u8]) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Se
 
 async fn put(f: &Ferrite, bucket: &str, key: &str, data: &[u8]) -> ObjectInfo {
     let staged = f.stage(body(data), None, MAX_PUT_SIZE).await.unwrap();
-    f.put_object(bucket, key, staged, PutAttrs::default()).await.unwrap()
+    f.put_object(&root(), bucket, key, staged, PutAttrs::default())
+        .await
+        .unwrap()
 }
 
 async fn read(f: &Ferrite, bucket: &str, key: &str) -> Vec<u8> {
     let (_, body) = f
-        .get_object(bucket, key, None, None, &ReadConditions::default())
+        .get_object(&root(), bucket, key, None, None, &ReadConditions::default())
         .await
         .unwrap();
     concat(body).await
@@ -59,7 +64,7 @@ fn blob_files(dir: &std::path::Path) -> usize {
 async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     let small = b"hello".to_vec();
     let large: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
     let info = put(&f, "bkt", "small", &small).await;
@@ -82,6 +87,7 @@ async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
     // Ranges.
     let (_, b) = f
         .get_object(
+            &root(),
             "bkt",
             "small",
             None,
@@ -97,7 +103,7 @@ async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
 async fn digest_mismatch_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     put(&f, "bkt", "k", b"original").await;
     let data = vec![1u8; 2_000_000];
     let staged = f
@@ -134,7 +140,7 @@ async fn too_large_bodies_are_refused_while_streaming() {
 async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     let keys = [
         "a", "a/1", "a/2", "a/b/3", "b", "b/1", "c/1/2", "c/2", "d", "\u{e9}", "a+b", "a b",
     ];
@@ -152,7 +158,7 @@ async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
             start_after: after.clone(),
             ..Default::default()
         };
-        let page = f.list_objects("bkt", q).await.unwrap();
+        let page = f.list_objects(&root(), "bkt", q).await.unwrap();
         seen.extend(page.objects.iter().map(|o| o.key.clone()));
         if !page.is_truncated {
             break;
@@ -172,7 +178,7 @@ async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
             start_after: after.clone(),
             ..Default::default()
         };
-        let page = f.list_objects("bkt", q).await.unwrap();
+        let page = f.list_objects(&root(), "bkt", q).await.unwrap();
         objects.extend(page.objects.iter().map(|o| o.key.clone()));
         prefixes.extend(page.common_prefixes.clone());
         if !page.is_truncated {
@@ -189,7 +195,7 @@ async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
         max_keys: 1000,
         ..Default::default()
     };
-    let page = f.list_objects("bkt", q).await.unwrap();
+    let page = f.list_objects(&root(), "bkt", q).await.unwrap();
     assert_eq!(
         page.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
         ["a/1", "a/2"]
@@ -202,7 +208,7 @@ async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
 async fn copy_shares_data_and_self_copy_rules() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     let data = vec![9u8; 200_000];
     put(&f, "bkt", "src", &data).await;
     let copy = |dst: &str, directive| CopyRequest {
@@ -217,24 +223,29 @@ async fn copy_shares_data_and_self_copy_rules() {
         if_none_match: None,
         if_match: None,
     };
-    f.copy_object(copy("dst", MetadataDirective::Copy)).await.unwrap();
+    f.copy_object(&root(), copy("dst", MetadataDirective::Copy))
+        .await
+        .unwrap();
     assert_eq!(blob_files(dir.path()), 1, "a copy shares the source's blob");
-    let err = f.copy_object(copy("src", MetadataDirective::Copy)).await.unwrap_err();
+    let err = f
+        .copy_object(&root(), copy("src", MetadataDirective::Copy))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ModelError::CopyToSelfUnchanged));
     let attrs = ObjectAttrs {
         content_type: Some("text/x".into()),
         ..Default::default()
     };
     let info = f
-        .copy_object(copy("src", MetadataDirective::Replace(attrs)))
+        .copy_object(&root(), copy("src", MetadataDirective::Replace(attrs)))
         .await
         .unwrap();
     assert_eq!(info.info.attrs.content_type.as_deref(), Some("text/x"));
     // Delete the source: the copy still reads, the blob is kept until the last reference goes.
-    f.delete_object("bkt", del("src")).await.unwrap();
+    f.delete_object(&root(), "bkt", del("src")).await.unwrap();
     f.collect_garbage().await.unwrap();
     assert_eq!(read(&f, "bkt", "dst").await, data);
-    f.delete_object("bkt", del("dst")).await.unwrap();
+    f.delete_object(&root(), "bkt", del("dst")).await.unwrap();
     f.collect_garbage().await.unwrap();
     assert_eq!(blob_files(dir.path()), 0);
 }
@@ -244,28 +255,35 @@ async fn buckets_and_format_version() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket("one", None).await.unwrap();
+        f.create_bucket(&root(), "one", None).await.unwrap();
         // us-east-1: re-creating your own bucket succeeds and changes nothing.
         assert_eq!(
-            f.create_bucket("one", None).await.unwrap(),
-            f.head_bucket("one").await.unwrap()
+            f.create_bucket(&root(), "one", None).await.unwrap(),
+            f.head_bucket(&root(), "one").await.unwrap()
         );
         assert!(matches!(
-            f.create_bucket("Bad_Name", None).await,
+            f.create_bucket(&root(), "Bad_Name", None).await,
             Err(ModelError::InvalidBucketName(_))
         ));
         assert!(matches!(
-            f.create_bucket("two", Some("eu-west-1")).await,
+            f.create_bucket(&root(), "two", Some("eu-west-1")).await,
             Err(ModelError::InvalidLocationConstraint(_))
         ));
         put(&f, "one", "k", b"v").await;
-        assert!(matches!(f.delete_bucket("one").await, Err(ModelError::BucketNotEmpty)));
-        f.delete_object("one", del("k")).await.unwrap();
-        f.delete_bucket("one").await.unwrap();
-        assert!(matches!(f.head_bucket("one").await, Err(ModelError::NoSuchBucket)));
-        f.create_bucket("one", None).await.unwrap();
+        assert!(matches!(
+            f.delete_bucket(&root(), "one").await,
+            Err(ModelError::BucketNotEmpty)
+        ));
+        f.delete_object(&root(), "one", del("k")).await.unwrap();
+        f.delete_bucket(&root(), "one").await.unwrap();
+        assert!(matches!(
+            f.head_bucket(&root(), "one").await,
+            Err(ModelError::NoSuchBucket)
+        ));
+        f.create_bucket(&root(), "one", None).await.unwrap();
         assert!(
             f.list_objects(
+                &root(),
                 "one",
                 ListQuery {
                     max_keys: 10,
@@ -277,13 +295,13 @@ async fn buckets_and_format_version() {
             .objects
             .is_empty()
         );
-        let (names, more) = f.list_buckets(None, None, 10).await.unwrap();
+        let (names, more) = f.list_buckets(&root(), None, None, 10).await.unwrap();
         assert_eq!(names.len(), 1);
         assert!(!more);
     }
     // Reopening the same directory works and keeps data.
     let f = open(dir.path()).await;
-    assert!(f.head_bucket("one").await.is_ok());
+    assert!(f.head_bucket(&root(), "one").await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -291,7 +309,7 @@ async fn orphans_and_temp_files_are_swept() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket("bkt", None).await.unwrap();
+        f.create_bucket(&root(), "bkt", None).await.unwrap();
         put(&f, "bkt", "kept", &vec![1u8; 100_000]).await;
     }
     // Simulate a crash after a blob was made durable but before its commit, and one mid-write.

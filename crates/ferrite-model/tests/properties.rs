@@ -7,7 +7,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::options;
+use common::{options, root};
 use ferrite_model::{
     ByteRange, ChecksumAlgorithm, ChecksumValue, Expected, Ferrite, PutAttrs, ReadConditions, Slice,
     validate_bucket_name, validate_key,
@@ -71,7 +71,7 @@ proptest! {
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let m = Ferrite::open_local(dir.path(), options()).await.unwrap();
-            m.create_bucket("bkt", None).await.unwrap();
+            m.create_bucket(&root(), "bkt", None).await.unwrap();
             let mut chunks = Vec::new();
             let (mut pos, mut i) = (0, 0);
             while pos < data.len() {
@@ -83,11 +83,11 @@ proptest! {
             let staged = m.stage(futures::stream::iter(chunks), Some(ChecksumAlgorithm::Crc32c), u64::MAX).await.unwrap();
             assert_eq!(staged.len(), data.len() as u64);
             assert_eq!(staged.etag(), md5_hex(&data));
-            m.put_object("bkt", "k", staged, PutAttrs::default()).await.unwrap();
+            m.put_object(&root(), "bkt", "k", staged, PutAttrs::default()).await.unwrap();
             let read = |slice| {
                 let m = m.clone();
                 async move {
-                    let (_, body) = m.get_object("bkt", "k", None, slice, &ReadConditions::default()).await.unwrap();
+                    let (_, body) = m.get_object(&root(), "bkt", "k", None, slice, &ReadConditions::default()).await.unwrap();
                     let mut out = Vec::new();
                     let mut s = body.into_stream();
                     while let Some(c) = s.next().await {

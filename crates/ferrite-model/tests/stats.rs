@@ -7,7 +7,7 @@ use std::ops::Bound;
 mod common;
 
 use bytes::Bytes;
-use common::{open_store, options};
+use common::{open_store, options, root};
 use ferrite_model::*;
 use ferrite_store::{MetaStore, Table};
 
@@ -32,7 +32,7 @@ async fn counted(f: &Ferrite, bucket: &str) -> BucketUsage {
         ..Default::default()
     };
     loop {
-        let page = f.list_object_versions(bucket, q.clone()).await.unwrap();
+        let page = f.list_object_versions(&root(), bucket, q.clone()).await.unwrap();
         for v in &page.versions {
             if v.delete_marker {
                 usage.delete_markers += 1;
@@ -70,7 +70,9 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
         0..35 => {
             let data = vec![b'x'; rng.random_range(0..3000)];
             let staged = stage(f, data).await;
-            f.put_object("bkt", &key, staged, PutAttrs::default()).await.unwrap();
+            f.put_object(&root(), "bkt", &key, staged, PutAttrs::default())
+                .await
+                .unwrap();
         }
         35..45 => {
             let req = CopyRequest {
@@ -85,17 +87,20 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 if_none_match: None,
                 if_match: None,
             };
-            let _ = f.copy_object(req).await;
+            let _ = f.copy_object(&root(), req).await;
         }
         45..52 => {
             let up = f
-                .create_multipart_upload("bkt", &key, NewUpload::default())
+                .create_multipart_upload(&root(), "bkt", &key, NewUpload::default())
                 .await
                 .unwrap();
             let data = vec![b'm'; rng.random_range(1..5000)];
             let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(data))]);
             let staged = f.stage_part(body, None).await.unwrap();
-            let part = f.upload_part("bkt", &key, &up.upload_id, 1, staged).await.unwrap();
+            let part = f
+                .upload_part(&root(), "bkt", &key, &up.upload_id, 1, staged)
+                .await
+                .unwrap();
             let req = CompleteRequest {
                 parts: vec![CompletePart {
                     part_number: 1,
@@ -104,7 +109,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 }],
                 ..Default::default()
             };
-            f.complete_multipart_upload("bkt", &key, &up.upload_id, req)
+            f.complete_multipart_upload(&root(), "bkt", &key, &up.upload_id, req)
                 .await
                 .unwrap();
         }
@@ -113,7 +118,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 key,
                 ..Default::default()
             };
-            let _ = f.delete_object("bkt", req).await;
+            let _ = f.delete_object(&root(), "bkt", req).await;
         }
         72..92 => {
             // Delete one named version (perhaps a marker, perhaps the current one).
@@ -122,7 +127,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 max_keys: 1000,
                 ..Default::default()
             };
-            let page = f.list_object_versions("bkt", q).await.unwrap();
+            let page = f.list_object_versions(&root(), "bkt", q).await.unwrap();
             let mine: Vec<_> = page.versions.iter().filter(|v| v.key == key).collect();
             if !mine.is_empty() {
                 let v = mine[rng.random_range(0..mine.len())];
@@ -131,7 +136,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                     version_id: Some(v.version_id.clone()),
                     if_match: None,
                 };
-                f.delete_object("bkt", req).await.unwrap();
+                f.delete_object(&root(), "bkt", req).await.unwrap();
             }
         }
         _ => {
@@ -140,7 +145,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
             } else {
                 VersioningState::Suspended
             };
-            f.set_bucket_versioning("bkt", state).await.unwrap();
+            f.set_bucket_versioning(&root(), "bkt", state).await.unwrap();
         }
     }
 }
@@ -149,8 +154,8 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
 async fn counters_match_a_full_listing_after_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-    f.create_bucket("bkt", None).await.unwrap();
-    f.create_bucket("other", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "other", None).await.unwrap();
     assert_eq!(usage_of(&f, "bkt").await, Some(BucketUsage::default()));
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut saw_noncurrent = false;
@@ -165,14 +170,16 @@ async fn counters_match_a_full_listing_after_every_write() {
     assert_eq!(usage_of(&f, "other").await, Some(BucketUsage::default()));
 
     // Concurrent writes in one group commit each count once.
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     let before = counted(&f, "bkt").await;
     let mut tasks = Vec::new();
     for i in 0..32 {
         let f = f.clone();
         tasks.push(tokio::spawn(async move {
             let staged = stage(&f, vec![1; 100]).await;
-            f.put_object("bkt", &format!("c{}", i % 3), staged, PutAttrs::default())
+            f.put_object(&root(), "bkt", &format!("c{}", i % 3), staged, PutAttrs::default())
                 .await
                 .unwrap();
         }));
@@ -191,12 +198,15 @@ async fn counters_match_a_full_listing_after_every_write() {
     assert_eq!(usage_of(&f, "bkt").await, Some(after));
 
     // Emptied and deleted, the bucket leaves no counters behind.
-    f.create_bucket("gone", None).await.unwrap();
+    f.create_bucket(&root(), "gone", None).await.unwrap();
     let staged = stage(&f, b"abc".to_vec()).await;
-    f.put_object("gone", "k", staged, PutAttrs::default()).await.unwrap();
+    f.put_object(&root(), "gone", "k", staged, PutAttrs::default())
+        .await
+        .unwrap();
     let one = usage_of(&f, "gone").await.unwrap();
     assert_eq!((one.objects, one.object_bytes, one.versions), (1, 3, 1));
     f.delete_object(
+        &root(),
         "gone",
         DeleteRequest {
             key: "k".into(),
@@ -206,7 +216,7 @@ async fn counters_match_a_full_listing_after_every_write() {
     .await
     .unwrap();
     assert_eq!(usage_of(&f, "gone").await, Some(BucketUsage::default()));
-    f.delete_bucket("gone").await.unwrap();
+    f.delete_bucket(&root(), "gone").await.unwrap();
     assert_eq!(usage_of(&f, "gone").await, None);
 }
 
@@ -225,18 +235,22 @@ async fn format_2_directories_get_their_counters_counted() {
     let dir = tempfile::tempdir().unwrap();
     let expected = {
         let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-        f.create_bucket("bkt", None).await.unwrap();
-        f.create_bucket("empty", None).await.unwrap();
-        f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+        f.create_bucket(&root(), "bkt", None).await.unwrap();
+        f.create_bucket(&root(), "empty", None).await.unwrap();
+        f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+            .await
+            .unwrap();
         for (i, key) in ["a", "b", "a", "c", "a"].iter().enumerate() {
             let staged = stage(&f, vec![b'z'; 10 * (i + 1)]).await;
-            f.put_object("bkt", key, staged, PutAttrs::default()).await.unwrap();
+            f.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+                .await
+                .unwrap();
         }
         let req = DeleteRequest {
             key: "b".into(),
             ..Default::default()
         };
-        f.delete_object("bkt", req).await.unwrap();
+        f.delete_object(&root(), "bkt", req).await.unwrap();
         let expected = counted(&f, "bkt").await;
         assert_eq!(
             expected,

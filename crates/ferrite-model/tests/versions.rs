@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 mod common;
 
 use bytes::Bytes;
-use common::{open_store, options};
+use common::{open_store, options, root};
 use ferrite_model::*;
 use ferrite_store::{FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, StoreResult, Table, WriteTxn};
 
@@ -141,12 +141,14 @@ async fn put(f: &Ferrite, key: &str, data: &[u8]) -> ObjectInfo {
         .stage(futures::stream::iter(chunks), None, MAX_PUT_SIZE)
         .await
         .unwrap();
-    f.put_object("bkt", key, staged, PutAttrs::default()).await.unwrap()
+    f.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+        .await
+        .unwrap()
 }
 
 async fn read(f: &Ferrite, key: &str, version: Option<&str>) -> ModelResult<Vec<u8>> {
     let (_, body) = f
-        .get_object("bkt", key, version, None, &ReadConditions::default())
+        .get_object(&root(), "bkt", key, version, None, &ReadConditions::default())
         .await?;
     let chunks: Vec<Bytes> = body.into_stream().try_collect().await.unwrap();
     Ok(chunks.concat())
@@ -165,7 +167,7 @@ async fn versions(f: &Ferrite) -> Vec<(String, String, bool, bool)> {
         max_keys: 1000,
         ..Default::default()
     };
-    let page = f.list_object_versions("bkt", q).await.unwrap();
+    let page = f.list_object_versions(&root(), "bkt", q).await.unwrap();
     page.versions
         .into_iter()
         .map(|v| (v.key, v.version_id, v.is_latest, v.delete_marker))
@@ -177,7 +179,7 @@ async fn live_keys(f: &Ferrite) -> Vec<String> {
         max_keys: 1000,
         ..Default::default()
     };
-    f.list_objects("bkt", q)
+    f.list_objects(&root(), "bkt", q)
         .await
         .unwrap()
         .objects
@@ -190,11 +192,16 @@ async fn live_keys(f: &Ferrite) -> Vec<String> {
 async fn enabled_bucket_keeps_every_version_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     let before = put(&f, "k", b"before versioning").await;
     assert_eq!(before.version_id, None, "never-versioned buckets answer no version id");
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
-    assert_eq!(f.bucket_versioning("bkt").await.unwrap(), VersioningState::Enabled);
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.bucket_versioning(&root(), "bkt").await.unwrap(),
+        VersioningState::Enabled
+    );
 
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -235,7 +242,8 @@ async fn enabled_bucket_keeps_every_version_newest_first() {
         Err(ModelError::InvalidVersionId)
     ));
     assert!(matches!(
-        f.set_bucket_versioning("bkt", VersioningState::Unversioned).await,
+        f.set_bucket_versioning(&root(), "bkt", VersioningState::Unversioned)
+            .await,
         Err(ModelError::InvalidArgument(_))
     ));
 }
@@ -244,10 +252,12 @@ async fn enabled_bucket_keeps_every_version_newest_first() {
 async fn delete_markers_hide_and_removing_them_restores() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     let v1 = put(&f, "k", b"one").await.version_id.unwrap();
-    let marker = f.delete_object("bkt", del("k", None)).await.unwrap();
+    let marker = f.delete_object(&root(), "bkt", del("k", None)).await.unwrap();
     assert!(marker.delete_marker);
     let marker_id = marker.version_id.unwrap();
     assert!(matches!(
@@ -268,44 +278,53 @@ async fn delete_markers_hide_and_removing_them_restores() {
         ]
     );
     // A second delete stacks another marker; a marker on a key that never existed is fine.
-    let second = f.delete_object("bkt", del("k", None)).await.unwrap();
+    let second = f.delete_object(&root(), "bkt", del("k", None)).await.unwrap();
     assert!(second.delete_marker);
-    assert!(f.delete_object("bkt", del("ghost", None)).await.unwrap().delete_marker);
+    assert!(
+        f.delete_object(&root(), "bkt", del("ghost", None))
+            .await
+            .unwrap()
+            .delete_marker
+    );
 
     // Removing the markers by id makes v1 current again.
     let removed = f
-        .delete_object("bkt", del("k", second.version_id.as_deref()))
+        .delete_object(&root(), "bkt", del("k", second.version_id.as_deref()))
         .await
         .unwrap();
     assert!(removed.delete_marker, "the version removed was a delete marker");
-    f.delete_object("bkt", del("k", Some(&marker_id))).await.unwrap();
+    f.delete_object(&root(), "bkt", del("k", Some(&marker_id)))
+        .await
+        .unwrap();
     assert_eq!(read(&f, "k", None).await.unwrap(), b"one");
     assert_eq!(live_keys(&f).await, ["k"]);
 
     // Deleting a version for good; the key is then gone entirely.
-    let gone = f.delete_object("bkt", del("k", Some(&v1))).await.unwrap();
+    let gone = f.delete_object(&root(), "bkt", del("k", Some(&v1))).await.unwrap();
     assert_eq!(gone.version_id.as_deref(), Some(v1.as_str()));
     assert!(!gone.delete_marker);
     assert!(matches!(read(&f, "k", None).await, Err(ModelError::NoSuchKey)));
     // Deleting a version that no longer exists succeeds and changes nothing.
-    f.delete_object("bkt", del("k", Some(&v1))).await.unwrap();
+    f.delete_object(&root(), "bkt", del("k", Some(&v1))).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn suspended_buckets_replace_the_null_version_only() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
     put(&f, "k", &vec![1u8; 200_000]).await; // a blob-backed null version
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     let kept = put(&f, "k", b"kept").await.version_id.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Suspended)
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Suspended)
         .await
         .unwrap();
     let info = put(&f, "k", b"null again").await;
     assert_eq!(info.version_id, None, "a null write reports no version id");
     let head = f
-        .head_object("bkt", "k", None, &ReadConditions::default())
+        .head_object(&root(), "bkt", "k", None, &ReadConditions::default())
         .await
         .unwrap();
     assert_eq!(head.version_id.as_deref(), Some("null"), "reads name the null version");
@@ -326,7 +345,7 @@ async fn suspended_buckets_replace_the_null_version_only() {
     assert_eq!(blobs, 0, "the replaced null version's blob is freed");
 
     // A delete in a suspended bucket is a null delete marker replacing the null version.
-    let out = f.delete_object("bkt", del("k", None)).await.unwrap();
+    let out = f.delete_object(&root(), "bkt", del("k", None)).await.unwrap();
     assert_eq!(out.version_id.as_deref(), Some("null"));
     assert!(out.delete_marker);
     assert_eq!(
@@ -337,7 +356,7 @@ async fn suspended_buckets_replace_the_null_version_only() {
         ]
     );
     // Removing the null marker brings back the kept version.
-    f.delete_object("bkt", del("k", Some("null"))).await.unwrap();
+    f.delete_object(&root(), "bkt", del("k", Some("null"))).await.unwrap();
     assert_eq!(read(&f, "k", None).await.unwrap(), b"kept");
 }
 
@@ -345,14 +364,16 @@ async fn suspended_buckets_replace_the_null_version_only() {
 async fn version_listing_pages_with_markers_and_prefixes() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     for key in ["a", "b/1", "b/2", "c"] {
         for i in 0..3 {
             put(&f, key, format!("{key}{i}").as_bytes()).await;
         }
     }
-    f.delete_object("bkt", del("c", None)).await.unwrap();
+    f.delete_object(&root(), "bkt", del("c", None)).await.unwrap();
     let all = versions(&f).await;
     assert_eq!(all.len(), 13);
 
@@ -366,7 +387,7 @@ async fn version_listing_pages_with_markers_and_prefixes() {
             version_id_marker: version_marker.clone(),
             ..Default::default()
         };
-        let page = f.list_object_versions("bkt", q).await.unwrap();
+        let page = f.list_object_versions(&root(), "bkt", q).await.unwrap();
         seen.extend(
             page.versions
                 .iter()
@@ -386,7 +407,7 @@ async fn version_listing_pages_with_markers_and_prefixes() {
         max_keys: 1000,
         ..Default::default()
     };
-    let page = f.list_object_versions("bkt", q).await.unwrap();
+    let page = f.list_object_versions(&root(), "bkt", q).await.unwrap();
     assert_eq!(page.common_prefixes, ["b/"]);
     assert_eq!(page.versions.len(), 7);
     // key-marker alone skips all versions of that key.
@@ -395,7 +416,7 @@ async fn version_listing_pages_with_markers_and_prefixes() {
         max_keys: 1000,
         ..Default::default()
     };
-    let page = f.list_object_versions("bkt", q).await.unwrap();
+    let page = f.list_object_versions(&root(), "bkt", q).await.unwrap();
     assert!(page.versions.iter().all(|v| v.key == "c"));
     assert_eq!(page.versions.len(), 4);
     // A version-id marker needs a key marker.
@@ -405,7 +426,7 @@ async fn version_listing_pages_with_markers_and_prefixes() {
         ..Default::default()
     };
     assert!(matches!(
-        f.list_object_versions("bkt", q).await,
+        f.list_object_versions(&root(), "bkt", q).await,
         Err(ModelError::InvalidArgument(_))
     ));
 }
@@ -414,25 +435,29 @@ async fn version_listing_pages_with_markers_and_prefixes() {
 async fn reads_and_listing_do_not_pay_for_old_versions() {
     let dir = tempfile::tempdir().unwrap();
     let (f, rows) = open_counting(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     put(&f, "few", b"1").await;
     for i in 0..500 {
         put(&f, "many", format!("{i}").as_bytes()).await;
     }
     for i in 0..50 {
         put(&f, &format!("dead{i:02}"), b"x").await;
-        f.delete_object("bkt", del(&format!("dead{i:02}"), None)).await.unwrap();
+        f.delete_object(&root(), "bkt", del(&format!("dead{i:02}"), None))
+            .await
+            .unwrap();
     }
 
     let cost = |before: u64| rows.load(Ordering::Relaxed) - before;
     let start = rows.load(Ordering::Relaxed);
-    f.head_object("bkt", "few", None, &ReadConditions::default())
+    f.head_object(&root(), "bkt", "few", None, &ReadConditions::default())
         .await
         .unwrap();
     let few = cost(start);
     let start = rows.load(Ordering::Relaxed);
-    f.head_object("bkt", "many", None, &ReadConditions::default())
+    f.head_object(&root(), "bkt", "many", None, &ReadConditions::default())
         .await
         .unwrap();
     let many = cost(start);
@@ -454,8 +479,10 @@ async fn reads_and_listing_do_not_pay_for_old_versions() {
 async fn conditional_writes_check_the_current_version() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket("bkt", None).await.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     let put_if = |none_match: bool, if_match: Option<&str>| PutAttrs {
         if_none_match: none_match.then(|| "*".to_string()),
         if_match: if_match.map(str::to_string),
@@ -469,7 +496,7 @@ async fn conditional_writes_check_the_current_version() {
                 .stage(futures::stream::iter(chunks), None, MAX_PUT_SIZE)
                 .await
                 .unwrap();
-            f.put_object("bkt", "k", staged, attrs).await
+            f.put_object(&root(), "bkt", "k", staged, attrs).await
         }
     };
     assert!(matches!(
@@ -487,7 +514,7 @@ async fn conditional_writes_check_the_current_version() {
     ));
     try_put(put_if(false, Some(&first.etag))).await.unwrap();
     // Behind a delete marker the key has no current object.
-    f.delete_object("bkt", del("k", None)).await.unwrap();
+    f.delete_object(&root(), "bkt", del("k", None)).await.unwrap();
     assert!(matches!(
         try_put(put_if(false, Some(&first.etag))).await,
         Err(ModelError::NoSuchKey)
@@ -498,13 +525,16 @@ async fn conditional_writes_check_the_current_version() {
     let mut d = del("k", None);
     d.if_match = Some("wrong".into());
     assert!(matches!(
-        f.delete_object("bkt", d.clone()).await,
+        f.delete_object(&root(), "bkt", d.clone()).await,
         Err(ModelError::PreconditionFailed)
     ));
     assert_eq!(read(&f, "k", None).await.unwrap(), b"data");
     d.if_match = Some(first.etag.clone());
-    assert!(f.delete_object("bkt", d.clone()).await.unwrap().delete_marker);
-    assert!(matches!(f.delete_object("bkt", d).await, Err(ModelError::NoSuchKey)));
+    assert!(f.delete_object(&root(), "bkt", d.clone()).await.unwrap().delete_marker);
+    assert!(matches!(
+        f.delete_object(&root(), "bkt", d).await,
+        Err(ModelError::NoSuchKey)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -512,7 +542,7 @@ async fn format_1_directories_are_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket("bkt", None).await.unwrap();
+        f.create_bucket(&root(), "bkt", None).await.unwrap();
         put(&f, "k", b"old object").await;
     }
     // Turn the directory back into format 1: objects without a version index.
@@ -531,8 +561,8 @@ async fn format_1_directories_are_upgraded_in_place() {
     let f = open(dir.path()).await;
     assert_eq!(read(&f, "k", Some("null")).await.unwrap(), b"old object");
     assert_eq!(versions(&f).await, [("k".to_string(), "null".to_string(), true, false)]);
-    f.delete_object("bkt", del("k", None)).await.unwrap();
-    f.delete_bucket("bkt").await.unwrap();
+    f.delete_object(&root(), "bkt", del("k", None)).await.unwrap();
+    f.delete_bucket(&root(), "bkt").await.unwrap();
 }
 
 /// Group commit: while one commit is in progress, the writes that arrive queue up and
@@ -541,8 +571,10 @@ async fn format_1_directories_are_upgraded_in_place() {
 async fn concurrent_writes_share_commits() {
     let dir = tempfile::tempdir().unwrap();
     let (f, _, commits) = open_counting_with(dir.path(), std::time::Duration::from_millis(30)).await;
-    f.create_bucket("bkt", None).await.unwrap();
-    f.set_bucket_versioning("bkt", VersioningState::Enabled).await.unwrap();
+    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
+        .await
+        .unwrap();
     let before = commits.load(Ordering::Relaxed);
     const WRITERS: usize = 64;
     let mut tasks = Vec::new();
@@ -582,7 +614,7 @@ async fn concurrent_writes_share_commits() {
                 if_match: (i % 2 == 1).then(|| "00000000000000000000000000000000".to_string()),
                 ..Default::default()
             };
-            f.put_object("bkt", "mixed", staged, attrs).await
+            f.put_object(&root(), "bkt", "mixed", staged, attrs).await
         }));
     }
     let mut ok = 0;

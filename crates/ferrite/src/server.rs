@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_api::{
-    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth,
+    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth, RootIdentity,
     VirtualHostDomain, precheck,
 };
 use ferrite_model::{Ferrite, Options};
@@ -72,10 +72,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             creds.secret_key
         );
     }
-    let owner = hex::encode(Sha256::digest(creds.access_key.as_bytes()));
+    // Root's canonical id: stable for its access key, as stored owner ids must be.
+    let root = RootIdentity {
+        access_key: creds.access_key.clone(),
+        canonical_id: hex::encode(Sha256::digest(creds.access_key.as_bytes())),
+        display_name: "ferrite".into(),
+    };
     let opts = Options {
         region: args.region.clone(),
-        owner,
         durable: !args.no_fsync,
         body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
         meta_cache_bytes: args.meta_cache_mib.max(1) << 20,
@@ -91,7 +95,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the data directory")?;
 
     let metrics = Metrics::new(model.clone());
-    let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, "ferrite"));
+    let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, root));
     builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
     builder.set_access(RecordOperation);
     if let Some(domain) = &args.domain {

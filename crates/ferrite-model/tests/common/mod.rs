@@ -2,18 +2,22 @@
 
 #![allow(dead_code)]
 
-use ferrite_model::Options;
+use ferrite_model::{Caller, Options};
 use ferrite_store::RedbMetaStore;
 
 /// Test options: no fsync (the tests are about rules, not durability), default caches.
 pub fn options() -> Options {
     Options {
         region: "us-east-1".into(),
-        owner: "owner".into(),
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
     }
+}
+
+/// The administrator, as the adapter builds it for root-signed requests.
+pub fn root() -> Caller {
+    Caller::root("0".repeat(64), "root")
 }
 
 /// Opens a data directory's metadata store directly. A dropped engine may hold the

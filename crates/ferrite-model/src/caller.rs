@@ -1,0 +1,79 @@
+//! Who is asking: the authenticated principal of a request, which every model
+//! operation receives first.
+
+use crate::{ModelError, ModelResult};
+
+/// The principal a request runs as. The adapter builds it once per request from what
+/// the protocol layer authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// The administrator (the root credentials): may do everything, on every bucket.
+    Root { canonical_id: String, display_name: String },
+    /// A user with its own access key (the identity issue adds them).
+    User {
+        canonical_id: String,
+        display_name: String,
+        access_key_id: String,
+    },
+    /// An unsigned request.
+    Anonymous,
+}
+
+/// The caller of a model operation: its principal, and (as access control grows) the
+/// request facts that policies test (source address, TLS, signature type, time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+}
+
+impl Caller {
+    pub fn new(principal: Principal) -> Self {
+        Self { principal }
+    }
+
+    pub fn root(canonical_id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Self::new(Principal::Root {
+            canonical_id: canonical_id.into(),
+            display_name: display_name.into(),
+        })
+    }
+
+    pub fn anonymous() -> Self {
+        Self::new(Principal::Anonymous)
+    }
+
+    /// The canonical id of a signed caller; `None` for anonymous.
+    pub fn canonical_id(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::Root { canonical_id, .. } | Principal::User { canonical_id, .. } => Some(canonical_id),
+            Principal::Anonymous => None,
+        }
+    }
+
+    /// The id stored as the owner of what this caller creates. Anonymous callers own
+    /// nothing: until grants to AllUsers exist (the identity issue), they may not
+    /// create anything.
+    pub(crate) fn owner_id(&self) -> ModelResult<String> {
+        self.canonical_id().map(str::to_string).ok_or(ModelError::AccessDenied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_callers_own_what_they_create_and_anonymous_ones_nothing() {
+        let root = Caller::root("a".repeat(64), "admin");
+        assert_eq!(root.owner_id().unwrap(), "a".repeat(64));
+        let user = Caller::new(Principal::User {
+            canonical_id: "b".repeat(64),
+            display_name: "bob".into(),
+            access_key_id: "AKB".into(),
+        });
+        assert_eq!(user.canonical_id(), Some(&*"b".repeat(64)));
+        let anon = Caller::anonymous();
+        assert!(matches!(anon.owner_id(), Err(ModelError::AccessDenied)));
+        assert_eq!(anon.canonical_id(), None);
+    }
+}
