@@ -165,7 +165,7 @@ pub fn header_checksum(values: [(ChecksumAlgorithm, Option<&String>); 5]) -> S3R
                     "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
                 ));
             }
-            found = Some(ChecksumValue::parse(algo, v).map_err(to_s3)?);
+            found = Some(ChecksumValue::parse(algo, v).map_err(|e| to_s3(e.into()))?);
         }
     }
     Ok(found)
@@ -175,7 +175,7 @@ pub fn content_md5(value: Option<&String>) -> S3Result<Option<[u8; 16]>> {
     value
         .map(|v| ferrite_model::Expected::parse_content_md5(v))
         .transpose()
-        .map_err(to_s3)
+        .map_err(|e| to_s3(e.into()))
 }
 
 /// Continuation tokens are opaque to clients: the URL-safe base64 of the name to

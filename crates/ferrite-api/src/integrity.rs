@@ -111,7 +111,7 @@ impl Integrity {
                     format!("the {name} trailer was announced but not sent"),
                 )
             })?;
-            expected.checksum = Some(ChecksumValue::parse(algo, &value).map_err(to_s3)?);
+            expected.checksum = Some(ChecksumValue::parse(algo, &value).map_err(|e| to_s3(e.into()))?);
         }
         Ok(expected)
     }

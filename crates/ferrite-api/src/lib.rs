@@ -5,6 +5,8 @@
 //! errors become S3 errors in one exhaustive `match` ([`error::to_s3`]). One module
 //! per resource family.
 
+#![forbid(unsafe_code)]
+
 mod auth;
 mod body_marker;
 mod bucket;
@@ -55,12 +57,18 @@ impl FerriteS3 {
     /// Who is asking: built once per request from what s3s authenticated. An unsigned
     /// request is anonymous; a key the protocol layer accepted names its principal.
     fn caller<T>(&self, req: &S3Request<T>) -> Caller {
-        match &req.credentials {
-            Some(c) if c.access_key == self.root.access_key => {
+        // The key s3s verified, or the one a request re-sent after verification
+        // carries (see `range_compat`).
+        let key = match &req.credentials {
+            Some(c) => Some(c.access_key.as_str()),
+            None => req.extensions.get::<Authenticated>().map(|a| a.access_key.as_str()),
+        };
+        match key {
+            Some(k) if k == self.root.access_key => {
                 Caller::root(self.root.canonical_id.clone(), self.root.display_name.clone())
             }
-            // s3s verified a key that is not root's: none exists yet, so it can only
-            // be a bug; it gets no more than anonymous rights.
+            // A verified key that is not root's cannot exist yet (there are no users);
+            // it gets no more than anonymous rights.
             Some(_) | None => Caller::anonymous(),
         }
     }

@@ -7,6 +7,8 @@
 //! made once and shared (`Bytes` clones), bodies are signed as UNSIGNED-PAYLOAD, the
 //! signing key is derived once a day, and responses are counted, not buffered.
 
+#![forbid(unsafe_code)]
+
 use ferrite_bench::sigv4;
 
 use std::sync::Arc;

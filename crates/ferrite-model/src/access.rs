@@ -6,7 +6,7 @@
 
 use ferrite_store::ReadTxn;
 
-use crate::engine::get_bucket;
+use crate::lookup::get_bucket;
 use crate::records::BucketRecord;
 use crate::{Caller, ModelError, ModelResult, Principal};
 

@@ -3,10 +3,11 @@
 use std::ops::Bound;
 
 use crate::access::{bucket_for, check_bucket};
-use crate::engine::{blocking, now_ms};
+use crate::clock::now_ms;
+use crate::engine::blocking;
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::records::{BucketRecord, VersioningState, decode, encode};
-use crate::{Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
+use crate::{BucketUsage, Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
 const LEGACY_REGION: &str = "us-east-1";
 
@@ -204,5 +205,34 @@ impl Ferrite {
                 crate::stats::forget(&mut *txn, rec.id)
             })
             .await
+    }
+
+    /// Every bucket's usage, by bucket name: one lookup per bucket. The server's own
+    /// operational read (metrics), not an S3 operation: no caller.
+    pub async fn bucket_usage(&self) -> ModelResult<Vec<(String, BucketUsage)>> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let mut buckets = Vec::new();
+            let mut failed = None;
+            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
+                match decode::<BucketRecord>(v) {
+                    Ok(b) => buckets.push(b),
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+                true
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            buckets
+                .into_iter()
+                .map(|b| Ok((b.name, crate::stats::read(&*txn, b.id)?)))
+                .collect()
+        })
+        .await
     }
 }

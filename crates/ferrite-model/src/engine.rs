@@ -1,17 +1,13 @@
-//! The engine: the metadata store, the blob store, and the helpers every operation
-//! shares (bucket lookup, data reference counting, running store work off the async
-//! threads).
+//! The engine: the metadata store, the blob store, the committer and the hashing
+//! pool behind one handle, opening them, and running store work off the async threads.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use ferrite_store::{BlobId, BlobStore, FsBlobStore, MetaStore, ReadTxn, RedbMetaStore, WriteTxn};
+use ferrite_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 use tokio::sync::Notify;
 
-use crate::keys::FORMAT_KEY;
-use crate::records::{BucketRecord, DataRef, FORMAT_VERSION, ObjectRecord, decode};
-use crate::{ModelError, ModelResult, tables};
+use crate::{ModelError, ModelResult};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -46,7 +42,7 @@ pub(crate) struct Inner {
     /// Runs the hot write paths with group commit.
     pub committer: crate::commit::Committer,
     /// Hashes the MD5 of concurrent uploads side by side.
-    pub md5: crate::hash_pool::Md5Pool,
+    pub md5: ferrite_hash::Md5Pool,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -58,33 +54,6 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ModelError::Internal(format!("blocking task failed: {e}")))?
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Microseconds since the epoch.
-pub(crate) fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
-/// A fresh 16-byte id: the time in microseconds (u64 BE), then 64 random bits.
-/// Unique like a random id, but ids made close in time sort close together: upload
-/// ids list in the order they were made, and the inline data (and reference count)
-/// rows a commit adds land in the same few B-tree pages at the end of their tables
-/// instead of one page each anywhere in them.
-pub(crate) fn time_ordered_id() -> [u8; 16] {
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&now_us().to_be_bytes());
-    id[8..].copy_from_slice(&rand::random::<[u8; 8]>());
-    id
 }
 
 impl Ferrite {
@@ -108,7 +77,7 @@ impl Ferrite {
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
-                md5: crate::hash_pool::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
+                md5: ferrite_hash::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
                 meta,
                 blobs,
                 opts,
@@ -120,7 +89,7 @@ impl Ferrite {
         // Taken from the blob store's clock, which blob times come from: a blob that a
         // write lands after this shows this time or later, so the orphan sweep can
         // never take it (`SystemTime::now()` can be a tick ahead of file times).
-        this.inner.committer.write(upgrade_format).await?;
+        this.inner.committer.write(crate::upgrade::upgrade_format).await?;
         let (cleared, started) = blocking(move || {
             let cleared = inner.blobs.clear_temp()?;
             Ok((cleared, inner.blobs.now()?))
@@ -135,113 +104,5 @@ impl Ferrite {
 
     pub fn options(&self) -> &Options {
         &self.inner.opts
-    }
-}
-
-/// Checks the data dir's on-disk format, and upgrades an older one (a new store gets
-/// the current format). A job of its own: the upgrade is one transaction.
-fn upgrade_format(w: &mut dyn WriteTxn) -> ModelResult<()> {
-    let found = w.get(tables::SYSTEM, FORMAT_KEY)?;
-    let found = match found {
-        None => None,
-        Some(v) => Some(u32::from_be_bytes(v.as_slice().try_into().map_err(|_| {
-            ModelError::Corrupt(format!("unreadable on-disk format marker {v:?}"))
-        })?)),
-    };
-    match found {
-        Some(FORMAT_VERSION) => Ok(()),
-        // A new store, or an older format: upgrade in one transaction.
-        None | Some(1) | Some(2) => {
-            if found == Some(1) {
-                let migrated = crate::versions::migrate_from_v1(&mut *w)?;
-                tracing::info!(objects = migrated, "built the version index");
-            }
-            if found.is_some() {
-                let buckets = crate::stats::rebuild(&mut *w)?;
-                tracing::info!(buckets, "counted bucket usage");
-            }
-            w.put(tables::SYSTEM, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-            if found.is_some() {
-                tracing::info!("upgraded the data directory to format {FORMAT_VERSION}");
-            }
-            Ok(())
-        }
-        Some(v) => Err(ModelError::Corrupt(format!(
-            "data directory has on-disk format {v}; this build reads formats 1 to {FORMAT_VERSION}"
-        ))),
-    }
-}
-
-pub(crate) fn get_bucket(txn: &dyn ReadTxn, name: &str) -> ModelResult<BucketRecord> {
-    match txn.get(tables::BUCKETS, name.as_bytes())? {
-        Some(bytes) => decode(&bytes),
-        None => Err(ModelError::NoSuchBucket),
-    }
-}
-
-pub(crate) fn get_object(txn: &dyn ReadTxn, okey: &[u8]) -> ModelResult<Option<ObjectRecord>> {
-    txn.get(tables::OBJECTS, okey)?.map(|b| decode(&b)).transpose()
-}
-
-fn refcount(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<u64> {
-    match txn.get(tables::BLOBS, id)? {
-        Some(b) => {
-            let arr: [u8; 8] = b
-                .as_slice()
-                .try_into()
-                .map_err(|_| ModelError::Corrupt("bad refcount".into()))?;
-            Ok(u64::from_be_bytes(arr))
-        }
-        None => Ok(0),
-    }
-}
-
-/// Takes one reference on each data id of `data`.
-pub(crate) fn add_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
-    for id in data.ids() {
-        let n = refcount(txn, &id)?;
-        txn.put(tables::BLOBS, &id, &(n + 1).to_be_bytes())?;
-    }
-    Ok(())
-}
-
-/// Drops one reference on each data id of `data`. Inline data without references is
-/// removed in this transaction; blobs are queued for the garbage collector (the
-/// committer wakes it after the commit).
-pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
-    for id in data.ids() {
-        let n = refcount(txn, &id)?;
-        if n > 1 {
-            txn.put(tables::BLOBS, &id, &(n - 1).to_be_bytes())?;
-            continue;
-        }
-        txn.delete(tables::BLOBS, &id)?;
-        if matches!(data, DataRef::Inline(_)) {
-            txn.delete(tables::INLINE, &id)?;
-        } else {
-            txn.put(tables::GARBAGE, &id, &[])?;
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn blob_id(id: &[u8; 16]) -> BlobId {
-    BlobId(*id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_ordered_ids_are_unique_and_sort_by_time() {
-        let mut ids: Vec<[u8; 16]> = (0..10_000).map(|_| time_ordered_id()).collect();
-        let first = ids[0];
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let later = time_ordered_id();
-        assert!(later > first, "an id made later sorts after");
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 10_000, "ids made in the same microsecond still differ");
     }
 }

@@ -100,3 +100,18 @@ impl ModelError {
         }
     }
 }
+
+/// Hashing and verification errors keep their meaning.
+impl From<ferrite_hash::HashError> for ModelError {
+    fn from(e: ferrite_hash::HashError) -> Self {
+        use ferrite_hash::HashError as H;
+        match e {
+            H::BadDigest(what) => ModelError::BadDigest(what),
+            H::InvalidDigest(msg) => ModelError::InvalidDigest(msg),
+            H::IncompleteBody => ModelError::IncompleteBody,
+            H::InvalidArgument(msg) => ModelError::InvalidArgument(msg),
+            H::Corrupt(msg) => ModelError::Corrupt(msg),
+            H::Internal(msg) => ModelError::Internal(msg),
+        }
+    }
+}

@@ -8,35 +8,38 @@
 //! blob or kept inline), then one metadata transaction makes it the current object.
 //! That commit is the moment the object exists.
 
+#![forbid(unsafe_code)]
+
 mod access;
 mod bucket;
 mod caller;
-mod checksum;
+mod clock;
 mod commit;
 mod conditions;
 mod engine;
 mod error;
 mod gc;
-mod hash_pool;
 mod keys;
 mod leases;
 mod list;
-pub mod md5_lanes;
+mod lookup;
 mod multipart;
 mod names;
 mod object;
 mod records;
+mod refs;
 mod staging;
 mod stats;
 mod tables;
+mod upgrade;
 mod versions;
 
 pub use bucket::BucketInfo;
 pub use caller::{Caller, Principal};
-pub use checksum::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
+pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use multipart::{
     CompletePart, CompleteRequest, CompletedUpload, MAX_PART_NUMBER, MIN_PART_SIZE, NewUpload, PartInfo, PartsPage,

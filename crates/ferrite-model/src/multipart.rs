@@ -9,20 +9,22 @@ use ferrite_store::{ReadTxn, WriteTxn};
 use md5::{Digest as _, Md5};
 
 use crate::access::bucket_for;
-use crate::checksum::multipart_checksum;
-use crate::engine::{add_refs, blocking, drop_refs, now_ms, time_ordered_id};
+use crate::clock::{now_ms, time_ordered_id};
+use crate::engine::blocking;
 use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, upload_key, version_prefix};
 use crate::list::{Walk, walk};
 use crate::names::validate_user_metadata;
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
+use crate::refs::{add_refs, drop_refs};
 use crate::staging::Landed;
 use crate::versions::{WriteConditions, add_version};
 use crate::{
     Caller, ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables,
     validate_key,
 };
+use ferrite_hash::multipart_checksum;
 
 /// Part numbers run from 1 to this.
 pub const MAX_PART_NUMBER: u32 = 10_000;

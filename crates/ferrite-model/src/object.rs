@@ -15,12 +15,15 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::access::bucket_for;
+use crate::clock::{now_ms, time_ordered_id};
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
-use crate::engine::{blob_id, blocking, get_object, now_ms, time_ordered_id};
+use crate::engine::blocking;
 use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
+use crate::lookup::get_object;
 use crate::names::validate_user_metadata;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
+use crate::refs::blob_id;
 use crate::staging::Landed;
 use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,

@@ -20,8 +20,8 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::checksum::ChecksumValue;
 use crate::{ModelError, ModelResult};
+use ferrite_hash::ChecksumValue;
 
 /// Version of the on-disk format as a whole (data-dir layout: tables and keys).
 /// 1: current objects only. 2: the version index (`Versions`, `NullVersions`).

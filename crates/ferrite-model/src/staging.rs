@@ -8,9 +8,9 @@ use bytes::{Bytes, BytesMut};
 use ferrite_store::{BlobId, BlobWriter};
 use futures::{Stream, StreamExt};
 
-use crate::checksum::{BodyHasher, Digests};
 use crate::engine::blocking;
 use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
+use ferrite_hash::{BodyHasher, Digests};
 
 /// Largest single PUT, as on AWS.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -49,7 +49,7 @@ pub(crate) enum Landed {
 
 impl Staged {
     pub fn verify(&self, expected: &Expected) -> ModelResult<()> {
-        self.digests.verify(expected)
+        Ok(self.digests.verify(expected)?)
     }
 
     pub fn len(&self) -> u64 {
@@ -79,7 +79,7 @@ impl Staged {
 }
 
 /// Where a body goes: the blob (created at the first flush) and the hashes so far
-/// (but MD5, which is in an [`Md5Feed`](crate::hash_pool::Md5Feed) meanwhile).
+/// (but MD5, which is in an [`Md5Feed`](ferrite_hash::Md5Feed) meanwhile).
 struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,

@@ -7,10 +7,9 @@ use std::ops::Bound;
 
 use ferrite_store::{ReadTxn, WriteTxn};
 
-use crate::engine::blocking;
 use crate::keys::split_version_key;
-use crate::records::{BucketRecord, ObjectRecord, decode};
-use crate::{Ferrite, ModelError, ModelResult, tables};
+use crate::records::{ObjectRecord, decode};
+use crate::{ModelError, ModelResult, tables};
 
 /// A bucket's usage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,7 +119,7 @@ impl UsageDelta {
     }
 }
 
-fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
+pub(crate) fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
     match txn.get(tables::BUCKET_STATS, &bucket_id.to_be_bytes())? {
         Some(bytes) => BucketUsage::decode(&bytes),
         None => Ok(BucketUsage::default()),
@@ -176,31 +175,4 @@ pub(crate) fn rebuild(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
         txn.put(tables::BUCKET_STATS, &bucket_id.to_be_bytes(), &usage.encode())?;
     }
     Ok(found.len() as u64)
-}
-
-impl Ferrite {
-    /// Every bucket's usage, by bucket name: one lookup per bucket.
-    pub async fn bucket_usage(&self) -> ModelResult<Vec<(String, BucketUsage)>> {
-        let inner = self.inner.clone();
-        blocking(move || {
-            let txn = inner.meta.begin_read()?;
-            let mut buckets = Vec::new();
-            let mut failed = None;
-            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-                match decode::<BucketRecord>(v) {
-                    Ok(b) => buckets.push(b),
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
-                true
-            })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            buckets.into_iter().map(|b| Ok((b.name, read(&*txn, b.id)?))).collect()
-        })
-        .await
-    }
 }

@@ -15,9 +15,10 @@ use std::ops::Bound;
 
 use ferrite_store::{ReadTxn, WriteTxn};
 
-use crate::engine::{add_refs, drop_refs, now_ms, now_us};
+use crate::clock::{now_ms, now_us};
 use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
 use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
+use crate::refs::{add_refs, drop_refs};
 use crate::stats::UsageDelta;
 use crate::{ModelError, ModelResult, tables};
 
@@ -304,25 +305,4 @@ pub(crate) fn delete_marker(owner: &str) -> ObjectRecord {
         encryption: None,
         lock: Default::default(),
     }
-}
-
-/// Format 1 kept only `Objects` (no version index): give each object its `null`
-/// version row and pointer. The data references move from the `Objects` row to the
-/// version row, so refcounts stay as they are.
-pub(crate) fn migrate_from_v1(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
-    let mut rows = Vec::new();
-    txn.scan(tables::OBJECTS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
-        rows.push((k.to_vec(), v.to_vec()));
-        true
-    })?;
-    for (okey, value) in &rows {
-        let rec: ObjectRecord = decode(value)?;
-        let (id_bytes, key_bytes) = okey.split_at(8);
-        let bucket_id = u64::from_be_bytes(id_bytes.try_into().expect("8 bytes"));
-        let key = std::str::from_utf8(key_bytes).map_err(|_| ModelError::Corrupt("non-UTF-8 key".into()))?;
-        let seq = (rec.last_modified_ms.max(0) as u64).saturating_mul(1000);
-        txn.put(tables::VERSIONS, &version_key(bucket_id, key, seq), value)?;
-        txn.put(tables::NULL_VERSIONS, okey, &seq.to_be_bytes())?;
-    }
-    Ok(rows.len() as u64)
 }

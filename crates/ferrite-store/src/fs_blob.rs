@@ -80,6 +80,7 @@ const WRITEBACK_EVERY: u64 = 8 << 20;
 /// fsync in `finish`; this only moves the work earlier. Failures are ignored for that
 /// reason.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
 fn start_writeback(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
     // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open

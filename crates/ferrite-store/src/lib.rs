@@ -9,6 +9,10 @@
 //! It knows nothing of S3, HTTP or the object model: keys and values are bytes.
 //! [`conformance`] holds the one test suite every implementation must pass.
 
+// `unsafe` only for the one raw filesystem call (fs_blob's sync_file_range), with a SAFETY
+// note.
+#![deny(unsafe_code)]
+
 mod blob;
 pub mod conformance;
 mod error;

@@ -1,5 +1,7 @@
 //! The `ferrite` binary: command line, credentials, and the HTTP server.
 
+#![forbid(unsafe_code)]
+
 mod conn;
 mod credentials;
 mod datadir;

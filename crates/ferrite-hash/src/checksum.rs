@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha1::Digest as _;
 
 use crate::md5_lanes::Md5Stream;
-use crate::{ModelError, ModelResult};
+use crate::{HashError, HashResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ChecksumAlgorithm {
@@ -77,13 +77,13 @@ pub struct ChecksumValue {
 impl ChecksumValue {
     /// Validates a client-supplied value. One that is not base64 of a digest of the
     /// algorithm's length can never match the body: `BadDigest`, as S3 answers.
-    pub fn parse(algorithm: ChecksumAlgorithm, base64: &str) -> ModelResult<Self> {
+    pub fn parse(algorithm: ChecksumAlgorithm, base64: &str) -> HashResult<Self> {
         match B64.decode(base64.trim()) {
             Ok(raw) if raw.len() == algorithm.digest_len() => Ok(Self {
                 algorithm,
                 base64: B64.encode(raw),
             }),
-            _ => Err(ModelError::BadDigest(checksum_label(algorithm))),
+            _ => Err(HashError::BadDigest(checksum_label(algorithm))),
         }
     }
 }
@@ -95,9 +95,9 @@ impl ChecksumValue {
         self.base64.contains('-')
     }
 
-    fn raw(&self) -> ModelResult<Vec<u8>> {
+    fn raw(&self) -> HashResult<Vec<u8>> {
         B64.decode(&self.base64)
-            .map_err(|_| ModelError::Corrupt("stored checksum is not base64".into()))
+            .map_err(|_| HashError::Corrupt("stored checksum is not base64".into()))
     }
 }
 
@@ -105,21 +105,21 @@ impl ChecksumValue {
 /// full-object CRC combined from the part CRCs (no data is read again), or a
 /// composite checksum, the algorithm over the concatenated binary part checksums,
 /// suffixed `-N`.
-pub(crate) fn multipart_checksum(
+pub fn multipart_checksum(
     algorithm: ChecksumAlgorithm,
     full_object: bool,
     parts: &[(&ChecksumValue, u64)],
-) -> ModelResult<ChecksumValue> {
+) -> HashResult<ChecksumValue> {
     let mut raws = Vec::with_capacity(parts.len());
     for (c, _) in parts {
         if c.algorithm != algorithm || c.is_composite() {
-            return Err(ModelError::Internal("part checksum of another algorithm".into()));
+            return Err(HashError::Internal("part checksum of another algorithm".into()));
         }
         raws.push(c.raw()?);
     }
     let base64 = if full_object {
         let crc = algorithm.crc().ok_or_else(|| {
-            ModelError::InvalidArgument(format!("{} cannot be a full-object checksum", algorithm.name()))
+            HashError::InvalidArgument(format!("{} cannot be a full-object checksum", algorithm.name()))
         })?;
         let mut acc: Option<u64> = None;
         for (raw, (_, len)) in raws.iter().zip(parts) {
@@ -157,12 +157,12 @@ pub struct Expected {
 
 impl Expected {
     /// Parses a `Content-MD5` header value (base64 of 16 bytes).
-    pub fn parse_content_md5(value: &str) -> ModelResult<[u8; 16]> {
+    pub fn parse_content_md5(value: &str) -> HashResult<[u8; 16]> {
         let raw = B64
             .decode(value.trim())
-            .map_err(|_| ModelError::InvalidDigest("Content-MD5 is not base64".into()))?;
+            .map_err(|_| HashError::InvalidDigest("Content-MD5 is not base64".into()))?;
         raw.try_into()
-            .map_err(|_| ModelError::InvalidDigest("Content-MD5 is not 16 bytes".into()))
+            .map_err(|_| HashError::InvalidDigest("Content-MD5 is not 16 bytes".into()))
     }
 }
 
@@ -210,16 +210,16 @@ impl BodyHasher {
 
     /// Takes the MD5 state out, to be continued elsewhere and given back with
     /// [`BodyHasher::return_md5`]; meanwhile feed the body to [`BodyHasher::update_extra`].
-    pub(crate) fn lend_md5(&mut self) -> Md5Stream {
+    pub fn lend_md5(&mut self) -> Md5Stream {
         std::mem::take(&mut self.md5)
     }
 
-    pub(crate) fn return_md5(&mut self, md5: Md5Stream) {
+    pub fn return_md5(&mut self, md5: Md5Stream) {
         self.md5 = md5;
     }
 
     /// Feeds only the extra checksum.
-    pub(crate) fn update_extra(&mut self, data: &[u8]) {
+    pub fn update_extra(&mut self, data: &[u8]) {
         match &mut self.extra {
             Some(Extra::Crc(d, _)) => d.update(data),
             Some(Extra::Sha1(d)) => d.update(data),
@@ -262,25 +262,25 @@ impl BodyHasher {
 impl Digests {
     /// Checks the body against what the client claimed. Length first, then MD5, then
     /// the checksum, so a truncated body is reported as such.
-    pub fn verify(&self, expected: &Expected) -> ModelResult<()> {
+    pub fn verify(&self, expected: &Expected) -> HashResult<()> {
         if let Some(len) = expected.length
             && len != self.len
         {
-            return Err(ModelError::IncompleteBody);
+            return Err(HashError::IncompleteBody);
         }
         if let Some(md5) = expected.md5
             && md5 != self.md5
         {
-            return Err(ModelError::BadDigest("Content-MD5"));
+            return Err(HashError::BadDigest("Content-MD5"));
         }
         if let Some(want) = &expected.checksum {
             match &self.checksum {
                 Some(got) if got.algorithm == want.algorithm && got.base64 == want.base64 => {}
                 Some(got) if got.algorithm == want.algorithm => {
-                    return Err(ModelError::BadDigest(checksum_label(want.algorithm)));
+                    return Err(HashError::BadDigest(checksum_label(want.algorithm)));
                 }
                 _ => {
-                    return Err(ModelError::Internal(
+                    return Err(HashError::Internal(
                         "checksum was not computed with the expected algorithm".into(),
                     ));
                 }
@@ -415,14 +415,14 @@ mod tests {
                 md5: Some([0; 16]),
                 ..Default::default()
             }),
-            Err(ModelError::BadDigest("Content-MD5"))
+            Err(HashError::BadDigest("Content-MD5"))
         ));
         assert!(matches!(
             d.verify(&Expected {
                 length: Some(12),
                 ..Default::default()
             }),
-            Err(ModelError::IncompleteBody)
+            Err(HashError::IncompleteBody)
         ));
         let wrong = ChecksumValue::parse(ChecksumAlgorithm::Crc32, "AAAAAA==").unwrap();
         assert!(matches!(
@@ -430,7 +430,7 @@ mod tests {
                 checksum: Some(wrong),
                 ..Default::default()
             }),
-            Err(ModelError::BadDigest("x-amz-checksum-crc32"))
+            Err(HashError::BadDigest("x-amz-checksum-crc32"))
         ));
         let right = ChecksumValue::parse(ChecksumAlgorithm::Crc32, "DUoRhQ==").unwrap();
         assert!(
@@ -446,17 +446,17 @@ mod tests {
     fn malformed_digests_are_invalid() {
         assert!(matches!(
             Expected::parse_content_md5("not base64!"),
-            Err(ModelError::InvalidDigest(_))
+            Err(HashError::InvalidDigest(_))
         ));
         assert!(matches!(
             Expected::parse_content_md5("AAAA"),
-            Err(ModelError::InvalidDigest(_))
+            Err(HashError::InvalidDigest(_))
         ));
         // A checksum that cannot be a digest of the algorithm can never match: BadDigest.
         for bad in ["AAAAAA==", "bad", "!!!"] {
             assert!(matches!(
                 ChecksumValue::parse(ChecksumAlgorithm::Sha256, bad),
-                Err(ModelError::BadDigest(_))
+                Err(HashError::BadDigest(_))
             ));
         }
     }

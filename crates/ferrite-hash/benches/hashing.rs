@@ -1,10 +1,10 @@
 //! The PUT path's hashing: MD5 (the ETag) alone and with each extra checksum, fed in
 //! the 64 KiB chunks a request body arrives in; and the MD5 lane kernels that hash
-//! concurrent uploads side by side. `cargo bench -p ferrite-model --bench hashing`.
+//! concurrent uploads side by side. `cargo bench -p ferrite-hash --bench hashing`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ferrite_model::md5_lanes::{Kernel, LANES, compress_lanes, compress_scalar};
-use ferrite_model::{BodyHasher, ChecksumAlgorithm};
+use ferrite_hash::md5_lanes::{Kernel, LANES, compress_lanes, compress_scalar};
+use ferrite_hash::{BodyHasher, ChecksumAlgorithm};
 
 const BODY: usize = 4 << 20;
 const CHUNK: usize = 64 << 10;

@@ -20,12 +20,12 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use crate::md5_lanes::{Kernel, LANES, Md5Stream, compress_lanes, compress_scalar};
-use crate::{ModelError, ModelResult};
+use crate::{HashError, HashResult};
 
 /// Blocks hashed per lane before a thread looks for new work: 16 KiB.
 const STRETCH: usize = 256;
 
-pub(crate) struct Md5Pool {
+pub struct Md5Pool {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -81,20 +81,20 @@ impl Feed {
 }
 
 /// An upload's handle on its MD5 while the pool computes it.
-pub(crate) struct Md5Feed {
+pub struct Md5Feed {
     shared: Arc<Shared>,
     feed: Arc<Feed>,
     /// One receiver per pushed run not yet known to be hashed, oldest first.
     pushed: VecDeque<oneshot::Receiver<()>>,
 }
 
-fn stopped() -> ModelError {
-    ModelError::Internal("the MD5 hashing threads stopped".into())
+fn stopped() -> HashError {
+    HashError::Internal("the MD5 hashing threads stopped".into())
 }
 
 impl Md5Feed {
     /// Queues `chunks` to be hashed after everything pushed before.
-    pub(crate) fn push(&mut self, chunks: Vec<Bytes>) -> ModelResult<()> {
+    pub fn push(&mut self, chunks: Vec<Bytes>) -> HashResult<()> {
         let (done, hashed) = oneshot::channel();
         let schedule = {
             let mut state = self.feed.lock();
@@ -117,12 +117,12 @@ impl Md5Feed {
     }
 
     /// Runs pushed and not yet waited for.
-    pub(crate) fn pending(&self) -> usize {
+    pub fn pending(&self) -> usize {
         self.pushed.len()
     }
 
     /// Waits until the oldest pushed run is hashed.
-    pub(crate) async fn wait_oldest(&mut self) -> ModelResult<()> {
+    pub async fn wait_oldest(&mut self) -> HashResult<()> {
         match self.pushed.pop_front() {
             Some(hashed) => hashed.await.map_err(|_| stopped()),
             None => Ok(()),
@@ -130,7 +130,7 @@ impl Md5Feed {
     }
 
     /// Waits for every pushed run, and gives the stream back.
-    pub(crate) async fn finish(mut self) -> ModelResult<Md5Stream> {
+    pub async fn finish(mut self) -> HashResult<Md5Stream> {
         while !self.pushed.is_empty() {
             self.wait_oldest().await?;
         }
@@ -143,7 +143,7 @@ impl Md5Feed {
 impl Md5Pool {
     /// Starts the hashing threads: one per four cores when the CPU has a lane kernel
     /// (one thread then hashes eight uploads at once), one per core otherwise.
-    pub(crate) fn start() -> std::io::Result<Self> {
+    pub fn start() -> std::io::Result<Self> {
         let kernel = Kernel::detect();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = if kernel.is_scalar() { cores } else { cores.div_ceil(4) };
@@ -171,7 +171,7 @@ impl Md5Pool {
     }
 
     /// Opens a feed that continues `stream`.
-    pub(crate) fn feed(&self, stream: Md5Stream) -> Md5Feed {
+    pub fn feed(&self, stream: Md5Stream) -> Md5Feed {
         Md5Feed {
             shared: self.shared.clone(),
             feed: Arc::new(Feed(Mutex::new(FeedState {
@@ -185,7 +185,7 @@ impl Md5Pool {
 
     /// Continues `stream` over `chunks`, in order.
     #[cfg(test)]
-    async fn hash(&self, stream: Md5Stream, chunks: Vec<Bytes>) -> ModelResult<Md5Stream> {
+    async fn hash(&self, stream: Md5Stream, chunks: Vec<Bytes>) -> HashResult<Md5Stream> {
         let mut feed = self.feed(stream);
         feed.push(chunks)?;
         feed.finish().await
@@ -580,13 +580,13 @@ mod tests {
         let job = pool.hash(Md5Stream::new(), vec![Bytes::from_static(b"abc")]);
         let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), job).await;
         assert!(
-            matches!(outcome, Ok(Err(ModelError::Internal(_)))),
+            matches!(outcome, Ok(Err(HashError::Internal(_)))),
             "the upload must fail, not hang"
         );
         let later = pool.hash(Md5Stream::new(), vec![Bytes::from_static(b"abc")]);
         let later = tokio::time::timeout(std::time::Duration::from_secs(10), later).await;
         assert!(
-            matches!(later, Ok(Err(ModelError::Internal(_)))),
+            matches!(later, Ok(Err(HashError::Internal(_)))),
             "a closed pool refuses new work"
         );
     }
@@ -642,7 +642,7 @@ mod tests {
         for feed in feeds {
             let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), feed.finish()).await;
             assert!(
-                matches!(outcome, Ok(Err(ModelError::Internal(_)))),
+                matches!(outcome, Ok(Err(HashError::Internal(_)))),
                 "the upload must fail, not hang"
             );
         }
