@@ -5,6 +5,7 @@
 #   BENCH_DURATION=5s bench/run.sh
 #   BENCH_ONLY="put-4k get-4k" bench/run.sh   # some workloads
 #   FERRITE_EXTRA_ARGS=--no-fsync bench/run.sh  # the at-your-own-risk mode
+#   FERRITE_BIN=/path/to/ferrite bench/run.sh   # another build of the server (A/B runs)
 #
 # Builds Ferrite and ferrite-bench in release mode, measures the box's physical
 # limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
@@ -55,7 +56,8 @@ md5_all_mib=$(jq -s 'map(.mib_per_sec) | add' "$runs"/md5-all-*.json)
 export FERRITE_ROOT_ACCESS_KEY=BENCHACCESSKEY000001 FERRITE_ROOT_SECRET_KEY=bench-secret-key-for-local-runs-00000001
 export AWS_ACCESS_KEY_ID=$FERRITE_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRITE_ROOT_SECRET_KEY
 # shellcheck disable=SC2086
-RUST_LOG=warn "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$work/data" ${FERRITE_EXTRA_ARGS:-} \
+server_bin=${FERRITE_BIN:-$root/target/release/ferrite}
+RUST_LOG=warn "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" ${FERRITE_EXTRA_ARGS:-} \
   >"$work/stdout" 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -202,6 +202,11 @@ pub fn invalid_argument(msg: impl Into<String>) -> S3Error {
     to_s3(ModelError::InvalidArgument(msg.into()))
 }
 
+/// The storage class name listings show: STANDARD when none was given.
+pub(crate) fn class_name(sc: Option<ferrite_model::StorageClass>) -> String {
+    sc.unwrap_or(ferrite_model::StorageClass::Standard).as_str().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,9 +218,4 @@ mod tests {
         assert_eq!(without_aws_chunked("aws-chunked,br".into()), Some("br".into()));
         assert_eq!(without_aws_chunked("identity".into()), Some("identity".into()));
     }
-}
-
-/// The storage class name listings show: STANDARD when none was given.
-pub(crate) fn class_name(sc: Option<ferrite_model::StorageClass>) -> String {
-    sc.unwrap_or(ferrite_model::StorageClass::Standard).as_str().to_string()
 }

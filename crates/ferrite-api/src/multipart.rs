@@ -2,8 +2,8 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
 use ferrite_model::{
-    ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, MAX_PART_NUMBER, ModelError,
-    NewUpload, ReadConditions, Slice, UploadInfo, UploadQuery, validate_key,
+    ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, IncomingBody, MAX_PART_NUMBER,
+    ModelError, NewUpload, PartCopy, UploadInfo, UploadQuery,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -12,7 +12,7 @@ use crate::convert::{
     AttrsIn, ChecksumOut, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
     read_conditions, ts,
 };
-use crate::integrity::{Integrity, algorithm, checksum_fields};
+use crate::integrity::{algorithm, checksum_fields, claims, trailer_value};
 use crate::list::url_encoded;
 use crate::object::{body_stream, storage_class};
 use crate::{FerriteS3, to_s3};
@@ -135,51 +135,23 @@ impl FerriteS3 {
         if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
             marker.mark();
         }
-        let trailers = req.trailing_headers;
         let input = req.input;
         let number = part_number(input.part_number)?;
-        let integrity = Integrity::new(
+        let claims = claims(
             &req.headers,
             checksum_fields!(input),
             input.checksum_algorithm.as_ref(),
             input.content_md5.as_ref(),
             input.content_length,
         )?;
-        if integrity
-            .declared_length()
-            .is_some_and(|n| n > ferrite_model::MAX_PUT_SIZE)
-        {
-            return Err(to_s3(ModelError::EntityTooLarge));
-        }
-        // Refuse an unknown upload before reading the body; hash the part with the
-        // upload's algorithm so Complete can combine the part checksums.
-        let upload = self
-            .model
-            .upload_info(&caller, &input.bucket, &input.key, &input.upload_id)
-            .await
-            .map_err(to_s3)?;
-        if let (Some(want), Some(sent)) = (upload.checksum_algorithm, integrity.sent_algorithm())
-            && want != sent
-        {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                format!(
-                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
-                    want.name().to_ascii_lowercase(),
-                    sent.name().to_ascii_lowercase()
-                ),
-            ));
-        }
-        let algo = upload.checksum_algorithm.or(integrity.algorithm());
-        let staged = self
-            .model
-            .stage_part(body_stream(input.body), algo)
-            .await
-            .map_err(to_s3)?;
-        staged.verify(&integrity.expected(trailers)?).map_err(to_s3)?;
+        let body = IncomingBody {
+            stream: body_stream(input.body),
+            claims,
+            trailer_value: trailer_value(req.trailing_headers),
+        };
         let part = self
             .model
-            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, staged)
+            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, body)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(part.checksum.as_ref());
@@ -200,7 +172,6 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let caller = self.caller(&req);
         let input = req.input;
-        let number = part_number(input.part_number)?;
         let (src_bucket, src_key, src_version) = match input.copy_source {
             CopySource::Bucket {
                 bucket,
@@ -214,63 +185,35 @@ impl FerriteS3 {
                 ));
             }
         };
-        validate_key(&src_key).map_err(to_s3)?;
-        let range = copy_source_range(input.copy_source_range.as_deref())?;
-        let upload = self
-            .model
-            .upload_info(&caller, &input.bucket, &input.key, &input.upload_id)
-            .await
-            .map_err(to_s3)?;
-        let cond: ReadConditions = read_conditions(
-            input.copy_source_if_match,
-            input.copy_source_if_none_match,
-            input.copy_source_if_modified_since,
-            input.copy_source_if_unmodified_since,
-        );
-        let (src, body) = self
-            .model
-            .get_object(
-                &caller,
-                &src_bucket,
-                &src_key,
-                src_version.as_deref(),
-                range.map(Slice::Range),
-                &cond,
-            )
-            .await
-            .map_err(|e| match e {
-                // Copy-source conditions fail with 412, never 304.
-                ModelError::NotModified { .. } => to_s3(ModelError::PreconditionFailed),
-                other => to_s3(other),
-            })?;
-        // Unlike a GET's Range, a copy-source range must lie within the source.
-        if let Some(ByteRange::From { last: Some(last), .. }) = range
-            && last >= src.size
-        {
-            return Err(to_s3(ModelError::InvalidRange));
-        }
-        let staged = self
-            .model
-            .stage_part(body.into_stream(), upload.checksum_algorithm)
-            .await
-            .map_err(to_s3)?;
-        let part = self
-            .model
-            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, staged)
-            .await
-            .map_err(to_s3)?;
-        let cs = ChecksumOut::from_value(part.checksum.as_ref());
+        let copy = PartCopy {
+            part_number: part_number(input.part_number)?,
+            range: copy_source_range(input.copy_source_range.as_deref())?,
+            conditions: read_conditions(
+                input.copy_source_if_match,
+                input.copy_source_if_none_match,
+                input.copy_source_if_modified_since,
+                input.copy_source_if_unmodified_since,
+            ),
+            bucket: input.bucket,
+            key: input.key,
+            upload_id: input.upload_id,
+            src_bucket,
+            src_key,
+            src_version,
+        };
+        let done = self.model.upload_part_copy(&caller, copy).await.map_err(to_s3)?;
+        let cs = ChecksumOut::from_value(done.part.checksum.as_ref());
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
-                e_tag: Some(etag(&part.etag)),
-                last_modified: Some(ts(part.last_modified_ms)),
+                e_tag: Some(etag(&done.part.etag)),
+                last_modified: Some(ts(done.part.last_modified_ms)),
                 checksum_crc32: cs.crc32,
                 checksum_crc32c: cs.crc32c,
                 checksum_crc64nvme: cs.crc64nvme,
                 checksum_sha1: cs.sha1,
                 checksum_sha256: cs.sha256,
             }),
-            copy_source_version_id: src.version_id,
+            copy_source_version_id: done.source_version_id,
             ..Default::default()
         }))
     }

@@ -3,10 +3,7 @@
 use std::io;
 
 use bytes::Bytes;
-use ferrite_model::{
-    CopyRequest, DeleteRequest, MAX_PUT_SIZE, ModelError, ObjectInfo, PutAttrs, ReadConditions, Slice, validate_key,
-    validate_user_metadata,
-};
+use ferrite_model::{CopyRequest, DeleteRequest, IncomingBody, ObjectInfo, PutAttrs, ReadConditions, Slice};
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -15,7 +12,7 @@ use crate::convert::{
     AttrsIn, ChecksumOut, byte_range, checksum_type, condition_etag, etag, invalid_argument, metadata_out,
     read_conditions, ts,
 };
-use crate::integrity::{Integrity, checksum_fields};
+use crate::integrity::{checksum_fields, claims, trailer_value};
 use crate::{FerriteS3, to_s3};
 
 const DELETE_OBJECTS_MAX: usize = 1000;
@@ -138,51 +135,38 @@ impl FerriteS3 {
         if let Some(marker) = req.extensions.get::<crate::BodyStreamed>() {
             marker.mark();
         }
-        let trailers = req.trailing_headers;
         let input = req.input;
-        let integrity = Integrity::new(
+        let claims = claims(
             &req.headers,
             checksum_fields!(input),
             input.checksum_algorithm.as_ref(),
             input.content_md5.as_ref(),
             input.content_length,
         )?;
-        if integrity.declared_length().is_some_and(|n| n > MAX_PUT_SIZE) {
-            return Err(to_s3(ModelError::EntityTooLarge));
-        }
-        let sc = storage_class(input.storage_class)?;
-        let attrs = AttrsIn {
-            content_type: input.content_type,
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            metadata: input.metadata,
-            website_redirect: input.website_redirect_location,
-        }
-        .into_model();
-        // Refuse what can be refused before reading the body.
-        validate_key(&input.key).map_err(to_s3)?;
-        validate_user_metadata(&attrs.user_metadata).map_err(to_s3)?;
-        self.model.head_bucket(&caller, &input.bucket).await.map_err(to_s3)?;
-
-        let staged = self
-            .model
-            .stage(body_stream(input.body), integrity.algorithm(), MAX_PUT_SIZE)
-            .await
-            .map_err(to_s3)?;
-        staged.verify(&integrity.expected(trailers)?).map_err(to_s3)?;
-
         let put = PutAttrs {
-            attrs,
-            storage_class: sc,
+            attrs: AttrsIn {
+                content_type: input.content_type,
+                cache_control: input.cache_control,
+                content_disposition: input.content_disposition,
+                content_encoding: input.content_encoding,
+                content_language: input.content_language,
+                expires: input.expires,
+                metadata: input.metadata,
+                website_redirect: input.website_redirect_location,
+            }
+            .into_model(),
+            storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
         };
+        let body = IncomingBody {
+            stream: body_stream(input.body),
+            claims,
+            trailer_value: trailer_value(req.trailing_headers),
+        };
         let info = self
             .model
-            .put_object(&caller, &input.bucket, &input.key, staged, put)
+            .put_object(&caller, &input.bucket, &input.key, body, put)
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());

@@ -33,7 +33,7 @@ async fn main() {
             let key = format!("dir{:03}/obj{:08}", i % 1000, i);
             let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
             let staged = f.stage(body, None, MAX_PUT_SIZE).await.unwrap();
-            f.put_object(&root, "scale", &key, staged, PutAttrs::default())
+            f.put_staged(&root, "scale", &key, staged, PutAttrs::default())
                 .await
                 .unwrap();
         }

@@ -19,6 +19,7 @@ mod conditions;
 mod engine;
 mod error;
 mod gc;
+mod ingest;
 mod keys;
 mod leases;
 mod list;
@@ -40,6 +41,7 @@ pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
 pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
+pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use multipart::{
     CompletePart, CompleteRequest, CompletedUpload, MAX_PART_NUMBER, MIN_PART_SIZE, NewUpload, PartInfo, PartsPage,

@@ -18,7 +18,7 @@ use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
 use crate::refs::{add_refs, drop_refs};
-use crate::staging::Landed;
+use crate::staging::land_and_commit;
 use crate::versions::{WriteConditions, add_version};
 use crate::{
     Caller, ChecksumAlgorithm, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables,
@@ -132,7 +132,7 @@ fn parse_upload_id(s: &str) -> ModelResult<[u8; 16]> {
     Ok(out)
 }
 
-fn check_part_number(n: u32) -> ModelResult<()> {
+pub(crate) fn check_part_number(n: u32) -> ModelResult<()> {
     if (1..=MAX_PART_NUMBER).contains(&n) {
         Ok(())
     } else {
@@ -154,7 +154,7 @@ fn info(key: &str, id: &[u8; 16], u: &UploadRecord) -> UploadInfo {
         upload_id: upload_id_string(id),
         key: key.to_string(),
         initiated_ms: u.initiated_ms,
-        storage_class: u.storage_class.clone(),
+        storage_class: u.storage_class,
         owner: u.owner.clone(),
         checksum_algorithm: u.checksum_algorithm,
         checksum_full_object: u.checksum_full_object,
@@ -308,8 +308,9 @@ impl Ferrite {
     }
 
     /// Makes a staged part durable and records it, replacing any earlier part with the
-    /// same number.
-    pub async fn upload_part(
+    /// same number: the lower half of [`Ferrite::upload_part`], for callers that stage
+    /// a body themselves (tests, tools).
+    pub async fn upload_part_staged(
         &self,
         caller: &Caller,
         bucket: &str,
@@ -321,43 +322,32 @@ impl Ferrite {
         let caller = caller.clone();
         check_part_number(part_number)?;
         let id = parse_upload_id(upload_id)?;
-        let inner = self.inner.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        // Its own task: a client that goes away mid-commit cannot strand landed data.
-        let task = tokio::spawn(async move {
-            let (landed, digests) = blocking(move || staged.land()).await?;
-            let Landed::Blob(blob) = landed else {
+        land_and_commit(self.inner.clone(), staged, move |landing| {
+            let DataRef::Blob(blob) = landing.data else {
                 return Err(ModelError::Internal("a part was staged inline".into()));
             };
             let rec = PartRecord {
-                blob: blob.0,
-                size: digests.len,
-                etag: digests.etag(),
-                checksum: digests.checksum.clone(),
+                blob,
+                size: landing.digests.len,
+                etag: landing.digests.etag(),
+                checksum: landing.digests.checksum.clone(),
                 last_modified_ms: now_ms(),
             };
-            let result = inner
-                .committer
-                .write(move |txn| {
-                    let b = bucket_for(txn, &bucket, &caller)?;
-                    get_upload(txn, b.id, &key, &id)?;
-                    let pkey = part_key(&id, part_number);
-                    let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
-                    add_refs(txn, &DataRef::Blob(rec.blob))?;
-                    txn.put(tables::PARTS, &pkey, &encode(&rec))?;
-                    if let Some(o) = old {
-                        drop_refs(txn, &DataRef::Blob(o.blob))?;
-                    }
-                    Ok(part_info(part_number, &rec))
-                })
-                .await;
-            if let Err(e) = &result {
-                crate::object::discard_landed(&inner, blob, e).await;
-            }
-            result
-        });
-        task.await
-            .map_err(|e| ModelError::Internal(format!("part task failed: {e}")))?
+            Ok(move |txn: &mut dyn WriteTxn| {
+                let b = bucket_for(txn, &bucket, &caller)?;
+                get_upload(txn, b.id, &key, &id)?;
+                let pkey = part_key(&id, part_number);
+                let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
+                add_refs(txn, &DataRef::Blob(rec.blob))?;
+                txn.put(tables::PARTS, &pkey, &encode(&rec))?;
+                if let Some(o) = old {
+                    drop_refs(txn, &DataRef::Blob(o.blob))?;
+                }
+                Ok(part_info(part_number, &rec))
+            })
+        })
+        .await
     }
 
     /// Completes an upload: the listed parts become the new object's segments, in one
@@ -642,7 +632,7 @@ fn assemble(
         data: DataRef::Segments(segments),
         // The initiator owns the object it completes.
         owner: upload.owner.clone(),
-        storage_class: upload.storage_class.clone(),
+        storage_class: upload.storage_class,
         tags: Vec::new(),
         acl: None,
         encryption: None,

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::access::bucket_for;
-use crate::clock::{now_ms, time_ordered_id};
+use crate::clock::now_ms;
 use crate::conditions::{ReadConditions, evaluate_read_conditions};
 use crate::engine::blocking;
 use crate::keys::object_key;
@@ -24,7 +24,7 @@ use crate::lookup::get_object;
 use crate::names::validate_user_metadata;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
-use crate::staging::Landed;
+use crate::staging::land_and_commit;
 use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
@@ -74,7 +74,7 @@ impl ObjectInfo {
             attrs: r.attrs.clone(),
             checksum: r.checksum.clone(),
             version_id: version_header(r, bucket),
-            storage_class: r.storage_class.clone(),
+            storage_class: r.storage_class,
             owner: r.owner.clone(),
             parts_count: match &r.data {
                 DataRef::Segments(s) if !r.delete_marker => Some(s.len() as u32),
@@ -334,8 +334,9 @@ fn delete_one(
 }
 
 impl Ferrite {
-    /// Commits a staged body as the current object `key`.
-    pub async fn put_object(
+    /// Commits a staged body as the current object `key`: the lower half of
+    /// [`Ferrite::put_object`], for callers that stage a body themselves (tests, tools).
+    pub async fn put_staged(
         &self,
         caller: &Caller,
         bucket: &str,
@@ -347,25 +348,17 @@ impl Ferrite {
         validate_key(key)?;
         validate_user_metadata(&put.attrs.user_metadata)?;
         let caller = caller.clone();
-        let this = self.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
-        // Its own task: a client that goes away mid-commit cannot strand landed data.
-        let task = tokio::spawn(async move {
-            let inner = this.inner.clone();
-            let (landed, digests) = blocking(move || staged.land()).await?;
-            let data = match &landed {
-                Landed::Inline(_) => DataRef::Inline(time_ordered_id()),
-                Landed::Blob(id) => DataRef::Blob(id.0),
-            };
+        land_and_commit(self.inner.clone(), staged, move |landing| {
             let record = ObjectRecord {
                 version_id: None,
                 delete_marker: false,
-                size: digests.len,
-                etag: digests.etag(),
+                size: landing.digests.len,
+                etag: landing.digests.etag(),
                 last_modified_ms: now_ms(),
                 attrs: put.attrs,
-                checksum: digests.checksum.clone(),
-                data,
+                checksum: landing.digests.checksum.clone(),
+                data: landing.data,
                 owner,
                 storage_class: put.storage_class,
                 tags: Vec::new(),
@@ -373,33 +366,23 @@ impl Ferrite {
                 encryption: None,
                 lock: LockInfo::default(),
             };
-            let inline = match &landed {
-                Landed::Inline(bytes) => Some(bytes.clone()),
-                Landed::Blob(_) => None,
-            };
-            let result = inner
-                .committer
-                .write(move |txn| {
-                    let b = bucket_for(txn, &bucket, &caller)?;
-                    let cond = WriteConditions {
-                        if_none_match: put.if_none_match.as_deref(),
-                        if_match: put.if_match.as_deref(),
-                    };
-                    let w = add_version(txn, &b, &key, record.clone(), cond)?;
-                    // After the checks: a refused write changes nothing.
-                    if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
-                        txn.put(tables::INLINE, id, bytes)?;
-                    }
-                    Ok(ObjectInfo::written(&key, &w.record, &b))
-                })
-                .await;
-            if let (Err(e), Landed::Blob(id)) = (&result, landed) {
-                discard_landed(&inner, id, e).await;
-            }
-            result
-        });
-        task.await
-            .map_err(|e| ModelError::Internal(format!("put task failed: {e}")))?
+            let inline = landing.inline;
+            let (if_none_match, if_match) = (put.if_none_match, put.if_match);
+            Ok(move |txn: &mut dyn WriteTxn| {
+                let b = bucket_for(txn, &bucket, &caller)?;
+                let cond = WriteConditions {
+                    if_none_match: if_none_match.as_deref(),
+                    if_match: if_match.as_deref(),
+                };
+                let w = add_version(txn, &b, &key, record.clone(), cond)?;
+                // After the checks: a refused write changes nothing.
+                if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
+                    txn.put(tables::INLINE, id, bytes)?;
+                }
+                Ok(ObjectInfo::written(&key, &w.record, &b))
+            })
+        })
+        .await
     }
 
     /// The attributes of the current object, or of `version`, after checking `cond`.

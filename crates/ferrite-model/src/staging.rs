@@ -3,14 +3,18 @@
 //! ([`MD5_AHEAD`] + 1 megabytes).
 
 use std::io;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use ferrite_store::{BlobId, BlobWriter};
+use ferrite_store::{BlobId, BlobWriter, WriteTxn};
 use futures::{Stream, StreamExt};
 
-use crate::engine::blocking;
-use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
 use ferrite_hash::{BodyHasher, Digests};
+
+use crate::clock::time_ordered_id;
+use crate::engine::{Inner, blocking};
+use crate::records::DataRef;
+use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
 
 /// Largest single PUT, as on AWS.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -241,4 +245,57 @@ impl Ferrite {
         })
         .await
     }
+}
+
+/// What a staged body became, for the write that commits it.
+pub(crate) struct Landing {
+    /// Where the data is: a fresh inline id, or the blob it was landed as.
+    pub data: DataRef,
+    /// The bytes of inline data, which the write stores in the same transaction.
+    pub inline: Option<Bytes>,
+    pub digests: Digests,
+}
+
+/// Lands `staged` (fsync, rename) and commits the write `make` builds for it, in a
+/// task of its own so that a client that goes away mid-commit cannot strand landed
+/// data. A write refused by its checks deletes the landed blob (see
+/// [`crate::object::discard_landed`]). The one path by which PUT and UploadPart data
+/// becomes part of the store.
+pub(crate) async fn land_and_commit<R, F, J>(inner: Arc<Inner>, staged: Staged, make: F) -> ModelResult<R>
+where
+    R: Send + 'static,
+    F: FnOnce(Landing) -> ModelResult<J> + Send + 'static,
+    J: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
+{
+    let task = tokio::spawn(async move {
+        let (landed, digests) = blocking(move || staged.land()).await?;
+        let (landing, blob) = match landed {
+            Landed::Inline(bytes) => (
+                Landing {
+                    data: DataRef::Inline(time_ordered_id()),
+                    inline: Some(bytes),
+                    digests,
+                },
+                None,
+            ),
+            Landed::Blob(id) => (
+                Landing {
+                    data: DataRef::Blob(id.0),
+                    inline: None,
+                    digests,
+                },
+                Some(id),
+            ),
+        };
+        let result = match make(landing) {
+            Ok(job) => inner.committer.write(job).await,
+            Err(e) => Err(e),
+        };
+        if let (Err(e), Some(id)) = (&result, blob) {
+            crate::object::discard_landed(&inner, id, e).await;
+        }
+        result
+    });
+    task.await
+        .map_err(|e| ModelError::Internal(format!("write task failed: {e}")))?
 }

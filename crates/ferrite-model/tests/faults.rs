@@ -43,7 +43,7 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 
 async fn put(m: &Ferrite, key: &str, bytes: &[u8]) -> Result<(), ModelError> {
     let staged = m.stage(body(bytes), None, u64::MAX).await?;
-    m.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+    m.put_staged(&root(), "bkt", key, staged, PutAttrs::default())
         .await
         .map(|_| ())
 }
@@ -74,7 +74,7 @@ async fn multipart(m: &Ferrite, key: &str, parts: &[Vec<u8>]) -> Result<(), Mode
     for (i, p) in parts.iter().enumerate() {
         let staged = m.stage_part(body(p), None).await?;
         let info = m
-            .upload_part(&root(), "bkt", key, &up.upload_id, i as u32 + 1, staged)
+            .upload_part_staged(&root(), "bkt", key, &up.upload_id, i as u32 + 1, staged)
             .await?;
         done.push(CompletePart {
             part_number: i as u32 + 1,
@@ -121,7 +121,7 @@ async fn defect12_a_commit_error_after_durability_keeps_the_landed_blob() {
     let staged = m.stage_part(body(&part), None).await.unwrap();
     faults.commit_then_fail();
     assert!(
-        m.upload_part(&root(), "bkt", "mp", &up.upload_id, 1, staged)
+        m.upload_part_staged(&root(), "bkt", "mp", &up.upload_id, 1, staged)
             .await
             .is_err()
     );
@@ -170,7 +170,7 @@ async fn a_refused_write_removes_its_landed_blob() {
         if_none_match: Some("*".into()),
         ..Default::default()
     };
-    let err = m.put_object(&root(), "bkt", "k", staged, attrs).await.unwrap_err();
+    let err = m.put_staged(&root(), "bkt", "k", staged, attrs).await.unwrap_err();
     assert!(matches!(err, ModelError::PreconditionFailed), "{err}");
     let blobs = count_blobs(dir.path());
     assert_eq!(blobs, 1, "only the first object's blob remains");

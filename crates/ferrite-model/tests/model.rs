@@ -28,7 +28,7 @@ fn body(data: &[u8]) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Se
 
 async fn put(f: &Ferrite, bucket: &str, key: &str, data: &[u8]) -> ObjectInfo {
     let staged = f.stage(body(data), None, MAX_PUT_SIZE).await.unwrap();
-    f.put_object(&root(), bucket, key, staged, PutAttrs::default())
+    f.put_staged(&root(), bucket, key, staged, PutAttrs::default())
         .await
         .unwrap()
 }

@@ -70,7 +70,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
         0..35 => {
             let data = vec![b'x'; rng.random_range(0..3000)];
             let staged = stage(f, data).await;
-            f.put_object(&root(), "bkt", &key, staged, PutAttrs::default())
+            f.put_staged(&root(), "bkt", &key, staged, PutAttrs::default())
                 .await
                 .unwrap();
         }
@@ -98,7 +98,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
             let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(data))]);
             let staged = f.stage_part(body, None).await.unwrap();
             let part = f
-                .upload_part(&root(), "bkt", &key, &up.upload_id, 1, staged)
+                .upload_part_staged(&root(), "bkt", &key, &up.upload_id, 1, staged)
                 .await
                 .unwrap();
             let req = CompleteRequest {
@@ -179,7 +179,7 @@ async fn counters_match_a_full_listing_after_every_write() {
         let f = f.clone();
         tasks.push(tokio::spawn(async move {
             let staged = stage(&f, vec![1; 100]).await;
-            f.put_object(&root(), "bkt", &format!("c{}", i % 3), staged, PutAttrs::default())
+            f.put_staged(&root(), "bkt", &format!("c{}", i % 3), staged, PutAttrs::default())
                 .await
                 .unwrap();
         }));
@@ -200,7 +200,7 @@ async fn counters_match_a_full_listing_after_every_write() {
     // Emptied and deleted, the bucket leaves no counters behind.
     f.create_bucket(&root(), "gone", None).await.unwrap();
     let staged = stage(&f, b"abc".to_vec()).await;
-    f.put_object(&root(), "gone", "k", staged, PutAttrs::default())
+    f.put_staged(&root(), "gone", "k", staged, PutAttrs::default())
         .await
         .unwrap();
     let one = usage_of(&f, "gone").await.unwrap();
@@ -242,7 +242,7 @@ async fn format_2_directories_get_their_counters_counted() {
             .unwrap();
         for (i, key) in ["a", "b", "a", "c", "a"].iter().enumerate() {
             let staged = stage(&f, vec![b'z'; 10 * (i + 1)]).await;
-            f.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+            f.put_staged(&root(), "bkt", key, staged, PutAttrs::default())
                 .await
                 .unwrap();
         }

@@ -141,7 +141,7 @@ async fn put(f: &Ferrite, key: &str, data: &[u8]) -> ObjectInfo {
         .stage(futures::stream::iter(chunks), None, MAX_PUT_SIZE)
         .await
         .unwrap();
-    f.put_object(&root(), "bkt", key, staged, PutAttrs::default())
+    f.put_staged(&root(), "bkt", key, staged, PutAttrs::default())
         .await
         .unwrap()
 }
@@ -496,7 +496,7 @@ async fn conditional_writes_check_the_current_version() {
                 .stage(futures::stream::iter(chunks), None, MAX_PUT_SIZE)
                 .await
                 .unwrap();
-            f.put_object(&root(), "bkt", "k", staged, attrs).await
+            f.put_staged(&root(), "bkt", "k", staged, attrs).await
         }
     };
     assert!(matches!(
@@ -614,7 +614,7 @@ async fn concurrent_writes_share_commits() {
                 if_match: (i % 2 == 1).then(|| "00000000000000000000000000000000".to_string()),
                 ..Default::default()
             };
-            f.put_object(&root(), "bkt", "mixed", staged, attrs).await
+            f.put_staged(&root(), "bkt", "mixed", staged, attrs).await
         }));
     }
     let mut ok = 0;
