@@ -2,8 +2,8 @@
 //! CompleteMultipartUpload, AbortMultipartUpload, ListParts, ListMultipartUploads.
 
 use ferrite_model::{
-    ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, IncomingBody, MAX_PART_NUMBER,
-    ModelError, NewUpload, PartCopy, UploadInfo, UploadQuery,
+    ByteRange, ChecksumAlgorithm as Algo, ChecksumValue, CompletePart, CompleteRequest, IncomingBody, ModelError,
+    NewUpload, PartCopy, UploadInfo, UploadQuery,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -20,14 +20,10 @@ use crate::{FerriteS3, to_s3};
 const MAX_PARTS_PAGE: usize = 1000;
 const MAX_UPLOADS_PAGE: usize = 1000;
 
-fn part_number(n: i32) -> S3Result<u32> {
-    if (1..=MAX_PART_NUMBER as i32).contains(&n) {
-        Ok(n as u32)
-    } else {
-        Err(invalid_argument(format!(
-            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
-        )))
-    }
+/// A part number as the model takes it; one below 1 becomes 0, which the model
+/// refuses with S3's message (the range rule lives there).
+fn part_number(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
 }
 
 fn page_size(v: Option<i32>, max: usize, what: &str) -> S3Result<usize> {
@@ -136,7 +132,7 @@ impl FerriteS3 {
             marker.mark();
         }
         let input = req.input;
-        let number = part_number(input.part_number)?;
+        let number = part_number(input.part_number);
         let claims = claims(
             &req.headers,
             checksum_fields!(input),
@@ -186,7 +182,7 @@ impl FerriteS3 {
             }
         };
         let copy = PartCopy {
-            part_number: part_number(input.part_number)?,
+            part_number: part_number(input.part_number),
             range: copy_source_range(input.copy_source_range.as_deref())?,
             conditions: read_conditions(
                 input.copy_source_if_match,
@@ -239,7 +235,7 @@ impl FerriteS3 {
                 // A part checksum that cannot be a digest names no stored part.
                 .map_err(|_| to_s3(ModelError::InvalidPart(number.max(0) as u32)))?;
             parts.push(CompletePart {
-                part_number: part_number(number)?,
+                part_number: part_number(number),
                 etag: etag.value().trim_matches('"').to_string(),
                 checksum,
             });

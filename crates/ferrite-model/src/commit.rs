@@ -75,7 +75,7 @@ where
     }
 
     fn conflicted(&self) -> bool {
-        matches!(&self.result, Some(Err(e)) if is_conflict(e))
+        matches!(&self.result, Some(Err(e)) if e.is_conflict())
     }
 
     fn finish(self: Box<Self>, committed: Result<(), ModelError>) {
@@ -121,10 +121,6 @@ pub(crate) fn is_fatal(e: &ModelError) -> bool {
         e,
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_)
     )
-}
-
-fn is_conflict(e: &ModelError) -> bool {
-    matches!(e, ModelError::Store(s) if s.is_retryable())
 }
 
 impl Committer {

@@ -55,6 +55,15 @@ pub fn evaluate_read_conditions(c: &ReadConditions, etag: &str, last_modified_ms
     Ok(())
 }
 
+/// Copy-source conditions (`x-amz-copy-source-if-*`, CopyObject and UploadPartCopy
+/// alike) are read conditions, except that one that fails is 412, never 304.
+pub(crate) fn as_copy_source(e: ModelError) -> ModelError {
+    match e {
+        ModelError::NotModified { .. } => ModelError::PreconditionFailed,
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use std::io;
 use bytes::Bytes;
 use futures::Stream;
 
+use crate::conditions::as_copy_source;
 use crate::multipart::check_part_number;
 use crate::object::{ByteRange, ObjectInfo, PutAttrs, Slice};
 use crate::staging::MAX_PUT_SIZE;
@@ -213,11 +214,7 @@ impl Ferrite {
                 &req.conditions,
             )
             .await
-            .map_err(|e| match e {
-                // Copy-source conditions fail with 412, never 304.
-                ModelError::NotModified { .. } => ModelError::PreconditionFailed,
-                other => other,
-            })?;
+            .map_err(as_copy_source)?;
         // Unlike a GET's Range, a copy-source range must lie within the source.
         if let Some(ByteRange::From { last: Some(last), .. }) = req.range
             && last >= src.size

@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::access::bucket_for;
 use crate::clock::now_ms;
-use crate::conditions::{ReadConditions, evaluate_read_conditions};
+use crate::conditions::{ReadConditions, as_copy_source, evaluate_read_conditions};
 use crate::engine::blocking;
 use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
@@ -580,12 +580,8 @@ impl Ferrite {
                         rec
                     }
                 };
-                evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms).map_err(
-                    |e| match e {
-                        ModelError::NotModified { .. } => ModelError::PreconditionFailed,
-                        other => other,
-                    },
-                )?;
+                evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
+                    .map_err(as_copy_source)?;
                 let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
                 let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
                 // Copying a named older version onto its own key is a rollback, not a no-op.
