@@ -76,6 +76,25 @@ pub struct AttrsIn {
     pub website_redirect: Option<String>,
 }
 
+/// The model attributes of any s3s input that carries the standard headers and user
+/// metadata (PutObject, CopyObject with REPLACE, CreateMultipartUpload).
+macro_rules! attrs_of {
+    ($input:expr) => {
+        $crate::convert::AttrsIn {
+            content_type: $input.content_type,
+            cache_control: $input.cache_control,
+            content_disposition: $input.content_disposition,
+            content_encoding: $input.content_encoding,
+            content_language: $input.content_language,
+            expires: $input.expires,
+            metadata: $input.metadata,
+            website_redirect: $input.website_redirect_location,
+        }
+        .into_model()
+    };
+}
+pub(crate) use attrs_of;
+
 impl AttrsIn {
     pub fn into_model(self) -> ObjectAttrs {
         let mut user_metadata: Vec<(String, String)> = self.metadata.unwrap_or_default().into_iter().collect();

@@ -9,7 +9,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::convert::{
-    AttrsIn, ChecksumOut, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
+    ChecksumOut, attrs_of, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
     read_conditions, ts,
 };
 use crate::integrity::{algorithm, checksum_fields, claims, trailer_value};
@@ -91,17 +91,7 @@ impl FerriteS3 {
             Some(ChecksumType::COMPOSITE) => Some(false),
             Some(other) => return Err(invalid_argument(format!("unknown x-amz-checksum-type {other:?}"))),
         };
-        let attrs = AttrsIn {
-            content_type: input.content_type,
-            cache_control: input.cache_control,
-            content_disposition: input.content_disposition,
-            content_encoding: input.content_encoding,
-            content_language: input.content_language,
-            expires: input.expires,
-            metadata: input.metadata,
-            website_redirect: input.website_redirect_location,
-        }
-        .into_model();
+        let attrs = attrs_of!(input);
         let new = NewUpload {
             attrs,
             storage_class: storage_class(input.storage_class)?,

@@ -9,7 +9,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::convert::{
-    AttrsIn, ChecksumOut, byte_range, checksum_type, condition_etag, etag, invalid_argument, metadata_out,
+    ChecksumOut, attrs_of, byte_range, checksum_type, condition_etag, etag, invalid_argument, metadata_out,
     read_conditions, ts,
 };
 use crate::integrity::{checksum_fields, claims, trailer_value};
@@ -144,17 +144,7 @@ impl FerriteS3 {
             input.content_length,
         )?;
         let put = PutAttrs {
-            attrs: AttrsIn {
-                content_type: input.content_type,
-                cache_control: input.cache_control,
-                content_disposition: input.content_disposition,
-                content_encoding: input.content_encoding,
-                content_language: input.content_language,
-                expires: input.expires,
-                metadata: input.metadata,
-                website_redirect: input.website_redirect_location,
-            }
-            .into_model(),
+            attrs: attrs_of!(input),
             storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
@@ -433,19 +423,7 @@ impl FerriteS3 {
         };
         let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
             None | Some(MetadataDirective::COPY) => ferrite_model::MetadataDirective::Copy,
-            Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(
-                AttrsIn {
-                    content_type: input.content_type,
-                    cache_control: input.cache_control,
-                    content_disposition: input.content_disposition,
-                    content_encoding: input.content_encoding,
-                    content_language: input.content_language,
-                    expires: input.expires,
-                    metadata: input.metadata,
-                    website_redirect: input.website_redirect_location,
-                }
-                .into_model(),
-            ),
+            Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(attrs_of!(input)),
             Some(other) => return Err(invalid_argument(format!("Unknown metadata directive {other:?}"))),
         };
         let source_conditions: ReadConditions = read_conditions(
