@@ -1,6 +1,6 @@
 //! Bucket operations.
 
-use ferrite_model::VersioningState;
+use ferrite_model::{NewBucket, VersioningState};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -21,8 +21,17 @@ impl FerriteS3 {
             .as_ref()
             .and_then(|c| c.location_constraint.as_ref())
             .map(|l| l.as_str().to_string());
+        let ownership = match &input.object_ownership {
+            Some(o) => Some(crate::acl::ownership_of(o.as_str())?),
+            None => self.default_ownership,
+        };
+        let new = NewBucket {
+            location,
+            acl: crate::acl::acl_spec(crate::acl::acl_headers!(input, bucket))?,
+            ownership,
+        };
         self.model
-            .create_bucket(&caller, &input.bucket, location.as_deref())
+            .create_bucket(&caller, &input.bucket, new)
             .await
             .map_err(to_s3)?;
         let output = CreateBucketOutput {
@@ -104,13 +113,13 @@ impl FerriteS3 {
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let caller = self.caller(&req);
-        let info = self
+        let region = self
             .model
-            .head_bucket(&caller, &req.input.bucket)
+            .bucket_location(&caller, &req.input.bucket)
             .await
             .map_err(to_s3)?;
         // As on AWS, buckets in us-east-1 report an empty location constraint.
-        let location_constraint = (info.region != "us-east-1").then(|| BucketLocationConstraint::from(info.region));
+        let location_constraint = (region != "us-east-1").then(|| BucketLocationConstraint::from(region));
         Ok(S3Response::new(GetBucketLocationOutput { location_constraint }))
     }
 

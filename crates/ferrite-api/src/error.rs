@@ -14,6 +14,24 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::NoSuchBucket => C::NoSuchBucket,
         ModelError::AccessDenied => C::AccessDenied,
         ModelError::BucketNotEmpty => C::BucketNotEmpty,
+        ModelError::MalformedAcl(_) => {
+            return S3Error::with_message(
+                C::MalformedACLError,
+                "The XML you provided was not well-formed or did not validate against our published schema.",
+            );
+        }
+        ModelError::AccessControlListNotSupported => {
+            return S3Error::with_message(C::AccessControlListNotSupported, "The bucket does not allow ACLs");
+        }
+        ModelError::InvalidBucketAclWithObjectOwnership => C::InvalidBucketAclWithObjectOwnership,
+        ModelError::OwnershipControlsNotFound => {
+            let mut e = S3Error::with_message(
+                C::OwnershipControlsNotFoundError,
+                "The bucket ownership controls were not found",
+            );
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
         ModelError::InvalidLocationConstraint(_) => C::InvalidLocationConstraint,
         ModelError::NoSuchKey => C::NoSuchKey,
         ModelError::DeletedKey { version_id } => {

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod auth;
 mod body_marker;
 mod bucket;
@@ -21,7 +22,7 @@ mod operation;
 pub mod precheck;
 mod range_compat;
 
-use ferrite_model::{Caller, Ferrite};
+use ferrite_model::{Caller, Ferrite, ObjectOwnership};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
@@ -47,11 +48,24 @@ pub struct RootIdentity {
 pub struct FerriteS3 {
     model: Ferrite,
     root: RootIdentity,
+    /// The ownership setting of buckets created without `x-amz-object-ownership`
+    /// (`None`: no ownership controls, ObjectWriter rules).
+    default_ownership: Option<ObjectOwnership>,
 }
 
 impl FerriteS3 {
     pub fn new(model: Ferrite, root: RootIdentity) -> Self {
-        Self { model, root }
+        Self {
+            model,
+            root,
+            default_ownership: None,
+        }
+    }
+
+    /// Sets the object ownership new buckets get when the request names none.
+    pub fn with_default_ownership(mut self, ownership: Option<ObjectOwnership>) -> Self {
+        self.default_ownership = ownership;
+        self
     }
 
     /// Who is asking: built once per request from what s3s authenticated. An unsigned
@@ -207,5 +221,42 @@ impl S3 for FerriteS3 {
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         self.do_list_objects_v2(req).await
+    }
+
+    async fn get_bucket_acl(&self, req: S3Request<GetBucketAclInput>) -> S3Result<S3Response<GetBucketAclOutput>> {
+        self.do_get_bucket_acl(req).await
+    }
+
+    async fn put_bucket_acl(&self, req: S3Request<PutBucketAclInput>) -> S3Result<S3Response<PutBucketAclOutput>> {
+        self.do_put_bucket_acl(req).await
+    }
+
+    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+        self.do_get_object_acl(req).await
+    }
+
+    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+        self.do_put_object_acl(req).await
+    }
+
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        self.do_get_bucket_ownership_controls(req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        self.do_put_bucket_ownership_controls(req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        self.do_delete_bucket_ownership_controls(req).await
     }
 }

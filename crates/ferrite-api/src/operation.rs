@@ -1,13 +1,14 @@
 //! Names each request's S3 operation for the server's metrics. s3s resolves the
 //! operation (GetObject, PutObject, ...) after authentication and before the access
 //! check; [`RecordOperation`] is that access check: it writes the name into the
-//! [`OperationName`] slot the server put in the request's extensions, then applies
-//! s3s's default rule (anonymous requests are refused).
+//! [`OperationName`] slot the server put in the request's extensions. It decides
+//! nothing else: unsigned requests go on as the anonymous principal, and the model's
+//! authorizer decides every operation for every caller.
 
 use std::sync::{Arc, OnceLock};
 
+use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::{S3Result, s3_error};
 
 /// Filled with the operation's name once s3s has resolved it; empty for requests
 /// that fail before (a bad signature, an unknown route).
@@ -20,7 +21,7 @@ impl OperationName {
     }
 }
 
-/// The access check: records the operation, then refuses anonymous requests.
+/// The access check: records the operation; authorization happens in the model.
 #[derive(Debug, Default)]
 pub struct RecordOperation;
 
@@ -31,13 +32,6 @@ impl S3Access for RecordOperation {
         if let Some(slot) = cx.extensions_mut().get::<OperationName>() {
             let _ = slot.0.set(name);
         }
-        // A request sent through the service again after s3s verified its signature
-        // (see `range_compat`) carries the verified key as a mark instead.
-        let reauthenticated = cx.extensions_mut().get::<crate::Authenticated>().is_some();
-        match cx.credentials() {
-            Some(_) => Ok(()),
-            None if reauthenticated => Ok(()),
-            None => Err(s3_error!(AccessDenied, "Signature is required")),
-        }
+        Ok(())
     }
 }

@@ -23,11 +23,12 @@ async fn main() {
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
+        root_canonical_id: "0".repeat(64),
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();
     let root = Caller::root("0".repeat(64), "bench");
     if f.head_bucket(&root, "scale").await.is_err() {
-        f.create_bucket(&root, "scale", None).await.unwrap();
+        f.create_bucket(&root, "scale", Default::default()).await.unwrap();
         let started = Instant::now();
         for i in 0..n {
             let key = format!("dir{:03}/obj{:08}", i % 1000, i);

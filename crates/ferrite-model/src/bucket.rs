@@ -2,11 +2,14 @@
 
 use std::ops::Bound;
 
-use crate::access::{bucket_for, check_bucket};
+use crate::access::{allow, bucket_for};
+use crate::acl::new_bucket_acl;
+use crate::authz::Operation;
 use crate::clock::now_ms;
 use crate::engine::blocking;
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
-use crate::records::{BucketRecord, VersioningState, decode, encode};
+use crate::records::AclSpec;
+use crate::records::{BucketRecord, ObjectOwnership, VersioningState, decode, encode};
 use crate::{BucketUsage, Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
 const LEGACY_REGION: &str = "us-east-1";
@@ -31,19 +34,31 @@ impl From<&BucketRecord> for BucketInfo {
     }
 }
 
+/// What CreateBucket asks for besides the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewBucket {
+    /// The requested LocationConstraint: it must be this server's region when given.
+    pub location: Option<String>,
+    /// The bucket's ACL (`None`: private).
+    pub acl: Option<AclSpec>,
+    /// The object ownership setting (`None`: no ownership controls).
+    pub ownership: Option<ObjectOwnership>,
+}
+
 impl Ferrite {
-    /// Creates a bucket. `location` is the requested LocationConstraint: it must be
-    /// this server's region when given.
-    pub async fn create_bucket(&self, caller: &Caller, name: &str, location: Option<&str>) -> ModelResult<BucketInfo> {
-        let owner = caller.owner_id()?;
+    /// Creates a bucket owned by the caller.
+    pub async fn create_bucket(&self, caller: &Caller, name: &str, new: NewBucket) -> ModelResult<BucketInfo> {
+        allow(caller, Operation::CreateBucket.action(false), None, None)?;
+        let owner = caller.owner_id();
         validate_bucket_name(name)?;
         let region = self.inner.opts.region.clone();
-        if let Some(loc) = location.filter(|l| !l.is_empty())
+        if let Some(loc) = new.location.as_deref().filter(|l| !l.is_empty())
             && loc != region
         {
             return Err(ModelError::InvalidLocationConstraint(loc.to_string()));
         }
         let name = name.to_string();
+        let root_id = self.inner.opts.root_canonical_id.clone();
         self.inner
             .committer
             .write(move |txn| {
@@ -65,6 +80,7 @@ impl Ferrite {
                     ),
                     None => 1,
                 };
+                let acl = new_bucket_acl(&*txn, &root_id, &owner, new.acl.as_ref(), new.ownership)?;
                 txn.put(tables::SYSTEM, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
                 let rec = BucketRecord {
                     id,
@@ -74,8 +90,9 @@ impl Ferrite {
                     owner: owner.clone(),
                     versioning: VersioningState::Unversioned,
                     object_lock: false,
-                    acl: None,
+                    acl,
                     encryption: None,
+                    ownership: new.ownership,
                 };
                 txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
                 Ok(BucketInfo::from(&rec))
@@ -92,13 +109,30 @@ impl Ferrite {
                 &*inner.meta.begin_read()?,
                 &name,
                 &caller,
+                Operation::HeadBucket,
             )?))
         })
         .await
     }
 
-    /// Buckets in name order, after `start_after`, starting with `prefix`; at most
-    /// `max`. The flag tells whether more follow.
+    /// Fails unless `caller` may perform the bucket operation `op` on `bucket`: for
+    /// refusing a request before its body is read (the commit checks again).
+    pub(crate) async fn check_bucket_access(&self, caller: &Caller, bucket: &str, op: Operation) -> ModelResult<()> {
+        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
+        blocking(move || bucket_for(&*inner.meta.begin_read()?, &bucket, &caller, op).map(|_| ())).await
+    }
+
+    /// The bucket's region (GetBucketLocation).
+    pub async fn bucket_location(&self, caller: &Caller, name: &str) -> ModelResult<String> {
+        let (caller, inner, name) = (caller.clone(), self.inner.clone(), name.to_string());
+        blocking(move || {
+            Ok(bucket_for(&*inner.meta.begin_read()?, &name, &caller, Operation::GetBucketLocation)?.location)
+        })
+        .await
+    }
+
+    /// The caller's own buckets in name order, after `start_after`, starting with
+    /// `prefix`; at most `max`. The flag tells whether more follow.
     pub async fn list_buckets(
         &self,
         caller: &Caller,
@@ -106,7 +140,8 @@ impl Ferrite {
         start_after: Option<&str>,
         max: usize,
     ) -> ModelResult<(Vec<BucketInfo>, bool)> {
-        let caller = caller.clone();
+        allow(caller, Operation::ListBuckets.action(false), None, None)?;
+        let owner = caller.owner_id();
         let inner = self.inner.clone();
         let prefix = prefix.unwrap_or("").to_string();
         let start_after = start_after.map(str::to_string);
@@ -116,7 +151,8 @@ impl Ferrite {
                 Some(s) if s.as_str() >= prefix.as_str() => Bound::Excluded(s.as_bytes()),
                 _ => Bound::Included(prefix.as_bytes()),
             };
-            // Only the buckets the caller may act on (its own; all of them for root).
+            // Only the caller's own buckets, as on AWS (root's too: it may act on
+            // every bucket, but lists its own).
             let mut out = Vec::new();
             let mut more = false;
             let mut failed = None;
@@ -131,7 +167,7 @@ impl Ferrite {
                         return false;
                     }
                 };
-                if check_bucket(&caller, &rec).is_err() {
+                if rec.owner != owner {
                     return true;
                 }
                 if out.len() == max {
@@ -154,7 +190,16 @@ impl Ferrite {
         let caller = caller.clone();
         let inner = self.inner.clone();
         let name = name.to_string();
-        blocking(move || Ok(bucket_for(&*inner.meta.begin_read()?, &name, &caller)?.versioning)).await
+        blocking(move || {
+            Ok(bucket_for(
+                &*inner.meta.begin_read()?,
+                &name,
+                &caller,
+                Operation::GetBucketVersioning,
+            )?
+            .versioning)
+        })
+        .await
     }
 
     /// Sets versioning to `Enabled` or `Suspended`. A bucket never returns to
@@ -171,7 +216,7 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let mut rec = bucket_for(&*txn, &name, &caller)?;
+                let mut rec = bucket_for(&*txn, &name, &caller, Operation::PutBucketVersioning)?;
                 if rec.versioning != state {
                     rec.versioning = state;
                     txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
@@ -189,7 +234,7 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let rec = bucket_for(&*txn, &name, &caller)?;
+                let rec = bucket_for(&*txn, &name, &caller, Operation::DeleteBucket)?;
                 let start = object_key(rec.id, "");
                 let end = bucket_end(rec.id);
                 for table in [tables::OBJECTS, tables::VERSIONS] {

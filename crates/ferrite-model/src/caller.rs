@@ -1,8 +1,6 @@
 //! Who is asking: the authenticated principal of a request, which every model
 //! operation receives first.
 
-use crate::{ModelError, ModelResult};
-
 /// The principal a request runs as. The adapter builds it once per request from what
 /// the protocol layer authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +48,10 @@ impl Caller {
         }
     }
 
-    /// The id stored as the owner of what this caller creates. Anonymous callers own
-    /// nothing: until grants to AllUsers exist (the identity issue), they may not
-    /// create anything.
-    pub(crate) fn owner_id(&self) -> ModelResult<String> {
-        self.canonical_id().map(str::to_string).ok_or(ModelError::AccessDenied)
+    /// The id stored as the owner of what this caller creates: anonymous callers (who
+    /// may write only where a grant to AllUsers lets them) get AWS's anonymous id.
+    pub(crate) fn owner_id(&self) -> String {
+        self.canonical_id().unwrap_or(crate::ANONYMOUS_ID).to_string()
     }
 }
 
@@ -65,7 +62,7 @@ mod tests {
     #[test]
     fn signed_callers_own_what_they_create_and_anonymous_ones_nothing() {
         let root = Caller::root("a".repeat(64), "admin");
-        assert_eq!(root.owner_id().unwrap(), "a".repeat(64));
+        assert_eq!(root.owner_id(), "a".repeat(64));
         let user = Caller::new(Principal::User {
             canonical_id: "b".repeat(64),
             display_name: "bob".into(),
@@ -73,7 +70,7 @@ mod tests {
         });
         assert_eq!(user.canonical_id(), Some(&*"b".repeat(64)));
         let anon = Caller::anonymous();
-        assert!(matches!(anon.owner_id(), Err(ModelError::AccessDenied)));
+        assert_eq!(anon.owner_id(), crate::ANONYMOUS_ID);
         assert_eq!(anon.canonical_id(), None);
     }
 }

@@ -19,6 +19,8 @@ pub struct Options {
     pub body_idle_timeout: std::time::Duration,
     /// The metadata store's page cache, in bytes.
     pub meta_cache_bytes: usize,
+    /// The root principal's canonical id (a grantee ACLs may name).
+    pub root_canonical_id: String,
 }
 
 impl Options {

@@ -15,6 +15,15 @@ pub enum ModelError {
     /// The caller may not do this. Says nothing of what exists.
     #[error("Access Denied")]
     AccessDenied,
+    #[error("malformed ACL: {0}")]
+    MalformedAcl(String),
+    /// An ACL on a bucket whose ACLs are disabled (BucketOwnerEnforced).
+    #[error("The bucket does not allow ACLs")]
+    AccessControlListNotSupported,
+    #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
+    InvalidBucketAclWithObjectOwnership,
+    #[error("The bucket ownership controls were not found")]
+    OwnershipControlsNotFound,
     #[error("bucket is not empty")]
     BucketNotEmpty,
     #[error("location constraint {0:?} does not match this server's region")]

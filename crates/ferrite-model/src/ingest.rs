@@ -13,6 +13,7 @@ use std::io;
 use bytes::Bytes;
 use futures::Stream;
 
+use crate::authz::Operation;
 use crate::conditions::as_copy_source;
 use crate::multipart::check_part_number;
 use crate::object::{ByteRange, ObjectInfo, PutAttrs, Slice};
@@ -148,10 +149,9 @@ impl Ferrite {
         } = body;
         claims.check_size()?;
         // Refuse what can be refused before reading the body.
-        caller.owner_id()?;
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;
-        self.head_bucket(caller, bucket).await?;
+        self.check_bucket_access(caller, bucket, Operation::PutObject).await?;
         let staged = self.stage(stream, claims.algorithm(), MAX_PUT_SIZE).await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.put_staged(caller, bucket, key, staged, put).await

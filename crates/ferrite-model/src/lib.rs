@@ -11,6 +11,8 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod acl;
+pub mod authz;
 mod bucket;
 mod caller;
 mod clock;
@@ -35,7 +37,8 @@ mod tables;
 mod upgrade;
 mod versions;
 
-pub use bucket::BucketInfo;
+pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
+pub use bucket::{BucketInfo, NewBucket};
 pub use caller::{Caller, Principal};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
@@ -53,8 +56,8 @@ pub use object::{
     PutAttrs, Slice,
 };
 pub use records::{
-    EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs, Permission, StorageClass,
-    VersioningState,
+    AclSpec, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs,
+    ObjectOwnership, Permission, StorageClass, VersioningState,
 };
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;

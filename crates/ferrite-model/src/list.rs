@@ -8,6 +8,7 @@ use std::ops::Bound;
 use ferrite_store::{ReadTxn, Table};
 
 use crate::access::bucket_for;
+use crate::authz::Operation;
 use crate::engine::blocking;
 use crate::keys::{bucket_end, object_key, prefix_successor, split_version_key, user_key, version_key, version_prefix};
 use crate::records::{ObjectRecord, decode};
@@ -195,7 +196,7 @@ impl Ferrite {
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller)?;
+            let b = bucket_for(&*txn, &bucket, &caller, Operation::ListObjects)?;
             let mut page = ListPage::default();
             let start = match &q.start_after {
                 Some(s) if s.as_str() >= q.prefix.as_str() => Bound::Excluded(object_key(b.id, s)),
@@ -265,7 +266,7 @@ impl Ferrite {
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller)?;
+            let b = bucket_for(&*txn, &bucket, &caller, Operation::ListObjectVersions)?;
             let mut page = VersionPage::default();
             let key_marker = q.key_marker.as_deref().filter(|k| !k.is_empty());
             // Versions of the key we resume inside are, by then, not the latest.

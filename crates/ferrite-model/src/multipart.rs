@@ -8,12 +8,16 @@ use std::ops::Bound;
 use ferrite_store::{ReadTxn, WriteTxn};
 use md5::{Digest as _, Md5};
 
-use crate::access::bucket_for;
+use crate::access::{allow, bucket_for, not_found, upload_facts};
+use crate::acl::written_by;
+use crate::authz::Operation;
 use crate::clock::{now_ms, time_ordered_id};
 use crate::engine::blocking;
 use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, upload_key, version_prefix};
 use crate::list::{Walk, walk};
+use crate::lookup::get_bucket;
 use crate::names::validate_user_metadata;
+use crate::records::AclSpec;
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
@@ -44,6 +48,8 @@ pub struct NewUpload {
     /// `x-amz-checksum-type`: `Some(true)` FULL_OBJECT, `Some(false)` COMPOSITE,
     /// `None` the algorithm's default (full-object for CRC64NVME, else composite).
     pub checksum_full_object: Option<bool>,
+    /// The completed object's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
+    pub acl: Option<AclSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,12 +272,16 @@ impl Ferrite {
             }
             (Some(_), Some(full)) => full,
         };
-        let owner = caller.owner_id()?;
+        let owner = caller.owner_id();
+        let root_id = self.inner.opts.root_canonical_id.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
+                let b = bucket_for(txn, &bucket, &caller, Operation::CreateMultipartUpload)?;
+                // Checked now (the ACL is refused here, not at Complete); stored as
+                // asked, and resolved again against the bucket at Complete.
+                written_by(&*txn, &root_id, &b, &owner, new.acl.as_ref())?;
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
@@ -280,6 +290,7 @@ impl Ferrite {
                     owner: owner.clone(),
                     checksum_algorithm: new.checksum_algorithm,
                     checksum_full_object: full_object,
+                    acl: new.acl.clone(),
                 };
                 txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
@@ -301,7 +312,7 @@ impl Ferrite {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller)?;
+            let b = bucket_for(&*txn, &bucket, &caller, Operation::UploadPart)?;
             Ok(info(&key, &id, &get_upload(&*txn, b.id, &key, &id)?))
         })
         .await
@@ -335,7 +346,7 @@ impl Ferrite {
                 last_modified_ms: now_ms(),
             };
             Ok(move |txn: &mut dyn WriteTxn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
+                let b = bucket_for(txn, &bucket, &caller, Operation::UploadPart)?;
                 get_upload(txn, b.id, &key, &id)?;
                 let pkey = part_key(&id, part_number);
                 let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
@@ -385,10 +396,11 @@ impl Ferrite {
             check_part_number(p.part_number)?;
         }
         let (bucket, key) = (bucket.to_string(), key.to_string());
+        let root_id = self.inner.opts.root_canonical_id.clone();
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
+                let b = bucket_for(txn, &bucket, &caller, Operation::CompleteMultipartUpload)?;
                 if let Some(done) = txn.get(tables::COMPLETED, &id)? {
                     let done: CompletedRecord = decode(&done)?;
                     if done.bucket_id == b.id && done.key == key {
@@ -398,7 +410,8 @@ impl Ferrite {
                 }
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
-                let record = assemble(&upload, &stored, &req)?;
+                let mut record = assemble(&upload, &stored, &req)?;
+                (record.owner, record.acl) = written_by(&*txn, &root_id, &b, &upload.owner, upload.acl.as_ref())?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),
@@ -434,8 +447,14 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
-                get_upload(&*txn, b.id, &key, &id)?;
+                let b = get_bucket(&*txn, &bucket)?;
+                let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, e))?;
+                allow(
+                    &caller,
+                    Operation::AbortMultipartUpload.action(false),
+                    Some(&b),
+                    Some(upload_facts(&upload)),
+                )?;
                 remove_upload(&mut *txn, b.id, &key, &id)
             })
             .await
@@ -457,8 +476,14 @@ impl Ferrite {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller)?;
-            let upload = get_upload(&*txn, b.id, &key, &id)?;
+            let b = get_bucket(&*txn, &bucket)?;
+            let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, e))?;
+            allow(
+                &caller,
+                Operation::ListParts.action(false),
+                Some(&b),
+                Some(upload_facts(&upload)),
+            )?;
             let start = part_key(&id, marker);
             let end = prefix_successor(&id).expect("ids are not all 0xff");
             let rows = txn.range(
@@ -504,7 +529,7 @@ impl Ferrite {
         let bucket = bucket.to_string();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller)?;
+            let b = bucket_for(&*txn, &bucket, &caller, Operation::ListMultipartUploads)?;
             let mut page = UploadPage::default();
             let key_marker = q.key_marker.as_deref().filter(|k| !k.is_empty());
             let id_marker = q.upload_id_marker.as_deref().filter(|k| !k.is_empty());

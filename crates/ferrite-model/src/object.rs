@@ -14,14 +14,17 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 
-use crate::access::bucket_for;
+use crate::access::{allow, bucket_for, not_found, object_facts};
+use crate::acl::written_by;
+use crate::authz::Operation;
 use crate::clock::now_ms;
 use crate::conditions::{ReadConditions, as_copy_source, evaluate_read_conditions};
 use crate::engine::blocking;
 use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
-use crate::lookup::get_object;
+use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
+use crate::records::AclSpec;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
 use crate::staging::land_and_commit;
@@ -94,6 +97,8 @@ pub struct PutAttrs {
     pub if_none_match: Option<String>,
     /// `If-Match`: only if the current object has this ETag (without quotes).
     pub if_match: Option<String>,
+    /// The new version's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
+    pub acl: Option<AclSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +122,8 @@ pub struct CopyRequest {
     /// Conditions on the destination's current object, as for [`PutAttrs`].
     pub if_none_match: Option<String>,
     pub if_match: Option<String>,
+    /// The copy's ACL; `None`: private (a copy never takes the source's ACL).
+    pub acl: Option<AclSpec>,
 }
 
 /// What a copy made, and which source version it read.
@@ -241,8 +248,9 @@ enum Source {
     Segments(Vec<([u8; 16], Range<u64>)>, Arc<dyn BlobReader>, Lease),
 }
 
-/// The version a read addresses (the current one when `version` is `None`), after
-/// checking the read conditions.
+/// The version a read addresses (the current one when `version` is `None`), if the
+/// caller may read it, after checking the read conditions. What is not there is
+/// reported only to a caller that may list the bucket.
 fn read_version(
     txn: &dyn ReadTxn,
     caller: &Caller,
@@ -251,31 +259,37 @@ fn read_version(
     version: Option<&VersionSel>,
     cond: &ReadConditions,
 ) -> ModelResult<(BucketRecord, ObjectRecord)> {
-    let b = bucket_for(txn, bucket, caller)?;
+    let b = get_bucket(txn, bucket)?;
     let rec = match version {
         None => match get_object(txn, &object_key(b.id, key))? {
             Some(rec) => rec,
             // No live current object: say whether a delete marker hides older versions.
             None => match newest(txn, b.id, key)? {
                 Some((_, m)) if m.delete_marker => {
-                    return Err(ModelError::DeletedKey {
+                    let e = ModelError::DeletedKey {
                         version_id: version_label(&m),
-                    });
+                    };
+                    return Err(not_found(caller, &b, e));
                 }
-                _ => return Err(ModelError::NoSuchKey),
+                _ => return Err(not_found(caller, &b, ModelError::NoSuchKey)),
             },
         },
         Some(sel) => {
-            let (_, rec) = find(txn, b.id, key, sel)?.ok_or(ModelError::NoSuchVersion)?;
+            let Some((_, rec)) = find(txn, b.id, key, sel)? else {
+                return Err(not_found(caller, &b, ModelError::NoSuchVersion));
+            };
             if rec.delete_marker {
-                return Err(ModelError::DeleteMarkerVersion {
+                let e = ModelError::DeleteMarkerVersion {
                     version_id: version_label(&rec),
                     last_modified_ms: rec.last_modified_ms,
-                });
+                };
+                return Err(not_found(caller, &b, e));
             }
             rec
         }
     };
+    let action = Operation::GetObject.action(version.is_some());
+    allow(caller, action, Some(&b), Some(object_facts(&rec)))?;
     evaluate_read_conditions(cond, &rec.etag, rec.last_modified_ms)?;
     Ok((b, rec))
 }
@@ -344,10 +358,11 @@ impl Ferrite {
         staged: Staged,
         put: PutAttrs,
     ) -> ModelResult<ObjectInfo> {
-        let owner = caller.owner_id()?;
+        let owner = caller.owner_id();
         validate_key(key)?;
         validate_user_metadata(&put.attrs.user_metadata)?;
         let caller = caller.clone();
+        let root_id = self.inner.opts.root_canonical_id.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         land_and_commit(self.inner.clone(), staged, move |landing| {
             let record = ObjectRecord {
@@ -367,14 +382,16 @@ impl Ferrite {
                 lock: LockInfo::default(),
             };
             let inline = landing.inline;
-            let (if_none_match, if_match) = (put.if_none_match, put.if_match);
+            let (if_none_match, if_match, acl) = (put.if_none_match, put.if_match, put.acl);
             Ok(move |txn: &mut dyn WriteTxn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
+                let b = bucket_for(txn, &bucket, &caller, Operation::PutObject)?;
                 let cond = WriteConditions {
                     if_none_match: if_none_match.as_deref(),
                     if_match: if_match.as_deref(),
                 };
-                let w = add_version(txn, &b, &key, record.clone(), cond)?;
+                let mut record = record.clone();
+                (record.owner, record.acl) = written_by(&*txn, &root_id, &b, &record.owner, acl.as_ref())?;
+                let w = add_version(txn, &b, &key, record, cond)?;
                 // After the checks: a refused write changes nothing.
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
                     txn.put(tables::INLINE, id, bytes)?;
@@ -534,17 +551,21 @@ impl Ferrite {
         reqs: Vec<DeleteRequest>,
     ) -> ModelResult<Vec<ModelResult<DeleteOutcome>>> {
         let caller = caller.clone();
-        let owner = caller.owner_id()?;
+        let owner = caller.owner_id();
         let bucket = bucket.to_string();
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller)?;
+                let b = get_bucket(&*txn, &bucket)?;
                 let mut results = Vec::with_capacity(reqs.len());
                 for req in &reqs {
                     // Each delete either fully applies or changes nothing: its checks come
                     // before its first write.
-                    results.push(delete_one(&mut *txn, &b, req, &owner));
+                    let action = Operation::DeleteObjects.action(req.version_id.is_some());
+                    results.push(match allow(&caller, action, Some(&b), None) {
+                        Ok(()) => delete_one(&mut *txn, &b, req, &owner),
+                        Err(denied) => Err(denied),
+                    });
                 }
                 Ok(results)
             })
@@ -555,7 +576,8 @@ impl Ferrite {
     /// and gets its own record.
     pub async fn copy_object(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
         let caller = caller.clone();
-        let owner = caller.owner_id()?;
+        let owner = caller.owner_id();
+        let root_id = self.inner.opts.root_canonical_id.clone();
         validate_key(&req.src_key)?;
         let src_sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         validate_key(&req.dst_key)?;
@@ -565,21 +587,22 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let src_bucket = bucket_for(txn, &req.src_bucket, &caller)?;
-                let dst_bucket = bucket_for(txn, &req.dst_bucket, &caller)?;
+                let src_bucket = get_bucket(&*txn, &req.src_bucket)?;
                 let src = match &src_sel {
-                    None => {
-                        get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?.ok_or(ModelError::NoSuchKey)?
-                    }
+                    None => get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?
+                        .ok_or_else(|| not_found(&caller, &src_bucket, ModelError::NoSuchKey))?,
                     Some(sel) => {
-                        let (_, rec) =
-                            find(&*txn, src_bucket.id, &req.src_key, sel)?.ok_or(ModelError::NoSuchVersion)?;
+                        let (_, rec) = find(&*txn, src_bucket.id, &req.src_key, sel)?
+                            .ok_or_else(|| not_found(&caller, &src_bucket, ModelError::NoSuchVersion))?;
                         if rec.delete_marker {
-                            return Err(ModelError::CopySourceIsDeleteMarker);
+                            return Err(not_found(&caller, &src_bucket, ModelError::CopySourceIsDeleteMarker));
                         }
                         rec
                     }
                 };
+                let read = Operation::CopySource.action(src_sel.is_some());
+                allow(&caller, read, Some(&src_bucket), Some(object_facts(&src)))?;
+                let dst_bucket = bucket_for(&*txn, &req.dst_bucket, &caller, Operation::CopyObject)?;
                 evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
                     .map_err(as_copy_source)?;
                 let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
@@ -593,12 +616,14 @@ impl Ferrite {
                     MetadataDirective::Replace(a) => a.clone(),
                 };
                 let source_version_id = version_header(&src, &src_bucket);
+                let (owner, acl) = written_by(&*txn, &root_id, &dst_bucket, &owner, req.acl.as_ref())?;
                 let record = ObjectRecord {
                     version_id: None,
                     delete_marker: false,
                     last_modified_ms: now_ms(),
                     attrs,
-                    owner: owner.clone(),
+                    owner,
+                    acl,
                     storage_class: req.storage_class.or(src.storage_class),
                     ..src
                 };

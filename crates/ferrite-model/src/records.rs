@@ -111,8 +111,11 @@ pub struct BucketRecord {
     pub owner: String,
     pub versioning: VersioningState,
     pub object_lock: bool,
+    /// The bucket's ACL; `None` is the default: its owner has FULL_CONTROL.
     pub acl: Option<Vec<Grant>>,
     pub encryption: Option<Vec<u8>>,
+    /// Object ownership controls; `None` when none are set (ObjectWriter rules apply).
+    pub ownership: Option<ObjectOwnership>,
 }
 
 // The enums below are stored by variant index: new variants go at the end, and a
@@ -174,6 +177,90 @@ impl Group {
             .into_iter()
             .find(|g| g.uri() == uri)
     }
+}
+
+/// A bucket's object ownership setting (S3's ownership controls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// The writer of an object owns it; ACLs apply.
+    ObjectWriter,
+    /// An object written with the `bucket-owner-full-control` ACL is owned by the bucket
+    /// owner; otherwise as `ObjectWriter`.
+    BucketOwnerPreferred,
+    /// ACLs are disabled: the bucket owner owns every object, and only it has access
+    /// (until policies grant more).
+    BucketOwnerEnforced,
+}
+
+impl ObjectOwnership {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectOwnership::ObjectWriter => "ObjectWriter",
+            ObjectOwnership::BucketOwnerPreferred => "BucketOwnerPreferred",
+            ObjectOwnership::BucketOwnerEnforced => "BucketOwnerEnforced",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::ObjectWriter,
+            Self::BucketOwnerPreferred,
+            Self::BucketOwnerEnforced,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// S3's canned ACLs (`x-amz-acl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CannedAcl {
+    Private,
+    PublicRead,
+    PublicReadWrite,
+    AuthenticatedRead,
+    AwsExecRead,
+    BucketOwnerRead,
+    BucketOwnerFullControl,
+    LogDeliveryWrite,
+}
+
+impl CannedAcl {
+    pub const ALL: [CannedAcl; 8] = [
+        CannedAcl::Private,
+        CannedAcl::PublicRead,
+        CannedAcl::PublicReadWrite,
+        CannedAcl::AuthenticatedRead,
+        CannedAcl::AwsExecRead,
+        CannedAcl::BucketOwnerRead,
+        CannedAcl::BucketOwnerFullControl,
+        CannedAcl::LogDeliveryWrite,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CannedAcl::Private => "private",
+            CannedAcl::PublicRead => "public-read",
+            CannedAcl::PublicReadWrite => "public-read-write",
+            CannedAcl::AuthenticatedRead => "authenticated-read",
+            CannedAcl::AwsExecRead => "aws-exec-read",
+            CannedAcl::BucketOwnerRead => "bucket-owner-read",
+            CannedAcl::BucketOwnerFullControl => "bucket-owner-full-control",
+            CannedAcl::LogDeliveryWrite => "log-delivery-write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// An ACL as a request states it: a canned ACL, or a list of grants (from the
+/// `x-amz-grant-*` headers or an AccessControlPolicy document).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AclSpec {
+    Canned(CannedAcl),
+    Grants(Vec<Grant>),
 }
 
 /// Who an ACL grant is to.
@@ -351,6 +438,9 @@ pub struct UploadRecord {
     pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
     /// FULL_OBJECT (a CRC of the whole object) rather than COMPOSITE.
     pub checksum_full_object: bool,
+    /// The ACL the completed object gets, as CreateMultipartUpload's headers stated
+    /// it (resolved at Complete, when the object's owner is known); `None`: private.
+    pub acl: Option<AclSpec>,
 }
 
 /// One uploaded part: its own blob (holding one reference) and digests.
@@ -377,12 +467,32 @@ pub struct CompletedRecord {
 
 first_version!(PartRecord, CompletedRecord);
 
-/// Version 2: grants, storage class, lock mode and encryption algorithm became enums.
+/// Version 3: object ownership controls.
 impl Record for BucketRecord {
+    const VERSION: u8 = 3;
+    type Previous = previous::BucketRecordV2;
+    fn migrate(p: previous::BucketRecordV2) -> ModelResult<Self> {
+        Ok(BucketRecord {
+            id: p.id,
+            name: p.name,
+            created_ms: p.created_ms,
+            location: p.location,
+            owner: p.owner,
+            versioning: p.versioning,
+            object_lock: p.object_lock,
+            acl: p.acl,
+            encryption: p.encryption,
+            ownership: None,
+        })
+    }
+}
+
+/// Version 2: grants, storage class, lock mode and encryption algorithm became enums.
+impl Record for previous::BucketRecordV2 {
     const VERSION: u8 = 2;
     type Previous = previous::BucketRecordV1;
     fn migrate(p: previous::BucketRecordV1) -> ModelResult<Self> {
-        Ok(BucketRecord {
+        Ok(previous::BucketRecordV2 {
             id: p.id,
             name: p.name,
             created_ms: p.created_ms,
@@ -420,12 +530,29 @@ impl Record for ObjectRecord {
     }
 }
 
-/// Version 2: the storage class became an enum.
+/// Version 3: the ACL the completed object gets.
 impl Record for UploadRecord {
+    const VERSION: u8 = 3;
+    type Previous = previous::UploadRecordV2;
+    fn migrate(p: previous::UploadRecordV2) -> ModelResult<Self> {
+        Ok(UploadRecord {
+            initiated_ms: p.initiated_ms,
+            attrs: p.attrs,
+            storage_class: p.storage_class,
+            owner: p.owner,
+            checksum_algorithm: p.checksum_algorithm,
+            checksum_full_object: p.checksum_full_object,
+            acl: None,
+        })
+    }
+}
+
+/// Version 2: the storage class became an enum.
+impl Record for previous::UploadRecordV2 {
     const VERSION: u8 = 2;
     type Previous = previous::UploadRecordV1;
     fn migrate(p: previous::UploadRecordV1) -> ModelResult<Self> {
-        Ok(UploadRecord {
+        Ok(previous::UploadRecordV2 {
             initiated_ms: p.initiated_ms,
             attrs: p.attrs,
             storage_class: p.storage_class.as_deref().map(previous::storage_class).transpose()?,
@@ -563,6 +690,31 @@ pub(crate) mod previous {
     }
 
     first_version!(BucketRecordV1, ObjectRecordV1, UploadRecordV1);
+
+    /// Bucket records written by releases before object ownership controls.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct BucketRecordV2 {
+        pub id: u64,
+        pub name: String,
+        pub created_ms: i64,
+        pub location: String,
+        pub owner: String,
+        pub versioning: VersioningState,
+        pub object_lock: bool,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<Vec<u8>>,
+    }
+
+    /// Multipart upload records written by releases before upload ACLs.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct UploadRecordV2 {
+        pub initiated_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub storage_class: Option<StorageClass>,
+        pub owner: String,
+        pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+    }
 }
 
 impl DataRef {

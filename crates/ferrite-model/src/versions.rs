@@ -222,6 +222,23 @@ pub(crate) fn add_version(
     Ok(Written { record: new })
 }
 
+/// Rewrites the version at `seq` in place with `rec`, which differs from the stored
+/// record only in its mutable subresources (its ACL, tags, retention): same data, same
+/// size, so no reference or usage counter changes. The current-object copy follows.
+pub(crate) fn replace_version(
+    txn: &mut dyn WriteTxn,
+    bucket_id: u64,
+    key: &str,
+    seq: u64,
+    rec: &ObjectRecord,
+) -> ModelResult<()> {
+    txn.put(tables::VERSIONS, &version_key(bucket_id, key, seq), &encode(rec))?;
+    if !rec.delete_marker && newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq) {
+        txn.put(tables::OBJECTS, &object_key(bucket_id, key), &encode(rec))?;
+    }
+    Ok(())
+}
+
 /// Deletes the version at `seq` for good. If it was the current version, the next
 /// newest becomes current.
 pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<()> {

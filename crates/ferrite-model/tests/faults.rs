@@ -103,7 +103,7 @@ async fn defect12_a_commit_error_after_durability_keeps_the_landed_blob() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket(&root(), "bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let big = data(300_000, 1);
     faults.commit_then_fail();
     let err = put(&m, "k", &big).await.unwrap_err();
@@ -163,7 +163,7 @@ async fn a_refused_write_removes_its_landed_blob() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket(&root(), "bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     put(&m, "k", &data(100_000, 1)).await.unwrap();
     let staged = m.stage(body(&data(100_000, 2)), None, u64::MAX).await.unwrap();
     let attrs = PutAttrs {
@@ -193,7 +193,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     let dir = tempfile::tempdir().unwrap();
     let faults = Faults::new();
     let m = open(dir.path(), &faults).await;
-    m.create_bucket(&root(), "bkt", None).await.unwrap();
+    m.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let mut oracle: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut failures = 0;
     let mut successes = 0;
@@ -238,6 +238,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                                                     source_conditions: ReadConditions::default(),
                                                     if_none_match: None,
                                                     if_match: None,
+                                                    acl: None,
                                                 },
                                             )
                                             .await

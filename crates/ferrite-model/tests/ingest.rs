@@ -38,7 +38,7 @@ fn claims_body(
 async fn open() -> (tempfile::TempDir, Ferrite) {
     let dir = tempfile::tempdir().unwrap();
     let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     (dir, f)
 }
 

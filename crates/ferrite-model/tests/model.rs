@@ -17,6 +17,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         durable: true,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
+        root_canonical_id: "0".repeat(64),
     };
     Ferrite::open_local(dir, opts).await.unwrap()
 }
@@ -64,7 +65,7 @@ fn blob_files(dir: &std::path::Path) -> usize {
 async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let small = b"hello".to_vec();
     let large: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
     let info = put(&f, "bkt", "small", &small).await;
@@ -103,7 +104,7 @@ async fn small_and_large_objects_round_trip_and_overwrites_free_space() {
 async fn digest_mismatch_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     put(&f, "bkt", "k", b"original").await;
     let data = vec![1u8; 2_000_000];
     let staged = f
@@ -140,7 +141,7 @@ async fn too_large_bodies_are_refused_while_streaming() {
 async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let keys = [
         "a", "a/1", "a/2", "a/b/3", "b", "b/1", "c/1/2", "c/2", "d", "\u{e9}", "a+b", "a b",
     ];
@@ -208,7 +209,7 @@ async fn listing_with_prefix_delimiter_and_pages_matches_an_oracle() {
 async fn copy_shares_data_and_self_copy_rules() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let data = vec![9u8; 200_000];
     put(&f, "bkt", "src", &data).await;
     let copy = |dst: &str, directive| CopyRequest {
@@ -222,6 +223,7 @@ async fn copy_shares_data_and_self_copy_rules() {
         source_conditions: ReadConditions::default(),
         if_none_match: None,
         if_match: None,
+        acl: None,
     };
     f.copy_object(&root(), copy("dst", MetadataDirective::Copy))
         .await
@@ -255,18 +257,26 @@ async fn buckets_and_format_version() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket(&root(), "one", None).await.unwrap();
+        f.create_bucket(&root(), "one", Default::default()).await.unwrap();
         // us-east-1: re-creating your own bucket succeeds and changes nothing.
         assert_eq!(
-            f.create_bucket(&root(), "one", None).await.unwrap(),
+            f.create_bucket(&root(), "one", Default::default()).await.unwrap(),
             f.head_bucket(&root(), "one").await.unwrap()
         );
         assert!(matches!(
-            f.create_bucket(&root(), "Bad_Name", None).await,
+            f.create_bucket(&root(), "Bad_Name", Default::default()).await,
             Err(ModelError::InvalidBucketName(_))
         ));
         assert!(matches!(
-            f.create_bucket(&root(), "two", Some("eu-west-1")).await,
+            f.create_bucket(
+                &root(),
+                "two",
+                ferrite_model::NewBucket {
+                    location: Some("eu-west-1".into()),
+                    ..Default::default()
+                }
+            )
+            .await,
             Err(ModelError::InvalidLocationConstraint(_))
         ));
         put(&f, "one", "k", b"v").await;
@@ -280,7 +290,7 @@ async fn buckets_and_format_version() {
             f.head_bucket(&root(), "one").await,
             Err(ModelError::NoSuchBucket)
         ));
-        f.create_bucket(&root(), "one", None).await.unwrap();
+        f.create_bucket(&root(), "one", Default::default()).await.unwrap();
         assert!(
             f.list_objects(
                 &root(),
@@ -309,7 +319,7 @@ async fn orphans_and_temp_files_are_swept() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket(&root(), "bkt", None).await.unwrap();
+        f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
         put(&f, "bkt", "kept", &vec![1u8; 100_000]).await;
     }
     // Simulate a crash after a blob was made durable but before its commit, and one mid-write.

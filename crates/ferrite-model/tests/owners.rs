@@ -42,7 +42,7 @@ async fn owners_come_from_the_caller_and_are_listed_as_stored() {
     let (alice, bob) = (user('a', "alice"), user('b', "bob"));
     let alice_id = "a".repeat(64);
 
-    let b = f.create_bucket(&alice, "alices", None).await.unwrap();
+    let b = f.create_bucket(&alice, "alices", Default::default()).await.unwrap();
     assert_eq!(b.owner, alice_id);
     f.set_bucket_versioning(&alice, "alices", VersioningState::Enabled)
         .await
@@ -86,11 +86,16 @@ async fn owners_come_from_the_caller_and_are_listed_as_stored() {
         .await
         .unwrap();
     assert_eq!(uploads.uploads[0].owner, alice_id);
-    let (all, _) = f.list_buckets(&root(), None, None, 10).await.unwrap();
+    // ListBuckets lists the caller's own buckets, root's included.
+    let (mine, _) = f.list_buckets(&alice, None, None, 10).await.unwrap();
     assert_eq!(
-        all.iter().map(|b| b.owner.as_str()).collect::<Vec<_>>(),
-        [alice_id.as_str()]
+        mine.iter()
+            .map(|b| (b.name.as_str(), b.owner.as_str()))
+            .collect::<Vec<_>>(),
+        [("alices", alice_id.as_str())]
     );
+    let (roots, _) = f.list_buckets(&root(), None, None, 10).await.unwrap();
+    assert!(roots.is_empty(), "{roots:?}");
 
     // Root writes into alice's bucket: that version is root's.
     let rooted = put(&f, &root(), "alices", "by-root").await.unwrap();
@@ -124,7 +129,7 @@ async fn owners_come_from_the_caller_and_are_listed_as_stored() {
     );
     // A name another principal holds is taken.
     assert!(matches!(
-        f.create_bucket(&bob, "alices", None).await,
+        f.create_bucket(&bob, "alices", Default::default()).await,
         Err(ModelError::BucketAlreadyExists)
     ));
     // A missing bucket is NoSuchBucket whoever asks.
@@ -135,13 +140,13 @@ async fn owners_come_from_the_caller_and_are_listed_as_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn anonymous_callers_may_do_nothing_yet() {
+async fn anonymous_callers_may_do_nothing_without_grants() {
     let dir = tempfile::tempdir().unwrap();
     let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     put(&f, &root(), "bkt", "k").await.unwrap();
     let anon = Caller::anonymous();
-    denied(f.create_bucket(&anon, "anon", None).await);
+    denied(f.create_bucket(&anon, "anon", Default::default()).await);
     denied(f.head_bucket(&anon, "bkt").await);
     denied(put(&f, &anon, "bkt", "k2").await);
     denied(
@@ -149,6 +154,5 @@ async fn anonymous_callers_may_do_nothing_yet() {
             .await
             .map(|_| ()),
     );
-    let (seen, _) = f.list_buckets(&anon, None, None, 10).await.unwrap();
-    assert!(seen.is_empty());
+    denied(f.list_buckets(&anon, None, None, 10).await);
 }

@@ -71,7 +71,7 @@ proptest! {
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let m = Ferrite::open_local(dir.path(), options()).await.unwrap();
-            m.create_bucket(&root(), "bkt", None).await.unwrap();
+            m.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
             let mut chunks = Vec::new();
             let (mut pos, mut i) = (0, 0);
             while pos < data.len() {

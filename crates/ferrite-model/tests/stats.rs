@@ -86,6 +86,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 source_conditions: ReadConditions::default(),
                 if_none_match: None,
                 if_match: None,
+                acl: None,
             };
             let _ = f.copy_object(&root(), req).await;
         }
@@ -154,8 +155,8 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
 async fn counters_match_a_full_listing_after_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
-    f.create_bucket(&root(), "other", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
+    f.create_bucket(&root(), "other", Default::default()).await.unwrap();
     assert_eq!(usage_of(&f, "bkt").await, Some(BucketUsage::default()));
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut saw_noncurrent = false;
@@ -198,7 +199,7 @@ async fn counters_match_a_full_listing_after_every_write() {
     assert_eq!(usage_of(&f, "bkt").await, Some(after));
 
     // Emptied and deleted, the bucket leaves no counters behind.
-    f.create_bucket(&root(), "gone", None).await.unwrap();
+    f.create_bucket(&root(), "gone", Default::default()).await.unwrap();
     let staged = stage(&f, b"abc".to_vec()).await;
     f.put_staged(&root(), "gone", "k", staged, PutAttrs::default())
         .await
@@ -235,8 +236,8 @@ async fn format_2_directories_get_their_counters_counted() {
     let dir = tempfile::tempdir().unwrap();
     let expected = {
         let f = Ferrite::open_local(dir.path(), options()).await.unwrap();
-        f.create_bucket(&root(), "bkt", None).await.unwrap();
-        f.create_bucket(&root(), "empty", None).await.unwrap();
+        f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
+        f.create_bucket(&root(), "empty", Default::default()).await.unwrap();
         f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
             .await
             .unwrap();

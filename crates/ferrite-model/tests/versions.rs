@@ -192,7 +192,7 @@ async fn live_keys(f: &Ferrite) -> Vec<String> {
 async fn enabled_bucket_keeps_every_version_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     let before = put(&f, "k", b"before versioning").await;
     assert_eq!(before.version_id, None, "never-versioned buckets answer no version id");
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
@@ -252,7 +252,7 @@ async fn enabled_bucket_keeps_every_version_newest_first() {
 async fn delete_markers_hide_and_removing_them_restores() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
         .unwrap();
@@ -312,7 +312,7 @@ async fn delete_markers_hide_and_removing_them_restores() {
 async fn suspended_buckets_replace_the_null_version_only() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     put(&f, "k", &vec![1u8; 200_000]).await; // a blob-backed null version
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
@@ -364,7 +364,7 @@ async fn suspended_buckets_replace_the_null_version_only() {
 async fn version_listing_pages_with_markers_and_prefixes() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
         .unwrap();
@@ -435,7 +435,7 @@ async fn version_listing_pages_with_markers_and_prefixes() {
 async fn reads_and_listing_do_not_pay_for_old_versions() {
     let dir = tempfile::tempdir().unwrap();
     let (f, rows) = open_counting(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
         .unwrap();
@@ -479,7 +479,7 @@ async fn reads_and_listing_do_not_pay_for_old_versions() {
 async fn conditional_writes_check_the_current_version() {
     let dir = tempfile::tempdir().unwrap();
     let f = open(dir.path()).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
         .unwrap();
@@ -542,7 +542,7 @@ async fn format_1_directories_are_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
     {
         let f = open(dir.path()).await;
-        f.create_bucket(&root(), "bkt", None).await.unwrap();
+        f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
         put(&f, "k", b"old object").await;
     }
     // Turn the directory back into format 1: objects without a version index.
@@ -571,7 +571,7 @@ async fn format_1_directories_are_upgraded_in_place() {
 async fn concurrent_writes_share_commits() {
     let dir = tempfile::tempdir().unwrap();
     let (f, _, commits) = open_counting_with(dir.path(), std::time::Duration::from_millis(30)).await;
-    f.create_bucket(&root(), "bkt", None).await.unwrap();
+    f.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
     f.set_bucket_versioning(&root(), "bkt", VersioningState::Enabled)
         .await
         .unwrap();

@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// Serve `GET /metrics` to every client without a token (they name every bucket).
     #[arg(long, env = "FERRITE_METRICS_PUBLIC", default_value_t = false)]
     pub metrics_public: bool,
+    /// Object ownership of buckets created without `x-amz-object-ownership`:
+    /// ObjectWriter (ACLs apply; no ownership controls are set), BucketOwnerPreferred,
+    /// or BucketOwnerEnforced (AWS's default since 2023: ACLs disabled, the bucket
+    /// owner owns every object).
+    #[arg(long, env = "FERRITE_DEFAULT_OBJECT_OWNERSHIP", value_enum, default_value_t = DefaultOwnership::ObjectWriter)]
+    pub default_object_ownership: DefaultOwnership,
     /// Refuse SigV2-signed requests (header and presigned); accept SigV4 only.
     #[arg(long, env = "FERRITE_DISABLE_SIGV2", default_value_t = false)]
     pub disable_sigv2: bool,
@@ -76,6 +82,15 @@ pub struct ServeArgs {
     /// Seconds a connection may sit with no request in flight before it is closed.
     #[arg(long, env = "FERRITE_IDLE_TIMEOUT_SECS", default_value_t = conn::ConnLimits::DEFAULT_IDLE_TIMEOUT_SECS)]
     pub idle_timeout_secs: u64,
+}
+
+/// Values of `--default-object-ownership`, named as S3 names them.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[value(rename_all = "verbatim")]
+pub enum DefaultOwnership {
+    ObjectWriter,
+    BucketOwnerPreferred,
+    BucketOwnerEnforced,
 }
 
 /// The most the protocol layer (s3s) may log, whatever `RUST_LOG` says: its debug and

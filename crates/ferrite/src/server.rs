@@ -11,7 +11,7 @@ use ferrite_api::{
     BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth, RootIdentity,
     VirtualHostDomain, precheck,
 };
-use ferrite_model::{Ferrite, Options};
+use ferrite_model::{Ferrite, ObjectOwnership, Options};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -83,6 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         durable: !args.no_fsync,
         body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
         meta_cache_bytes: args.meta_cache_mib.max(1) << 20,
+        root_canonical_id: root.canonical_id.clone(),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
@@ -95,7 +96,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the data directory")?;
 
     let metrics = Metrics::new(model.clone());
-    let mut builder = S3ServiceBuilder::new(FerriteS3::new(model, root));
+    let default_ownership = match args.default_object_ownership {
+        crate::DefaultOwnership::ObjectWriter => None,
+        crate::DefaultOwnership::BucketOwnerPreferred => Some(ObjectOwnership::BucketOwnerPreferred),
+        crate::DefaultOwnership::BucketOwnerEnforced => Some(ObjectOwnership::BucketOwnerEnforced),
+    };
+    let service = FerriteS3::new(model, root).with_default_ownership(default_ownership);
+    let mut builder = S3ServiceBuilder::new(service);
     builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
     builder.set_access(RecordOperation);
     if let Some(domain) = &args.domain {

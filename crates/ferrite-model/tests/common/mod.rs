@@ -12,6 +12,7 @@ pub fn options() -> Options {
         durable: false,
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
+        root_canonical_id: "0".repeat(64),
     }
 }
 

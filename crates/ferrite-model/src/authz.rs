@@ -1,0 +1,479 @@
+//! The authorizer: one pure function, [`authorize`], decides every S3 operation from
+//! (caller, action, the resource's stored owner and ACLs). It reads nothing and writes
+//! nothing; the model operations load the records and ask it before they act.
+//!
+//! Decision order (AWS's "how Amazon S3 authorizes a request", for ACLs):
+//! 1. The root principal (the administrator) is allowed everything.
+//! 2. (Bucket and user policies come here, with explicit denies first: the next step
+//!    of access control adds them to this function.)
+//! 3. Service actions (ListAllMyBuckets, CreateBucket): any signed caller.
+//! 4. Bucket actions: the bucket owner has the owner-only actions and, implicitly,
+//!    READ_ACP and WRITE_ACP and the right to delete any object; everything else comes
+//!    from the bucket ACL's grants (to the caller's canonical id, to AllUsers, to
+//!    AuthenticatedUsers for signed callers).
+//! 5. Object actions: the object owner has READ_ACP and WRITE_ACP implicitly; everything
+//!    else from the object ACL. With `BucketOwnerEnforced` ownership ACLs are disabled:
+//!    only the bucket owner (who then owns every object) has access.
+//! 6. Anything not allowed is denied.
+
+use crate::records::{Grant, Grantee, Group, ObjectOwnership, Permission};
+use crate::{Caller, Principal};
+
+/// S3 actions, named as IAM policies name them (`s3:GetObject`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ListAllMyBuckets,
+    CreateBucket,
+    DeleteBucket,
+    ListBucket,
+    ListBucketVersions,
+    ListBucketMultipartUploads,
+    GetBucketLocation,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    GetObject,
+    GetObjectVersion,
+    PutObject,
+    DeleteObject,
+    DeleteObjectVersion,
+    GetObjectAcl,
+    GetObjectVersionAcl,
+    PutObjectAcl,
+    PutObjectVersionAcl,
+    AbortMultipartUpload,
+    ListMultipartUploadParts,
+}
+
+impl Action {
+    /// The action's name in IAM policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::ListAllMyBuckets => "s3:ListAllMyBuckets",
+            Action::CreateBucket => "s3:CreateBucket",
+            Action::DeleteBucket => "s3:DeleteBucket",
+            Action::ListBucket => "s3:ListBucket",
+            Action::ListBucketVersions => "s3:ListBucketVersions",
+            Action::ListBucketMultipartUploads => "s3:ListBucketMultipartUploads",
+            Action::GetBucketLocation => "s3:GetBucketLocation",
+            Action::GetBucketVersioning => "s3:GetBucketVersioning",
+            Action::PutBucketVersioning => "s3:PutBucketVersioning",
+            Action::GetBucketAcl => "s3:GetBucketAcl",
+            Action::PutBucketAcl => "s3:PutBucketAcl",
+            Action::GetBucketOwnershipControls => "s3:GetBucketOwnershipControls",
+            Action::PutBucketOwnershipControls => "s3:PutBucketOwnershipControls",
+            Action::GetObject => "s3:GetObject",
+            Action::GetObjectVersion => "s3:GetObjectVersion",
+            Action::PutObject => "s3:PutObject",
+            Action::DeleteObject => "s3:DeleteObject",
+            Action::DeleteObjectVersion => "s3:DeleteObjectVersion",
+            Action::GetObjectAcl => "s3:GetObjectAcl",
+            Action::GetObjectVersionAcl => "s3:GetObjectVersionAcl",
+            Action::PutObjectAcl => "s3:PutObjectAcl",
+            Action::PutObjectVersionAcl => "s3:PutObjectVersionAcl",
+            Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
+            Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+        }
+    }
+
+    /// What an ACL-only decision requires for this action.
+    fn need(self) -> Need {
+        use Permission as P;
+        match self {
+            Action::ListAllMyBuckets | Action::CreateBucket => Need::Signed,
+            Action::DeleteBucket
+            | Action::GetBucketLocation
+            | Action::GetBucketVersioning
+            | Action::PutBucketVersioning
+            | Action::GetBucketOwnershipControls
+            | Action::PutBucketOwnershipControls => Need::BucketOwner,
+            Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
+                Need::Bucket(P::Read)
+            }
+            Action::GetBucketAcl => Need::Bucket(P::ReadAcp),
+            Action::PutBucketAcl => Need::Bucket(P::WriteAcp),
+            Action::PutObject => Need::Bucket(P::Write),
+            Action::DeleteObject | Action::DeleteObjectVersion => Need::Delete,
+            Action::AbortMultipartUpload => Need::InitiatorOr(P::Write),
+            Action::ListMultipartUploadParts => Need::InitiatorOr(P::Read),
+            Action::GetObject | Action::GetObjectVersion => Need::Object(P::Read),
+            Action::GetObjectAcl | Action::GetObjectVersionAcl => Need::Object(P::ReadAcp),
+            Action::PutObjectAcl | Action::PutObjectVersionAcl => Need::Object(P::WriteAcp),
+        }
+    }
+}
+
+/// The S3 operations and the action each is authorized as: the one table. `versioned`
+/// says whether the request names a version (`versionId`), which some operations
+/// authorize as their `...Version` action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ListBuckets,
+    CreateBucket,
+    DeleteBucket,
+    HeadBucket,
+    GetBucketLocation,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjects,
+    ListObjectsV2,
+    ListObjectVersions,
+    ListMultipartUploads,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetBucketOwnershipControls,
+    PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls,
+    GetObject,
+    HeadObject,
+    PutObject,
+    /// CopyObject, as a write to its destination.
+    CopyObject,
+    /// The source of CopyObject or UploadPartCopy, as a read.
+    CopySource,
+    DeleteObject,
+    /// Each key of a DeleteObjects request.
+    DeleteObjects,
+    GetObjectAcl,
+    PutObjectAcl,
+    CreateMultipartUpload,
+    UploadPart,
+    UploadPartCopy,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+}
+
+impl Operation {
+    pub fn action(self, versioned: bool) -> Action {
+        use Action as A;
+        match self {
+            Operation::ListBuckets => A::ListAllMyBuckets,
+            Operation::CreateBucket => A::CreateBucket,
+            Operation::DeleteBucket => A::DeleteBucket,
+            Operation::HeadBucket | Operation::ListObjects | Operation::ListObjectsV2 => A::ListBucket,
+            Operation::GetBucketLocation => A::GetBucketLocation,
+            Operation::GetBucketVersioning => A::GetBucketVersioning,
+            Operation::PutBucketVersioning => A::PutBucketVersioning,
+            Operation::ListObjectVersions => A::ListBucketVersions,
+            Operation::ListMultipartUploads => A::ListBucketMultipartUploads,
+            Operation::GetBucketAcl => A::GetBucketAcl,
+            Operation::PutBucketAcl => A::PutBucketAcl,
+            Operation::GetBucketOwnershipControls => A::GetBucketOwnershipControls,
+            Operation::PutBucketOwnershipControls | Operation::DeleteBucketOwnershipControls => {
+                A::PutBucketOwnershipControls
+            }
+            Operation::GetObject | Operation::HeadObject | Operation::CopySource if versioned => A::GetObjectVersion,
+            Operation::GetObject | Operation::HeadObject | Operation::CopySource => A::GetObject,
+            Operation::PutObject
+            | Operation::CopyObject
+            | Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::UploadPartCopy
+            | Operation::CompleteMultipartUpload => A::PutObject,
+            Operation::DeleteObject | Operation::DeleteObjects if versioned => A::DeleteObjectVersion,
+            Operation::DeleteObject | Operation::DeleteObjects => A::DeleteObject,
+            Operation::GetObjectAcl if versioned => A::GetObjectVersionAcl,
+            Operation::GetObjectAcl => A::GetObjectAcl,
+            Operation::PutObjectAcl if versioned => A::PutObjectVersionAcl,
+            Operation::PutObjectAcl => A::PutObjectAcl,
+            Operation::AbortMultipartUpload => A::AbortMultipartUpload,
+            Operation::ListParts => A::ListMultipartUploadParts,
+        }
+    }
+}
+
+/// What an action requires when only ACLs decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Any signed caller.
+    Signed,
+    /// The bucket owner only.
+    BucketOwner,
+    /// A permission on the bucket (the owner has READ_ACP and WRITE_ACP implicitly).
+    Bucket(Permission),
+    /// Deleting an object: the bucket owner, or WRITE on the bucket.
+    Delete,
+    /// The upload's initiator, the bucket owner, or a permission on the bucket.
+    InitiatorOr(Permission),
+    /// A permission on the object (its owner has READ_ACP and WRITE_ACP implicitly).
+    Object(Permission),
+}
+
+/// What the authorizer knows of a bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct BucketFacts<'a> {
+    pub owner: &'a str,
+    /// `None`: the default ACL (the owner has FULL_CONTROL).
+    pub acl: Option<&'a [Grant]>,
+    pub ownership: Option<ObjectOwnership>,
+}
+
+/// What the authorizer knows of an object version (or of an upload: its initiator).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectFacts<'a> {
+    pub owner: &'a str,
+    /// `None`: the default ACL (the owner has FULL_CONTROL).
+    pub acl: Option<&'a [Grant]>,
+}
+
+/// The resource an action is on: no bucket for service actions; the object (or
+/// upload) when one is addressed and exists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resource<'a> {
+    pub bucket: Option<BucketFacts<'a>>,
+    pub object: Option<ObjectFacts<'a>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+}
+
+/// Decides whether `caller` may perform `action` on `resource`. Pure: the same inputs
+/// always give the same answer.
+pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> Decision {
+    let id = match &caller.principal {
+        Principal::Root { .. } => return Decision::Allow,
+        Principal::User { canonical_id, .. } => Some(canonical_id.as_str()),
+        Principal::Anonymous => None,
+    };
+    let allowed = match (action.need(), resource.bucket) {
+        (Need::Signed, _) => id.is_some(),
+        // Every other action is on a bucket; without one there is nothing to grant.
+        (_, None) => false,
+        (need, Some(bucket)) => on_bucket(need, bucket, resource.object, id),
+    };
+    if allowed { Decision::Allow } else { Decision::Deny }
+}
+
+/// Steps 4 and 5 for a caller `id` (`None`: anonymous).
+fn on_bucket(need: Need, bucket: BucketFacts<'_>, object: Option<ObjectFacts<'_>>, id: Option<&str>) -> bool {
+    let is_bucket_owner = id == Some(bucket.owner);
+    let enforced = bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced);
+    let bucket_grants = |p: Permission| !enforced && grants(bucket.acl, bucket.owner, id, p);
+    match need {
+        Need::Signed => id.is_some(),
+        Need::BucketOwner => is_bucket_owner,
+        Need::Bucket(p @ (Permission::ReadAcp | Permission::WriteAcp)) => is_bucket_owner || bucket_grants(p),
+        Need::Bucket(p) => bucket_grants(p) || (enforced && is_bucket_owner),
+        Need::Delete => is_bucket_owner || bucket_grants(Permission::Write),
+        Need::InitiatorOr(p) => is_bucket_owner || object.is_some_and(|o| id == Some(o.owner)) || bucket_grants(p),
+        Need::Object(_) if enforced => is_bucket_owner,
+        Need::Object(p) => object.is_some_and(|o| {
+            let implicit = matches!(p, Permission::ReadAcp | Permission::WriteAcp) && id == Some(o.owner);
+            implicit || grants(o.acl, o.owner, id, p)
+        }),
+    }
+}
+
+/// Whether an ACL (`None`: the default, owner FULL_CONTROL) grants `wanted` to the
+/// caller `id` (`None`: anonymous).
+fn grants(acl: Option<&[Grant]>, owner: &str, id: Option<&str>, wanted: Permission) -> bool {
+    match acl {
+        None => id == Some(owner),
+        Some(list) => list.iter().any(|g| {
+            (g.permission == wanted || g.permission == Permission::FullControl) && matches_grantee(&g.grantee, id)
+        }),
+    }
+}
+
+fn matches_grantee(grantee: &Grantee, id: Option<&str>) -> bool {
+    match grantee {
+        Grantee::User(user) => id == Some(user.as_str()),
+        Grantee::Group(Group::AllUsers) => true,
+        Grantee::Group(Group::AuthenticatedUsers) => id.is_some(),
+        // No request is made as the log delivery group on this server.
+        Grantee::Group(Group::LogDelivery) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> Caller {
+        Caller::new(Principal::User {
+            canonical_id: id.into(),
+            display_name: id.into(),
+            access_key_id: format!("AK{id}"),
+        })
+    }
+
+    fn grant(grantee: Grantee, permission: Permission) -> Grant {
+        Grant { grantee, permission }
+    }
+
+    fn bucket<'a>(acl: Option<&'a [Grant]>, ownership: Option<ObjectOwnership>) -> BucketFacts<'a> {
+        BucketFacts {
+            owner: "owner",
+            acl,
+            ownership,
+        }
+    }
+
+    #[test]
+    fn root_may_do_everything_and_anonymous_nothing_by_default() {
+        let root = Caller::root("r", "admin");
+        let res = Resource {
+            bucket: Some(bucket(None, None)),
+            object: None,
+        };
+        for action in ALL {
+            assert_eq!(authorize(&root, action, &res), Decision::Allow, "{action:?}");
+            assert_eq!(
+                authorize(&Caller::anonymous(), action, &res),
+                Decision::Deny,
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_bucket_owner_has_its_bucket_but_not_others_objects() {
+        let owner = user("owner");
+        let b = bucket(None, None);
+        let res = Resource {
+            bucket: Some(b),
+            object: Some(ObjectFacts {
+                owner: "writer",
+                acl: None,
+            }),
+        };
+        for a in [
+            Action::ListBucket,
+            Action::PutObject,
+            Action::DeleteObject,
+            Action::DeleteObjectVersion,
+            Action::GetBucketAcl,
+            Action::PutBucketAcl,
+            Action::DeleteBucket,
+            Action::PutBucketVersioning,
+            Action::AbortMultipartUpload,
+        ] {
+            assert_eq!(authorize(&owner, a, &res), Decision::Allow, "{a:?}");
+        }
+        for a in [Action::GetObject, Action::GetObjectAcl, Action::PutObjectAcl] {
+            assert_eq!(authorize(&owner, a, &res), Decision::Deny, "{a:?}");
+        }
+        // The writer owns the object, not the bucket.
+        let writer = user("writer");
+        assert_eq!(authorize(&writer, Action::GetObject, &res), Decision::Allow);
+        assert_eq!(authorize(&writer, Action::PutObjectAcl, &res), Decision::Allow);
+        assert_eq!(authorize(&writer, Action::ListBucket, &res), Decision::Deny);
+        assert_eq!(authorize(&writer, Action::DeleteObject, &res), Decision::Deny);
+    }
+
+    #[test]
+    fn grants_to_users_and_groups() {
+        let acl = [
+            grant(Grantee::User("owner".into()), Permission::FullControl),
+            grant(Grantee::User("reader".into()), Permission::Read),
+            grant(Grantee::Group(Group::AuthenticatedUsers), Permission::Write),
+        ];
+        let res = Resource {
+            bucket: Some(bucket(Some(&acl), None)),
+            object: None,
+        };
+        assert_eq!(authorize(&user("reader"), Action::ListBucket, &res), Decision::Allow);
+        assert_eq!(authorize(&user("other"), Action::ListBucket, &res), Decision::Deny);
+        assert_eq!(authorize(&user("other"), Action::PutObject, &res), Decision::Allow);
+        assert_eq!(authorize(&Caller::anonymous(), Action::PutObject, &res), Decision::Deny);
+        assert_eq!(authorize(&user("reader"), Action::GetBucketAcl, &res), Decision::Deny);
+        let public = [grant(Grantee::Group(Group::AllUsers), Permission::Read)];
+        let res = Resource {
+            bucket: Some(bucket(Some(&public), None)),
+            object: None,
+        };
+        assert_eq!(
+            authorize(&Caller::anonymous(), Action::ListBucket, &res),
+            Decision::Allow
+        );
+        assert_eq!(authorize(&Caller::anonymous(), Action::PutObject, &res), Decision::Deny);
+        // The owner dropped its own grant: it keeps READ_ACP/WRITE_ACP and deletes.
+        let others = [grant(Grantee::User("reader".into()), Permission::Read)];
+        let res = Resource {
+            bucket: Some(bucket(Some(&others), None)),
+            object: None,
+        };
+        assert_eq!(authorize(&user("owner"), Action::ListBucket, &res), Decision::Deny);
+        assert_eq!(authorize(&user("owner"), Action::PutBucketAcl, &res), Decision::Allow);
+        assert_eq!(authorize(&user("owner"), Action::DeleteObject, &res), Decision::Allow);
+    }
+
+    #[test]
+    fn enforced_ownership_disables_acls() {
+        let public = [grant(Grantee::Group(Group::AllUsers), Permission::FullControl)];
+        let res = Resource {
+            bucket: Some(bucket(Some(&public), Some(ObjectOwnership::BucketOwnerEnforced))),
+            object: Some(ObjectFacts {
+                owner: "owner",
+                acl: Some(&public),
+            }),
+        };
+        for a in [
+            Action::ListBucket,
+            Action::PutObject,
+            Action::GetObject,
+            Action::GetBucketAcl,
+        ] {
+            assert_eq!(authorize(&Caller::anonymous(), a, &res), Decision::Deny, "{a:?}");
+            assert_eq!(authorize(&user("other"), a, &res), Decision::Deny, "{a:?}");
+            assert_eq!(authorize(&user("owner"), a, &res), Decision::Allow, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn service_actions_need_a_signature() {
+        let res = Resource::default();
+        assert_eq!(authorize(&user("u"), Action::CreateBucket, &res), Decision::Allow);
+        assert_eq!(authorize(&user("u"), Action::ListAllMyBuckets, &res), Decision::Allow);
+        assert_eq!(
+            authorize(&Caller::anonymous(), Action::CreateBucket, &res),
+            Decision::Deny
+        );
+        // A bucket action without a bucket is never allowed (except for root).
+        assert_eq!(authorize(&user("u"), Action::ListBucket, &res), Decision::Deny);
+    }
+
+    #[test]
+    fn versioned_requests_use_the_version_actions() {
+        assert_eq!(Operation::GetObject.action(true), Action::GetObjectVersion);
+        assert_eq!(Operation::HeadObject.action(false), Action::GetObject);
+        assert_eq!(Operation::DeleteObjects.action(true), Action::DeleteObjectVersion);
+        assert_eq!(Operation::PutObjectAcl.action(true), Action::PutObjectVersionAcl);
+        assert_eq!(Operation::UploadPartCopy.action(true), Action::PutObject);
+        assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
+    }
+
+    const ALL: [Action; 24] = [
+        Action::ListAllMyBuckets,
+        Action::CreateBucket,
+        Action::DeleteBucket,
+        Action::ListBucket,
+        Action::ListBucketVersions,
+        Action::ListBucketMultipartUploads,
+        Action::GetBucketLocation,
+        Action::GetBucketVersioning,
+        Action::PutBucketVersioning,
+        Action::GetBucketAcl,
+        Action::PutBucketAcl,
+        Action::GetBucketOwnershipControls,
+        Action::PutBucketOwnershipControls,
+        Action::GetObject,
+        Action::GetObjectVersion,
+        Action::PutObject,
+        Action::DeleteObject,
+        Action::DeleteObjectVersion,
+        Action::GetObjectAcl,
+        Action::GetObjectVersionAcl,
+        Action::PutObjectAcl,
+        Action::PutObjectVersionAcl,
+        Action::AbortMultipartUpload,
+        Action::ListMultipartUploadParts,
+    ];
+}
