@@ -279,9 +279,9 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
     }
     let operation = OperationName::default();
     req.extensions_mut().insert(operation.clone());
-    let meter = state.metrics.meter(operation);
+    let meter = state.metrics.meter(operation.clone());
     let req = req.map(|body| Body::http_body(meter.count_received(body)));
-    let resp = respond(&state.s3, req).await;
+    let resp = respond(&state.s3, req, &operation).await;
     let status = resp.status().as_u16();
     resp.map(|body| meter.finish(status, body))
 }
@@ -394,7 +394,7 @@ async fn metrics_response<B>(state: &State, peer: SocketAddr, req: &Request<B>) 
 }
 
 /// Hands a request to s3s and finishes its response: request id, error body fixes.
-async fn respond(s3: &S3Service, mut req: Request<Body>) -> Response<Body> {
+async fn respond(s3: &S3Service, mut req: Request<Body>, operation: &OperationName) -> Response<Body> {
     let is_head = req.method() == Method::HEAD;
     let declared_len = req
         .headers()
@@ -430,7 +430,9 @@ async fn respond(s3: &S3Service, mut req: Request<Body>) -> Response<Body> {
         tracing::warn!(status = %resp.status(), %request_id, "request failed");
     }
     if (resp.status().is_client_error() || resp.status().is_server_error()) && !is_head {
-        resp = with_request_id_in_body(resp, &request_id).await;
+        // An ACL document s3s cannot parse is MalformedACLError on AWS, not MalformedXML.
+        let acl_op = matches!(operation.get(), Some("PutBucketAcl" | "PutObjectAcl"));
+        resp = with_request_id_in_body(resp, &request_id, acl_op).await;
     }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {
@@ -444,7 +446,7 @@ async fn respond(s3: &S3Service, mut req: Request<Body>) -> Response<Body> {
 
 /// Adds `<RequestId>` to an XML error body, so that clients can match it to the
 /// `x-amz-request-id` header (s3s renders errors before our code sees the request).
-async fn with_request_id_in_body(resp: Response<Body>, request_id: &str) -> Response<Body> {
+async fn with_request_id_in_body(resp: Response<Body>, request_id: &str, acl_op: bool) -> Response<Body> {
     use http_body_util::BodyExt;
     const MAX_ERROR_BODY: usize = 64 * 1024;
     let (mut parts, body) = resp.into_parts();
@@ -455,7 +457,10 @@ async fn with_request_id_in_body(resp: Response<Body>, request_id: &str) -> Resp
             return Response::from_parts(parts, Body::empty());
         }
     };
-    let text = String::from_utf8_lossy(&bytes);
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if acl_op && text.contains("<Code>MalformedXML</Code>") {
+        text = text.replace("<Code>MalformedXML</Code>", "<Code>MalformedACLError</Code>");
+    }
     let body = match text.rfind("</Error>") {
         Some(at) if !text.contains("<RequestId>") => {
             format!("{}<RequestId>{request_id}</RequestId>{}", &text[..at], &text[at..])
