@@ -47,8 +47,27 @@ done
 port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$data/stdout")
 [ -n "$port" ] || { echo "ferrite did not start" >&2; exit 1; }
 
-# One user only for now: the "alt" and "tenant" users reuse the root credentials, so
-# tests about access between users are not meaningful yet.
+# The main user is root. The suite's "alt" and "tenant" users are real second users,
+# created through the IAM API (as an operator would, with boto3 from the suite's venv);
+# their canonical ids (what ACL grants name) are read back through S3.
+make_user() {
+  "$venv/bin/python" - "$1" "$port" "$ak" "$sk" <<'PY'
+import sys, boto3
+name, port, ak, sk = sys.argv[1:]
+ep = f"http://127.0.0.1:{port}"
+iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1", aws_access_key_id=ak, aws_secret_access_key=sk)
+iam.create_user(UserName=name)
+key = iam.create_access_key(UserName=name)["AccessKey"]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1",
+                  aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+owner = s3.list_buckets()["Owner"]
+print(key["AccessKeyId"], key["SecretAccessKey"], owner["ID"])
+PY
+}
+read -r alt_ak alt_sk alt_id < <(make_user alt)
+read -r ten_ak ten_sk ten_id < <(make_user tenant)
+root_id=$(printf '%s' "$ak" | sha256sum | cut -d' ' -f1)
+
 cat >"$out/s3tests.conf" <<CONF
 [DEFAULT]
 host = 127.0.0.1
@@ -61,23 +80,23 @@ iam name prefix = s3-tests-
 iam path prefix = /s3-tests/
 [s3 main]
 display_name = ferrite
-user_id = ferrite
+user_id = $root_id
 email = main@example.com
 api_name = default
 access_key = $ak
 secret_key = $sk
 [s3 alt]
-display_name = ferrite
-user_id = ferrite
+display_name = alt
+user_id = $alt_id
 email = alt@example.com
-access_key = $ak
-secret_key = $sk
+access_key = $alt_ak
+secret_key = $alt_sk
 [s3 tenant]
-display_name = ferrite
-user_id = ferrite
+display_name = tenant
+user_id = $ten_id
 email = tenant@example.com
-access_key = $ak
-secret_key = $sk
+access_key = $ten_ak
+secret_key = $ten_sk
 tenant = tenant
 [iam]
 email = iam@example.com
