@@ -269,6 +269,12 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
             }
             .map(Metered::plain);
         }
+        // An unsigned form-encoded POST is an IAM call without credentials (S3 has
+        // no such request): IAM's MissingAuthenticationToken, body unread.
+        None if !signed && is_iam_form_post(&req) => {
+            let (parts, _) = req.into_parts();
+            return state.iam.handle(&parts, b"").await.map(Body::from).map(Metered::plain);
+        }
         _ => {}
     }
     if is_form_post(&req) {
@@ -343,6 +349,18 @@ async fn bounded_body(req: Request<Incoming>) -> Result<(http::request::Parts, b
             "The request body could not be read.",
         )),
     }
+}
+
+/// A `POST` with a URL-encoded form body: how the IAM query protocol calls.
+fn is_iam_form_post<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST
+        && req.headers().get_all(http::header::CONTENT_TYPE).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
+        })
 }
 
 /// A `POST` with an HTML form body (`multipart/form-data`): a browser upload.
