@@ -572,3 +572,18 @@ async fn ferrite_admin_manages_users_keys_and_lists_buckets() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_bodies_over_64_kib_are_refused_before_anything_runs() {
+    let server = Server::start();
+    let ep = server.endpoint();
+    let mut body = form(&[("Action", "CreateUser"), ("UserName", "big")]);
+    body.extend(std::iter::repeat_n(b'x', 64 * 1024));
+    let (status, text) = signed(&ep, ROOT, "iam", "POST", "/", &body).await;
+    assert_eq!(status, 413, "{text}");
+    assert_iam_error(
+        &iam(&ep, ROOT, &[("Action", "GetUser"), ("UserName", "big")]).await,
+        404,
+        "NoSuchEntity",
+    );
+}
