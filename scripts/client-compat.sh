@@ -3,6 +3,7 @@
 # s3cmd (from PyPI, into a venv under target/) and rclone (Debian's package).
 # Each client creates a bucket, uploads (single-part and, for a 20 MiB file, multipart
 # with the client's own settings), lists, downloads and compares, copies, deletes.
+# The aws cli also manages a user and its keys through `aws iam` and uses the new key.
 # Prints one PASS/FAIL line per client; exits non-zero if any failed.
 #
 #   scripts/client-compat.sh            # all clients
@@ -57,7 +58,31 @@ run_aws() {
     $aws s3api head-object --bucket cli-bucket --key copy.bin >/dev/null &&
     $aws s3 sync "$work/files" s3://cli-bucket/synced >/dev/null &&
     $aws s3 rm s3://cli-bucket --recursive >/dev/null &&
-    $aws s3 rb s3://cli-bucket
+    $aws s3 rb s3://cli-bucket &&
+    run_aws_iam
+}
+
+# Users and keys through `aws iam` on the same endpoint, and one S3 call with the new
+# user's key.
+run_aws_iam() {
+  local aws="$venv/bin/aws --endpoint-url $endpoint"
+  local key id secret
+  $aws iam create-user --user-name cli-user | grep -q '"UserName": "cli-user"' &&
+    key=$($aws iam create-access-key --user-name cli-user --output text \
+      --query 'AccessKey.[AccessKeyId,SecretAccessKey]') &&
+    read -r id secret <<<"$key" && [ ${#id} -eq 20 ] && [ ${#secret} -eq 40 ] &&
+    $aws iam list-users --output text --query 'Users[].UserName' | grep -qw cli-user &&
+    $aws iam list-access-keys --user-name cli-user --output text \
+      --query 'AccessKeyMetadata[].[AccessKeyId,Status]' | grep -q "$id.*Active" &&
+    AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret $aws s3 mb s3://cli-user-bucket &&
+    AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret $aws s3api list-buckets --output text \
+      --query 'Buckets[].Name' | grep -qx 'cli-user-bucket' &&
+    $aws iam update-access-key --user-name cli-user --access-key-id "$id" --status Inactive &&
+    ! AWS_ACCESS_KEY_ID=$id AWS_SECRET_ACCESS_KEY=$secret $aws s3api list-buckets >/dev/null 2>&1 &&
+    $aws iam delete-access-key --user-name cli-user --access-key-id "$id" &&
+    $aws s3 rb s3://cli-user-bucket &&
+    $aws iam delete-user --user-name cli-user &&
+    ! $aws iam get-user --user-name cli-user >/dev/null 2>&1
 }
 
 run_boto3() {

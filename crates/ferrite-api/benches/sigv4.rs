@@ -7,7 +7,7 @@
 //! `cargo bench -p ferrite-api --bench sigv4`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ferrite_api::{RecordOperation, RootAuth};
+use ferrite_api::{FerriteAuth, RecordOperation, RootIdentity};
 use ferrite_bench::sigv4::{Signer, UNSIGNED_PAYLOAD};
 use http::{Request, StatusCode};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -21,9 +21,16 @@ const PATH: &str = "/bucket/some/object-key.bin";
 struct NoOps;
 impl S3 for NoOps {}
 
-fn service() -> S3Service {
+/// The server's credential provider over an empty model: root's key is found
+/// first, as in the server.
+fn service(model: ferrite_model::Ferrite) -> S3Service {
+    let root = RootIdentity {
+        access_key: ACCESS.into(),
+        canonical_id: "0".repeat(64),
+        display_name: "bench".into(),
+    };
     let mut b = S3ServiceBuilder::new(NoOps);
-    b.set_auth(RootAuth::new(ACCESS, SECRET));
+    b.set_auth(FerriteAuth::new(model, root, SECRET.into()));
     b.set_access(RecordOperation);
     b.build()
 }
@@ -40,8 +47,22 @@ fn request(authorization: Option<(&str, &str)>) -> Request<Body> {
 }
 
 fn sigv4(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let svc = service();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ferrite_model::Options {
+        region: "us-east-1".into(),
+        durable: false,
+        body_idle_timeout: ferrite_model::Options::DEFAULT_BODY_IDLE_TIMEOUT,
+        meta_cache_bytes: ferrite_model::Options::DEFAULT_META_CACHE,
+        root_canonical_id: "0".repeat(64),
+    };
+    let model = rt
+        .block_on(ferrite_model::Ferrite::open_local(dir.path(), opts))
+        .unwrap();
+    let svc = service(model);
     let signed = Signer::new(ACCESS, SECRET, "us-east-1").sign("GET", HOST, PATH, &[], time::OffsetDateTime::now_utc());
     let wrong = Signer::new(ACCESS, "not-the-secret", "us-east-1").sign(
         "GET",

@@ -124,6 +124,14 @@ pub fn to_s3(e: ModelError) -> S3Error {
             );
         }
         ModelError::BodyStream(io) => return body_stream_error(&io),
+        // IAM's errors: S3 operations do not raise them (users are managed through the
+        // IAM endpoint, `crate::iam`, which maps them to IAM's own codes); should one
+        // reach S3, it keeps its IAM code and status.
+        ModelError::NoSuchEntity(_) => return iam_code("NoSuchEntity", http::StatusCode::NOT_FOUND, msg),
+        ModelError::EntityAlreadyExists(_) => return iam_code("EntityAlreadyExists", http::StatusCode::CONFLICT, msg),
+        ModelError::LimitExceeded(_) => return iam_code("LimitExceeded", http::StatusCode::CONFLICT, msg),
+        ModelError::DeleteConflict(_) => return iam_code("DeleteConflict", http::StatusCode::CONFLICT, msg),
+        ModelError::ValidationError(_) => C::InvalidArgument,
         ModelError::Store(_) if e.is_storage_full() => {
             tracing::error!(error = %msg, "out of space");
             return S3Error::with_message(
@@ -142,6 +150,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
         }
     };
     S3Error::with_message(code, msg)
+}
+
+fn iam_code(code: &'static str, status: http::StatusCode, msg: String) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), msg);
+    e.set_status_code(status);
+    e
 }
 
 /// What a response about a delete marker carries. s3s sends an error's headers in

@@ -8,12 +8,14 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+pub mod admin;
 mod auth;
 mod body_marker;
 mod bucket;
 mod convert;
 mod error;
 mod host;
+pub mod iam;
 mod integrity;
 mod list;
 mod multipart;
@@ -26,7 +28,7 @@ use ferrite_model::{Caller, Ferrite, ObjectOwnership};
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
-pub use auth::RootAuth;
+pub use auth::{AuthFailure, FerriteAuth};
 pub use body_marker::BodyStreamed;
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
@@ -47,17 +49,17 @@ pub struct RootIdentity {
 #[derive(Clone)]
 pub struct FerriteS3 {
     model: Ferrite,
-    root: RootIdentity,
+    auth: FerriteAuth,
     /// The ownership setting of buckets created without `x-amz-object-ownership`
     /// (`None`: no ownership controls, ObjectWriter rules).
     default_ownership: Option<ObjectOwnership>,
 }
 
 impl FerriteS3 {
-    pub fn new(model: Ferrite, root: RootIdentity) -> Self {
+    pub fn new(model: Ferrite, auth: FerriteAuth) -> Self {
         Self {
             model,
-            root,
+            auth,
             default_ownership: None,
         }
     }
@@ -77,23 +79,24 @@ impl FerriteS3 {
             Some(c) => Some(c.access_key.as_str()),
             None => req.extensions.get::<Authenticated>().map(|a| a.access_key.as_str()),
         };
-        match key {
-            Some(k) if k == self.root.access_key => {
-                Caller::root(self.root.canonical_id.clone(), self.root.display_name.clone())
-            }
-            // A verified key that is not root's cannot exist yet (there are no users);
-            // it gets no more than anonymous rights.
-            Some(_) | None => Caller::anonymous(),
-        }
+        self.auth.caller_for(key, "s3")
     }
 
     /// The owner element for a stored canonical id: its display name is the
-    /// principal's (root's, until users exist; else the id itself).
+    /// principal's (root's, a user's name; the id itself for a user since deleted).
     fn owner_of(&self, canonical_id: &str) -> Owner {
-        let display_name = if canonical_id == self.root.canonical_id {
-            self.root.display_name.clone()
+        let root = self.auth.root();
+        let display_name = if canonical_id == root.canonical_id {
+            root.display_name.clone()
         } else {
-            canonical_id.to_string()
+            match self.model.display_name_of(canonical_id) {
+                Ok(Some(name)) => name,
+                Ok(None) => canonical_id.to_string(),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read an owner's name");
+                    canonical_id.to_string()
+                }
+            }
         };
         Owner {
             id: Some(canonical_id.to_string()),

@@ -119,10 +119,7 @@ fn known_principal(txn: &dyn ReadTxn, root_id: &str, id: &str) -> ModelResult<bo
     if id == root_id || id == ANONYMOUS_ID {
         return Ok(true);
     }
-    // Users (the identity issue's other half) are looked up here once they exist;
-    // until then no other principal does.
-    let _ = txn;
-    Ok(false)
+    crate::users::canonical_id_exists(txn, id)
 }
 
 /// Whether `spec` is an ACL a bucket with ACLs disabled (BucketOwnerEnforced) accepts:

@@ -252,6 +252,32 @@ impl Ferrite {
             .await
     }
 
+    /// Every bucket, whoever owns it: the administrator's view (root only), for the
+    /// admin API. S3's ListBuckets lists the caller's own ([`Ferrite::list_buckets`]).
+    pub async fn list_all_buckets(&self, caller: &Caller) -> ModelResult<Vec<BucketInfo>> {
+        if !matches!(caller.principal, crate::Principal::Root { .. }) {
+            return Err(ModelError::AccessDenied);
+        }
+        let inner = self.inner.clone();
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let mut out = Vec::new();
+            let mut failed = None;
+            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
+                match decode::<BucketRecord>(v) {
+                    Ok(b) => out.push(BucketInfo::from(&b)),
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+                true
+            })?;
+            failed.map_or(Ok(out), Err)
+        })
+        .await
+    }
+
     /// Every bucket's usage, by bucket name: one lookup per bucket. The server's own
     /// operational read (metrics), not an S3 operation: no caller.
     pub async fn bucket_usage(&self) -> ModelResult<Vec<(String, BucketUsage)>> {

@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub committer: crate::commit::Committer,
     /// Hashes the MD5 of concurrent uploads side by side.
     pub md5: ferrite_hash::Md5Pool,
+    /// Access keys' last use since start (written to the store coarsely).
+    pub key_usage: crate::users::KeyUsage,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -84,6 +86,7 @@ impl Ferrite {
                 blobs,
                 opts,
                 leases: crate::leases::ReadLeases::new(gc_wake.clone()),
+                key_usage: crate::users::KeyUsage::default(),
                 gc_wake,
             }),
         };

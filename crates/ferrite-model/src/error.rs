@@ -84,6 +84,21 @@ pub enum ModelError {
     RequestTimeout,
     #[error("request body stream failed: {0}")]
     BodyStream(std::io::Error),
+    /// A user or access key that does not exist (IAM's NoSuchEntity).
+    #[error("{0}")]
+    NoSuchEntity(String),
+    /// A user name taken (case-insensitively).
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    /// A quota reached (access keys per user).
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// A user that still has access keys or owns buckets.
+    #[error("{0}")]
+    DeleteConflict(String),
+    /// A parameter that breaks IAM's rules (a user name, a page size).
+    #[error("{0}")]
+    ValidationError(String),
     #[error("storage error: {0}")]
     Store(#[from] StoreError),
     #[error("corrupt metadata: {0}")]

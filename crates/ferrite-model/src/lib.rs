@@ -31,10 +31,12 @@ mod names;
 mod object;
 mod records;
 mod refs;
+mod secret;
 mod staging;
 mod stats;
 mod tables;
 mod upgrade;
+mod users;
 mod versions;
 
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
@@ -59,6 +61,11 @@ pub use records::{
     AclSpec, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs,
     ObjectOwnership, Permission, StorageClass, VersioningState,
 };
+pub use secret::Secret;
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
+pub use users::{
+    AccessKeyInfo, KeyLastUsed, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
+    NewAccessKey, UserInfo, UserPage, validate_user_name,
+};
 pub use versions::NULL_VERSION;

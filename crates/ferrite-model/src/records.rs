@@ -62,6 +62,7 @@ macro_rules! first_version {
         }
     )*};
 }
+pub(crate) use first_version;
 
 pub(crate) fn encode<T: Record>(value: &T) -> Vec<u8> {
     let mut out = vec![T::VERSION];

@@ -31,3 +31,11 @@ pub(crate) const COMPLETED: Table = Table::new("completed");
 /// Bucket id -> the bucket's usage counters (objects, versions, bytes), kept up to date
 /// by every write so that reading them is one lookup, not a scan.
 pub(crate) const BUCKET_STATS: Table = Table::new("bucket_stats");
+/// Lower-cased user name -> the user (`users.rs`): names are unique case-insensitively.
+pub(crate) const USERS: Table = Table::new("users");
+/// Access key id -> the key: its user, secret and status.
+pub(crate) const ACCESS_KEYS: Table = Table::new("access_keys");
+/// Canonical id -> the user it belongs to, for rendering owners.
+pub(crate) const PRINCIPALS: Table = Table::new("principals");
+/// Access key id -> its last use, as last written (kept in memory between writes).
+pub(crate) const KEY_LAST_USED: Table = Table::new("key_last_used");

@@ -32,6 +32,27 @@ fn random_string(alphabet: &[u8], len: usize) -> String {
         .collect()
 }
 
+/// The root credentials from the environment or `data_dir`'s credentials.json, for
+/// clients (`ferrite admin`): never generated.
+pub fn load(data_dir: &Path) -> anyhow::Result<Credentials> {
+    let env_ak = std::env::var("FERRITE_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty());
+    let env_sk = std::env::var("FERRITE_ROOT_SECRET_KEY").ok().filter(|s| !s.is_empty());
+    match (env_ak, env_sk) {
+        (Some(access_key), Some(secret_key)) => return Ok(Credentials { access_key, secret_key }),
+        (None, None) => {}
+        _ => anyhow::bail!("set both FERRITE_ROOT_ACCESS_KEY and FERRITE_ROOT_SECRET_KEY, or neither"),
+    }
+    let path = data_dir.join(FILE);
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "no root credentials: set FERRITE_ROOT_ACCESS_KEY and FERRITE_ROOT_SECRET_KEY, or point --data-dir at \
+             the server's data dir ({} is unreadable)",
+            path.display()
+        )
+    })?;
+    serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))
+}
+
 /// Returns the root credentials and whether they were generated just now.
 pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
     let env_ak = std::env::var("FERRITE_ROOT_ACCESS_KEY").ok().filter(|s| !s.is_empty());

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod conn;
 mod credentials;
 mod datadir;
@@ -32,6 +33,11 @@ enum Command {
     /// When both are unset, the first start generates a pair, stores it in
     /// DATA_DIR/credentials.json (mode 0600) and prints it once; later starts reuse it.
     Serve(ServeArgs),
+    /// Manage users and access keys, list buckets, through a running server.
+    ///
+    /// Signs with root's credentials: FERRITE_ROOT_ACCESS_KEY and
+    /// FERRITE_ROOT_SECRET_KEY, or the credentials.json of --data-dir.
+    Admin(admin::AdminArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -125,6 +131,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => runtime.block_on(server::serve(args)),
+        Command::Admin(args) => runtime.block_on(admin::run(args)),
     }
 }
 

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ferrite_api::admin::Admin;
+use ferrite_api::iam::{self, Iam};
 use ferrite_api::{
-    BodyStreamed, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView, RootAuth, RootIdentity,
-    VirtualHostDomain, precheck,
+    BodyStreamed, FerriteAuth, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView,
+    RootIdentity, VirtualHostDomain, precheck,
 };
-use ferrite_model::{Ferrite, ObjectOwnership, Options};
+use ferrite_model::{Ferrite, ObjectOwnership, Options, Secret};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -101,9 +103,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::DefaultOwnership::BucketOwnerPreferred => Some(ObjectOwnership::BucketOwnerPreferred),
         crate::DefaultOwnership::BucketOwnerEnforced => Some(ObjectOwnership::BucketOwnerEnforced),
     };
-    let service = FerriteS3::new(model, root).with_default_ownership(default_ownership);
+    let auth = FerriteAuth::new(model.clone(), root, Secret::new(creds.secret_key.clone()));
+    drop(creds);
+    let iam = Iam::new(model.clone(), auth.clone());
+    let admin = Admin::new(model.clone(), auth.clone());
+    let service = FerriteS3::new(model, auth.clone()).with_default_ownership(default_ownership);
     let mut builder = S3ServiceBuilder::new(service);
-    builder.set_auth(RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()));
+    builder.set_auth(auth.clone());
     builder.set_access(RecordOperation);
     if let Some(domain) = &args.domain {
         builder.set_host(VirtualHostDomain::new(domain));
@@ -115,7 +121,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     range_route.set_service(s3.clone());
     let state = Arc::new(State {
         s3,
-        auth: RootAuth::new(creds.access_key.clone(), creds.secret_key.clone()),
+        auth,
+        iam,
+        admin,
         host: args.domain.as_deref().map(VirtualHostDomain::new),
         sigv2: !args.disable_sigv2,
         metrics,
@@ -210,7 +218,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 struct State {
     s3: S3Service,
     /// The credentials, for the signature checks that run before s3s.
-    auth: RootAuth,
+    auth: FerriteAuth,
+    /// The IAM API (users, keys): requests signed for the `iam` service.
+    iam: Iam,
+    /// The admin endpoint: requests signed for the `admin` service.
+    admin: Admin,
     host: Option<VirtualHostDomain>,
     /// Whether SigV2 requests are accepted.
     sigv2: bool,
@@ -236,7 +248,8 @@ async fn handle(
 
 /// Operational endpoints answer unsigned requests only: a signed request always
 /// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
-/// reachable).
+/// reachable). Requests SigV4-signed for the `iam` or `admin` service are ours (s3s
+/// refuses those scopes); every other request goes to S3.
 async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     let signed = is_s3_signed(&req);
     if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
@@ -247,6 +260,29 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
             }
             _ => {}
         }
+    }
+    match iam::sigv4::scope_service(req.headers()) {
+        Some("iam") => {
+            return match bounded_body(req).await {
+                Ok((parts, body)) => state.iam.handle(&parts, &body).await.map(Body::from),
+                Err(resp) => resp,
+            }
+            .map(Metered::plain);
+        }
+        Some("admin") => {
+            return match bounded_body(req).await {
+                Ok((parts, body)) => state.admin.handle(&parts, &body).await.map(Body::from),
+                Err(resp) => resp,
+            }
+            .map(Metered::plain);
+        }
+        // An unsigned form-encoded POST is an IAM call without credentials (S3 has
+        // no such request): IAM's MissingAuthenticationToken, body unread.
+        None if !signed && is_iam_form_post(&req) => {
+            let (parts, _) = req.into_parts();
+            return state.iam.handle(&parts, b"").await.map(Body::from).map(Metered::plain);
+        }
+        _ => {}
     }
     if is_form_post(&req) {
         // Refused before a byte of the body is read (s3s would buffer it whole).
@@ -284,6 +320,54 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
     let resp = respond(&state.s3, req, &operation).await;
     let status = resp.status().as_u16();
     resp.map(|body| meter.finish(status, body))
+}
+
+/// Reads the whole body of a request we answer ourselves (IAM, admin), refusing one
+/// over [`iam::MAX_BODY`] before reading it (by its declared length) or while reading.
+async fn bounded_body(req: Request<Incoming>) -> Result<(http::request::Parts, bytes::Bytes), Response<Body>> {
+    use http_body_util::BodyExt;
+    const READ_TIMEOUT: Duration = Duration::from_secs(30);
+    let too_large = || {
+        xml_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "The request body is too large.",
+        )
+    };
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > iam::MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let read = tokio::time::timeout(
+        READ_TIMEOUT,
+        http_body_util::Limited::new(body, iam::MAX_BODY).collect(),
+    );
+    match read.await {
+        Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) | Err(_) => Err(xml_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            "The request body could not be read.",
+        )),
+    }
+}
+
+/// A `POST` with a URL-encoded form body: how the IAM query protocol calls.
+fn is_iam_form_post<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST
+        && req.headers().get_all(http::header::CONTENT_TYPE).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            })
+        })
 }
 
 /// A `POST` with an HTML form body (`multipart/form-data`): a browser upload.

@@ -1,0 +1,675 @@
+//! Users and their access keys: account-like principals (as in Ceph RGW), each with a
+//! name, a canonical user id, up to two access keys, and the buckets it creates.
+//!
+//! This module owns the `users`, `access_keys`, `principals` and `key_last_used`
+//! tables. The root principal (the configured credentials) is the administrator and is
+//! not stored here. Every operation on users takes `&Caller` first and only root may
+//! run it (IAM's own rights model comes with policies). Two reads are for the rest of
+//! the server and take no caller: [`Ferrite::principal_for_key`] (per request, one
+//! read transaction, no cache: a disabled or deleted key is refused on its very next
+//! request) and [`Ferrite::display_name_of`] (owners in listings).
+//!
+//! Last use of a key ([`Ferrite::note_key_used`]) is kept in memory and written to the
+//! store coarsely: at the first use after a start, then at most once an hour per key,
+//! as a committer job off the request path. A store write per request would put every
+//! GET through the committer; AWS itself reports last use approximately. So after a
+//! restart the stored time can be up to an hour old.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::sync::Mutex;
+
+use ferrite_store::{ReadTxn, WriteTxn};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_ms;
+use crate::engine::blocking;
+use crate::records::{BucketRecord, Initial, Record, decode, encode, first_version};
+use crate::{Caller, Ferrite, ModelError, ModelResult, Principal, Secret, tables};
+
+/// Access keys one user may have, as in IAM.
+pub const MAX_KEYS_PER_USER: usize = 2;
+/// The most users one ListUsers page returns (IAM's bound).
+pub const MAX_LIST_USERS: usize = 1000;
+/// The stored last use of a key is rewritten when it is older than this.
+pub const LAST_USED_FLUSH_MS: i64 = 60 * 60 * 1000;
+
+/// Whether an access key may sign requests. Stored by variant index: new variants go
+/// at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
+}
+
+impl KeyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "Active",
+            KeyStatus::Inactive => "Inactive",
+        }
+    }
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The name as given at creation (names are unique case-insensitively).
+    pub name: String,
+    /// IAM's unique id: `AIDA` and 17 upper-case letters and digits.
+    pub user_id: String,
+    /// 64 lower-case hex digits: what the user's buckets and objects store as owner.
+    pub canonical_id: String,
+    pub created_ms: i64,
+}
+
+/// An access key as the API shows it (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyInfo {
+    pub access_key_id: String,
+    pub user_name: String,
+    pub status: KeyStatus,
+    pub created_ms: i64,
+}
+
+/// A key just created: the only time its secret leaves the server.
+#[derive(Debug)]
+pub struct NewAccessKey {
+    pub info: AccessKeyInfo,
+    pub secret: Secret,
+}
+
+/// When and where a key was last used to sign a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub ms: i64,
+    /// `s3` (or `iam` once users may call it).
+    pub service: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLastUsed {
+    pub user_name: String,
+    pub last_used: Option<LastUse>,
+}
+
+/// One page of ListUsers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<UserInfo>,
+    /// Where the next page starts, when more follow.
+    pub next_marker: Option<String>,
+}
+
+// ---- records ----
+
+/// `users`: lower-cased name -> the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UserRecord {
+    pub name: String,
+    pub user_id: String,
+    pub canonical_id: String,
+    pub created_ms: i64,
+    /// Its access key ids, oldest first (at most [`MAX_KEYS_PER_USER`]).
+    pub keys: Vec<String>,
+}
+
+/// `access_keys`: key id -> the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccessKeyRecord {
+    /// The owning user's `users` key (its lower-cased name).
+    pub user: String,
+    /// Stored as is for now; sealing it with a master key is a later issue's work.
+    pub secret: String,
+    pub status: KeyStatus,
+    pub created_ms: i64,
+}
+
+/// `principals`: canonical id -> the user it belongs to, for rendering owners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PrincipalRecord {
+    pub user: String,
+    pub display_name: String,
+}
+
+/// `key_last_used`: key id -> its last use, as last flushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LastUsedRecord {
+    pub ms: i64,
+    pub service: String,
+    pub region: String,
+}
+
+first_version!(UserRecord, AccessKeyRecord, PrincipalRecord, LastUsedRecord);
+
+impl UserRecord {
+    fn info(&self) -> UserInfo {
+        UserInfo {
+            name: self.name.clone(),
+            user_id: self.user_id.clone(),
+            canonical_id: self.canonical_id.clone(),
+            created_ms: self.created_ms,
+        }
+    }
+}
+
+// ---- rules ----
+
+/// IAM's user name rule: 1 to 64 of `A-Z a-z 0-9 + = , . @ _ -`.
+pub fn validate_user_name(name: &str) -> ModelResult<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
+        return Err(ModelError::ValidationError(format!(
+            "The specified value for userName is invalid. It must contain only alphanumeric characters and/or the \
+             following: +=,.@_- and be 1 to 64 characters long: {name:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Only the administrator manages users (until IAM policies exist).
+/// Whether a user has this canonical id (ACL grants may name only principals that exist).
+pub(crate) fn canonical_id_exists(txn: &dyn ReadTxn, canonical_id: &str) -> ModelResult<bool> {
+    Ok(txn.get(tables::PRINCIPALS, canonical_id.as_bytes())?.is_some())
+}
+
+fn require_root(caller: &Caller) -> ModelResult<()> {
+    match caller.principal {
+        Principal::Root { .. } => Ok(()),
+        Principal::User { .. } | Principal::Anonymous => Err(ModelError::AccessDenied),
+    }
+}
+
+/// The `users` key of a name: unique case-insensitively, as in IAM.
+fn user_key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+fn new_user_id() -> String {
+    format!("AIDA{}", random_from(UPPER_ALNUM, 17))
+}
+
+fn new_canonical_id() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// 20 characters, `AKIA` first, as AWS's long-term keys look (tools check the shape).
+fn new_access_key_id() -> String {
+    format!("AKIA{}", random_from(UPPER_ALNUM, 16))
+}
+
+fn new_secret() -> Secret {
+    Secret::new(random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    ))
+}
+
+fn no_such_user(name: &str) -> ModelError {
+    ModelError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+}
+
+fn no_such_key(key_id: &str) -> ModelError {
+    ModelError::NoSuchEntity(format!("The Access Key with id {key_id} cannot be found."))
+}
+
+fn read_user(txn: &dyn ReadTxn, name: &str) -> ModelResult<UserRecord> {
+    match txn.get(tables::USERS, user_key(name).as_bytes())? {
+        Some(v) => decode(&v),
+        None => Err(no_such_user(name)),
+    }
+}
+
+fn read_key(txn: &dyn ReadTxn, key_id: &str) -> ModelResult<AccessKeyRecord> {
+    match txn.get(tables::ACCESS_KEYS, key_id.as_bytes())? {
+        Some(v) => decode(&v),
+        None => Err(no_such_key(key_id)),
+    }
+}
+
+/// The key `key_id`, checked to belong to `user` when a user is named (IAM answers
+/// NoSuchEntity for a key of another user).
+fn key_of(txn: &dyn ReadTxn, user: Option<&str>, key_id: &str) -> ModelResult<AccessKeyRecord> {
+    let key = read_key(txn, key_id)?;
+    if let Some(user) = user {
+        read_user(txn, user)?;
+        if key.user != user_key(user) {
+            return Err(no_such_key(key_id));
+        }
+    }
+    Ok(key)
+}
+
+/// The names of the buckets owned by `canonical_id` (at most `max`).
+fn buckets_owned_by(txn: &dyn ReadTxn, canonical_id: &str, max: usize) -> ModelResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut failed = None;
+    txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
+        match decode::<BucketRecord>(v) {
+            Ok(b) if b.owner == canonical_id => out.push(b.name),
+            Ok(_) => {}
+            Err(e) => {
+                failed = Some(e);
+                return false;
+            }
+        }
+        out.len() < max
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+// ---- last use, in memory ----
+
+struct Usage {
+    last: LastUse,
+    /// When this key's last use was last queued for the store (0: not since start).
+    flushed_ms: i64,
+}
+
+/// Last use of each key since start, by key id. Bounded by the number of keys:
+/// only keys that verified a signature are noted, and a deleted key is forgotten.
+#[derive(Default)]
+pub(crate) struct KeyUsage {
+    map: Mutex<HashMap<String, Usage>>,
+}
+
+impl KeyUsage {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Usage>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes a use; returns it when it should be written to the store now.
+    fn note(&self, key_id: &str, last: LastUse) -> Option<LastUse> {
+        let mut map = self.lock();
+        let now = last.ms;
+        match map.get_mut(key_id) {
+            Some(u) => {
+                u.last = last;
+                (now - u.flushed_ms >= LAST_USED_FLUSH_MS).then(|| {
+                    u.flushed_ms = now;
+                    u.last.clone()
+                })
+            }
+            None => {
+                map.insert(
+                    key_id.to_string(),
+                    Usage {
+                        last: last.clone(),
+                        flushed_ms: now,
+                    },
+                );
+                Some(last)
+            }
+        }
+    }
+
+    fn get(&self, key_id: &str) -> Option<LastUse> {
+        self.lock().get(key_id).map(|u| u.last.clone())
+    }
+
+    fn forget(&self, key_id: &str) {
+        self.lock().remove(key_id);
+    }
+}
+
+// ---- operations ----
+
+impl Ferrite {
+    /// Creates a user. Its canonical id and user id are random and kept for good.
+    pub async fn create_user(&self, caller: &Caller, name: &str) -> ModelResult<UserInfo> {
+        require_root(caller)?;
+        validate_user_name(name)?;
+        // Made once, outside the job: a re-run of the job writes the same ids.
+        let rec = UserRecord {
+            name: name.to_string(),
+            user_id: new_user_id(),
+            canonical_id: new_canonical_id(),
+            created_ms: now_ms(),
+            keys: Vec::new(),
+        };
+        self.inner
+            .committer
+            .write(move |txn| {
+                let key = user_key(&rec.name);
+                if txn.get(tables::USERS, key.as_bytes())?.is_some() {
+                    return Err(ModelError::EntityAlreadyExists(format!(
+                        "User with name {} already exists.",
+                        rec.name
+                    )));
+                }
+                if txn.get(tables::PRINCIPALS, rec.canonical_id.as_bytes())?.is_some() {
+                    return Err(ModelError::Internal("canonical id collision".into()));
+                }
+                txn.put(tables::USERS, key.as_bytes(), &encode(&rec))?;
+                let principal = PrincipalRecord {
+                    user: key,
+                    display_name: rec.name.clone(),
+                };
+                txn.put(tables::PRINCIPALS, rec.canonical_id.as_bytes(), &encode(&principal))?;
+                Ok(rec.info())
+            })
+            .await
+    }
+
+    pub async fn get_user(&self, caller: &Caller, name: &str) -> ModelResult<UserInfo> {
+        require_root(caller)?;
+        let inner = self.inner.clone();
+        let name = name.to_string();
+        blocking(move || Ok(read_user(&*inner.meta.begin_read()?, &name)?.info())).await
+    }
+
+    /// Users in (case-insensitive) name order, after `marker`; at most `max`
+    /// (1..=[`MAX_LIST_USERS`]).
+    pub async fn list_users(&self, caller: &Caller, marker: Option<&str>, max: usize) -> ModelResult<UserPage> {
+        require_root(caller)?;
+        if !(1..=MAX_LIST_USERS).contains(&max) {
+            return Err(ModelError::ValidationError(format!(
+                "MaxItems must be between 1 and {MAX_LIST_USERS}"
+            )));
+        }
+        let inner = self.inner.clone();
+        let marker = marker.filter(|m| !m.is_empty()).map(str::to_string);
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let start = match &marker {
+                Some(m) => Bound::Excluded(m.as_bytes()),
+                None => Bound::Unbounded,
+            };
+            let mut users = Vec::new();
+            let mut more = false;
+            let mut failed = None;
+            txn.scan(tables::USERS, start, Bound::Unbounded, &mut |_, v| {
+                if users.len() == max {
+                    more = true;
+                    return false;
+                }
+                match decode::<UserRecord>(v) {
+                    Ok(u) => users.push(u.info()),
+                    Err(e) => {
+                        failed = Some(e);
+                        return false;
+                    }
+                }
+                true
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let next_marker = if more {
+                users.last().map(|u| user_key(&u.name))
+            } else {
+                None
+            };
+            Ok(UserPage { users, next_marker })
+        })
+        .await
+    }
+
+    /// Deletes a user that has no access keys and owns no bucket (IAM's DeleteConflict
+    /// otherwise: delete its keys, and its buckets or hand them over, first).
+    pub async fn delete_user(&self, caller: &Caller, name: &str) -> ModelResult<()> {
+        require_root(caller)?;
+        let name = name.to_string();
+        self.inner
+            .committer
+            .write(move |txn| {
+                let rec = read_user(&*txn, &name)?;
+                if !rec.keys.is_empty() {
+                    return Err(ModelError::DeleteConflict(
+                        "Cannot delete entity, must delete access keys first.".into(),
+                    ));
+                }
+                if let Some(bucket) = buckets_owned_by(&*txn, &rec.canonical_id, 1)?.first() {
+                    return Err(ModelError::DeleteConflict(format!(
+                        "Cannot delete entity, the user owns buckets (such as {bucket}); delete them first."
+                    )));
+                }
+                txn.delete(tables::USERS, user_key(&name).as_bytes())?;
+                txn.delete(tables::PRINCIPALS, rec.canonical_id.as_bytes())?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Creates an access key for `user` (Active). Its secret is in the reply only.
+    pub async fn create_access_key(&self, caller: &Caller, user: &str) -> ModelResult<NewAccessKey> {
+        require_root(caller)?;
+        let user = user.to_string();
+        let key_id = new_access_key_id();
+        let secret = new_secret();
+        let created_ms = now_ms();
+        let job_secret = secret.clone();
+        let info = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let mut rec = read_user(&*txn, &user)?;
+                if rec.keys.len() >= MAX_KEYS_PER_USER {
+                    return Err(ModelError::LimitExceeded(format!(
+                        "Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS_PER_USER}"
+                    )));
+                }
+                if txn.get(tables::ACCESS_KEYS, key_id.as_bytes())?.is_some() {
+                    return Err(ModelError::Internal("access key id collision".into()));
+                }
+                let key = AccessKeyRecord {
+                    user: user_key(&rec.name),
+                    secret: job_secret.expose().to_string(),
+                    status: KeyStatus::Active,
+                    created_ms,
+                };
+                rec.keys.push(key_id.clone());
+                txn.put(tables::ACCESS_KEYS, key_id.as_bytes(), &encode(&key))?;
+                txn.put(tables::USERS, key.user.as_bytes(), &encode(&rec))?;
+                Ok(AccessKeyInfo {
+                    access_key_id: key_id.clone(),
+                    user_name: rec.name,
+                    status: KeyStatus::Active,
+                    created_ms,
+                })
+            })
+            .await?;
+        Ok(NewAccessKey { info, secret })
+    }
+
+    /// The user's access keys, oldest first.
+    pub async fn list_access_keys(&self, caller: &Caller, user: &str) -> ModelResult<Vec<AccessKeyInfo>> {
+        require_root(caller)?;
+        let inner = self.inner.clone();
+        let user = user.to_string();
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let rec = read_user(&*txn, &user)?;
+            rec.keys
+                .iter()
+                .map(|id| {
+                    let k = read_key(&*txn, id)
+                        .map_err(|_| ModelError::Corrupt(format!("user {} lists a missing key", rec.name)))?;
+                    Ok(AccessKeyInfo {
+                        access_key_id: id.clone(),
+                        user_name: rec.name.clone(),
+                        status: k.status,
+                        created_ms: k.created_ms,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Turns a key on or off. An inactive key is refused from its next request on.
+    pub async fn update_access_key(
+        &self,
+        caller: &Caller,
+        user: Option<&str>,
+        key_id: &str,
+        status: KeyStatus,
+    ) -> ModelResult<()> {
+        require_root(caller)?;
+        let user = user.map(str::to_string);
+        let key_id = key_id.to_string();
+        self.inner
+            .committer
+            .write(move |txn| {
+                let mut key = key_of(&*txn, user.as_deref(), &key_id)?;
+                if key.status != status {
+                    key.status = status;
+                    txn.put(tables::ACCESS_KEYS, key_id.as_bytes(), &encode(&key))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn delete_access_key(&self, caller: &Caller, user: Option<&str>, key_id: &str) -> ModelResult<()> {
+        require_root(caller)?;
+        let user = user.map(str::to_string);
+        let id = key_id.to_string();
+        self.inner
+            .committer
+            .write(move |txn| {
+                let key = key_of(&*txn, user.as_deref(), &id)?;
+                let mut rec: UserRecord = match txn.get(tables::USERS, key.user.as_bytes())? {
+                    Some(v) => decode(&v)?,
+                    None => return Err(ModelError::Corrupt(format!("key {id} of a missing user"))),
+                };
+                rec.keys.retain(|k| *k != id);
+                txn.put(tables::USERS, key.user.as_bytes(), &encode(&rec))?;
+                txn.delete(tables::ACCESS_KEYS, id.as_bytes())?;
+                txn.delete(tables::KEY_LAST_USED, id.as_bytes())?;
+                Ok(())
+            })
+            .await?;
+        self.inner.key_usage.forget(key_id);
+        Ok(())
+    }
+
+    /// When the key was last used (approximately: see the module docs).
+    pub async fn access_key_last_used(&self, caller: &Caller, key_id: &str) -> ModelResult<KeyLastUsed> {
+        require_root(caller)?;
+        let inner = self.inner.clone();
+        let id = key_id.to_string();
+        let (user_name, stored) = blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let key = read_key(&*txn, &id)?;
+            let user: UserRecord = match txn.get(tables::USERS, key.user.as_bytes())? {
+                Some(v) => decode(&v)?,
+                None => return Err(ModelError::Corrupt(format!("key {id} of a missing user"))),
+            };
+            let stored = match txn.get(tables::KEY_LAST_USED, id.as_bytes())? {
+                Some(v) => Some(decode::<LastUsedRecord>(&v)?),
+                None => None,
+            };
+            Ok((user.name, stored))
+        })
+        .await?;
+        let stored = stored.map(|r| LastUse {
+            ms: r.ms,
+            service: r.service,
+            region: r.region,
+        });
+        let last_used = match (self.inner.key_usage.get(key_id), stored) {
+            (Some(m), Some(s)) if s.ms > m.ms => Some(s),
+            (Some(m), _) => Some(m),
+            (None, s) => s,
+        };
+        Ok(KeyLastUsed { user_name, last_used })
+    }
+
+    /// The principal an access key signs for and its secret, if the key exists and is
+    /// active. One read transaction; nothing cached, so a change applies at once.
+    /// Root's credentials are not stored here: the adapter checks them first.
+    pub fn principal_for_key(&self, access_key: &str) -> ModelResult<Option<(Principal, Secret)>> {
+        let txn = self.inner.meta.begin_read()?;
+        let Some(v) = txn.get(tables::ACCESS_KEYS, access_key.as_bytes())? else {
+            return Ok(None);
+        };
+        let key: AccessKeyRecord = decode(&v)?;
+        if key.status != KeyStatus::Active {
+            return Ok(None);
+        }
+        let Some(u) = txn.get(tables::USERS, key.user.as_bytes())? else {
+            return Err(ModelError::Corrupt(format!(
+                "access key {access_key} of a missing user"
+            )));
+        };
+        let user: UserRecord = decode(&u)?;
+        let principal = Principal::User {
+            canonical_id: user.canonical_id,
+            display_name: user.name,
+            access_key_id: access_key.to_string(),
+        };
+        Ok(Some((principal, Secret::new(key.secret))))
+    }
+
+    /// The display name (the user's name) of a stored user's canonical id.
+    pub fn display_name_of(&self, canonical_id: &str) -> ModelResult<Option<String>> {
+        let txn = self.inner.meta.begin_read()?;
+        match txn.get(tables::PRINCIPALS, canonical_id.as_bytes())? {
+            Some(v) => Ok(Some(decode::<PrincipalRecord>(&v)?.display_name)),
+            None => Ok(None),
+        }
+    }
+
+    /// Notes that `key_id` just signed a verified request. Cheap (a map update); about
+    /// once an hour per key it also queues a store write, without waiting for it.
+    pub fn note_key_used(&self, key_id: &str, service: &str, region: &str) {
+        let last = LastUse {
+            ms: now_ms(),
+            service: service.to_string(),
+            region: region.to_string(),
+        };
+        let Some(flush) = self.inner.key_usage.note(key_id, last) else {
+            return;
+        };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let this = self.clone();
+        let id = key_id.to_string();
+        rt.spawn(async move {
+            let rec = LastUsedRecord {
+                ms: flush.ms,
+                service: flush.service,
+                region: flush.region,
+            };
+            let written = this
+                .inner
+                .committer
+                .write(move |txn| store_last_used(txn, &id, &rec))
+                .await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not record an access key's last use");
+            }
+        });
+    }
+}
+
+/// Writes a key's last use, if the key still exists and nothing newer is stored.
+fn store_last_used(txn: &mut dyn WriteTxn, key_id: &str, rec: &LastUsedRecord) -> ModelResult<()> {
+    if txn.get(tables::ACCESS_KEYS, key_id.as_bytes())?.is_none() {
+        return Ok(());
+    }
+    if let Some(v) = txn.get(tables::KEY_LAST_USED, key_id.as_bytes())?
+        && decode::<LastUsedRecord>(&v)?.ms >= rec.ms
+    {
+        return Ok(());
+    }
+    txn.put(tables::KEY_LAST_USED, key_id.as_bytes(), &encode(rec))?;
+    Ok(())
+}

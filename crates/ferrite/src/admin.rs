@@ -1,0 +1,406 @@
+//! `ferrite admin`: manages users, keys and looks at buckets through a running server,
+//! over HTTP like any client: the IAM API (`iam` scope) for users and keys, the admin
+//! endpoint (`admin` scope, `GET /admin/v1/buckets`) for buckets. Requests are signed
+//! with root's credentials (FERRITE_ROOT_* or the data dir's credentials.json) by the
+//! `aws-sigv4` crate and sent with hyper-util's client. Human-readable output by
+//! default, JSON with `--json`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+
+use crate::credentials;
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    /// The server's endpoint.
+    #[arg(long, env = "FERRITE_ENDPOINT", default_value = "http://127.0.0.1:9000")]
+    pub endpoint: String,
+    /// Where root's credentials.json is, when FERRITE_ROOT_ACCESS_KEY/SECRET_KEY are unset.
+    #[arg(long, env = "FERRITE_DATA_DIR", default_value = "./ferrite-data")]
+    pub data_dir: PathBuf,
+    /// The region requests are signed for.
+    #[arg(long, env = "FERRITE_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Users: add, ls, rm.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access keys of a user: add, ls, disable, enable, rm.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Buckets: ls (every bucket, its owner and usage).
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Creates a user.
+    Add { name: String },
+    /// Lists all users.
+    Ls,
+    /// Deletes a user (it must have no keys and own no bucket).
+    Rm { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Creates an access key for USER; prints its secret, once.
+    Add { user: String },
+    /// Lists USER's access keys.
+    Ls { user: String },
+    /// Makes a key inactive: requests signed with it are refused.
+    Disable { user: String, key_id: String },
+    /// Makes a key active again.
+    Enable { user: String, key_id: String },
+    /// Deletes a key.
+    Rm { user: String, key_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BucketCommand {
+    /// Lists every bucket with its owner, object count and bytes.
+    Ls,
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let creds = credentials::load(&args.data_dir)?;
+    let client = Client::new(&args.endpoint, &args.region, creds)?;
+    let json = args.json;
+    match args.command {
+        AdminCommand::User(UserCommand::Add { name }) => {
+            let x = client.iam(&[("Action", "CreateUser"), ("UserName", &name)]).await?;
+            let u = user_json(&x);
+            if json {
+                println!("{u}");
+            } else {
+                println!(
+                    "created user {} (user id {})",
+                    u["name"].as_str().unwrap_or(""),
+                    u["user_id"].as_str().unwrap_or("")
+                );
+            }
+        }
+        AdminCommand::User(UserCommand::Ls) => {
+            let mut users = Vec::new();
+            let mut marker: Option<String> = None;
+            loop {
+                let mut params = vec![("Action", "ListUsers")];
+                if let Some(m) = &marker {
+                    params.push(("Marker", m.as_str()));
+                }
+                let x = client.iam(&params).await?;
+                users.extend(members(&x).iter().map(|m| user_json(m)));
+                match (tag(&x, "IsTruncated").as_deref(), tag(&x, "Marker")) {
+                    (Some("true"), Some(m)) => marker = Some(m),
+                    _ => break,
+                }
+            }
+            if json {
+                println!("{}", Value::Array(users));
+            } else {
+                println!("{:<32} {:<24} CREATED", "NAME", "USER ID");
+                for u in &users {
+                    println!(
+                        "{:<32} {:<24} {}",
+                        u["name"].as_str().unwrap_or(""),
+                        u["user_id"].as_str().unwrap_or(""),
+                        u["created"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        AdminCommand::User(UserCommand::Rm { name }) => {
+            client.iam(&[("Action", "DeleteUser"), ("UserName", &name)]).await?;
+            done(json, json!({"deleted_user": name}), &format!("deleted user {name}"));
+        }
+        AdminCommand::Key(KeyCommand::Add { user }) => {
+            let x = client
+                .iam(&[("Action", "CreateAccessKey"), ("UserName", &user)])
+                .await?;
+            let k = key_json(&x);
+            if json {
+                println!("{k}");
+            } else {
+                println!("created access key for {user}");
+                println!("access key: {}", k["access_key_id"].as_str().unwrap_or(""));
+                println!("secret key: {}", k["secret_access_key"].as_str().unwrap_or(""));
+                println!("(the secret key is shown only now: store it safely)");
+            }
+        }
+        AdminCommand::Key(KeyCommand::Ls { user }) => {
+            let x = client.iam(&[("Action", "ListAccessKeys"), ("UserName", &user)]).await?;
+            let keys: Vec<Value> = members(&x).iter().map(|m| key_json(m)).collect();
+            if json {
+                println!("{}", Value::Array(keys));
+            } else {
+                println!("{:<22} {:<9} CREATED", "ACCESS KEY", "STATUS");
+                for k in &keys {
+                    println!(
+                        "{:<22} {:<9} {}",
+                        k["access_key_id"].as_str().unwrap_or(""),
+                        k["status"].as_str().unwrap_or(""),
+                        k["created"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        AdminCommand::Key(KeyCommand::Disable { user, key_id }) => {
+            set_status(&client, &user, &key_id, "Inactive").await?;
+            done(
+                json,
+                json!({"access_key_id": key_id, "status": "Inactive"}),
+                &format!("disabled {key_id}"),
+            );
+        }
+        AdminCommand::Key(KeyCommand::Enable { user, key_id }) => {
+            set_status(&client, &user, &key_id, "Active").await?;
+            done(
+                json,
+                json!({"access_key_id": key_id, "status": "Active"}),
+                &format!("enabled {key_id}"),
+            );
+        }
+        AdminCommand::Key(KeyCommand::Rm { user, key_id }) => {
+            client
+                .iam(&[
+                    ("Action", "DeleteAccessKey"),
+                    ("UserName", &user),
+                    ("AccessKeyId", &key_id),
+                ])
+                .await?;
+            done(
+                json,
+                json!({"deleted_access_key": key_id}),
+                &format!("deleted {key_id}"),
+            );
+        }
+        AdminCommand::Bucket(BucketCommand::Ls) => {
+            let v = client.admin_get("/admin/v1/buckets").await?;
+            let buckets = v["buckets"].as_array().cloned().unwrap_or_default();
+            if json {
+                println!("{}", Value::Array(buckets));
+            } else {
+                println!("{:<40} {:<24} {:>10} {:>16}", "NAME", "OWNER", "OBJECTS", "BYTES");
+                for b in &buckets {
+                    println!(
+                        "{:<40} {:<24} {:>10} {:>16}",
+                        b["name"].as_str().unwrap_or(""),
+                        b["owner"].as_str().unwrap_or(""),
+                        b["objects"].as_u64().unwrap_or(0),
+                        b["bytes"].as_u64().unwrap_or(0)
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn done(json: bool, value: Value, text: &str) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn set_status(client: &Client, user: &str, key_id: &str, status: &str) -> anyhow::Result<()> {
+    client
+        .iam(&[
+            ("Action", "UpdateAccessKey"),
+            ("UserName", user),
+            ("AccessKeyId", key_id),
+            ("Status", status),
+        ])
+        .await?;
+    Ok(())
+}
+
+fn user_json(x: &str) -> Value {
+    json!({
+        "name": tag(x, "UserName"),
+        "user_id": tag(x, "UserId"),
+        "arn": tag(x, "Arn"),
+        "created": tag(x, "CreateDate"),
+    })
+}
+
+fn key_json(x: &str) -> Value {
+    let mut v = json!({
+        "user": tag(x, "UserName"),
+        "access_key_id": tag(x, "AccessKeyId"),
+        "status": tag(x, "Status"),
+        "created": tag(x, "CreateDate"),
+    });
+    if let Some(secret) = tag(x, "SecretAccessKey") {
+        v["secret_access_key"] = Value::String(secret);
+    }
+    v
+}
+
+/// The text of the first `<name>` element in `xml`, unescaped. IAM's answers are flat
+/// and known, so this is all the XML reading needed.
+fn tag(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{name}>"))?;
+    Some(unescape(&xml[start..end]))
+}
+
+/// The contents of every `<member>` element.
+fn members(xml: &str) -> Vec<String> {
+    xml.split("<member>")
+        .skip(1)
+        .filter_map(|m| m.split_once("</member>").map(|(inner, _)| inner.to_string()))
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+type HttpClient = hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+struct Client {
+    http: HttpClient,
+    endpoint: http::Uri,
+    region: String,
+    creds: credentials::Credentials,
+}
+
+impl Client {
+    fn new(endpoint: &str, region: &str, creds: credentials::Credentials) -> anyhow::Result<Self> {
+        let endpoint: http::Uri = endpoint.parse().with_context(|| format!("bad endpoint {endpoint}"))?;
+        if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
+            bail!("the endpoint must be http://HOST:PORT (got {endpoint})");
+        }
+        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+        Ok(Self {
+            http,
+            endpoint,
+            region: region.to_string(),
+            creds,
+        })
+    }
+
+    /// Sends a signed request; returns status and body.
+    async fn send(&self, method: &str, path: &str, service: &str, body: Vec<u8>) -> anyhow::Result<(u16, String)> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let authority = self.endpoint.authority().map(|a| a.as_str()).unwrap_or_default();
+        let uri = format!("http://{authority}{path}");
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(http::header::HOST, authority);
+        if !body.is_empty() {
+            req = req.header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=utf-8",
+            );
+        }
+        let mut req = req.body(Full::new(Bytes::from(body.clone())))?;
+        let identity = aws_credential_types::Credentials::new(
+            &self.creds.access_key,
+            &self.creds.secret_key,
+            None,
+            None,
+            "ferrite-admin",
+        )
+        .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(service)
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()?
+            .into();
+        let headers: Vec<(&str, &str)> = req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect();
+        let signable = SignableRequest::new(method, uri.clone(), headers.into_iter(), SignableBody::Bytes(&body))?;
+        let (instructions, _) = sign(signable, &params)?.into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        let resp = tokio::time::timeout(Duration::from_secs(30), self.http.request(req))
+            .await
+            .context("the server did not answer in 30 s")?
+            .with_context(|| format!("cannot reach {}", self.endpoint))?;
+        let status = resp.status().as_u16();
+        let bytes = http_body_util::Limited::new(resp.into_body(), 64 << 20)
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// One IAM action; the answer's XML, or its error as the error.
+    async fn iam(&self, params: &[(&str, &str)]) -> anyhow::Result<String> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        form.append_pair("Version", "2010-05-08");
+        let (status, body) = self.send("POST", "/", "iam", form.finish().into_bytes()).await?;
+        if !(200..300).contains(&status) {
+            match (tag(&body, "Code"), tag(&body, "Message")) {
+                (Some(code), Some(msg)) => bail!("{code}: {msg}"),
+                _ => bail!("HTTP {status}: {body}"),
+            }
+        }
+        Ok(body)
+    }
+
+    async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.send("GET", path, "admin", Vec::new()).await?;
+        let v: Value = serde_json::from_str(&body).with_context(|| format!("HTTP {status}: {body}"))?;
+        if !(200..300).contains(&status) {
+            bail!(
+                "{}: {}",
+                v["error"].as_str().unwrap_or("error"),
+                v["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_iam_answers() {
+        let x = "<ListUsersResponse><ListUsersResult><Users><member><UserName>a&amp;b</UserName></member>\
+                 <member><UserName>c</UserName></member></Users><IsTruncated>true</IsTruncated>\
+                 <Marker>c</Marker></ListUsersResult></ListUsersResponse>";
+        let m = members(x);
+        assert_eq!(m.len(), 2);
+        assert_eq!(tag(&m[0], "UserName").as_deref(), Some("a&b"));
+        assert_eq!(tag(x, "IsTruncated").as_deref(), Some("true"));
+        assert_eq!(tag(x, "Marker").as_deref(), Some("c"));
+        assert_eq!(tag(x, "Nothing"), None);
+    }
+}
