@@ -41,6 +41,29 @@ macro_rules! acl_headers {
 }
 pub(crate) use acl_headers;
 
+/// The [`AclHeaders`] of an object write: s3s's object inputs have no field for
+/// `x-amz-grant-write` (AWS documents it for buckets), so it is read as sent; Ceph RGW
+/// and this server keep it on objects too rather than drop it unseen.
+macro_rules! object_acl_headers {
+    ($input:expr, $headers:expr) => {
+        $crate::acl::AclHeaders {
+            write: $crate::acl::raw_grant_write($headers)?,
+            ..$crate::acl::acl_headers!($input)
+        }
+    };
+}
+pub(crate) use object_acl_headers;
+
+pub(crate) fn raw_grant_write(headers: &http::HeaderMap) -> S3Result<Option<&str>> {
+    headers
+        .get("x-amz-grant-write")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| invalid_argument("x-amz-grant-write is not text"))
+        })
+        .transpose()
+}
+
 fn invalid_request(msg: &str) -> S3Error {
     S3Error::with_message(S3ErrorCode::InvalidRequest, msg.to_string())
 }
@@ -55,12 +78,14 @@ fn unresolvable_email() -> S3Error {
 /// The ACL a request's headers state, if any: a canned ACL or the grant headers,
 /// never both (as AWS refuses).
 pub(crate) fn acl_spec(h: AclHeaders<'_>) -> S3Result<Option<AclSpec>> {
+    // Grants are listed in this order (it means nothing; it is RGW's, which Ceph's
+    // suite compares against).
     let headers = [
-        (h.full_control, Permission::FullControl),
         (h.read, Permission::Read),
-        (h.read_acp, Permission::ReadAcp),
         (h.write, Permission::Write),
+        (h.read_acp, Permission::ReadAcp),
         (h.write_acp, Permission::WriteAcp),
+        (h.full_control, Permission::FullControl),
     ];
     let any_grant = headers.iter().any(|(v, _)| v.is_some());
     match (h.canned, any_grant) {

@@ -79,7 +79,15 @@ impl FerriteS3 {
             Some(c) => Some(c.access_key.as_str()),
             None => req.extensions.get::<Authenticated>().map(|a| a.access_key.as_str()),
         };
-        self.auth.caller_for(key, "s3")
+        let mut caller = self.auth.caller_for(key, "s3");
+        let header = |name: &str| {
+            req.headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        caller.expected_bucket_owner = header("x-amz-expected-bucket-owner");
+        caller.expected_source_owner = header("x-amz-source-expected-bucket-owner");
+        caller
     }
 
     /// The owner element for a stored canonical id: its display name is the

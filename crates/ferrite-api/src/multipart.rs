@@ -93,7 +93,7 @@ impl FerriteS3 {
         };
         let attrs = attrs_of!(input);
         let new = NewUpload {
-            acl: crate::acl::acl_spec(crate::acl::acl_headers!(input))?,
+            acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
             attrs,
             storage_class: storage_class(input.storage_class)?,
             checksum_algorithm,

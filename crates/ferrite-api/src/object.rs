@@ -144,7 +144,7 @@ impl FerriteS3 {
             input.content_length,
         )?;
         let put = PutAttrs {
-            acl: crate::acl::acl_spec(crate::acl::acl_headers!(input))?,
+            acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
             attrs: attrs_of!(input),
             storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
@@ -433,7 +433,7 @@ impl FerriteS3 {
             input.copy_source_if_modified_since,
             input.copy_source_if_unmodified_since,
         );
-        let acl = crate::acl::acl_spec(crate::acl::acl_headers!(input))?;
+        let acl = crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?;
         let copy = CopyRequest {
             acl,
             src_bucket,

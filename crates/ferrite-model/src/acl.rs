@@ -42,9 +42,11 @@ fn to_group(group: Group, permission: Permission) -> Grant {
 
 /// The grants of a canned ACL for a resource owned by `owner`; `bucket_owner` is the
 /// owner of the object's bucket (`None` for a bucket's own ACL: the bucket-owner ACLs
-/// then mean the owner alone, as AWS ignores them on buckets).
+/// then mean the owner alone, as AWS ignores them on buckets). The owner's grant comes
+/// last (grant order means nothing; this is the order Ceph RGW lists them in, which
+/// its test suite compares against).
 fn canned_grants(c: CannedAcl, owner: &str, bucket_owner: Option<&str>) -> Vec<Grant> {
-    let mut g = vec![full_control(owner)];
+    let mut g = Vec::new();
     match c {
         // `aws-exec-read` also grants READ to Amazon EC2, which does not exist here.
         CannedAcl::Private | CannedAcl::AwsExecRead => {}
@@ -72,6 +74,7 @@ fn canned_grants(c: CannedAcl, owner: &str, bucket_owner: Option<&str>) -> Vec<G
             g.push(to_group(Group::LogDelivery, Permission::ReadAcp));
         }
     }
+    g.push(full_control(owner));
     g
 }
 
@@ -365,23 +368,23 @@ mod tests {
         assert_eq!(
             g(CannedAcl::PublicReadWrite),
             vec![
-                full_control("o"),
                 to_group(Group::AllUsers, Permission::Read),
-                to_group(Group::AllUsers, Permission::Write)
+                to_group(Group::AllUsers, Permission::Write),
+                full_control("o"),
             ]
         );
         assert_eq!(
-            g(CannedAcl::AuthenticatedRead)[1],
+            g(CannedAcl::AuthenticatedRead)[0],
             to_group(Group::AuthenticatedUsers, Permission::Read)
         );
         assert_eq!(
-            g(CannedAcl::BucketOwnerRead)[1],
+            g(CannedAcl::BucketOwnerRead)[0],
             Grant {
                 grantee: Grantee::User("b".into()),
                 permission: Permission::Read
             }
         );
-        assert_eq!(g(CannedAcl::BucketOwnerFullControl)[1], full_control("b"));
+        assert_eq!(g(CannedAcl::BucketOwnerFullControl)[0], full_control("b"));
         // On a bucket, or when the writer owns the bucket: the owner alone.
         assert_eq!(
             canned_grants(CannedAcl::BucketOwnerFullControl, "o", None),

@@ -237,6 +237,13 @@ pub enum Decision {
 /// Decides whether `caller` may perform `action` on `resource`. Pure: the same inputs
 /// always give the same answer.
 pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> Decision {
+    // A request that names its bucket's expected owner is refused, whoever sends it,
+    // when another principal owns the bucket.
+    if let (Some(expected), Some(bucket)) = (&caller.expected_bucket_owner, &resource.bucket)
+        && expected != bucket.owner
+    {
+        return Decision::Deny;
+    }
     let id = match &caller.principal {
         Principal::Root { .. } => return Decision::Allow,
         Principal::User { canonical_id, .. } => Some(canonical_id.as_str()),
@@ -438,6 +445,25 @@ mod tests {
         );
         // A bucket action without a bucket is never allowed (except for root).
         assert_eq!(authorize(&user("u"), Action::ListBucket, &res), Decision::Deny);
+    }
+
+    #[test]
+    fn an_expected_bucket_owner_that_does_not_own_the_bucket_is_refused() {
+        let res = Resource {
+            bucket: Some(bucket(None, None)),
+            object: None,
+        };
+        let mut root = Caller::root("r", "admin");
+        root.expected_bucket_owner = Some("someone-else".into());
+        assert_eq!(authorize(&root, Action::ListBucket, &res), Decision::Deny);
+        root.expected_bucket_owner = Some("owner".into());
+        assert_eq!(authorize(&root, Action::ListBucket, &res), Decision::Allow);
+        let mut reader = user("owner");
+        reader.expected_source_owner = Some("x".into());
+        assert_eq!(
+            authorize(&reader.for_copy_source(), Action::GetObject, &res),
+            Decision::Deny
+        );
     }
 
     #[test]

@@ -22,11 +22,29 @@ pub enum Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub principal: Principal,
+    /// `x-amz-expected-bucket-owner`: the request is refused (AccessDenied) unless the
+    /// bucket it addresses is owned by this canonical id.
+    pub expected_bucket_owner: Option<String>,
+    /// `x-amz-source-expected-bucket-owner`: the same, for the source of a copy.
+    pub expected_source_owner: Option<String>,
 }
 
 impl Caller {
     pub fn new(principal: Principal) -> Self {
-        Self { principal }
+        Self {
+            principal,
+            expected_bucket_owner: None,
+            expected_source_owner: None,
+        }
+    }
+
+    /// The caller as it reads the source of a copy: the source's expected owner is the
+    /// one the authorizer checks.
+    pub fn for_copy_source(&self) -> Caller {
+        Caller {
+            expected_bucket_owner: self.expected_source_owner.clone(),
+            ..self.clone()
+        }
     }
 
     pub fn root(canonical_id: impl Into<String>, display_name: impl Into<String>) -> Self {

@@ -206,7 +206,7 @@ impl Ferrite {
         let upload = self.upload_info(caller, &req.bucket, &req.key, &req.upload_id).await?;
         let (src, body) = self
             .get_object(
-                caller,
+                &caller.for_copy_source(),
                 &req.src_bucket,
                 &req.src_key,
                 req.src_version.as_deref(),

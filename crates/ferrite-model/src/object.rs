@@ -588,20 +588,21 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let src_bucket = get_bucket(&*txn, &req.src_bucket)?;
+                let reader = caller.for_copy_source();
                 let src = match &src_sel {
                     None => get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?
-                        .ok_or_else(|| not_found(&caller, &src_bucket, ModelError::NoSuchKey))?,
+                        .ok_or_else(|| not_found(&reader, &src_bucket, ModelError::NoSuchKey))?,
                     Some(sel) => {
                         let (_, rec) = find(&*txn, src_bucket.id, &req.src_key, sel)?
-                            .ok_or_else(|| not_found(&caller, &src_bucket, ModelError::NoSuchVersion))?;
+                            .ok_or_else(|| not_found(&reader, &src_bucket, ModelError::NoSuchVersion))?;
                         if rec.delete_marker {
-                            return Err(not_found(&caller, &src_bucket, ModelError::CopySourceIsDeleteMarker));
+                            return Err(not_found(&reader, &src_bucket, ModelError::CopySourceIsDeleteMarker));
                         }
                         rec
                     }
                 };
                 let read = Operation::CopySource.action(src_sel.is_some());
-                allow(&caller, read, Some(&src_bucket), Some(object_facts(&src)))?;
+                allow(&reader, read, Some(&src_bucket), Some(object_facts(&src)))?;
                 let dst_bucket = bucket_for(&*txn, &req.dst_bucket, &caller, Operation::CopyObject)?;
                 evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
                     .map_err(as_copy_source)?;
