@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub md5: ferrite_hash::Md5Pool,
     /// Access keys' last use since start (written to the store coarsely).
     pub key_usage: crate::users::KeyUsage,
+    /// Resolved access keys (see `users::KeyCache`).
+    pub key_cache: crate::users::KeyCache,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -87,6 +89,7 @@ impl Ferrite {
                 opts,
                 leases: crate::leases::ReadLeases::new(gc_wake.clone()),
                 key_usage: crate::users::KeyUsage::default(),
+                key_cache: crate::users::KeyCache::default(),
                 gc_wake,
             }),
         };

@@ -170,6 +170,56 @@ pub fn validate_user_name(name: &str) -> ModelResult<()> {
 }
 
 /// Only the administrator manages users (until IAM policies exist).
+/// Access keys resolved to their principal and secret, so that a user's request reads
+/// the store for its key once, not twice (s3s's secret lookup, then the caller) and
+/// not at all while the entry lives. No entry outlives a change: every change to users
+/// or keys bumps the generation and empties the map once its commit is done, before
+/// its reply returns; and a lookup stores what it read only if no change happened
+/// since it began reading. Bounded: emptied when full.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    state: std::sync::Mutex<KeyCacheState>,
+}
+
+#[derive(Default)]
+struct KeyCacheState {
+    generation: u64,
+    keys: std::collections::HashMap<String, (Principal, Secret)>,
+}
+
+const KEY_CACHE_MAX: usize = 10_000;
+
+impl KeyCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyCacheState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn get(&self, key: &str) -> Option<(Principal, Secret)> {
+        self.lock().keys.get(key).cloned()
+    }
+
+    fn insert(&self, since: u64, key: &str, value: &(Principal, Secret)) {
+        let mut s = self.lock();
+        if s.generation != since {
+            return;
+        }
+        if s.keys.len() >= KEY_CACHE_MAX {
+            s.keys.clear();
+        }
+        s.keys.insert(key.to_string(), value.clone());
+    }
+
+    fn invalidate(&self) {
+        let mut s = self.lock();
+        s.generation += 1;
+        s.keys.clear();
+    }
+}
+
 /// Whether a user has this canonical id (ACL grants may name only principals that exist).
 pub(crate) fn canonical_id_exists(txn: &dyn ReadTxn, canonical_id: &str) -> ModelResult<bool> {
     Ok(txn.get(tables::PRINCIPALS, canonical_id.as_bytes())?.is_some())
@@ -342,28 +392,26 @@ impl Ferrite {
             created_ms: now_ms(),
             keys: Vec::new(),
         };
-        self.inner
-            .committer
-            .write(move |txn| {
-                let key = user_key(&rec.name);
-                if txn.get(tables::USERS, key.as_bytes())?.is_some() {
-                    return Err(ModelError::EntityAlreadyExists(format!(
-                        "User with name {} already exists.",
-                        rec.name
-                    )));
-                }
-                if txn.get(tables::PRINCIPALS, rec.canonical_id.as_bytes())?.is_some() {
-                    return Err(ModelError::Internal("canonical id collision".into()));
-                }
-                txn.put(tables::USERS, key.as_bytes(), &encode(&rec))?;
-                let principal = PrincipalRecord {
-                    user: key,
-                    display_name: rec.name.clone(),
-                };
-                txn.put(tables::PRINCIPALS, rec.canonical_id.as_bytes(), &encode(&principal))?;
-                Ok(rec.info())
-            })
-            .await
+        self.change(move |txn| {
+            let key = user_key(&rec.name);
+            if txn.get(tables::USERS, key.as_bytes())?.is_some() {
+                return Err(ModelError::EntityAlreadyExists(format!(
+                    "User with name {} already exists.",
+                    rec.name
+                )));
+            }
+            if txn.get(tables::PRINCIPALS, rec.canonical_id.as_bytes())?.is_some() {
+                return Err(ModelError::Internal("canonical id collision".into()));
+            }
+            txn.put(tables::USERS, key.as_bytes(), &encode(&rec))?;
+            let principal = PrincipalRecord {
+                user: key,
+                display_name: rec.name.clone(),
+            };
+            txn.put(tables::PRINCIPALS, rec.canonical_id.as_bytes(), &encode(&principal))?;
+            Ok(rec.info())
+        })
+        .await
     }
 
     pub async fn get_user(&self, caller: &Caller, name: &str) -> ModelResult<UserInfo> {
@@ -425,25 +473,23 @@ impl Ferrite {
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> ModelResult<()> {
         require_root(caller)?;
         let name = name.to_string();
-        self.inner
-            .committer
-            .write(move |txn| {
-                let rec = read_user(&*txn, &name)?;
-                if !rec.keys.is_empty() {
-                    return Err(ModelError::DeleteConflict(
-                        "Cannot delete entity, must delete access keys first.".into(),
-                    ));
-                }
-                if let Some(bucket) = buckets_owned_by(&*txn, &rec.canonical_id, 1)?.first() {
-                    return Err(ModelError::DeleteConflict(format!(
-                        "Cannot delete entity, the user owns buckets (such as {bucket}); delete them first."
-                    )));
-                }
-                txn.delete(tables::USERS, user_key(&name).as_bytes())?;
-                txn.delete(tables::PRINCIPALS, rec.canonical_id.as_bytes())?;
-                Ok(())
-            })
-            .await
+        self.change(move |txn| {
+            let rec = read_user(&*txn, &name)?;
+            if !rec.keys.is_empty() {
+                return Err(ModelError::DeleteConflict(
+                    "Cannot delete entity, must delete access keys first.".into(),
+                ));
+            }
+            if let Some(bucket) = buckets_owned_by(&*txn, &rec.canonical_id, 1)?.first() {
+                return Err(ModelError::DeleteConflict(format!(
+                    "Cannot delete entity, the user owns buckets (such as {bucket}); delete them first."
+                )));
+            }
+            txn.delete(tables::USERS, user_key(&name).as_bytes())?;
+            txn.delete(tables::PRINCIPALS, rec.canonical_id.as_bytes())?;
+            Ok(())
+        })
+        .await
     }
 
     /// Creates an access key for `user` (Active). Its secret is in the reply only.
@@ -455,9 +501,7 @@ impl Ferrite {
         let created_ms = now_ms();
         let job_secret = secret.clone();
         let info = self
-            .inner
-            .committer
-            .write(move |txn| {
+            .change(move |txn| {
                 let mut rec = read_user(&*txn, &user)?;
                 if rec.keys.len() >= MAX_KEYS_PER_USER {
                     return Err(ModelError::LimitExceeded(format!(
@@ -523,38 +567,34 @@ impl Ferrite {
         require_root(caller)?;
         let user = user.map(str::to_string);
         let key_id = key_id.to_string();
-        self.inner
-            .committer
-            .write(move |txn| {
-                let mut key = key_of(&*txn, user.as_deref(), &key_id)?;
-                if key.status != status {
-                    key.status = status;
-                    txn.put(tables::ACCESS_KEYS, key_id.as_bytes(), &encode(&key))?;
-                }
-                Ok(())
-            })
-            .await
+        self.change(move |txn| {
+            let mut key = key_of(&*txn, user.as_deref(), &key_id)?;
+            if key.status != status {
+                key.status = status;
+                txn.put(tables::ACCESS_KEYS, key_id.as_bytes(), &encode(&key))?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     pub async fn delete_access_key(&self, caller: &Caller, user: Option<&str>, key_id: &str) -> ModelResult<()> {
         require_root(caller)?;
         let user = user.map(str::to_string);
         let id = key_id.to_string();
-        self.inner
-            .committer
-            .write(move |txn| {
-                let key = key_of(&*txn, user.as_deref(), &id)?;
-                let mut rec: UserRecord = match txn.get(tables::USERS, key.user.as_bytes())? {
-                    Some(v) => decode(&v)?,
-                    None => return Err(ModelError::Corrupt(format!("key {id} of a missing user"))),
-                };
-                rec.keys.retain(|k| *k != id);
-                txn.put(tables::USERS, key.user.as_bytes(), &encode(&rec))?;
-                txn.delete(tables::ACCESS_KEYS, id.as_bytes())?;
-                txn.delete(tables::KEY_LAST_USED, id.as_bytes())?;
-                Ok(())
-            })
-            .await?;
+        self.change(move |txn| {
+            let key = key_of(&*txn, user.as_deref(), &id)?;
+            let mut rec: UserRecord = match txn.get(tables::USERS, key.user.as_bytes())? {
+                Some(v) => decode(&v)?,
+                None => return Err(ModelError::Corrupt(format!("key {id} of a missing user"))),
+            };
+            rec.keys.retain(|k| *k != id);
+            txn.put(tables::USERS, key.user.as_bytes(), &encode(&rec))?;
+            txn.delete(tables::ACCESS_KEYS, id.as_bytes())?;
+            txn.delete(tables::KEY_LAST_USED, id.as_bytes())?;
+            Ok(())
+        })
+        .await?;
         self.inner.key_usage.forget(key_id);
         Ok(())
     }
@@ -591,10 +631,27 @@ impl Ferrite {
         Ok(KeyLastUsed { user_name, last_used })
     }
 
+    /// Runs a change to users or keys as a committer job, then drops every resolved
+    /// key (see [`KeyCache`]) before the change's reply returns.
+    async fn change<R, F>(&self, job: F) -> ModelResult<R>
+    where
+        R: Send + 'static,
+        F: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
+    {
+        let result = self.inner.committer.write(job).await;
+        self.inner.key_cache.invalidate();
+        result
+    }
+
     /// The principal an access key signs for and its secret, if the key exists and is
-    /// active. One read transaction; nothing cached, so a change applies at once.
-    /// Root's credentials are not stored here: the adapter checks them first.
+    /// active: from the [`KeyCache`], else one read transaction. A change applies at
+    /// once (the cache never outlives one). Root's credentials are not stored here:
+    /// the adapter checks them first.
     pub fn principal_for_key(&self, access_key: &str) -> ModelResult<Option<(Principal, Secret)>> {
+        if let Some(hit) = self.inner.key_cache.get(access_key) {
+            return Ok(Some(hit));
+        }
+        let since = self.inner.key_cache.generation();
         let txn = self.inner.meta.begin_read()?;
         let Some(v) = txn.get(tables::ACCESS_KEYS, access_key.as_bytes())? else {
             return Ok(None);
@@ -614,7 +671,9 @@ impl Ferrite {
             display_name: user.name,
             access_key_id: access_key.to_string(),
         };
-        Ok(Some((principal, Secret::new(key.secret))))
+        let found = (principal, Secret::new(key.secret));
+        self.inner.key_cache.insert(since, access_key, &found);
+        Ok(Some(found))
     }
 
     /// The display name (the user's name) of a stored user's canonical id.
@@ -672,4 +731,32 @@ fn store_last_used(txn: &mut dyn WriteTxn, key_id: &str, rec: &LastUsedRecord) -
     }
     txn.put(tables::KEY_LAST_USED, key_id.as_bytes(), &encode(rec))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> (Principal, Secret) {
+        let p = Principal::User {
+            canonical_id: "c".repeat(64),
+            display_name: "u".into(),
+            access_key_id: "AK".into(),
+        };
+        (p, Secret::new("s"))
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_change_is_not_kept() {
+        let cache = KeyCache::default();
+        let since = cache.generation();
+        cache.invalidate();
+        cache.insert(since, "AK", &entry());
+        assert!(cache.get("AK").is_none(), "read before the change, stored after it");
+        let since = cache.generation();
+        cache.insert(since, "AK", &entry());
+        assert!(cache.get("AK").is_some());
+        cache.invalidate();
+        assert!(cache.get("AK").is_none(), "a change empties the cache");
+    }
 }

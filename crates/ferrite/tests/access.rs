@@ -1035,3 +1035,109 @@ async fn grant_write_on_an_object_write_is_kept() {
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
 }
+
+/// `--default-object-ownership` decides what new buckets get when CreateBucket names
+/// no ownership; a request that names one still wins.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_chooses_the_default_object_ownership() {
+    use aws_sdk_s3::types::ObjectOwnership;
+    let server = Server::start_with(&["--default-object-ownership", "BucketOwnerEnforced"]);
+    let root = server.client();
+    root.create_bucket().bucket("enforced").send().await.unwrap();
+    let got = root
+        .get_bucket_ownership_controls()
+        .bucket("enforced")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.ownership_controls().unwrap().rules()[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+    let e = root
+        .put_object()
+        .bucket("enforced")
+        .key("k")
+        .acl("public-read".into())
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessControlListNotSupported");
+    root.create_bucket()
+        .bucket("writer")
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    let got = root
+        .get_bucket_ownership_controls()
+        .bucket("writer")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.ownership_controls().unwrap().rules()[0].object_ownership(),
+        &ObjectOwnership::ObjectWriter
+    );
+}
+
+/// CreateMultipartUpload's ACL is the completed object's: nothing is readable before
+/// Complete, and the object is public after it; an upload refused its ACL is refused
+/// at once, not at Complete.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multipart_uploads_acl_applies_at_complete() {
+    let server = Server::start();
+    let root = server.client();
+    let anon = anonymous(&server);
+    root.create_bucket().bucket("mpacl").send().await.unwrap();
+    let up = root
+        .create_multipart_upload()
+        .bucket("mpacl")
+        .key("k")
+        .acl("public-read".into())
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part = root
+        .upload_part()
+        .bucket("mpacl")
+        .key("k")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"parts"))
+        .send()
+        .await
+        .unwrap();
+    let e = anon.get_object().bucket("mpacl").key("k").send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDenied", "nothing to read before Complete");
+    root.complete_multipart_upload()
+        .bucket("mpacl")
+        .key("k")
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = anon.get_object().bucket("mpacl").key("k").send().await.unwrap();
+    assert_eq!(common::read_all(got).await, b"parts");
+    let e = root
+        .create_multipart_upload()
+        .bucket("mpacl")
+        .key("k2")
+        .grant_read(format!("id=\"{}\"", "e".repeat(64)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+}
