@@ -8,6 +8,7 @@ use crate::authz::Operation;
 use crate::clock::now_ms;
 use crate::engine::blocking;
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
+use crate::lookup::scan_buckets;
 use crate::records::AclSpec;
 use crate::records::{BucketRecord, ObjectOwnership, VersioningState, decode, encode};
 use crate::{BucketUsage, Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
@@ -260,20 +261,12 @@ impl Ferrite {
         }
         let inner = self.inner.clone();
         blocking(move || {
-            let txn = inner.meta.begin_read()?;
             let mut out = Vec::new();
-            let mut failed = None;
-            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-                match decode::<BucketRecord>(v) {
-                    Ok(b) => out.push(BucketInfo::from(&b)),
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
+            scan_buckets(&*inner.meta.begin_read()?, &mut |b| {
+                out.push(BucketInfo::from(&b));
                 true
             })?;
-            failed.map_or(Ok(out), Err)
+            Ok(out)
         })
         .await
     }
@@ -285,20 +278,10 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let mut buckets = Vec::new();
-            let mut failed = None;
-            txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-                match decode::<BucketRecord>(v) {
-                    Ok(b) => buckets.push(b),
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
+            scan_buckets(&*txn, &mut |b| {
+                buckets.push(b);
                 true
             })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
             buckets
                 .into_iter()
                 .map(|b| Ok((b.name, crate::stats::read(&*txn, b.id)?)))

@@ -12,6 +12,25 @@ pub(crate) fn get_bucket(txn: &dyn ReadTxn, name: &str) -> ModelResult<BucketRec
     }
 }
 
+/// Calls `f` with every bucket record in name order, until it returns false. A record
+/// that does not decode stops the scan with its error.
+pub(crate) fn scan_buckets(txn: &dyn ReadTxn, f: &mut dyn FnMut(BucketRecord) -> bool) -> ModelResult<()> {
+    let mut failed = None;
+    txn.scan(
+        tables::BUCKETS,
+        std::ops::Bound::Unbounded,
+        std::ops::Bound::Unbounded,
+        &mut |_, v| match decode::<BucketRecord>(v) {
+            Ok(b) => f(b),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        },
+    )?;
+    failed.map_or(Ok(()), Err)
+}
+
 pub(crate) fn get_object(txn: &dyn ReadTxn, okey: &[u8]) -> ModelResult<Option<ObjectRecord>> {
     txn.get(tables::OBJECTS, okey)?.map(|b| decode(&b)).transpose()
 }

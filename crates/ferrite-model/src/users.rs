@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::engine::blocking;
-use crate::records::{BucketRecord, Initial, Record, decode, encode, first_version};
+use crate::records::{Initial, Record, decode, encode, first_version};
 use crate::{Caller, Ferrite, ModelError, ModelResult, Principal, Secret, tables};
 
 /// Access keys one user may have, as in IAM.
@@ -304,22 +304,13 @@ fn key_of(txn: &dyn ReadTxn, user: Option<&str>, key_id: &str) -> ModelResult<Ac
 /// The names of the buckets owned by `canonical_id` (at most `max`).
 fn buckets_owned_by(txn: &dyn ReadTxn, canonical_id: &str, max: usize) -> ModelResult<Vec<String>> {
     let mut out = Vec::new();
-    let mut failed = None;
-    txn.scan(tables::BUCKETS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-        match decode::<BucketRecord>(v) {
-            Ok(b) if b.owner == canonical_id => out.push(b.name),
-            Ok(_) => {}
-            Err(e) => {
-                failed = Some(e);
-                return false;
-            }
+    crate::lookup::scan_buckets(txn, &mut |b| {
+        if b.owner == canonical_id {
+            out.push(b.name);
         }
         out.len() < max
     })?;
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(out),
-    }
+    Ok(out)
 }
 
 // ---- last use, in memory ----
