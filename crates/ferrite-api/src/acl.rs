@@ -178,9 +178,12 @@ pub(crate) fn ownership_of(value: &str) -> S3Result<ObjectOwnership> {
 
 impl FerriteS3 {
     fn render_grants(&self, view: &AclView) -> (Option<Owner>, Option<Grants>) {
-        let grants = view
-            .grants
-            .iter()
+        // Group grants first, each kind in stored order: grant order means nothing, and
+        // this is RGW's, which Ceph's suite compares against.
+        let mut ordered: Vec<&Grant> = view.grants.iter().collect();
+        ordered.sort_by_key(|g| matches!(g.grantee, Grantee::User(_)));
+        let grants = ordered
+            .into_iter()
             .map(|g| {
                 let grantee = match &g.grantee {
                     Grantee::User(id) => {
