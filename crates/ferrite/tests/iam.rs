@@ -330,6 +330,10 @@ async fn a_user_made_through_iam_works_with_s3_until_its_key_is_disabled_or_dele
         404,
         "NoSuchEntity",
     );
+    // Without a name, GetUser describes its caller: root.
+    let me = iam(&ep, ROOT, &[("Action", "GetUser")]).await;
+    assert_eq!(me.0, 200, "{}", me.1);
+    assert!(me.1.contains("<Arn>arn:aws:iam::000000000000:root</Arn>"), "{}", me.1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

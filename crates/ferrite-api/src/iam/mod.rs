@@ -136,9 +136,13 @@ impl Iam {
     }
 
     async fn get_user(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
-        let name = p.get("UserName").ok_or_else(|| {
-            IamError::validation("UserName is required: the root user is configured, not an IAM user")
-        })?;
+        // Without a name, GetUser describes its caller: root (only root may call).
+        let Some(name) = p.get("UserName") else {
+            if !matches!(caller.principal, ferrite_model::Principal::Root { .. }) {
+                return Err(model_error(ModelError::AccessDenied));
+            }
+            return Ok(Some(xml::root_user(ACCOUNT_ID)));
+        };
         let u = self.model.get_user(caller, name).await.map_err(model_error)?;
         Ok(Some(xml::user(&u, ACCOUNT_ID)))
     }

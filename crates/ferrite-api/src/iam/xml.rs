@@ -68,6 +68,16 @@ pub fn user(u: &UserInfo, account: &str) -> String {
     )
 }
 
+/// The root user, as GetUser without a user name describes its caller: the account's
+/// id and root ARN (no creation date is known: root is configured, not created).
+pub fn root_user(account: &str) -> String {
+    format!(
+        "<User>{}{}</User>",
+        element("UserId", account),
+        element("Arn", &format!("arn:aws:iam::{account}:root")),
+    )
+}
+
 /// A key's metadata (`<member>` of ListAccessKeys, or `<AccessKey>` with the secret).
 pub fn access_key(tag: &str, k: &AccessKeyInfo, secret: Option<&str>) -> String {
     format!(
