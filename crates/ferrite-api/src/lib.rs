@@ -23,6 +23,7 @@ mod object;
 mod operation;
 pub mod precheck;
 mod range_compat;
+mod unsupported;
 
 use ferrite_model::{Caller, Ferrite, ObjectOwnership};
 use s3s::dto::*;
@@ -35,6 +36,7 @@ pub use host::VirtualHostDomain;
 pub use operation::{OperationName, RecordOperation};
 pub use precheck::{Passed, RequestView, precheck};
 pub use range_compat::{Authenticated, IgnoreUnusableRange};
+pub use unsupported::refuse_unimplemented;
 
 /// The root principal as the adapter knows it: its access key, canonical id and
 /// display name.

@@ -295,6 +295,10 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
             .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return resp.map(Metered::plain);
     }
+    // Features not built yet are refused before anything runs (see `unsupported`).
+    if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
+        return s3_error_response(&e).map(Metered::plain);
+    }
     match run_precheck(state, &req) {
         Err(e) => return s3_error_response(&e).map(Metered::plain),
         Ok(passed) => {

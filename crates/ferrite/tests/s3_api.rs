@@ -1497,3 +1497,73 @@ async fn oversized_headers_and_xml_bodies_are_refused() {
     let e = c.head_bucket().bucket("xmlbomb").send().await.unwrap_err();
     assert_eq!(status(&e), 404);
 }
+
+/// Never half-accept: a request asking for server-side encryption, Object Lock or
+/// object tags (not built yet) is refused with 501 NotImplemented and changes nothing,
+/// instead of succeeding without them.
+#[tokio::test]
+async fn unimplemented_protections_are_refused_not_ignored() {
+    use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ServerSideEncryption};
+    let server = Server::start();
+    let c = server.client();
+    bucket(&c, "plain").await;
+    let body = || ByteStream::from_static(b"secret");
+    let attempts = [
+        c.put_object()
+            .bucket("plain")
+            .key("sse")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .body(body())
+            .send()
+            .await
+            .map(|_| ()),
+        c.put_object()
+            .bucket("plain")
+            .key("kms")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id("alias/k")
+            .body(body())
+            .send()
+            .await
+            .map(|_| ()),
+        c.put_object()
+            .bucket("plain")
+            .key("hold")
+            .object_lock_legal_hold_status(ObjectLockLegalHoldStatus::On)
+            .body(body())
+            .send()
+            .await
+            .map(|_| ()),
+        c.put_object()
+            .bucket("plain")
+            .key("tagged")
+            .tagging("a=b")
+            .body(body())
+            .send()
+            .await
+            .map(|_| ()),
+    ];
+    for (i, r) in attempts.into_iter().enumerate() {
+        let e = r.unwrap_err();
+        assert_eq!(code(&e), "NotImplemented", "attempt {i}");
+        assert_eq!(status(&e), 501, "attempt {i}");
+    }
+    let listed = c.list_objects_v2().bucket("plain").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0), "nothing was stored");
+    let e = c
+        .create_bucket()
+        .bucket("locked")
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NotImplemented");
+    let e = c.head_bucket().bucket("locked").send().await.unwrap_err();
+    assert_eq!(status(&e), 404, "the bucket was not created");
+    c.create_bucket()
+        .bucket("unlocked")
+        .object_lock_enabled_for_bucket(false)
+        .send()
+        .await
+        .unwrap();
+}
