@@ -259,6 +259,18 @@ fn probes(upload_id: &str) -> Vec<Probe> {
         Probe::new("versioning status unknown", "PUT", format!("/{BUCKET}"), 400, "IllegalVersioningConfigurationException")
             .query("versioning=")
             .body("<VersioningConfiguration><Status>Sometimes</Status></VersioningConfiguration>"),
+        // ACLs: an unparseable document is MalformedACLError (s3s says MalformedXML);
+        // a document and ACL headers together are refused.
+        Probe::new("bucket ACL document malformed", "PUT", format!("/{BUCKET}"), 400, "MalformedACLError")
+            .query("acl=")
+            .body("<AccessControlPolicy><AccessControlList><Grant>"),
+        Probe::new("object ACL document malformed", "PUT", obj.clone(), 400, "MalformedACLError")
+            .query("acl=")
+            .body("<AccessControlPolicy><AccessControlList"),
+        Probe::new("ACL document and ACL header together", "PUT", format!("/{BUCKET}"), 400, "InvalidRequest")
+            .query("acl=")
+            .header("x-amz-acl", "public-read")
+            .body("<AccessControlPolicy><AccessControlList></AccessControlList></AccessControlPolicy>"),
         // Signatures.
         Probe::new("no signature", "PUT", obj.clone(), 403, "AccessDenied").body("x").unsigned(),
         Probe::new("authorization header garbage", "PUT", obj.clone(), 400, "AuthorizationHeaderMalformed")
