@@ -4,12 +4,12 @@
 //! SigV2 pre-check does too, the adapter builds each request's [`Caller`] from the
 //! same lookup, and the IAM and admin endpoints authenticate through
 //! [`FerriteAuth::authenticate`]. An unknown or inactive key is `InvalidAccessKeyId`,
-//! as on AWS. Nothing is cached: a key disabled or deleted is refused on its next
-//! request.
+//! as on AWS. A key disabled or deleted is refused on its next request (the model's
+//! key cache never outlives a change).
 
 use std::sync::Arc;
 
-use ferrite_model::{Caller, Ferrite, ModelResult, Principal, Secret};
+use ferrite_model::{Caller, Ferrite, KeyOwner, ModelResult, Principal, PublicAccessBlock, Secret};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Error, S3ErrorCode, S3Result};
 use time::OffsetDateTime;
@@ -27,6 +27,8 @@ struct Inner {
     model: Ferrite,
     root: RootIdentity,
     root_secret: Secret,
+    /// The server-wide public access block every caller carries.
+    account_block: PublicAccessBlock,
 }
 
 /// Why a request we verify ourselves (IAM, admin) was not authenticated.
@@ -42,11 +44,23 @@ pub enum AuthFailure {
 
 impl FerriteAuth {
     pub fn new(model: Ferrite, root: RootIdentity, root_secret: Secret) -> Self {
+        Self::with_account_block(model, root, root_secret, PublicAccessBlock::default())
+    }
+
+    /// With a server-wide public access block (`--block-public-access`), which every
+    /// request's caller carries to the authorizer.
+    pub fn with_account_block(
+        model: Ferrite,
+        root: RootIdentity,
+        root_secret: Secret,
+        account_block: PublicAccessBlock,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 model,
                 root,
                 root_secret,
+                account_block,
             }),
         }
     }
@@ -58,19 +72,25 @@ impl FerriteAuth {
     /// The administrator's caller.
     pub fn root_caller(&self) -> Caller {
         let root = &self.inner.root;
-        Caller::root(root.canonical_id.clone(), root.display_name.clone())
+        let mut caller = Caller::root(root.canonical_id.clone(), root.display_name.clone());
+        caller.account_block = self.inner.account_block;
+        caller
     }
 
-    /// The principal `access_key` signs for and its secret: root's first, then an
-    /// active user key. `None` for an unknown or inactive key.
-    pub fn lookup(&self, access_key: &str) -> ModelResult<Option<(Principal, Secret)>> {
+    /// The principal `access_key` signs for, its secret and policies: root's first,
+    /// then an active user key. `None` for an unknown or inactive key.
+    pub fn lookup(&self, access_key: &str) -> ModelResult<Option<KeyOwner>> {
         let root = &self.inner.root;
         if access_key == root.access_key {
             let principal = Principal::Root {
                 canonical_id: root.canonical_id.clone(),
                 display_name: root.display_name.clone(),
             };
-            return Ok(Some((principal, self.inner.root_secret.clone())));
+            return Ok(Some(KeyOwner {
+                principal,
+                secret: self.inner.root_secret.clone(),
+                policies: Arc::from(Vec::new()),
+            }));
         }
         self.inner.model.principal_for_key(access_key)
     }
@@ -78,7 +98,7 @@ impl FerriteAuth {
     /// The secret of `access_key`, if it may sign (for the SigV2 pre-check).
     pub fn secret_for(&self, access_key: &str) -> Option<SecretKey> {
         match self.lookup(access_key) {
-            Ok(found) => found.map(|(_, secret)| SecretKey::from(secret.expose())),
+            Ok(found) => found.map(|o| SecretKey::from(o.secret.expose())),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read access keys");
                 None
@@ -90,23 +110,25 @@ impl FerriteAuth {
     /// or by us); anonymous when unsigned, or when the key stopped resolving since
     /// (disabled in between: no more than anonymous rights). Notes a user key's use.
     pub fn caller_for(&self, access_key: Option<&str>, service: &str) -> Caller {
-        let Some(key) = access_key else {
-            return Caller::anonymous();
-        };
-        match self.lookup(key) {
-            Ok(Some((principal, _))) => {
-                if matches!(principal, Principal::User { .. }) {
+        let mut caller = match access_key.map(|k| (k, self.lookup(k))) {
+            None => Caller::anonymous(),
+            Some((key, Ok(Some(owner)))) => {
+                if matches!(owner.principal, Principal::User { .. }) {
                     let region = &self.inner.model.options().region;
                     self.inner.model.note_key_used(key, service, region);
                 }
-                Caller::new(principal)
+                let mut caller = Caller::new(owner.principal);
+                caller.policies = owner.policies;
+                caller
             }
-            Ok(None) => Caller::anonymous(),
-            Err(e) => {
+            Some((_, Ok(None))) => Caller::anonymous(),
+            Some((_, Err(e))) => {
                 tracing::error!(error = %e, "cannot read access keys");
                 Caller::anonymous()
             }
-        }
+        };
+        caller.account_block = self.inner.account_block;
+        caller
     }
 
     /// Authenticates a header-signed SigV4 request that the server answers itself
@@ -120,7 +142,7 @@ impl FerriteAuth {
     ) -> Result<(Caller, Authorization), AuthFailure> {
         let auth = Authorization::of(&parts.headers).map_err(AuthFailure::Signature)?;
         let secret = match self.lookup(&auth.access_key) {
-            Ok(Some((_, secret))) => secret,
+            Ok(Some(owner)) => owner.secret,
             Ok(None) => return Err(AuthFailure::UnknownKey),
             Err(e) => {
                 tracing::error!(error = %e, "cannot read access keys");
@@ -128,7 +150,13 @@ impl FerriteAuth {
             }
         };
         sigv4::verify(parts, body, &auth, &secret, now).map_err(AuthFailure::Signature)?;
-        let caller = self.caller_for(Some(&auth.access_key), &auth.service);
+        let mut caller = self.caller_for(Some(&auth.access_key), &auth.service);
+        caller.context = Arc::new(crate::request_context(
+            &parts.uri,
+            &parts.headers,
+            parts.extensions.get::<crate::ClientInfo>(),
+            now,
+        ));
         Ok((caller, auth))
     }
 }
@@ -137,7 +165,7 @@ impl FerriteAuth {
 impl S3Auth for FerriteAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.lookup(access_key) {
-            Ok(Some((_, secret))) => Ok(SecretKey::from(secret.expose())),
+            Ok(Some(owner)) => Ok(SecretKey::from(owner.secret.expose())),
             Ok(None) => Err(S3Error::with_message(
                 S3ErrorCode::InvalidAccessKeyId,
                 "The AWS Access Key Id you provided does not exist in our records.",

@@ -14,6 +14,22 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::NoSuchBucket => C::NoSuchBucket,
         ModelError::AccessDenied => C::AccessDenied,
         ModelError::BucketNotEmpty => C::BucketNotEmpty,
+        ModelError::MalformedPolicy(_) | ModelError::MalformedPolicyDocument(_) => C::MalformedPolicy,
+        ModelError::PolicyTooLarge { .. } => {
+            let mut e = S3Error::with_message(C::Custom("PolicyTooLarge".into()), msg);
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return e;
+        }
+        ModelError::NoSuchBucketPolicy => {
+            let mut e = S3Error::with_message(C::NoSuchBucketPolicy, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
+        ModelError::NoSuchPublicAccessBlockConfiguration => {
+            let mut e = S3Error::with_message(C::Custom("NoSuchPublicAccessBlockConfiguration".into()), msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
         ModelError::MalformedAcl(_) => {
             return S3Error::with_message(
                 C::MalformedACLError,

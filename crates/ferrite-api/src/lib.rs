@@ -12,6 +12,7 @@ pub mod admin;
 mod auth;
 mod body_marker;
 mod bucket;
+mod context;
 mod convert;
 mod error;
 mod host;
@@ -21,6 +22,7 @@ mod list;
 mod multipart;
 mod object;
 mod operation;
+mod policy;
 pub mod precheck;
 mod range_compat;
 mod unsupported;
@@ -31,6 +33,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::{AuthFailure, FerriteAuth};
 pub use body_marker::BodyStreamed;
+pub use context::{ClientInfo, request_context};
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
 pub use operation::{OperationName, RecordOperation};
@@ -87,6 +90,12 @@ impl FerriteS3 {
                 .get(name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
+        caller.context = std::sync::Arc::new(context::request_context(
+            &req.uri,
+            &req.headers,
+            req.extensions.get::<ClientInfo>(),
+            time::OffsetDateTime::now_utc(),
+        ));
         caller.expected_bucket_owner = header("x-amz-expected-bucket-owner");
         caller.expected_source_owner = header("x-amz-source-expected-bucket-owner");
         caller
@@ -272,4 +281,48 @@ impl S3 for FerriteS3 {
     ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
         self.do_delete_bucket_ownership_controls(req).await
     }
+
+    async fn put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        self.do_put_bucket_policy(req).await
+    }
+
+    async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        self.do_get_bucket_policy(req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        self.do_delete_bucket_policy(req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        self.do_get_bucket_policy_status(req).await
+    }
+
+    async fn get_public_access_block(
+        &self,
+        req: S3Request<GetPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
+        self.do_get_public_access_block(req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        self.do_put_public_access_block(req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        self.do_delete_public_access_block(req).await
+    }
 }
+

@@ -6,13 +6,14 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrite_model::authz::{Action, BucketFacts, ObjectFacts, Resource, authorize};
-use ferrite_model::{Caller, Grant, Grantee, Group, Permission, Principal};
+use ferrite_model::{Caller, PublicAccessBlock, Grant, Grantee, Group, Permission, Principal};
 
 fn user(id: &str) -> Caller {
     Caller::new(Principal::User {
         canonical_id: id.to_string(),
         display_name: "u".into(),
         access_key_id: "AK".into(),
+        user_id: "AIDA".into(),
     })
 }
 
@@ -35,11 +36,15 @@ fn bench(c: &mut Criterion) {
         permission: Permission::Read,
     }];
     let default_bucket = BucketFacts {
+        name: "b",
         owner: &owner,
         acl: None,
         ownership: None,
+        policy: None,
+        block: PublicAccessBlock::default(),
     };
     let owned = Resource {
+        key: None,
         bucket: Some(default_bucket),
         object: Some(ObjectFacts {
             owner: &owner,
@@ -47,6 +52,7 @@ fn bench(c: &mut Criterion) {
         }),
     };
     let long = Resource {
+        key: None,
         bucket: Some(default_bucket),
         object: Some(ObjectFacts {
             owner: &owner,
@@ -54,6 +60,7 @@ fn bench(c: &mut Criterion) {
         }),
     };
     let open = Resource {
+        key: None,
         bucket: Some(default_bucket),
         object: Some(ObjectFacts {
             owner: &owner,

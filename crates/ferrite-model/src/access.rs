@@ -6,16 +6,20 @@
 
 use ferrite_store::ReadTxn;
 
-use crate::authz::{Action, BucketFacts, Decision, ObjectFacts, Operation, Resource, authorize};
+use crate::authz::{Action, BucketFacts, BucketPolicy, Decision, ObjectFacts, Operation, Resource, authorize, authorize_named};
 use crate::lookup::get_bucket;
+use crate::policy::parsed_bucket_policy;
 use crate::records::{BucketRecord, ObjectRecord, UploadRecord};
 use crate::{Caller, ModelError, ModelResult};
 
-pub(crate) fn bucket_facts(b: &BucketRecord) -> BucketFacts<'_> {
+pub(crate) fn bucket_facts<'a>(b: &'a BucketRecord, policy: Option<&'a BucketPolicy>) -> BucketFacts<'a> {
     BucketFacts {
+        name: &b.name,
         owner: &b.owner,
         acl: b.acl.as_deref(),
         ownership: b.ownership,
+        policy,
+        block: b.public_access_block.unwrap_or_default(),
     }
 }
 
@@ -34,15 +38,19 @@ pub(crate) fn upload_facts(u: &UploadRecord) -> ObjectFacts<'_> {
     }
 }
 
-/// Allows `action`, or fails with AccessDenied.
+/// Allows `action` (on the object `key` of `bucket` for object actions), or fails
+/// with AccessDenied.
 pub(crate) fn allow(
     caller: &Caller,
     action: Action,
     bucket: Option<&BucketRecord>,
+    key: Option<&str>,
     object: Option<ObjectFacts<'_>>,
 ) -> ModelResult<()> {
+    let policy = bucket.and_then(|b| b.policy.as_ref().map(|p| parsed_bucket_policy(&b.name, p)));
     let resource = Resource {
-        bucket: bucket.map(bucket_facts),
+        key,
+        bucket: bucket.map(|b| bucket_facts(b, policy.as_deref())),
         object,
     };
     match authorize(caller, action, &resource) {
@@ -51,17 +59,40 @@ pub(crate) fn allow(
     }
 }
 
+/// Allows creating the bucket `name`, or fails with AccessDenied.
+pub(crate) fn allow_create(caller: &Caller, name: &str) -> ModelResult<()> {
+    let action = Operation::CreateBucket.action(false);
+    match authorize_named(caller, action, &Resource::default(), Some(name)) {
+        Decision::Allow => Ok(()),
+        Decision::Deny => Err(ModelError::AccessDenied),
+    }
+}
+
 /// The bucket `name`, if `caller` may perform the bucket operation `op` on it.
 pub(crate) fn bucket_for(txn: &dyn ReadTxn, name: &str, caller: &Caller, op: Operation) -> ModelResult<BucketRecord> {
     let rec = get_bucket(txn, name)?;
-    allow(caller, op.action(false), Some(&rec), None)?;
+    allow(caller, op.action(false), Some(&rec), None, None)?;
+    Ok(rec)
+}
+
+/// The bucket `name`, if `caller` may perform the object operation `op` (a write:
+/// PutObject, an upload's steps) on its object `key`.
+pub(crate) fn bucket_for_key(
+    txn: &dyn ReadTxn,
+    name: &str,
+    key: &str,
+    caller: &Caller,
+    op: Operation,
+) -> ModelResult<BucketRecord> {
+    let rec = get_bucket(txn, name)?;
+    allow(caller, op.action(false), Some(&rec), Some(key), None)?;
     Ok(rec)
 }
 
 /// What to answer when the object (or version) a caller addressed is not there: `e`
 /// to a caller that may list the bucket, AccessDenied to any other.
 pub(crate) fn not_found(caller: &Caller, bucket: &BucketRecord, e: ModelError) -> ModelError {
-    match allow(caller, Action::ListBucket, Some(bucket), None) {
+    match allow(caller, Action::ListBucket, Some(bucket), None, None) {
         Ok(()) => e,
         Err(denied) => denied,
     }

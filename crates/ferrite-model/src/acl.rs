@@ -117,6 +117,20 @@ fn check_spec(txn: &dyn ReadTxn, root_id: &str, spec: &AclSpec) -> ModelResult<(
     Ok(())
 }
 
+/// Refuses a public ACL (a grant to AllUsers or AuthenticatedUsers) where the public
+/// access block in force (the server's, and `bucket`'s own) blocks public ACLs.
+fn refuse_public(caller: &Caller, bucket: Option<&BucketRecord>, grants: Option<&[Grant]>) -> ModelResult<()> {
+    let block = bucket
+        .and_then(|b| b.public_access_block)
+        .unwrap_or_default()
+        .union(caller.account_block);
+    let public = grants.is_some_and(|g| g.iter().any(|g| crate::authz::is_public_grantee(&g.grantee)));
+    if block.block_public_acls && public {
+        return Err(ModelError::AccessDenied);
+    }
+    Ok(())
+}
+
 /// Whether a canonical id names a principal of this server.
 fn known_principal(txn: &dyn ReadTxn, root_id: &str, id: &str) -> ModelResult<bool> {
     if id == root_id || id == ANONYMOUS_ID {
@@ -141,6 +155,7 @@ fn acceptable_when_enforced(spec: &AclSpec, bucket_owner: &str) -> bool {
 pub(crate) fn written_by(
     txn: &dyn ReadTxn,
     root_id: &str,
+    caller: &Caller,
     bucket: &BucketRecord,
     writer: &str,
     spec: Option<&AclSpec>,
@@ -148,6 +163,16 @@ pub(crate) fn written_by(
     if let Some(spec) = spec {
         check_spec(txn, root_id, spec)?;
     }
+    let (owner, acl) = written_by_rules(bucket, writer, spec)?;
+    refuse_public(caller, Some(bucket), acl.as_deref())?;
+    Ok((owner, acl))
+}
+
+fn written_by_rules(
+    bucket: &BucketRecord,
+    writer: &str,
+    spec: Option<&AclSpec>,
+) -> ModelResult<(String, Option<Vec<Grant>>)> {
     match (bucket.ownership, spec) {
         (Some(ObjectOwnership::BucketOwnerEnforced), Some(s)) if !acceptable_when_enforced(s, &bucket.owner) => {
             Err(ModelError::AccessControlListNotSupported)
@@ -166,6 +191,7 @@ pub(crate) fn written_by(
 pub(crate) fn new_bucket_acl(
     txn: &dyn ReadTxn,
     root_id: &str,
+    caller: &Caller,
     owner: &str,
     spec: Option<&AclSpec>,
     ownership: Option<ObjectOwnership>,
@@ -175,7 +201,9 @@ pub(crate) fn new_bucket_acl(
     if ownership == Some(ObjectOwnership::BucketOwnerEnforced) && !acceptable_when_enforced(spec, owner) {
         return Err(ModelError::InvalidBucketAclWithObjectOwnership);
     }
-    Ok(resolve(spec, owner, None))
+    let acl = resolve(spec, owner, None);
+    refuse_public(caller, None, acl.as_deref())?;
+    Ok(acl)
 }
 
 impl Ferrite {
@@ -206,7 +234,9 @@ impl Ferrite {
                 {
                     return Err(ModelError::AccessControlListNotSupported);
                 }
-                b.acl = resolve(&spec, &b.owner, None);
+                let acl = resolve(&spec, &b.owner, None);
+                refuse_public(&caller, Some(&b), acl.as_deref())?;
+                b.acl = acl;
                 txn.put(tables::BUCKETS, bucket.as_bytes(), &encode(&b))?;
                 Ok(())
             })
@@ -233,6 +263,7 @@ impl Ferrite {
                 &caller,
                 Operation::GetObjectAcl.action(sel.is_some()),
                 Some(&b),
+                Some(&key),
                 Some(object_facts(&rec)),
             )?;
             let version_id = sel.as_ref().map(|_| version_label(&rec));
@@ -271,6 +302,7 @@ impl Ferrite {
                     &caller,
                     Operation::PutObjectAcl.action(sel.is_some()),
                     Some(&b),
+                    Some(&key),
                     Some(object_facts(&rec)),
                 )?;
                 check_spec(&*txn, &root_id, &spec)?;
@@ -279,7 +311,9 @@ impl Ferrite {
                 {
                     return Err(ModelError::AccessControlListNotSupported);
                 }
-                rec.acl = resolve(&spec, &rec.owner, Some(&b.owner));
+                let acl = resolve(&spec, &rec.owner, Some(&b.owner));
+                refuse_public(&caller, Some(&b), acl.as_deref())?;
+                rec.acl = acl;
                 replace_version(txn, b.id, &key, seq, &rec)?;
                 Ok(sel.as_ref().map(|_| version_label(&rec)))
             })

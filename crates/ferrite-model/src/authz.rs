@@ -1,23 +1,46 @@
 //! The authorizer: one pure function, [`authorize`], decides every S3 operation from
-//! (caller, action, the resource's stored owner and ACLs). It reads nothing and writes
-//! nothing; the model operations load the records and ask it before they act.
+//! (caller with its identity policies and request facts, action, the resource's
+//! stored owner, ACLs, bucket policy and public access block). It reads nothing and
+//! writes nothing; the model operations load the records and ask it before they act.
 //!
-//! Decision order (AWS's "how Amazon S3 authorizes a request", for ACLs):
-//! 1. The root principal (the administrator) is allowed everything.
-//! 2. (Bucket and user policies come here, with explicit denies first: the next step
-//!    of access control adds them to this function.)
-//! 3. Service actions (ListAllMyBuckets, CreateBucket): any signed caller.
-//! 4. Bucket actions: the bucket owner has the owner-only actions and, implicitly,
+//! The whole server is one AWS account ([`ACCOUNT_ID`]) with many users, and this is
+//! AWS's evaluation for a request within one account:
+//! 1. A request naming an expected bucket owner that does not own the bucket: denied.
+//! 2. An explicit `Deny` in any applicable policy (the caller's identity policies, the
+//!    bucket policy) denies, root included, except that root and the bucket owner may
+//!    always read, change and delete the bucket policy (no one is locked out).
+//! 3. The root principal (the administrator) is allowed everything else.
+//! 4. An `Allow` from the caller's identity policies or from the bucket policy allows
+//!    (a public bucket policy allows nothing to anonymous callers when the bucket
+//!    restricts public buckets).
+//! 5. Service actions (ListAllMyBuckets, CreateBucket): any signed caller.
+//! 6. Bucket actions: the bucket owner has the owner-only actions and, implicitly,
 //!    READ_ACP and WRITE_ACP and the right to delete any object; everything else comes
 //!    from the bucket ACL's grants (to the caller's canonical id, to AllUsers, to
 //!    AuthenticatedUsers for signed callers).
-//! 5. Object actions: the object owner has READ_ACP and WRITE_ACP implicitly; everything
+//! 7. Object actions: the object owner has READ_ACP and WRITE_ACP implicitly; everything
 //!    else from the object ACL. With `BucketOwnerEnforced` ownership ACLs are disabled:
 //!    only the bucket owner (who then owns every object) has access.
-//! 6. Anything not allowed is denied.
+//!    Public grants (to AllUsers, AuthenticatedUsers) count for nothing when the
+//!    public access block ignores public ACLs.
+//! 8. Anything not allowed is denied.
 
-use crate::records::{Grant, Grantee, Group, ObjectOwnership, Permission};
+use ferrite_policy::{Outcome, Policy};
+
+use crate::records::{Grant, Grantee, Group, ObjectOwnership, Permission, PublicAccessBlock};
 use crate::{Caller, Principal};
+
+/// The account id of the server's one account: users' and root's ARNs name it.
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// A bucket policy, parsed, with whether it is public by AWS's definition (computed
+/// once, when it is parsed). `policy` is `None` for a stored document that no longer
+/// parses: it denies every request (but root's and the owner's policy changes).
+#[derive(Debug)]
+pub struct BucketPolicy {
+    pub policy: Option<Policy>,
+    pub public: bool,
+}
 
 /// S3 actions, named as IAM policies name them (`s3:GetObject`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +69,12 @@ pub enum Action {
     PutObjectVersionAcl,
     AbortMultipartUpload,
     ListMultipartUploadParts,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetBucketPublicAccessBlock,
+    PutBucketPublicAccessBlock,
 }
 
 impl Action {
@@ -76,7 +105,41 @@ impl Action {
             Action::PutObjectVersionAcl => "s3:PutObjectVersionAcl",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+            Action::GetBucketPolicy => "s3:GetBucketPolicy",
+            Action::PutBucketPolicy => "s3:PutBucketPolicy",
+            Action::DeleteBucketPolicy => "s3:DeleteBucketPolicy",
+            Action::GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
+            Action::GetBucketPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
+            Action::PutBucketPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
         }
+    }
+
+    /// Whether the action is on an object (its resource is `arn:aws:s3:::bucket/key`)
+    /// rather than on a bucket or the service.
+    pub fn on_object(self) -> bool {
+        matches!(
+            self,
+            Action::GetObject
+                | Action::GetObjectVersion
+                | Action::PutObject
+                | Action::DeleteObject
+                | Action::DeleteObjectVersion
+                | Action::GetObjectAcl
+                | Action::GetObjectVersionAcl
+                | Action::PutObjectAcl
+                | Action::PutObjectVersionAcl
+                | Action::AbortMultipartUpload
+                | Action::ListMultipartUploadParts
+        )
+    }
+
+    /// The actions on a bucket's policy, which root and the bucket owner keep whatever
+    /// the policy says.
+    fn manages_policy(self) -> bool {
+        matches!(
+            self,
+            Action::GetBucketPolicy | Action::PutBucketPolicy | Action::DeleteBucketPolicy
+        )
     }
 
     /// What an ACL-only decision requires for this action.
@@ -89,7 +152,13 @@ impl Action {
             | Action::GetBucketVersioning
             | Action::PutBucketVersioning
             | Action::GetBucketOwnershipControls
-            | Action::PutBucketOwnershipControls => Need::BucketOwner,
+            | Action::PutBucketOwnershipControls
+            | Action::GetBucketPolicy
+            | Action::PutBucketPolicy
+            | Action::DeleteBucketPolicy
+            | Action::GetBucketPolicyStatus
+            | Action::GetBucketPublicAccessBlock
+            | Action::PutBucketPublicAccessBlock => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -145,6 +214,13 @@ pub enum Operation {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketPolicyStatus,
+    GetPublicAccessBlock,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
 }
 
 impl Operation {
@@ -182,6 +258,12 @@ impl Operation {
             Operation::PutObjectAcl => A::PutObjectAcl,
             Operation::AbortMultipartUpload => A::AbortMultipartUpload,
             Operation::ListParts => A::ListMultipartUploadParts,
+            Operation::GetBucketPolicy => A::GetBucketPolicy,
+            Operation::PutBucketPolicy => A::PutBucketPolicy,
+            Operation::DeleteBucketPolicy => A::DeleteBucketPolicy,
+            Operation::GetBucketPolicyStatus => A::GetBucketPolicyStatus,
+            Operation::GetPublicAccessBlock => A::GetBucketPublicAccessBlock,
+            Operation::PutPublicAccessBlock | Operation::DeletePublicAccessBlock => A::PutBucketPublicAccessBlock,
         }
     }
 }
@@ -206,10 +288,14 @@ enum Need {
 /// What the authorizer knows of a bucket.
 #[derive(Debug, Clone, Copy)]
 pub struct BucketFacts<'a> {
+    pub name: &'a str,
     pub owner: &'a str,
     /// `None`: the default ACL (the owner has FULL_CONTROL).
     pub acl: Option<&'a [Grant]>,
     pub ownership: Option<ObjectOwnership>,
+    pub policy: Option<&'a BucketPolicy>,
+    /// The bucket's own public access block (the caller brings the server's).
+    pub block: PublicAccessBlock,
 }
 
 /// What the authorizer knows of an object version (or of an upload: its initiator).
@@ -220,10 +306,11 @@ pub struct ObjectFacts<'a> {
     pub acl: Option<&'a [Grant]>,
 }
 
-/// The resource an action is on: no bucket for service actions; the object (or
-/// upload) when one is addressed and exists.
+/// The resource an action is on: no bucket for service actions; the key an object
+/// action addresses; the object (or upload) when one is addressed and exists.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Resource<'a> {
+    pub key: Option<&'a str>,
     pub bucket: Option<BucketFacts<'a>>,
     pub object: Option<ObjectFacts<'a>>,
 }
@@ -237,6 +324,12 @@ pub enum Decision {
 /// Decides whether `caller` may perform `action` on `resource`. Pure: the same inputs
 /// always give the same answer.
 pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> Decision {
+    authorize_named(caller, action, resource, None)
+}
+
+/// [`authorize`] naming the bucket of an action on one that does not exist yet
+/// (CreateBucket), for identity policies' resources.
+pub fn authorize_named(caller: &Caller, action: Action, resource: &Resource<'_>, bucket_name: Option<&str>) -> Decision {
     // A request that names its bucket's expected owner is refused, whoever sends it,
     // when another principal owns the bucket.
     if let (Some(expected), Some(bucket)) = (&caller.expected_bucket_owner, &resource.bucket)
@@ -244,25 +337,114 @@ pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> De
     {
         return Decision::Deny;
     }
+    let block = resource
+        .bucket
+        .map_or(caller.account_block, |b| b.block.union(caller.account_block));
+    let from_policies = policies(caller, action, resource, bucket_name, block);
+    if from_policies == Outcome::Deny {
+        let keeps_policy = action.manages_policy()
+            && match &caller.principal {
+                Principal::Root { .. } => true,
+                Principal::User { canonical_id, .. } => resource.bucket.is_some_and(|b| b.owner == canonical_id),
+                Principal::Anonymous => false,
+            };
+        if !keeps_policy {
+            return Decision::Deny;
+        }
+    }
     let id = match &caller.principal {
         Principal::Root { .. } => return Decision::Allow,
         Principal::User { canonical_id, .. } => Some(canonical_id.as_str()),
         Principal::Anonymous => None,
     };
+    if from_policies == Outcome::Allow {
+        return Decision::Allow;
+    }
     let allowed = match (action.need(), resource.bucket) {
         (Need::Signed, _) => id.is_some(),
         // Every other action is on a bucket; without one there is nothing to grant.
         (_, None) => false,
-        (need, Some(bucket)) => on_bucket(need, bucket, resource.object, id),
+        (need, Some(bucket)) => on_bucket(need, bucket, resource.object, id, block.ignore_public_acls),
     };
     if allowed { Decision::Allow } else { Decision::Deny }
 }
 
-/// Steps 4 and 5 for a caller `id` (`None`: anonymous).
-fn on_bucket(need: Need, bucket: BucketFacts<'_>, object: Option<ObjectFacts<'_>>, id: Option<&str>) -> bool {
+/// Step 2 and 4: what the identity policies and the bucket policy say together
+/// (Deny over Allow over nothing).
+fn policies(
+    caller: &Caller,
+    action: Action,
+    resource: &Resource<'_>,
+    bucket_name: Option<&str>,
+    block: PublicAccessBlock,
+) -> Outcome {
+    let bucket_policy = resource.bucket.and_then(|b| b.policy);
+    if caller.policies.is_empty() && bucket_policy.is_none() {
+        return Outcome::NotApplicable;
+    }
+    let bucket = resource.bucket.map(|b| b.name).or(bucket_name);
+    let arn = match (bucket, resource.key) {
+        (Some(b), Some(k)) if action.on_object() => format!("arn:aws:s3:::{b}/{k}"),
+        (Some(b), _) => format!("arn:aws:s3:::{b}"),
+        (None, _) => "arn:aws:s3:::*".to_string(),
+    };
+    let principal = match &caller.principal {
+        Principal::Root { canonical_id, .. } => ferrite_policy::Principal::Root { canonical_id },
+        Principal::User {
+            canonical_id,
+            display_name,
+            user_id,
+            ..
+        } => ferrite_policy::Principal::User {
+            name: display_name,
+            canonical_id,
+            user_id,
+        },
+        Principal::Anonymous => ferrite_policy::Principal::Anonymous,
+    };
+    let request = ferrite_policy::Request {
+        account: ACCOUNT_ID,
+        principal,
+        action: action.name(),
+        resource: &arn,
+        context: &caller.context,
+    };
+    let mut outcome = Outcome::NotApplicable;
+    for p in caller.policies.iter() {
+        match p.evaluate(&request) {
+            Outcome::Deny => return Outcome::Deny,
+            Outcome::Allow => outcome = Outcome::Allow,
+            Outcome::NotApplicable => {}
+        }
+    }
+    if let Some(bp) = bucket_policy {
+        match bp.policy.as_ref().map_or(Outcome::Deny, |p| p.evaluate(&request)) {
+            Outcome::Deny => return Outcome::Deny,
+            // A public policy grants nothing outside the account when the bucket
+            // restricts public buckets: here, nothing to anonymous callers.
+            Outcome::Allow
+                if bp.public
+                    && block.restrict_public_buckets
+                    && matches!(caller.principal, Principal::Anonymous) => {}
+            Outcome::Allow => outcome = Outcome::Allow,
+            Outcome::NotApplicable => {}
+        }
+    }
+    outcome
+}
+
+/// Steps 6 and 7 for a caller `id` (`None`: anonymous); `ignore_public` disregards
+/// grants to groups.
+fn on_bucket(
+    need: Need,
+    bucket: BucketFacts<'_>,
+    object: Option<ObjectFacts<'_>>,
+    id: Option<&str>,
+    ignore_public: bool,
+) -> bool {
     let is_bucket_owner = id == Some(bucket.owner);
     let enforced = bucket.ownership == Some(ObjectOwnership::BucketOwnerEnforced);
-    let bucket_grants = |p: Permission| !enforced && grants(bucket.acl, bucket.owner, id, p);
+    let bucket_grants = |p: Permission| !enforced && grants(bucket.acl, bucket.owner, id, p, ignore_public);
     match need {
         Need::Signed => id.is_some(),
         Need::BucketOwner => is_bucket_owner,
@@ -273,20 +455,28 @@ fn on_bucket(need: Need, bucket: BucketFacts<'_>, object: Option<ObjectFacts<'_>
         Need::Object(_) if enforced => is_bucket_owner,
         Need::Object(p) => object.is_some_and(|o| {
             let implicit = matches!(p, Permission::ReadAcp | Permission::WriteAcp) && id == Some(o.owner);
-            implicit || grants(o.acl, o.owner, id, p)
+            implicit || grants(o.acl, o.owner, id, p, ignore_public)
         }),
     }
 }
 
 /// Whether an ACL (`None`: the default, owner FULL_CONTROL) grants `wanted` to the
 /// caller `id` (`None`: anonymous).
-fn grants(acl: Option<&[Grant]>, owner: &str, id: Option<&str>, wanted: Permission) -> bool {
+fn grants(acl: Option<&[Grant]>, owner: &str, id: Option<&str>, wanted: Permission, ignore_public: bool) -> bool {
     match acl {
         None => id == Some(owner),
         Some(list) => list.iter().any(|g| {
-            (g.permission == wanted || g.permission == Permission::FullControl) && matches_grantee(&g.grantee, id)
+            (g.permission == wanted || g.permission == Permission::FullControl)
+                && !(ignore_public && is_public_grantee(&g.grantee))
+                && matches_grantee(&g.grantee, id)
         }),
     }
+}
+
+/// Whether a grantee makes an ACL public by AWS's definition (a grant to everyone or
+/// to every authenticated caller).
+pub fn is_public_grantee(grantee: &Grantee) -> bool {
+    matches!(grantee, Grantee::Group(Group::AllUsers | Group::AuthenticatedUsers))
 }
 
 fn matches_grantee(grantee: &Grantee, id: Option<&str>) -> bool {
@@ -308,6 +498,7 @@ mod tests {
             canonical_id: id.into(),
             display_name: id.into(),
             access_key_id: format!("AK{id}"),
+            user_id: format!("AIDA{id}"),
         })
     }
 
@@ -317,9 +508,12 @@ mod tests {
 
     fn bucket<'a>(acl: Option<&'a [Grant]>, ownership: Option<ObjectOwnership>) -> BucketFacts<'a> {
         BucketFacts {
+            name: "b",
             owner: "owner",
             acl,
             ownership,
+            policy: None,
+            block: PublicAccessBlock::default(),
         }
     }
 
@@ -327,6 +521,7 @@ mod tests {
     fn root_may_do_everything_and_anonymous_nothing_by_default() {
         let root = Caller::root("r", "admin");
         let res = Resource {
+            key: None,
             bucket: Some(bucket(None, None)),
             object: None,
         };
@@ -345,6 +540,7 @@ mod tests {
         let owner = user("owner");
         let b = bucket(None, None);
         let res = Resource {
+            key: None,
             bucket: Some(b),
             object: Some(ObjectFacts {
                 owner: "writer",
@@ -383,6 +579,7 @@ mod tests {
             grant(Grantee::Group(Group::AuthenticatedUsers), Permission::Write),
         ];
         let res = Resource {
+            key: None,
             bucket: Some(bucket(Some(&acl), None)),
             object: None,
         };
@@ -393,6 +590,7 @@ mod tests {
         assert_eq!(authorize(&user("reader"), Action::GetBucketAcl, &res), Decision::Deny);
         let public = [grant(Grantee::Group(Group::AllUsers), Permission::Read)];
         let res = Resource {
+            key: None,
             bucket: Some(bucket(Some(&public), None)),
             object: None,
         };
@@ -404,6 +602,7 @@ mod tests {
         // The owner dropped its own grant: it keeps READ_ACP/WRITE_ACP and deletes.
         let others = [grant(Grantee::User("reader".into()), Permission::Read)];
         let res = Resource {
+            key: None,
             bucket: Some(bucket(Some(&others), None)),
             object: None,
         };
@@ -416,6 +615,7 @@ mod tests {
     fn enforced_ownership_disables_acls() {
         let public = [grant(Grantee::Group(Group::AllUsers), Permission::FullControl)];
         let res = Resource {
+            key: None,
             bucket: Some(bucket(Some(&public), Some(ObjectOwnership::BucketOwnerEnforced))),
             object: Some(ObjectFacts {
                 owner: "owner",
@@ -450,6 +650,7 @@ mod tests {
     #[test]
     fn an_expected_bucket_owner_that_does_not_own_the_bucket_is_refused() {
         let res = Resource {
+            key: None,
             bucket: Some(bucket(None, None)),
             object: None,
         };
@@ -476,7 +677,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 24] = [
+    const ALL: [Action; 30] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -501,5 +702,11 @@ mod tests {
         Action::PutObjectVersionAcl,
         Action::AbortMultipartUpload,
         Action::ListMultipartUploadParts,
+        Action::GetBucketPolicy,
+        Action::PutBucketPolicy,
+        Action::DeleteBucketPolicy,
+        Action::GetBucketPolicyStatus,
+        Action::GetBucketPublicAccessBlock,
+        Action::PutBucketPublicAccessBlock,
     ];
 }

@@ -49,7 +49,7 @@ pub struct NewBucket {
 impl Ferrite {
     /// Creates a bucket owned by the caller.
     pub async fn create_bucket(&self, caller: &Caller, name: &str, new: NewBucket) -> ModelResult<BucketInfo> {
-        allow(caller, Operation::CreateBucket.action(false), None, None)?;
+        crate::access::allow_create(caller, name)?;
         let owner = caller.owner_id();
         validate_bucket_name(name)?;
         let region = self.inner.opts.region.clone();
@@ -60,6 +60,7 @@ impl Ferrite {
         }
         let name = name.to_string();
         let root_id = self.inner.opts.root_canonical_id.clone();
+        let caller = caller.clone();
         self.inner
             .committer
             .write(move |txn| {
@@ -81,7 +82,7 @@ impl Ferrite {
                     ),
                     None => 1,
                 };
-                let acl = new_bucket_acl(&*txn, &root_id, &owner, new.acl.as_ref(), new.ownership)?;
+                let acl = new_bucket_acl(&*txn, &root_id, &caller, &owner, new.acl.as_ref(), new.ownership)?;
                 txn.put(tables::SYSTEM, NEXT_BUCKET_ID, &(id + 1).to_be_bytes())?;
                 let rec = BucketRecord {
                     id,
@@ -94,6 +95,8 @@ impl Ferrite {
                     acl,
                     encryption: None,
                     ownership: new.ownership,
+                    policy: None,
+                    public_access_block: None,
                 };
                 txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
                 Ok(BucketInfo::from(&rec))
@@ -116,11 +119,22 @@ impl Ferrite {
         .await
     }
 
-    /// Fails unless `caller` may perform the bucket operation `op` on `bucket`: for
-    /// refusing a request before its body is read (the commit checks again).
-    pub(crate) async fn check_bucket_access(&self, caller: &Caller, bucket: &str, op: Operation) -> ModelResult<()> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || bucket_for(&*inner.meta.begin_read()?, &bucket, &caller, op).map(|_| ())).await
+    /// Fails unless `caller` may perform the object operation `op` on `key` in
+    /// `bucket`: for refusing a request before its body is read (the commit checks
+    /// again).
+    pub(crate) async fn check_object_access(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        op: Operation,
+    ) -> ModelResult<()> {
+        let (caller, inner) = (caller.clone(), self.inner.clone());
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op).map(|_| ())
+        })
+        .await
     }
 
     /// The bucket's region (GetBucketLocation).
@@ -141,7 +155,7 @@ impl Ferrite {
         start_after: Option<&str>,
         max: usize,
     ) -> ModelResult<(Vec<BucketInfo>, bool)> {
-        allow(caller, Operation::ListBuckets.action(false), None, None)?;
+        allow(caller, Operation::ListBuckets.action(false), None, None, None)?;
         let owner = caller.owner_id();
         let inner = self.inner.clone();
         let prefix = prefix.unwrap_or("").to_string();

@@ -1,5 +1,11 @@
 //! Who is asking: the authenticated principal of a request, which every model
-//! operation receives first.
+//! operation receives first, with what policies may test about the request.
+
+use std::sync::Arc;
+
+use ferrite_policy::{Context, Policy};
+
+use crate::records::PublicAccessBlock;
 
 /// The principal a request runs as. The adapter builds it once per request from what
 /// the protocol layer authenticated.
@@ -12,16 +18,30 @@ pub enum Principal {
         canonical_id: String,
         display_name: String,
         access_key_id: String,
+        /// IAM's unique id of the user (`aws:userid`).
+        user_id: String,
     },
     /// An unsigned request.
     Anonymous,
 }
 
-/// The caller of a model operation: its principal, and (as access control grows) the
-/// request facts that policies test (source address, TLS, signature type, time).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A user's identity policies (inline and attached), parsed once and shared: empty for
+/// root and anonymous callers.
+pub type IdentityPolicies = Arc<[Arc<Policy>]>;
+
+/// The caller of a model operation: its principal, its identity policies, and the
+/// request facts that policies test (source address, TLS, signature type, headers).
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: Principal,
+    /// The user's identity policies.
+    pub policies: IdentityPolicies,
+    /// The condition keys of the request (`aws:SourceIp`, `s3:prefix`, ...), as the
+    /// adapter read them.
+    pub context: Arc<Context>,
+    /// The server-wide public access block (`--block-public-access`): it applies to
+    /// every bucket on top of the bucket's own.
+    pub account_block: PublicAccessBlock,
     /// `x-amz-expected-bucket-owner`: the request is refused (AccessDenied) unless the
     /// bucket it addresses is owned by this canonical id.
     pub expected_bucket_owner: Option<String>,
@@ -33,6 +53,9 @@ impl Caller {
     pub fn new(principal: Principal) -> Self {
         Self {
             principal,
+            policies: Arc::from(Vec::new()),
+            context: Arc::default(),
+            account_block: PublicAccessBlock::default(),
             expected_bucket_owner: None,
             expected_source_owner: None,
         }
@@ -85,6 +108,7 @@ mod tests {
             canonical_id: "b".repeat(64),
             display_name: "bob".into(),
             access_key_id: "AKB".into(),
+            user_id: "AIDAB".into(),
         });
         assert_eq!(user.canonical_id(), Some(&*"b".repeat(64)));
         let anon = Caller::anonymous();

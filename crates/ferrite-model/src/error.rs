@@ -26,6 +26,19 @@ pub enum ModelError {
     OwnershipControlsNotFound,
     #[error("bucket is not empty")]
     BucketNotEmpty,
+    /// A policy document that does not parse or breaks the policy language's rules.
+    #[error("{0}")]
+    MalformedPolicy(String),
+    /// A policy document over the size limit.
+    #[error("Policies must be no larger than {max} bytes; this one is {size}")]
+    PolicyTooLarge { size: usize, max: usize },
+    /// An identity policy that does not parse (IAM's MalformedPolicyDocument).
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("The bucket policy does not exist")]
+    NoSuchBucketPolicy,
+    #[error("The public access block configuration was not found")]
+    NoSuchPublicAccessBlockConfiguration,
     #[error("location constraint {0:?} does not match this server's region")]
     InvalidLocationConstraint(String),
     #[error("no such key")]

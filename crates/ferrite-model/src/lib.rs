@@ -21,6 +21,7 @@ mod conditions;
 mod engine;
 mod error;
 mod gc;
+mod identity;
 mod ingest;
 mod keys;
 mod leases;
@@ -29,6 +30,7 @@ mod lookup;
 mod multipart;
 mod names;
 mod object;
+mod policy;
 mod records;
 mod refs;
 mod secret;
@@ -41,7 +43,8 @@ mod versions;
 
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
 pub use bucket::{BucketInfo, NewBucket};
-pub use caller::{Caller, Principal};
+pub use authz::ACCOUNT_ID;
+pub use caller::{Caller, IdentityPolicies, Principal};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
@@ -59,13 +62,14 @@ pub use object::{
 };
 pub use records::{
     AclSpec, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs,
-    ObjectOwnership, Permission, StorageClass, VersioningState,
+    ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use secret::Secret;
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
+pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use users::{
-    AccessKeyInfo, KeyLastUsed, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
+    AccessKeyInfo, KeyOwner, KeyLastUsed, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
     NewAccessKey, UserInfo, UserPage, validate_user_name,
 };
 pub use versions::NULL_VERSION;

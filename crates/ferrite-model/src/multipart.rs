@@ -8,7 +8,7 @@ use std::ops::Bound;
 use ferrite_store::{ReadTxn, WriteTxn};
 use md5::{Digest as _, Md5};
 
-use crate::access::{allow, bucket_for, not_found, upload_facts};
+use crate::access::{allow, bucket_for, bucket_for_key, not_found, upload_facts};
 use crate::acl::written_by;
 use crate::authz::Operation;
 use crate::clock::{now_ms, time_ordered_id};
@@ -278,10 +278,10 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller, Operation::CreateMultipartUpload)?;
+                let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::CreateMultipartUpload)?;
                 // Checked now (the ACL is refused here, not at Complete); stored as
                 // asked, and resolved again against the bucket at Complete.
-                written_by(&*txn, &root_id, &b, &owner, new.acl.as_ref())?;
+                written_by(&*txn, &root_id, &caller, &b, &owner, new.acl.as_ref())?;
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
@@ -312,7 +312,7 @@ impl Ferrite {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let b = bucket_for(&*txn, &bucket, &caller, Operation::UploadPart)?;
+            let b = bucket_for_key(&*txn, &bucket, &key, &caller, Operation::UploadPart)?;
             Ok(info(&key, &id, &get_upload(&*txn, b.id, &key, &id)?))
         })
         .await
@@ -346,7 +346,7 @@ impl Ferrite {
                 last_modified_ms: now_ms(),
             };
             Ok(move |txn: &mut dyn WriteTxn| {
-                let b = bucket_for(txn, &bucket, &caller, Operation::UploadPart)?;
+                let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::UploadPart)?;
                 get_upload(txn, b.id, &key, &id)?;
                 let pkey = part_key(&id, part_number);
                 let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
@@ -400,7 +400,7 @@ impl Ferrite {
         self.inner
             .committer
             .write(move |txn| {
-                let b = bucket_for(txn, &bucket, &caller, Operation::CompleteMultipartUpload)?;
+                let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::CompleteMultipartUpload)?;
                 if let Some(done) = txn.get(tables::COMPLETED, &id)? {
                     let done: CompletedRecord = decode(&done)?;
                     if done.bucket_id == b.id && done.key == key {
@@ -411,7 +411,7 @@ impl Ferrite {
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
                 let mut record = assemble(&upload, &stored, &req)?;
-                (record.owner, record.acl) = written_by(&*txn, &root_id, &b, &upload.owner, upload.acl.as_ref())?;
+                (record.owner, record.acl) = written_by(&*txn, &root_id, &caller, &b, &upload.owner, upload.acl.as_ref())?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),
@@ -453,6 +453,7 @@ impl Ferrite {
                     &caller,
                     Operation::AbortMultipartUpload.action(false),
                     Some(&b),
+                    Some(&key),
                     Some(upload_facts(&upload)),
                 )?;
                 remove_upload(&mut *txn, b.id, &key, &id)
@@ -482,6 +483,7 @@ impl Ferrite {
                 &caller,
                 Operation::ListParts.action(false),
                 Some(&b),
+                Some(&key),
                 Some(upload_facts(&upload)),
             )?;
             let start = part_key(&id, marker);

@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use futures::{Stream, StreamExt, TryStreamExt};
 
-use crate::access::{allow, bucket_for, not_found, object_facts};
+use crate::access::{allow, bucket_for_key, not_found, object_facts};
 use crate::acl::written_by;
 use crate::authz::Operation;
 use crate::clock::now_ms;
@@ -289,7 +289,7 @@ fn read_version(
         }
     };
     let action = Operation::GetObject.action(version.is_some());
-    allow(caller, action, Some(&b), Some(object_facts(&rec)))?;
+    allow(caller, action, Some(&b), Some(key), Some(object_facts(&rec)))?;
     evaluate_read_conditions(cond, &rec.etag, rec.last_modified_ms)?;
     Ok((b, rec))
 }
@@ -384,13 +384,13 @@ impl Ferrite {
             let inline = landing.inline;
             let (if_none_match, if_match, acl) = (put.if_none_match, put.if_match, put.acl);
             Ok(move |txn: &mut dyn WriteTxn| {
-                let b = bucket_for(txn, &bucket, &caller, Operation::PutObject)?;
+                let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::PutObject)?;
                 let cond = WriteConditions {
                     if_none_match: if_none_match.as_deref(),
                     if_match: if_match.as_deref(),
                 };
                 let mut record = record.clone();
-                (record.owner, record.acl) = written_by(&*txn, &root_id, &b, &record.owner, acl.as_ref())?;
+                (record.owner, record.acl) = written_by(&*txn, &root_id, &caller, &b, &record.owner, acl.as_ref())?;
                 let w = add_version(txn, &b, &key, record, cond)?;
                 // After the checks: a refused write changes nothing.
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
@@ -562,7 +562,7 @@ impl Ferrite {
                     // Each delete either fully applies or changes nothing: its checks come
                     // before its first write.
                     let action = Operation::DeleteObjects.action(req.version_id.is_some());
-                    results.push(match allow(&caller, action, Some(&b), None) {
+                    results.push(match allow(&caller, action, Some(&b), Some(&req.key), None) {
                         Ok(()) => delete_one(&mut *txn, &b, req, &owner),
                         Err(denied) => Err(denied),
                     });
@@ -602,8 +602,8 @@ impl Ferrite {
                     }
                 };
                 let read = Operation::CopySource.action(src_sel.is_some());
-                allow(&reader, read, Some(&src_bucket), Some(object_facts(&src)))?;
-                let dst_bucket = bucket_for(&*txn, &req.dst_bucket, &caller, Operation::CopyObject)?;
+                allow(&reader, read, Some(&src_bucket), Some(&req.src_key), Some(object_facts(&src)))?;
+                let dst_bucket = bucket_for_key(&*txn, &req.dst_bucket, &req.dst_key, &caller, Operation::CopyObject)?;
                 evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
                     .map_err(as_copy_source)?;
                 let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
@@ -617,7 +617,7 @@ impl Ferrite {
                     MetadataDirective::Replace(a) => a.clone(),
                 };
                 let source_version_id = version_header(&src, &src_bucket);
-                let (owner, acl) = written_by(&*txn, &root_id, &dst_bucket, &owner, req.acl.as_ref())?;
+                let (owner, acl) = written_by(&*txn, &root_id, &caller, &dst_bucket, &owner, req.acl.as_ref())?;
                 let record = ObjectRecord {
                     version_id: None,
                     delete_marker: false,

@@ -117,6 +117,52 @@ pub struct BucketRecord {
     pub encryption: Option<Vec<u8>>,
     /// Object ownership controls; `None` when none are set (ObjectWriter rules apply).
     pub ownership: Option<ObjectOwnership>,
+    /// The bucket policy, as the owner wrote it; `None` when the bucket has none.
+    pub policy: Option<StoredPolicy>,
+    /// The bucket's public access block; `None` when none is set.
+    pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// A policy document as stored: the text exactly as written (GetBucketPolicy returns
+/// it) and a stamp, random per write, under which its parsed form is cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPolicy {
+    pub stamp: u64,
+    pub document: String,
+}
+
+/// S3's public access block settings (one bucket's, or the whole server's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    /// Requests that would make a bucket or object ACL public are refused.
+    pub block_public_acls: bool,
+    /// Public grants in bucket and object ACLs are disregarded.
+    pub ignore_public_acls: bool,
+    /// A public bucket policy is refused.
+    pub block_public_policy: bool,
+    /// A public bucket policy grants nothing to callers outside the server's account.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// Every block on.
+    pub const ALL: PublicAccessBlock = PublicAccessBlock {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    /// Each block that either setting turns on (the server-wide setting and a
+    /// bucket's combine as AWS combines the account's and the bucket's).
+    pub fn union(self, other: PublicAccessBlock) -> PublicAccessBlock {
+        PublicAccessBlock {
+            block_public_acls: self.block_public_acls || other.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || other.ignore_public_acls,
+            block_public_policy: self.block_public_policy || other.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || other.restrict_public_buckets,
+        }
+    }
 }
 
 // The enums below are stored by variant index: new variants go at the end, and a
@@ -468,12 +514,34 @@ pub struct CompletedRecord {
 
 first_version!(PartRecord, CompletedRecord);
 
-/// Version 3: object ownership controls.
+/// Version 4: the bucket policy and public access block.
 impl Record for BucketRecord {
+    const VERSION: u8 = 4;
+    type Previous = previous::BucketRecordV3;
+    fn migrate(p: previous::BucketRecordV3) -> ModelResult<Self> {
+        Ok(BucketRecord {
+            id: p.id,
+            name: p.name,
+            created_ms: p.created_ms,
+            location: p.location,
+            owner: p.owner,
+            versioning: p.versioning,
+            object_lock: p.object_lock,
+            acl: p.acl,
+            encryption: p.encryption,
+            ownership: p.ownership,
+            policy: None,
+            public_access_block: None,
+        })
+    }
+}
+
+/// Version 3: object ownership controls.
+impl Record for previous::BucketRecordV3 {
     const VERSION: u8 = 3;
     type Previous = previous::BucketRecordV2;
     fn migrate(p: previous::BucketRecordV2) -> ModelResult<Self> {
-        Ok(BucketRecord {
+        Ok(previous::BucketRecordV3 {
             id: p.id,
             name: p.name,
             created_ms: p.created_ms,
@@ -704,6 +772,21 @@ pub(crate) mod previous {
         pub object_lock: bool,
         pub acl: Option<Vec<Grant>>,
         pub encryption: Option<Vec<u8>>,
+    }
+
+    /// Bucket records written by releases before bucket policies.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct BucketRecordV3 {
+        pub id: u64,
+        pub name: String,
+        pub created_ms: i64,
+        pub location: String,
+        pub owner: String,
+        pub versioning: VersioningState,
+        pub object_lock: bool,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<Vec<u8>>,
+        pub ownership: Option<ObjectOwnership>,
     }
 
     /// Multipart upload records written by releases before upload ACLs.

@@ -39,3 +39,9 @@ pub(crate) const ACCESS_KEYS: Table = Table::new("access_keys");
 pub(crate) const PRINCIPALS: Table = Table::new("principals");
 /// Access key id -> its last use, as last written (kept in memory between writes).
 pub(crate) const KEY_LAST_USED: Table = Table::new("key_last_used");
+/// (user key, 0, policy name) -> a user's inline policy.
+pub(crate) const USER_POLICIES: Table = Table::new("user_policies");
+/// Lower-cased name -> a customer managed policy.
+pub(crate) const MANAGED_POLICIES: Table = Table::new("managed_policies");
+/// (user key, 0, policy ARN) -> nothing: a managed policy attached to a user.
+pub(crate) const POLICY_ATTACHMENTS: Table = Table::new("policy_attachments");

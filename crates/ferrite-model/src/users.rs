@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::now_ms;
 use crate::engine::blocking;
 use crate::records::{Initial, Record, decode, encode, first_version};
-use crate::{Caller, Ferrite, ModelError, ModelResult, Principal, Secret, tables};
+use crate::identity::{require_iam, user_arn};
+use crate::{Caller, Ferrite, IdentityPolicies, ModelError, ModelResult, Principal, Secret, tables};
 
 /// Access keys one user may have, as in IAM.
 pub const MAX_KEYS_PER_USER: usize = 2;
@@ -93,6 +94,15 @@ pub struct LastUse {
 pub struct KeyLastUsed {
     pub user_name: String,
     pub last_used: Option<LastUse>,
+}
+
+/// What an access key resolves to: the principal it signs for, its secret, and the
+/// principal's identity policies.
+#[derive(Debug, Clone)]
+pub struct KeyOwner {
+    pub principal: Principal,
+    pub secret: Secret,
+    pub policies: IdentityPolicies,
 }
 
 /// One page of ListUsers.
@@ -184,7 +194,7 @@ pub(crate) struct KeyCache {
 #[derive(Default)]
 struct KeyCacheState {
     generation: u64,
-    keys: std::collections::HashMap<String, (Principal, Secret)>,
+    keys: std::collections::HashMap<String, KeyOwner>,
 }
 
 const KEY_CACHE_MAX: usize = 10_000;
@@ -198,11 +208,11 @@ impl KeyCache {
         self.lock().generation
     }
 
-    fn get(&self, key: &str) -> Option<(Principal, Secret)> {
+    fn get(&self, key: &str) -> Option<KeyOwner> {
         self.lock().keys.get(key).cloned()
     }
 
-    fn insert(&self, since: u64, key: &str, value: &(Principal, Secret)) {
+    fn insert(&self, since: u64, key: &str, value: &KeyOwner) {
         let mut s = self.lock();
         if s.generation != since {
             return;
@@ -225,11 +235,30 @@ pub(crate) fn canonical_id_exists(txn: &dyn ReadTxn, canonical_id: &str) -> Mode
     Ok(txn.get(tables::PRINCIPALS, canonical_id.as_bytes())?.is_some())
 }
 
-fn require_root(caller: &Caller) -> ModelResult<()> {
-    match caller.principal {
-        Principal::Root { .. } => Ok(()),
-        Principal::User { .. } | Principal::Anonymous => Err(ModelError::AccessDenied),
+/// The user an IAM request about access keys is about: the one it names, else the
+/// calling user itself (as IAM does), else (root, naming none) none in particular.
+fn key_user(caller: &Caller, user: Option<&str>) -> Option<String> {
+    match (user, &caller.principal) {
+        (Some(u), _) => Some(u.to_string()),
+        (None, Principal::User { display_name, .. }) => Some(display_name.clone()),
+        (None, _) => None,
     }
+}
+
+/// The resource ARN of an IAM request on `user` (every user when none is named).
+fn target(user: Option<&str>) -> String {
+    user_arn(user.unwrap_or("*"))
+}
+
+/// The `users` key of an existing user, or NoSuchEntity.
+pub(crate) fn existing_user_key(txn: &dyn ReadTxn, name: &str) -> ModelResult<String> {
+    read_user(txn, name)?;
+    Ok(user_key(name))
+}
+
+/// `len` random upper-case letters and digits.
+pub(crate) fn random_upper_alnum(len: usize) -> String {
+    random_from(UPPER_ALNUM, len)
 }
 
 /// The `users` key of a name: unique case-insensitively, as in IAM.
@@ -373,7 +402,7 @@ impl KeyUsage {
 impl Ferrite {
     /// Creates a user. Its canonical id and user id are random and kept for good.
     pub async fn create_user(&self, caller: &Caller, name: &str) -> ModelResult<UserInfo> {
-        require_root(caller)?;
+        require_iam(caller, "iam:CreateUser", &user_arn(name))?;
         validate_user_name(name)?;
         // Made once, outside the job: a re-run of the job writes the same ids.
         let rec = UserRecord {
@@ -406,7 +435,7 @@ impl Ferrite {
     }
 
     pub async fn get_user(&self, caller: &Caller, name: &str) -> ModelResult<UserInfo> {
-        require_root(caller)?;
+        require_iam(caller, "iam:GetUser", &user_arn(name))?;
         let inner = self.inner.clone();
         let name = name.to_string();
         blocking(move || Ok(read_user(&*inner.meta.begin_read()?, &name)?.info())).await
@@ -415,7 +444,7 @@ impl Ferrite {
     /// Users in (case-insensitive) name order, after `marker`; at most `max`
     /// (1..=[`MAX_LIST_USERS`]).
     pub async fn list_users(&self, caller: &Caller, marker: Option<&str>, max: usize) -> ModelResult<UserPage> {
-        require_root(caller)?;
+        require_iam(caller, "iam:ListUsers", &target(None))?;
         if !(1..=MAX_LIST_USERS).contains(&max) {
             return Err(ModelError::ValidationError(format!(
                 "MaxItems must be between 1 and {MAX_LIST_USERS}"
@@ -462,13 +491,18 @@ impl Ferrite {
     /// Deletes a user that has no access keys and owns no bucket (IAM's DeleteConflict
     /// otherwise: delete its keys, and its buckets or hand them over, first).
     pub async fn delete_user(&self, caller: &Caller, name: &str) -> ModelResult<()> {
-        require_root(caller)?;
+        require_iam(caller, "iam:DeleteUser", &user_arn(name))?;
         let name = name.to_string();
         self.change(move |txn| {
             let rec = read_user(&*txn, &name)?;
             if !rec.keys.is_empty() {
                 return Err(ModelError::DeleteConflict(
                     "Cannot delete entity, must delete access keys first.".into(),
+                ));
+            }
+            if crate::identity::has_policies(&*txn, &user_key(&name))? {
+                return Err(ModelError::DeleteConflict(
+                    "Cannot delete entity, must delete policies first.".into(),
                 ));
             }
             if let Some(bucket) = buckets_owned_by(&*txn, &rec.canonical_id, 1)?.first() {
@@ -485,7 +519,7 @@ impl Ferrite {
 
     /// Creates an access key for `user` (Active). Its secret is in the reply only.
     pub async fn create_access_key(&self, caller: &Caller, user: &str) -> ModelResult<NewAccessKey> {
-        require_root(caller)?;
+        require_iam(caller, "iam:CreateAccessKey", &user_arn(user))?;
         let user = user.to_string();
         let key_id = new_access_key_id();
         let secret = new_secret();
@@ -524,7 +558,7 @@ impl Ferrite {
 
     /// The user's access keys, oldest first.
     pub async fn list_access_keys(&self, caller: &Caller, user: &str) -> ModelResult<Vec<AccessKeyInfo>> {
-        require_root(caller)?;
+        require_iam(caller, "iam:ListAccessKeys", &user_arn(user))?;
         let inner = self.inner.clone();
         let user = user.to_string();
         blocking(move || {
@@ -555,8 +589,8 @@ impl Ferrite {
         key_id: &str,
         status: KeyStatus,
     ) -> ModelResult<()> {
-        require_root(caller)?;
-        let user = user.map(str::to_string);
+        let user = key_user(caller, user);
+        require_iam(caller, "iam:UpdateAccessKey", &target(user.as_deref()))?;
         let key_id = key_id.to_string();
         self.change(move |txn| {
             let mut key = key_of(&*txn, user.as_deref(), &key_id)?;
@@ -570,8 +604,8 @@ impl Ferrite {
     }
 
     pub async fn delete_access_key(&self, caller: &Caller, user: Option<&str>, key_id: &str) -> ModelResult<()> {
-        require_root(caller)?;
-        let user = user.map(str::to_string);
+        let user = key_user(caller, user);
+        require_iam(caller, "iam:DeleteAccessKey", &target(user.as_deref()))?;
         let id = key_id.to_string();
         self.change(move |txn| {
             let key = key_of(&*txn, user.as_deref(), &id)?;
@@ -592,10 +626,9 @@ impl Ferrite {
 
     /// When the key was last used (approximately: see the module docs).
     pub async fn access_key_last_used(&self, caller: &Caller, key_id: &str) -> ModelResult<KeyLastUsed> {
-        require_root(caller)?;
         let inner = self.inner.clone();
         let id = key_id.to_string();
-        let (user_name, stored) = blocking(move || {
+        let read = blocking(move || {
             let txn = inner.meta.begin_read()?;
             let key = read_key(&*txn, &id)?;
             let user: UserRecord = match txn.get(tables::USERS, key.user.as_bytes())? {
@@ -608,7 +641,18 @@ impl Ferrite {
             };
             Ok((user.name, stored))
         })
-        .await?;
+        .await;
+        // Authorized on the key's user, once it is known; a missing key is reported
+        // only to a caller that could have asked about any user's keys.
+        let (user_name, stored) = match read {
+            Ok(found) => found,
+            Err(e @ ModelError::NoSuchEntity(_)) => {
+                require_iam(caller, "iam:GetAccessKeyLastUsed", &target(None))?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        require_iam(caller, "iam:GetAccessKeyLastUsed", &user_arn(&user_name))?;
         let stored = stored.map(|r| LastUse {
             ms: r.ms,
             service: r.service,
@@ -624,7 +668,7 @@ impl Ferrite {
 
     /// Runs a change to users or keys as a committer job, then drops every resolved
     /// key (see [`KeyCache`]) before the change's reply returns.
-    async fn change<R, F>(&self, job: F) -> ModelResult<R>
+    pub(crate) async fn change<R, F>(&self, job: F) -> ModelResult<R>
     where
         R: Send + 'static,
         F: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
@@ -634,11 +678,11 @@ impl Ferrite {
         result
     }
 
-    /// The principal an access key signs for and its secret, if the key exists and is
-    /// active: from the [`KeyCache`], else one read transaction. A change applies at
-    /// once (the cache never outlives one). Root's credentials are not stored here:
-    /// the adapter checks them first.
-    pub fn principal_for_key(&self, access_key: &str) -> ModelResult<Option<(Principal, Secret)>> {
+    /// The principal an access key signs for, its secret and its policies, if the key
+    /// exists and is active: from the [`KeyCache`], else one read transaction. A change
+    /// applies at once (the cache never outlives one). Root's credentials are not
+    /// stored here: the adapter checks them first.
+    pub fn principal_for_key(&self, access_key: &str) -> ModelResult<Option<KeyOwner>> {
         if let Some(hit) = self.inner.key_cache.get(access_key) {
             return Ok(Some(hit));
         }
@@ -657,12 +701,18 @@ impl Ferrite {
             )));
         };
         let user: UserRecord = decode(&u)?;
+        let policies = crate::identity::policies_of(&*txn, &key.user)?;
         let principal = Principal::User {
             canonical_id: user.canonical_id,
             display_name: user.name,
             access_key_id: access_key.to_string(),
+            user_id: user.user_id,
         };
-        let found = (principal, Secret::new(key.secret));
+        let found = KeyOwner {
+            principal,
+            secret: Secret::new(key.secret),
+            policies,
+        };
         self.inner.key_cache.insert(since, access_key, &found);
         Ok(Some(found))
     }
@@ -728,13 +778,18 @@ fn store_last_used(txn: &mut dyn WriteTxn, key_id: &str, rec: &LastUsedRecord) -
 mod tests {
     use super::*;
 
-    fn entry() -> (Principal, Secret) {
-        let p = Principal::User {
+    fn entry() -> KeyOwner {
+        let principal = Principal::User {
             canonical_id: "c".repeat(64),
             display_name: "u".into(),
             access_key_id: "AK".into(),
+            user_id: "AIDA".into(),
         };
-        (p, Secret::new("s"))
+        KeyOwner {
+            principal,
+            secret: Secret::new("s"),
+            policies: std::sync::Arc::from(Vec::new()),
+        }
     }
 
     #[test]

@@ -45,6 +45,25 @@ pub enum AdminCommand {
     /// Buckets: ls (every bucket, its owner and usage).
     #[command(subcommand)]
     Bucket(BucketCommand),
+    /// Managed policies: ls, attach, detach, create.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Lists the managed policies: the built-in ones (readonly, readwrite, writeonly,
+    /// admin) and those created with `create`.
+    Ls,
+    /// Attaches the managed policy NAME (a built-in name, a created policy's name, or
+    /// an ARN) to USER.
+    Attach { user: String, name: String },
+    /// Detaches the managed policy NAME from USER.
+    Detach { user: String, name: String },
+    /// Lists the managed policies attached to USER.
+    Attached { user: String },
+    /// Creates a managed policy NAME from the JSON document in FILE.
+    Create { name: String, file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +208,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 &format!("deleted {key_id}"),
             );
         }
+        AdminCommand::Policy(cmd) => policy(&client, json, cmd).await?,
         AdminCommand::Bucket(BucketCommand::Ls) => {
             let v = client.admin_get("/admin/v1/buckets").await?;
             let buckets = v["buckets"].as_array().cloned().unwrap_or_default();
@@ -206,6 +226,85 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+async fn policy(client: &Client, json: bool, cmd: PolicyCommand) -> anyhow::Result<()> {
+    match cmd {
+        PolicyCommand::Ls => {
+            let x = client.iam(&[("Action", "ListPolicies")]).await?;
+            let policies: Vec<Value> = members(&x)
+                .iter()
+                .map(|m| {
+                    json!({
+                        "name": tag(m, "PolicyName"),
+                        "arn": tag(m, "Arn"),
+                        "attachments": tag(m, "AttachmentCount").and_then(|n| n.parse::<u64>().ok()),
+                        "description": tag(m, "Description"),
+                    })
+                })
+                .collect();
+            if json {
+                println!("{}", Value::Array(policies));
+            } else {
+                println!("{:<24} {:<48} {:>8}", "NAME", "ARN", "ATTACHED");
+                for p in &policies {
+                    println!(
+                        "{:<24} {:<48} {:>8}",
+                        p["name"].as_str().unwrap_or(""),
+                        p["arn"].as_str().unwrap_or(""),
+                        p["attachments"].as_u64().unwrap_or(0)
+                    );
+                }
+            }
+        }
+        PolicyCommand::Attach { user, name } => {
+            let arn = ferrite_model::resolve_policy_name(&name);
+            client
+                .iam(&[("Action", "AttachUserPolicy"), ("UserName", &user), ("PolicyArn", &arn)])
+                .await?;
+            done(
+                json,
+                json!({"user": user, "attached": arn}),
+                &format!("attached {arn} to {user}"),
+            );
+        }
+        PolicyCommand::Detach { user, name } => {
+            let arn = ferrite_model::resolve_policy_name(&name);
+            client
+                .iam(&[("Action", "DetachUserPolicy"), ("UserName", &user), ("PolicyArn", &arn)])
+                .await?;
+            done(
+                json,
+                json!({"user": user, "detached": arn}),
+                &format!("detached {arn} from {user}"),
+            );
+        }
+        PolicyCommand::Attached { user } => {
+            let x = client
+                .iam(&[("Action", "ListAttachedUserPolicies"), ("UserName", &user)])
+                .await?;
+            let attached: Vec<Value> = members(&x)
+                .iter()
+                .map(|m| json!({"name": tag(m, "PolicyName"), "arn": tag(m, "PolicyArn")}))
+                .collect();
+            if json {
+                println!("{}", Value::Array(attached));
+            } else {
+                for a in &attached {
+                    println!("{:<24} {}", a["name"].as_str().unwrap_or(""), a["arn"].as_str().unwrap_or(""));
+                }
+            }
+        }
+        PolicyCommand::Create { name, file } => {
+            let doc = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let x = client
+                .iam(&[("Action", "CreatePolicy"), ("PolicyName", &name), ("PolicyDocument", &doc)])
+                .await?;
+            let arn = tag(&x, "Arn").unwrap_or_default();
+            done(json, json!({"name": name, "arn": arn}), &format!("created policy {arn}"));
         }
     }
     Ok(())

@@ -76,6 +76,11 @@ pub struct ServeArgs {
     /// owner owns every object).
     #[arg(long, env = "FERRITE_DEFAULT_OBJECT_OWNERSHIP", value_enum, default_value_t = DefaultOwnership::ObjectWriter)]
     pub default_object_ownership: DefaultOwnership,
+    /// Block public access server-wide, over every bucket's own setting: public ACLs
+    /// are refused and ignored, public bucket policies refused and restricted (AWS's
+    /// account-level public access block with all four settings on).
+    #[arg(long, env = "FERRITE_BLOCK_PUBLIC_ACCESS", default_value_t = false)]
+    pub block_public_access: bool,
     /// Refuse SigV2-signed requests (header and presigned); accept SigV4 only.
     #[arg(long, env = "FERRITE_DISABLE_SIGV2", default_value_t = false)]
     pub disable_sigv2: bool,

@@ -103,7 +103,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::DefaultOwnership::BucketOwnerPreferred => Some(ObjectOwnership::BucketOwnerPreferred),
         crate::DefaultOwnership::BucketOwnerEnforced => Some(ObjectOwnership::BucketOwnerEnforced),
     };
-    let auth = FerriteAuth::new(model.clone(), root, Secret::new(creds.secret_key.clone()));
+    let account_block = if args.block_public_access {
+        ferrite_model::PublicAccessBlock::ALL
+    } else {
+        ferrite_model::PublicAccessBlock::default()
+    };
+    let auth = FerriteAuth::with_account_block(model.clone(), root, Secret::new(creds.secret_key.clone()), account_block);
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());
@@ -251,6 +256,10 @@ async fn handle(
 /// reachable). Requests SigV4-signed for the `iam` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
 async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Metered<Body>> {
+    req.extensions_mut().insert(ferrite_api::ClientInfo {
+        addr: peer,
+        secure: false,
+    });
     let signed = is_s3_signed(&req);
     if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
         match req.uri().path() {

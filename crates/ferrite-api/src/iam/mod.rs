@@ -5,8 +5,8 @@
 //! `s3`/`sts`. Query protocol: `POST /` with a form body `Action=...&Version=2010-05-08`
 //! (or the same as a GET query); answers in IAM's XML with IAM's error codes.
 //!
-//! Only root may call it for now (a user's key is AccessDenied); the model enforces
-//! that. Users' ARNs name the fixed account [`ACCOUNT_ID`].
+//! Root may call every action; a user may call the actions its identity policies allow
+//! (the model decides). Users' ARNs name the fixed account [`ACCOUNT_ID`].
 
 pub mod sigv4;
 pub mod xml;
@@ -23,9 +23,9 @@ use sigv4::SigV4Error;
 pub const MAX_BODY: usize = 64 * 1024;
 /// The account every user's ARN names (`arn:aws:iam::000000000000:user/NAME`). A
 /// constant rather than one derived from root's key, so that ARNs (and policies
-/// written with them, later) stay valid when root's credentials are rotated. Twelve
-/// zeros is what local AWS stand-ins commonly use; it is no real AWS account.
-pub const ACCOUNT_ID: &str = "000000000000";
+/// written with them) stay valid when root's credentials are rotated. Twelve zeros is
+/// what local AWS stand-ins commonly use; it is no real AWS account.
+pub use ferrite_model::ACCOUNT_ID;
 /// ListUsers' page size when MaxItems is not given (IAM's default).
 const DEFAULT_MAX_ITEMS: usize = 100;
 
@@ -112,6 +112,17 @@ impl Iam {
             "UpdateAccessKey" => self.update_access_key(&caller, &p).await,
             "DeleteAccessKey" => self.delete_access_key(&caller, &p).await,
             "GetAccessKeyLastUsed" => self.access_key_last_used(&caller, &p).await,
+            "PutUserPolicy" => self.put_user_policy(&caller, &p).await,
+            "GetUserPolicy" => self.get_user_policy(&caller, &p).await,
+            "ListUserPolicies" => self.list_user_policies(&caller, &p).await,
+            "DeleteUserPolicy" => self.delete_user_policy(&caller, &p).await,
+            "CreatePolicy" => self.create_policy(&caller, &p).await,
+            "GetPolicy" => self.get_policy(&caller, &p).await,
+            "DeletePolicy" => self.delete_policy(&caller, &p).await,
+            "ListPolicies" => self.list_policies(&caller, &p).await,
+            "AttachUserPolicy" => self.attach_user_policy(&caller, &p).await,
+            "DetachUserPolicy" => self.detach_user_policy(&caller, &p).await,
+            "ListAttachedUserPolicies" => self.list_attached_user_policies(&caller, &p).await,
             "" => Err(IamError::new(
                 "MissingAction",
                 StatusCode::BAD_REQUEST,
@@ -136,12 +147,12 @@ impl Iam {
     }
 
     async fn get_user(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
-        // Without a name, GetUser describes its caller: root (only root may call).
-        let Some(name) = p.get("UserName") else {
-            if !matches!(caller.principal, ferrite_model::Principal::Root { .. }) {
-                return Err(model_error(ModelError::AccessDenied));
-            }
-            return Ok(Some(xml::root_user(ACCOUNT_ID)));
+        // Without a name, GetUser describes its caller.
+        let name = match (p.get("UserName"), &caller.principal) {
+            (Some(name), _) => name,
+            (None, ferrite_model::Principal::User { display_name, .. }) => display_name.as_str(),
+            (None, ferrite_model::Principal::Root { .. }) => return Ok(Some(xml::root_user(ACCOUNT_ID))),
+            (None, ferrite_model::Principal::Anonymous) => return Err(model_error(ModelError::AccessDenied)),
         };
         let u = self.model.get_user(caller, name).await.map_err(model_error)?;
         Ok(Some(xml::user(&u, ACCOUNT_ID)))
@@ -257,6 +268,130 @@ impl Iam {
     }
 }
 
+impl Iam {
+    async fn put_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let doc = p.required("PolicyDocument")?.to_string();
+        self.model
+            .put_user_policy(caller, p.required("UserName")?, p.required("PolicyName")?, doc)
+            .await
+            .map_err(model_error)?;
+        Ok(None)
+    }
+
+    async fn get_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let (user, name) = (p.required("UserName")?, p.required("PolicyName")?);
+        let doc = self.model.get_user_policy(caller, user, name).await.map_err(model_error)?;
+        Ok(Some(format!(
+            "{}{}{}",
+            xml::element("UserName", user),
+            xml::element("PolicyName", name),
+            xml::element("PolicyDocument", &xml::policy_document(&doc))
+        )))
+    }
+
+    async fn list_user_policies(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let names = self
+            .model
+            .list_user_policies(caller, p.required("UserName")?)
+            .await
+            .map_err(model_error)?;
+        let mut out = String::from("<PolicyNames>");
+        for n in &names {
+            out.push_str(&xml::element("member", n));
+        }
+        out.push_str("</PolicyNames><IsTruncated>false</IsTruncated>");
+        Ok(Some(out))
+    }
+
+    async fn delete_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        self.model
+            .delete_user_policy(caller, p.required("UserName")?, p.required("PolicyName")?)
+            .await
+            .map_err(model_error)?;
+        Ok(None)
+    }
+
+    async fn create_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let doc = p.required("PolicyDocument")?.to_string();
+        let info = self
+            .model
+            .create_policy(caller, p.required("PolicyName")?, p.get("Description").unwrap_or(""), doc)
+            .await
+            .map_err(model_error)?;
+        Ok(Some(xml::managed_policy("Policy", &info)))
+    }
+
+    async fn get_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let info = self
+            .model
+            .get_policy(caller, p.required("PolicyArn")?)
+            .await
+            .map_err(model_error)?;
+        Ok(Some(xml::managed_policy("Policy", &info)))
+    }
+
+    async fn delete_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        self.model
+            .delete_policy(caller, p.required("PolicyArn")?)
+            .await
+            .map_err(model_error)?;
+        Ok(None)
+    }
+
+    /// ListPolicies: `Scope` All (default), AWS (the built-in ones) or Local (the
+    /// customer's); `OnlyAttached`.
+    async fn list_policies(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let scope = p.get("Scope").unwrap_or("All");
+        if !matches!(scope, "All" | "AWS" | "Local") {
+            return Err(IamError::validation(format!("Scope must be All, AWS or Local, not {scope:?}")));
+        }
+        let only_attached = p.get("OnlyAttached") == Some("true");
+        let all = self.model.list_policies(caller).await.map_err(model_error)?;
+        let mut out = String::from("<Policies>");
+        for info in all.iter().filter(|i| {
+            (scope == "All" || (scope == "AWS") == i.built_in) && (!only_attached || i.attachments > 0)
+        }) {
+            out.push_str(&xml::managed_policy("member", info));
+        }
+        out.push_str("</Policies><IsTruncated>false</IsTruncated>");
+        Ok(Some(out))
+    }
+
+    async fn attach_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        self.model
+            .attach_user_policy(caller, p.required("UserName")?, p.required("PolicyArn")?)
+            .await
+            .map_err(model_error)?;
+        Ok(None)
+    }
+
+    async fn detach_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        self.model
+            .detach_user_policy(caller, p.required("UserName")?, p.required("PolicyArn")?)
+            .await
+            .map_err(model_error)?;
+        Ok(None)
+    }
+
+    async fn list_attached_user_policies(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
+        let attached = self
+            .model
+            .list_attached_user_policies(caller, p.required("UserName")?)
+            .await
+            .map_err(model_error)?;
+        let mut out = String::from("<AttachedPolicies>");
+        for (name, arn) in &attached {
+            out.push_str(&format!(
+                "<member>{}{}</member>",
+                xml::element("PolicyName", name),
+                xml::element("PolicyArn", arn)
+            ));
+        }
+        out.push_str("</AttachedPolicies><IsTruncated>false</IsTruncated>");
+        Ok(Some(out))
+    }
+}
+
 /// The request's parameters: the query's, then the form body's (a POST's body wins).
 fn params(parts: &http::request::Parts, body: &[u8]) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
@@ -335,8 +470,12 @@ fn model_error(e: ModelError) -> IamError {
         ModelError::AccessDenied => IamError::new(
             "AccessDenied",
             S::FORBIDDEN,
-            "You are not authorized to perform this operation: only the root user manages users and keys.",
+            "You are not authorized to perform this operation.",
         ),
+        ModelError::MalformedPolicyDocument(m) | ModelError::MalformedPolicy(m) => {
+            IamError::new("MalformedPolicyDocument", S::BAD_REQUEST, m)
+        }
+        ModelError::PolicyTooLarge { .. } => IamError::new("MalformedPolicyDocument", S::BAD_REQUEST, msg),
         ModelError::Store(_) if e.is_conflict() => {
             tracing::warn!(error = %msg, "write conflicts exhausted the retries");
             IamError::new("Throttling", S::BAD_REQUEST, "Rate exceeded")
@@ -354,6 +493,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::BucketAlreadyExists
         | ModelError::NoSuchBucket
         | ModelError::BucketNotEmpty
+        | ModelError::NoSuchBucketPolicy
+        | ModelError::NoSuchPublicAccessBlockConfiguration
         | ModelError::MalformedAcl(_)
         | ModelError::AccessControlListNotSupported
         | ModelError::InvalidBucketAclWithObjectOwnership

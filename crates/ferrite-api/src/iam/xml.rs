@@ -78,6 +78,26 @@ pub fn root_user(account: &str) -> String {
     )
 }
 
+/// A policy document as IAM returns it: URL-encoded (the SDKs decode it).
+pub fn policy_document(doc: &str) -> String {
+    percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A managed policy (`<Policy>` of CreatePolicy/GetPolicy, `<member>` of ListPolicies).
+pub fn managed_policy(tag: &str, p: &ferrite_model::ManagedPolicyInfo) -> String {
+    format!(
+        "<{tag}>{}{}{}<Path>/</Path><DefaultVersionId>v1</DefaultVersionId>{}<PermissionsBoundaryUsageCount>0\
+         </PermissionsBoundaryUsageCount><IsAttachable>true</IsAttachable>{}{}{}</{tag}>",
+        element("PolicyName", &p.name),
+        element("PolicyId", &p.policy_id),
+        element("Arn", &p.arn),
+        element("AttachmentCount", &p.attachments.to_string()),
+        element("Description", &p.description),
+        element("CreateDate", &date(p.created_ms)),
+        element("UpdateDate", &date(p.created_ms)),
+    )
+}
+
 /// A key's metadata (`<member>` of ListAccessKeys, or `<AccessKey>` with the secret).
 pub fn access_key(tag: &str, k: &AccessKeyInfo, secret: Option<&str>) -> String {
     format!(

@@ -1,0 +1,145 @@
+//! The condition keys of a request, as policies test them (`aws:SourceIp`,
+//! `s3:prefix`, ...): read once per request from what the HTTP layer knows, into the
+//! [`Context`] the caller carries to the authorizer.
+
+use std::net::SocketAddr;
+
+use ferrite_policy::Context;
+use time::OffsetDateTime;
+
+/// What the connection tells about a request: the server inserts it into every
+/// request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientInfo {
+    pub addr: SocketAddr,
+    /// Whether the request came over TLS.
+    pub secure: bool,
+}
+
+/// Request headers whose value policies test as `s3:<header name>`.
+const HEADER_KEYS: &[&str] = &[
+    "x-amz-acl",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-storage-class",
+    "x-amz-copy-source",
+    "x-amz-metadata-directive",
+    "x-amz-content-sha256",
+];
+
+/// Query parameters policies test, and their keys.
+const QUERY_KEYS: &[(&str, &str)] = &[
+    ("prefix", "s3:prefix"),
+    ("delimiter", "s3:delimiter"),
+    ("max-keys", "s3:max-keys"),
+    ("versionId", "s3:VersionId"),
+];
+
+/// The condition keys of a request at `now`.
+pub fn request_context(
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    client: Option<&ClientInfo>,
+    now: OffsetDateTime,
+) -> Context {
+    let mut cx = Context::new();
+    if let Some(c) = client {
+        cx.insert("aws:SourceIp", c.addr.ip().to_string());
+    }
+    cx.insert(
+        "aws:SecureTransport",
+        if client.is_some_and(|c| c.secure) { "true" } else { "false" },
+    );
+    if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
+        cx.insert("aws:CurrentTime", t);
+    }
+    cx.insert("aws:EpochTime", now.unix_timestamp().to_string());
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ua) = header("user-agent") {
+        cx.insert("aws:UserAgent", ua);
+    }
+    if let Some(r) = header("referer") {
+        cx.insert("aws:Referer", r);
+    }
+    for name in HEADER_KEYS {
+        if let Some(v) = header(name) {
+            cx.insert(&format!("s3:{name}"), v);
+        }
+    }
+    let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    for (name, key) in QUERY_KEYS {
+        if let Some(v) = param(name) {
+            cx.insert(key, v);
+        }
+    }
+    // How the request was signed.
+    let auth = header("authorization").unwrap_or("");
+    let (version, auth_type, date) = if auth.starts_with("AWS4-HMAC-SHA256") {
+        (Some("AWS4-HMAC-SHA256"), Some("REST-HEADER"), header("x-amz-date"))
+    } else if auth.starts_with("AWS ") {
+        (Some("AWS"), Some("REST-HEADER"), None)
+    } else if param("X-Amz-Algorithm").is_some() {
+        (Some("AWS4-HMAC-SHA256"), Some("REST-QUERY-STRING"), param("X-Amz-Date"))
+    } else if param("Signature").is_some() {
+        (Some("AWS"), Some("REST-QUERY-STRING"), None)
+    } else {
+        (None, None, None)
+    };
+    if let Some(v) = version {
+        cx.insert("s3:signatureversion", v);
+    }
+    if let Some(t) = auth_type {
+        cx.insert("s3:authType", t);
+    }
+    if let Some(signed) = date.and_then(parse_amz_date) {
+        let age_ms = (now - signed).whole_milliseconds().max(0);
+        cx.insert("s3:signatureAge", age_ms.to_string());
+    }
+    cx
+}
+
+/// `20130524T000000Z`.
+fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_presigned_listing_from_an_address_has_its_keys() {
+        let uri: http::Uri = "/b?prefix=home%2Falice%2F&delimiter=%2F&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z"
+            .parse()
+            .unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("user-agent", "curl/8".parse().unwrap());
+        headers.insert("x-amz-acl", "public-read".parse().unwrap());
+        let client = ClientInfo {
+            addr: "192.0.2.1:5555".parse().unwrap(),
+            secure: false,
+        };
+        let now = time::macros::datetime!(2026-01-01 00:00:02 UTC);
+        let cx = request_context(&uri, &headers, Some(&client), now);
+        assert_eq!(cx.get("aws:SourceIp"), ["192.0.2.1"]);
+        assert_eq!(cx.get("aws:SecureTransport"), ["false"]);
+        assert_eq!(cx.get("aws:EpochTime"), [now.unix_timestamp().to_string()]);
+        assert_eq!(cx.get("aws:UserAgent"), ["curl/8"]);
+        assert_eq!(cx.get("s3:prefix"), ["home/alice/"]);
+        assert_eq!(cx.get("s3:delimiter"), ["/"]);
+        assert_eq!(cx.get("s3:x-amz-acl"), ["public-read"]);
+        assert_eq!(cx.get("s3:authType"), ["REST-QUERY-STRING"]);
+        assert_eq!(cx.get("s3:signatureversion"), ["AWS4-HMAC-SHA256"]);
+        assert_eq!(cx.get("s3:signatureAge"), ["2000"]);
+        assert!(cx.get("s3:max-keys").is_empty());
+    }
+}
