@@ -1,25 +1,60 @@
-//! TEMPORARY STUB with the agreed API; replaced by the real crate at merge.
+//! The IAM / S3 policy language for Ferrite: bucket policies and user (identity)
+//! policies, parsed strictly as AWS parses them and evaluated as AWS evaluates them.
+//!
+//! - [`parse`] turns a JSON document into a [`Policy`], or says what is wrong with it
+//!   ([`PolicyError`], in AWS's wording where AWS has one). Everything that can be
+//!   decided once is decided here: action names are checked against the complete lists
+//!   of `s3:` and `iam:` actions, condition keys against the known keys, and patterns,
+//!   address ranges, dates, numbers and base64 values are parsed.
+//! - [`Policy::evaluate`] answers one [`Request`] with an [`Outcome`]: Deny if a
+//!   matching statement denies, else Allow if one allows, else NotApplicable. It reads
+//!   nothing but its arguments and allocates nothing in the common case.
+//! - [`Policy::is_public`] is S3 Block Public Access's notion of a public bucket policy.
+//!
+//! This crate owns the policy language only. It never does I/O, never reads the clock
+//! (the caller puts `aws:CurrentTime` / `aws:EpochTime` into the [`Context`]), and
+//! depends on no other Ferrite crate: combining bucket policies, user policies and ACLs
+//! into a decision is the authorizer's job (`ferrite-model`).
+//!
+//! Sources: the IAM User Guide's policy reference (grammar, elements, condition
+//! operators, policy variables, global condition keys), the Service Authorization
+//! Reference for Amazon S3 and IAM (action and key names) and the Amazon S3 User Guide
+//! (bucket policy examples, "The meaning of public").
+
+mod catalog;
+mod condition;
+mod env;
+mod error;
+mod json;
+mod parse;
+mod pattern;
+mod policy;
+mod principal;
+mod public;
+mod request;
+mod values;
+
+pub use error::PolicyError;
+pub use policy::{Outcome, Policy};
+pub use request::{Context, Principal, Request};
+
+/// The largest policy document accepted, in bytes: S3's bucket policy limit ("Bucket
+/// policies are limited to 20 KB in size").
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;
-pub enum Scope<'a> { Bucket(&'a str), Identity }
-#[derive(Debug, thiserror::Error)]
-pub enum PolicyError { #[error("too large: {size}")] TooLarge { size: usize }, #[error("{0}")] Malformed(String) }
-#[derive(Debug, Clone)] pub struct Policy { allow_all: bool }
-pub fn parse(doc: &str, _scope: Scope<'_>) -> Result<Policy, PolicyError> {
-    if doc.len() > MAX_POLICY_BYTES { return Err(PolicyError::TooLarge { size: doc.len() }); }
-    let v: serde_json::Value = serde_json::from_str(doc).map_err(|_| PolicyError::Malformed("This policy contains invalid Json".into()))?;
-    Ok(Policy { allow_all: v.to_string().contains("\"Allow\"") })
-}
-impl Policy {
-    pub fn evaluate(&self, _req: &Request<'_>) -> Outcome { if self.allow_all { Outcome::Allow } else { Outcome::Deny } }
-    pub fn is_public(&self) -> bool { false }
-}
-#[derive(Debug, Clone, Copy, PartialEq, Eq)] pub enum Outcome { NotApplicable, Allow, Deny }
-pub struct Request<'a> { pub account: &'a str, pub principal: Principal<'a>, pub action: &'a str, pub resource: &'a str, pub context: &'a Context }
+
+/// What kind of policy a document is, which decides what it may contain.
 #[derive(Debug, Clone, Copy)]
-pub enum Principal<'a> { Anonymous, Root { canonical_id: &'a str }, User { name: &'a str, canonical_id: &'a str, user_id: &'a str } }
-#[derive(Debug, Clone, Default)] pub struct Context { v: Vec<(String, Vec<String>)> }
-impl Context {
-    pub fn new() -> Self { Self::default() }
-    pub fn insert(&mut self, key: &str, value: impl Into<String>) { let k = key.to_ascii_lowercase(); match self.v.iter_mut().find(|(x, _)| *x == k) { Some((_, vs)) => vs.push(value.into()), None => self.v.push((k, vec![value.into()])) } }
-    pub fn get(&self, key: &str) -> &[String] { let k = key.to_ascii_lowercase(); self.v.iter().find(|(x, _)| *x == k).map(|(_, v)| v.as_slice()).unwrap_or(&[]) }
+pub enum Scope<'a> {
+    /// A bucket policy of the named bucket: every statement has a `Principal` or
+    /// `NotPrincipal`, only `s3:` actions, and only resources inside the bucket.
+    Bucket(&'a str),
+    /// A user (identity) policy: no principal; `s3:` and `iam:` actions.
+    Identity,
+}
+
+/// Parses and validates a policy document.
+///
+/// Documents longer than [`MAX_POLICY_BYTES`] are refused before any parsing.
+pub fn parse(doc: &str, scope: Scope<'_>) -> Result<Policy, PolicyError> {
+    parse::parse(doc, scope)
 }
