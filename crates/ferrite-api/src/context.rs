@@ -53,7 +53,11 @@ pub fn request_context(
     }
     cx.insert(
         "aws:SecureTransport",
-        if client.is_some_and(|c| c.secure) { "true" } else { "false" },
+        if client.is_some_and(|c| c.secure) {
+            "true"
+        } else {
+            "false"
+        },
     );
     if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
         cx.insert("aws:CurrentTime", t);
@@ -118,9 +122,10 @@ mod tests {
 
     #[test]
     fn a_presigned_listing_from_an_address_has_its_keys() {
-        let uri: http::Uri = "/b?prefix=home%2Falice%2F&delimiter=%2F&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z"
-            .parse()
-            .unwrap();
+        let uri: http::Uri =
+            "/b?prefix=home%2Falice%2F&delimiter=%2F&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z"
+                .parse()
+                .unwrap();
         let mut headers = http::HeaderMap::new();
         headers.insert("user-agent", "curl/8".parse().unwrap());
         headers.insert("x-amz-acl", "public-read".parse().unwrap());

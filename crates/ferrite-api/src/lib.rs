@@ -282,11 +282,17 @@ impl S3 for FerriteS3 {
         self.do_delete_bucket_ownership_controls(req).await
     }
 
-    async fn put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
         self.do_put_bucket_policy(req).await
     }
 
-    async fn get_bucket_policy(&self, req: S3Request<GetBucketPolicyInput>) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
         self.do_get_bucket_policy(req).await
     }
 
@@ -325,4 +331,3 @@ impl S3 for FerriteS3 {
         self.do_delete_public_access_block(req).await
     }
 }
-

@@ -78,7 +78,9 @@ impl FerriteS3 {
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(GetBucketPolicyStatusOutput {
-            policy_status: Some(PolicyStatus { is_public: Some(public) }),
+            policy_status: Some(PolicyStatus {
+                is_public: Some(public),
+            }),
         }))
     }
 

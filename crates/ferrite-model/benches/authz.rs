@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ferrite_model::authz::{Action, BucketFacts, ObjectFacts, Resource, authorize};
-use ferrite_model::{Caller, PublicAccessBlock, Grant, Grantee, Group, Permission, Principal};
+use ferrite_model::{Caller, Grant, Grantee, Group, Permission, Principal, PublicAccessBlock};
 
 fn user(id: &str) -> Caller {
     Caller::new(Principal::User {

@@ -6,7 +6,9 @@
 
 use ferrite_store::ReadTxn;
 
-use crate::authz::{Action, BucketFacts, BucketPolicy, Decision, ObjectFacts, Operation, Resource, authorize, authorize_named};
+use crate::authz::{
+    Action, BucketFacts, BucketPolicy, Decision, ObjectFacts, Operation, Resource, authorize, authorize_named,
+};
 use crate::lookup::get_bucket;
 use crate::policy::parsed_bucket_policy;
 use crate::records::{BucketRecord, ObjectRecord, UploadRecord};

@@ -329,7 +329,12 @@ pub fn authorize(caller: &Caller, action: Action, resource: &Resource<'_>) -> De
 
 /// [`authorize`] naming the bucket of an action on one that does not exist yet
 /// (CreateBucket), for identity policies' resources.
-pub fn authorize_named(caller: &Caller, action: Action, resource: &Resource<'_>, bucket_name: Option<&str>) -> Decision {
+pub fn authorize_named(
+    caller: &Caller,
+    action: Action,
+    resource: &Resource<'_>,
+    bucket_name: Option<&str>,
+) -> Decision {
     // A request that names its bucket's expected owner is refused, whoever sends it,
     // when another principal owns the bucket.
     if let (Some(expected), Some(bucket)) = (&caller.expected_bucket_owner, &resource.bucket)
@@ -423,9 +428,7 @@ fn policies(
             // A public policy grants nothing outside the account when the bucket
             // restricts public buckets: here, nothing to anonymous callers.
             Outcome::Allow
-                if bp.public
-                    && block.restrict_public_buckets
-                    && matches!(caller.principal, Principal::Anonymous) => {}
+                if bp.public && block.restrict_public_buckets && matches!(caller.principal, Principal::Anonymous) => {}
             Outcome::Allow => outcome = Outcome::Allow,
             Outcome::NotApplicable => {}
         }

@@ -200,10 +200,12 @@ fn managed_document(txn: &dyn ReadTxn, arn: &str) -> ModelResult<Option<String>>
     let Some(name) = arn.strip_prefix(&format!("arn:aws:iam::{ACCOUNT_ID}:policy/")) else {
         return Ok(None);
     };
-    Ok(match txn.get(tables::MANAGED_POLICIES, name.to_ascii_lowercase().as_bytes())? {
-        Some(v) => Some(decode::<ManagedPolicyRecord>(&v)?.document),
-        None => None,
-    })
+    Ok(
+        match txn.get(tables::MANAGED_POLICIES, name.to_ascii_lowercase().as_bytes())? {
+            Some(v) => Some(decode::<ManagedPolicyRecord>(&v)?.document),
+            None => None,
+        },
+    )
 }
 
 /// A user's identity policies, parsed: its inline policies, then its attached ones.
@@ -233,14 +235,19 @@ pub(crate) fn policies_of(txn: &dyn ReadTxn, user_key: &str) -> ModelResult<Iden
 
 fn count_attachments(txn: &dyn ReadTxn, arn: &str) -> ModelResult<usize> {
     let mut n = 0;
-    txn.scan(tables::POLICY_ATTACHMENTS, Bound::Unbounded, Bound::Unbounded, &mut |k, _| {
-        if let Some(pos) = k.iter().position(|b| *b == 0)
-            && &k[pos + 1..] == arn.as_bytes()
-        {
-            n += 1;
-        }
-        true
-    })?;
+    txn.scan(
+        tables::POLICY_ATTACHMENTS,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        &mut |k, _| {
+            if let Some(pos) = k.iter().position(|b| *b == 0)
+                && &k[pos + 1..] == arn.as_bytes()
+            {
+                n += 1;
+            }
+            true
+        },
+    )?;
     Ok(n)
 }
 
@@ -250,7 +257,13 @@ fn no_such_policy(what: &str) -> ModelError {
 
 impl Ferrite {
     /// Adds or replaces the inline policy `policy` of `user`.
-    pub async fn put_user_policy(&self, caller: &Caller, user: &str, policy: &str, document: String) -> ModelResult<()> {
+    pub async fn put_user_policy(
+        &self,
+        caller: &Caller,
+        user: &str,
+        policy: &str,
+        document: String,
+    ) -> ModelResult<()> {
         require_iam(caller, "iam:PutUserPolicy", &user_arn(user))?;
         validate_policy_name(policy)?;
         parse_identity(&document)?;
@@ -483,10 +496,15 @@ fn all_policies(txn: &dyn ReadTxn) -> ModelResult<Vec<ManagedPolicyInfo>> {
         });
     }
     let mut stored = Vec::new();
-    txn.scan(tables::MANAGED_POLICIES, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-        stored.push(v.to_vec());
-        true
-    })?;
+    txn.scan(
+        tables::MANAGED_POLICIES,
+        Bound::Unbounded,
+        Bound::Unbounded,
+        &mut |_, v| {
+            stored.push(v.to_vec());
+            true
+        },
+    )?;
     for v in stored {
         let rec: ManagedPolicyRecord = decode(&v)?;
         let n = count_attachments(txn, &policy_arn(&rec.name))?;
@@ -523,6 +541,9 @@ mod tests {
     fn names_resolve_to_arns() {
         assert_eq!(resolve_policy_name("readonly"), "arn:aws:iam::aws:policy/readonly");
         assert_eq!(resolve_policy_name("mine"), "arn:aws:iam::000000000000:policy/mine");
-        assert_eq!(resolve_policy_name("arn:aws:iam::aws:policy/admin"), "arn:aws:iam::aws:policy/admin");
+        assert_eq!(
+            resolve_policy_name("arn:aws:iam::aws:policy/admin"),
+            "arn:aws:iam::aws:policy/admin"
+        );
     }
 }

@@ -151,7 +151,8 @@ impl Ferrite {
         // Refuse what can be refused before reading the body.
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;
-        self.check_object_access(caller, bucket, key, Operation::PutObject).await?;
+        self.check_object_access(caller, bucket, key, Operation::PutObject)
+            .await?;
         let staged = self.stage(stream, claims.algorithm(), MAX_PUT_SIZE).await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.put_staged(caller, bucket, key, staged, put).await

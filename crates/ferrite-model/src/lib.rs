@@ -42,13 +42,14 @@ mod users;
 mod versions;
 
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
-pub use bucket::{BucketInfo, NewBucket};
 pub use authz::ACCOUNT_ID;
+pub use bucket::{BucketInfo, NewBucket};
 pub use caller::{Caller, IdentityPolicies, Principal};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
 pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
+pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use multipart::{
@@ -67,9 +68,8 @@ pub use records::{
 pub use secret::Secret;
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
-pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use users::{
-    AccessKeyInfo, KeyOwner, KeyLastUsed, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
+    AccessKeyInfo, KeyLastUsed, KeyOwner, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
     NewAccessKey, UserInfo, UserPage, validate_user_name,
 };
 pub use versions::NULL_VERSION;

@@ -411,7 +411,8 @@ impl Ferrite {
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
                 let mut record = assemble(&upload, &stored, &req)?;
-                (record.owner, record.acl) = written_by(&*txn, &root_id, &caller, &b, &upload.owner, upload.acl.as_ref())?;
+                (record.owner, record.acl) =
+                    written_by(&*txn, &root_id, &caller, &b, &upload.owner, upload.acl.as_ref())?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),

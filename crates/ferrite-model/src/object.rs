@@ -602,7 +602,13 @@ impl Ferrite {
                     }
                 };
                 let read = Operation::CopySource.action(src_sel.is_some());
-                allow(&reader, read, Some(&src_bucket), Some(&req.src_key), Some(object_facts(&src)))?;
+                allow(
+                    &reader,
+                    read,
+                    Some(&src_bucket),
+                    Some(&req.src_key),
+                    Some(object_facts(&src)),
+                )?;
                 let dst_bucket = bucket_for_key(&*txn, &req.dst_bucket, &req.dst_key, &caller, Operation::CopyObject)?;
                 evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
                     .map_err(as_copy_source)?;

@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::engine::blocking;
-use crate::records::{Initial, Record, decode, encode, first_version};
 use crate::identity::{require_iam, user_arn};
+use crate::records::{Initial, Record, decode, encode, first_version};
 use crate::{Caller, Ferrite, IdentityPolicies, ModelError, ModelResult, Principal, Secret, tables};
 
 /// Access keys one user may have, as in IAM.

@@ -7,6 +7,11 @@
 //! IAM User Guide's "AWS global condition context keys". Names are compared
 //! case-insensitively; they are kept here in AWS's spelling.
 
+use std::sync::OnceLock;
+
+/// Sorted case-insensitively (byte order of the ASCII-lowercased names), so a request's
+/// action is found by binary search; see [`action_index`].
+///
 /// Every action of the `s3` service prefix, as AWS's Service Authorization Reference
 /// ("Actions, resources, and condition keys for Amazon S3") lists them.
 pub(crate) const S3_ACTIONS: &[&str] = &[
@@ -125,8 +130,8 @@ pub(crate) const S3_ACTIONS: &[&str] = &[
     "ListBucketVersions",
     "ListCallerAccessGrants",
     "ListJobs",
-    "ListMultiRegionAccessPoints",
     "ListMultipartUploadParts",
+    "ListMultiRegionAccessPoints",
     "ListObjectAnnotations",
     "ListObjectVersionAnnotations",
     "ListStorageLensConfigurations",
@@ -235,11 +240,11 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "DeleteRolePermissionsBoundary",
     "DeleteRolePolicy",
     "DeleteSAMLProvider",
-    "DeleteSSHPublicKey",
     "DeleteServerCertificate",
     "DeleteServiceLinkedRole",
     "DeleteServiceSpecificCredential",
     "DeleteSigningCertificate",
+    "DeleteSSHPublicKey",
     "DeleteUser",
     "DeleteUserPermissionsBoundary",
     "DeleteUserPolicy",
@@ -284,11 +289,11 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "GetRolePolicy",
     "GetRoleTemplateVersion",
     "GetSAMLProvider",
-    "GetSSHPublicKey",
     "GetServerCertificate",
     "GetServiceLastAccessedDetails",
     "GetServiceLastAccessedDetailsWithEntities",
     "GetServiceLinkedRoleDeletionStatus",
+    "GetSSHPublicKey",
     "GetUser",
     "GetUserPolicy",
     "ListAccessKeys",
@@ -302,32 +307,32 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "ListGroupPolicies",
     "ListGroups",
     "ListGroupsForUser",
-    "ListInstanceProfileTags",
     "ListInstanceProfiles",
     "ListInstanceProfilesForRole",
-    "ListMFADeviceTags",
+    "ListInstanceProfileTags",
     "ListMFADevices",
-    "ListOpenIDConnectProviderTags",
+    "ListMFADeviceTags",
     "ListOpenIDConnectProviders",
+    "ListOpenIDConnectProviderTags",
     "ListOrganizationsFeatures",
     "ListPolicies",
     "ListPoliciesGrantingServiceAccess",
     "ListPolicyTags",
     "ListPolicyVersions",
     "ListRolePolicies",
-    "ListRoleTags",
     "ListRoles",
-    "ListSAMLProviderTags",
+    "ListRoleTags",
     "ListSAMLProviders",
-    "ListSSHPublicKeys",
-    "ListSTSRegionalEndpointsStatus",
-    "ListServerCertificateTags",
+    "ListSAMLProviderTags",
     "ListServerCertificates",
+    "ListServerCertificateTags",
     "ListServiceSpecificCredentials",
     "ListSigningCertificates",
+    "ListSSHPublicKeys",
+    "ListSTSRegionalEndpointsStatus",
     "ListUserPolicies",
-    "ListUserTags",
     "ListUsers",
+    "ListUserTags",
     "ListVirtualMFADevices",
     "PassRole",
     "PutAccountProperties",
@@ -344,8 +349,8 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "ResyncMFADevice",
     "SendDelegationToken",
     "SetDefaultPolicyVersion",
-    "SetSTSRegionalEndpointStatus",
     "SetSecurityTokenServicePreferences",
+    "SetSTSRegionalEndpointStatus",
     "SimulateCustomPolicy",
     "SimulatePrincipalPolicy",
     "TagInstanceProfile",
@@ -376,16 +381,59 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateSAMLProvider",
-    "UpdateSSHPublicKey",
     "UpdateServerCertificate",
     "UpdateServiceSpecificCredential",
     "UpdateSigningCertificate",
+    "UpdateSSHPublicKey",
     "UpdateUser",
     "UploadCloudFrontPublicKey",
-    "UploadSSHPublicKey",
     "UploadServerCertificate",
     "UploadSigningCertificate",
+    "UploadSSHPublicKey",
 ];
+
+/// The number of `u64` words of a bit set over all known actions.
+pub(crate) const ACTION_WORDS: usize = (S3_ACTIONS.len() + IAM_ACTIONS.len()).div_ceil(64);
+
+/// The position of a known action in `S3_ACTIONS` followed by `IAM_ACTIONS`, looked up
+/// case-insensitively without allocating; `None` for anything else.
+pub(crate) fn action_index(action: &str) -> Option<usize> {
+    let (prefix, name) = action.split_once(':')?;
+    let (names, base) = if prefix.eq_ignore_ascii_case("s3") {
+        (&lowercase_tables().0, 0)
+    } else if prefix.eq_ignore_ascii_case("iam") {
+        (&lowercase_tables().1, S3_ACTIONS.len())
+    } else {
+        return None;
+    };
+    // Lowercase the name on the stack, then compare bytes (memcmp) while searching.
+    let mut buf = [0u8; 64];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    names
+        .binary_search_by(|known| known.as_bytes().cmp(lower))
+        .ok()
+        .map(|i| base + i)
+}
+
+/// The action tables, lowercased once per process (their order is the same: the tables
+/// are sorted by lowercased name).
+fn lowercase_tables() -> &'static (Vec<String>, Vec<String>) {
+    static TABLES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let lower = |names: &[&str]| names.iter().map(|n| n.to_ascii_lowercase()).collect();
+        (lower(S3_ACTIONS), lower(IAM_ACTIONS))
+    })
+}
+
+/// The known action at `index` (see [`action_index`]), as `prefix:Name`.
+pub(crate) fn action_at(index: usize) -> Option<(&'static str, &'static str)> {
+    match index.checked_sub(S3_ACTIONS.len()) {
+        None => Some(("s3", S3_ACTIONS[index])),
+        Some(i) => IAM_ACTIONS.get(i).map(|name| ("iam", *name)),
+    }
+}
 
 /// Global condition keys (`aws:*`), from "AWS global condition context keys".
 pub(crate) const GLOBAL_KEYS: &[&str] = &[
@@ -539,4 +587,48 @@ pub(crate) fn is_known_key(key: &str, allow_iam: bool) -> bool {
         || prefixed(GLOBAL_KEY_PREFIXES)
         || prefixed(S3_KEY_PREFIXES)
         || (allow_iam && (listed(IAM_KEYS) || prefixed(IAM_KEY_PREFIXES)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
+        for (x, y) in a.bytes().zip(b.bytes()) {
+            let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+            if x != y {
+                return x.cmp(&y);
+            }
+        }
+        a.len().cmp(&b.len())
+    }
+
+    #[test]
+    fn action_tables_are_sorted_for_binary_search() {
+        for names in [S3_ACTIONS, IAM_ACTIONS] {
+            for pair in names.windows(2) {
+                assert_eq!(
+                    cmp_ignore_ascii_case(pair[0], pair[1]),
+                    std::cmp::Ordering::Less,
+                    "{pair:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_action_is_found_in_any_case() {
+        for index in 0..S3_ACTIONS.len() + IAM_ACTIONS.len() {
+            let (prefix, name) = action_at(index).unwrap();
+            assert_eq!(action_index(&format!("{prefix}:{name}")), Some(index));
+            assert_eq!(
+                action_index(&format!("{}:{}", prefix.to_uppercase(), name.to_lowercase())),
+                Some(index)
+            );
+        }
+        assert_eq!(action_at(S3_ACTIONS.len() + IAM_ACTIONS.len()), None);
+        for unknown in ["s3:Nope", "iam:GetObject", "ec2:RunInstances", "GetObject", "s3:", ""] {
+            assert_eq!(action_index(unknown), None, "{unknown}");
+        }
+    }
 }

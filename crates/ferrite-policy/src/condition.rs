@@ -250,6 +250,19 @@ fn parse_number(s: &str) -> Option<f64> {
 }
 
 impl Condition {
+    /// Whether the condition reads `key`, as its key or through a policy variable.
+    pub(crate) fn mentions(&self, key: &Key) -> bool {
+        self.key == *key
+            || match &self.test {
+                Test::StringEquals(texts) | Test::StringEqualsIgnoreCase(texts) | Test::Bool(texts) => {
+                    texts.iter().any(|t| t.mentions(key))
+                }
+                Test::StringLike(patterns) => patterns.iter().any(|p| p.mentions(key)),
+                Test::Arn(patterns) => patterns.iter().any(|p| p.mentions(key)),
+                Test::Numeric(..) | Test::Date(..) | Test::Binary(_) | Test::Ip(_) | Test::Null(_) => false,
+            }
+    }
+
     pub(crate) fn holds(&self, env: &Env<'_>) -> bool {
         let values = env.lookup(&self.key);
         if let Test::Null(expect_absent) = &self.test {

@@ -91,13 +91,23 @@ impl<'r> Iterator for ValsIter<'r> {
 pub(crate) struct Env<'r> {
     req: &'r Request<'r>,
     principal_arn: Option<&'r str>,
+    action: Option<usize>,
 }
 
 impl<'r> Env<'r> {
     /// `principal_arn` is the caller's `aws:PrincipalArn` (see [`ArnBuf`]), or `None`
-    /// when the policy never reads it or the caller is anonymous.
-    pub(crate) fn new(req: &'r Request<'r>, principal_arn: Option<&'r str>) -> Self {
-        Env { req, principal_arn }
+    /// when the policy never reads it or the caller is anonymous; `action` is the
+    /// request's action as an index into the known actions (`catalog::action_index`).
+    pub(crate) fn new(req: &'r Request<'r>, principal_arn: Option<&'r str>, action: Option<usize>) -> Self {
+        Env {
+            req,
+            principal_arn,
+            action,
+        }
+    }
+
+    pub(crate) fn action_index(&self) -> Option<usize> {
+        self.action
     }
 
     pub(crate) fn request(&self) -> &'r Request<'r> {

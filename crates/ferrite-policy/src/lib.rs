@@ -38,6 +38,12 @@ pub use error::PolicyError;
 pub use policy::{Outcome, Policy};
 pub use request::{Context, Principal, Request};
 
+// Policies are cached and shared between request threads as `Arc<Policy>`.
+const _: fn() = || {
+    fn shareable<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    shareable::<Policy>();
+};
+
 /// The largest policy document accepted, in bytes: S3's bucket policy limit ("Bucket
 /// policies are limited to 20 KB in size").
 pub const MAX_POLICY_BYTES: usize = 20 * 1024;

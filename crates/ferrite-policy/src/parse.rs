@@ -3,10 +3,11 @@
 
 use crate::catalog::{IAM_ACTIONS, S3_ACTIONS};
 use crate::condition;
+use crate::env::Key;
 use crate::error::{PolicyError, malformed};
 use crate::json::Json;
 use crate::pattern::Pattern;
-use crate::policy::{ActionPattern, Effect, Policy, Service, Statement, Who};
+use crate::policy::{ActionBits, ActionPattern, Effect, Policy, Service, Statement, Who};
 use crate::principal::PrincipalSet;
 use crate::public::statement_is_public;
 use crate::{MAX_POLICY_BYTES, Scope};
@@ -87,9 +88,14 @@ pub(crate) fn parse(doc: &str, scope: Scope<'_>) -> Result<Policy, PolicyError> 
     }
 
     let public = parsed.iter().any(statement_is_public);
+    // Decided on the parsed policy, not on its text: JSON escapes can spell the key.
+    let needs_principal_arn = parsed.iter().any(|st| {
+        st.resources.iter().any(|r| r.mentions(&Key::PrincipalArn))
+            || st.conditions.iter().any(|c| c.mentions(&Key::PrincipalArn))
+    });
     Ok(Policy {
         statements: parsed.into_boxed_slice(),
-        needs_principal_arn: doc.to_ascii_lowercase().contains("aws:principalarn"),
+        needs_principal_arn,
         public,
     })
 }
@@ -109,6 +115,13 @@ fn parse_statement<'d>(
         let negated = name.starts_with("Not");
         match name.as_str() {
             "Sid" => match value {
+                // "For IAM policies, basic alphanumeric characters (A-Z,a-z,0-9) are the
+                // only allowed characters in the Sid value"; S3 also allows others.
+                Json::String(s)
+                    if matches!(scope, Scope::Identity) && !s.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                {
+                    return Err(malformed(format!("Statement IDs (SID) must be alpha-numeric: {s}")));
+                }
                 Json::String(s) => sid = Some(s.as_str()),
                 _ => return Err(malformed("Sid must be a string")),
             },
@@ -154,6 +167,7 @@ fn parse_statement<'d>(
         effect,
         who,
         not_action,
+        action_bits: ActionBits::of(&actions),
         actions,
         not_resource,
         resources,

@@ -63,23 +63,24 @@ pub(crate) fn tokenize(s: &str, vars: bool, wildcards: bool) -> Vec<Tok> {
     let mut lit = String::new();
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
-        if vars && rest.starts_with("${") {
-            if let Some(end) = rest[2..].find('}') {
-                let inner = &rest[2..2 + end];
-                let whole = &rest[..2 + end + 1];
-                match inner {
-                    "*" | "?" | "$" => lit.push_str(inner),
-                    _ => match Var::parse(inner) {
-                        Some(var) => {
-                            flush(&mut lit, &mut toks);
-                            toks.push(Tok::Var(var));
-                        }
-                        None => lit.push_str(whole),
-                    },
-                }
-                rest = &rest[whole.len()..];
-                continue;
+        if vars
+            && rest.starts_with("${")
+            && let Some(end) = rest[2..].find('}')
+        {
+            let inner = &rest[2..2 + end];
+            let whole = &rest[..2 + end + 1];
+            match inner {
+                "*" | "?" | "$" => lit.push_str(inner),
+                _ => match Var::parse(inner) {
+                    Some(var) => {
+                        flush(&mut lit, &mut toks);
+                        toks.push(Tok::Var(var));
+                    }
+                    None => lit.push_str(whole),
+                },
             }
+            rest = &rest[whole.len()..];
+            continue;
         }
         if wildcards && (c == '*' || c == '?') {
             flush(&mut lit, &mut toks);
@@ -97,6 +98,10 @@ pub(crate) fn tokenize(s: &str, vars: bool, wildcards: bool) -> Vec<Tok> {
     toks
 }
 
+fn mention(toks: &[Tok], key: &Key) -> bool {
+    toks.iter().any(|t| matches!(t, Tok::Var(var) if var.key == *key))
+}
+
 fn has_vars(toks: &[Tok]) -> bool {
     toks.iter().any(|t| matches!(t, Tok::Var(_)))
 }
@@ -110,7 +115,10 @@ pub(crate) enum Pattern {
     Exact(Box<str>),
     /// A literal followed by one trailing `*`: `arn:aws:s3:::bucket/*`, `s3:Get*`.
     Prefix(Box<str>),
-    General(Box<[Tok]>),
+    /// Wildcards, no variables.
+    Glob(Box<[Tok]>),
+    /// With variables, resolved per request.
+    Template(Box<[Tok]>),
 }
 
 impl Pattern {
@@ -124,7 +132,8 @@ impl Pattern {
             [Tok::Star] => Pattern::Any,
             [Tok::Lit(l)] => Pattern::Exact(l.clone()),
             [Tok::Lit(l), Tok::Star] => Pattern::Prefix(l.clone()),
-            _ => Pattern::General(toks.into_boxed_slice()),
+            _ if has_vars(&toks) => Pattern::Template(toks.into_boxed_slice()),
+            _ => Pattern::Glob(toks.into_boxed_slice()),
         }
     }
 
@@ -134,7 +143,7 @@ impl Pattern {
             Pattern::Any => Pattern::Any,
             Pattern::Exact(l) => Pattern::Exact(l.to_ascii_lowercase().into()),
             Pattern::Prefix(l) => Pattern::Prefix(l.to_ascii_lowercase().into()),
-            Pattern::General(toks) => Pattern::General(
+            Pattern::Glob(toks) | Pattern::Template(toks) => Pattern::from_toks(
                 toks.iter()
                     .map(|t| match t {
                         Tok::Lit(l) => Tok::Lit(l.to_ascii_lowercase().into()),
@@ -149,12 +158,17 @@ impl Pattern {
         match self {
             Pattern::Exact(_) => false,
             Pattern::Any | Pattern::Prefix(_) => true,
-            Pattern::General(toks) => toks.iter().any(|t| matches!(t, Tok::Star | Tok::Quest)),
+            Pattern::Glob(toks) | Pattern::Template(toks) => toks.iter().any(|t| matches!(t, Tok::Star | Tok::Quest)),
         }
     }
 
     pub(crate) fn has_vars(&self) -> bool {
-        matches!(self, Pattern::General(toks) if has_vars(toks))
+        matches!(self, Pattern::Template(_))
+    }
+
+    /// Whether a variable of the pattern reads `key`.
+    pub(crate) fn mentions(&self, key: &Key) -> bool {
+        matches!(self, Pattern::Template(toks) if mention(toks, key))
     }
 
     /// Case-sensitive match; variables resolve against `env`.
@@ -175,7 +189,8 @@ impl Pattern {
             Pattern::Exact(l) => s == &**l,
             Pattern::Prefix(l) if fold => s.get(..l.len()).is_some_and(|head| head.eq_ignore_ascii_case(l)),
             Pattern::Prefix(l) => s.starts_with(&**l),
-            Pattern::General(toks) => {
+            Pattern::Glob(toks) => glob(toks, s, fold),
+            Pattern::Template(toks) => {
                 let mut segs = SegBuf::new();
                 resolve(toks, env, &mut segs) && glob(segs.as_slice(), s, fold)
             }
@@ -234,6 +249,11 @@ impl Text {
 
     pub(crate) fn has_vars(&self) -> bool {
         matches!(self, Text::Vars(_))
+    }
+
+    /// Whether a variable of the text reads `key`.
+    pub(crate) fn mentions(&self, key: &Key) -> bool {
+        matches!(self, Text::Vars(toks) if mention(toks, key))
     }
 
     /// Exact, case-sensitive equality.
@@ -321,6 +341,11 @@ impl ArnPattern {
         ArnPattern {
             parts: parts.into_iter().map(Pattern::from_toks).collect(),
         }
+    }
+
+    /// Whether a variable of the pattern reads `key`.
+    pub(crate) fn mentions(&self, key: &Key) -> bool {
+        self.parts.iter().any(|p| p.mentions(key))
     }
 
     /// Fixed: no variables and no wildcards in any component.
@@ -422,102 +447,135 @@ fn resolve<'a>(toks: &'a [Tok], env: Option<&Env<'a>>, out: &mut SegBuf<'a>) -> 
     true
 }
 
-#[derive(Clone, Copy)]
-struct Cursor {
-    seg: usize,
-    off: usize,
+/// A pattern piece as the matcher sees it: a resolved [`Seg`], or a variable-free
+/// [`Tok`] used in place (so patterns without variables need no [`SegBuf`]).
+trait AsSeg {
+    /// `None` for an unresolved variable, which matches nothing.
+    fn as_seg(&self) -> Option<Seg<'_>>;
 }
 
-enum Item {
-    Star,
-    Quest,
-    Char(char),
-    End,
+impl AsSeg for Seg<'_> {
+    fn as_seg(&self) -> Option<Seg<'_>> {
+        Some(*self)
+    }
 }
 
-/// The pattern item at `at`, and the cursor after it.
-fn item(segs: &[Seg<'_>], mut at: Cursor) -> (Item, Cursor) {
-    loop {
-        match segs.get(at.seg) {
-            None => return (Item::End, at),
-            Some(Seg::Star) => {
-                return (
-                    Item::Star,
-                    Cursor {
-                        seg: at.seg + 1,
-                        off: 0,
-                    },
-                );
-            }
-            Some(Seg::Quest) => {
-                return (
-                    Item::Quest,
-                    Cursor {
-                        seg: at.seg + 1,
-                        off: 0,
-                    },
-                );
-            }
-            Some(Seg::Lit(l)) => match l[at.off..].chars().next() {
-                Some(c) => {
-                    return (
-                        Item::Char(c),
-                        Cursor {
-                            seg: at.seg,
-                            off: at.off + c.len_utf8(),
-                        },
-                    );
-                }
-                None => {
-                    at = Cursor {
-                        seg: at.seg + 1,
-                        off: 0,
-                    }
-                }
-            },
+impl AsSeg for Tok {
+    fn as_seg(&self) -> Option<Seg<'_>> {
+        match self {
+            Tok::Lit(l) => Some(Seg::Lit(l)),
+            Tok::Star => Some(Seg::Star),
+            Tok::Quest => Some(Seg::Quest),
+            Tok::Var(_) => None,
         }
     }
 }
 
-/// Wildcard match of `s` against `segs`: the classic iterative algorithm that, on a
-/// mismatch, lets the most recent `*` absorb one more character. Worst case
-/// O(len(pattern) × len(s)); no recursion, no allocation. `fold`: ASCII case-insensitive
-/// (pattern literals already lowercase).
-pub(crate) fn glob(segs: &[Seg<'_>], s: &str, fold: bool) -> bool {
-    let mut p = Cursor { seg: 0, off: 0 };
-    let mut i = 0;
-    let mut star: Option<(Cursor, usize)> = None;
-    loop {
-        let (it, next) = item(segs, p);
-        if let Item::Star = it {
-            p = next;
-            star = Some((p, i));
-            continue;
+/// Wildcard match of `s` against `segs`. The pattern is cut at its `*`s into chunks of
+/// literals and `?`s, each matching a fixed number of characters: the first chunk must
+/// match at the start, the last at the end, and each middle chunk is placed at its
+/// leftmost occurrence (which is never worse than a later one, as the next `*` absorbs
+/// the difference). Literal chunks are found with `str::find`; no recursion, no
+/// allocation. `fold`: ASCII case-insensitive (pattern literals already lowercase).
+fn glob<T: AsSeg>(segs: &[T], s: &str, fold: bool) -> bool {
+    let mut chunks = segs.split(|g| matches!(g.as_seg(), Some(Seg::Star)));
+    let first = chunks.next().unwrap_or(&[]);
+    let Some(mut pos) = match_at(first, s, 0, fold) else {
+        return false;
+    };
+    let Some(mut chunk) = chunks.next() else {
+        // No `*`: the first chunk is the whole pattern.
+        return pos == s.len();
+    };
+    for next in chunks {
+        match find(chunk, s, pos, fold) {
+            Some(end) => pos = end,
+            None => return false,
         }
-        let Some(c) = s[i..].chars().next() else {
-            // The subject is used up: only the end of the pattern matches nothing.
-            return matches!(it, Item::End);
-        };
-        let step = match it {
-            Item::Quest => true,
-            Item::Char(pc) => pc == c || (fold && pc == c.to_ascii_lowercase()),
-            Item::Star | Item::End => false,
-        };
-        if step {
-            p = next;
-            i += c.len_utf8();
-            continue;
-        }
-        let Some((after_star, from)) = star else { return false };
-        // `from <= i < s.len()`, so there is a character at `from`.
-        let Some(absorbed) = s[from..].chars().next() else {
-            return false;
-        };
-        let from = from + absorbed.len_utf8();
-        star = Some((after_star, from));
-        p = after_star;
-        i = from;
+        chunk = next;
     }
+    match_suffix(chunk, s, pos, fold)
+}
+
+/// Where `chunk` (no `*`) ends if it matches `s` at byte `pos`.
+fn match_at<T: AsSeg>(chunk: &[T], s: &str, mut pos: usize, fold: bool) -> Option<usize> {
+    for seg in chunk {
+        match seg.as_seg()? {
+            Seg::Lit(l) => {
+                let here = s.as_bytes().get(pos..pos + l.len())?;
+                let same = if fold {
+                    here.eq_ignore_ascii_case(l.as_bytes())
+                } else {
+                    here == l.as_bytes()
+                };
+                if !same {
+                    return None;
+                }
+                pos += l.len();
+            }
+            Seg::Quest => pos += s.get(pos..)?.chars().next()?.len_utf8(),
+            Seg::Star => return None,
+        }
+    }
+    Some(pos)
+}
+
+/// The end of the leftmost match of `chunk` at or after `pos`.
+fn find<T: AsSeg>(chunk: &[T], s: &str, mut pos: usize, fold: bool) -> Option<usize> {
+    let lead = match chunk.first().and_then(AsSeg::as_seg) {
+        Some(Seg::Lit(l)) if !fold && !l.is_empty() => Some(l),
+        _ => None,
+    };
+    loop {
+        if let Some(lead) = lead {
+            pos += find_literal(s.as_bytes().get(pos..)?, lead.as_bytes())?;
+        }
+        if let Some(end) = match_at(chunk, s, pos, fold) {
+            return Some(end);
+        }
+        pos += s.get(pos..)?.chars().next()?.len_utf8();
+    }
+}
+
+/// The first occurrence of `needle` (non-empty) in `hay`. Policy literals are short, so
+/// a scan for the first byte beats setting up `str::find`'s two-way searcher. A match
+/// starts on a character boundary because `needle` is itself a `&str`.
+fn find_literal(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, _) = needle.split_first()?;
+    let last_start = hay.len().checked_sub(needle.len())?;
+    let mut at = 0;
+    while at <= last_start {
+        at += hay[at..=last_start].iter().position(|&b| b == first)?;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+/// Whether `chunk` matches the end of `s`, starting at or after `pos`.
+fn match_suffix<T: AsSeg>(chunk: &[T], s: &str, pos: usize, fold: bool) -> bool {
+    // The chunk's length in characters, then the byte where that many characters
+    // before the end begin.
+    let chars: usize = chunk
+        .iter()
+        .map(|g| match g.as_seg() {
+            Some(Seg::Lit(l)) => l.chars().count(),
+            Some(Seg::Quest) => 1,
+            Some(Seg::Star) | None => 0,
+        })
+        .sum();
+    let Some(tail) = s.get(pos..) else { return false };
+    let start = if chars == 0 {
+        s.len()
+    } else {
+        match tail.char_indices().rev().nth(chars - 1) {
+            Some((i, _)) => pos + i,
+            None => return false,
+        }
+    };
+    match_at(chunk, s, start, fold) == Some(s.len())
 }
 
 #[cfg(test)]
@@ -537,7 +595,7 @@ mod tests {
             resource: "arn:aws:s3:::b/k",
             context: ctx,
         };
-        f(&Env::new(&req, None))
+        f(&Env::new(&req, None, None))
     }
 
     fn m(pattern: &str, s: &str) -> bool {
@@ -579,6 +637,46 @@ mod tests {
         // Variables are text only in 2012-10-17 policies.
         assert!(with_env(&Context::new(), |env| Pattern::new("${aws:username}", false)
             .matches("${aws:username}", env)));
+    }
+
+    /// The textbook recursive definition, as the oracle for `glob`.
+    fn reference(p: &[char], s: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('*', rest)) => (0..=s.len()).any(|i| reference(rest, &s[i..])),
+            Some(('?', rest)) => !s.is_empty() && reference(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && reference(rest, &s[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_reference(p in "[ab?*é]{0,9}", s in "[abé]{0,12}") {
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            proptest::prop_assert_eq!(m(&p, &s), reference(&pc, &sc), "pattern {:?} subject {:?}", p, s);
+        }
+
+        #[test]
+        fn folded_glob_agrees_with_the_reference(p in "[ab?*]{0,9}", s in "[abAB]{0,12}") {
+            let pattern = Pattern::new(&p, false).to_ascii_lowercase();
+            let pc: Vec<char> = p.chars().collect();
+            let sc: Vec<char> = s.to_ascii_lowercase().chars().collect();
+            proptest::prop_assert_eq!(pattern.matches_ascii_ci(&s), reference(&pc, &sc));
+        }
+
+        #[test]
+        fn templates_agree_with_the_reference(p in "[ab?*]{0,5}", s in "[ab]{0,10}") {
+            // The same pattern with its literal text behind a variable resolves and matches alike.
+            let mut ctx = Context::new();
+            ctx.insert("s3:prefix", "ab");
+            let with_var = format!("{p}${{s3:prefix}}{p}");
+            let plain = format!("{p}ab{p}");
+            let pc: Vec<char> = plain.chars().collect();
+            let sc: Vec<char> = s.chars().collect();
+            let got = with_env(&ctx, |env| Pattern::new(&with_var, true).matches(&s, env));
+            proptest::prop_assert_eq!(got, reference(&pc, &sc));
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A parsed policy and its evaluation.
 
+use crate::catalog::{ACTION_WORDS, action_at, action_index};
 use crate::condition::Condition;
 use crate::env::{ArnBuf, Env};
 use crate::pattern::Pattern;
@@ -59,14 +60,45 @@ pub(crate) struct ActionPattern {
 
 impl ActionPattern {
     fn matches(&self, action: &str) -> bool {
-        let prefix = match self.service {
+        match self.service {
+            Service::Any => true,
+            _ => action
+                .split_once(':')
+                .is_some_and(|(prefix, name)| self.matches_parts(prefix, name)),
+        }
+    }
+
+    fn matches_parts(&self, prefix: &str, name: &str) -> bool {
+        let service = match self.service {
             Service::Any => return true,
             Service::S3 => "s3",
             Service::Iam => "iam",
         };
-        action
-            .split_once(':')
-            .is_some_and(|(p, name)| p.eq_ignore_ascii_case(prefix) && self.name.matches_ascii_ci(name))
+        prefix.eq_ignore_ascii_case(service) && self.name.matches_ascii_ci(name)
+    }
+}
+
+/// The known actions (`catalog::action_index`) a statement's action patterns match,
+/// computed at parse time: for a known request action the statement's Action test is
+/// one bit test. Unknown request actions fall back to the patterns.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionBits([u64; ACTION_WORDS]);
+
+impl ActionBits {
+    pub(crate) fn of(patterns: &[ActionPattern]) -> ActionBits {
+        let mut bits = [0u64; ACTION_WORDS];
+        let mut index = 0;
+        while let Some((prefix, name)) = action_at(index) {
+            if patterns.iter().any(|p| p.matches_parts(prefix, name)) {
+                bits[index / 64] |= 1 << (index % 64);
+            }
+            index += 1;
+        }
+        ActionBits(bits)
+    }
+
+    fn contains(&self, index: usize) -> bool {
+        self.0.get(index / 64).is_some_and(|word| word >> (index % 64) & 1 == 1)
     }
 }
 
@@ -77,6 +109,7 @@ pub(crate) struct Statement {
     /// `NotAction` when true.
     pub(crate) not_action: bool,
     pub(crate) actions: Box<[ActionPattern]>,
+    pub(crate) action_bits: ActionBits,
     /// `NotResource` when true.
     pub(crate) not_resource: bool,
     pub(crate) resources: Box<[Pattern]>,
@@ -87,7 +120,11 @@ impl Statement {
     /// Cheapest tests first: action, resource, principal, then conditions.
     fn applies(&self, env: &Env<'_>) -> bool {
         let req = env.request();
-        self.actions.iter().any(|a| a.matches(req.action)) != self.not_action
+        let action = match env.action_index() {
+            Some(index) => self.action_bits.contains(index),
+            None => self.actions.iter().any(|a| a.matches(req.action)),
+        };
+        action != self.not_action
             && self.resources.iter().any(|r| r.matches(req.resource, env)) != self.not_resource
             && self.principal_matches(req)
             && self.conditions.iter().all(|c| c.holds(env))
@@ -111,13 +148,14 @@ impl Policy {
     /// allows; else NotApplicable. Allocation-free unless a policy variable or
     /// `aws:PrincipalArn` needs more room than the stack buffers provide.
     pub fn evaluate(&self, req: &Request<'_>) -> Outcome {
-        let mut arn_buf = ArnBuf::new();
+        let mut arn_buf;
         let principal_arn = if self.needs_principal_arn {
+            arn_buf = ArnBuf::new();
             arn_buf.principal_arn(req)
         } else {
             None
         };
-        let env = Env::new(req, principal_arn);
+        let env = Env::new(req, principal_arn, action_index(req.action));
         let mut allowed = false;
         for statement in &self.statements {
             if allowed && statement.effect == Effect::Allow {
@@ -145,5 +183,62 @@ impl Policy {
     /// policies.
     pub fn is_public(&self) -> bool {
         self.public
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(action: &str) -> ActionPattern {
+        if action == "*" {
+            return ActionPattern {
+                service: Service::Any,
+                name: Pattern::Any,
+            };
+        }
+        let (prefix, name) = action.split_once(':').unwrap();
+        let service = if prefix.eq_ignore_ascii_case("s3") {
+            Service::S3
+        } else {
+            Service::Iam
+        };
+        ActionPattern {
+            service,
+            name: Pattern::new(name, false).to_ascii_lowercase(),
+        }
+    }
+
+    /// The bit set is a cache of the patterns: for every known action they must agree.
+    #[test]
+    fn action_bits_agree_with_the_patterns() {
+        let sets: &[&[&str]] = &[
+            &["*"],
+            &["s3:*"],
+            &["iam:*"],
+            &["s3:GetObject"],
+            &["S3:getobject", "s3:PUT*"],
+            &["s3:*Object*", "iam:*AccessKey*"],
+            &["s3:Get?bject", "iam:List*"],
+            &["s3:?*Acl"],
+        ];
+        let mut index = 0;
+        let mut total = 0;
+        while let Some((prefix, name)) = action_at(index) {
+            for set in sets {
+                let patterns: Vec<ActionPattern> = set.iter().map(|a| pattern(a)).collect();
+                let bits = ActionBits::of(&patterns);
+                let action = format!("{prefix}:{name}");
+                let by_patterns = patterns.iter().any(|p| p.matches(&action));
+                assert_eq!(bits.contains(index), by_patterns, "{action} against {set:?}");
+                total += usize::from(by_patterns);
+            }
+            index += 1;
+        }
+        assert!(total > index, "the sets match many actions");
+        assert!(
+            !ActionBits::of(&[pattern("*")]).contains(index),
+            "no bit beyond the known actions"
+        );
     }
 }

@@ -1114,6 +1114,26 @@ fn derived_principal_keys() {
     assert_eq!(eval(&p, ALICE, "s3:GetObjectAcl", &obj("k"), &[]), NotApplicable);
 }
 
+/// Regression: whether `aws:PrincipalArn` is computed was once decided by searching
+/// the document's text, so a key spelled with a JSON escape was never given a value and
+/// this Deny never applied.
+#[test]
+fn principal_arn_spelled_with_json_escapes() {
+    let p = bucket_policy(
+        B,
+        r#"{"Version":"2012-10-17","Statement":[
+          {"Sid":"D","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::DOC-EXAMPLE-BUCKET/*",
+           "Condition":{"ArnEquals":{"aws:Principal\u0041rn":"arn:aws:iam::000000000000:user/alice"}}},
+          {"Sid":"V","Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::DOC-EXAMPLE-BUCKET/*",
+           "Condition":{"StringEquals":{"aws:UserAgent":"${aws:Principal\u0041rn}"}}}
+        ]}"#,
+    );
+    assert_eq!(eval(&p, ALICE, "s3:GetObject", &obj("k"), &[]), Deny);
+    assert_eq!(eval(&p, BOB, "s3:GetObject", &obj("k"), &[]), NotApplicable);
+    let ua = ("aws:UserAgent", "arn:aws:iam::000000000000:user/Bob");
+    assert_eq!(eval(&p, BOB, "s3:PutObject", &obj("k"), &[ua]), Allow);
+}
+
 /// A user name longer than the stack buffer for `aws:PrincipalArn` still works.
 #[test]
 fn long_principal_arn() {

@@ -180,6 +180,14 @@ fn identity_policies_have_no_principal() {
         Scope::Identity,
         "must be in ARN format",
     );
+    // IAM Sids are alphanumeric; bucket policies allow more.
+    let spaced = statement_with("Sid", r#""Allow reads""#);
+    refused(
+        &spaced.replace(r#""Principal": "*", "#, ""),
+        Scope::Identity,
+        "Statement IDs (SID) must be alpha-numeric",
+    );
+    assert!(parse(&spaced, Scope::Bucket(B)).is_ok());
 }
 
 #[test]

@@ -294,17 +294,29 @@ async fn policy(client: &Client, json: bool, cmd: PolicyCommand) -> anyhow::Resu
                 println!("{}", Value::Array(attached));
             } else {
                 for a in &attached {
-                    println!("{:<24} {}", a["name"].as_str().unwrap_or(""), a["arn"].as_str().unwrap_or(""));
+                    println!(
+                        "{:<24} {}",
+                        a["name"].as_str().unwrap_or(""),
+                        a["arn"].as_str().unwrap_or("")
+                    );
                 }
             }
         }
         PolicyCommand::Create { name, file } => {
             let doc = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
             let x = client
-                .iam(&[("Action", "CreatePolicy"), ("PolicyName", &name), ("PolicyDocument", &doc)])
+                .iam(&[
+                    ("Action", "CreatePolicy"),
+                    ("PolicyName", &name),
+                    ("PolicyDocument", &doc),
+                ])
                 .await?;
             let arn = tag(&x, "Arn").unwrap_or_default();
-            done(json, json!({"name": name, "arn": arn}), &format!("created policy {arn}"));
+            done(
+                json,
+                json!({"name": name, "arn": arn}),
+                &format!("created policy {arn}"),
+            );
         }
     }
     Ok(())

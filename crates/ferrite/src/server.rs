@@ -108,7 +108,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         ferrite_model::PublicAccessBlock::default()
     };
-    let auth = FerriteAuth::with_account_block(model.clone(), root, Secret::new(creds.secret_key.clone()), account_block);
+    let auth = FerriteAuth::with_account_block(
+        model.clone(),
+        root,
+        Secret::new(creds.secret_key.clone()),
+        account_block,
+    );
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());

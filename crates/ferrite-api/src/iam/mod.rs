@@ -280,7 +280,11 @@ impl Iam {
 
     async fn get_user_policy(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
         let (user, name) = (p.required("UserName")?, p.required("PolicyName")?);
-        let doc = self.model.get_user_policy(caller, user, name).await.map_err(model_error)?;
+        let doc = self
+            .model
+            .get_user_policy(caller, user, name)
+            .await
+            .map_err(model_error)?;
         Ok(Some(format!(
             "{}{}{}",
             xml::element("UserName", user),
@@ -315,7 +319,12 @@ impl Iam {
         let doc = p.required("PolicyDocument")?.to_string();
         let info = self
             .model
-            .create_policy(caller, p.required("PolicyName")?, p.get("Description").unwrap_or(""), doc)
+            .create_policy(
+                caller,
+                p.required("PolicyName")?,
+                p.get("Description").unwrap_or(""),
+                doc,
+            )
             .await
             .map_err(model_error)?;
         Ok(Some(xml::managed_policy("Policy", &info)))
@@ -343,14 +352,17 @@ impl Iam {
     async fn list_policies(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
         let scope = p.get("Scope").unwrap_or("All");
         if !matches!(scope, "All" | "AWS" | "Local") {
-            return Err(IamError::validation(format!("Scope must be All, AWS or Local, not {scope:?}")));
+            return Err(IamError::validation(format!(
+                "Scope must be All, AWS or Local, not {scope:?}"
+            )));
         }
         let only_attached = p.get("OnlyAttached") == Some("true");
         let all = self.model.list_policies(caller).await.map_err(model_error)?;
         let mut out = String::from("<Policies>");
-        for info in all.iter().filter(|i| {
-            (scope == "All" || (scope == "AWS") == i.built_in) && (!only_attached || i.attachments > 0)
-        }) {
+        for info in all
+            .iter()
+            .filter(|i| (scope == "All" || (scope == "AWS") == i.built_in) && (!only_attached || i.attachments > 0))
+        {
             out.push_str(&xml::managed_policy("member", info));
         }
         out.push_str("</Policies><IsTruncated>false</IsTruncated>");
