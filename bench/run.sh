@@ -89,6 +89,56 @@ if want put-4k-user || want get-4k-user; then
     run get-4k-user --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-user
   )
 fi
+# The same two for a user whose every request is decided by policies: 5 managed
+# policies attached to it, and a 20-statement bucket policy on a bucket root owns (the
+# user's access comes from one of its statements). The goal is within 5% of the
+# no-policy user's throughput.
+if want put-4k-policy || want get-4k-policy; then
+  admin() { "$server_bin" admin --endpoint "$endpoint" --json "$@"; }
+  admin user add policyuser >/dev/null
+  policy_key=$(admin key add policyuser)
+  for i in 1 2 3 4 5; do
+    cat >"$work/user-policy-$i.json" <<JSON
+{"Version":"2012-10-17","Statement":[
+ {"Sid":"Home$i","Effect":"Allow","Action":["s3:ListBucket"],"Resource":"arn:aws:s3:::home-$i","Condition":{"StringLike":{"s3:prefix":["\${aws:username}/*"]}}},
+ {"Sid":"Objects$i","Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::home-$i/\${aws:username}/*"},
+ {"Sid":"NoDelete$i","Effect":"Deny","Action":["s3:DeleteBucket","s3:PutBucketPolicy"],"Resource":"*"},
+ {"Sid":"Office$i","Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::reports-$i/*","Condition":{"IpAddress":{"aws:SourceIp":["10.$i.0.0/16","2001:db8:$i::/48"]}}}]}
+JSON
+    admin policy create "bench-$i" "$work/user-policy-$i.json" >/dev/null
+    admin policy attach policyuser "bench-$i" >/dev/null
+  done
+  python3 - "$work/bucket-policy.json" <<'PY'
+import json, sys
+b = "arn:aws:s3:::ferrite-bench-policy"
+st = []
+for i in range(19):
+    if i % 3 == 0:
+        st.append({"Sid": f"Public{i}", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                   "Resource": f"{b}/public-{i}/*", "Condition": {"StringLike": {"aws:Referer": [f"https://site-{i}.example/*"]}}})
+    elif i % 3 == 1:
+        st.append({"Sid": f"Protect{i}", "Effect": "Deny", "Principal": "*", "Action": ["s3:DeleteObject", "s3:PutObjectAcl"],
+                   "Resource": f"{b}/locked-{i}/*"})
+    else:
+        st.append({"Sid": f"Partner{i}", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::000000000000:user/partner-{i}"},
+                   "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [b, f"{b}/partner-{i}/*"],
+                   "Condition": {"Bool": {"aws:SecureTransport": "false"}, "NumericLessThanEquals": {"s3:max-keys": "1000"}}})
+st.append({"Sid": "BenchUser", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/policyuser"},
+           "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{b}/*"})
+json.dump({"Version": "2012-10-17", "Statement": st}, open(sys.argv[1], "w"))
+PY
+  s3curl() { curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
+  s3curl -X PUT "$endpoint/ferrite-bench-policy" >/dev/null
+  s3curl -X PUT --data-binary @"$work/bucket-policy.json" "$endpoint/ferrite-bench-policy?policy" >/dev/null
+  (
+    AWS_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$policy_key")
+    AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$policy_key")
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    run put-4k-policy --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-policy
+    run get-4k-policy --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-policy
+  )
+fi
 run head-4k --op head --size 4KiB --concurrency 16 --objects 5000 --no-prepare
 run delete-4k --op delete --size 4KiB --concurrency 16 --objects 60000 --bucket ferrite-bench-delete
 run put-64m --op put --size 64MiB --concurrency 4
@@ -113,7 +163,7 @@ floors = {
     "put-64m": ("mib", 0.8 * limit_64m), "get-64m": ("mib", 1.5e9 / 2**20),
     "list-100k": ("ops", 500),
 }
-order = ["put-4k", "get-4k", "put-4k-user", "get-4k-user", "head-4k", "delete-4k", "put-64m", "get-64m", "multipart-256m", "list-100k", "mixed-64k"]
+order = ["put-4k", "get-4k", "put-4k-user", "get-4k-user", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "multipart-256m", "list-100k", "mixed-64k"]
 results = []
 for name in order:
     p = os.path.join(runs, name + ".json")
@@ -168,6 +218,10 @@ for op in ("put-4k", "get-4k"):
     if base and user and base["ops_per_sec"] > 0:
         ratio = user["ops_per_sec"] / base["ops_per_sec"]
         lines.append(f"\n{op} as a user: {ratio:.3f} of root's throughput (goal: >= 0.97)")
+    user, policy = by_name.get(op + "-user"), by_name.get(op + "-policy")
+    if user and policy and user["ops_per_sec"] > 0:
+        ratio = policy["ops_per_sec"] / user["ops_per_sec"]
+        lines.append(f"\n{op} under policies: {ratio:.3f} of the no-policy user's throughput (goal: >= 0.95)")
 md = "\n".join(lines) + "\n"
 for base in (stamp, "latest"):
     json.dump(doc, open(os.path.join(out, base + ".json"), "w"), indent=2)

@@ -13,6 +13,7 @@ fn user(id: char, name: &str) -> Caller {
         canonical_id: id.to_string().repeat(64),
         display_name: name.into(),
         access_key_id: format!("AK{name}"),
+        user_id: format!("AIDA{name}"),
     })
 }
 

@@ -17,8 +17,10 @@ async fn open(dir: &std::path::Path) -> Ferrite {
 }
 
 fn as_user(f: &Ferrite, key: &str) -> Caller {
-    let (principal, _) = f.principal_for_key(key).unwrap().expect("key resolves");
-    Caller::new(principal)
+    let owner = f.principal_for_key(key).unwrap().expect("key resolves");
+    let mut caller = Caller::new(owner.principal);
+    caller.policies = owner.policies;
+    caller
 }
 
 #[tokio::test]
@@ -57,17 +59,19 @@ async fn users_and_keys_round_trip_and_resolve_to_principals() {
     assert_eq!(key.secret.expose().len(), 40);
     assert_eq!(key.info.status, KeyStatus::Active);
 
-    let (principal, secret) = f.principal_for_key(&key.info.access_key_id).unwrap().unwrap();
-    assert_eq!(secret, key.secret);
+    let owner = f.principal_for_key(&key.info.access_key_id).unwrap().unwrap();
+    assert_eq!(owner.secret, key.secret);
     assert_eq!(
-        principal,
+        owner.principal,
         Principal::User {
             canonical_id: alice.canonical_id.clone(),
             display_name: "alice".into(),
             access_key_id: key.info.access_key_id.clone(),
+            user_id: alice.user_id.clone(),
         }
     );
-    assert_eq!(f.principal_for_key("AKIANOSUCHKEY0000000").unwrap(), None);
+    assert!(owner.policies.is_empty(), "a new user has no policies");
+    assert!(f.principal_for_key("AKIANOSUCHKEY0000000").unwrap().is_none());
     assert_eq!(
         f.display_name_of(&alice.canonical_id).unwrap().as_deref(),
         Some("alice")
@@ -79,7 +83,7 @@ async fn users_and_keys_round_trip_and_resolve_to_principals() {
     f.update_access_key(&root(), Some("alice"), &id, KeyStatus::Inactive)
         .await
         .unwrap();
-    assert_eq!(f.principal_for_key(&id).unwrap(), None);
+    assert!(f.principal_for_key(&id).unwrap().is_none());
     let listed = f.list_access_keys(&root(), "alice").await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, KeyStatus::Inactive);
@@ -97,7 +101,7 @@ async fn users_and_keys_round_trip_and_resolve_to_principals() {
 
     // Deleted: gone at once.
     f.delete_access_key(&root(), Some("alice"), &id).await.unwrap();
-    assert_eq!(f.principal_for_key(&id).unwrap(), None);
+    assert!(f.principal_for_key(&id).unwrap().is_none());
     assert!(f.list_access_keys(&root(), "alice").await.unwrap().is_empty());
     assert!(matches!(
         f.delete_access_key(&root(), None, &id).await,
