@@ -14,6 +14,8 @@ pub fn to_s3(e: ModelError) -> S3Error {
         ModelError::NoSuchBucket => C::NoSuchBucket,
         ModelError::AccessDenied => C::AccessDenied,
         ModelError::BucketNotEmpty => C::BucketNotEmpty,
+        ModelError::NoSuchCorsConfiguration => C::NoSuchCORSConfiguration,
+        ModelError::InvalidCors(_) => C::InvalidRequest,
         ModelError::MalformedAcl(_) => {
             return S3Error::with_message(
                 C::MalformedACLError,

@@ -46,6 +46,8 @@ pub enum Action {
     PutObjectVersionAcl,
     AbortMultipartUpload,
     ListMultipartUploadParts,
+    GetBucketCORS,
+    PutBucketCORS,
 }
 
 impl Action {
@@ -76,6 +78,8 @@ impl Action {
             Action::PutObjectVersionAcl => "s3:PutObjectVersionAcl",
             Action::AbortMultipartUpload => "s3:AbortMultipartUpload",
             Action::ListMultipartUploadParts => "s3:ListMultipartUploadParts",
+            Action::GetBucketCORS => "s3:GetBucketCORS",
+            Action::PutBucketCORS => "s3:PutBucketCORS",
         }
     }
 
@@ -89,7 +93,9 @@ impl Action {
             | Action::GetBucketVersioning
             | Action::PutBucketVersioning
             | Action::GetBucketOwnershipControls
-            | Action::PutBucketOwnershipControls => Need::BucketOwner,
+            | Action::PutBucketOwnershipControls
+            | Action::GetBucketCORS
+            | Action::PutBucketCORS => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -145,6 +151,10 @@ pub enum Operation {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketCors,
+    /// PutBucketCors, and DeleteBucketCors (AWS has no delete permission for CORS).
+    PutBucketCors,
+    DeleteBucketCors,
 }
 
 impl Operation {
@@ -182,6 +192,8 @@ impl Operation {
             Operation::PutObjectAcl => A::PutObjectAcl,
             Operation::AbortMultipartUpload => A::AbortMultipartUpload,
             Operation::ListParts => A::ListMultipartUploadParts,
+            Operation::GetBucketCors => A::GetBucketCORS,
+            Operation::PutBucketCors | Operation::DeleteBucketCors => A::PutBucketCORS,
         }
     }
 }

@@ -24,6 +24,11 @@ pub enum ModelError {
     InvalidBucketAclWithObjectOwnership,
     #[error("The bucket ownership controls were not found")]
     OwnershipControlsNotFound,
+    #[error("The CORS configuration does not exist")]
+    NoSuchCorsConfiguration,
+    /// A CORS configuration AWS refuses (InvalidRequest); the message is AWS's.
+    #[error("{0}")]
+    InvalidCors(String),
     #[error("bucket is not empty")]
     BucketNotEmpty,
     #[error("location constraint {0:?} does not match this server's region")]

@@ -39,3 +39,5 @@ pub(crate) const ACCESS_KEYS: Table = Table::new("access_keys");
 pub(crate) const PRINCIPALS: Table = Table::new("principals");
 /// Access key id -> its last use, as last written (kept in memory between writes).
 pub(crate) const KEY_LAST_USED: Table = Table::new("key_last_used");
+/// Bucket id -> the bucket's CORS configuration (`cors.rs`).
+pub(crate) const BUCKET_CORS: Table = Table::new("bucket_cors");

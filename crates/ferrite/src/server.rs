@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_api::admin::Admin;
+use ferrite_api::cors::CorsRequest;
 use ferrite_api::iam::{self, Iam};
 use ferrite_api::{
     BodyStreamed, FerriteAuth, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView,
@@ -107,7 +108,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());
-    let service = FerriteS3::new(model, auth.clone()).with_default_ownership(default_ownership);
+    let service = FerriteS3::new(model.clone(), auth.clone()).with_default_ownership(default_ownership);
     let mut builder = S3ServiceBuilder::new(service);
     builder.set_auth(auth.clone());
     builder.set_access(RecordOperation);
@@ -121,6 +122,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     range_route.set_service(s3.clone());
     let state = Arc::new(State {
         s3,
+        model,
         auth,
         iam,
         admin,
@@ -217,6 +219,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// What every connection shares.
 struct State {
     s3: S3Service,
+    /// The model, for the reads the server does itself (CORS rules).
+    model: Ferrite,
     /// The credentials, for the signature checks that run before s3s.
     auth: FerriteAuth,
     /// The IAM API (users, keys): requests signed for the `iam` service.
@@ -250,7 +254,7 @@ async fn handle(
 /// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
 /// reachable). Requests SigV4-signed for the `iam` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
-async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Metered<Body>> {
+async fn route(state: &State, peer: SocketAddr, req: Request<Incoming>) -> Response<Metered<Body>> {
     let signed = is_s3_signed(&req);
     if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
         match req.uri().path() {
@@ -284,6 +288,56 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
         }
         _ => {}
     }
+    // CORS preflights are answered here, unauthenticated, as on AWS; a request with an
+    // Origin gets the CORS headers of its bucket's matching rule on its response,
+    // whatever it is (errors too). A request without an Origin reads nothing for it.
+    if req.method() == Method::OPTIONS {
+        return preflight(state, &req).await.map(Metered::plain);
+    }
+    let cors = match req.headers().contains_key(http::header::ORIGIN) {
+        true => CorsRequest::of(req.method(), req.headers(), addressed(state, &req).0),
+        false => None,
+    };
+    let mut resp = route_s3(state, req).await;
+    if let Some(cors) = cors {
+        cors.decorate(&state.model, resp.headers_mut()).await;
+    }
+    resp
+}
+
+/// The bucket a request addresses (virtual-hosted or path style) and whether it names
+/// an object.
+fn addressed<B>(state: &State, req: &Request<B>) -> (Option<String>, bool) {
+    ferrite_api::cors::addressed(req.uri().path(), host_bucket(state, req).as_deref())
+}
+
+fn host_bucket<B>(state: &State, req: &Request<B>) -> Option<String> {
+    state.host.as_ref().and_then(|h| {
+        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+        h.bucket_of(host)
+    })
+}
+
+async fn preflight<B>(state: &State, req: &Request<B>) -> Response<Body> {
+    let request_id = new_request_id();
+    let (bucket, names_object) = addressed(state, req);
+    let mut resp = ferrite_api::cors::preflight(
+        &state.model,
+        req.headers(),
+        bucket.as_deref(),
+        names_object,
+        &request_id,
+    )
+    .await
+    .map(Body::from);
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
+}
+
+/// S3 requests: the checks that run before s3s, then s3s.
+async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     if is_form_post(&req) {
         // Refused before a byte of the body is read (s3s would buffer it whole).
         let mut resp = xml_error(
@@ -385,10 +439,7 @@ fn is_form_post<B>(req: &Request<B>) -> bool {
 }
 
 fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passed, s3s::S3Error> {
-    let host_bucket = state.host.as_ref().and_then(|h| {
-        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
-        h.bucket_of(host)
-    });
+    let host_bucket = host_bucket(state, req);
     let view = RequestView {
         method: req.method(),
         uri: req.uri(),
@@ -491,7 +542,7 @@ async fn respond(s3: &S3Service, mut req: Request<Body>, operation: &OperationNa
         .and_then(|v| v.parse::<u64>().ok());
     let streamed = BodyStreamed::default();
     req.extensions_mut().insert(streamed.clone());
-    let request_id = format!("{:016X}", rand::random::<u64>());
+    let request_id = new_request_id();
     let mut resp = match s3.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -557,6 +608,10 @@ async fn with_request_id_in_body(resp: Response<Body>, request_id: &str, acl_op:
     };
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
 }
 
 fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {

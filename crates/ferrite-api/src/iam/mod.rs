@@ -354,6 +354,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::BucketAlreadyExists
         | ModelError::NoSuchBucket
         | ModelError::BucketNotEmpty
+        | ModelError::NoSuchCorsConfiguration
+        | ModelError::InvalidCors(_)
         | ModelError::MalformedAcl(_)
         | ModelError::AccessControlListNotSupported
         | ModelError::InvalidBucketAclWithObjectOwnership
