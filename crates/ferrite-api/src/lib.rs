@@ -22,6 +22,7 @@ mod list;
 mod multipart;
 mod object;
 mod operation;
+pub mod post;
 pub mod precheck;
 mod range_compat;
 mod unsupported;

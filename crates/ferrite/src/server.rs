@@ -10,6 +10,7 @@ use anyhow::Context;
 use ferrite_api::admin::Admin;
 use ferrite_api::cors::CorsRequest;
 use ferrite_api::iam::{self, Iam};
+use ferrite_api::post::{PostObject, PostRequest};
 use ferrite_api::{
     BodyStreamed, FerriteAuth, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView,
     RootIdentity, VirtualHostDomain, precheck,
@@ -50,8 +51,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const MAX_XML_BODY: usize = 4 * 1024 * 1024;
 
 /// Every size limit of the protocol layer (s3s), stated here rather than left to its
-/// defaults. POST uploads (HTML forms) are refused before s3s reads their body (see
-/// [`is_form_post`]) until they are built on a streaming path; the form limits are
+/// defaults. POST uploads (HTML forms) never reach s3s (see [`is_form_post`]: they
+/// are answered on our own streaming path, `ferrite_api::post`); s3s's form limits are
 /// set low all the same, so that nothing can make s3s buffer much.
 fn s3s_config() -> S3Config {
     let mut c = S3Config::default();
@@ -122,6 +123,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     range_route.set_service(s3.clone());
     let state = Arc::new(State {
         s3,
+        post: PostObject::new(model.clone(), auth.clone(), !args.disable_sigv2),
         model,
         auth,
         iam,
@@ -221,6 +223,8 @@ struct State {
     s3: S3Service,
     /// The model, for the reads the server does itself (CORS rules).
     model: Ferrite,
+    /// Browser uploads (POST Object).
+    post: PostObject,
     /// The credentials, for the signature checks that run before s3s.
     auth: FerriteAuth,
     /// The IAM API (users, keys): requests signed for the `iam` service.
@@ -339,15 +343,7 @@ async fn preflight<B>(state: &State, req: &Request<B>) -> Response<Body> {
 /// S3 requests: the checks that run before s3s, then s3s.
 async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     if is_form_post(&req) {
-        // Refused before a byte of the body is read (s3s would buffer it whole).
-        let mut resp = xml_error(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "POST object uploads (HTML forms) are not implemented.",
-        );
-        resp.headers_mut()
-            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        return resp.map(Metered::plain);
+        return post_object(state, req).await;
     }
     // Features not built yet are refused before anything runs (see `unsupported`).
     if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
@@ -378,6 +374,53 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
     let resp = respond(&state.s3, req, &operation).await;
     let status = resp.status().as_u16();
     resp.map(|body| meter.finish(status, body))
+}
+
+/// A browser upload (POST Object, `POST /bucket` with an HTML form), answered on a
+/// streaming path of our own (s3s's PostObject buffers the whole file): see
+/// `ferrite_api::post`. A form posted to an object's URL is refused, its body unread.
+async fn post_object(state: &State, req: Request<Incoming>) -> Response<Metered<Body>> {
+    let request_id = new_request_id();
+    let (bucket, names_object) = addressed(state, &req);
+    let mut resp = match bucket {
+        Some(bucket) if !names_object => {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost")
+                .to_string();
+            let location_base = match host_bucket(state, &req) {
+                Some(_) => format!("http://{host}"),
+                None => format!("http://{host}/{bucket}"),
+            };
+            let meter = state.metrics.meter(OperationName::named("PostObject"));
+            let (parts, body) = req.into_parts();
+            let body = Body::http_body(meter.count_received(body));
+            let post = PostRequest {
+                headers: &parts.headers,
+                bucket: &bucket,
+                location_base,
+            };
+            let resp = state.post.handle(post, body).await.map(Body::from);
+            let status = resp.status().as_u16();
+            resp.map(|b| meter.finish(status, b))
+        }
+        _ => {
+            let mut resp = xml_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            );
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            resp.map(Metered::plain)
+        }
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
 }
 
 /// Reads the whole body of a request we answer ourselves (IAM, admin), refusing one
