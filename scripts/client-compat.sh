@@ -4,6 +4,8 @@
 # Each client creates a bucket, uploads (single-part and, for a 20 MiB file, multipart
 # with the client's own settings), lists, downloads and compares, copies, deletes.
 # The aws cli also manages a user and its keys through `aws iam` and uses the new key.
+# `post` uploads browser-style (POST Object): boto3's generate_presigned_post with
+# conditions, sent with requests, and a plain HTML-form-style anonymous POST.
 # Prints one PASS/FAIL line per client; exits non-zero if any failed.
 #
 #   scripts/client-compat.sh            # all clients
@@ -12,12 +14,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 clients=("$@")
-[ ${#clients[@]} -gt 0 ] || clients=(aws boto3 s3cmd rclone)
+[ ${#clients[@]} -gt 0 ] || clients=(aws boto3 s3cmd rclone post)
 
 cargo build --release -p ferrite >/dev/null 2>&1 || { echo "build failed" >&2; exit 1; }
 venv="$root/target/clients-venv"
-if [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/s3cmd" ]; then
-  python3 -m venv "$venv" && "$venv/bin/pip" install -q awscli boto3 s3cmd || { echo "pip install failed" >&2; exit 1; }
+if [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/s3cmd" ] || ! "$venv/bin/python" -c 'import requests' 2>/dev/null; then
+  python3 -m venv "$venv" && "$venv/bin/pip" install -q awscli boto3 s3cmd requests || { echo "pip install failed" >&2; exit 1; }
 fi
 if [[ " ${clients[*]} " == *" rclone "* ]] && ! command -v rclone >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq rclone) >/dev/null 2>&1 || echo "could not install rclone" >&2
@@ -146,6 +148,49 @@ run_rclone() {
     rclone check "$work/files" ferrite:rclone-bucket/files &&
     rclone lsf -R ferrite:rclone-bucket >"$work/rclone-ls.txt" && grep -q 'files/large.bin' "$work/rclone-ls.txt" &&
     rclone purge ferrite:rclone-bucket
+}
+
+# POST Object, as browsers and SDK helpers send it.
+run_post() {
+  ENDPOINT=$endpoint WORK=$work "$venv/bin/python" - <<'PY'
+import os, boto3, requests
+ep = os.environ["ENDPOINT"]
+s3 = boto3.client("s3", endpoint_url=ep)
+s3.create_bucket(Bucket="post-bucket")
+data = open(os.environ["WORK"] + "/files/large.bin", "rb").read()
+# boto3's presigned POST (SigV4 policy) with conditions, sent with requests.
+p = s3.generate_presigned_post("post-bucket", "uploads/${filename}",
+    Fields={"acl": "private", "Content-Type": "application/x-test", "x-amz-meta-origin": "post"},
+    Conditions=[{"acl": "private"}, ["starts-with", "$Content-Type", "application/"],
+                {"x-amz-meta-origin": "post"}, ["content-length-range", 1, 10 * 1024 * 1024]],
+    ExpiresIn=600)
+r = requests.post(p["url"], data=p["fields"], files={"file": ("large.bin", data)})
+assert r.status_code == 204, (r.status_code, r.text)
+g = s3.get_object(Bucket="post-bucket", Key="uploads/large.bin")
+assert g["Body"].read() == data and g["ContentType"] == "application/x-test", g
+assert g["Metadata"] == {"origin": "post"}, g["Metadata"]
+# Past its size range: refused, nothing stored.
+p = s3.generate_presigned_post("post-bucket", "too-big", Conditions=[["content-length-range", 1, 100]], ExpiresIn=600)
+r = requests.post(p["url"], data=p["fields"], files={"file": ("x", b"y" * 101)})
+assert r.status_code == 400 and b"EntityTooLarge" in r.content, (r.status_code, r.text)
+assert "Contents" not in s3.list_objects_v2(Bucket="post-bucket", Prefix="too-big")
+# A plain HTML form (no policy) to a bucket everyone may write, 201 with its document.
+s3.create_bucket(Bucket="post-public", ACL="public-read-write")
+r = requests.post(ep + "/post-public", files=[("key", (None, "form.txt")), ("Content-Type", (None, "text/plain")),
+                                              ("success_action_status", (None, "201")),
+                                              ("file", ("form.txt", b"from a form", "text/plain"))])
+assert r.status_code == 201 and b"<Key>form.txt</Key>" in r.content, (r.status_code, r.text)
+g = s3.get_object(Bucket="post-public", Key="form.txt")
+assert g["Body"].read() == b"from a form" and g["ContentType"] == "text/plain"
+# The same form to a private bucket is refused.
+s3.create_bucket(Bucket="post-private")
+r = requests.post(ep + "/post-private", files=[("key", (None, "form.txt")), ("file", ("form.txt", b"x"))])
+assert r.status_code == 403, (r.status_code, r.text)
+for b in ["post-bucket", "post-public", "post-private"]:
+    for o in s3.list_objects_v2(Bucket=b).get("Contents", []):
+        s3.delete_object(Bucket=b, Key=o["Key"])
+    s3.delete_bucket(Bucket=b)
+PY
 }
 
 failed=0

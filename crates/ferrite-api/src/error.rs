@@ -30,6 +30,8 @@ pub fn to_s3(e: ModelError) -> S3Error {
             e.set_status_code(http::StatusCode::NOT_FOUND);
             return e;
         }
+        ModelError::NoSuchCorsConfiguration => C::NoSuchCORSConfiguration,
+        ModelError::InvalidCors(_) => C::InvalidRequest,
         ModelError::MalformedAcl(_) => {
             return S3Error::with_message(
                 C::MalformedACLError,

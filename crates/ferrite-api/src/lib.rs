@@ -14,6 +14,7 @@ mod body_marker;
 mod bucket;
 mod context;
 mod convert;
+pub mod cors;
 mod error;
 mod host;
 pub mod iam;
@@ -23,6 +24,7 @@ mod multipart;
 mod object;
 mod operation;
 mod policy;
+pub mod post;
 pub mod precheck;
 mod range_compat;
 mod unsupported;
@@ -273,6 +275,21 @@ impl S3 for FerriteS3 {
         req: S3Request<PutBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
         self.do_put_bucket_ownership_controls(req).await
+    }
+
+    async fn get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        self.do_get_bucket_cors(req).await
+    }
+
+    async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        self.do_put_bucket_cors(req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        self.do_delete_bucket_cors(req).await
     }
 
     async fn delete_bucket_ownership_controls(

@@ -16,6 +16,13 @@ use s3s::access::{S3Access, S3AccessContext};
 pub struct OperationName(Arc<OnceLock<String>>);
 
 impl OperationName {
+    /// The name of an operation the server answers itself (POST uploads).
+    pub fn named(name: &str) -> Self {
+        let slot = Self::default();
+        let _ = slot.0.set(name.to_string());
+        slot
+    }
+
     pub fn get(&self) -> Option<&str> {
         self.0.get().map(String::as_str)
     }

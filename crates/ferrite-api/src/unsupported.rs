@@ -62,6 +62,24 @@ pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
     Ok(())
 }
 
+/// Refuses a POST form field (lower-cased name) that asks for a feature not built yet:
+/// the headers above, and the form's own `tagging` field.
+pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
+    if let Some((name, feature)) = NOT_YET.iter().find(|(n, _)| *n == name) {
+        return Err(not_yet(feature, name));
+    }
+    if name == "tagging" {
+        return Err(not_yet("Object tagging", "tagging"));
+    }
+    if name.starts_with("x-amz-server-side-encryption") {
+        return Err(not_yet("Server-side encryption", name));
+    }
+    if name.starts_with("x-amz-object-lock-") {
+        return Err(not_yet("Object Lock", name));
+    }
+    Ok(())
+}
+
 fn not_yet(feature: &str, header: &str) -> S3Error {
     S3Error::with_message(
         S3ErrorCode::NotImplemented,

@@ -75,6 +75,8 @@ pub enum Action {
     GetBucketPolicyStatus,
     GetBucketPublicAccessBlock,
     PutBucketPublicAccessBlock,
+    GetBucketCORS,
+    PutBucketCORS,
 }
 
 impl Action {
@@ -111,6 +113,8 @@ impl Action {
             Action::GetBucketPolicyStatus => "s3:GetBucketPolicyStatus",
             Action::GetBucketPublicAccessBlock => "s3:GetBucketPublicAccessBlock",
             Action::PutBucketPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
+            Action::GetBucketCORS => "s3:GetBucketCORS",
+            Action::PutBucketCORS => "s3:PutBucketCORS",
         }
     }
 
@@ -158,7 +162,9 @@ impl Action {
             | Action::DeleteBucketPolicy
             | Action::GetBucketPolicyStatus
             | Action::GetBucketPublicAccessBlock
-            | Action::PutBucketPublicAccessBlock => Need::BucketOwner,
+            | Action::PutBucketPublicAccessBlock
+            | Action::GetBucketCORS
+            | Action::PutBucketCORS => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -221,6 +227,10 @@ pub enum Operation {
     GetPublicAccessBlock,
     PutPublicAccessBlock,
     DeletePublicAccessBlock,
+    GetBucketCors,
+    /// PutBucketCors, and DeleteBucketCors (AWS has no delete permission for CORS).
+    PutBucketCors,
+    DeleteBucketCors,
 }
 
 impl Operation {
@@ -264,6 +274,8 @@ impl Operation {
             Operation::GetBucketPolicyStatus => A::GetBucketPolicyStatus,
             Operation::GetPublicAccessBlock => A::GetBucketPublicAccessBlock,
             Operation::PutPublicAccessBlock | Operation::DeletePublicAccessBlock => A::PutBucketPublicAccessBlock,
+            Operation::GetBucketCors => A::GetBucketCORS,
+            Operation::PutBucketCors | Operation::DeleteBucketCors => A::PutBucketCORS,
         }
     }
 }
@@ -680,7 +692,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 30] = [
+    const ALL: [Action; 32] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -711,5 +723,7 @@ mod tests {
         Action::GetBucketPolicyStatus,
         Action::GetBucketPublicAccessBlock,
         Action::PutBucketPublicAccessBlock,
+        Action::GetBucketCORS,
+        Action::PutBucketCORS,
     ];
 }

@@ -24,6 +24,11 @@ pub enum ModelError {
     InvalidBucketAclWithObjectOwnership,
     #[error("The bucket ownership controls were not found")]
     OwnershipControlsNotFound,
+    #[error("The CORS configuration does not exist")]
+    NoSuchCorsConfiguration,
+    /// A CORS configuration AWS refuses (InvalidRequest); the message is AWS's.
+    #[error("{0}")]
+    InvalidCors(String),
     #[error("bucket is not empty")]
     BucketNotEmpty,
     /// A policy document that does not parse or breaks the policy language's rules.

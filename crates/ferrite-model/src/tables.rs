@@ -45,3 +45,5 @@ pub(crate) const USER_POLICIES: Table = Table::new("user_policies");
 pub(crate) const MANAGED_POLICIES: Table = Table::new("managed_policies");
 /// (user key, 0, policy ARN) -> nothing: a managed policy attached to a user.
 pub(crate) const POLICY_ATTACHMENTS: Table = Table::new("policy_attachments");
+/// Bucket id -> the bucket's CORS configuration (`cors.rs`).
+pub(crate) const BUCKET_CORS: Table = Table::new("bucket_cors");

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_api::admin::Admin;
+use ferrite_api::cors::CorsRequest;
 use ferrite_api::iam::{self, Iam};
+use ferrite_api::post::{PostObject, PostRequest};
 use ferrite_api::{
     BodyStreamed, FerriteAuth, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView,
     RootIdentity, VirtualHostDomain, precheck,
@@ -49,8 +51,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const MAX_XML_BODY: usize = 4 * 1024 * 1024;
 
 /// Every size limit of the protocol layer (s3s), stated here rather than left to its
-/// defaults. POST uploads (HTML forms) are refused before s3s reads their body (see
-/// [`is_form_post`]) until they are built on a streaming path; the form limits are
+/// defaults. POST uploads (HTML forms) never reach s3s (see [`is_form_post`]: they
+/// are answered on our own streaming path, `ferrite_api::post`); s3s's form limits are
 /// set low all the same, so that nothing can make s3s buffer much.
 fn s3s_config() -> S3Config {
     let mut c = S3Config::default();
@@ -117,7 +119,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());
-    let service = FerriteS3::new(model, auth.clone()).with_default_ownership(default_ownership);
+    let service = FerriteS3::new(model.clone(), auth.clone()).with_default_ownership(default_ownership);
     let mut builder = S3ServiceBuilder::new(service);
     builder.set_auth(auth.clone());
     builder.set_access(RecordOperation);
@@ -131,6 +133,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     range_route.set_service(s3.clone());
     let state = Arc::new(State {
         s3,
+        post: PostObject::new(model.clone(), auth.clone(), !args.disable_sigv2),
+        model,
         auth,
         iam,
         admin,
@@ -227,6 +231,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// What every connection shares.
 struct State {
     s3: S3Service,
+    /// The model, for the reads the server does itself (CORS rules).
+    model: Ferrite,
+    /// Browser uploads (POST Object).
+    post: PostObject,
     /// The credentials, for the signature checks that run before s3s.
     auth: FerriteAuth,
     /// The IAM API (users, keys): requests signed for the `iam` service.
@@ -298,16 +306,58 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
         }
         _ => {}
     }
+    // CORS preflights are answered here, unauthenticated, as on AWS; a request with an
+    // Origin gets the CORS headers of its bucket's matching rule on its response,
+    // whatever it is (errors too). A request without an Origin reads nothing for it.
+    if req.method() == Method::OPTIONS {
+        return preflight(state, &req).await.map(Metered::plain);
+    }
+    let cors = match req.headers().contains_key(http::header::ORIGIN) {
+        true => CorsRequest::of(req.method(), req.headers(), addressed(state, &req).0),
+        false => None,
+    };
+    let mut resp = route_s3(state, req).await;
+    if let Some(cors) = cors {
+        cors.decorate(&state.model, resp.headers_mut()).await;
+    }
+    resp
+}
+
+/// The bucket a request addresses (virtual-hosted or path style) and whether it names
+/// an object.
+fn addressed<B>(state: &State, req: &Request<B>) -> (Option<String>, bool) {
+    ferrite_api::cors::addressed(req.uri().path(), host_bucket(state, req).as_deref())
+}
+
+fn host_bucket<B>(state: &State, req: &Request<B>) -> Option<String> {
+    state.host.as_ref().and_then(|h| {
+        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
+        h.bucket_of(host)
+    })
+}
+
+async fn preflight<B>(state: &State, req: &Request<B>) -> Response<Body> {
+    let request_id = new_request_id();
+    let (bucket, names_object) = addressed(state, req);
+    let mut resp = ferrite_api::cors::preflight(
+        &state.model,
+        req.headers(),
+        bucket.as_deref(),
+        names_object,
+        &request_id,
+    )
+    .await
+    .map(Body::from);
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
+}
+
+/// S3 requests: the checks that run before s3s, then s3s.
+async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     if is_form_post(&req) {
-        // Refused before a byte of the body is read (s3s would buffer it whole).
-        let mut resp = xml_error(
-            StatusCode::NOT_IMPLEMENTED,
-            "NotImplemented",
-            "POST object uploads (HTML forms) are not implemented.",
-        );
-        resp.headers_mut()
-            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-        return resp.map(Metered::plain);
+        return post_object(state, req).await;
     }
     // Features not built yet are refused before anything runs (see `unsupported`).
     if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
@@ -338,6 +388,54 @@ async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> R
     let resp = respond(&state.s3, req, &operation).await;
     let status = resp.status().as_u16();
     resp.map(|body| meter.finish(status, body))
+}
+
+/// A browser upload (POST Object, `POST /bucket` with an HTML form), answered on a
+/// streaming path of our own (s3s's PostObject buffers the whole file): see
+/// `ferrite_api::post`. A form posted to an object's URL is refused, its body unread.
+async fn post_object(state: &State, req: Request<Incoming>) -> Response<Metered<Body>> {
+    let request_id = new_request_id();
+    let (bucket, names_object) = addressed(state, &req);
+    let mut resp = match bucket {
+        Some(bucket) if !names_object => {
+            let host = req
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("localhost")
+                .to_string();
+            let location_base = match host_bucket(state, &req) {
+                Some(_) => format!("http://{host}"),
+                None => format!("http://{host}/{bucket}"),
+            };
+            let meter = state.metrics.meter(OperationName::named("PostObject"));
+            let (parts, body) = req.into_parts();
+            let body = Body::http_body(meter.count_received(body));
+            let post = PostRequest {
+                headers: &parts.headers,
+                client: parts.extensions.get::<ferrite_api::ClientInfo>().copied(),
+                bucket: &bucket,
+                location_base,
+            };
+            let resp = state.post.handle(post, body).await.map(Body::from);
+            let status = resp.status().as_u16();
+            resp.map(|b| meter.finish(status, b))
+        }
+        _ => {
+            let mut resp = xml_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+            );
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+            resp.map(Metered::plain)
+        }
+    };
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    resp
 }
 
 /// Reads the whole body of a request we answer ourselves (IAM, admin), refusing one
@@ -399,10 +497,7 @@ fn is_form_post<B>(req: &Request<B>) -> bool {
 }
 
 fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passed, s3s::S3Error> {
-    let host_bucket = state.host.as_ref().and_then(|h| {
-        let host = req.headers().get(http::header::HOST)?.to_str().ok()?;
-        h.bucket_of(host)
-    });
+    let host_bucket = host_bucket(state, req);
     let view = RequestView {
         method: req.method(),
         uri: req.uri(),
@@ -505,7 +600,7 @@ async fn respond(s3: &S3Service, mut req: Request<Body>, operation: &OperationNa
         .and_then(|v| v.parse::<u64>().ok());
     let streamed = BodyStreamed::default();
     req.extensions_mut().insert(streamed.clone());
-    let request_id = format!("{:016X}", rand::random::<u64>());
+    let request_id = new_request_id();
     let mut resp = match s3.call(req).await {
         Ok(resp) => resp,
         Err(e) => {
@@ -571,6 +666,10 @@ async fn with_request_id_in_body(resp: Response<Body>, request_id: &str, acl_op:
     };
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
 }
 
 fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {

@@ -317,8 +317,8 @@ fn probes(upload_id: &str) -> Vec<Probe> {
                 "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={ACCESS_KEY}%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=999999&X-Amz-SignedHeaders=host&X-Amz-Signature=00"
             ))
             .unsigned(),
-        // Browser uploads are not built yet.
-        Probe::new("form POST", "POST", format!("/{BUCKET}"), 501, "NotImplemented")
+        // A browser upload without its file.
+        Probe::new("form POST without a file", "POST", format!("/{BUCKET}"), 400, "IncorrectNumberOfFilesInPostRequest")
             .header("content-type", "multipart/form-data; boundary=b")
             .body("--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--b--\r\n")
             .unsigned(),

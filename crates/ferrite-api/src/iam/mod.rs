@@ -507,6 +507,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::BucketNotEmpty
         | ModelError::NoSuchBucketPolicy
         | ModelError::NoSuchPublicAccessBlockConfiguration
+        | ModelError::NoSuchCorsConfiguration
+        | ModelError::InvalidCors(_)
         | ModelError::MalformedAcl(_)
         | ModelError::AccessControlListNotSupported
         | ModelError::InvalidBucketAclWithObjectOwnership

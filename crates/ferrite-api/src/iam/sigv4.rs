@@ -162,11 +162,23 @@ pub fn signature(secret: &Secret, amz_date: &str, auth: &Authorization, canonica
         "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
     );
-    let mut key = hmac(format!("AWS4{}", secret.expose()).as_bytes(), auth.date.as_bytes());
-    for part in [auth.region.as_str(), auth.service.as_str(), "aws4_request"] {
+    let key = signing_key(secret, &auth.date, &auth.region, &auth.service);
+    hex::encode(hmac(&key, string_to_sign.as_bytes()))
+}
+
+/// The SigV4 signing key of a day (`YYYYMMDD`), region and service; also what POST
+/// policies are signed with (`crate::post`).
+pub fn signing_key(secret: &Secret, date: &str, region: &str, service: &str) -> Vec<u8> {
+    let mut key = hmac(format!("AWS4{}", secret.expose()).as_bytes(), date.as_bytes());
+    for part in [region, service, "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
-    hex::encode(hmac(&key, string_to_sign.as_bytes()))
+    key
+}
+
+/// HMAC-SHA256 of `msg` under `key`.
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    hmac(key, msg)
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> Vec<u8> {

@@ -329,3 +329,107 @@ pub async fn raw_request_to_host(
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status_line, body)
 }
+
+/// Sends one plain HTTP request (hyper-util's client): the status, headers and body.
+pub async fn http_send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    use http_body_util::BodyExt;
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(http_body_util::Full::new(bytes::Bytes::from(body))).unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let resp = client.request(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.unwrap().to_bytes().to_vec();
+    (parts.status.as_u16(), parts.headers, body)
+}
+
+/// Sends a request SigV4-signed by the aws-sigv4 crate (as the SDKs sign) for
+/// `service` with `creds`; for `s3`, with the payload hash header s3s wants.
+pub async fn signed_request(
+    server: &Server,
+    creds: (&str, &str),
+    service: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Vec<u8>) {
+    use aws_sigv4::http_request::{PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign};
+    let url = format!("{}{path_and_query}", server.endpoint());
+    let mut all: Vec<(String, String)> = vec![("host".into(), server.addr.clone())];
+    all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let identity = aws_credential_types::Credentials::new(creds.0, creds.1, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url.clone(),
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    for (k, v) in instructions.headers() {
+        all.push((k.to_string(), v.to_string()));
+    }
+    let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    http_send(method, &url, &refs, body).await
+}
+
+/// Calls the IAM API as root; returns status and body.
+pub async fn iam_as_root(server: &Server, params: &[(&str, &str)]) -> (u16, String) {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    form.append_pair("Version", "2010-05-08");
+    let body = form.finish().into_bytes();
+    let ct = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+    let (status, _, body) = signed_request(server, (ACCESS_KEY, SECRET_KEY), "iam", "POST", "/", &ct, body).await;
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The text of the first `<tag>` element of an XML document.
+pub fn xml_tag(text: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = text[start..].find(&format!("</{tag}>"))? + start;
+    Some(text[start..end].to_string())
+}
+
+/// A user made through the IAM API, with an access key and a client signed with it.
+pub struct IamUser {
+    pub key_id: String,
+    pub secret: String,
+    pub client: Client,
+}
+
+pub async fn new_iam_user(server: &Server, name: &str) -> IamUser {
+    let (status, text) = iam_as_root(server, &[("Action", "CreateUser"), ("UserName", name)]).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = iam_as_root(server, &[("Action", "CreateAccessKey"), ("UserName", name)]).await;
+    assert_eq!(status, 200, "{text}");
+    let key_id = xml_tag(&text, "AccessKeyId").unwrap();
+    let secret = xml_tag(&text, "SecretAccessKey").unwrap();
+    let client = client_with(&server.endpoint(), &key_id, &secret);
+    IamUser { key_id, secret, client }
+}
