@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use ferrite_model::{BodyClaims, Caller, ChecksumAlgorithm, ChecksumValue, Ferrite, IncomingBody, PutAttrs};
+use ferrite_model::{BodyClaims, Caller, ChecksumAlgorithm, Ferrite, IncomingBody, PutAttrs};
 use futures::Stream;
 use hmac::Mac;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -190,14 +190,13 @@ impl PostObject {
         let policy_b64 = form.get("policy");
         let v4 = form.get("x-amz-algorithm").is_some() || form.get("x-amz-signature").is_some();
         let v2 = form.get("awsaccesskeyid").is_some() || form.get("signature").is_some();
-        let (access_key, secret) = match (v4, v2, policy_b64) {
+        let access_key = match (v4, v2, policy_b64) {
             (false, false, None) => return Ok((Caller::anonymous(), None)),
             (false, false, Some(_)) => return Err(must_contain("AWSAccessKeyId")),
             (_, _, None) => return Err(must_contain("policy")),
             (true, _, Some(p)) => self.verify_v4(form, p)?,
             (false, true, Some(p)) => self.verify_v2(form, p)?,
         };
-        drop(secret);
         let policy = Policy::parse(policy_b64.unwrap_or_default())?;
         Ok((self.auth.caller_for(Some(&access_key), "s3"), Some(policy)))
     }
@@ -213,7 +212,8 @@ impl PostObject {
         }
     }
 
-    fn verify_v4(&self, form: &Form, policy: &str) -> Result<(String, ferrite_model::Secret), S3Error> {
+    /// Checks a SigV4 form's signature; returns its access key.
+    fn verify_v4(&self, form: &Form, policy: &str) -> Result<String, S3Error> {
         let algorithm = form
             .get("x-amz-algorithm")
             .ok_or_else(|| must_contain("x-amz-algorithm"))?;
@@ -244,10 +244,11 @@ impl PostObject {
         if !bool::from(expected.as_bytes().ct_eq(given.to_ascii_lowercase().as_bytes())) {
             return Err(signature_mismatch());
         }
-        Ok((access_key.to_string(), secret))
+        Ok(access_key.to_string())
     }
 
-    fn verify_v2(&self, form: &Form, policy: &str) -> Result<(String, ferrite_model::Secret), S3Error> {
+    /// Checks a SigV2 form's signature; returns its access key.
+    fn verify_v2(&self, form: &Form, policy: &str) -> Result<String, S3Error> {
         if !self.sigv2 {
             return Err(err(
                 S3ErrorCode::InvalidRequest,
@@ -267,7 +268,7 @@ impl PostObject {
         mac.update(policy.as_bytes());
         // `verify_slice` compares in constant time.
         mac.verify_slice(&given).map_err(|_| signature_mismatch())?;
-        Ok((access_key.to_string(), secret))
+        Ok(access_key.to_string())
     }
 }
 
@@ -446,7 +447,7 @@ impl Form {
         let claims = BodyClaims {
             length: None,
             content_md5: crate::convert::content_md5(text("content-md5").as_ref())?,
-            checksum: checksum.or(None::<ChecksumValue>),
+            checksum,
             trailer: None,
             sdk_algorithm,
         };
