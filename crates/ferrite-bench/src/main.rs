@@ -87,6 +87,9 @@ struct Args {
     /// A label for the result (e.g. the server's name).
     #[arg(long, default_value = "")]
     label: String,
+    /// Send this `Origin` header with every request (what CORS costs the server).
+    #[arg(long)]
+    origin: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -122,6 +125,8 @@ struct S3 {
     signer: Signer,
     scheme_host: String,
     host: String,
+    /// An `Origin` header to send with every request.
+    origin: Option<String>,
 }
 
 /// What a request returned: status and the number of body bytes read.
@@ -149,6 +154,7 @@ impl S3 {
             signer: Signer::new(&args.access_key, &args.secret_key, &args.region),
             scheme_host: format!("http://{host}"),
             host,
+            origin: args.origin.clone(),
         })
     }
 
@@ -180,9 +186,11 @@ impl S3 {
                 .collect();
             uri.push_str(&q.join("&"));
         }
-        let req = http::Request::builder()
-            .method(method)
-            .uri(uri)
+        let mut req = http::Request::builder().method(method).uri(uri);
+        if let Some(origin) = &self.origin {
+            req = req.header("origin", origin);
+        }
+        let req = req
             .header("host", &self.host)
             .header("x-amz-date", signed.amz_date)
             .header("x-amz-content-sha256", UNSIGNED_PAYLOAD)

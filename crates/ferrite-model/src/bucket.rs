@@ -246,7 +246,8 @@ impl Ferrite {
     pub async fn delete_bucket(&self, caller: &Caller, name: &str) -> ModelResult<()> {
         let caller = caller.clone();
         let name = name.to_string();
-        self.inner
+        let result = self
+            .inner
             .committer
             .write(move |txn| {
                 let rec = bucket_for(&*txn, &name, &caller, Operation::DeleteBucket)?;
@@ -265,7 +266,10 @@ impl Ferrite {
                 txn.delete(tables::BUCKETS, name.as_bytes())?;
                 crate::stats::forget(&mut *txn, rec.id)
             })
-            .await
+            .await;
+        // Its CORS rules went with it (and a bucket made again under the name has none).
+        self.inner.cors_cache.invalidate();
+        result
     }
 
     /// Every bucket, whoever owns it: the administrator's view (root only), for the

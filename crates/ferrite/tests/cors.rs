@@ -238,7 +238,6 @@ async fn only_the_bucket_owner_manages_cors() {
     let got = owner.client.get_bucket_cors().bucket("owned").send().await.unwrap();
     assert_eq!(got.cors_rules(), app_rules().as_slice());
     server.client().get_bucket_cors().bucket("owned").send().await.unwrap();
-    let _ = (owner.key_id, owner.secret, other.key_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
