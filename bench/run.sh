@@ -127,10 +127,9 @@ st.append({"Sid": "BenchUser", "Effect": "Allow", "Principal": {"AWS": "arn:aws:
            "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"{b}/*"})
 json.dump({"Version": "2012-10-17", "Statement": st}, open(sys.argv[1], "w"))
 PY
-  s3curl() { curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
-  s3curl -X PUT "$endpoint/ferrite-bench-policy" >/dev/null
-  s3curl -X PUT --data-binary @"$work/bucket-policy.json" "$endpoint/ferrite-bench-policy?policy" >/dev/null
+  # Root makes the bucket and sets its policy (a short unrecorded run).
+  "$bench" --endpoint "$endpoint" --op put --size 4KiB --concurrency 1 --duration 1s \
+    --bucket ferrite-bench-policy --bucket-policy "$work/bucket-policy.json" >/dev/null 2>&1
   (
     AWS_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$policy_key")
     AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$policy_key")

@@ -90,6 +90,9 @@ struct Args {
     /// Send this `Origin` header with every request (what CORS costs the server).
     #[arg(long)]
     origin: Option<String>,
+    /// Set this JSON document as the bucket's policy before the run (as the signer).
+    #[arg(long)]
+    bucket_policy: Option<std::path::PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -427,6 +430,20 @@ impl Ctx {
         )
     }
 
+    /// PutBucketPolicy with the `--bucket-policy` file, when one is given.
+    async fn set_bucket_policy(&self) -> anyhow::Result<()> {
+        let Some(file) = &self.args.bucket_policy else {
+            return Ok(());
+        };
+        let doc = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let path = format!("/{}", uri_encode(&self.args.bucket, false));
+        let a = self.s3.send("PUT", &path, &[("policy", "")], Bytes::from(doc), true).await?;
+        expect(
+            a.status == 204 || a.status == 200,
+            &format!("PutBucketPolicy: status {}", a.status),
+        )
+    }
+
     /// Writes the objects a read workload needs, `concurrency` at a time.
     async fn prepare(self: &Arc<Self>) -> anyhow::Result<()> {
         let (count, list) = match self.args.op {
@@ -516,6 +533,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
         delete_next: AtomicUsize::new(0),
     });
     ctx.ensure_bucket().await?;
+    ctx.set_bucket_policy().await?;
     if !ctx.args.no_prepare {
         ctx.prepare().await?;
     }
