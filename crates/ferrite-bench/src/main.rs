@@ -437,7 +437,10 @@ impl Ctx {
         };
         let doc = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let path = format!("/{}", uri_encode(&self.args.bucket, false));
-        let a = self.s3.send("PUT", &path, &[("policy", "")], Bytes::from(doc), true).await?;
+        let a = self
+            .s3
+            .send("PUT", &path, &[("policy", "")], Bytes::from(doc), true)
+            .await?;
         expect(
             a.status == 204 || a.status == 200,
             &format!("PutBucketPolicy: status {}", a.status),

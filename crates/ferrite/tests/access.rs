@@ -7,12 +7,11 @@
 mod common;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier, VersioningConfiguration,
 };
-use common::{ACCESS_KEY, SECRET_KEY, Server, client_with, code, hex_encode, sha256_hex};
+use common::{ACCESS_KEY, SECRET_KEY, Server, anonymous, client_with, code, hex_encode, sha256_hex};
 
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
@@ -106,17 +105,6 @@ async fn new_user(server: &Server, name: &str) -> User {
         key_id: key_id.to_string(),
         client,
     }
-}
-
-fn anonymous(server: &Server) -> Client {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(server.endpoint())
-        .region(Region::new("us-east-1"))
-        .allow_no_auth()
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,10 +8,9 @@
 mod common;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketCannedAcl, ObjectCannedAcl, PublicAccessBlockConfiguration};
-use common::{ACCESS_KEY, SECRET_KEY, Server, client_with, code, status};
+use common::{ACCESS_KEY, SECRET_KEY, Server, anonymous, client_with, code, status};
 
 fn iam_client(server: &Server, access_key: &str, secret_key: &str) -> aws_sdk_iam::Client {
     let conf = aws_sdk_iam::config::Builder::new()
@@ -31,17 +30,6 @@ fn iam_client(server: &Server, access_key: &str, secret_key: &str) -> aws_sdk_ia
 
 fn root_iam(server: &Server) -> aws_sdk_iam::Client {
     iam_client(server, ACCESS_KEY, SECRET_KEY)
-}
-
-fn anonymous(server: &Server) -> Client {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(server.endpoint())
-        .region(Region::new("us-east-1"))
-        .allow_no_auth()
-        .force_path_style(true)
-        .build();
-    Client::from_conf(conf)
 }
 
 /// A user made through IAM, with its S3 and IAM clients.

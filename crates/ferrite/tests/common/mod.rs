@@ -158,6 +158,18 @@ impl Drop for Server {
     }
 }
 
+/// A client that signs nothing: an anonymous caller.
+pub fn anonymous(server: &Server) -> Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(Region::new("us-east-1"))
+        .allow_no_auth()
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
 pub fn client_with(endpoint: &str, access_key: &str, secret_key: &str) -> Client {
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
