@@ -151,7 +151,7 @@ impl FerriteAuth {
         };
         sigv4::verify(parts, body, &auth, &secret, now).map_err(AuthFailure::Signature)?;
         let mut caller = self.caller_for(Some(&auth.access_key), &auth.service);
-        caller.context = Arc::new(crate::request_context(
+        caller.context = Arc::new(crate::lazy_request_context(
             &parts.uri,
             &parts.headers,
             parts.extensions.get::<crate::ClientInfo>(),

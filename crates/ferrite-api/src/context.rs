@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use ferrite_model::RequestContext;
 use ferrite_policy::Context;
 use time::OffsetDateTime;
 
@@ -39,6 +40,28 @@ const QUERY_KEYS: &[(&str, &str)] = &[
     ("max-keys", "s3:max-keys"),
     ("versionId", "s3:VersionId"),
 ];
+
+/// The condition keys of a request at `now`, built only if a policy asks for them:
+/// what they need of the request (its URI, the few headers they read) is kept,
+/// cheaply (both share the request's buffers), and the rest dropped.
+pub fn lazy_request_context(
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    client: Option<&ClientInfo>,
+    now: OffsetDateTime,
+) -> RequestContext {
+    let mut kept = http::HeaderMap::new();
+    for name in ["user-agent", "referer", "authorization", "x-amz-date"]
+        .iter()
+        .chain(HEADER_KEYS)
+    {
+        if let Some(v) = headers.get(*name) {
+            kept.insert(*name, v.clone());
+        }
+    }
+    let (uri, client) = (uri.clone(), client.copied());
+    RequestContext::lazy(move || request_context(&uri, &kept, client.as_ref(), now))
+}
 
 /// The condition keys of a request at `now`.
 pub fn request_context(
@@ -146,5 +169,10 @@ mod tests {
         assert_eq!(cx.get("s3:signatureversion"), ["AWS4-HMAC-SHA256"]);
         assert_eq!(cx.get("s3:signatureAge"), ["2000"]);
         assert!(cx.get("s3:max-keys").is_empty());
+        // Built later, from what was kept, the keys are the same.
+        let lazy = lazy_request_context(&uri, &headers, Some(&client), now);
+        assert_eq!(lazy.get().get("s3:prefix"), ["home/alice/"]);
+        assert_eq!(lazy.get().get("aws:UserAgent"), ["curl/8"]);
+        assert_eq!(lazy.get().get("s3:signatureAge"), ["2000"]);
     }
 }

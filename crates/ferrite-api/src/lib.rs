@@ -35,7 +35,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub use auth::{AuthFailure, FerriteAuth};
 pub use body_marker::BodyStreamed;
-pub use context::{ClientInfo, request_context};
+pub use context::{ClientInfo, lazy_request_context, request_context};
 pub use error::to_s3;
 pub use host::VirtualHostDomain;
 pub use operation::{OperationName, RecordOperation};
@@ -92,7 +92,7 @@ impl FerriteS3 {
                 .get(name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
-        caller.context = std::sync::Arc::new(context::request_context(
+        caller.context = std::sync::Arc::new(context::lazy_request_context(
             &req.uri,
             &req.headers,
             req.extensions.get::<ClientInfo>(),

@@ -424,7 +424,7 @@ fn policies(
         principal,
         action: action.name(),
         resource: &arn,
-        context: &caller.context,
+        context: caller.context.get(),
     };
     let mut outcome = Outcome::NotApplicable;
     for p in caller.policies.iter() {

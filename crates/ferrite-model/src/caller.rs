@@ -1,7 +1,7 @@
 //! Who is asking: the authenticated principal of a request, which every model
 //! operation receives first, with what policies may test about the request.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ferrite_policy::{Context, Policy};
 
@@ -29,6 +29,50 @@ pub enum Principal {
 /// root and anonymous callers.
 pub type IdentityPolicies = Arc<[Arc<Policy>]>;
 
+/// The condition keys of a request, built on first use: most requests meet no policy
+/// and never pay for them. The builder owns what it needs of the request.
+pub struct RequestContext {
+    cell: OnceLock<Context>,
+    build: Option<Box<dyn Fn() -> Context + Send + Sync>>,
+}
+
+impl RequestContext {
+    /// Keys built only when a policy first asks for them.
+    pub fn lazy(build: impl Fn() -> Context + Send + Sync + 'static) -> Self {
+        Self {
+            cell: OnceLock::new(),
+            build: Some(Box::new(build)),
+        }
+    }
+
+    /// Keys already built.
+    pub fn ready(context: Context) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(context);
+        Self { cell, build: None }
+    }
+
+    pub fn get(&self) -> &Context {
+        self.cell
+            .get_or_init(|| self.build.as_ref().map_or_else(Context::new, |b| b()))
+    }
+}
+
+impl Default for RequestContext {
+    fn default() -> Self {
+        Self::ready(Context::new())
+    }
+}
+
+impl std::fmt::Debug for RequestContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.cell.get() {
+            Some(cx) => cx.fmt(f),
+            None => f.write_str("RequestContext(not built)"),
+        }
+    }
+}
+
 /// The caller of a model operation: its principal, its identity policies, and the
 /// request facts that policies test (source address, TLS, signature type, headers).
 #[derive(Debug, Clone)]
@@ -38,7 +82,7 @@ pub struct Caller {
     pub policies: IdentityPolicies,
     /// The condition keys of the request (`aws:SourceIp`, `s3:prefix`, ...), as the
     /// adapter read them.
-    pub context: Arc<Context>,
+    pub context: Arc<RequestContext>,
     /// The server-wide public access block (`--block-public-access`): it applies to
     /// every bucket on top of the bucket's own.
     pub account_block: PublicAccessBlock,

@@ -151,7 +151,7 @@ pub(crate) fn require_iam(caller: &Caller, action: &str, resource: &str) -> Mode
         },
         action,
         resource,
-        context: &caller.context,
+        context: caller.context.get(),
     };
     let mut allowed = false;
     for p in caller.policies.iter() {

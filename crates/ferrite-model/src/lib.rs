@@ -45,7 +45,7 @@ mod versions;
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
 pub use authz::ACCOUNT_ID;
 pub use bucket::{BucketInfo, NewBucket};
-pub use caller::{Caller, IdentityPolicies, Principal};
+pub use caller::{Caller, IdentityPolicies, Principal, RequestContext};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use cors::{CorsConfig, CorsMethod, CorsRule, MAX_CORS_RULES, find_rule};
 pub use engine::{Ferrite, Options};

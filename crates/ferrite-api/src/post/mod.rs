@@ -180,7 +180,7 @@ impl PostObject {
             ));
         }
         let (mut caller, policy) = self.authenticate(&form)?;
-        caller.context = std::sync::Arc::new(form_context(&form, &req));
+        caller.context = std::sync::Arc::new(ferrite_model::RequestContext::ready(form_context(&form, &req)));
         let mut range = (0, ferrite_model::MAX_PUT_SIZE);
         if let Some(policy) = &policy {
             range = policy.check(&form, req.bucket, OffsetDateTime::now_utc())?;
