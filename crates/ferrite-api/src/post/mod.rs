@@ -181,16 +181,16 @@ impl PostObject {
         }
         let (mut caller, policy) = self.authenticate(&form)?;
         caller.context = std::sync::Arc::new(ferrite_model::RequestContext::ready(form_context(&form, &req)));
-        let mut range = (0, ferrite_model::MAX_PUT_SIZE);
-        if let Some(policy) = &policy {
-            range = policy.check(&form, req.bucket, OffsetDateTime::now_utc())?;
-            range.1 = range.1.min(ferrite_model::MAX_PUT_SIZE);
-        }
         let filename = file.file_name().unwrap_or("").to_string();
         let key = form
             .get("key")
             .ok_or_else(|| must_contain("key"))?
             .replace("${filename}", &filename);
+        let mut range = (0, ferrite_model::MAX_PUT_SIZE);
+        if let Some(policy) = &policy {
+            range = policy.check(&form, req.bucket, &key, OffsetDateTime::now_utc())?;
+            range.1 = range.1.min(ferrite_model::MAX_PUT_SIZE);
+        }
         let (put, claims) = form.put_attrs()?;
         let stream = FileStream {
             field: file,

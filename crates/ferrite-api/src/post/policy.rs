@@ -54,6 +54,9 @@ impl Policy {
             .ok_or_else(|| invalid_policy("Policy missing expiration."))?;
         let expiration = expiration
             .as_str()
+            // ISO 8601 as AWS reads it: RFC 3339 with the `T` (the `time` crate also
+            // takes RFC 3339's space, which AWS refuses).
+            .filter(|s| s.as_bytes().get(10) == Some(&b'T'))
             .and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
             .ok_or_else(|| invalid_policy(&format!("Invalid 'expiration' value: {expiration}")))?;
         let list = obj
@@ -67,16 +70,22 @@ impl Policy {
 
     /// Checks the form against the policy (all but the file's size); returns the
     /// allowed size range of the file.
-    pub(super) fn check(&self, form: &Form, bucket: &str, now: OffsetDateTime) -> Result<(u64, u64), S3Error> {
+    /// Checks the form against the conditions; `key` is the key field with
+    /// `${filename}` already replaced (conditions on `$key` see the final key).
+    pub(super) fn check(
+        &self,
+        form: &Form,
+        bucket: &str,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64), S3Error> {
         if now > self.expiration {
             return Err(policy_failed("Policy expired."));
         }
-        let value = |field: &str| {
-            if field == "bucket" {
-                Some(bucket)
-            } else {
-                form.get(field)
-            }
+        let value = |field: &str| match field {
+            "bucket" => Some(bucket),
+            "key" => Some(key),
+            _ => form.get(field),
         };
         let mut range = (0, u64::MAX);
         for c in &self.conditions {
@@ -189,6 +198,11 @@ mod tests {
         Form::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).unwrap()
     }
 
+    /// `check` with the form's own key (no `${filename}` in it).
+    fn chk(p: &Policy, f: &Form, bucket: &str, now: OffsetDateTime) -> Result<(u64, u64), S3Error> {
+        p.check(f, bucket, f.get("key").unwrap_or(""), now)
+    }
+
     fn at(s: &str) -> OffsetDateTime {
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
     }
@@ -205,9 +219,9 @@ mod tests {
         assert_eq!(p.conditions[1].field(), Some("key"));
         assert_eq!(p.conditions[3], Condition::LengthRange { min: 1, max: 10 });
         let f = form(&[("key", "up/a"), ("ACL", "private")]);
-        assert_eq!(p.check(&f, "b", at("2029-01-01T00:00:00Z")).unwrap(), (1, 10));
+        assert_eq!(chk(&p, &f, "b", at("2029-01-01T00:00:00Z")).unwrap(), (1, 10));
         // The bucket is the one posted to.
-        assert!(p.check(&f, "other", at("2029-01-01T00:00:00Z")).is_err());
+        assert!(chk(&p, &f, "other", at("2029-01-01T00:00:00Z")).is_err());
     }
 
     #[test]
@@ -218,6 +232,8 @@ mod tests {
             r#"{"conditions": []}"#,
             r#"{"EXPIRATION": "2030-01-01T00:00:00Z", "conditions": []}"#,
             r#"{"expiration": "tomorrow", "conditions": []}"#,
+            // RFC 3339 allows a space for the T; AWS's ISO 8601 does not.
+            r#"{"expiration": "2030-01-01 00:00:00+00:00", "conditions": []}"#,
             r#"{"expiration": "2030-01-01T00:00:00Z"}"#,
             r#"{"expiration": "2030-01-01T00:00:00Z", "conditions": [{}]}"#,
             r#"{"expiration": "2030-01-01T00:00:00Z", "conditions": [{"a": "b", "c": "d"}]}"#,
@@ -250,35 +266,45 @@ mod tests {
             ("signature", "s"),
             ("x-ignore-anything", "1"),
         ]);
-        assert_eq!(p.check(&ok, "b", now).unwrap(), (0, u64::MAX));
-        let e = p.check(&ok, "b", at("2030-01-01T00:00:01Z")).unwrap_err();
+        assert_eq!(chk(&p, &ok, "b", now).unwrap(), (0, u64::MAX));
+        let e = chk(&p, &ok, "b", at("2030-01-01T00:00:01Z")).unwrap_err();
         assert_eq!(e.message(), Some("Invalid according to Policy: Policy expired."));
-        let e = p
-            .check(&form(&[("key", "down/x"), ("acl", "private")]), "b", now)
-            .unwrap_err();
+        let e = chk(&p, &form(&[("key", "down/x"), ("acl", "private")]), "b", now).unwrap_err();
         assert_eq!(e.code(), &S3ErrorCode::AccessDenied);
         assert_eq!(
             e.message(),
             Some("Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"$key\", \"up/\"]")
         );
         // A condition on a field the form lacks fails.
-        let e = p.check(&form(&[("key", "up/x")]), "b", now).unwrap_err();
+        let e = chk(&p, &form(&[("key", "up/x")]), "b", now).unwrap_err();
         assert!(e.message().unwrap().contains("[\"eq\", \"$acl\", \"private\"]"));
-        let e = p
-            .check(
-                &form(&[
-                    ("key", "up/x"),
-                    ("acl", "private"),
-                    ("x-amz-meta-a", "1"),
-                    ("Content-Type", "t"),
-                ]),
-                "b",
-                now,
-            )
-            .unwrap_err();
+        let e = chk(
+            &p,
+            &form(&[
+                ("key", "up/x"),
+                ("acl", "private"),
+                ("x-amz-meta-a", "1"),
+                ("Content-Type", "t"),
+            ]),
+            "b",
+            now,
+        )
+        .unwrap_err();
         assert_eq!(
             e.message(),
             Some("Invalid according to Policy: Extra input fields: x-amz-meta-a, content-type")
         );
+    }
+
+    #[test]
+    fn key_conditions_see_the_key_after_filename_substitution() {
+        let p = Policy::parse(&b64(
+            r#"{"expiration": "2030-01-01T00:00:00Z", "conditions": [["starts-with", "$key", "foo"]]}"#,
+        ))
+        .unwrap();
+        let f = form(&[("key", "${filename}")]);
+        let now = at("2029-01-01T00:00:00Z");
+        assert!(p.check(&f, "b", "foo.txt", now).is_ok());
+        assert!(p.check(&f, "b", "bar.txt", now).is_err());
     }
 }
