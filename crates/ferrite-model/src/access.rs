@@ -4,6 +4,8 @@
 //! reported only to a caller that may list the bucket (others get AccessDenied, which
 //! reveals nothing).
 
+use std::sync::Arc;
+
 use ferrite_store::ReadTxn;
 
 use crate::authz::{
@@ -12,7 +14,7 @@ use crate::authz::{
 use crate::lookup::get_bucket;
 use crate::policy::parsed_bucket_policy;
 use crate::records::{BucketRecord, ObjectRecord, UploadRecord};
-use crate::{Caller, ModelError, ModelResult};
+use crate::{Caller, ModelError, ModelResult, RequestContext};
 
 pub(crate) fn bucket_facts<'a>(b: &'a BucketRecord, policy: Option<&'a BucketPolicy>) -> BucketFacts<'a> {
     BucketFacts {
@@ -91,9 +93,22 @@ pub(crate) fn bucket_for_key(
     Ok(rec)
 }
 
-/// What to answer when the object (or version) a caller addressed is not there: `e`
-/// to a caller that may list the bucket, AccessDenied to any other.
-pub(crate) fn not_found(caller: &Caller, bucket: &BucketRecord, e: ModelError) -> ModelError {
+/// What to answer when the object (or version) `key` a caller addressed is not there:
+/// `e` to a caller that may list that key (ListBucket with `s3:prefix` set to the key:
+/// such a listing would show the key missing anyway), AccessDenied to any other.
+pub(crate) fn not_found(caller: &Caller, bucket: &BucketRecord, key: &str, e: ModelError) -> ModelError {
+    let lister;
+    let caller = if caller.policies.is_empty() && bucket.policy.is_none() {
+        caller
+    } else {
+        let mut context = caller.context.get().clone();
+        context.set("s3:prefix", key);
+        lister = Caller {
+            context: Arc::new(RequestContext::ready(context)),
+            ..caller.clone()
+        };
+        &lister
+    };
     match allow(caller, Action::ListBucket, Some(bucket), None, None) {
         Ok(()) => e,
         Err(denied) => denied,

@@ -386,8 +386,8 @@ fn version_for_acl(
             last_modified_ms: rec.last_modified_ms,
         }),
         Some(found) => Ok(found),
-        None if sel.is_some() => Err(not_found(caller, b, ModelError::NoSuchVersion)),
-        None => Err(not_found(caller, b, ModelError::NoSuchKey)),
+        None if sel.is_some() => Err(not_found(caller, b, key, ModelError::NoSuchVersion)),
+        None => Err(not_found(caller, b, key, ModelError::NoSuchKey)),
     }
 }
 

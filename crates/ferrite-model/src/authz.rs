@@ -405,34 +405,16 @@ fn policies(
         (Some(b), _) => format!("arn:aws:s3:::{b}"),
         (None, _) => "arn:aws:s3:::*".to_string(),
     };
-    let principal = match &caller.principal {
-        Principal::Root { canonical_id, .. } => ferrite_policy::Principal::Root { canonical_id },
-        Principal::User {
-            canonical_id,
-            display_name,
-            user_id,
-            ..
-        } => ferrite_policy::Principal::User {
-            name: display_name,
-            canonical_id,
-            user_id,
-        },
-        Principal::Anonymous => ferrite_policy::Principal::Anonymous,
-    };
     let request = ferrite_policy::Request {
         account: ACCOUNT_ID,
-        principal,
+        principal: caller.policy_principal(),
         action: action.name(),
         resource: &arn,
         context: caller.context.get(),
     };
-    let mut outcome = Outcome::NotApplicable;
-    for p in caller.policies.iter() {
-        match p.evaluate(&request) {
-            Outcome::Deny => return Outcome::Deny,
-            Outcome::Allow => outcome = Outcome::Allow,
-            Outcome::NotApplicable => {}
-        }
+    let mut outcome = caller.identity_outcome(&request);
+    if outcome == Outcome::Deny {
+        return Outcome::Deny;
     }
     if let Some(bp) = bucket_policy {
         match bp.policy.as_ref().map_or(Outcome::Deny, |p| p.evaluate(&request)) {

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ferrite_policy::{Context, Policy};
+use ferrite_policy::{Context, Outcome, Policy};
 
 use crate::records::PublicAccessBlock;
 
@@ -94,6 +94,38 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the policy evaluator sees it.
+    pub(crate) fn policy_principal(&self) -> ferrite_policy::Principal<'_> {
+        match &self.principal {
+            Principal::Root { canonical_id, .. } => ferrite_policy::Principal::Root { canonical_id },
+            Principal::User {
+                canonical_id,
+                display_name,
+                user_id,
+                ..
+            } => ferrite_policy::Principal::User {
+                name: display_name,
+                canonical_id,
+                user_id,
+            },
+            Principal::Anonymous => ferrite_policy::Principal::Anonymous,
+        }
+    }
+
+    /// What the caller's identity policies say of `request` together: a Deny in any
+    /// wins, then an Allow in any.
+    pub(crate) fn identity_outcome(&self, request: &ferrite_policy::Request<'_>) -> Outcome {
+        let mut outcome = Outcome::NotApplicable;
+        for p in self.policies.iter() {
+            match p.evaluate(request) {
+                Outcome::Deny => return Outcome::Deny,
+                Outcome::Allow => outcome = Outcome::Allow,
+                Outcome::NotApplicable => {}
+            }
+        }
+        outcome
+    }
+
     pub fn new(principal: Principal) -> Self {
         Self {
             principal,

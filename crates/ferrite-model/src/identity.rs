@@ -132,36 +132,22 @@ fn parse_identity(document: &str) -> ModelResult<Policy> {
 /// Fails unless `caller` may perform the IAM `action` on `resource`: root always;
 /// a user when its policies allow it and none denies it; anonymous never.
 pub(crate) fn require_iam(caller: &Caller, action: &str, resource: &str) -> ModelResult<()> {
-    let (name, canonical_id, user_id) = match &caller.principal {
+    match &caller.principal {
         Principal::Root { .. } => return Ok(()),
         Principal::Anonymous => return Err(ModelError::AccessDenied),
-        Principal::User {
-            display_name,
-            canonical_id,
-            user_id,
-            ..
-        } => (display_name, canonical_id, user_id),
-    };
+        Principal::User { .. } => {}
+    }
     let request = ferrite_policy::Request {
         account: ACCOUNT_ID,
-        principal: ferrite_policy::Principal::User {
-            name,
-            canonical_id,
-            user_id,
-        },
+        principal: caller.policy_principal(),
         action,
         resource,
         context: caller.context.get(),
     };
-    let mut allowed = false;
-    for p in caller.policies.iter() {
-        match p.evaluate(&request) {
-            Outcome::Deny => return Err(ModelError::AccessDenied),
-            Outcome::Allow => allowed = true,
-            Outcome::NotApplicable => {}
-        }
+    match caller.identity_outcome(&request) {
+        Outcome::Allow => Ok(()),
+        Outcome::Deny | Outcome::NotApplicable => Err(ModelError::AccessDenied),
     }
-    if allowed { Ok(()) } else { Err(ModelError::AccessDenied) }
 }
 
 /// `(user key, 0, rest)`: the keys of a user's rows in the policy tables.

@@ -449,7 +449,7 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let b = get_bucket(&*txn, &bucket)?;
-                let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, e))?;
+                let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, &key, e))?;
                 allow(
                     &caller,
                     Operation::AbortMultipartUpload.action(false),
@@ -479,7 +479,7 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = get_bucket(&*txn, &bucket)?;
-            let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, e))?;
+            let upload = get_upload(&*txn, b.id, &key, &id).map_err(|e| not_found(&caller, &b, &key, e))?;
             allow(
                 &caller,
                 Operation::ListParts.action(false),

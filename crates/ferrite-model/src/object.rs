@@ -269,21 +269,21 @@ fn read_version(
                     let e = ModelError::DeletedKey {
                         version_id: version_label(&m),
                     };
-                    return Err(not_found(caller, &b, e));
+                    return Err(not_found(caller, &b, key, e));
                 }
-                _ => return Err(not_found(caller, &b, ModelError::NoSuchKey)),
+                _ => return Err(not_found(caller, &b, key, ModelError::NoSuchKey)),
             },
         },
         Some(sel) => {
             let Some((_, rec)) = find(txn, b.id, key, sel)? else {
-                return Err(not_found(caller, &b, ModelError::NoSuchVersion));
+                return Err(not_found(caller, &b, key, ModelError::NoSuchVersion));
             };
             if rec.delete_marker {
                 let e = ModelError::DeleteMarkerVersion {
                     version_id: version_label(&rec),
                     last_modified_ms: rec.last_modified_ms,
                 };
-                return Err(not_found(caller, &b, e));
+                return Err(not_found(caller, &b, key, e));
             }
             rec
         }
@@ -591,12 +591,17 @@ impl Ferrite {
                 let reader = caller.for_copy_source();
                 let src = match &src_sel {
                     None => get_object(&*txn, &object_key(src_bucket.id, &req.src_key))?
-                        .ok_or_else(|| not_found(&reader, &src_bucket, ModelError::NoSuchKey))?,
+                        .ok_or_else(|| not_found(&reader, &src_bucket, &req.src_key, ModelError::NoSuchKey))?,
                     Some(sel) => {
                         let (_, rec) = find(&*txn, src_bucket.id, &req.src_key, sel)?
-                            .ok_or_else(|| not_found(&reader, &src_bucket, ModelError::NoSuchVersion))?;
+                            .ok_or_else(|| not_found(&reader, &src_bucket, &req.src_key, ModelError::NoSuchVersion))?;
                         if rec.delete_marker {
-                            return Err(not_found(&reader, &src_bucket, ModelError::CopySourceIsDeleteMarker));
+                            return Err(not_found(
+                                &reader,
+                                &src_bucket,
+                                &req.src_key,
+                                ModelError::CopySourceIsDeleteMarker,
+                            ));
                         }
                         rec
                     }

@@ -58,6 +58,15 @@ impl Context {
         }
     }
 
+    /// Makes `value` the only value of `key`.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.entries.iter_mut().find(|(k, _)| same_key(k, key)) {
+            Some((_, values)) => *values = vec![value],
+            None => self.entries.push((key.to_lowercase(), vec![value])),
+        }
+    }
+
     /// The values of `key` (any case); empty when the request does not have the key.
     pub fn get(&self, key: &str) -> &[String] {
         self.entries
@@ -82,5 +91,24 @@ fn same_key(stored: &str, key: &str) -> bool {
         stored.eq_ignore_ascii_case(key)
     } else {
         stored.chars().eq(key.chars().flat_map(char::to_lowercase))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_case_insensitive_insert_adds_and_set_replaces() {
+        let mut cx = Context::new();
+        cx.insert("s3:RequestObjectTagKeys", "a");
+        cx.insert("S3:requestobjecttagkeys", "b");
+        assert_eq!(cx.get("s3:requestObjectTagKeys"), ["a", "b"]);
+        cx.set("s3:prefix", "x/");
+        cx.set("S3:Prefix", "y/");
+        assert_eq!(cx.get("s3:prefix"), ["y/"]);
+        cx.set("s3:RequestObjectTagKeys", "c");
+        assert_eq!(cx.get("s3:requestobjecttagkeys"), ["c"]);
+        assert!(cx.get("aws:SourceIp").is_empty());
     }
 }

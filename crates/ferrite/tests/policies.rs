@@ -211,6 +211,44 @@ async fn a_user_policy_with_the_username_variable_limits_a_user_to_its_home_pref
     assert_eq!(list(&alice.s3, "shared", Some("home/alice/")).await, Ok(()));
     assert!(denied(list(&alice.s3, "shared", Some("home/bob/")).await));
     assert!(denied(list(&alice.s3, "shared", None).await));
+    // A missing key in her home reads as missing (she may list that prefix); one in
+    // bob's home as denied, which tells her nothing about what bob has.
+    let e = alice
+        .s3
+        .head_object()
+        .bucket("shared")
+        .key("home/alice/none.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 404);
+    let e = alice
+        .s3
+        .get_object()
+        .bucket("shared")
+        .key("home/alice/none.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchKey"));
+    let e = alice
+        .s3
+        .get_object()
+        .bucket("shared")
+        .key("home/bob/none.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (403, "AccessDenied"));
+    let e = alice
+        .s3
+        .head_object()
+        .bucket("shared")
+        .key("home/bob/none.txt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 403);
     // Removing the policy takes effect on the next request (alice still reads what
     // she wrote: she owns it, and its ACL is hers).
     root_iam(&server)
@@ -587,4 +625,61 @@ async fn built_in_readonly_reads_every_bucket_and_writes_none() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDenied");
+}
+
+#[tokio::test]
+async fn a_user_may_manage_its_own_keys_and_no_one_elses_through_the_username_variable() {
+    let server = Server::start();
+    let iam = root_iam(&server);
+    let erin = new_user(&server, "erin").await;
+    new_user(&server, "oscar").await;
+    let own_keys = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":["iam:CreateAccessKey","iam:ListAccessKeys","iam:DeleteAccessKey"],
+        "Resource":"arn:aws:iam::000000000000:user/${aws:username}"}]}"#;
+    // Before the policy: not even her own keys.
+    let e = erin.iam.list_access_keys().send().await.unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("AccessDenied"));
+    iam.put_user_policy()
+        .user_name("erin")
+        .policy_name("own-keys")
+        .policy_document(own_keys)
+        .send()
+        .await
+        .unwrap();
+    // Her own keys, named or implied.
+    let made = erin.iam.create_access_key().send().await.unwrap();
+    let new_id = made.access_key().unwrap().access_key_id().to_string();
+    let mine = erin.iam.list_access_keys().user_name("erin").send().await.unwrap();
+    assert_eq!(mine.access_key_metadata().len(), 2);
+    erin.iam
+        .delete_access_key()
+        .access_key_id(&new_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        erin.iam
+            .list_access_keys()
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+            .len(),
+        1
+    );
+    // Oscar's keys, and anything else, stay out of reach.
+    let e = erin.iam.list_access_keys().user_name("oscar").send().await.unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("AccessDenied"));
+    let e = erin
+        .iam
+        .create_access_key()
+        .user_name("oscar")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("AccessDenied"));
+    let e = erin.iam.create_user().user_name("mallory").send().await.unwrap_err();
+    assert_eq!(e.into_service_error().meta().code(), Some("AccessDenied"));
+    let oscar_keys = iam.list_access_keys().user_name("oscar").send().await.unwrap();
+    assert_eq!(oscar_keys.access_key_metadata().len(), 1, "nothing made for oscar");
 }

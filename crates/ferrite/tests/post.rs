@@ -351,6 +351,21 @@ async fn every_condition_is_enforced_and_a_refusal_stores_nothing() {
     let a = post(&server, "other", &form, Some(("f", b"1"))).await;
     assert_eq!(a.status, 403, "{}", a.text);
     assert!(a.message().unwrap().contains(r#"["eq", "$bucket", "cond"]"#));
+    // The same with a bucket field naming the bucket the form was made for: still the
+    // policy's 403, and nothing stored in either bucket.
+    let form = FormBuilder::new()
+        .field("key", "ok/4")
+        .field("bucket", "cond")
+        .field("acl", "private")
+        .sigv4(&in_an_hour(), conditions());
+    let a = post(&server, "other", &form, Some(("f", b"1"))).await;
+    assert_eq!(
+        (a.status, a.code().as_deref()),
+        (403, Some("AccessDenied")),
+        "{}",
+        a.text
+    );
+    assert!(!exists(&server, "other", "ok/4").await && !exists(&server, "cond", "ok/4").await);
     // A field no condition covers.
     let form = FormBuilder::new()
         .field("key", "ok/5")
@@ -738,4 +753,62 @@ async fn virtual_hosted_style_posts_name_the_bucket_in_the_host() {
         .await
         .unwrap();
     assert_eq!(common::read_all(got).await, b"virtual");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_policy_conditions_see_the_forms_fields() {
+    let server = Server::start();
+    bucket(&server, "guarded").await;
+    // Uploads must be private and come through a form (s3:authType POST): a Deny that
+    // binds root too.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"PrivateOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::guarded/*",
+         "Condition":{"StringNotEquals":{"s3:x-amz-acl":"private"}}},
+        {"Sid":"FormsOnly","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::guarded/*",
+         "Condition":{"StringNotEquals":{"s3:authType":"POST"}}}]}"#;
+    server
+        .client()
+        .put_bucket_policy()
+        .bucket("guarded")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let conditions = || {
+        vec![
+            json!({"bucket": "guarded"}),
+            json!(["starts-with", "$key", ""]),
+            json!(["starts-with", "$acl", ""]),
+        ]
+    };
+    let form = |key: &str, acl: &str| {
+        FormBuilder::new()
+            .field("key", key)
+            .field("acl", acl)
+            .sigv4(&in_an_hour(), conditions())
+    };
+    let a = post(&server, "guarded", &form("public", "public-read"), Some(("f", b"1"))).await;
+    assert_eq!(
+        (a.status, a.code().as_deref()),
+        (403, Some("AccessDenied")),
+        "{}",
+        a.text
+    );
+    assert!(!exists(&server, "guarded", "public").await);
+    let a = post(&server, "guarded", &form("private", "private"), Some(("f", b"1"))).await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    assert!(exists(&server, "guarded", "private").await);
+    // The same upload as a plain PUT is not a form: denied.
+    let e = server
+        .client()
+        .put_object()
+        .bucket("guarded")
+        .key("put")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(common::code(&e), "AccessDenied");
+    assert!(!exists(&server, "guarded", "put").await);
 }

@@ -101,6 +101,7 @@ impl Iam {
                 format!("Unsupported API version {v}; this endpoint speaks 2010-05-08."),
             ));
         }
+        refuse_unsupported(&params)?;
         let p = Params(&params);
         let result = match action {
             "CreateUser" => self.create_user(&caller, &p).await,
@@ -200,17 +201,13 @@ impl Iam {
     }
 
     async fn create_access_key(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
-        let user = p.get("UserName").ok_or_else(|| {
-            IamError::validation("UserName is required: root's keys are configured, not managed here")
-        })?;
+        let user = user_or_self(caller, p)?;
         let key = self.model.create_access_key(caller, user).await.map_err(model_error)?;
         Ok(Some(xml::access_key("AccessKey", &key.info, Some(key.secret.expose()))))
     }
 
     async fn list_access_keys(&self, caller: &Caller, p: &Params<'_>) -> IamResult<Option<String>> {
-        let user = p.get("UserName").ok_or_else(|| {
-            IamError::validation("UserName is required: root's keys are configured, not managed here")
-        })?;
+        let user = user_or_self(caller, p)?;
         let keys = self.model.list_access_keys(caller, user).await.map_err(model_error)?;
         let mut out = String::from("<AccessKeyMetadata>");
         for k in &keys {
@@ -417,6 +414,42 @@ fn params(parts: &http::request::Parts, body: &[u8]) -> HashMap<String, String> 
 
 struct Params<'a>(&'a HashMap<String, String>);
 
+/// The user a key operation names, or without a name (as on AWS) the user who signed
+/// it. Root's own keys are configured, not managed through IAM.
+fn user_or_self<'a>(caller: &'a Caller, p: &'a Params<'_>) -> IamResult<&'a str> {
+    match (p.get("UserName"), &caller.principal) {
+        (Some(name), _) => Ok(name),
+        (None, ferrite_model::Principal::User { display_name, .. }) => Ok(display_name),
+        (None, _) => Err(IamError::validation(
+            "UserName is required: root's keys are configured, not managed here",
+        )),
+    }
+}
+
+/// Refuses the IAM parameters Ferrite does not implement, whatever the action, rather
+/// than ignore them: tags, permissions boundaries and paths other than `/`.
+fn refuse_unsupported(params: &HashMap<String, String>) -> IamResult<()> {
+    let not_implemented = |what: &str| {
+        Err(IamError::new(
+            "NotImplemented",
+            StatusCode::NOT_IMPLEMENTED,
+            format!("{what} not implemented by Ferrite; the request was not carried out."),
+        ))
+    };
+    for (name, value) in params {
+        if name.starts_with("Tags.") {
+            return not_implemented("IAM tags are");
+        }
+        if name == "PermissionsBoundary" {
+            return not_implemented("Permissions boundaries are");
+        }
+        if (name == "Path" || name == "PathPrefix") && value != "/" {
+            return not_implemented("IAM paths other than / are");
+        }
+    }
+    Ok(())
+}
+
 impl Params<'_> {
     fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
@@ -577,6 +610,32 @@ mod tests {
         assert_eq!(p["Action"], "CreateUser");
         assert_eq!(p["UserName"], "a+b@c");
         assert_eq!(p["Version"], "2010-05-08");
+    }
+
+    #[test]
+    fn tags_boundaries_and_paths_are_refused_not_ignored() {
+        let form = |body: &str| {
+            let (parts, ()) = http::Request::post("/").body(()).unwrap().into_parts();
+            params(&parts, body.as_bytes())
+        };
+        for body in [
+            "Action=CreateUser&UserName=a&Tags.member.1.Key=team&Tags.member.1.Value=x",
+            "Action=CreateUser&UserName=a&PermissionsBoundary=arn%3Aaws%3Aiam%3A%3Aaws%3Apolicy%2Freadonly",
+            "Action=CreateUser&UserName=a&Path=%2Fdivision%2F",
+            "Action=CreatePolicy&PolicyName=p&PolicyDocument=%7B%7D&Path=%2Fteam%2F",
+            "Action=CreatePolicy&PolicyName=p&PolicyDocument=%7B%7D&Tags.member.1.Key=k",
+            "Action=ListPolicies&PathPrefix=%2Fteam%2F",
+        ] {
+            let e = refuse_unsupported(&form(body)).unwrap_err();
+            assert_eq!((e.code, e.status.as_u16()), ("NotImplemented", 501), "{body}");
+        }
+        for body in [
+            "Action=CreateUser&UserName=a",
+            "Action=CreateUser&UserName=a&Path=%2F",
+            "Action=ListPolicies&PathPrefix=%2F&Scope=Local",
+        ] {
+            assert!(refuse_unsupported(&form(body)).is_ok(), "{body}");
+        }
     }
 
     #[test]

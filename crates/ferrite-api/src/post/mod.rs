@@ -172,13 +172,6 @@ impl PostObject {
             })??;
         let form = Form::new(fields)?;
         form.refuse_unimplemented()?;
-        if let Some(b) = form.get("bucket")
-            && b != req.bucket
-        {
-            return Err(invalid_argument(
-                "The bucket field does not name the bucket the form is posted to.",
-            ));
-        }
         let (mut caller, policy) = self.authenticate(&form)?;
         caller.context = std::sync::Arc::new(ferrite_model::RequestContext::ready(form_context(&form, &req)));
         let filename = file.file_name().unwrap_or("").to_string();
@@ -190,6 +183,15 @@ impl PostObject {
         if let Some(policy) = &policy {
             range = policy.check(&form, req.bucket, &key, OffsetDateTime::now_utc())?;
             range.1 = range.1.min(ferrite_model::MAX_PUT_SIZE);
+        }
+        // After the signature and the policy (whose `bucket` condition names the bucket
+        // the form was made for: a form posted elsewhere fails it with 403).
+        if let Some(b) = form.get("bucket")
+            && b != req.bucket
+        {
+            return Err(invalid_argument(
+                "The bucket field does not name the bucket the form is posted to.",
+            ));
         }
         let (put, claims) = form.put_attrs()?;
         let stream = FileStream {
