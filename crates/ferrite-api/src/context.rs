@@ -17,21 +17,27 @@ pub struct ClientInfo {
     pub secure: bool,
 }
 
-/// Request headers whose value policies test as `s3:<header name>`.
-const HEADER_KEYS: &[&str] = &[
-    "x-amz-acl",
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-storage-class",
-    "x-amz-copy-source",
-    "x-amz-metadata-directive",
-    "x-amz-content-sha256",
+/// Request headers whose value policies test, and their keys (`s3:<header name>`).
+const HEADER_KEYS: &[(&str, &str)] = &[
+    ("x-amz-acl", "s3:x-amz-acl"),
+    ("x-amz-grant-read", "s3:x-amz-grant-read"),
+    ("x-amz-grant-write", "s3:x-amz-grant-write"),
+    ("x-amz-grant-read-acp", "s3:x-amz-grant-read-acp"),
+    ("x-amz-grant-write-acp", "s3:x-amz-grant-write-acp"),
+    ("x-amz-grant-full-control", "s3:x-amz-grant-full-control"),
+    ("x-amz-server-side-encryption", "s3:x-amz-server-side-encryption"),
+    (
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("x-amz-storage-class", "s3:x-amz-storage-class"),
+    ("x-amz-copy-source", "s3:x-amz-copy-source"),
+    ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
+    ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
 ];
+
+/// The other headers the keys are built from.
+const OTHER_HEADERS: &[&str] = &["user-agent", "referer", "authorization", "x-amz-date"];
 
 /// Query parameters policies test, and their keys.
 const QUERY_KEYS: &[(&str, &str)] = &[
@@ -43,30 +49,52 @@ const QUERY_KEYS: &[(&str, &str)] = &[
 
 /// The condition keys of a request at `now`, built only if a policy asks for them:
 /// what they need of the request (its URI, the few headers they read) is kept,
-/// cheaply (both share the request's buffers), and the rest dropped.
+/// cheaply (both share the request's buffers; one pass over the headers), and the
+/// rest dropped. Every request pays for this much; only requests that meet a
+/// condition pay for the keys.
 pub fn lazy_request_context(
     uri: &http::Uri,
     headers: &http::HeaderMap,
     client: Option<&ClientInfo>,
     now: OffsetDateTime,
 ) -> RequestContext {
-    let mut kept = http::HeaderMap::new();
-    for name in ["user-agent", "referer", "authorization", "x-amz-date"]
+    let wanted = |name: &str| {
+        OTHER_HEADERS.contains(&name) || (name.starts_with("x-amz-") && HEADER_KEYS.iter().any(|(h, _)| *h == name))
+    };
+    let kept: Vec<(http::HeaderName, http::HeaderValue)> = headers
         .iter()
-        .chain(HEADER_KEYS)
-    {
-        if let Some(v) = headers.get(*name) {
-            kept.insert(*name, v.clone());
-        }
-    }
+        .filter(|(name, _)| wanted(name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let (uri, client) = (uri.clone(), client.copied());
-    RequestContext::lazy(move || request_context(&uri, &kept, client.as_ref(), now))
+    RequestContext::lazy(move || {
+        let header = |name: &str| {
+            kept.iter()
+                .find(|(n, _)| n.as_str() == name)
+                .and_then(|(_, v)| v.to_str().ok())
+        };
+        build(&uri, &header, client.as_ref(), now)
+    })
 }
 
 /// The condition keys of a request at `now`.
 pub fn request_context(
     uri: &http::Uri,
     headers: &http::HeaderMap,
+    client: Option<&ClientInfo>,
+    now: OffsetDateTime,
+) -> Context {
+    build(
+        uri,
+        &|name| headers.get(name).and_then(|v| v.to_str().ok()),
+        client,
+        now,
+    )
+}
+
+fn build<'h>(
+    uri: &http::Uri,
+    header: &dyn Fn(&str) -> Option<&'h str>,
     client: Option<&ClientInfo>,
     now: OffsetDateTime,
 ) -> Context {
@@ -86,16 +114,15 @@ pub fn request_context(
         cx.insert("aws:CurrentTime", t);
     }
     cx.insert("aws:EpochTime", now.unix_timestamp().to_string());
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ua) = header("user-agent") {
         cx.insert("aws:UserAgent", ua);
     }
     if let Some(r) = header("referer") {
         cx.insert("aws:Referer", r);
     }
-    for name in HEADER_KEYS {
+    for (name, key) in HEADER_KEYS {
         if let Some(v) = header(name) {
-            cx.insert(&format!("s3:{name}"), v);
+            cx.insert(key, v);
         }
     }
     let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())

@@ -410,7 +410,7 @@ fn policies(
         principal: caller.policy_principal(),
         action: action.name(),
         resource: &arn,
-        context: caller.context.get(),
+        context: &*caller.context,
     };
     let mut outcome = caller.identity_outcome(&request);
     if outcome == Outcome::Deny {

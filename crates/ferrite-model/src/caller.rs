@@ -58,6 +58,12 @@ impl RequestContext {
     }
 }
 
+impl ferrite_policy::ContextSource for RequestContext {
+    fn context(&self) -> &Context {
+        self.get()
+    }
+}
+
 impl Default for RequestContext {
     fn default() -> Self {
         Self::ready(Context::new())
@@ -115,15 +121,7 @@ impl Caller {
     /// What the caller's identity policies say of `request` together: a Deny in any
     /// wins, then an Allow in any.
     pub(crate) fn identity_outcome(&self, request: &ferrite_policy::Request<'_>) -> Outcome {
-        let mut outcome = Outcome::NotApplicable;
-        for p in self.policies.iter() {
-            match p.evaluate(request) {
-                Outcome::Deny => return Outcome::Deny,
-                Outcome::Allow => outcome = Outcome::Allow,
-                Outcome::NotApplicable => {}
-            }
-        }
-        outcome
+        Policy::evaluate_all(self.policies.iter().map(|p| &**p), request)
     }
 
     pub fn new(principal: Principal) -> Self {

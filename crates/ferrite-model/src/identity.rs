@@ -142,7 +142,7 @@ pub(crate) fn require_iam(caller: &Caller, action: &str, resource: &str) -> Mode
         principal: caller.policy_principal(),
         action,
         resource,
-        context: caller.context.get(),
+        context: &*caller.context,
     };
     match caller.identity_outcome(&request) {
         Outcome::Allow => Ok(()),

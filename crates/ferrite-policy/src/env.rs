@@ -138,7 +138,7 @@ impl<'r> Env<'r> {
                 Principal::Anonymous => None,
                 _ => Some(Vals::One(req.account)),
             },
-            Key::Context(k) => match req.context.get_lower(k) {
+            Key::Context(k) => match req.context.context().get_lower(k) {
                 [] => None,
                 values => Some(Vals::Many(values)),
             },

@@ -36,7 +36,7 @@ mod values;
 
 pub use error::PolicyError;
 pub use policy::{Outcome, Policy};
-pub use request::{Context, Principal, Request};
+pub use request::{Context, ContextSource, Principal, Request};
 
 // Policies are cached and shared between request threads as `Arc<Policy>`.
 const _: fn() = || {

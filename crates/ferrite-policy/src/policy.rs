@@ -148,6 +148,26 @@ impl Policy {
     /// allows; else NotApplicable. Allocation-free unless a policy variable or
     /// `aws:PrincipalArn` needs more room than the stack buffers provide.
     pub fn evaluate(&self, req: &Request<'_>) -> Outcome {
+        self.evaluate_at(req, action_index(req.action))
+    }
+
+    /// What `policies` say of `req` together: a Deny in any wins (the rest are not
+    /// evaluated), then an Allow in any; the same as evaluating each, with the
+    /// request's action looked up once.
+    pub fn evaluate_all<'p>(policies: impl IntoIterator<Item = &'p Policy>, req: &Request<'_>) -> Outcome {
+        let action = action_index(req.action);
+        let mut outcome = Outcome::NotApplicable;
+        for p in policies {
+            match p.evaluate_at(req, action) {
+                Outcome::Deny => return Outcome::Deny,
+                Outcome::Allow => outcome = Outcome::Allow,
+                Outcome::NotApplicable => {}
+            }
+        }
+        outcome
+    }
+
+    fn evaluate_at(&self, req: &Request<'_>, action: Option<usize>) -> Outcome {
         let mut arn_buf;
         let principal_arn = if self.needs_principal_arn {
             arn_buf = ArnBuf::new();
@@ -155,7 +175,7 @@ impl Policy {
         } else {
             None
         };
-        let env = Env::new(req, principal_arn, action_index(req.action));
+        let env = Env::new(req, principal_arn, action);
         let mut allowed = false;
         for statement in &self.statements {
             if allowed && statement.effect == Effect::Allow {

@@ -30,8 +30,22 @@ pub struct Request<'a> {
     /// The request's condition keys, filled by the caller. The principal keys
     /// (`aws:username`, `aws:userid`, `aws:PrincipalType`, `aws:PrincipalArn`,
     /// `aws:PrincipalAccount`) are derived from `principal` and `account` instead; values
-    /// for them in the context are ignored.
-    pub context: &'a Context,
+    /// for them in the context are ignored. A [`Context`], or a [`ContextSource`] that
+    /// builds one only when a condition first asks for a key.
+    pub context: &'a dyn ContextSource,
+}
+
+/// Where a request's condition keys come from. Evaluation asks only when a statement
+/// whose principal, action and resource match has a condition on a request key: most
+/// requests never get that far, and a source may put off building its keys until then.
+pub trait ContextSource: std::fmt::Debug + Sync {
+    fn context(&self) -> &Context;
+}
+
+impl ContextSource for Context {
+    fn context(&self) -> &Context {
+        self
+    }
 }
 
 /// The condition keys of a request and their values.

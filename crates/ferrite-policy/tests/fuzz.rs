@@ -430,6 +430,35 @@ proptest! {
         }
     }
 
+    /// Evaluating a set of policies together is evaluating each and combining (a Deny
+    /// in any wins, then an Allow in any).
+    #[test]
+    fn evaluate_all_combines_each_policys_outcome(
+        policies in prop::collection::vec(prop::collection::vec(statement(), 1..4), 1..5),
+        ((kind, name), action, resource, keys) in (principal(), action(), resource(), context()),
+    ) {
+        let parsed: Vec<Policy> = policies
+            .iter()
+            .map(|st| parse(&format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, st.join(",")), Scope::Bucket(BUCKET)).unwrap())
+            .collect();
+        let each: Vec<Outcome> = parsed.iter().map(|p| evaluate(p, kind, &name, &action, &resource, &keys)).collect();
+        let expected = if each.contains(&Outcome::Deny) {
+            Outcome::Deny
+        } else if each.contains(&Outcome::Allow) {
+            Outcome::Allow
+        } else {
+            Outcome::NotApplicable
+        };
+        let mut context = Context::new();
+        for (k, v) in &keys {
+            context.insert(k, v.as_str());
+        }
+        let together = with_principal(kind, &name, |principal| {
+            Policy::evaluate_all(&parsed, &Request { account: "000000000000", principal, action: &action, resource: &resource, context: &context })
+        });
+        prop_assert_eq!(together, expected);
+    }
+
     #[test]
     fn arbitrary_requests_never_panic(
         (kind, name) in principal(),
