@@ -6,6 +6,7 @@
 #   BENCH_ONLY="put-4k get-4k" bench/run.sh   # some workloads
 #   FERRITE_EXTRA_ARGS=--no-fsync bench/run.sh  # the at-your-own-risk mode
 #   FERRITE_BIN=/path/to/ferrite bench/run.sh   # another build of the server (A/B runs)
+#   BENCH_PAIR_ROUNDS=6 bench/run.sh            # paired variants alternated 6 times (see below)
 #
 # Builds Ferrite and ferrite-bench in release mode, measures the box's physical
 # limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 duration=${BENCH_DURATION:-10s}
 only=${BENCH_ONLY:-}
+pair_rounds=${BENCH_PAIR_ROUNDS:-1}
 out="$root/bench/results"
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -65,36 +67,35 @@ for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" && break; sleep 
 endpoint="http://$(sed -n 's/^listening on //p' "$work/stdout")"
 
 want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
-run() {
-  local name=$1; shift
+run() { # NAME [--file FILE] ARGS...: one workload, recorded in FILE.json (default NAME)
+  local name=$1 file=$1; shift
+  if [ "${1:-}" = --file ]; then file=$2; shift 2; fi
   want "$name" || return 0
-  echo "== $name" >&2
-  "$bench" --endpoint "$endpoint" --duration "$duration" --label "$name" --json "$runs/$name.json" "$@" >&2
+  echo "== $file" >&2
+  local before after
+  before=$(server_ticks)
+  "$bench" --endpoint "$endpoint" --duration "${run_duration:-$duration}" --label "$name" --json "$runs/$file.json" "$@" >&2
+  after=$(server_ticks)
+  # The server's CPU time (user + system) over the run, prepare phase included.
+  echo $((after - before)) >"$runs/$file.ticks"
 }
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
 run put-4k --op put --size 4KiB --concurrency 16
 run get-4k --op get --size 4KiB --concurrency 16 --objects 5000
 # The same two as a user (made with `ferrite admin`, in a bucket of its own): the cost
 # of looking up a user's key and authorizing every request (root skips the lookup).
 # The goal is within 3% of root's throughput.
+admin() { "$server_bin" admin --endpoint "$endpoint" --json "$@"; }
 if want put-4k-user || want get-4k-user; then
-  admin() { "$server_bin" admin --endpoint "$endpoint" --json "$@"; }
   admin user add benchuser >/dev/null
   user_key=$(admin key add benchuser)
-  (
-    AWS_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$user_key")
-    AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$user_key")
-    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-    run put-4k-user --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-user
-    run get-4k-user --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-user
-  )
 fi
 # The same two for a user whose every request is decided by policies: 5 managed
 # policies attached to it, and a 20-statement bucket policy on a bucket root owns (the
 # user's access comes from one of its statements). The goal is within 5% of the
 # no-policy user's throughput.
 if want put-4k-policy || want get-4k-policy; then
-  admin() { "$server_bin" admin --endpoint "$endpoint" --json "$@"; }
   admin user add policyuser >/dev/null
   policy_key=$(admin key add policyuser)
   for i in 1 2 3 4 5; do
@@ -130,14 +131,43 @@ PY
   # Root makes the bucket and sets its policy (a short unrecorded run).
   "$bench" --endpoint "$endpoint" --op put --size 4KiB --concurrency 1 --duration 1s \
     --bucket ferrite-bench-policy --bucket-policy "$work/bucket-policy.json" >/dev/null 2>&1
-  (
-    AWS_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$policy_key")
-    AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$policy_key")
-    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
-    run put-4k-policy --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-policy
-    run get-4k-policy --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-policy
-  )
 fi
+# The paired variants, alternated: on this kind of box one run of each differs by up to
+# +-10% from the next (the store grows, the host's load moves), more than the 5% the
+# comparison is about. With BENCH_PAIR_ROUNDS=N each pair runs N times, the order
+# flipped every round; the ratio is taken over the sums of all rounds. Round 1 writes
+# NAME.json (the table), later rounds NAME.rK.json.
+as_user() { # KEY_JSON NAME ARGS...: one run with that user's key
+  local key=$1; shift
+  (
+    AWS_ACCESS_KEY_ID=$(jq -r .access_key_id <<<"$key")
+    AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key <<<"$key")
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+    run "$@"
+  )
+}
+for op in put get; do
+  for round in $(seq "$pair_rounds"); do
+    order="user policy"
+    [ $((round % 2)) = 0 ] && order="policy user"
+    for who in $order; do
+      name=$op-4k-$who
+      want "$name" || continue
+      [ "$round" = 1 ] && file=$name || file=$name.r$round
+      if [ "$who" = user ]; then key=$user_key bucket=ferrite-bench-user; else key=$policy_key bucket=ferrite-bench-policy; fi
+      if [ "$op" = put ]; then
+        args=(--op put)
+      else
+        args=(--op get --objects 5000 --no-prepare)
+        # The objects the reads read, written once by a short run that is not
+        # recorded (its writes would count in the first round's server CPU).
+        [ "$round" = 1 ] && run_duration=1s as_user "$key" "$name" --file "$name.prepare" --op get \
+          --objects 5000 --size 4KiB --concurrency 16 --bucket "$bucket"
+      fi
+      as_user "$key" "$name" --file "$file" "${args[@]}" --size 4KiB --concurrency 16 --bucket "$bucket"
+    done
+  done
+done
 run head-4k --op head --size 4KiB --concurrency 16 --objects 5000 --no-prepare
 run delete-4k --op delete --size 4KiB --concurrency 16 --objects 60000 --bucket ferrite-bench-delete
 run put-64m --op put --size 64MiB --concurrency 4
@@ -164,10 +194,23 @@ floors = {
 }
 order = ["put-4k", "get-4k", "put-4k-user", "get-4k-user", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "multipart-256m", "list-100k", "mixed-64k"]
 results = []
+ticks_per_s = os.sysconf("SC_CLK_TCK")
+
+
+def load(file):
+    r = json.load(open(os.path.join(runs, file + ".json")))
+    t = os.path.join(runs, file + ".ticks")
+    # Server CPU per operation: what a workload costs the server, whatever else the
+    # box runs (the client shares it). Reads that prepare their objects count the
+    # prepare phase too, so compare like with like.
+    if os.path.exists(t) and r["ops"] > 0:
+        r["server_cpu_us_per_op"] = int(open(t).read()) / ticks_per_s * 1e6 / r["ops"]
+    return r
+
+
 for name in order:
-    p = os.path.join(runs, name + ".json")
-    if os.path.exists(p):
-        results.append(json.load(open(p)))
+    if os.path.exists(os.path.join(runs, name + ".json")):
+        results.append(load(name))
 cpu = platform.processor() or platform.machine()
 try:
     for line in open("/proc/cpuinfo"):
@@ -195,8 +238,8 @@ lines = [
     f"(for context: {cores} MD5 processes at once made {md5_all:.0f} MiB/s together).",
     f"Server over the whole suite: peak RSS {int(rss_kib) / 1024:.1f} MiB, CPU {float(cpu_s):.1f} s.",
     "",
-    "| workload | concurrency | ops/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | errors | floor |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| workload | concurrency | ops/s | MiB/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU us/op | floor |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
 ]
 for r in results:
     name = r["label"]
@@ -207,9 +250,10 @@ for r in results:
         unit = "ops/s" if kind == "ops" else "MiB/s"
         floor = f"{'met' if got >= value else 'MISSED'} (>= {value:.0f} {unit})"
     l = r["latency_ms"]
+    cpu = f"{r['server_cpu_us_per_op']:.1f}" if "server_cpu_us_per_op" in r else ""
     lines.append(
         f"| {name} | {r['concurrency']} | {r['ops_per_sec']:.0f} | {r['mib_per_sec']:.1f} | {l['p50']:.2f} | "
-        f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {r['errors']} | {floor} |"
+        f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {r['errors']} | {cpu} | {floor} |"
     )
 by_name = {r["label"]: r for r in results}
 for op in ("put-4k", "get-4k"):
@@ -217,10 +261,29 @@ for op in ("put-4k", "get-4k"):
     if base and user and base["ops_per_sec"] > 0:
         ratio = user["ops_per_sec"] / base["ops_per_sec"]
         lines.append(f"\n{op} as a user: {ratio:.3f} of root's throughput (goal: >= 0.97)")
-    user, policy = by_name.get(op + "-user"), by_name.get(op + "-policy")
-    if user and policy and user["ops_per_sec"] > 0:
-        ratio = policy["ops_per_sec"] / user["ops_per_sec"]
-        lines.append(f"\n{op} under policies: {ratio:.3f} of the no-policy user's throughput (goal: >= 0.95)")
+    rounds = {}
+    for who in ("user", "policy"):
+        files = [f"{op}-{who}"] + [f"{op}-{who}.r{k}" for k in range(2, 1000)]
+        rounds[who] = [load(f) for f in files if os.path.exists(os.path.join(runs, f + ".json"))]
+    if rounds["user"] and rounds["policy"]:
+        n = min(len(rounds["user"]), len(rounds["policy"]))
+        tput = {w: sum(r["ops_per_sec"] for r in rs) for w, rs in rounds.items()}
+        # Server CPU per op over all rounds (the first GET round's prepare phase
+        # is counted for both alike).
+        cpu = {w: sum(r.get("server_cpu_us_per_op", 0) * r["ops"] for r in rs) / max(1, sum(r["ops"] for r in rs))
+               for w, rs in rounds.items()}
+        ratio = tput["policy"] / tput["user"] if tput["user"] > 0 else 0
+        lines.append(f"\n{op} under policies: {ratio:.3f} of the no-policy user's throughput over {n} alternated round(s) (goal: >= 0.95)")
+        if cpu["user"] > 0:
+            lines.append(f"{op} under policies: server CPU per op {cpu['policy']:.1f} us vs {cpu['user']:.1f} us, "
+                         f"{cpu['policy'] / cpu['user']:.3f} (the cost the goal is about, steadier than throughput on a shared box)")
+        if n > 1:
+            doc.setdefault("paired_rounds", {})[op] = {
+                w: [{"ops_per_sec": r["ops_per_sec"], "server_cpu_us_per_op": r.get("server_cpu_us_per_op")} for r in rs]
+                for w, rs in rounds.items()}
+            for who in ("user", "policy"):
+                lines.append(f"- {op}-{who} by round (ops/s, server us/op): " + ", ".join(
+                    f"{r['ops_per_sec']:.0f}/{r.get('server_cpu_us_per_op', 0):.0f}" for r in rounds[who]))
 md = "\n".join(lines) + "\n"
 for base in (stamp, "latest"):
     json.dump(doc, open(os.path.join(out, base + ".json"), "w"), indent=2)

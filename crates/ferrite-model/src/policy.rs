@@ -8,7 +8,7 @@
 //! (emptied when full); a bucket without a policy never touches it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use ferrite_policy::{PolicyError, Scope};
 
@@ -20,8 +20,10 @@ use crate::{Caller, Ferrite, ModelError, ModelResult, tables};
 
 const CACHE_MAX: usize = 4096;
 
-fn cache() -> &'static Mutex<HashMap<u64, Arc<BucketPolicy>>> {
-    static CACHE: OnceLock<Mutex<HashMap<u64, Arc<BucketPolicy>>>> = OnceLock::new();
+/// Read-locked on every request to a bucket with a policy (concurrent readers do not
+/// wait on each other); write-locked only to add a policy parsed for the first time.
+fn cache() -> &'static RwLock<HashMap<u64, Arc<BucketPolicy>>> {
+    static CACHE: OnceLock<RwLock<HashMap<u64, Arc<BucketPolicy>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -51,9 +53,13 @@ pub(crate) fn policy_error(e: PolicyError) -> ModelError {
 /// (it was accepted when written) denies everyone but root and the bucket owner's
 /// policy changes, rather than granting nothing it did not grant before.
 pub(crate) fn parsed_bucket_policy(bucket: &str, stored: &StoredPolicy) -> Arc<BucketPolicy> {
-    let lock = || cache().lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(hit) = lock().get(&stored.stamp) {
-        return hit.clone();
+    let hit = cache()
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&stored.stamp)
+        .cloned();
+    if let Some(hit) = hit {
+        return hit;
     }
     let parsed = Arc::new(parse_bucket_policy(bucket, &stored.document).unwrap_or_else(|e| {
         tracing::error!(bucket, error = %e, "a stored bucket policy no longer parses; it denies every request");
@@ -62,7 +68,7 @@ pub(crate) fn parsed_bucket_policy(bucket: &str, stored: &StoredPolicy) -> Arc<B
             public: false,
         }
     }));
-    let mut map = lock();
+    let mut map = cache().write().unwrap_or_else(|p| p.into_inner());
     if map.len() >= CACHE_MAX {
         map.clear();
     }
