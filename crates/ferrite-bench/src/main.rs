@@ -93,6 +93,11 @@ struct Args {
     /// Set this JSON document as the bucket's policy before the run (as the signer).
     #[arg(long)]
     bucket_policy: Option<std::path::PathBuf>,
+    /// Grant WRITE on the bucket to every signed-in principal (an ACL grant to
+    /// AuthenticatedUsers, set as the signer) before the run: other users may then
+    /// write there without any policy.
+    #[arg(long)]
+    grant_write_to_authenticated: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -171,6 +176,30 @@ impl S3 {
         body: Bytes,
         keep_body: bool,
     ) -> anyhow::Result<Answer> {
+        self.send_with(method, path, query, &[], body, keep_body).await
+    }
+
+    /// [`Self::send`] with extra (unsigned) headers: for setup requests, not workloads.
+    async fn send_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<Answer> {
+        self.send_with(method, path, query, headers, body, true).await
+    }
+
+    async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Bytes,
+        keep_body: bool,
+    ) -> anyhow::Result<Answer> {
         let signed = self
             .signer
             .sign(method, &self.host, path, query, time::OffsetDateTime::now_utc());
@@ -192,6 +221,9 @@ impl S3 {
         let mut req = http::Request::builder().method(method).uri(uri);
         if let Some(origin) = &self.origin {
             req = req.header("origin", origin);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let req = req
             .header("host", &self.host)
@@ -447,6 +479,26 @@ impl Ctx {
         )
     }
 
+    /// PutBucketAcl granting WRITE to AuthenticatedUsers, with `--grant-write-to-authenticated`.
+    async fn grant_write(&self) -> anyhow::Result<()> {
+        if !self.args.grant_write_to_authenticated {
+            return Ok(());
+        }
+        let path = format!("/{}", uri_encode(&self.args.bucket, false));
+        let grant = r#"uri="http://acs.amazonaws.com/groups/global/AuthenticatedUsers""#;
+        let a = self
+            .s3
+            .send_with_headers(
+                "PUT",
+                &path,
+                &[("acl", "")],
+                &[("x-amz-grant-write", grant)],
+                Bytes::new(),
+            )
+            .await?;
+        expect(a.status == 200, &format!("PutBucketAcl: status {}", a.status))
+    }
+
     /// Writes the objects a read workload needs, `concurrency` at a time.
     async fn prepare(self: &Arc<Self>) -> anyhow::Result<()> {
         let (count, list) = match self.args.op {
@@ -537,6 +589,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     });
     ctx.ensure_bucket().await?;
     ctx.set_bucket_policy().await?;
+    ctx.grant_write().await?;
     if !ctx.args.no_prepare {
         ctx.prepare().await?;
     }

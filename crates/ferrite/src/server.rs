@@ -384,8 +384,11 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
     let operation = OperationName::default();
     req.extensions_mut().insert(operation.clone());
     let meter = state.metrics.meter(operation.clone());
-    let req = req.map(|body| Body::http_body(meter.count_received(body)));
-    let resp = respond(&state.s3, req, &operation).await;
+    let mut req = req.map(|body| Body::http_body(meter.count_received(body)));
+    let resp = match check_document(&mut req).await {
+        Ok(()) => respond(&state.s3, req, &operation).await,
+        Err(e) => s3_error_response(&e),
+    };
     let status = resp.status().as_u16();
     resp.map(|body| meter.finish(status, body))
 }
@@ -510,6 +513,34 @@ fn run_precheck<B>(state: &State, req: &Request<B>) -> Result<ferrite_api::Passe
         &|ak| state.auth.secret_for(ak),
         time::OffsetDateTime::now_utc(),
     )
+}
+
+/// A document request's body (CORS, policy, ACL, DeleteObjects, ...) checked against
+/// its `Content-MD5` / `x-amz-checksum-*` before it runs (`ferrite_api::document`).
+/// The body is read (bounded as the S3 layer bounds it) and kept for the S3 layer.
+async fn check_document(req: &mut Request<Body>) -> Result<(), s3s::S3Error> {
+    let Some(expected) = ferrite_api::document_claims(req.method(), req.uri(), req.headers())? else {
+        return Ok(());
+    };
+    let too_big =
+        || s3s::S3Error::with_message(s3s::S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.");
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_XML_BODY as u64) {
+        return Err(too_big());
+    }
+    // Past the bound without a declared length, or cut short: the body did not arrive
+    // as a document can.
+    let bytes = req.body_mut().store_all_limited(MAX_XML_BODY).await.map_err(|_| {
+        s3s::S3Error::with_message(
+            s3s::S3ErrorCode::IncompleteBody,
+            "The request body did not arrive whole (or is larger than a document may be).",
+        )
+    })?;
+    ferrite_api::verify_document(&expected, &bytes)
 }
 
 fn s3_error_response(e: &s3s::S3Error) -> Response<Body> {

@@ -426,3 +426,146 @@ async fn stalled_and_truncated_bodies_store_nothing() {
     assert_eq!(listed.key_count(), Some(0));
     assert_eq!(server.temp_files(), 0, "staged data of failed uploads is removed");
 }
+
+/// Document bodies (CORS, bucket policy, ACL, DeleteObjects) are checked against their
+/// Content-MD5 and x-amz-checksum-* like object data: a mismatch is 400 BadDigest and
+/// nothing changes; a matching digest goes through. Signed as the SDKs sign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_bodies_are_checked_against_their_digests() {
+    use base64::Engine as _;
+    let server = Server::start();
+    let c = server.client();
+    c.create_bucket().bucket("docs").send().await.unwrap();
+    c.put_object()
+        .bucket("docs")
+        .key("keep")
+        .body(ByteStream::from_static(b"1"))
+        .send()
+        .await
+        .unwrap();
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let md5 = |d: &[u8]| {
+        use md5::Digest as _;
+        b64(&md5::Md5::digest(d))
+    };
+    let root = (common::ACCESS_KEY, common::SECRET_KEY);
+    let send = |method: &'static str, pq: &'static str, headers: Vec<(&'static str, String)>, body: &'static [u8]| {
+        let server = &server;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, _, text) = common::signed_request(server, root, "s3", method, pq, &h, body.to_vec()).await;
+            (status, common::xml_tag(&String::from_utf8_lossy(&text), "Code"))
+        }
+    };
+    let cors: &[u8] = b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    let delete: &[u8] = b"<Delete><Object><Key>keep</Key></Object></Delete>";
+    let policy: &[u8] = br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*"}]}"#;
+    let wrong = md5(b"something else");
+
+    // Mismatches: refused, nothing stored or deleted.
+    assert_eq!(
+        send("PUT", "/docs?cors", vec![("content-md5", wrong.clone())], cors).await,
+        (400, Some("BadDigest".into()))
+    );
+    assert_eq!(
+        code(&c.get_bucket_cors().bucket("docs").send().await.unwrap_err()),
+        "NoSuchCORSConfiguration"
+    );
+    assert_eq!(
+        send("PUT", "/docs?policy", vec![("content-md5", wrong.clone())], policy).await,
+        (400, Some("BadDigest".into()))
+    );
+    assert_eq!(
+        code(&c.get_bucket_policy().bucket("docs").send().await.unwrap_err()),
+        "NoSuchBucketPolicy"
+    );
+    let crc_of_other = b64(&[0, 0, 0, 0]);
+    assert_eq!(
+        send(
+            "POST",
+            "/docs?delete",
+            vec![("x-amz-checksum-crc32", crc_of_other)],
+            delete
+        )
+        .await,
+        (400, Some("BadDigest".into()))
+    );
+    assert_eq!(
+        send("POST", "/docs?delete", vec![("content-md5", wrong.clone())], delete).await,
+        (400, Some("BadDigest".into()))
+    );
+    c.head_object()
+        .bucket("docs")
+        .key("keep")
+        .send()
+        .await
+        .expect("not deleted");
+    // Malformed: refused too.
+    assert_eq!(
+        send(
+            "PUT",
+            "/docs?cors",
+            vec![("content-md5", "bm90IGFuIG1kNQ==".into())],
+            cors
+        )
+        .await,
+        (400, Some("InvalidDigest".into()))
+    );
+
+    // Matching digests: the requests run.
+    assert_eq!(
+        send("PUT", "/docs?cors", vec![("content-md5", md5(cors))], cors)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.get_bucket_cors()
+            .bucket("docs")
+            .send()
+            .await
+            .unwrap()
+            .cors_rules()
+            .len(),
+        1
+    );
+    assert_eq!(
+        send("PUT", "/docs?policy", vec![("content-md5", md5(policy))], policy)
+            .await
+            .0,
+        204
+    );
+    let sha = {
+        use sha2::Digest as _;
+        b64(&sha2::Sha256::digest(delete))
+    };
+    assert_eq!(
+        send("POST", "/docs?delete", vec![("x-amz-checksum-sha256", sha)], delete)
+            .await
+            .0,
+        200
+    );
+    assert!(
+        c.head_object().bucket("docs").key("keep").send().await.is_err(),
+        "deleted"
+    );
+    // The SDK's own requests (which add their checksums) keep working.
+    c.delete_bucket_cors().bucket("docs").send().await.unwrap();
+    c.put_bucket_cors()
+        .bucket("docs")
+        .cors_configuration(
+            aws_sdk_s3::types::CorsConfiguration::builder()
+                .cors_rules(
+                    aws_sdk_s3::types::CorsRule::builder()
+                        .allowed_origins("*")
+                        .allowed_methods("PUT")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
