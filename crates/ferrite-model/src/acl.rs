@@ -209,9 +209,7 @@ pub(crate) fn new_bucket_acl(
 impl Ferrite {
     /// The bucket's ACL.
     pub async fn get_bucket_acl(&self, caller: &Caller, bucket: &str) -> ModelResult<AclView> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || {
-            let b = bucket_for(&*inner.meta.begin_read()?, &bucket, &caller, Operation::GetBucketAcl)?;
+        self.read_bucket(caller, bucket, Operation::GetBucketAcl, |b| {
             Ok(AclView {
                 grants: effective(b.acl.as_deref(), &b.owner),
                 owner: b.owner,
@@ -323,14 +321,7 @@ impl Ferrite {
     /// The bucket's object ownership setting; `OwnershipControlsNotFound` when none
     /// was set.
     pub async fn bucket_ownership(&self, caller: &Caller, bucket: &str) -> ModelResult<ObjectOwnership> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || {
-            let b = bucket_for(
-                &*inner.meta.begin_read()?,
-                &bucket,
-                &caller,
-                Operation::GetBucketOwnershipControls,
-            )?;
+        self.read_bucket(caller, bucket, Operation::GetBucketOwnershipControls, |b| {
             b.ownership.ok_or(ModelError::OwnershipControlsNotFound)
         })
         .await

@@ -105,18 +105,19 @@ impl Ferrite {
     }
 
     pub async fn head_bucket(&self, caller: &Caller, name: &str) -> ModelResult<BucketInfo> {
-        let caller = caller.clone();
-        let inner = self.inner.clone();
-        let name = name.to_string();
-        blocking(move || {
-            Ok(BucketInfo::from(&bucket_for(
-                &*inner.meta.begin_read()?,
-                &name,
-                &caller,
-                Operation::HeadBucket,
-            )?))
-        })
-        .await
+        self.read_bucket(caller, name, Operation::HeadBucket, |b| Ok(BucketInfo::from(&b)))
+            .await
+    }
+
+    /// Reads the bucket `name` as `op` lets `caller` (NoSuchBucket, AccessDenied
+    /// otherwise) and answers `f` of its record: the shape of every bucket getter.
+    pub(crate) async fn read_bucket<T, F>(&self, caller: &Caller, name: &str, op: Operation, f: F) -> ModelResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(BucketRecord) -> ModelResult<T> + Send + 'static,
+    {
+        let (caller, inner, name) = (caller.clone(), self.inner.clone(), name.to_string());
+        blocking(move || f(bucket_for(&*inner.meta.begin_read()?, &name, &caller, op)?)).await
     }
 
     /// Fails unless `caller` may perform the object operation `op` on `key` in
@@ -139,11 +140,8 @@ impl Ferrite {
 
     /// The bucket's region (GetBucketLocation).
     pub async fn bucket_location(&self, caller: &Caller, name: &str) -> ModelResult<String> {
-        let (caller, inner, name) = (caller.clone(), self.inner.clone(), name.to_string());
-        blocking(move || {
-            Ok(bucket_for(&*inner.meta.begin_read()?, &name, &caller, Operation::GetBucketLocation)?.location)
-        })
-        .await
+        self.read_bucket(caller, name, Operation::GetBucketLocation, |b| Ok(b.location))
+            .await
     }
 
     /// The caller's own buckets in name order, after `start_after`, starting with
@@ -202,19 +200,8 @@ impl Ferrite {
 
     /// The bucket's versioning state (`Unversioned` until versioning is first set).
     pub async fn bucket_versioning(&self, caller: &Caller, name: &str) -> ModelResult<VersioningState> {
-        let caller = caller.clone();
-        let inner = self.inner.clone();
-        let name = name.to_string();
-        blocking(move || {
-            Ok(bucket_for(
-                &*inner.meta.begin_read()?,
-                &name,
-                &caller,
-                Operation::GetBucketVersioning,
-            )?
-            .versioning)
-        })
-        .await
+        self.read_bucket(caller, name, Operation::GetBucketVersioning, |b| Ok(b.versioning))
+            .await
     }
 
     /// Sets versioning to `Enabled` or `Suspended`. A bucket never returns to

@@ -14,7 +14,6 @@ use ferrite_policy::{PolicyError, Scope};
 
 use crate::access::bucket_for;
 use crate::authz::{BucketPolicy, Operation};
-use crate::engine::blocking;
 use crate::records::{PublicAccessBlock, StoredPolicy, encode};
 use crate::{Caller, Ferrite, ModelError, ModelResult, tables};
 
@@ -105,9 +104,7 @@ impl Ferrite {
 
     /// The bucket's policy document, as written.
     pub async fn bucket_policy(&self, caller: &Caller, bucket: &str) -> ModelResult<String> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || {
-            let b = bucket_for(&*inner.meta.begin_read()?, &bucket, &caller, Operation::GetBucketPolicy)?;
+        self.read_bucket(caller, bucket, Operation::GetBucketPolicy, |b| {
             b.policy.map(|p| p.document).ok_or(ModelError::NoSuchBucketPolicy)
         })
         .await
@@ -130,14 +127,7 @@ impl Ferrite {
 
     /// Whether the bucket's policy is public by AWS's definition (GetBucketPolicyStatus).
     pub async fn bucket_policy_status(&self, caller: &Caller, bucket: &str) -> ModelResult<bool> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || {
-            let b = bucket_for(
-                &*inner.meta.begin_read()?,
-                &bucket,
-                &caller,
-                Operation::GetBucketPolicyStatus,
-            )?;
+        self.read_bucket(caller, bucket, Operation::GetBucketPolicyStatus, |b| {
             let stored = b.policy.as_ref().ok_or(ModelError::NoSuchBucketPolicy)?;
             Ok(parsed_bucket_policy(&b.name, stored).public)
         })
@@ -146,14 +136,7 @@ impl Ferrite {
 
     /// The bucket's own public access block.
     pub async fn public_access_block(&self, caller: &Caller, bucket: &str) -> ModelResult<PublicAccessBlock> {
-        let (caller, inner, bucket) = (caller.clone(), self.inner.clone(), bucket.to_string());
-        blocking(move || {
-            let b = bucket_for(
-                &*inner.meta.begin_read()?,
-                &bucket,
-                &caller,
-                Operation::GetPublicAccessBlock,
-            )?;
+        self.read_bucket(caller, bucket, Operation::GetPublicAccessBlock, |b| {
             b.public_access_block
                 .ok_or(ModelError::NoSuchPublicAccessBlockConfiguration)
         })
