@@ -7,6 +7,7 @@
 #   FERRITE_EXTRA_ARGS=--no-fsync bench/run.sh  # the at-your-own-risk mode
 #   FERRITE_BIN=/path/to/ferrite bench/run.sh   # another build of the server (A/B runs)
 #   BENCH_PAIR_ROUNDS=6 bench/run.sh            # paired variants alternated 6 times (see below)
+#   BENCH_PIN=1 bench/run.sh                    # server on CPU 0, the client on the others
 #
 # Builds Ferrite and ferrite-bench in release mode, measures the box's physical
 # limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
@@ -20,6 +21,13 @@ root=$(pwd)
 duration=${BENCH_DURATION:-10s}
 only=${BENCH_ONLY:-}
 pair_rounds=${BENCH_PAIR_ROUNDS:-1}
+# BENCH_PIN=1: the server runs on CPU 0 and the load generator on the other CPUs
+# (taskset), so the two do not take each other's core: slower, but the server's CPU
+# time per operation varies far less from run to run on a small shared box.
+server_pin=() client_pin=()
+if [ "${BENCH_PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  server_pin=(taskset -c 0) client_pin=(taskset -c "1-$(($(nproc) - 1))")
+fi
 out="$root/bench/results"
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -59,7 +67,7 @@ export FERRITE_ROOT_ACCESS_KEY=BENCHACCESSKEY000001 FERRITE_ROOT_SECRET_KEY=benc
 export AWS_ACCESS_KEY_ID=$FERRITE_ROOT_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$FERRITE_ROOT_SECRET_KEY
 # shellcheck disable=SC2086
 server_bin=${FERRITE_BIN:-$root/target/release/ferrite}
-RUST_LOG=warn "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" ${FERRITE_EXTRA_ARGS:-} \
+RUST_LOG=warn "${server_pin[@]}" "$server_bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" ${FERRITE_EXTRA_ARGS:-} \
   >"$work/stdout" 2>"$work/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -74,7 +82,7 @@ run() { # NAME [--file FILE] ARGS...: one workload, recorded in FILE.json (defau
   echo "== $file" >&2
   local before after
   before=$(server_ticks)
-  "$bench" --endpoint "$endpoint" --duration "${run_duration:-$duration}" --label "$name" --json "$runs/$file.json" "$@" >&2
+  "${client_pin[@]}" "$bench" --endpoint "$endpoint" --duration "${run_duration:-$duration}" --label "$name" --json "$runs/$file.json" "$@" >&2
   after=$(server_ticks)
   # The server's CPU time (user + system) over the run, prepare phase included.
   echo $((after - before)) >"$runs/$file.ticks"
@@ -208,9 +216,9 @@ rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 ticks=$(getconf CLK_TCK)
 cpu_s=$(awk -v t="$ticks" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat")
 
-python3 - "$runs" "$out" "$stamp" "$disk_mib" "$md5_mib" "$cores" "$rss_kib" "$cpu_s" "$md5_all_mib" "${FERRITE_EXTRA_ARGS:-}" <<'PY'
+python3 - "$runs" "$out" "$stamp" "$disk_mib" "$md5_mib" "$cores" "$rss_kib" "$cpu_s" "$md5_all_mib" "${FERRITE_EXTRA_ARGS:-}" "${#server_pin[@]}" <<'PY'
 import json, os, platform, sys
-runs, out, stamp, disk, md5, cores, rss_kib, cpu_s, md5_all, extra = sys.argv[1:]
+runs, out, stamp, disk, md5, cores, rss_kib, cpu_s, md5_all, extra, pinned = sys.argv[1:]
 disk, md5, cores, md5_all = float(disk), float(md5), int(cores), float(md5_all)
 limit_64m = min(md5 * cores, disk)
 # Floors from the benchmark issue (durable default). kind: ops = ops/s, mib = MiB/s.
@@ -250,6 +258,7 @@ mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 doc = {
     "time": stamp, "machine": {"cpu": cpu, "cores": cores, "memory_gib": round(mem_gib, 1)},
     "mode": extra or "durable (fsync before acknowledging)",
+    "pinned": pinned != "0",
     "limits": {"disk_write_fdatasync_mib_s": disk, "md5_one_core_mib_s": md5, "put_64m_limit_mib_s": limit_64m,
                "md5_all_cores_at_once_mib_s": md5_all},
     "server": {"peak_rss_mib": round(int(rss_kib) / 1024, 1), "cpu_seconds": float(cpu_s)},
@@ -259,7 +268,7 @@ lines = [
     f"# Ferrite benchmark {stamp}",
     "",
     f"Machine: {cpu}, {cores} cores, {mem_gib:.0f} GiB; client and server on the same box, loopback.",
-    f"Mode: {doc['mode']}.",
+    f"Mode: {doc['mode']}." + (" Pinned (BENCH_PIN=1): the server on CPU 0, the client on the others." if doc["pinned"] else ""),
     f"Physical limits measured in this run: disk sequential write + fdatasync {disk:.0f} MiB/s (dd, 1 GiB); "
     f"MD5 {md5:.0f} MiB/s on one core; 64 MiB PUT limit min(MD5 x {cores}, disk) = {limit_64m:.0f} MiB/s "
     f"(for context: {cores} MD5 processes at once made {md5_all:.0f} MiB/s together).",

@@ -162,6 +162,16 @@ pub fn to_s3(e: ModelError) -> S3Error {
             tracing::warn!(error = %msg, "write conflicts exhausted the retries");
             return S3Error::with_message(C::SlowDown, "Please reduce your request rate.");
         }
+        ModelError::NotImplemented(_) => C::NotImplemented,
+        ModelError::KeyUnavailable(_) => {
+            // The operator's problem (a missing or wrong master key), said in the log;
+            // the client learns only that the server cannot do it now.
+            tracing::error!(error = %msg, "encryption key unavailable");
+            return S3Error::with_message(
+                C::InternalError,
+                "The server cannot use the encryption key this request needs. Please try again later.",
+            );
+        }
         ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
             return S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.");

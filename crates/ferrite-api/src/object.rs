@@ -3,7 +3,9 @@
 use std::io;
 
 use bytes::Bytes;
-use ferrite_model::{CopyRequest, DeleteRequest, IncomingBody, ObjectInfo, PutAttrs, ReadConditions, Slice};
+use ferrite_model::{
+    CopyRequest, DeleteRequest, EncryptionAlgorithm, IncomingBody, ObjectInfo, PutAttrs, ReadConditions, Slice,
+};
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -29,6 +31,33 @@ pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite
             )
         }),
     }
+}
+
+/// The encryption an `x-amz-server-side-encryption` value asks for: `AES256` is
+/// SSE-S3; SSE-KMS is not built yet (NotImplemented); anything else is what AWS
+/// calls an unsupported encryption method (InvalidArgument).
+pub(crate) fn sse_request(value: Option<&str>) -> S3Result<Option<EncryptionAlgorithm>> {
+    match value {
+        None => Ok(None),
+        Some(ServerSideEncryption::AES256) => Ok(Some(EncryptionAlgorithm::SseS3)),
+        Some(v @ (ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE)) => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            format!("Server-side encryption with KMS keys (x-amz-server-side-encryption: {v}) is not implemented yet; the request was not carried out."),
+        )),
+        Some(_) => Err(invalid_argument("The encryption method specified is not supported")),
+    }
+}
+
+/// What `x-amz-server-side-encryption` answers for an object encrypted so.
+pub(crate) fn sse_header(algorithm: Option<EncryptionAlgorithm>) -> Option<ServerSideEncryption> {
+    let name = match algorithm? {
+        EncryptionAlgorithm::SseS3 => ServerSideEncryption::AES256,
+        EncryptionAlgorithm::SseKms => ServerSideEncryption::AWS_KMS,
+        EncryptionAlgorithm::SseKmsDsse => ServerSideEncryption::AWS_KMS_DSSE,
+        // SSE-C answers its own headers (customer algorithm and key MD5), not this one.
+        EncryptionAlgorithm::SseC => return None,
+    };
+    Some(ServerSideEncryption::from_static(name))
 }
 
 /// A conditional-write header the s3s DTO lacks (CopyObject's `If-Match` and
@@ -149,6 +178,7 @@ impl FerriteS3 {
             storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
+            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
         };
         let body = IncomingBody {
             stream: body_stream(input.body),
@@ -170,6 +200,7 @@ impl FerriteS3 {
             checksum_sha256: cs.sha256,
             checksum_type: checksum_type(info.checksum.as_ref()),
             version_id: info.version_id,
+            server_side_encryption: sse_header(info.encryption),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -236,6 +267,7 @@ impl FerriteS3 {
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
+            server_side_encryption: sse_header(info.encryption),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -306,6 +338,7 @@ impl FerriteS3 {
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
+            server_side_encryption: sse_header(info.encryption),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -464,6 +497,7 @@ impl FerriteS3 {
             copy_object_result: Some(result),
             copy_source_version_id: outcome.source_version_id,
             version_id: info.version_id,
+            server_side_encryption: sse_header(info.encryption),
             ..Default::default()
         };
         Ok(S3Response::new(output))

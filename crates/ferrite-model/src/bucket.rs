@@ -122,18 +122,18 @@ impl Ferrite {
 
     /// Fails unless `caller` may perform the object operation `op` on `key` in
     /// `bucket`: for refusing a request before its body is read (the commit checks
-    /// again).
+    /// again). Returns the bucket's id.
     pub(crate) async fn check_object_access(
         &self,
         caller: &Caller,
         bucket: &str,
         key: &str,
         op: Operation,
-    ) -> ModelResult<()> {
+    ) -> ModelResult<u64> {
         let (caller, inner) = (caller.clone(), self.inner.clone());
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
-            crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op).map(|_| ())
+            crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op).map(|b| b.id)
         })
         .await
     }

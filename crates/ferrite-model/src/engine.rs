@@ -21,6 +21,9 @@ pub struct Options {
     pub meta_cache_bytes: usize,
     /// The root principal's canonical id (a grantee ACLs may name).
     pub root_canonical_id: String,
+    /// Seals the data keys of encrypted objects; `None`: encryption is unavailable
+    /// (requests for it, and reads of encrypted objects, fail with KeyUnavailable).
+    pub keys: Option<Arc<dyn crate::sse::KeyProvider>>,
 }
 
 impl Options {
@@ -51,6 +54,10 @@ pub(crate) struct Inner {
     pub key_cache: crate::users::KeyCache,
     /// Buckets' CORS configurations (see `cors::CorsCache`).
     pub cors_cache: crate::cors::CorsCache,
+    /// The key provider, once it passed the start-up check (or why there is none).
+    pub keys: crate::sse::Keys,
+    /// Reads of encrypted data that failed authentication (tampered or damaged).
+    pub tampered_reads: std::sync::atomic::AtomicU64,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -82,6 +89,7 @@ impl Ferrite {
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
         let gc_wake = Arc::new(Notify::new());
+        let (meta_for_keys, opts_keys) = (meta.clone(), opts.keys.clone());
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
@@ -93,6 +101,8 @@ impl Ferrite {
                 key_usage: crate::users::KeyUsage::default(),
                 key_cache: crate::users::KeyCache::default(),
                 cors_cache: crate::cors::CorsCache::default(),
+                keys: Self::check_keys(&meta_for_keys, opts_keys).await?,
+                tampered_reads: Default::default(),
                 gc_wake,
             }),
         };
@@ -111,6 +121,41 @@ impl Ferrite {
         }
         this.spawn_background(started);
         Ok(this)
+    }
+
+    /// Checks the key provider against the store's key check value (stored at the
+    /// first start with a provider): a provider that does not open it (another master
+    /// key) is not used, and every encrypted read or write says why, while everything
+    /// else is served.
+    async fn check_keys(
+        meta: &Arc<dyn MetaStore>,
+        provider: Option<Arc<dyn crate::sse::KeyProvider>>,
+    ) -> ModelResult<crate::sse::Keys> {
+        use crate::sse::Keys;
+        let Some(provider) = provider else {
+            return Ok(Keys::Unavailable("the server has no key provider".into()));
+        };
+        let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
+        match crate::sse::check_provider(&*provider, stored.as_deref()) {
+            Ok(None) => {}
+            Ok(Some(value)) => {
+                // Written directly: the committer does not run yet. A re-run writes a
+                // value that checks the same key.
+                let mut txn = meta.begin_write()?;
+                txn.put(crate::tables::SYSTEM, crate::keys::KEY_CHECK, &value)?;
+                txn.commit()?;
+            }
+            Err(ModelError::KeyUnavailable(why)) => {
+                tracing::error!(
+                    reason = %why,
+                    "the master key does not open this data dir's key check value: objects encrypted \
+                     under the data dir's own master key can be neither read nor written until it is given"
+                );
+                return Ok(Keys::Unavailable(format!("wrong master key: {why}")));
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Keys::Ready(provider))
     }
 
     pub fn options(&self) -> &Options {

@@ -121,6 +121,14 @@ pub enum ModelError {
     Store(#[from] StoreError),
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The key that seals an encrypted object's data key cannot be used: no key
+    /// provider, another master key than the one the data was written under, a
+    /// missing key version. Nothing is read or written.
+    #[error("encryption key unavailable: {0}")]
+    KeyUnavailable(String),
+    /// A feature the request asks for that is not built yet.
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -151,9 +151,16 @@ impl Ferrite {
         // Refuse what can be refused before reading the body.
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;
-        self.check_object_access(caller, bucket, key, Operation::PutObject)
+        let bucket_id = self
+            .check_object_access(caller, bucket, key, Operation::PutObject)
             .await?;
-        let staged = self.stage(stream, claims.algorithm(), MAX_PUT_SIZE).await?;
+        let encryption = match put.encryption {
+            None => None,
+            Some(algorithm) => Some(self.new_encryption(algorithm, bucket_id, key)?),
+        };
+        let staged = self
+            .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption)
+            .await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.put_staged(caller, bucket, key, staged, put).await
     }

@@ -85,6 +85,8 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 
 pub const NEXT_BUCKET_ID: &[u8] = b"next_bucket_id";
 pub const FORMAT_KEY: &[u8] = b"format_version";
+/// The key provider's check value (`sse::check_provider`).
+pub const KEY_CHECK: &[u8] = b"key_check";
 
 #[cfg(test)]
 mod tests {

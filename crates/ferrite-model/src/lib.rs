@@ -35,6 +35,7 @@ mod policy;
 mod records;
 mod refs;
 mod secret;
+pub mod sse;
 mod staging;
 mod stats;
 mod tables;
@@ -68,6 +69,8 @@ pub use records::{
     ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use secret::Secret;
+pub use ferrite_crypt::Key;
+pub use sse::{BuiltinKeys, KeyProvider};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
 pub use users::{

@@ -24,7 +24,10 @@ use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
 use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
-use crate::records::AclSpec;
+use crate::records::{AclSpec, EncryptionAlgorithm};
+use crate::sse::tampered;
+use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan};
+use ferrite_crypt::{ChunkCipher, Opener};
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
 use crate::staging::land_and_commit;
@@ -57,6 +60,8 @@ pub struct ObjectInfo {
     pub owner: String,
     /// The number of parts of a multipart object.
     pub parts_count: Option<u32>,
+    /// How the stored data is encrypted (`x-amz-server-side-encryption`).
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 impl ObjectInfo {
@@ -83,6 +88,7 @@ impl ObjectInfo {
                 DataRef::Segments(s) if !r.delete_marker => Some(s.len() as u32),
                 _ => None,
             },
+            encryption: r.encryption.as_ref().map(|e| e.algorithm),
         }
     }
 }
@@ -99,6 +105,9 @@ pub struct PutAttrs {
     pub if_match: Option<String>,
     /// The new version's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
     pub acl: Option<AclSpec>,
+    /// Server-side encryption asked for (`x-amz-server-side-encryption`); `None`:
+    /// stored as sent.
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 #[derive(Debug, Clone)]
@@ -241,8 +250,11 @@ impl ObjectBody {
 }
 
 enum Source {
+    /// Inline data (opened already, if it was sealed).
     Inline(Bytes),
     Blob(Arc<dyn BlobReader>),
+    /// A blob of sealed chunks, the cipher that opens them and the plaintext size.
+    SealedBlob(Arc<dyn BlobReader>, ChunkCipher, u64),
     /// The pieces of a multipart object's segments to read, the first one already
     /// open, all of them leased.
     Segments(Vec<([u8; 16], Range<u64>)>, Arc<dyn BlobReader>, Lease),
@@ -378,7 +390,7 @@ impl Ferrite {
                 storage_class: put.storage_class,
                 tags: Vec::new(),
                 acl: None,
-                encryption: None,
+                encryption: landing.encryption,
                 lock: LockInfo::default(),
             };
             let inline = landing.inline;
@@ -463,14 +475,32 @@ impl Ferrite {
                 let txn = inner.meta.begin_read()?;
                 let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
+                // An encrypted version whose key cannot be opened fails here, before
+                // anything is answered.
+                let cipher = match &rec.encryption {
+                    Some(e) => Some(e.cipher(&inner.keys)?),
+                    None => None,
+                };
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
                         let bytes = txn
                             .get(tables::INLINE, id)?
                             .ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
-                        Some(Source::Inline(Bytes::from(bytes)))
+                        let bytes = match cipher {
+                            None => Bytes::from(bytes),
+                            Some(cipher) => open_inline(&inner, cipher, bytes, rec.size)?,
+                        };
+                        Some(Source::Inline(bytes))
                     }
-                    DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| Source::Blob(Arc::from(r))),
+                    DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| match cipher {
+                        None => Source::Blob(Arc::from(r)),
+                        Some(cipher) => Source::SealedBlob(Arc::from(r), cipher, rec.size),
+                    }),
+                    DataRef::Segments(_) if cipher.is_some() => {
+                        return Err(ModelError::Internal(
+                            "an encrypted multipart object (this build cannot read it)".into(),
+                        ));
+                    }
                     DataRef::Segments(segs) => {
                         // Lease every segment the range needs, so that the collector
                         // keeps them until the stream is done (see `leases`); open the
@@ -517,6 +547,10 @@ impl Ferrite {
                         Box::pin(futures::stream::once(async move { Ok(slice) })) as BodyStream
                     }
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
+                    Source::SealedBlob(reader, cipher, size) => {
+                        let span = SealedSpan::new(size, byte_range.start, byte_range.end - byte_range.start);
+                        sealed_blob_stream(self.inner.clone(), reader, span, span.opener(cipher))
+                    }
                     Source::Segments(pieces, first, lease) => {
                         segments_stream(self.inner.blobs.clone(), pieces, first, lease)
                     }
@@ -726,6 +760,85 @@ fn segments_stream(
     Box::pin(streams.try_flatten())
 }
 
+/// Opens a sealed inline body whole (at most a few chunks). Data that does not
+/// authenticate is an error (counted), never returned.
+fn open_inline(inner: &crate::engine::Inner, cipher: ChunkCipher, sealed: Vec<u8>, size: u64) -> ModelResult<Bytes> {
+    let span = SealedSpan::new(size, 0, size);
+    let mut buf = sealed;
+    if buf.len() as u64 != span.len {
+        inner.note_tampered();
+        return Err(ModelError::Corrupt("sealed inline data has the wrong length".into()));
+    }
+    let mut opener = span.opener(cipher);
+    match opener.open(&mut buf) {
+        Ok(n) => {
+            buf.truncate(n);
+            Ok(Bytes::from(buf))
+        }
+        Err(e) => {
+            inner.note_tampered();
+            Err(ModelError::Corrupt(format!("inline data of an encrypted object: {e}")))
+        }
+    }
+}
+
+/// Sealed chunks read per blob read: about [`READ_CHUNK`], in whole chunks.
+const SEALED_READ: u64 = (READ_CHUNK / ferrite_crypt::CHUNK as u64) * SEALED_CHUNK as u64;
+
+/// Streams and opens the sealed chunks of `span`, in reads of whole chunks. A chunk
+/// that does not authenticate ends the stream with an error (counted): the client
+/// sees a failed transfer, never wrong bytes.
+fn sealed_blob_stream(
+    inner: Arc<crate::engine::Inner>,
+    reader: Arc<dyn BlobReader>,
+    span: SealedSpan,
+    opener: Opener,
+) -> BodyStream {
+    let start = (reader, span.offset, span.offset + span.len, opener, inner);
+    let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner)| async move {
+        if pos >= end {
+            return Ok(None);
+        }
+        let n = SEALED_READ.min(end - pos) as usize;
+        let r = reader.clone();
+        let counter = inner.clone();
+        let (chunk, opener) = tokio::task::spawn_blocking(move || -> io::Result<(Vec<u8>, Opener)> {
+            let mut opener = opener;
+            let mut buf = vec![0u8; n];
+            read_exact_at(&*r, pos, &mut buf)?;
+            match opener.open(&mut buf) {
+                Ok(k) => {
+                    buf.truncate(k);
+                    Ok((buf, opener))
+                }
+                Err(e) => {
+                    counter.note_tampered();
+                    Err(tampered(e))
+                }
+            }
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(Some((Bytes::from(chunk), (reader, pos + n as u64, end, opener, inner))))
+    });
+    Box::pin(stream)
+}
+
+fn read_exact_at(r: &dyn BlobReader, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let k = r.read_at(pos + filled as u64, &mut buf[filled..]).map_err(io::Error::other)?;
+        if k == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "blob is shorter than its record",
+            ));
+        }
+        filled += k;
+    }
+    Ok(())
+}
+
 fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
     let stream = futures::stream::try_unfold((reader, range.start, range.end), |(reader, pos, end)| async move {
         if pos >= end {
@@ -735,19 +848,7 @@ fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
         let r = reader.clone();
         let chunk = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
             let mut buf = vec![0u8; n];
-            let mut filled = 0;
-            while filled < n {
-                let k = r
-                    .read_at(pos + filled as u64, &mut buf[filled..])
-                    .map_err(io::Error::other)?;
-                if k == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "blob is shorter than its record",
-                    ));
-                }
-                filled += k;
-            }
+            read_exact_at(&*r, pos, &mut buf)?;
             Ok(buf)
         })
         .await

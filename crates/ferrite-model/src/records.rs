@@ -20,6 +20,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::sse::Encryption;
 use crate::{ModelError, ModelResult};
 use ferrite_hash::ChecksumValue;
 
@@ -434,15 +435,6 @@ pub struct Segment {
     pub checksum: Option<ChecksumValue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EncryptionInfo {
-    pub algorithm: EncryptionAlgorithm,
-    pub kms_key_id: Option<String>,
-    pub bucket_key: bool,
-    pub wrapped_key: Vec<u8>,
-    pub customer_key_md5: Option<String>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     pub mode: Option<LockMode>,
@@ -469,7 +461,8 @@ pub struct ObjectRecord {
     pub storage_class: Option<StorageClass>,
     pub tags: Vec<(String, String)>,
     pub acl: Option<Vec<Grant>>,
-    pub encryption: Option<EncryptionInfo>,
+    /// How the data is encrypted; `None`: stored as sent.
+    pub encryption: Option<Encryption>,
     pub lock: LockInfo,
 }
 
@@ -575,12 +568,43 @@ impl Record for previous::BucketRecordV2 {
     }
 }
 
-/// Version 2: as for buckets.
+/// Version 3: encryption became real (`sse::Encryption`: the sealed data key, nonce
+/// prefix and binding). No earlier release wrote encryption info (it refused or
+/// ignored encryption), so a version-2 record that has some is corrupt.
 impl Record for ObjectRecord {
+    const VERSION: u8 = 3;
+    type Previous = previous::ObjectRecordV2;
+    fn migrate(p: previous::ObjectRecordV2) -> ModelResult<Self> {
+        if p.encryption.is_some() {
+            return Err(ModelError::Corrupt(
+                "an object record from before encryption existed claims to be encrypted".into(),
+            ));
+        }
+        Ok(ObjectRecord {
+            version_id: p.version_id,
+            delete_marker: p.delete_marker,
+            size: p.size,
+            etag: p.etag,
+            last_modified_ms: p.last_modified_ms,
+            attrs: p.attrs,
+            checksum: p.checksum,
+            data: p.data,
+            owner: p.owner,
+            storage_class: p.storage_class,
+            tags: p.tags,
+            acl: p.acl,
+            encryption: None,
+            lock: p.lock,
+        })
+    }
+}
+
+/// Version 2: as for buckets.
+impl Record for previous::ObjectRecordV2 {
     const VERSION: u8 = 2;
     type Previous = previous::ObjectRecordV1;
     fn migrate(p: previous::ObjectRecordV1) -> ModelResult<Self> {
-        Ok(ObjectRecord {
+        Ok(previous::ObjectRecordV2 {
             version_id: p.version_id,
             delete_marker: p.delete_marker,
             size: p.size,
@@ -676,7 +700,18 @@ pub(crate) mod previous {
         pub customer_key_md5: Option<String>,
     }
 
-    pub(super) fn encryption(v1: EncryptionInfoV1) -> ModelResult<EncryptionInfo> {
+    /// Encryption info as object records up to version 2 had it (never written with a
+    /// value: those releases did not encrypt).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct EncryptionInfoV2 {
+        pub algorithm: EncryptionAlgorithm,
+        pub kms_key_id: Option<String>,
+        pub bucket_key: bool,
+        pub wrapped_key: Vec<u8>,
+        pub customer_key_md5: Option<String>,
+    }
+
+    pub(super) fn encryption(v1: EncryptionInfoV1) -> ModelResult<EncryptionInfoV2> {
         let algorithm = match (v1.algorithm.as_str(), v1.customer_key_md5.is_some()) {
             ("AES256", true) => EncryptionAlgorithm::SseC,
             ("AES256", false) => EncryptionAlgorithm::SseS3,
@@ -684,7 +719,7 @@ pub(crate) mod previous {
             ("aws:kms:dsse", _) => EncryptionAlgorithm::SseKmsDsse,
             (other, _) => return Err(corrupt("encryption algorithm", other)),
         };
-        Ok(EncryptionInfo {
+        Ok(EncryptionInfoV2 {
             algorithm,
             kms_key_id: v1.kms_key_id,
             bucket_key: v1.bucket_key,
@@ -745,6 +780,25 @@ pub(crate) mod previous {
         pub acl: Option<Vec<GrantV1>>,
         pub encryption: Option<EncryptionInfoV1>,
         pub lock: LockInfoV1,
+    }
+
+    /// Object version records written by releases up to session 10 (issue 15).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ObjectRecordV2 {
+        pub version_id: Option<String>,
+        pub delete_marker: bool,
+        pub size: u64,
+        pub etag: String,
+        pub last_modified_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub checksum: Option<ChecksumValue>,
+        pub data: DataRef,
+        pub owner: String,
+        pub storage_class: Option<StorageClass>,
+        pub tags: Vec<(String, String)>,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<EncryptionInfoV2>,
+        pub lock: LockInfo,
     }
 
     /// Multipart upload records written by releases up to 0.1.0.
@@ -842,8 +896,21 @@ mod tests {
     fn records_round_trip_with_version_byte() {
         let rec = sample();
         let bytes = encode(&rec);
-        assert_eq!(bytes[0], 2);
+        assert_eq!(bytes[0], 3);
         assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
+        let encrypted = ObjectRecord {
+            encryption: Some(Encryption {
+                algorithm: EncryptionAlgorithm::SseS3,
+                data_key: crate::sse::SealedKey {
+                    kek: crate::sse::Kek::Master { version: 1 },
+                    sealed: vec![1, 2, 3],
+                },
+                nonce_prefix: [4; 8],
+                binding: b"binding".to_vec(),
+            }),
+            ..rec
+        };
+        assert_eq!(decode::<ObjectRecord>(&encode(&encrypted)).unwrap(), encrypted);
     }
 
     fn v1(storage_class: &str, mode: &str, algorithm: &str, permission: &str) -> previous::ObjectRecordV1 {
@@ -886,14 +953,27 @@ mod tests {
 
     #[test]
     fn a_version_1_record_migrates_on_read() {
-        let bytes = encode(&v1("STANDARD_IA", "COMPLIANCE", "aws:kms", "WRITE_ACP"));
+        let with_encryption = v1("STANDARD_IA", "COMPLIANCE", "aws:kms", "WRITE_ACP");
+        // Version 2 mapped the algorithm's name; version 3 refuses encryption info no
+        // release wrote (those releases did not encrypt).
+        let v2: previous::ObjectRecordV2 = decode(&encode(&with_encryption)).unwrap();
+        assert_eq!(v2.encryption.unwrap().algorithm, EncryptionAlgorithm::SseKms);
+        assert!(matches!(
+            decode::<ObjectRecord>(&encode(&with_encryption)),
+            Err(ModelError::Corrupt(_))
+        ));
+        let plain = previous::ObjectRecordV1 {
+            encryption: None,
+            ..with_encryption
+        };
+        let bytes = encode(&plain);
         assert_eq!(bytes[0], 1, "the frozen shape writes its own version");
         let rec: ObjectRecord = decode(&bytes).unwrap();
+        assert_eq!(rec.encryption, None);
         assert_eq!(rec.storage_class, Some(StorageClass::StandardIa));
         assert_eq!(rec.lock.mode, Some(LockMode::Compliance));
         assert_eq!(rec.lock.retain_until_ms, Some(5));
         assert!(rec.lock.legal_hold);
-        assert_eq!(rec.encryption.as_ref().unwrap().algorithm, EncryptionAlgorithm::SseKms);
         assert_eq!(
             rec.acl.unwrap(),
             vec![
@@ -920,7 +1000,7 @@ mod tests {
             v1("STANDARD", "GOVERNANCE", "AES256", "ALL"),
         ] {
             assert!(matches!(
-                decode::<ObjectRecord>(&encode(&bad)),
+                decode::<previous::ObjectRecordV2>(&encode(&bad)),
                 Err(ModelError::Corrupt(_))
             ));
         }

@@ -12,6 +12,9 @@ use futures::{Stream, StreamExt};
 use ferrite_hash::{BodyHasher, Digests};
 
 use crate::clock::time_ordered_id;
+use crate::sse::{Encryption, NewEncryption};
+use ferrite_crypt::chunk::sealed_len;
+use ferrite_crypt::{CHUNK, Sealer, TAG};
 use crate::engine::{Inner, blocking};
 use crate::records::DataRef;
 use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
@@ -38,6 +41,8 @@ const COALESCE_BUF: usize = 64 * 1024;
 pub struct Staged {
     pub(crate) data: StagedData,
     pub(crate) digests: Digests,
+    /// How the stored bytes are sealed (`None`: they are the body as sent).
+    pub(crate) encryption: Option<Encryption>,
 }
 
 pub(crate) enum StagedData {
@@ -73,20 +78,23 @@ impl Staged {
     }
 
     /// Makes the data durable (blocking: call off the async threads).
-    pub(crate) fn land(self) -> ModelResult<(Landed, Digests)> {
+    pub(crate) fn land(self) -> ModelResult<(Landed, Digests, Option<Encryption>)> {
         let landed = match self.data {
             StagedData::Inline(b) => Landed::Inline(b),
             StagedData::Blob(w) => Landed::Blob(w.finish()?),
         };
-        Ok((landed, self.digests))
+        Ok((landed, self.digests, self.encryption))
     }
 }
 
-/// Where a body goes: the blob (created at the first flush) and the hashes so far
-/// (but MD5, which is in an [`Md5Feed`](ferrite_hash::Md5Feed) meanwhile).
+/// Where a body goes: the blob (created at the first flush), the hashes so far (but
+/// MD5, which is in an [`Md5Feed`](ferrite_hash::Md5Feed) meanwhile), and the sealer
+/// of an encrypted body (the hashes are of the plaintext; the blob gets the chunks
+/// sealed).
 struct Sink {
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,
+    sealer: Option<Sealer>,
 }
 
 /// The sink, or the flush that has it while it writes a megabyte (and feeds it to the
@@ -118,7 +126,21 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, max_size, INLINE_MAX).await
+        self.stage_with(body, algorithm, max_size, INLINE_MAX, None).await
+    }
+
+    /// Like [`Ferrite::stage`], sealing the stored bytes as `encryption` says.
+    pub(crate) async fn stage_sealed<S>(
+        &self,
+        body: S,
+        algorithm: Option<ChecksumAlgorithm>,
+        max_size: u64,
+        encryption: Option<NewEncryption>,
+    ) -> ModelResult<Staged>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
+        self.stage_with(body, algorithm, max_size, INLINE_MAX, encryption).await
     }
 
     /// Stages a multipart part: like [`Ferrite::stage`], but always into a blob, since
@@ -127,7 +149,7 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0).await
+        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, None).await
     }
 
     async fn stage_with<S>(
@@ -136,13 +158,22 @@ impl Ferrite {
         algorithm: Option<ChecksumAlgorithm>,
         max_size: u64,
         inline_max: usize,
+        encryption: Option<NewEncryption>,
     ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
         let mut hasher = BodyHasher::new(algorithm);
         let mut md5 = self.inner.md5.feed(hasher.lend_md5());
-        let mut slot = SinkSlot::Ready(Sink { writer: None, hasher });
+        let (record, sealer) = match encryption {
+            Some(e) => (Some(e.record), Some(e.cipher.sealer())),
+            None => (None, None),
+        };
+        let mut slot = SinkSlot::Ready(Sink {
+            writer: None,
+            hasher,
+            sealer,
+        });
         // Received chunks not yet written: kept as they came, so the body is never
         // copied in user space (the kernel copies it once into the file).
         let mut pending: Vec<Bytes> = Vec::new();
@@ -191,7 +222,7 @@ impl Ferrite {
                 md5.push(chunks.clone())?;
                 let sink = slot.ready().await?;
                 let this = self.clone();
-                slot = SinkSlot::Flushing(tokio::spawn(async move { this.flush(sink, chunks).await }));
+                slot = SinkSlot::Flushing(tokio::spawn(async move { this.flush(sink, chunks, false).await }));
             }
         }
         if !small.is_empty() {
@@ -207,15 +238,25 @@ impl Ferrite {
                 _ => Bytes::from(pending.concat()),
             };
             sink.hasher.update(&data);
+            let data = match sink.sealer {
+                None => data,
+                Some(mut sealer) => {
+                    let mut sealed = Vec::with_capacity(sealed_len(data.len() as u64) as usize);
+                    sealer.update(&data, &mut sealed).map_err(crypt_failed)?;
+                    sealer.finish(&mut sealed).map_err(crypt_failed)?;
+                    Bytes::from(sealed)
+                }
+            };
             return Ok(Staged {
                 data: StagedData::Inline(data),
                 digests: sink.hasher.finish(),
+                encryption: record,
             });
         }
         if !pending.is_empty() {
             md5.push(pending.clone())?;
         }
-        let (sink, stream) = tokio::join!(self.flush(sink, pending), md5.finish());
+        let (sink, stream) = tokio::join!(self.flush(sink, pending, true), md5.finish());
         let mut sink = sink?;
         sink.hasher.return_md5(stream?);
         let writer = sink
@@ -224,20 +265,37 @@ impl Ferrite {
         Ok(Staged {
             data: StagedData::Blob(writer),
             digests: sink.hasher.finish(),
+            encryption: record,
         })
     }
 
-    /// Writes the pending chunks and feeds them to the extra checksum (blocking
-    /// work, off the async threads); their MD5 is the feed's business.
-    async fn flush(&self, mut sink: Sink, chunks: Vec<Bytes>) -> ModelResult<Sink> {
+    /// Writes the pending chunks (sealed, for an encrypted body; `last`: the body
+    /// ends with them) and feeds them to the extra checksum (blocking work, off the
+    /// async threads); their MD5 is the feed's business.
+    async fn flush(&self, mut sink: Sink, chunks: Vec<Bytes>, last: bool) -> ModelResult<Sink> {
         let blobs = self.inner.blobs.clone();
         blocking(move || {
             let writer = match sink.writer.as_mut() {
                 Some(w) => w,
                 None => sink.writer.insert(blobs.create()?),
             };
-            let bufs: Vec<&[u8]> = chunks.iter().map(|b| &b[..]).collect();
-            writer.write_all(&bufs)?;
+            match sink.sealer.as_mut() {
+                None => {
+                    let bufs: Vec<&[u8]> = chunks.iter().map(|b| &b[..]).collect();
+                    writer.write_all(&bufs)?;
+                }
+                Some(sealer) => {
+                    let plain: usize = chunks.iter().map(|c| c.len()).sum();
+                    let mut sealed = Vec::with_capacity(plain + (plain / CHUNK + 2) * TAG);
+                    for chunk in &chunks {
+                        sealer.update(chunk, &mut sealed).map_err(crypt_failed)?;
+                    }
+                    if last && let Some(sealer) = sink.sealer.take() {
+                        sealer.finish(&mut sealed).map_err(crypt_failed)?;
+                    }
+                    writer.write_all(&[&sealed[..]])?;
+                }
+            }
             for chunk in &chunks {
                 sink.hasher.update_extra(chunk);
             }
@@ -247,6 +305,10 @@ impl Ferrite {
     }
 }
 
+fn crypt_failed(e: ferrite_crypt::CryptError) -> ModelError {
+    ModelError::Internal(format!("sealing a body: {e}"))
+}
+
 /// What a staged body became, for the write that commits it.
 pub(crate) struct Landing {
     /// Where the data is: a fresh inline id, or the blob it was landed as.
@@ -254,6 +316,7 @@ pub(crate) struct Landing {
     /// The bytes of inline data, which the write stores in the same transaction.
     pub inline: Option<Bytes>,
     pub digests: Digests,
+    pub encryption: Option<Encryption>,
 }
 
 /// Lands `staged` (fsync, rename) and commits the write `make` builds for it, in a
@@ -268,13 +331,14 @@ where
     J: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
 {
     let task = tokio::spawn(async move {
-        let (landed, digests) = blocking(move || staged.land()).await?;
+        let (landed, digests, encryption) = blocking(move || staged.land()).await?;
         let (landing, blob) = match landed {
             Landed::Inline(bytes) => (
                 Landing {
                     data: DataRef::Inline(time_ordered_id()),
                     inline: Some(bytes),
                     digests,
+                    encryption,
                 },
                 None,
             ),
@@ -283,6 +347,7 @@ where
                     data: DataRef::Blob(id.0),
                     inline: None,
                     digests,
+                    encryption,
                 },
                 Some(id),
             ),

@@ -18,6 +18,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
+        keys: None,
     };
     Ferrite::open_local(dir, opts).await.unwrap()
 }

@@ -1,8 +1,5 @@
 //! Root credentials: from the environment, or generated once and kept in the data dir.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -75,21 +72,7 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
         access_key: random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 20),
         secret_key: random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 40),
     };
-    // Written whole to a temporary name, fsynced, renamed, and the directory entry
-    // fsynced: a crash on first start leaves either no file or the whole file.
-    let tmp = data_dir.join(format!("{FILE}.tmp"));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(&serde_json::to_vec_pretty(&creds)?)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, &path).with_context(|| format!("creating {}", path.display()))?;
-    std::fs::File::open(data_dir)?.sync_all()?;
+    crate::datadir::write_private(data_dir, FILE, &serde_json::to_vec_pretty(&creds)?)?;
     Ok((creds, true))
 }
 

@@ -1,6 +1,7 @@
 //! The data directory: private to the server's user, and its creation durable.
 
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use anyhow::Context;
@@ -34,5 +35,26 @@ pub fn prepare(data_dir: &Path) -> anyhow::Result<()> {
     std::fs::File::open(parent)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing {}", parent.display()))?;
+    Ok(())
+}
+
+/// Creates `dir/name` holding `bytes`, readable only by the server's user (0600):
+/// written whole to a temporary name, fsynced, renamed, and the directory entry
+/// fsynced, so a crash leaves either no file or the whole file.
+pub fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, &path).with_context(|| format!("creating {}", path.display()))?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }

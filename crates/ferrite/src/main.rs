@@ -6,6 +6,7 @@ mod admin;
 mod conn;
 mod credentials;
 mod datadir;
+mod master_key;
 mod metrics;
 mod server;
 
@@ -93,6 +94,11 @@ pub struct ServeArgs {
     /// Seconds a connection may sit with no request in flight before it is closed.
     #[arg(long, env = "FERRITE_IDLE_TIMEOUT_SECS", default_value_t = conn::ConnLimits::DEFAULT_IDLE_TIMEOUT_SECS)]
     pub idle_timeout_secs: u64,
+    /// A file holding the master key of server-side encryption (32 bytes, base64).
+    /// Without it (and without FERRITE_KMS_MASTER_KEY, the key itself in base64) the
+    /// first start generates one into the data dir's `master.key`.
+    #[arg(long, env = "FERRITE_KMS_MASTER_KEY_FILE")]
+    pub kms_master_key_file: Option<std::path::PathBuf>,
 }
 
 /// Values of `--default-object-ownership`, named as S3 names them.

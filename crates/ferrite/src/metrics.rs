@@ -56,6 +56,8 @@ pub struct Metrics {
     duration: Family<RequestLabels, Histogram, fn() -> Histogram>,
     bytes_in: Family<OperationLabels, Counter>,
     bytes_out: Family<OperationLabels, Counter>,
+    /// Reads of encrypted data that failed authentication (the model counts them).
+    tampered: Counter,
     buckets: [Family<BucketLabels, Gauge>; 5],
     model: Ferrite,
     /// Scrapes rebuild the bucket gauges: one at a time.
@@ -109,7 +111,14 @@ impl Metrics {
         for ((name, help), family) in bucket_help.into_iter().zip(&buckets) {
             registry.register(name, help, family.clone());
         }
+        let tampered = Counter::default();
+        registry.register(
+            "sse_tampered_reads",
+            "Reads of encrypted object data that failed authentication (tampered or damaged data; nothing was returned)",
+            tampered.clone(),
+        );
         Arc::new(Self {
+            tampered,
             registry,
             requests,
             duration,
@@ -136,6 +145,9 @@ impl Metrics {
     pub async fn render(&self, openmetrics: bool) -> anyhow::Result<String> {
         let usage = self.model.bucket_usage().await?;
         let _one_scrape = self.scrape.lock().await;
+        // The model's count only grows; the counter catches up with it.
+        let tampered = self.model.tampered_reads();
+        self.tampered.inc_by(tampered.saturating_sub(self.tampered.get()));
         for family in &self.buckets {
             family.clear();
         }

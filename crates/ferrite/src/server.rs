@@ -82,12 +82,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         canonical_id: hex::encode(Sha256::digest(creds.access_key.as_bytes())),
         display_name: "ferrite".into(),
     };
+    let env_key = std::env::var("FERRITE_KMS_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
+    let (master, source) = crate::master_key::load(&args.data_dir, args.kms_master_key_file.as_deref(), env_key)?;
+    match &source {
+        crate::master_key::Source::Generated(path) => tracing::warn!(
+            file = %path.display(),
+            "generated the master key of server-side encryption; keep a copy of it apart from the data dir \
+             (without it encrypted objects cannot be read) and know that whoever copies the whole data dir, \
+             this file included, can read them"
+        ),
+        crate::master_key::Source::File(path) => tracing::info!(file = %path.display(), "master key loaded"),
+        crate::master_key::Source::Env => tracing::info!("master key taken from FERRITE_KMS_MASTER_KEY"),
+    }
     let opts = Options {
         region: args.region.clone(),
         durable: !args.no_fsync,
         body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
         meta_cache_bytes: args.meta_cache_mib.max(1) << 20,
         root_canonical_id: root.canonical_id.clone(),
+        keys: Some(Arc::new(ferrite_model::BuiltinKeys::new(master))),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
@@ -360,7 +373,7 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
         return post_object(state, req).await;
     }
     // Features not built yet are refused before anything runs (see `unsupported`).
-    if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
+    if let Err(e) = ferrite_api::refuse_unimplemented(req.method(), req.uri().query(), req.headers()) {
         return s3_error_response(&e).map(Metered::plain);
     }
     match run_precheck(state, &req) {

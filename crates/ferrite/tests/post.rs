@@ -10,7 +10,7 @@ mod common;
 
 use aws_sdk_s3::types::BucketCannedAcl;
 use base64::Engine as _;
-use common::{ACCESS_KEY, SECRET_KEY, Server, http_send, md5_hex, pattern, xml_tag};
+use common::{ACCESS_KEY, SECRET_KEY, Server, http_send, md5_hex, pattern, read_all, xml_tag};
 use serde_json::json;
 
 const B64: base64::engine::general_purpose::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -609,12 +609,41 @@ async fn success_answers_redirects_and_ignored_fields() {
     assert!(!exists(&server, "answers", "sum").await);
 }
 
+/// The form's `x-amz-server-side-encryption: AES256` stores the file under SSE-S3,
+/// as the same header does on a PUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_can_ask_for_sse_s3() {
+    let server = Server::start();
+    bucket(&server, "sealed").await;
+    let form = FormBuilder::new()
+        .field("key", "secret.txt")
+        .field("x-amz-server-side-encryption", "AES256")
+        .sigv4(
+            &in_an_hour(),
+            vec![
+                json!({"bucket": "sealed"}),
+                json!(["eq", "$key", "secret.txt"]),
+                json!({"x-amz-server-side-encryption": "AES256"}),
+            ],
+        );
+    let a = post(&server, "sealed", &form, Some(("f", b"form secret"))).await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    let c = server.client();
+    let got = c.get_object().bucket("sealed").key("secret.txt").send().await.unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    assert_eq!(read_all(got).await, b"form secret");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn features_not_built_are_refused_and_nothing_is_stored() {
     let server = Server::start();
     bucket(&server, "nyi").await;
     for (field, value) in [
-        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "alias/k"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
         ("tagging", "<Tagging><TagSet/></Tagging>"),
     ] {

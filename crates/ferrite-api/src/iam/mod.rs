@@ -575,6 +575,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::BodyStream(_)
         | ModelError::Store(_)
         | ModelError::Corrupt(_)
+        | ModelError::KeyUnavailable(_)
+        | ModelError::NotImplemented(_)
         | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "IAM request failed");
             internal()

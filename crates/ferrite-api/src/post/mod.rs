@@ -409,6 +409,7 @@ impl Form {
                         | "x-amz-signature"
                         | "x-amz-storage-class"
                         | "x-amz-website-redirect-location"
+                        | "x-amz-server-side-encryption"
                 );
             if name.starts_with("x-amz-") && !known {
                 return Err(err(
@@ -461,6 +462,7 @@ impl Form {
             if_none_match: None,
             if_match: None,
             acl,
+            encryption: crate::object::sse_request(self.get("x-amz-server-side-encryption"))?,
         };
         let checksums = ChecksumAlgorithm::ALL.map(|a| {
             let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
@@ -583,11 +585,12 @@ mod tests {
     #[test]
     fn duplicate_fields_and_unknown_amz_fields_are_refused() {
         assert!(Form::new(vec![("key".into(), "a".into()), ("KEY".into(), "b".into())]).is_err());
-        let f = form(&[("x-amz-server-side-encryption", "AES256")]);
+        let f = form(&[("x-amz-server-side-encryption-aws-kms-key-id", "alias/k")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),
             &S3ErrorCode::NotImplemented
         );
+        assert!(form(&[("x-amz-server-side-encryption", "AES256")]).refuse_unimplemented().is_ok());
         let f = form(&[("tagging", "<Tagging/>")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),

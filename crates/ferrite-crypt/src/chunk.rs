@@ -1,0 +1,410 @@
+//! The chunked format of encrypted object data.
+//!
+//! An object's (or a part's) plaintext is cut into chunks of [`CHUNK`] bytes (the last
+//! one shorter; an empty body is one empty chunk). Each chunk is sealed with
+//! AES-256-GCM under the object's data key and stored as its ciphertext (the same
+//! length as its plaintext) followed by the 16-byte tag, chunk after chunk with nothing
+//! in between:
+//!
+//! ```text
+//! chunk 0: ciphertext (65536 bytes) | tag (16) ... chunk n-1: ciphertext (1..=65536) | tag (16)
+//! ```
+//!
+//! The 96-bit nonce of chunk `i` is the object's random 8-byte [`NoncePrefix`] followed
+//! by `i` as a 32-bit big-endian number whose top bit is set for the last chunk (the
+//! STREAM construction): a reordered chunk fails to open (its index is wrong), and so
+//! does a stream cut short at a chunk boundary (the chunk that is now last was not
+//! sealed as last). The associated data of every chunk is the object's *binding*
+//! (bytes the model chooses: which bucket, key and version the data was written
+//! for), so sealed data moved to another object fails to open even under the same key.
+//! The byte layout leaves room for nothing else: the prefix, binding and length live in
+//! the object's record.
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+
+use crate::{CryptError, Key, KeyError, random_bytes};
+
+/// Plaintext bytes per chunk.
+pub const CHUNK: usize = 64 * 1024;
+/// Bytes of tag after each chunk's ciphertext.
+pub const TAG: usize = 16;
+/// A whole chunk as stored.
+pub const SEALED_CHUNK: usize = CHUNK + TAG;
+/// The nonce counter's top bit: set for the last chunk.
+const LAST: u32 = 1 << 31;
+
+/// How many chunks `len` plaintext bytes are sealed as (an empty body is one empty
+/// chunk, so that even it is authenticated).
+pub fn chunk_count(len: u64) -> u64 {
+    if len == 0 { 1 } else { len.div_ceil(CHUNK as u64) }
+}
+
+/// The stored size of `len` plaintext bytes.
+pub fn sealed_len(len: u64) -> u64 {
+    len + chunk_count(len) * TAG as u64
+}
+
+/// The random part of the chunks' nonces, one per object or part: with 2^31 chunk
+/// indices below it, prefixes only need to differ between bodies sealed under one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoncePrefix(pub [u8; 8]);
+
+impl NoncePrefix {
+    pub fn random() -> Result<NoncePrefix, KeyError> {
+        let mut bytes = [0u8; 8];
+        random_bytes(&mut bytes)?;
+        Ok(NoncePrefix(bytes))
+    }
+}
+
+/// A data key with the nonce prefix and binding of one body: seals and opens its chunks.
+pub struct ChunkCipher {
+    key: LessSafeKey,
+    prefix: NoncePrefix,
+    binding: Box<[u8]>,
+}
+
+impl std::fmt::Debug for ChunkCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCipher").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl ChunkCipher {
+    pub fn new(key: &Key, prefix: NoncePrefix, binding: &[u8]) -> ChunkCipher {
+        let unbound = UnboundKey::new(&AES_256_GCM, key.expose()).expect("a 32-byte key is an AES-256 key");
+        ChunkCipher {
+            key: LessSafeKey::new(unbound),
+            prefix,
+            binding: binding.into(),
+        }
+    }
+
+    fn nonce(&self, index: u64, last: bool) -> Result<Nonce, CryptError> {
+        let index = u32::try_from(index).ok().filter(|i| *i < LAST).ok_or(CryptError::TooLong)?;
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&self.prefix.0);
+        nonce[8..].copy_from_slice(&(index | if last { LAST } else { 0 }).to_be_bytes());
+        Ok(Nonce::assume_unique_for_key(nonce))
+    }
+
+    /// Seals `buf[start..]` (one chunk's plaintext, at most [`CHUNK`] bytes) in place
+    /// and appends its tag.
+    pub fn seal_chunk(&self, index: u64, last: bool, buf: &mut Vec<u8>, start: usize) -> Result<(), CryptError> {
+        debug_assert!(buf.len() - start <= CHUNK);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(self.nonce(index, last)?, Aad::from(&self.binding[..]), &mut buf[start..])
+            .map_err(|_| CryptError::TooLong)?;
+        buf.extend_from_slice(tag.as_ref());
+        Ok(())
+    }
+
+    /// Opens one sealed chunk (ciphertext then tag) in place; its plaintext is the
+    /// returned slice, at the start of `sealed`.
+    pub fn open_chunk<'a>(&self, index: u64, last: bool, sealed: &'a mut [u8]) -> Result<&'a mut [u8], CryptError> {
+        if sealed.len() < TAG || sealed.len() > SEALED_CHUNK {
+            return Err(CryptError::Length);
+        }
+        self.key
+            .open_in_place(self.nonce(index, last)?, Aad::from(&self.binding[..]), sealed)
+            .map_err(|_| CryptError::Unauthentic)
+    }
+
+    /// A sealer of a whole body, from its first chunk.
+    pub fn sealer(self) -> Sealer {
+        Sealer {
+            cipher: self,
+            index: 0,
+            held: Vec::with_capacity(CHUNK),
+        }
+    }
+}
+
+/// Seals a body that arrives in pieces of any size into whole sealed chunks.
+///
+/// A full chunk is sealed only once more data follows it (until then it might be the
+/// last one), so up to one chunk is held back; pieces larger than a chunk are sealed
+/// straight from the caller's buffer into the output (one copy, then in place).
+#[derive(Debug)]
+pub struct Sealer {
+    cipher: ChunkCipher,
+    index: u64,
+    held: Vec<u8>,
+}
+
+impl Sealer {
+    /// Seals what of `data` can be sealed now, appending the sealed chunks to `out`.
+    pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), CryptError> {
+        while !data.is_empty() {
+            if self.held.len() == CHUNK {
+                self.seal_held(false, out)?;
+            }
+            if self.held.is_empty() && data.len() > CHUNK {
+                let start = out.len();
+                out.extend_from_slice(&data[..CHUNK]);
+                self.cipher.seal_chunk(self.index, false, out, start)?;
+                self.index += 1;
+                data = &data[CHUNK..];
+                continue;
+            }
+            let take = (CHUNK - self.held.len()).min(data.len());
+            self.held.extend_from_slice(&data[..take]);
+            data = &data[take..];
+        }
+        Ok(())
+    }
+
+    /// Seals the held-back rest as the last chunk.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), CryptError> {
+        self.seal_held(true, out)
+    }
+
+    fn seal_held(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), CryptError> {
+        let start = out.len();
+        out.extend_from_slice(&self.held);
+        self.cipher.seal_chunk(self.index, last, out, start)?;
+        self.held.clear();
+        self.index += 1;
+        Ok(())
+    }
+}
+
+/// Which stored bytes hold a plaintext range, and how to open them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedSpan {
+    /// The first chunk to read.
+    pub first_chunk: u64,
+    /// Where it starts in the stored bytes.
+    pub offset: u64,
+    /// How many stored bytes to read from there (whole chunks).
+    pub len: u64,
+    /// Plaintext bytes of the first chunk before the range.
+    pub skip: u64,
+    /// Plaintext bytes in the range.
+    pub plain_len: u64,
+    /// Chunks in the whole body (the last one is opened as last).
+    pub chunks: u64,
+    /// The whole body's plaintext length.
+    pub body_len: u64,
+}
+
+impl SealedSpan {
+    /// The chunks holding plaintext bytes `start .. start + count` of a body of
+    /// `body_len` bytes (the range must lie within it). The whole of an empty body is
+    /// its one empty chunk (so even it is authenticated); any other empty range reads
+    /// nothing.
+    pub fn new(body_len: u64, start: u64, count: u64) -> SealedSpan {
+        debug_assert!(start.saturating_add(count) <= body_len);
+        let chunk = CHUNK as u64;
+        let chunks = chunk_count(body_len);
+        if count == 0 {
+            return SealedSpan {
+                first_chunk: 0,
+                offset: 0,
+                len: if body_len == 0 { TAG as u64 } else { 0 },
+                skip: 0,
+                plain_len: 0,
+                chunks,
+                body_len,
+            };
+        }
+        let first = start / chunk;
+        let end = (start + count).div_ceil(chunk); // exclusive
+        let plain_end = (end * chunk).min(body_len);
+        SealedSpan {
+            first_chunk: first,
+            offset: first * SEALED_CHUNK as u64,
+            len: plain_end - first * chunk + (end - first) * TAG as u64,
+            skip: start - first * chunk,
+            plain_len: count,
+            chunks,
+            body_len,
+        }
+    }
+
+    /// Opens the span's sealed bytes as they are read.
+    pub fn opener(&self, cipher: ChunkCipher) -> Opener {
+        Opener {
+            cipher,
+            next: self.first_chunk,
+            span: *self,
+            skip: self.skip,
+            remaining: self.plain_len,
+        }
+    }
+}
+
+/// Opens a span's sealed bytes, read in buffers that each hold whole chunks.
+#[derive(Debug)]
+pub struct Opener {
+    cipher: ChunkCipher,
+    next: u64,
+    span: SealedSpan,
+    skip: u64,
+    remaining: u64,
+}
+
+impl Opener {
+    /// Opens the whole chunks in `buf` (the span's next ones, in order) in place. The
+    /// range's plaintext they hold ends up in `buf[..n]`; returns `n`. A buffer that
+    /// does not end on a chunk boundary, a chunk past the span, and a chunk that does
+    /// not authenticate are errors.
+    pub fn open(&mut self, buf: &mut [u8]) -> Result<usize, CryptError> {
+        let chunk = CHUNK as u64;
+        let mut read = 0; // sealed bytes consumed
+        let mut written = 0; // plaintext bytes kept
+        while read < buf.len() {
+            if self.next >= self.span.chunks {
+                return Err(CryptError::Length);
+            }
+            let plain = (self.span.body_len - self.next * chunk).min(chunk) as usize;
+            let sealed_end = read + plain + TAG;
+            if sealed_end > buf.len() {
+                return Err(CryptError::Length);
+            }
+            let last = self.next + 1 == self.span.chunks;
+            let opened = self.cipher.open_chunk(self.next, last, &mut buf[read..sealed_end])?.len();
+            debug_assert_eq!(opened, plain);
+            let skip = self.skip.min(plain as u64) as usize;
+            self.skip -= skip as u64;
+            let keep = ((plain - skip) as u64).min(self.remaining) as usize;
+            buf.copy_within(read + skip..read + skip + keep, written);
+            written += keep;
+            self.remaining -= keep as u64;
+            read = sealed_end;
+            self.next += 1;
+        }
+        Ok(written)
+    }
+
+    /// Plaintext bytes of the range not yet opened.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cipher(binding: &[u8]) -> ChunkCipher {
+        ChunkCipher::new(&Key::from_slice(&[9; 32]).unwrap(), NoncePrefix([1; 8]), binding)
+    }
+
+    fn seal(data: &[u8], pieces: &[usize]) -> Vec<u8> {
+        let mut sealer = cipher(b"bucket/key/v1").sealer();
+        let mut out = Vec::new();
+        let mut rest = data;
+        for &p in pieces.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let n = p.max(1).min(rest.len());
+            sealer.update(&rest[..n], &mut out).unwrap();
+            rest = &rest[n..];
+        }
+        sealer.finish(&mut out).unwrap();
+        out
+    }
+
+    /// Reads `span` out of `stored` in buffers of `per_read` chunks, as GET does.
+    fn read(stored: &[u8], span: &SealedSpan, per_read: usize, binding: &[u8]) -> Result<Vec<u8>, CryptError> {
+        let mut opener = span.opener(cipher(binding));
+        let region = &stored[span.offset as usize..(span.offset + span.len) as usize];
+        let mut out = Vec::new();
+        for piece in region.chunks(per_read * SEALED_CHUNK) {
+            let mut buf = piece.to_vec();
+            let n = opener.open(&mut buf)?;
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(opener.remaining(), 0);
+        Ok(out)
+    }
+
+    fn body(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn layout_is_chunks_with_tags() {
+        for len in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 5] {
+            let data = body(len);
+            let stored = seal(&data, &[1000]);
+            assert_eq!(stored.len() as u64, sealed_len(len as u64), "len {len}");
+            // Ciphertext is not the plaintext.
+            if len > 0 {
+                assert_ne!(&stored[..len.min(CHUNK)], &data[..len.min(CHUNK)]);
+            }
+            let all = SealedSpan::new(len as u64, 0, len as u64);
+            assert_eq!(read(&stored, &all, 8, b"bucket/key/v1").unwrap(), data);
+        }
+        assert_eq!(chunk_count(0), 1);
+        assert_eq!(chunk_count(CHUNK as u64), 1);
+        assert_eq!(chunk_count(CHUNK as u64 + 1), 2);
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let data = body(3 * CHUNK + 100);
+        let stored = seal(&data, &[4096]);
+        let all = SealedSpan::new(data.len() as u64, 0, data.len() as u64);
+        // Any flipped byte: ciphertext or tag, first or last chunk.
+        for at in [0, 5000, CHUNK, CHUNK + TAG, 2 * SEALED_CHUNK + 7, stored.len() - 1] {
+            let mut bad = stored.clone();
+            bad[at] ^= 0x01;
+            assert_eq!(read(&bad, &all, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic), "byte {at}");
+        }
+        // Another binding (the data moved to another object).
+        assert_eq!(read(&stored, &all, 8, b"bucket/key/v2"), Err(CryptError::Unauthentic));
+        // Two chunks swapped.
+        let mut swapped = stored.clone();
+        let (a, b) = swapped.split_at_mut(SEALED_CHUNK);
+        a.swap_with_slice(&mut b[..SEALED_CHUNK]);
+        assert_eq!(read(&swapped, &all, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic));
+        // Cut after whole chunks, with the record's length saying so: the chunk that
+        // is now last was not sealed as last.
+        let cut = &stored[..2 * SEALED_CHUNK];
+        let short = SealedSpan::new(2 * CHUNK as u64, 0, 2 * CHUNK as u64);
+        assert_eq!(read(cut, &short, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic));
+        // Cut mid-chunk, the record's length unchanged: the opener sees too few bytes.
+        let mut opener = all.opener(cipher(b"bucket/key/v1"));
+        let mut buf = stored[..SEALED_CHUNK + 10].to_vec();
+        assert_eq!(opener.open(&mut buf), Err(CryptError::Length));
+    }
+
+    #[test]
+    fn a_wrong_key_does_not_open() {
+        let data = body(100);
+        let stored = seal(&data, &[100]);
+        let other = ChunkCipher::new(&Key::from_slice(&[8; 32]).unwrap(), NoncePrefix([1; 8]), b"bucket/key/v1");
+        let mut buf = stored.clone();
+        assert_eq!(other.open_chunk(0, true, &mut buf).map(|_| ()), Err(CryptError::Unauthentic));
+    }
+
+    proptest! {
+        /// Any body, sealed in pieces of any sizes, reads back whole and in any range,
+        /// with reads of any number of chunks.
+        #[test]
+        fn ranges_read_back(
+            len in 0usize..(4 * CHUNK + 300),
+            pieces in proptest::collection::vec(1usize..(2 * CHUNK), 1..5),
+            a in any::<u64>(), b in any::<u64>(), per_read in 1usize..4,
+        ) {
+            let data = body(len);
+            let stored = seal(&data, &pieces);
+            prop_assert_eq!(stored.len() as u64, sealed_len(len as u64));
+            let (start, count) = if len == 0 { (0, 0) } else {
+                let s = a % len as u64;
+                (s, b % (len as u64 - s) + 1)
+            };
+            let span = SealedSpan::new(len as u64, start, count);
+            prop_assert_eq!(span.offset % SEALED_CHUNK as u64, 0);
+            prop_assert!(span.offset + span.len <= stored.len() as u64);
+            let got = read(&stored, &span, per_read, b"bucket/key/v1").unwrap();
+            prop_assert_eq!(&got[..], &data[start as usize..(start + count) as usize]);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Server-side encryption: the key provider the model seals data keys with, and what
+//! an encrypted version's record keeps to open its data again.
+//!
+//! Envelope encryption: every encrypted object version gets a fresh random 256-bit
+//! data key. Its data is sealed in chunks under that key (`ferrite_crypt::chunk`); the
+//! data key is stored only sealed by the [`KeyProvider`], bound to the version's
+//! *binding* (bucket id, key, and a random write id), which is also the associated
+//! data of every chunk. The built-in provider seals with the server's master key
+//! ([`BuiltinKeys`]); an external KMS can implement the trait later.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use ferrite_crypt::{ChunkCipher, CryptError, Key, NoncePrefix, seal};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::records::EncryptionAlgorithm;
+use crate::{ModelError, ModelResult};
+
+/// Seals and opens small secrets (data keys) under key-encryption keys the server
+/// does not store in the clear.
+pub trait KeyProvider: Send + Sync + fmt::Debug {
+    /// Seals `secret` under the provider's current key, bound to `context`.
+    fn seal(&self, secret: &[u8], context: &[u8]) -> ModelResult<SealedKey>;
+    /// Opens what [`KeyProvider::seal`] sealed, given the same context.
+    fn open(&self, sealed: &SealedKey, context: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>>;
+}
+
+/// A secret sealed by a [`KeyProvider`]: which of its keys sealed it, and the sealed
+/// bytes (`ferrite_crypt::seal`'s layout).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedKey {
+    pub kek: Kek,
+    pub sealed: Vec<u8>,
+}
+
+impl fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedKey").field("kek", &self.kek).finish_non_exhaustive()
+    }
+}
+
+/// Which key-encryption key sealed a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Kek {
+    /// A version of the built-in provider's master key.
+    Master { version: u32 },
+}
+
+/// The built-in key provider: the server's master key (from `--kms-master-key-file`,
+/// `FERRITE_KMS_MASTER_KEY` or the generated key file), as version 1.
+pub struct BuiltinKeys {
+    versions: BTreeMap<u32, Key>,
+    current: u32,
+}
+
+impl BuiltinKeys {
+    pub fn new(master: Key) -> BuiltinKeys {
+        BuiltinKeys {
+            versions: BTreeMap::from([(1, master)]),
+            current: 1,
+        }
+    }
+}
+
+impl fmt::Debug for BuiltinKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuiltinKeys")
+            .field("versions", &self.versions.keys().collect::<Vec<_>>())
+            .field("current", &self.current)
+            .finish()
+    }
+}
+
+impl KeyProvider for BuiltinKeys {
+    fn seal(&self, secret: &[u8], context: &[u8]) -> ModelResult<SealedKey> {
+        let key = &self.versions[&self.current];
+        Ok(SealedKey {
+            kek: Kek::Master { version: self.current },
+            sealed: seal::seal(key, secret, context).map_err(|e| ModelError::Internal(e.to_string()))?,
+        })
+    }
+
+    fn open(&self, sealed: &SealedKey, context: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>> {
+        let Kek::Master { version } = sealed.kek;
+        let key = self.versions.get(&version).ok_or_else(|| {
+            ModelError::KeyUnavailable(format!("master key version {version} is not loaded"))
+        })?;
+        seal::open(key, &sealed.sealed, context).map_err(|_| {
+            ModelError::KeyUnavailable(format!(
+                "master key version {version} does not open this object's data key (is the right master key loaded?)"
+            ))
+        })
+    }
+}
+
+/// The server's keys as the model uses them: the provider, or why there is none.
+#[derive(Debug, Clone)]
+pub(crate) enum Keys {
+    Ready(Arc<dyn KeyProvider>),
+    /// No provider, or one that failed its start-up check: encrypted objects can be
+    /// neither written nor read, and each attempt says why.
+    Unavailable(String),
+}
+
+impl Keys {
+    pub(crate) fn provider(&self) -> ModelResult<&Arc<dyn KeyProvider>> {
+        match self {
+            Keys::Ready(p) => Ok(p),
+            Keys::Unavailable(why) => Err(ModelError::KeyUnavailable(why.clone())),
+        }
+    }
+}
+
+/// The secret sealed into the store's `key_check` row at first start with a provider,
+/// and opened at every later start: a start with another master key finds out at
+/// once, rather than at the first encrypted read.
+const CHECK_SECRET: &[u8] = b"ferrite master key check";
+const CHECK_CONTEXT: &[u8] = b"ferrite/key-check";
+
+/// Checks `provider` against the stored check value (`None`: none stored yet; then
+/// returns the value to store).
+pub(crate) fn check_provider(provider: &dyn KeyProvider, stored: Option<&[u8]>) -> ModelResult<Option<Vec<u8>>> {
+    match stored {
+        None => Ok(Some(postcard::to_stdvec(&provider.seal(CHECK_SECRET, CHECK_CONTEXT)?).map_err(
+            |e| ModelError::Internal(format!("key check: {e}")),
+        )?)),
+        Some(bytes) => {
+            let sealed: SealedKey = postcard::from_bytes(bytes)
+                .map_err(|e| ModelError::Corrupt(format!("unreadable key check value: {e}")))?;
+            let opened = provider.open(&sealed, CHECK_CONTEXT)?;
+            if &opened[..] != CHECK_SECRET {
+                return Err(ModelError::KeyUnavailable("the key check value does not match".into()));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// How a version's data is encrypted: everything needed to open it but the
+/// provider's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    pub algorithm: EncryptionAlgorithm,
+    /// The data key, sealed by the provider and bound to `binding`.
+    pub data_key: SealedKey,
+    /// The chunks' nonce prefix (`ferrite_crypt::chunk`).
+    pub nonce_prefix: [u8; 8],
+    /// The chunks' associated data: which bucket, key and write the data was sealed for.
+    pub binding: Vec<u8>,
+}
+
+/// What a write seals its body with, before the body is read.
+pub(crate) struct NewEncryption {
+    pub record: Encryption,
+    pub cipher: ChunkCipher,
+}
+
+const DATA_KEY_CONTEXT: &[u8] = b"ferrite/data-key/";
+
+fn data_key_context(binding: &[u8]) -> Vec<u8> {
+    [DATA_KEY_CONTEXT, binding].concat()
+}
+
+fn crypt_error(e: impl fmt::Display) -> ModelError {
+    ModelError::Internal(format!("encryption: {e}"))
+}
+
+impl NewEncryption {
+    /// A fresh data key for a body written to `key` in bucket `bucket_id`, sealed by
+    /// `provider`.
+    pub(crate) fn new(
+        provider: &dyn KeyProvider,
+        algorithm: EncryptionAlgorithm,
+        bucket_id: u64,
+        key: &str,
+    ) -> ModelResult<NewEncryption> {
+        let mut write_id = [0u8; 16];
+        ferrite_crypt::random_bytes(&mut write_id).map_err(crypt_error)?;
+        let mut binding = Vec::with_capacity(8 + key.len() + 1 + 16);
+        binding.extend_from_slice(&bucket_id.to_be_bytes());
+        binding.extend_from_slice(key.as_bytes());
+        binding.push(0);
+        binding.extend_from_slice(&write_id);
+        let data_key = Key::random().map_err(crypt_error)?;
+        let sealed = provider.seal(data_key.expose(), &data_key_context(&binding))?;
+        let prefix = NoncePrefix::random().map_err(crypt_error)?;
+        Ok(NewEncryption {
+            cipher: ChunkCipher::new(&data_key, prefix, &binding),
+            record: Encryption {
+                algorithm,
+                data_key: sealed,
+                nonce_prefix: prefix.0,
+                binding,
+            },
+        })
+    }
+}
+
+impl Encryption {
+    /// The cipher that opens this version's data.
+    pub(crate) fn cipher(&self, keys: &Keys) -> ModelResult<ChunkCipher> {
+        let provider = keys.provider()?;
+        let bytes = provider.open(&self.data_key, &data_key_context(&self.binding))?;
+        let key = Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt("a data key of the wrong length".into()))?;
+        Ok(ChunkCipher::new(&key, NoncePrefix(self.nonce_prefix), &self.binding))
+    }
+}
+
+impl crate::engine::Inner {
+    /// Counts a read of encrypted data that failed authentication.
+    pub(crate) fn note_tampered(&self) {
+        self.tampered_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::error!("stored data of an encrypted object failed authentication (tampered or damaged)");
+    }
+}
+
+impl crate::Ferrite {
+    /// Reads of encrypted data that failed authentication since start (`/metrics`).
+    pub fn tampered_reads(&self) -> u64 {
+        self.inner.tampered_reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether encrypted objects can be written and read (a key provider passed the
+    /// start-up check).
+    pub fn encryption_available(&self) -> bool {
+        matches!(self.inner.keys, Keys::Ready(_))
+    }
+
+    /// A fresh data key for a body written to `key` in the bucket `bucket_id`.
+    pub(crate) fn new_encryption(
+        &self,
+        algorithm: EncryptionAlgorithm,
+        bucket_id: u64,
+        key: &str,
+    ) -> ModelResult<NewEncryption> {
+        match algorithm {
+            EncryptionAlgorithm::SseS3 => {}
+            EncryptionAlgorithm::SseKms | EncryptionAlgorithm::SseKmsDsse | EncryptionAlgorithm::SseC => {
+                return Err(ModelError::NotImplemented(format!(
+                    "server-side encryption {algorithm:?} is not implemented yet"
+                )));
+            }
+        }
+        NewEncryption::new(&**self.inner.keys.provider()?, algorithm, bucket_id, key)
+    }
+}
+
+/// The error a read reports for data that does not authenticate.
+pub(crate) fn tampered(e: CryptError) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!("stored data of an encrypted object failed authentication: {e}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_value_recognises_the_master_key() {
+        let keys = BuiltinKeys::new(Key::from_slice(&[1; 32]).unwrap());
+        let stored = check_provider(&keys, None).unwrap().expect("a value to store");
+        assert_eq!(check_provider(&keys, Some(&stored)).unwrap(), None);
+        let other = BuiltinKeys::new(Key::from_slice(&[2; 32]).unwrap());
+        assert!(matches!(
+            check_provider(&other, Some(&stored)),
+            Err(ModelError::KeyUnavailable(_))
+        ));
+        let shown = format!("{keys:?}");
+        assert!(shown.contains("versions: [1]") && !shown.contains("Key("), "{shown}");
+    }
+
+    #[test]
+    fn a_data_key_opens_only_with_its_binding() {
+        let keys: Arc<dyn KeyProvider> = Arc::new(BuiltinKeys::new(Key::random().unwrap()));
+        let ready = Keys::Ready(keys.clone());
+        let new = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key").unwrap();
+        assert!(new.record.binding.starts_with(&7u64.to_be_bytes()));
+        assert!(new.record.cipher(&ready).is_ok());
+        let mut moved = new.record.clone();
+        moved.binding = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key")
+            .unwrap()
+            .record
+            .binding;
+        assert!(matches!(moved.cipher(&ready), Err(ModelError::KeyUnavailable(_))));
+        let none = Keys::Unavailable("no master key".into());
+        assert!(matches!(new.record.cipher(&none), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+    }
+}
