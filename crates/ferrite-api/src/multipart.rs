@@ -98,6 +98,7 @@ impl FerriteS3 {
             storage_class: storage_class(input.storage_class)?,
             checksum_algorithm,
             checksum_full_object,
+            encryption: crate::object::sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
         };
         let up = self
             .model
@@ -110,6 +111,7 @@ impl FerriteS3 {
             upload_id: Some(up.upload_id.clone()),
             checksum_algorithm: upload_algorithm(&up),
             checksum_type: upload_checksum_type(&up),
+            server_side_encryption: crate::object::sse_header(up.encryption),
             ..Default::default()
         }))
     }
@@ -149,6 +151,7 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
+            server_side_encryption: crate::object::sse_header(part.encryption),
             ..Default::default()
         }))
     }
@@ -201,6 +204,7 @@ impl FerriteS3 {
                 checksum_sha256: cs.sha256,
             }),
             copy_source_version_id: done.source_version_id,
+            server_side_encryption: crate::object::sse_header(done.part.encryption),
             ..Default::default()
         }))
     }
@@ -256,6 +260,7 @@ impl FerriteS3 {
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
             checksum_type: checksum_type(done.checksum.as_ref()),
+            server_side_encryption: crate::object::sse_header(done.encryption),
             ..Default::default()
         }))
     }

@@ -42,7 +42,9 @@ pub(crate) fn sse_request(value: Option<&str>) -> S3Result<Option<EncryptionAlgo
         Some(ServerSideEncryption::AES256) => Ok(Some(EncryptionAlgorithm::SseS3)),
         Some(v @ (ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE)) => Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
-            format!("Server-side encryption with KMS keys (x-amz-server-side-encryption: {v}) is not implemented yet; the request was not carried out."),
+            format!(
+                "Server-side encryption with KMS keys (x-amz-server-side-encryption: {v}) is not implemented yet; the request was not carried out."
+            ),
         )),
         Some(_) => Err(invalid_argument("The encryption method specified is not supported")),
     }
@@ -479,6 +481,7 @@ impl FerriteS3 {
             source_conditions,
             if_none_match: dst_if_none_match,
             if_match: dst_if_match,
+            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
         };
         let outcome = self.model.copy_object(&caller, copy).await.map_err(to_s3)?;
         let info = outcome.info;

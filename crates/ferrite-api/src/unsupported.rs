@@ -46,27 +46,12 @@ const NOT_YET: &[(&str, &str)] = &[
 ];
 
 /// Refuses a request that asks for a feature not built yet.
-///
-/// `x-amz-server-side-encryption` (SSE-S3) is built for PutObject (a PUT that is not
-/// a copy or a part); a copy, a part or a POST (CreateMultipartUpload) that asks for
-/// it is refused here until those paths encrypt. The value itself is the adapter's
-/// business (KMS: NotImplemented; unknown: InvalidArgument).
-pub fn refuse_unimplemented(method: &http::Method, query: Option<&str>, headers: &http::HeaderMap) -> Result<(), S3Error> {
+/// (`x-amz-server-side-encryption` itself is built: SSE-S3; its value is the
+/// adapter's business: KMS is NotImplemented there, an unknown one InvalidArgument.)
+pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
     for (name, feature) in NOT_YET {
         if headers.contains_key(*name) {
             return Err(not_yet(feature, name));
-        }
-    }
-    if headers.contains_key(SSE) {
-        let part = query.is_some_and(|q| {
-            q.split('&')
-                .any(|p| matches!(p.split('=').next(), Some("uploadId" | "partNumber" | "uploads")))
-        });
-        if *method == http::Method::POST || headers.contains_key("x-amz-copy-source") || part {
-            return Err(not_yet(
-                "Server-side encryption of copies and multipart uploads",
-                SSE,
-            ));
         }
     }
     // Creating a bucket with Object Lock enabled (`false` asks for nothing).
@@ -120,32 +105,16 @@ mod tests {
 
     #[test]
     fn feature_headers_are_refused_and_others_pass() {
-        let put = |h: &http::HeaderMap| refuse_unimplemented(&http::Method::PUT, None, h);
         for (name, _) in NOT_YET {
-            let e = put(&headers(&[(name, "x")])).unwrap_err();
+            let e = refuse_unimplemented(&headers(&[(name, "x")])).unwrap_err();
             assert_eq!(e.code(), &S3ErrorCode::NotImplemented, "{name}");
             assert!(e.message().unwrap().contains(name));
         }
-        assert!(put(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).is_err());
-        assert!(put(&headers(&[("x-amz-bucket-object-lock-enabled", "False")])).is_ok());
-        assert!(put(&headers(&[("x-amz-acl", "private"), ("content-md5", "x")])).is_ok());
-    }
-
-    #[test]
-    fn sse_s3_passes_only_where_it_is_built() {
-        let sse = headers(&[(SSE, "AES256")]);
-        assert!(refuse_unimplemented(&http::Method::PUT, None, &sse).is_ok(), "PutObject");
-        assert!(refuse_unimplemented(&http::Method::PUT, Some("x-id=PutObject"), &sse).is_ok());
-        for (method, query) in [
-            (http::Method::POST, Some("uploads")),
-            (http::Method::PUT, Some("partNumber=1&uploadId=abc")),
-            (http::Method::PUT, Some("uploadId=abc&partNumber=2")),
-        ] {
-            let e = refuse_unimplemented(&method, query, &sse).unwrap_err();
-            assert_eq!(e.code(), &S3ErrorCode::NotImplemented, "{method} {query:?}");
-        }
-        let copy = headers(&[(SSE, "AES256"), ("x-amz-copy-source", "/b/k")]);
-        assert!(refuse_unimplemented(&http::Method::PUT, None, &copy).is_err(), "CopyObject");
+        assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).is_err());
+        assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "False")])).is_ok());
+        assert!(refuse_unimplemented(&headers(&[("x-amz-acl", "private"), ("content-md5", "x")])).is_ok());
+        // SSE-S3 is built; the KMS key id header is not.
+        assert!(refuse_unimplemented(&headers(&[(SSE, "AES256")])).is_ok());
         assert!(refuse_unimplemented_field(SSE).is_ok());
         assert!(refuse_unimplemented_field("x-amz-server-side-encryption-aws-kms-key-id").is_err());
     }

@@ -8,7 +8,11 @@ use ferrite_crypt::{ChunkCipher, Key, NoncePrefix};
 const BODY: usize = 8 << 20;
 
 fn cipher() -> ChunkCipher {
-    ChunkCipher::new(&Key::from_slice(&[3; 32]).unwrap(), NoncePrefix([5; 8]), b"bench-bucket/bench-key/version")
+    ChunkCipher::new(
+        &Key::from_slice(&[3; 32]).unwrap(),
+        NoncePrefix([5; 8]),
+        b"bench-bucket/bench-key/version",
+    )
 }
 
 fn bench(c: &mut Criterion) {

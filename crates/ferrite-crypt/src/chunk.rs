@@ -66,7 +66,9 @@ pub struct ChunkCipher {
 
 impl std::fmt::Debug for ChunkCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChunkCipher").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("ChunkCipher")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -81,7 +83,10 @@ impl ChunkCipher {
     }
 
     fn nonce(&self, index: u64, last: bool) -> Result<Nonce, CryptError> {
-        let index = u32::try_from(index).ok().filter(|i| *i < LAST).ok_or(CryptError::TooLong)?;
+        let index = u32::try_from(index)
+            .ok()
+            .filter(|i| *i < LAST)
+            .ok_or(CryptError::TooLong)?;
         let mut nonce = [0u8; 12];
         nonce[..8].copy_from_slice(&self.prefix.0);
         nonce[8..].copy_from_slice(&(index | if last { LAST } else { 0 }).to_be_bytes());
@@ -94,7 +99,11 @@ impl ChunkCipher {
         debug_assert!(buf.len() - start <= CHUNK);
         let tag = self
             .key
-            .seal_in_place_separate_tag(self.nonce(index, last)?, Aad::from(&self.binding[..]), &mut buf[start..])
+            .seal_in_place_separate_tag(
+                self.nonce(index, last)?,
+                Aad::from(&self.binding[..]),
+                &mut buf[start..],
+            )
             .map_err(|_| CryptError::TooLong)?;
         buf.extend_from_slice(tag.as_ref());
         Ok(())
@@ -264,7 +273,10 @@ impl Opener {
                 return Err(CryptError::Length);
             }
             let last = self.next + 1 == self.span.chunks;
-            let opened = self.cipher.open_chunk(self.next, last, &mut buf[read..sealed_end])?.len();
+            let opened = self
+                .cipher
+                .open_chunk(self.next, last, &mut buf[read..sealed_end])?
+                .len();
             debug_assert_eq!(opened, plain);
             let skip = self.skip.min(plain as u64) as usize;
             self.skip -= skip as u64;
@@ -355,7 +367,11 @@ mod tests {
         for at in [0, 5000, CHUNK, CHUNK + TAG, 2 * SEALED_CHUNK + 7, stored.len() - 1] {
             let mut bad = stored.clone();
             bad[at] ^= 0x01;
-            assert_eq!(read(&bad, &all, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic), "byte {at}");
+            assert_eq!(
+                read(&bad, &all, 8, b"bucket/key/v1"),
+                Err(CryptError::Unauthentic),
+                "byte {at}"
+            );
         }
         // Another binding (the data moved to another object).
         assert_eq!(read(&stored, &all, 8, b"bucket/key/v2"), Err(CryptError::Unauthentic));
@@ -379,9 +395,16 @@ mod tests {
     fn a_wrong_key_does_not_open() {
         let data = body(100);
         let stored = seal(&data, &[100]);
-        let other = ChunkCipher::new(&Key::from_slice(&[8; 32]).unwrap(), NoncePrefix([1; 8]), b"bucket/key/v1");
+        let other = ChunkCipher::new(
+            &Key::from_slice(&[8; 32]).unwrap(),
+            NoncePrefix([1; 8]),
+            b"bucket/key/v1",
+        );
         let mut buf = stored.clone();
-        assert_eq!(other.open_chunk(0, true, &mut buf).map(|_| ()), Err(CryptError::Unauthentic));
+        assert_eq!(
+            other.open_chunk(0, true, &mut buf).map(|_| ()),
+            Err(CryptError::Unauthentic)
+        );
     }
 
     proptest! {

@@ -11,7 +11,7 @@ pub mod chunk;
 mod key;
 pub mod seal;
 
-pub use chunk::{CHUNK, ChunkCipher, NoncePrefix, Opener, Sealer, SealedSpan, TAG};
+pub use chunk::{CHUNK, ChunkCipher, NoncePrefix, Opener, SealedSpan, Sealer, TAG};
 pub use key::{Key, KeyError, random_bytes};
 
 /// Why decryption failed. Deliberately unspecific: a wrong key, tampered bytes, a

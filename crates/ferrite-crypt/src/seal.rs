@@ -79,7 +79,10 @@ mod tests {
         // Fresh nonce each time.
         assert_ne!(seal_key(&kek, &data_key, b"ctx").unwrap(), sealed);
         assert_eq!(open_key(&kek, &sealed, b"other"), Err(CryptError::Unauthentic));
-        assert_eq!(open_key(&Key::random().unwrap(), &sealed, b"ctx"), Err(CryptError::Unauthentic));
+        assert_eq!(
+            open_key(&Key::random().unwrap(), &sealed, b"ctx"),
+            Err(CryptError::Unauthentic)
+        );
         for at in 1..sealed.len() {
             let mut bad = sealed.clone();
             bad[at] ^= 0x80;

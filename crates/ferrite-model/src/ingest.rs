@@ -188,7 +188,7 @@ impl Ferrite {
         } = body;
         check_part_number(part_number)?;
         claims.check_size()?;
-        let upload = self.upload_info(caller, bucket, key, upload_id).await?;
+        let (upload, sealing) = self.upload_state(caller, bucket, key, upload_id).await?;
         if let (Some(want), Some(sent)) = (upload.checksum_algorithm, claims.sent_algorithm())
             && want != sent
         {
@@ -199,7 +199,7 @@ impl Ferrite {
             )));
         }
         let algorithm = upload.checksum_algorithm.or(claims.algorithm());
-        let staged = self.stage_part(stream, algorithm).await?;
+        let staged = self.stage_part_sealed(stream, algorithm, sealing).await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.upload_part_staged(caller, bucket, key, upload_id, part_number, staged)
             .await
@@ -211,7 +211,7 @@ impl Ferrite {
     pub async fn upload_part_copy(&self, caller: &Caller, req: PartCopy) -> ModelResult<PartCopied> {
         check_part_number(req.part_number)?;
         validate_key(&req.src_key)?;
-        let upload = self.upload_info(caller, &req.bucket, &req.key, &req.upload_id).await?;
+        let (upload, sealing) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
         let (src, body) = self
             .get_object(
                 &caller.for_copy_source(),
@@ -229,7 +229,9 @@ impl Ferrite {
         {
             return Err(ModelError::InvalidRange);
         }
-        let staged = self.stage_part(body.into_stream(), upload.checksum_algorithm).await?;
+        let staged = self
+            .stage_part_sealed(body.into_stream(), upload.checksum_algorithm, sealing)
+            .await?;
         let part = self
             .upload_part_staged(caller, &req.bucket, &req.key, &req.upload_id, req.part_number, staged)
             .await?;

@@ -51,6 +51,7 @@ pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use cors::{CorsConfig, CorsMethod, CorsRule, MAX_CORS_RULES, find_rule};
 pub use engine::{Ferrite, Options};
 pub use error::{ModelError, ModelResult};
+pub use ferrite_crypt::Key;
 pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
@@ -69,7 +70,6 @@ pub use records::{
     ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use secret::Secret;
-pub use ferrite_crypt::Key;
 pub use sse::{BuiltinKeys, KeyProvider};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;

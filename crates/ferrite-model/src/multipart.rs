@@ -17,11 +17,12 @@ use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, uplo
 use crate::list::{Walk, walk};
 use crate::lookup::get_bucket;
 use crate::names::validate_user_metadata;
-use crate::records::AclSpec;
+use crate::records::{AclSpec, EncryptionAlgorithm};
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
 use crate::refs::{add_refs, drop_refs};
+use crate::sse::NewEncryption;
 use crate::staging::land_and_commit;
 use crate::versions::{WriteConditions, add_version};
 use crate::{
@@ -50,6 +51,8 @@ pub struct NewUpload {
     pub checksum_full_object: Option<bool>,
     /// The completed object's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
     pub acl: Option<AclSpec>,
+    /// Server-side encryption of the parts and the object (`None`: stored as sent).
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,7 @@ pub struct UploadInfo {
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +74,8 @@ pub struct PartInfo {
     pub etag: String,
     pub checksum: Option<ChecksumValue>,
     pub last_modified_ms: i64,
+    /// The upload's encryption (UploadPart answers it).
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 /// One entry of CompleteMultipartUpload's part list.
@@ -97,6 +103,7 @@ pub struct CompletedUpload {
     pub version_id: Option<String>,
     pub checksum: Option<ChecksumValue>,
     pub size: u64,
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -164,16 +171,18 @@ fn info(key: &str, id: &[u8; 16], u: &UploadRecord) -> UploadInfo {
         owner: u.owner.clone(),
         checksum_algorithm: u.checksum_algorithm,
         checksum_full_object: u.checksum_full_object,
+        encryption: u.encryption.as_ref().map(|e| e.algorithm),
     }
 }
 
-fn part_info(part_number: u32, p: &PartRecord) -> PartInfo {
+fn part_info(part_number: u32, p: &PartRecord, encryption: Option<EncryptionAlgorithm>) -> PartInfo {
     PartInfo {
         part_number,
         size: p.size,
         etag: p.etag.clone(),
         checksum: p.checksum.clone(),
         last_modified_ms: p.last_modified_ms,
+        encryption,
     }
 }
 
@@ -274,6 +283,16 @@ impl Ferrite {
         };
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
+        // The data key is made once, outside the job: a re-run stores the same one.
+        let encryption = match new.encryption {
+            None => None,
+            Some(algorithm) => {
+                let bucket_id = self
+                    .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
+                    .await?;
+                Some(self.new_encryption(algorithm, bucket_id, key)?.record)
+            }
+        };
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
             .committer
@@ -291,6 +310,7 @@ impl Ferrite {
                     checksum_algorithm: new.checksum_algorithm,
                     checksum_full_object: full_object,
                     acl: new.acl.clone(),
+                    encryption: encryption.clone(),
                 };
                 txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
@@ -306,6 +326,17 @@ impl Ferrite {
         key: &str,
         upload_id: &str,
     ) -> ModelResult<UploadInfo> {
+        Ok(self.upload_state(caller, bucket, key, upload_id).await?.0)
+    }
+
+    /// The upload's settings and, for an encrypted upload, what a part is sealed with.
+    pub(crate) async fn upload_state(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> ModelResult<(UploadInfo, Option<NewEncryption>)> {
         let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
@@ -313,7 +344,12 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = bucket_for_key(&*txn, &bucket, &key, &caller, Operation::UploadPart)?;
-            Ok(info(&key, &id, &get_upload(&*txn, b.id, &key, &id)?))
+            let upload = get_upload(&*txn, b.id, &key, &id)?;
+            let sealing = match &upload.encryption {
+                Some(e) => Some(e.for_part(&inner.keys)?),
+                None => None,
+            };
+            Ok((info(&key, &id, &upload), sealing))
         })
         .await
     }
@@ -344,10 +380,18 @@ impl Ferrite {
                 etag: landing.digests.etag(),
                 checksum: landing.digests.checksum.clone(),
                 last_modified_ms: now_ms(),
+                nonce_prefix: landing.encryption.as_ref().map(|e| e.nonce_prefix),
             };
+            let binding = landing.encryption.map(|e| e.binding);
             Ok(move |txn: &mut dyn WriteTxn| {
                 let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::UploadPart)?;
-                get_upload(txn, b.id, &key, &id)?;
+                let upload = get_upload(txn, b.id, &key, &id)?;
+                // Sealed as the upload says (or plain for a plain upload).
+                if upload.encryption.as_ref().map(|e| &e.binding) != binding.as_ref() {
+                    return Err(ModelError::Internal(
+                        "a part was sealed other than its upload says".into(),
+                    ));
+                }
                 let pkey = part_key(&id, part_number);
                 let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
                 add_refs(txn, &DataRef::Blob(rec.blob))?;
@@ -355,7 +399,11 @@ impl Ferrite {
                 if let Some(o) = old {
                     drop_refs(txn, &DataRef::Blob(o.blob))?;
                 }
-                Ok(part_info(part_number, &rec))
+                Ok(part_info(
+                    part_number,
+                    &rec,
+                    upload.encryption.as_ref().map(|e| e.algorithm),
+                ))
             })
         })
         .await
@@ -426,6 +474,7 @@ impl Ferrite {
                     version_id: w.record.version_id.clone(),
                     checksum: w.record.checksum.clone(),
                     size: w.record.size,
+                    encryption: w.record.encryption.as_ref().map(|e| e.algorithm),
                 };
                 prune_completed(&mut *txn)?;
                 txn.put(tables::COMPLETED, &id, &encode(&done))?;
@@ -507,7 +556,11 @@ impl Ferrite {
                         .try_into()
                         .map_err(|_| ModelError::Corrupt("bad part key".into()))?,
                 );
-                parts.push(part_info(n, &decode(&v)?));
+                parts.push(part_info(
+                    n,
+                    &decode(&v)?,
+                    upload.encryption.as_ref().map(|e| e.algorithm),
+                ));
             }
             let next_part_number_marker = parts.last().map(|p| p.part_number);
             Ok(PartsPage {
@@ -614,6 +667,7 @@ fn assemble(
             size: part.size,
             etag: part.etag.clone(),
             checksum: part.checksum.clone(),
+            nonce_prefix: part.nonce_prefix,
         });
     }
     if size > MAX_OBJECT_SIZE {
@@ -663,7 +717,7 @@ fn assemble(
         storage_class: upload.storage_class,
         tags: Vec::new(),
         acl: None,
-        encryption: None,
+        encryption: upload.encryption.clone(),
         lock: LockInfo::default(),
     })
 }
@@ -674,5 +728,6 @@ fn completed(done: &CompletedRecord) -> CompletedUpload {
         version_id: done.version_id.clone(),
         checksum: done.checksum.clone(),
         size: done.size,
+        encryption: done.encryption,
     }
 }

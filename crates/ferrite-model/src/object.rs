@@ -25,17 +25,17 @@ use crate::leases::{Lease, LeaseCheck};
 use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
 use crate::records::{AclSpec, EncryptionAlgorithm};
-use crate::sse::tampered;
-use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan};
-use ferrite_crypt::{ChunkCipher, Opener};
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
+use crate::sse::{Encryption, tampered};
 use crate::staging::land_and_commit;
 use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
 };
 use crate::{Caller, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key};
+use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan};
+use ferrite_crypt::{ChunkCipher, Key, Opener};
 
 /// Bytes per read when streaming a blob out.
 /// A stream of object bytes, shareable across threads as HTTP bodies require.
@@ -133,6 +133,9 @@ pub struct CopyRequest {
     pub if_match: Option<String>,
     /// The copy's ACL; `None`: private (a copy never takes the source's ACL).
     pub acl: Option<AclSpec>,
+    /// Server-side encryption asked for the copy (`x-amz-server-side-encryption`);
+    /// `None`: the copy keeps the source's.
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
 /// What a copy made, and which source version it read.
@@ -256,8 +259,8 @@ enum Source {
     /// A blob of sealed chunks, the cipher that opens them and the plaintext size.
     SealedBlob(Arc<dyn BlobReader>, ChunkCipher, u64),
     /// The pieces of a multipart object's segments to read, the first one already
-    /// open, all of them leased.
-    Segments(Vec<([u8; 16], Range<u64>)>, Arc<dyn BlobReader>, Lease),
+    /// open, all of them leased; with the data key and encryption if they are sealed.
+    Segments(Vec<Piece>, Arc<dyn BlobReader>, Lease, Option<(Key, Encryption)>),
 }
 
 /// The version a read addresses (the current one when `version` is `None`), if the
@@ -477,10 +480,11 @@ impl Ferrite {
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
                 // An encrypted version whose key cannot be opened fails here, before
                 // anything is answered.
-                let cipher = match &rec.encryption {
-                    Some(e) => Some(e.cipher(&inner.keys)?),
+                let sealed = match &rec.encryption {
+                    Some(e) => Some((e.data_key(&inner.keys)?, e.clone())),
                     None => None,
                 };
+                let cipher = sealed.as_ref().map(|(key, e)| e.body_cipher(key, e.nonce_prefix));
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
                         let bytes = txn
@@ -496,11 +500,6 @@ impl Ferrite {
                         None => Source::Blob(Arc::from(r)),
                         Some(cipher) => Source::SealedBlob(Arc::from(r), cipher, rec.size),
                     }),
-                    DataRef::Segments(_) if cipher.is_some() => {
-                        return Err(ModelError::Internal(
-                            "an encrypted multipart object (this build cannot read it)".into(),
-                        ));
-                    }
                     DataRef::Segments(segs) => {
                         // Lease every segment the range needs, so that the collector
                         // keeps them until the stream is done (see `leases`); open the
@@ -508,7 +507,7 @@ impl Ferrite {
                         // already gone means a concurrent overwrite: read the record
                         // again.
                         let needed = segments_in(segs, &byte_range);
-                        let ids = needed.iter().map(|(blob, _)| *blob).collect();
+                        let ids = needed.iter().map(|p| p.blob).collect();
                         match inner.leases.take(ids, epoch) {
                             None => None,
                             Some((lease, check)) => {
@@ -516,8 +515,8 @@ impl Ferrite {
                                     LeaseCheck::Ready => true,
                                     LeaseCheck::VerifyExistence => {
                                         let mut ok = true;
-                                        for (blob, _) in needed.iter().skip(1) {
-                                            if inner.blobs.open(blob_id(blob))?.is_none() {
+                                        for piece in needed.iter().skip(1) {
+                                            if inner.blobs.open(blob_id(&piece.blob))?.is_none() {
                                                 ok = false;
                                                 break;
                                             }
@@ -528,10 +527,10 @@ impl Ferrite {
                                 match needed.first() {
                                     _ if !all_there => None,
                                     None => Some(Source::Inline(Bytes::new())),
-                                    Some((blob, _)) => inner
+                                    Some(piece) => inner
                                         .blobs
-                                        .open(blob_id(blob))?
-                                        .map(|r| Source::Segments(needed, Arc::from(r), lease)),
+                                        .open(blob_id(&piece.blob))?
+                                        .map(|r| Source::Segments(needed, Arc::from(r), lease, sealed)),
                                 }
                             }
                         }
@@ -551,8 +550,8 @@ impl Ferrite {
                         let span = SealedSpan::new(size, byte_range.start, byte_range.end - byte_range.start);
                         sealed_blob_stream(self.inner.clone(), reader, span, span.opener(cipher))
                     }
-                    Source::Segments(pieces, first, lease) => {
-                        segments_stream(self.inner.blobs.clone(), pieces, first, lease)
+                    Source::Segments(pieces, first, lease, sealed) => {
+                        segments_stream(self.inner.clone(), pieces, first, lease, sealed)
                     }
                 };
                 let body = ObjectBody {
@@ -607,8 +606,15 @@ impl Ferrite {
     }
 
     /// Copies an object: the new object shares the source's data (no bytes are copied)
-    /// and gets its own record.
+    /// and gets its own record, unless the copy asks for an encryption the source's
+    /// data does not have: then the bytes are read (opened) and written again, sealed
+    /// as asked (a copy onto itself so is how an existing object gets encrypted).
     pub async fn copy_object(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
+        if let Some(wanted) = req.encryption
+            && self.source_encryption(caller, &req).await? != Some(wanted)
+        {
+            return self.copy_rewriting(caller, req).await;
+        }
         let caller = caller.clone();
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
@@ -653,8 +659,14 @@ impl Ferrite {
                     .map_err(as_copy_source)?;
                 let same_key = src_bucket.id == dst_bucket.id && req.src_key == req.dst_key;
                 let class_changes = req.storage_class.is_some() && req.storage_class != src.storage_class;
-                // Copying a named older version onto its own key is a rollback, not a no-op.
-                if same_key && src_sel.is_none() && matches!(req.directive, MetadataDirective::Copy) && !class_changes {
+                // Copying a named older version onto its own key is a rollback, not a no-op;
+                // asking for encryption is a change (of the encryption attributes).
+                if same_key
+                    && src_sel.is_none()
+                    && matches!(req.directive, MetadataDirective::Copy)
+                    && !class_changes
+                    && req.encryption.is_none()
+                {
                     return Err(ModelError::CopyToSelfUnchanged);
                 }
                 let attrs = match &req.directive {
@@ -688,6 +700,62 @@ impl Ferrite {
     }
 }
 
+impl Ferrite {
+    /// The encryption of the copy's source version, read as the copy will read it
+    /// (a missing or unreadable source answers the copy's own error later).
+    async fn source_encryption(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<Option<EncryptionAlgorithm>> {
+        let sel = VersionSel::parse_opt(req.src_version.as_deref())?;
+        let (caller, inner) = (caller.for_copy_source(), self.inner.clone());
+        let (bucket, key) = (req.src_bucket.clone(), req.src_key.clone());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let (_, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &ReadConditions::default())
+                .map_err(as_copy_source)?;
+            Ok(rec.encryption.map(|e| e.algorithm))
+        })
+        .await
+    }
+
+    /// A copy whose data is written again: the source is read through the GET path
+    /// (with the copy-source conditions) and stored like a PUT of those bytes, with
+    /// the copy's attributes and encryption.
+    async fn copy_rewriting(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
+        let (src, body) = self
+            .get_object(
+                &caller.for_copy_source(),
+                &req.src_bucket,
+                &req.src_key,
+                req.src_version.as_deref(),
+                None,
+                &req.source_conditions,
+            )
+            .await
+            .map_err(as_copy_source)?;
+        let put = PutAttrs {
+            attrs: match req.directive {
+                MetadataDirective::Copy => src.attrs.clone(),
+                MetadataDirective::Replace(attrs) => attrs,
+            },
+            storage_class: req.storage_class.or(src.storage_class),
+            if_none_match: req.if_none_match,
+            if_match: req.if_match,
+            acl: req.acl,
+            encryption: req.encryption,
+        };
+        let mut incoming = crate::IncomingBody::new(body.into_stream());
+        // The copy keeps the source's checksum algorithm, computed over its bytes.
+        incoming.claims.sdk_algorithm = src.checksum.as_ref().map(|c| c.algorithm);
+        incoming.claims.length = Some(src.size);
+        let info = self
+            .put_object(caller, &req.dst_bucket, &req.dst_key, incoming, put)
+            .await?;
+        Ok(CopyOutcome {
+            info,
+            source_version_id: src.version_id,
+        })
+    }
+}
+
 /// After a write that landed blob `id` failed with `e`: deletes the blob if the
 /// write was refused by its checks (it changed nothing). Any other failure may have
 /// come after the commit became durable, so the record may point at the blob: it is
@@ -707,8 +775,18 @@ pub(crate) async fn discard_landed(inner: &Arc<crate::engine::Inner>, id: BlobId
     .await;
 }
 
-/// The blobs and in-blob ranges that cover `range` of a multipart object, in order.
-fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<([u8; 16], Range<u64>)> {
+/// A piece of a multipart object to read: a range of one segment (plaintext offsets
+/// within the segment), with what opening the segment needs when it is sealed.
+struct Piece {
+    blob: [u8; 16],
+    range: Range<u64>,
+    /// The segment's plaintext size (a sealed segment is a body of its own).
+    segment_size: u64,
+    nonce_prefix: Option<[u8; 8]>,
+}
+
+/// The pieces of the segments that cover `range` of a multipart object, in order.
+fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<Piece> {
     let mut pieces = Vec::new();
     let mut start = 0u64;
     for s in segs {
@@ -716,7 +794,12 @@ fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<([u8
         if end > range.start && start < range.end && s.size > 0 {
             let from = range.start.max(start) - start;
             let to = range.end.min(end) - start;
-            pieces.push((s.blob, from..to));
+            pieces.push(Piece {
+                blob: s.blob,
+                range: from..to,
+                segment_size: s.size,
+                nonce_prefix: s.nonce_prefix,
+            });
         }
         start = end;
     }
@@ -724,23 +807,29 @@ fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<([u8
 }
 
 /// Streams the pieces of a multipart object in turn, through the same bounded reads
-/// as a single blob. The lease lives as long as the stream.
+/// as a single blob (opening each segment's chunks when the object is sealed). The
+/// lease lives as long as the stream.
 fn segments_stream(
-    blobs: Arc<dyn ferrite_store::BlobStore>,
-    pieces: Vec<([u8; 16], Range<u64>)>,
+    inner: Arc<crate::engine::Inner>,
+    pieces: Vec<Piece>,
     first: Arc<dyn BlobReader>,
     lease: Lease,
+    sealed: Option<(Key, Encryption)>,
 ) -> BodyStream {
     let mut first = Some(first);
     let lease = Arc::new(lease);
-    let streams = futures::stream::iter(pieces).then(move |(blob, r)| {
+    let sealed = sealed.map(Arc::new);
+    let streams = futures::stream::iter(pieces).then(move |piece| {
         let opened = first.take();
-        let blobs = blobs.clone();
+        let inner = inner.clone();
         let lease = lease.clone();
+        let sealed = sealed.clone();
         async move {
             let reader = match opened {
                 Some(reader) => reader,
                 None => {
+                    let blobs = inner.blobs.clone();
+                    let blob = piece.blob;
                     let opened = tokio::task::spawn_blocking(move || blobs.open(blob_id(&blob)))
                         .await
                         .map_err(io::Error::other)?
@@ -754,7 +843,21 @@ fn segments_stream(
                 }
             };
             drop(lease);
-            Ok::<_, io::Error>(blob_stream(reader, r))
+            Ok::<_, io::Error>(match (&sealed, piece.nonce_prefix) {
+                (None, _) => blob_stream(reader, piece.range),
+                (Some(s), Some(prefix)) => {
+                    let (key, encryption) = &**s;
+                    let r = &piece.range;
+                    let span = SealedSpan::new(piece.segment_size, r.start, r.end - r.start);
+                    sealed_blob_stream(inner, reader, span, span.opener(encryption.body_cipher(key, prefix)))
+                }
+                (Some(_), None) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a segment of an encrypted object has no nonce prefix",
+                    ));
+                }
+            })
         }
     });
     Box::pin(streams.try_flatten())
@@ -827,7 +930,9 @@ fn sealed_blob_stream(
 fn read_exact_at(r: &dyn BlobReader, pos: u64, buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
-        let k = r.read_at(pos + filled as u64, &mut buf[filled..]).map_err(io::Error::other)?;
+        let k = r
+            .read_at(pos + filled as u64, &mut buf[filled..])
+            .map_err(io::Error::other)?;
         if k == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -433,6 +433,9 @@ pub struct Segment {
     pub size: u64,
     pub etag: String,
     pub checksum: Option<ChecksumValue>,
+    /// The part's chunks' nonce prefix, when the object is encrypted: each part is a
+    /// sealed body of its own under the upload's data key.
+    pub nonce_prefix: Option<[u8; 8]>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -481,6 +484,9 @@ pub struct UploadRecord {
     /// The ACL the completed object gets, as CreateMultipartUpload's headers stated
     /// it (resolved at Complete, when the object's owner is known); `None`: private.
     pub acl: Option<AclSpec>,
+    /// How the parts are encrypted (the upload's data key, sealed, and binding); the
+    /// completed object gets it. `None`: stored as sent.
+    pub encryption: Option<Encryption>,
 }
 
 /// One uploaded part: its own blob (holding one reference) and digests.
@@ -492,6 +498,8 @@ pub struct PartRecord {
     pub etag: String,
     pub checksum: Option<ChecksumValue>,
     pub last_modified_ms: i64,
+    /// The part's chunks' nonce prefix, when the upload is encrypted.
+    pub nonce_prefix: Option<[u8; 8]>,
 }
 
 /// What a completed upload produced, kept so a retried Complete gets the same answer.
@@ -503,9 +511,44 @@ pub struct CompletedRecord {
     pub version_id: Option<String>,
     pub checksum: Option<ChecksumValue>,
     pub size: u64,
+    /// The object's encryption, which a retried Complete answers too.
+    pub encryption: Option<EncryptionAlgorithm>,
 }
 
-first_version!(PartRecord, CompletedRecord);
+first_version!(previous::PartRecordV1, previous::CompletedRecordV1);
+
+/// Version 2: the object's encryption.
+impl Record for CompletedRecord {
+    const VERSION: u8 = 2;
+    type Previous = previous::CompletedRecordV1;
+    fn migrate(p: previous::CompletedRecordV1) -> ModelResult<Self> {
+        Ok(CompletedRecord {
+            bucket_id: p.bucket_id,
+            key: p.key,
+            etag: p.etag,
+            version_id: p.version_id,
+            checksum: p.checksum,
+            size: p.size,
+            encryption: None,
+        })
+    }
+}
+
+/// Version 2: the nonce prefix of an encrypted part.
+impl Record for PartRecord {
+    const VERSION: u8 = 2;
+    type Previous = previous::PartRecordV1;
+    fn migrate(p: previous::PartRecordV1) -> ModelResult<Self> {
+        Ok(PartRecord {
+            blob: p.blob,
+            size: p.size,
+            etag: p.etag,
+            checksum: p.checksum,
+            last_modified_ms: p.last_modified_ms,
+            nonce_prefix: None,
+        })
+    }
+}
 
 /// Version 4: the bucket policy and public access block.
 impl Record for BucketRecord {
@@ -569,8 +612,9 @@ impl Record for previous::BucketRecordV2 {
 }
 
 /// Version 3: encryption became real (`sse::Encryption`: the sealed data key, nonce
-/// prefix and binding). No earlier release wrote encryption info (it refused or
-/// ignored encryption), so a version-2 record that has some is corrupt.
+/// prefix and binding; a multipart object's segments carry their own nonce prefix).
+/// No earlier release wrote encryption info (it refused or ignored encryption), so a
+/// version-2 record that has some is corrupt.
 impl Record for ObjectRecord {
     const VERSION: u8 = 3;
     type Previous = previous::ObjectRecordV2;
@@ -588,7 +632,7 @@ impl Record for ObjectRecord {
             last_modified_ms: p.last_modified_ms,
             attrs: p.attrs,
             checksum: p.checksum,
-            data: p.data,
+            data: previous::data_ref(p.data),
             owner: p.owner,
             storage_class: p.storage_class,
             tags: p.tags,
@@ -623,12 +667,30 @@ impl Record for previous::ObjectRecordV2 {
     }
 }
 
-/// Version 3: the ACL the completed object gets.
+/// Version 4: the upload's encryption.
 impl Record for UploadRecord {
+    const VERSION: u8 = 4;
+    type Previous = previous::UploadRecordV3;
+    fn migrate(p: previous::UploadRecordV3) -> ModelResult<Self> {
+        Ok(UploadRecord {
+            initiated_ms: p.initiated_ms,
+            attrs: p.attrs,
+            storage_class: p.storage_class,
+            owner: p.owner,
+            checksum_algorithm: p.checksum_algorithm,
+            checksum_full_object: p.checksum_full_object,
+            acl: p.acl,
+            encryption: None,
+        })
+    }
+}
+
+/// Version 3: the ACL the completed object gets.
+impl Record for previous::UploadRecordV3 {
     const VERSION: u8 = 3;
     type Previous = previous::UploadRecordV2;
     fn migrate(p: previous::UploadRecordV2) -> ModelResult<Self> {
-        Ok(UploadRecord {
+        Ok(previous::UploadRecordV3 {
             initiated_ms: p.initiated_ms,
             attrs: p.attrs,
             storage_class: p.storage_class,
@@ -773,7 +835,7 @@ pub(crate) mod previous {
         pub last_modified_ms: i64,
         pub attrs: ObjectAttrs,
         pub checksum: Option<ChecksumValue>,
-        pub data: DataRef,
+        pub data: DataRefV1,
         pub owner: String,
         pub storage_class: Option<String>,
         pub tags: Vec<(String, String)>,
@@ -792,7 +854,7 @@ pub(crate) mod previous {
         pub last_modified_ms: i64,
         pub attrs: ObjectAttrs,
         pub checksum: Option<ChecksumValue>,
-        pub data: DataRef,
+        pub data: DataRefV1,
         pub owner: String,
         pub storage_class: Option<StorageClass>,
         pub tags: Vec<(String, String)>,
@@ -852,6 +914,77 @@ pub(crate) mod previous {
         pub owner: String,
         pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
         pub checksum_full_object: bool,
+    }
+
+    /// Multipart upload records written by releases up to session 10 (before
+    /// encryption).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct UploadRecordV3 {
+        pub initiated_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub storage_class: Option<StorageClass>,
+        pub owner: String,
+        pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+        pub acl: Option<AclSpec>,
+    }
+
+    /// Completed-upload records written by releases up to session 10.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct CompletedRecordV1 {
+        pub bucket_id: u64,
+        pub key: String,
+        pub etag: String,
+        pub version_id: Option<String>,
+        pub checksum: Option<ChecksumValue>,
+        pub size: u64,
+    }
+
+    /// Part records written by releases up to session 10 (before encryption).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct PartRecordV1 {
+        pub blob: [u8; 16],
+        pub size: u64,
+        pub etag: String,
+        pub checksum: Option<ChecksumValue>,
+        pub last_modified_ms: i64,
+    }
+
+    /// Where a version's bytes live, as object records up to version 2 had it (their
+    /// segments had no nonce prefix).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum DataRefV1 {
+        Inline([u8; 16]),
+        Blob([u8; 16]),
+        Segments(Vec<SegmentV1>),
+    }
+
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SegmentV1 {
+        pub part_number: u32,
+        pub blob: [u8; 16],
+        pub size: u64,
+        pub etag: String,
+        pub checksum: Option<ChecksumValue>,
+    }
+
+    pub(super) fn data_ref(v1: DataRefV1) -> DataRef {
+        match v1 {
+            DataRefV1::Inline(id) => DataRef::Inline(id),
+            DataRefV1::Blob(id) => DataRef::Blob(id),
+            DataRefV1::Segments(segs) => DataRef::Segments(
+                segs.into_iter()
+                    .map(|s| Segment {
+                        part_number: s.part_number,
+                        blob: s.blob,
+                        size: s.size,
+                        etag: s.etag,
+                        checksum: s.checksum,
+                        nonce_prefix: None,
+                    })
+                    .collect(),
+            ),
+        }
     }
 }
 

@@ -38,7 +38,9 @@ pub struct SealedKey {
 
 impl fmt::Debug for SealedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedKey").field("kek", &self.kek).finish_non_exhaustive()
+        f.debug_struct("SealedKey")
+            .field("kek", &self.kek)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,12 +87,13 @@ impl KeyProvider for BuiltinKeys {
 
     fn open(&self, sealed: &SealedKey, context: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>> {
         let Kek::Master { version } = sealed.kek;
-        let key = self.versions.get(&version).ok_or_else(|| {
-            ModelError::KeyUnavailable(format!("master key version {version} is not loaded"))
-        })?;
+        let key = self
+            .versions
+            .get(&version)
+            .ok_or_else(|| ModelError::KeyUnavailable(format!("master key version {version} is not loaded")))?;
         seal::open(key, &sealed.sealed, context).map_err(|_| {
             ModelError::KeyUnavailable(format!(
-                "master key version {version} does not open this object's data key (is the right master key loaded?)"
+                "master key version {version} does not open this sealed key (is the right master key loaded?)"
             ))
         })
     }
@@ -124,9 +127,10 @@ const CHECK_CONTEXT: &[u8] = b"ferrite/key-check";
 /// returns the value to store).
 pub(crate) fn check_provider(provider: &dyn KeyProvider, stored: Option<&[u8]>) -> ModelResult<Option<Vec<u8>>> {
     match stored {
-        None => Ok(Some(postcard::to_stdvec(&provider.seal(CHECK_SECRET, CHECK_CONTEXT)?).map_err(
-            |e| ModelError::Internal(format!("key check: {e}")),
-        )?)),
+        None => Ok(Some(
+            postcard::to_stdvec(&provider.seal(CHECK_SECRET, CHECK_CONTEXT)?)
+                .map_err(|e| ModelError::Internal(format!("key check: {e}")))?,
+        )),
         Some(bytes) => {
             let sealed: SealedKey = postcard::from_bytes(bytes)
                 .map_err(|e| ModelError::Corrupt(format!("unreadable key check value: {e}")))?;
@@ -200,12 +204,32 @@ impl NewEncryption {
 }
 
 impl Encryption {
-    /// The cipher that opens this version's data.
-    pub(crate) fn cipher(&self, keys: &Keys) -> ModelResult<ChunkCipher> {
+    /// The data key, opened by the provider.
+    pub(crate) fn data_key(&self, keys: &Keys) -> ModelResult<Key> {
         let provider = keys.provider()?;
         let bytes = provider.open(&self.data_key, &data_key_context(&self.binding))?;
-        let key = Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt("a data key of the wrong length".into()))?;
-        Ok(ChunkCipher::new(&key, NoncePrefix(self.nonce_prefix), &self.binding))
+        Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt("a data key of the wrong length".into()))
+    }
+
+    /// The cipher of one body sealed under `key` with `prefix` (a multipart object's
+    /// segments each have their own prefix).
+    pub(crate) fn body_cipher(&self, key: &Key, prefix: [u8; 8]) -> ChunkCipher {
+        ChunkCipher::new(key, NoncePrefix(prefix), &self.binding)
+    }
+
+    /// What one part of an encrypted upload is sealed with: the upload's data key and
+    /// binding, and a fresh nonce prefix of its own (a part sent again under the same
+    /// number gets a new one, so no nonce is ever used twice under the key).
+    pub(crate) fn for_part(&self, keys: &Keys) -> ModelResult<NewEncryption> {
+        let key = self.data_key(keys)?;
+        let prefix = NoncePrefix::random().map_err(crypt_error)?;
+        Ok(NewEncryption {
+            cipher: ChunkCipher::new(&key, prefix, &self.binding),
+            record: Encryption {
+                nonce_prefix: prefix.0,
+                ..self.clone()
+            },
+        })
     }
 }
 
@@ -280,14 +304,14 @@ mod tests {
         let ready = Keys::Ready(keys.clone());
         let new = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key").unwrap();
         assert!(new.record.binding.starts_with(&7u64.to_be_bytes()));
-        assert!(new.record.cipher(&ready).is_ok());
+        assert!(new.record.data_key(&ready).is_ok());
         let mut moved = new.record.clone();
         moved.binding = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key")
             .unwrap()
             .record
             .binding;
-        assert!(matches!(moved.cipher(&ready), Err(ModelError::KeyUnavailable(_))));
+        assert!(matches!(moved.data_key(&ready), Err(ModelError::KeyUnavailable(_))));
         let none = Keys::Unavailable("no master key".into());
-        assert!(matches!(new.record.cipher(&none), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+        assert!(matches!(new.record.data_key(&none), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
     }
 }

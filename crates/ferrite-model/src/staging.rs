@@ -12,12 +12,12 @@ use futures::{Stream, StreamExt};
 use ferrite_hash::{BodyHasher, Digests};
 
 use crate::clock::time_ordered_id;
-use crate::sse::{Encryption, NewEncryption};
-use ferrite_crypt::chunk::sealed_len;
-use ferrite_crypt::{CHUNK, Sealer, TAG};
 use crate::engine::{Inner, blocking};
 use crate::records::DataRef;
+use crate::sse::{Encryption, NewEncryption};
 use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
+use ferrite_crypt::chunk::sealed_len;
+use ferrite_crypt::{CHUNK, Sealer, TAG};
 
 /// Largest single PUT, as on AWS.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -150,6 +150,19 @@ impl Ferrite {
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
         self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, None).await
+    }
+
+    /// Like [`Ferrite::stage_part`], sealing the part as its upload says.
+    pub(crate) async fn stage_part_sealed<S>(
+        &self,
+        body: S,
+        algorithm: Option<ChecksumAlgorithm>,
+        encryption: Option<NewEncryption>,
+    ) -> ModelResult<Staged>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
+        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, encryption).await
     }
 
     async fn stage_with<S>(

@@ -34,10 +34,7 @@ pub fn load(data_dir: &Path, file: Option<&Path>, env: Option<Zeroizing<String>>
     match (file, env) {
         (Some(_), Some(_)) => bail!("give the master key by --kms-master-key-file or FERRITE_KMS_MASTER_KEY, not both"),
         (Some(path), None) => Ok((read(path)?, Source::File(path.to_path_buf()))),
-        (None, Some(value)) => Ok((
-            parse(&value).context("FERRITE_KMS_MASTER_KEY")?,
-            Source::Env,
-        )),
+        (None, Some(value)) => Ok((parse(&value).context("FERRITE_KMS_MASTER_KEY")?, Source::Env)),
         (None, None) => {
             let path = data_dir.join(FILE);
             if path.exists() {
@@ -94,7 +91,10 @@ mod tests {
         let file = dir.path().join("given.key");
         std::fs::write(&file, format!("{good}\n")).unwrap();
         assert_eq!(load(dir.path(), Some(&file), None).unwrap().0.expose(), &[5u8; 32]);
-        assert!(load(dir.path(), Some(&file), Some(Zeroizing::new(good))).is_err(), "both");
+        assert!(
+            load(dir.path(), Some(&file), Some(Zeroizing::new(good))).is_err(),
+            "both"
+        );
         let short = Zeroizing::new(B64.encode([1u8; 16]));
         let e = load(dir.path(), None, Some(short)).unwrap_err();
         assert!(format!("{e:#}").contains("32 bytes"), "{e:#}");

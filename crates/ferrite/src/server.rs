@@ -82,7 +82,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         canonical_id: hex::encode(Sha256::digest(creds.access_key.as_bytes())),
         display_name: "ferrite".into(),
     };
-    let env_key = std::env::var("FERRITE_KMS_MASTER_KEY").ok().map(zeroize::Zeroizing::new);
+    let env_key = std::env::var("FERRITE_KMS_MASTER_KEY")
+        .ok()
+        .map(zeroize::Zeroizing::new);
     let (master, source) = crate::master_key::load(&args.data_dir, args.kms_master_key_file.as_deref(), env_key)?;
     match &source {
         crate::master_key::Source::Generated(path) => tracing::warn!(
@@ -373,7 +375,7 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
         return post_object(state, req).await;
     }
     // Features not built yet are refused before anything runs (see `unsupported`).
-    if let Err(e) = ferrite_api::refuse_unimplemented(req.method(), req.uri().query(), req.headers()) {
+    if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
         return s3_error_response(&e).map(Metered::plain);
     }
     match run_precheck(state, &req) {

@@ -23,12 +23,23 @@ async fn put_sse(c: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) -
         .send()
         .await
         .unwrap();
-    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256), "PUT {key}");
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256),
+        "PUT {key}"
+    );
     out.e_tag().unwrap().to_string()
 }
 
 async fn get_range(c: &aws_sdk_s3::Client, bucket: &str, key: &str, range: &str) -> Vec<u8> {
-    let out = c.get_object().bucket(bucket).key(key).range(range).send().await.unwrap();
+    let out = c
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .range(range)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
     read_all(out).await
 }
@@ -131,6 +142,61 @@ async fn no_plaintext_of_an_encrypted_object_reaches_the_data_dir() {
         let body: Vec<u8> = secret.iter().copied().cycle().take(len).collect();
         put_sse(&c, "enc", key, &body).await;
     }
+    // And a multipart upload's parts.
+    let up = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("parts")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    let part_body: Vec<u8> = secret.iter().copied().cycle().take(5 << 20).collect();
+    let mut parts = Vec::new();
+    for n in 1..=2 {
+        let p = c
+            .upload_part()
+            .bucket("enc")
+            .key("parts")
+            .upload_id(up.upload_id().unwrap())
+            .part_number(n)
+            .body(ByteStream::from(part_body.clone()))
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket("enc")
+        .key("parts")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    // A part of an upload still in progress.
+    let pending = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("pending")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .send()
+        .await
+        .unwrap();
+    c.upload_part()
+        .bucket("enc")
+        .key("pending")
+        .upload_id(pending.upload_id().unwrap())
+        .part_number(1)
+        .body(ByteStream::from(part_body.clone()))
+        .send()
+        .await
+        .unwrap();
     let plain: Vec<u8> = visible.iter().copied().cycle().take(1000).collect();
     c.put_object()
         .bucket("enc")
@@ -185,7 +251,11 @@ async fn a_tampered_chunk_fails_the_read() {
     collect_files(&s.data_dir.join("blobs"), &mut files);
     assert_eq!(files.len(), 1, "one blob: {files:?}");
     let mut stored = std::fs::read(&files[0]).unwrap();
-    assert_eq!(stored.len(), body.len() + 16 * (body.len() / CHUNK), "chunks with their tags");
+    assert_eq!(
+        stored.len(),
+        body.len() + 16 * (body.len() / CHUNK),
+        "chunks with their tags"
+    );
     // A byte in the middle of the sixth chunk.
     stored[5 * (CHUNK + 16) + 100] ^= 0x20;
     std::fs::write(&files[0], &stored).unwrap();
@@ -258,11 +328,7 @@ async fn the_master_key_across_restarts_and_a_wrong_one() {
 
     // Another master key.
     let wrong = tmp.path().join("wrong.key");
-    std::fs::write(
-        &wrong,
-        base64::engine::general_purpose::STANDARD.encode([0x42u8; 32]),
-    )
-    .unwrap();
+    std::fs::write(&wrong, base64::engine::general_purpose::STANDARD.encode([0x42u8; 32])).unwrap();
     let wrong_arg = wrong.to_str().unwrap();
     let mut s = Server::start_in(&data, &["--kms-master-key-file", wrong_arg]);
     let c = s.client();
@@ -284,7 +350,10 @@ async fn the_master_key_across_restarts_and_a_wrong_one() {
         .await
         .unwrap_err();
     assert_eq!(status(&e), 500);
-    assert_eq!(status(&c.head_object().bucket("enc").key("new").send().await.unwrap_err()), 404);
+    assert_eq!(
+        status(&c.head_object().bucket("enc").key("new").send().await.unwrap_err()),
+        404
+    );
     s.kill();
 
     // The right key again (given as a file this time): everything reads.
@@ -297,8 +366,9 @@ async fn the_master_key_across_restarts_and_a_wrong_one() {
     s.kill();
 }
 
-/// What is not built yet is refused, and nothing is stored: SSE-KMS, SSE on copies
-/// and multipart uploads. An unknown algorithm is InvalidArgument.
+/// What is not built yet is refused, and nothing is stored: SSE-KMS (on PUT,
+/// CreateMultipartUpload and copies) and SSE-C. An unknown algorithm is
+/// InvalidArgument.
 #[tokio::test]
 async fn encryption_not_built_yet_is_refused() {
     let s = Server::start();
@@ -318,6 +388,20 @@ async fn encryption_not_built_yet_is_refused() {
     let e = c
         .put_object()
         .bucket("enc")
+        .key("ssec")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(base64::engine::general_purpose::STANDARD.encode([1u8; 32]))
+        .sse_customer_key_md5(
+            base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest([1u8; 32])),
+        )
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NotImplemented");
+    let e = c
+        .put_object()
+        .bucket("enc")
         .key("rot13")
         .server_side_encryption(ServerSideEncryption::from("ROT13"))
         .body(ByteStream::from_static(b"x"))
@@ -329,7 +413,7 @@ async fn encryption_not_built_yet_is_refused() {
         .create_multipart_upload()
         .bucket("enc")
         .key("mpu")
-        .server_side_encryption(ServerSideEncryption::Aes256)
+        .server_side_encryption(ServerSideEncryption::AwsKms)
         .send()
         .await
         .unwrap_err();
@@ -339,17 +423,193 @@ async fn encryption_not_built_yet_is_refused() {
         .bucket("enc")
         .key("copy")
         .copy_source("enc/src")
-        .server_side_encryption(ServerSideEncryption::Aes256)
+        .server_side_encryption(ServerSideEncryption::AwsKms)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "NotImplemented");
-    for key in ["kms", "rot13", "copy"] {
+    for key in ["kms", "ssec", "rot13", "copy"] {
         let e = c.head_object().bucket("enc").key(key).send().await.unwrap_err();
         assert_eq!(status(&e), 404, "{key} not stored");
     }
     let uploads = c.list_multipart_uploads().bucket("enc").send().await.unwrap();
     assert!(uploads.uploads().is_empty());
+}
+
+/// An SSE-S3 multipart upload: every part sealed under the upload's data key with a
+/// nonce prefix of its own (a part sent again gets a new one); the completed object
+/// reads back whole, in ranges across part and chunk boundaries, and by partNumber;
+/// every answer names the encryption.
+#[tokio::test]
+async fn sse_s3_multipart_uploads() {
+    let s = Server::start();
+    let c = s.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("big")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    let id = up.upload_id().unwrap();
+    let sizes = [5 << 20, (5 << 20) + 3, 777_777];
+    let bodies: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| pattern(*n, 40 + i as u64))
+        .collect();
+    // Part 2 is first sent with other bytes, then again: the second one counts.
+    let decoy = pattern(sizes[1], 99);
+    let mut parts = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let n = i as i32 + 1;
+        if n == 2 {
+            c.upload_part()
+                .bucket("enc")
+                .key("big")
+                .upload_id(id)
+                .part_number(n)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(ByteStream::from(decoy.clone()))
+                .send()
+                .await
+                .unwrap();
+        }
+        let p = c
+            .upload_part()
+            .bucket("enc")
+            .key("big")
+            .upload_id(id)
+            .part_number(n)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            p.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256),
+            "part {n}"
+        );
+        assert_eq!(
+            p.e_tag(),
+            Some(format!("\"{}\"", md5_hex(body)).as_str()),
+            "plaintext MD5"
+        );
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .set_checksum_crc32(p.checksum_crc32().map(String::from))
+                .build(),
+        );
+    }
+    let done = c
+        .complete_multipart_upload()
+        .bucket("enc")
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    let whole: Vec<u8> = bodies.concat();
+    let got = c.get_object().bucket("enc").key("big").send().await.unwrap();
+    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    assert!(read_all(got).await == whole);
+    let b1 = sizes[0];
+    let b2 = sizes[0] + sizes[1];
+    for (first, last) in [
+        (b1 - 10, b1 + 10),
+        (b1 - CHUNK - 1, b2 + CHUNK + 1),
+        (b2 - 1, b2),
+        (whole.len() - 5, whole.len() - 1),
+        (CHUNK - 1, CHUNK),
+    ] {
+        let got = get_range(&c, "enc", "big", &format!("bytes={first}-{last}")).await;
+        assert!(got == whole[first..=last], "bytes {first}-{last}");
+    }
+    for (n, body) in bodies.iter().enumerate() {
+        let got = c
+            .get_object()
+            .bucket("enc")
+            .key("big")
+            .part_number(n as i32 + 1)
+            .send()
+            .await
+            .unwrap();
+        assert!(read_all(got).await == *body, "partNumber {}", n + 1);
+    }
+}
+
+/// Copies between plaintext and SSE-S3: a copy asking for the encryption its source
+/// already has shares the sealed data (no new blob); one asking for encryption the
+/// source lacks writes the bytes again, sealed (a copy onto itself so encrypts an
+/// existing object). A copy without the header keeps the source's encryption.
+#[tokio::test]
+async fn copies_between_plaintext_and_sse_s3() {
+    let s = Server::start();
+    let c = s.client();
+    c.create_bucket().bucket("enc").send().await.unwrap();
+    let body = pattern(2 << 20, 21);
+    c.put_object()
+        .bucket("enc")
+        .key("plain")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    put_sse(&c, "enc", "sealed", &body).await;
+    assert_eq!(s.blob_files(), 2);
+    let copy = |src: &'static str, dst: &'static str, sse: bool| {
+        let c = c.clone();
+        async move {
+            let mut req = c.copy_object().bucket("enc").key(dst).copy_source(format!("enc/{src}"));
+            if sse {
+                req = req.server_side_encryption(ServerSideEncryption::Aes256);
+            }
+            req.send().await.unwrap().server_side_encryption().cloned()
+        }
+    };
+    // SSE-S3 to SSE-S3: shared.
+    assert_eq!(
+        copy("sealed", "sealed-copy", true).await,
+        Some(ServerSideEncryption::Aes256)
+    );
+    assert_eq!(s.blob_files(), 2, "the copy shares the sealed data");
+    // No header: keeps the source's encryption, shared.
+    assert_eq!(copy("sealed", "kept", false).await, Some(ServerSideEncryption::Aes256));
+    assert_eq!(copy("plain", "plain-copy", false).await, None);
+    assert_eq!(s.blob_files(), 2);
+    // Plaintext to SSE-S3: written again, sealed.
+    assert_eq!(
+        copy("plain", "now-sealed", true).await,
+        Some(ServerSideEncryption::Aes256)
+    );
+    assert_eq!(s.blob_files(), 3, "a new, sealed blob");
+    // Onto itself: the documented way to encrypt an existing object.
+    assert_eq!(copy("plain", "plain", true).await, Some(ServerSideEncryption::Aes256));
+    for key in ["sealed-copy", "kept", "plain-copy", "now-sealed", "plain"] {
+        let got = c.get_object().bucket("enc").key(key).send().await.unwrap();
+        let sealed = got.server_side_encryption().is_some();
+        assert_eq!(sealed, key != "plain-copy", "{key}");
+        assert!(read_all(got).await == body, "{key} reads back");
+    }
+    // Onto itself without any change is still refused, as on AWS.
+    let e = c
+        .copy_object()
+        .bucket("enc")
+        .key("plain-copy")
+        .copy_source("enc/plain-copy")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidRequest");
 }
 
 /// A copy of an SSE-S3 object (no encryption headers) shares its sealed data and
@@ -374,7 +634,13 @@ async fn copies_of_an_encrypted_object() {
     assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
     assert!(read_all(got).await == body);
 
-    let up = c.create_multipart_upload().bucket("enc").key("assembled").send().await.unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("assembled")
+        .send()
+        .await
+        .unwrap();
     let id = up.upload_id().unwrap();
     let mut parts = Vec::new();
     for (n, range) in [(1, "bytes=0-5242879"), (2, "bytes=5242880-6291455")] {

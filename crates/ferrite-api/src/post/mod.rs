@@ -590,7 +590,11 @@ mod tests {
             f.refuse_unimplemented().unwrap_err().code(),
             &S3ErrorCode::NotImplemented
         );
-        assert!(form(&[("x-amz-server-side-encryption", "AES256")]).refuse_unimplemented().is_ok());
+        assert!(
+            form(&[("x-amz-server-side-encryption", "AES256")])
+                .refuse_unimplemented()
+                .is_ok()
+        );
         let f = form(&[("tagging", "<Tagging/>")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),
