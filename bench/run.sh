@@ -91,6 +91,11 @@ server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
 run put-4k --op put --size 4KiB --concurrency 16
 run get-4k --op get --size 4KiB --concurrency 16 --objects 5000
+# The same with SSE-S3 (every object sealed under its own data key), right after the
+# plain runs so that both meet a store of about the same size. The goal is at least
+# 0.90 of the plain figure.
+run put-4k-sse --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-sse --sse
+run get-4k-sse --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-sse --sse
 # The same two as a user (made with `ferrite admin`, in a bucket of its own): the cost
 # of looking up a user's key and authorizing every request (root skips the lookup).
 # The goal is within 3% of root's throughput.
@@ -207,6 +212,8 @@ run head-4k --op head --size 4KiB --concurrency 16 --objects 5000 --no-prepare
 run delete-4k --op delete --size 4KiB --concurrency 16 --objects 60000 --bucket ferrite-bench-delete
 run put-64m --op put --size 64MiB --concurrency 4
 run get-64m --op get --size 64MiB --concurrency 4 --objects 8
+run put-64m-sse --op put --size 64MiB --concurrency 4 --bucket ferrite-bench-sse64 --sse
+run get-64m-sse --op get --size 64MiB --concurrency 4 --objects 8 --bucket ferrite-bench-sse64 --sse
 run multipart-256m --op multipart-put --size 256MiB --part-size 16MiB --concurrency 4
 run list-100k --op list --concurrency 4 --list-objects 100000 --bucket ferrite-bench-list
 run mixed-64k --op mixed --size 64KiB --concurrency 16 --objects 2000 --bucket ferrite-bench-mixed
@@ -227,7 +234,7 @@ floors = {
     "put-64m": ("mib", 0.8 * limit_64m), "get-64m": ("mib", 1.5e9 / 2**20),
     "list-100k": ("ops", 500),
 }
-order = ["put-4k", "get-4k", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "multipart-256m", "list-100k", "mixed-64k"]
+order = ["put-4k", "get-4k", "put-4k-sse", "get-4k-sse", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "put-64m-sse", "get-64m-sse", "multipart-256m", "list-100k", "mixed-64k"]
 results = []
 ticks_per_s = os.sysconf("SC_CLK_TCK")
 
@@ -292,6 +299,19 @@ for r in results:
         f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {r['errors']} | {cpu} | {floor} |"
     )
 by_name = {r["label"]: r for r in results}
+# SSE-S3 against plaintext, measured in the same run (goal: >= 0.90 of plaintext,
+# and the server's peak RSS under 150 MiB).
+for op in ("put-4k", "get-4k", "put-64m", "get-64m"):
+    base, sse = by_name.get(op), by_name.get(op + "-sse")
+    if base and sse and base["ops_per_sec"] > 0:
+        ratio = sse["ops_per_sec"] / base["ops_per_sec"]
+        cpu = ""
+        if base.get("server_cpu_us_per_op") and sse.get("server_cpu_us_per_op"):
+            cpu = (f"; server CPU per op {sse['server_cpu_us_per_op']:.1f} us vs "
+                   f"{base['server_cpu_us_per_op']:.1f} us")
+        lines.append(f"\n{op} with SSE-S3: {ratio:.3f} of the plaintext throughput (goal: >= 0.90){cpu}")
+if any(r["label"].endswith("-sse") for r in results):
+    lines.append(f"Peak RSS over the suite: {int(rss_kib) / 1024:.1f} MiB (goal with SSE: < 150 MiB)")
 for op in ("put-4k", "get-4k"):
     base, user = by_name.get(op), by_name.get(op + "-user")
     if base and user and base["ops_per_sec"] > 0:

@@ -98,6 +98,10 @@ struct Args {
     /// write there without any policy.
     #[arg(long)]
     grant_write_to_authenticated: bool,
+    /// Ask for SSE-S3 (`x-amz-server-side-encryption: AES256`) on every PUT and
+    /// CreateMultipartUpload (what server-side encryption costs).
+    #[arg(long)]
+    sse: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -312,11 +316,27 @@ impl Ctx {
         format!("list/{i:08}")
     }
 
+    /// The headers every object write sends (`--sse`).
+    fn write_headers(&self) -> &'static [(&'static str, &'static str)] {
+        if self.args.sse {
+            &[("x-amz-server-side-encryption", "AES256")]
+        } else {
+            &[]
+        }
+    }
+
     async fn put(&self, key: &str, body: Bytes) -> anyhow::Result<u64> {
         let n = body.len() as u64;
         let a = self
             .s3
-            .send("PUT", &object_path(&self.args.bucket, key), &[], body, false)
+            .send_with(
+                "PUT",
+                &object_path(&self.args.bucket, key),
+                &[],
+                self.write_headers(),
+                body,
+                false,
+            )
             .await?;
         expect(a.status == 200, &format!("PUT {key}: status {}", a.status))?;
         Ok(n)
@@ -374,7 +394,7 @@ impl Ctx {
         let path = object_path(&self.args.bucket, key);
         let a = self
             .s3
-            .send("POST", &path, &[("uploads", "")], Bytes::new(), true)
+            .send_with("POST", &path, &[("uploads", "")], self.write_headers(), Bytes::new(), true)
             .await?;
         expect(a.status == 200, &format!("CreateMultipartUpload: status {}", a.status))?;
         let xml = String::from_utf8(a.body.unwrap_or_default().to_vec())?;
