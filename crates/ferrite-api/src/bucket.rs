@@ -29,6 +29,7 @@ impl FerriteS3 {
             location,
             acl: crate::acl::acl_spec(crate::acl::acl_headers!(input, bucket))?,
             ownership,
+            encryption: self.default_encryption.clone(),
         };
         self.model
             .create_bucket(&caller, &input.bucket, new)

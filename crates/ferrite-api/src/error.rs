@@ -163,6 +163,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return S3Error::with_message(C::SlowDown, "Please reduce your request rate.");
         }
         ModelError::NotImplemented(_) => C::NotImplemented,
+        ModelError::NoSuchEncryptionConfiguration => {
+            // AWS answers it 404 (s3s's table says 400).
+            let mut e = S3Error::with_message(C::ServerSideEncryptionConfigurationNotFoundError, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
         ModelError::KeyUnavailable(_) => {
             // The operator's problem (a missing or wrong master key), said in the log;
             // the client learns only that the server cannot do it now.

@@ -16,6 +16,7 @@ mod context;
 mod convert;
 pub mod cors;
 mod document;
+mod encryption;
 mod error;
 mod host;
 pub mod iam;
@@ -62,6 +63,8 @@ pub struct FerriteS3 {
     /// The ownership setting of buckets created without `x-amz-object-ownership`
     /// (`None`: no ownership controls, ObjectWriter rules).
     default_ownership: Option<ObjectOwnership>,
+    /// The default encryption new buckets get (`--default-encryption`).
+    default_encryption: Option<ferrite_model::BucketEncryption>,
 }
 
 impl FerriteS3 {
@@ -70,7 +73,14 @@ impl FerriteS3 {
             model,
             auth,
             default_ownership: None,
+            default_encryption: None,
         }
+    }
+
+    /// Sets the default encryption every new bucket gets.
+    pub fn with_default_encryption(mut self, encryption: Option<ferrite_model::BucketEncryption>) -> Self {
+        self.default_encryption = encryption;
+        self
     }
 
     /// Sets the object ownership new buckets get when the request names none.
@@ -285,6 +295,27 @@ impl S3 for FerriteS3 {
 
     async fn put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
         self.do_put_bucket_cors(req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        self.do_put_bucket_encryption(req).await
+    }
+
+    async fn get_bucket_encryption(
+        &self,
+        req: S3Request<GetBucketEncryptionInput>,
+    ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+        self.do_get_bucket_encryption(req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        self.do_delete_bucket_encryption(req).await
     }
 
     async fn delete_bucket_cors(

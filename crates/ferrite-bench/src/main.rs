@@ -394,7 +394,14 @@ impl Ctx {
         let path = object_path(&self.args.bucket, key);
         let a = self
             .s3
-            .send_with("POST", &path, &[("uploads", "")], self.write_headers(), Bytes::new(), true)
+            .send_with(
+                "POST",
+                &path,
+                &[("uploads", "")],
+                self.write_headers(),
+                Bytes::new(),
+                true,
+            )
             .await?;
         expect(a.status == 200, &format!("CreateMultipartUpload: status {}", a.status))?;
         let xml = String::from_utf8(a.body.unwrap_or_default().to_vec())?;

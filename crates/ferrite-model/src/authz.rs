@@ -77,6 +77,8 @@ pub enum Action {
     PutBucketPublicAccessBlock,
     GetBucketCORS,
     PutBucketCORS,
+    GetEncryptionConfiguration,
+    PutEncryptionConfiguration,
 }
 
 impl Action {
@@ -115,6 +117,8 @@ impl Action {
             Action::PutBucketPublicAccessBlock => "s3:PutBucketPublicAccessBlock",
             Action::GetBucketCORS => "s3:GetBucketCORS",
             Action::PutBucketCORS => "s3:PutBucketCORS",
+            Action::GetEncryptionConfiguration => "s3:GetEncryptionConfiguration",
+            Action::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
         }
     }
 
@@ -164,7 +168,9 @@ impl Action {
             | Action::GetBucketPublicAccessBlock
             | Action::PutBucketPublicAccessBlock
             | Action::GetBucketCORS
-            | Action::PutBucketCORS => Need::BucketOwner,
+            | Action::PutBucketCORS
+            | Action::GetEncryptionConfiguration
+            | Action::PutEncryptionConfiguration => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -231,6 +237,10 @@ pub enum Operation {
     /// PutBucketCors, and DeleteBucketCors (AWS has no delete permission for CORS).
     PutBucketCors,
     DeleteBucketCors,
+    GetBucketEncryption,
+    /// PutBucketEncryption, and DeleteBucketEncryption (both s3:PutEncryptionConfiguration).
+    PutBucketEncryption,
+    DeleteBucketEncryption,
 }
 
 impl Operation {
@@ -276,6 +286,8 @@ impl Operation {
             Operation::PutPublicAccessBlock | Operation::DeletePublicAccessBlock => A::PutBucketPublicAccessBlock,
             Operation::GetBucketCors => A::GetBucketCORS,
             Operation::PutBucketCors | Operation::DeleteBucketCors => A::PutBucketCORS,
+            Operation::GetBucketEncryption => A::GetEncryptionConfiguration,
+            Operation::PutBucketEncryption | Operation::DeleteBucketEncryption => A::PutEncryptionConfiguration,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::engine::blocking;
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::lookup::scan_buckets;
-use crate::records::AclSpec;
+use crate::records::{AclSpec, BucketEncryption, EncryptionAlgorithm};
 use crate::records::{BucketRecord, ObjectOwnership, VersioningState, decode, encode};
 use crate::{BucketUsage, Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
@@ -44,6 +44,8 @@ pub struct NewBucket {
     pub acl: Option<AclSpec>,
     /// The object ownership setting (`None`: no ownership controls).
     pub ownership: Option<ObjectOwnership>,
+    /// The bucket's default encryption (`--default-encryption`; `None`: none).
+    pub encryption: Option<BucketEncryption>,
 }
 
 impl Ferrite {
@@ -93,7 +95,7 @@ impl Ferrite {
                     versioning: VersioningState::Unversioned,
                     object_lock: false,
                     acl,
-                    encryption: None,
+                    encryption: new.encryption.clone(),
                     ownership: new.ownership,
                     policy: None,
                     public_access_block: None,
@@ -122,18 +124,19 @@ impl Ferrite {
 
     /// Fails unless `caller` may perform the object operation `op` on `key` in
     /// `bucket`: for refusing a request before its body is read (the commit checks
-    /// again). Returns the bucket's id.
+    /// again). Returns the bucket's id and its default encryption.
     pub(crate) async fn check_object_access(
         &self,
         caller: &Caller,
         bucket: &str,
         key: &str,
         op: Operation,
-    ) -> ModelResult<u64> {
+    ) -> ModelResult<(u64, Option<EncryptionAlgorithm>)> {
         let (caller, inner) = (caller.clone(), self.inner.clone());
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
-            crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op).map(|b| b.id)
+            crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op)
+                .map(|b| (b.id, b.encryption.map(|e| e.algorithm)))
         })
         .await
     }

@@ -126,6 +126,8 @@ pub enum ModelError {
     /// missing key version. Nothing is read or written.
     #[error("encryption key unavailable: {0}")]
     KeyUnavailable(String),
+    #[error("The server side encryption configuration was not found")]
+    NoSuchEncryptionConfiguration,
     /// A feature the request asks for that is not built yet.
     #[error("{0}")]
     NotImplemented(String),

@@ -151,10 +151,11 @@ impl Ferrite {
         // Refuse what can be refused before reading the body.
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;
-        let bucket_id = self
+        let (bucket_id, default) = self
             .check_object_access(caller, bucket, key, Operation::PutObject)
             .await?;
-        let encryption = match put.encryption {
+        // What the request asks for, else the bucket's default encryption.
+        let encryption = match put.encryption.or(default) {
             None => None,
             Some(algorithm) => Some(self.new_encryption(algorithm, bucket_id, key)?),
         };

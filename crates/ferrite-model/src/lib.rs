@@ -66,8 +66,8 @@ pub use object::{
     PutAttrs, Slice,
 };
 pub use records::{
-    AclSpec, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode, ObjectAttrs,
-    ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
+    AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode,
+    ObjectAttrs, ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use secret::Secret;
 pub use sse::{BuiltinKeys, KeyProvider};

@@ -284,14 +284,13 @@ impl Ferrite {
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
         // The data key is made once, outside the job: a re-run stores the same one.
-        let encryption = match new.encryption {
+        // What the request asks for, else the bucket's default encryption.
+        let (bucket_id, default) = self
+            .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
+            .await?;
+        let encryption = match new.encryption.or(default) {
             None => None,
-            Some(algorithm) => {
-                let bucket_id = self
-                    .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
-                    .await?;
-                Some(self.new_encryption(algorithm, bucket_id, key)?.record)
-            }
+            Some(algorithm) => Some(self.new_encryption(algorithm, bucket_id, key)?.record),
         };
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner

@@ -257,7 +257,7 @@ enum Source {
     Inline(Bytes),
     Blob(Arc<dyn BlobReader>),
     /// A blob of sealed chunks, the cipher that opens them and the plaintext size.
-    SealedBlob(Arc<dyn BlobReader>, ChunkCipher, u64),
+    SealedBlob(Arc<dyn BlobReader>, Box<ChunkCipher>, u64),
     /// The pieces of a multipart object's segments to read, the first one already
     /// open, all of them leased; with the data key and encryption if they are sealed.
     Segments(Vec<Piece>, Arc<dyn BlobReader>, Lease, Option<(Key, Encryption)>),
@@ -498,7 +498,7 @@ impl Ferrite {
                     }
                     DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| match cipher {
                         None => Source::Blob(Arc::from(r)),
-                        Some(cipher) => Source::SealedBlob(Arc::from(r), cipher, rec.size),
+                        Some(cipher) => Source::SealedBlob(Arc::from(r), Box::new(cipher), rec.size),
                     }),
                     DataRef::Segments(segs) => {
                         // Lease every segment the range needs, so that the collector
@@ -548,7 +548,7 @@ impl Ferrite {
                     Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
                     Source::SealedBlob(reader, cipher, size) => {
                         let span = SealedSpan::new(size, byte_range.start, byte_range.end - byte_range.start);
-                        sealed_blob_stream(self.inner.clone(), reader, span, span.opener(cipher))
+                        sealed_blob_stream(self.inner.clone(), reader, span, span.opener(*cipher))
                     }
                     Source::Segments(pieces, first, lease, sealed) => {
                         segments_stream(self.inner.clone(), pieces, first, lease, sealed)
@@ -610,9 +610,23 @@ impl Ferrite {
     /// data does not have: then the bytes are read (opened) and written again, sealed
     /// as asked (a copy onto itself so is how an existing object gets encrypted).
     pub async fn copy_object(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
-        if let Some(wanted) = req.encryption
+        // The copy's encryption: what it asks for, else the destination bucket's
+        // default; with neither it keeps the source's.
+        let wanted = match req.encryption {
+            Some(asked) => Some(asked),
+            None => {
+                self.check_object_access(caller, &req.dst_bucket, &req.dst_key, Operation::CopyObject)
+                    .await?
+                    .1
+            }
+        };
+        if let Some(wanted) = wanted
             && self.source_encryption(caller, &req).await? != Some(wanted)
         {
+            let req = CopyRequest {
+                encryption: Some(wanted),
+                ..req
+            };
             return self.copy_rewriting(caller, req).await;
         }
         let caller = caller.clone();

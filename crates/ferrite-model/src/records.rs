@@ -115,13 +115,25 @@ pub struct BucketRecord {
     pub object_lock: bool,
     /// The bucket's ACL; `None` is the default: its owner has FULL_CONTROL.
     pub acl: Option<Vec<Grant>>,
-    pub encryption: Option<Vec<u8>>,
+    /// The bucket's default encryption (PutBucketEncryption): what a write that asks
+    /// for none gets. `None`: objects are stored as sent.
+    pub encryption: Option<BucketEncryption>,
     /// Object ownership controls; `None` when none are set (ObjectWriter rules apply).
     pub ownership: Option<ObjectOwnership>,
     /// The bucket policy, as the owner wrote it; `None` when the bucket has none.
     pub policy: Option<StoredPolicy>,
     /// The bucket's public access block; `None` when none is set.
     pub public_access_block: Option<PublicAccessBlock>,
+}
+
+/// A bucket's default encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    pub algorithm: EncryptionAlgorithm,
+    /// The KMS key of SSE-KMS defaults.
+    pub kms_key_id: Option<String>,
+    /// `BucketKeyEnabled`, as configured.
+    pub bucket_key: bool,
 }
 
 /// A policy document as stored: the text exactly as written (GetBucketPolicy returns
@@ -550,12 +562,40 @@ impl Record for PartRecord {
     }
 }
 
-/// Version 4: the bucket policy and public access block.
+/// Version 5: the default encryption, typed. No earlier release wrote one (the field
+/// was a placeholder), so a version-4 record with bytes there is corrupt.
 impl Record for BucketRecord {
+    const VERSION: u8 = 5;
+    type Previous = previous::BucketRecordV4;
+    fn migrate(p: previous::BucketRecordV4) -> ModelResult<Self> {
+        if p.encryption.is_some() {
+            return Err(ModelError::Corrupt(
+                "a bucket record from before default encryption existed has one".into(),
+            ));
+        }
+        Ok(BucketRecord {
+            id: p.id,
+            name: p.name,
+            created_ms: p.created_ms,
+            location: p.location,
+            owner: p.owner,
+            versioning: p.versioning,
+            object_lock: p.object_lock,
+            acl: p.acl,
+            encryption: None,
+            ownership: p.ownership,
+            policy: p.policy,
+            public_access_block: p.public_access_block,
+        })
+    }
+}
+
+/// Version 4: the bucket policy and public access block.
+impl Record for previous::BucketRecordV4 {
     const VERSION: u8 = 4;
     type Previous = previous::BucketRecordV3;
     fn migrate(p: previous::BucketRecordV3) -> ModelResult<Self> {
-        Ok(BucketRecord {
+        Ok(previous::BucketRecordV4 {
             id: p.id,
             name: p.name,
             created_ms: p.created_ms,
@@ -905,6 +945,24 @@ pub(crate) mod previous {
         pub ownership: Option<ObjectOwnership>,
     }
 
+    /// Bucket records written by releases up to session 10 (policies, public access
+    /// block; the encryption field a placeholder never written).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct BucketRecordV4 {
+        pub id: u64,
+        pub name: String,
+        pub created_ms: i64,
+        pub location: String,
+        pub owner: String,
+        pub versioning: VersioningState,
+        pub object_lock: bool,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<Vec<u8>>,
+        pub ownership: Option<ObjectOwnership>,
+        pub policy: Option<StoredPolicy>,
+        pub public_access_block: Option<PublicAccessBlock>,
+    }
+
     /// Multipart upload records written by releases before upload ACLs.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct UploadRecordV2 {
@@ -1055,7 +1113,7 @@ mod tests {
             last_modified_ms: 1_700_000_000_000,
             attrs: ObjectAttrs::default(),
             checksum: None,
-            data: DataRef::Blob([2; 16]),
+            data: previous::DataRefV1::Blob([2; 16]),
             owner: "o".into(),
             storage_class: Some(storage_class.into()),
             tags: vec![("t".into(), "1".into())],

@@ -16,7 +16,8 @@ use ferrite_crypt::{ChunkCipher, CryptError, Key, NoncePrefix, seal};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::records::EncryptionAlgorithm;
+use crate::authz::Operation;
+use crate::records::{BucketEncryption, EncryptionAlgorithm};
 use crate::{ModelError, ModelResult};
 
 /// Seals and opens small secrets (data keys) under key-encryption keys the server
@@ -269,6 +270,62 @@ impl crate::Ferrite {
             }
         }
         NewEncryption::new(&**self.inner.keys.provider()?, algorithm, bucket_id, key)
+    }
+}
+
+impl crate::Ferrite {
+    /// The bucket's default encryption (GetBucketEncryption).
+    pub async fn bucket_encryption(&self, caller: &crate::Caller, bucket: &str) -> ModelResult<BucketEncryption> {
+        self.read_bucket(caller, bucket, Operation::GetBucketEncryption, |b| {
+            b.encryption.ok_or(ModelError::NoSuchEncryptionConfiguration)
+        })
+        .await
+    }
+
+    /// Sets (`Some`) or removes (`None`) the bucket's default encryption. Only what is
+    /// built can be a default: SSE-KMS is NotImplemented until it lands.
+    pub async fn set_bucket_encryption(
+        &self,
+        caller: &crate::Caller,
+        bucket: &str,
+        config: Option<BucketEncryption>,
+    ) -> ModelResult<()> {
+        let op = match &config {
+            Some(c) => {
+                check_bucket_default(c)?;
+                Operation::PutBucketEncryption
+            }
+            None => Operation::DeleteBucketEncryption,
+        };
+        let (caller, bucket) = (caller.clone(), bucket.to_string());
+        self.inner
+            .committer
+            .write(move |txn| {
+                let mut b = crate::access::bucket_for(&*txn, &bucket, &caller, op)?;
+                if b.encryption != config {
+                    b.encryption = config.clone();
+                    txn.put(crate::tables::BUCKETS, bucket.as_bytes(), &crate::records::encode(&b))?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Whether `c` can be a bucket's default: SSE-S3 (without a KMS key, as AWS
+/// requires); SSE-KMS not yet.
+pub(crate) fn check_bucket_default(c: &BucketEncryption) -> ModelResult<()> {
+    match c.algorithm {
+        EncryptionAlgorithm::SseS3 if c.kms_key_id.is_some() => Err(ModelError::InvalidArgument(
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse".into(),
+        )),
+        EncryptionAlgorithm::SseS3 => Ok(()),
+        EncryptionAlgorithm::SseKms | EncryptionAlgorithm::SseKmsDsse => Err(ModelError::NotImplemented(
+            "SSE-KMS as a bucket's default encryption is not implemented yet".into(),
+        )),
+        EncryptionAlgorithm::SseC => Err(ModelError::InvalidArgument(
+            "SSE-C cannot be a bucket's default encryption".into(),
+        )),
     }
 }
 

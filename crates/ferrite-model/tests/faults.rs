@@ -239,6 +239,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                                                     if_none_match: None,
                                                     if_match: None,
                                                     acl: None,
+                                                    encryption: None,
                                                 },
                                             )
                                             .await

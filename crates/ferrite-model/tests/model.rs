@@ -225,6 +225,7 @@ async fn copy_shares_data_and_self_copy_rules() {
         if_none_match: None,
         if_match: None,
         acl: None,
+        encryption: None,
     };
     f.copy_object(&root(), copy("dst", MetadataDirective::Copy))
         .await

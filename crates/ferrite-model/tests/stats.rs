@@ -87,6 +87,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 if_none_match: None,
                 if_match: None,
                 acl: None,
+                encryption: None,
             };
             let _ = f.copy_object(&root(), req).await;
         }

@@ -99,6 +99,20 @@ pub struct ServeArgs {
     /// first start generates one into the data dir's `master.key`.
     #[arg(long, env = "FERRITE_KMS_MASTER_KEY_FILE")]
     pub kms_master_key_file: Option<std::path::PathBuf>,
+    /// The default encryption every new bucket gets: `sse-s3` encrypts every object
+    /// written without encryption headers (as AWS does for all buckets).
+    #[arg(long, env = "FERRITE_DEFAULT_ENCRYPTION", value_enum, default_value_t = DefaultEncryption::None)]
+    pub default_encryption: DefaultEncryption,
+}
+
+/// Values of `--default-encryption`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultEncryption {
+    /// New buckets have no default encryption.
+    None,
+    /// New buckets default to SSE-S3.
+    #[value(name = "sse-s3")]
+    SseS3,
 }
 
 /// Values of `--default-object-ownership`, named as S3 names them.

@@ -134,7 +134,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());
-    let service = FerriteS3::new(model.clone(), auth.clone()).with_default_ownership(default_ownership);
+    let default_encryption = match args.default_encryption {
+        crate::DefaultEncryption::None => None,
+        crate::DefaultEncryption::SseS3 => Some(ferrite_model::BucketEncryption {
+            algorithm: ferrite_model::EncryptionAlgorithm::SseS3,
+            kms_key_id: None,
+            bucket_key: false,
+        }),
+    };
+    let service = FerriteS3::new(model.clone(), auth.clone())
+        .with_default_ownership(default_ownership)
+        .with_default_encryption(default_encryption);
     let mut builder = S3ServiceBuilder::new(service);
     builder.set_auth(auth.clone());
     builder.set_access(RecordOperation);

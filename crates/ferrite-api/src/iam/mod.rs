@@ -576,6 +576,7 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::Store(_)
         | ModelError::Corrupt(_)
         | ModelError::KeyUnavailable(_)
+        | ModelError::NoSuchEncryptionConfiguration
         | ModelError::NotImplemented(_)
         | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "IAM request failed");
