@@ -1,7 +1,9 @@
 //! The chunked format of encrypted object data.
 //!
-//! An object's (or a part's) plaintext is cut into chunks of [`CHUNK`] bytes (the last
-//! one shorter; an empty body is one empty chunk). Each chunk is sealed with
+//! An object's (or a part's) plaintext is cut into chunks of [`CHUNK`] bytes, and the
+//! last chunk is always the shorter rest, empty when the length is a multiple of
+//! [`CHUNK`] (so a writer seals every full chunk as soon as it has it, never waiting to
+//! learn whether it is the last; an empty body is one empty chunk). Each chunk is sealed with
 //! AES-256-GCM under the object's data key and stored as its ciphertext (the same
 //! length as its plaintext) followed by the 16-byte tag, chunk after chunk with nothing
 //! in between:
@@ -33,10 +35,10 @@ pub const SEALED_CHUNK: usize = CHUNK + TAG;
 /// The nonce counter's top bit: set for the last chunk.
 const LAST: u32 = 1 << 31;
 
-/// How many chunks `len` plaintext bytes are sealed as (an empty body is one empty
-/// chunk, so that even it is authenticated).
+/// How many chunks `len` plaintext bytes are sealed as: the full ones, then the
+/// (possibly empty) rest, which is the last.
 pub fn chunk_count(len: u64) -> u64 {
-    if len == 0 { 1 } else { len.div_ceil(CHUNK as u64) }
+    len / CHUNK as u64 + 1
 }
 
 /// The stored size of `len` plaintext bytes.
@@ -125,57 +127,65 @@ impl ChunkCipher {
         Sealer {
             cipher: self,
             index: 0,
-            held: Vec::with_capacity(CHUNK),
+            pending: 0,
         }
     }
 }
 
-/// Seals a body that arrives in pieces of any size into whole sealed chunks.
+/// Seals a body that arrives in pieces of any size, in the caller's buffer.
 ///
-/// A full chunk is sealed only once more data follows it (until then it might be the
-/// last one), so up to one chunk is held back; pieces larger than a chunk are sealed
-/// straight from the caller's buffer into the output (one copy, then in place).
+/// Each piece is copied once, onto the end of the caller's buffer, and every chunk is
+/// sealed in place as soon as it is full. The bytes of a chunk not yet full stay at the
+/// end of the buffer, unsealed ([`Sealer::pending`] of them): the caller writes
+/// everything before them ([`Sealer::ready`]) and keeps them at the front of its next
+/// buffer ([`Sealer::carry`]); [`Sealer::finish`] seals them as the last chunk.
 #[derive(Debug)]
 pub struct Sealer {
     cipher: ChunkCipher,
     index: u64,
-    held: Vec<u8>,
+    /// Plaintext bytes of the current chunk at the end of the caller's buffer.
+    pending: usize,
 }
 
 impl Sealer {
-    /// Seals what of `data` can be sealed now, appending the sealed chunks to `out`.
+    /// Appends `data` to `out`, sealing each chunk it completes. `out` must end with
+    /// the [`Sealer::pending`] bytes this sealer left there.
     pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), CryptError> {
         while !data.is_empty() {
-            if self.held.len() == CHUNK {
-                self.seal_held(false, out)?;
-            }
-            if self.held.is_empty() && data.len() > CHUNK {
-                let start = out.len();
-                out.extend_from_slice(&data[..CHUNK]);
+            let take = (CHUNK - self.pending).min(data.len());
+            out.extend_from_slice(&data[..take]);
+            self.pending += take;
+            data = &data[take..];
+            if self.pending == CHUNK {
+                let start = out.len() - CHUNK;
                 self.cipher.seal_chunk(self.index, false, out, start)?;
                 self.index += 1;
-                data = &data[CHUNK..];
-                continue;
+                self.pending = 0;
             }
-            let take = (CHUNK - self.held.len()).min(data.len());
-            self.held.extend_from_slice(&data[..take]);
-            data = &data[take..];
         }
         Ok(())
     }
 
-    /// Seals the held-back rest as the last chunk.
-    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), CryptError> {
-        self.seal_held(true, out)
+    /// Plaintext bytes at the end of the caller's buffer that are not sealed yet.
+    pub fn pending(&self) -> usize {
+        self.pending
     }
 
-    fn seal_held(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), CryptError> {
-        let start = out.len();
-        out.extend_from_slice(&self.held);
-        self.cipher.seal_chunk(self.index, last, out, start)?;
-        self.held.clear();
-        self.index += 1;
-        Ok(())
+    /// How much of `out` is sealed and ready to be written.
+    pub fn ready(&self, out: &[u8]) -> usize {
+        out.len() - self.pending
+    }
+
+    /// Drops the first `written` bytes of `out` (as [`Sealer::ready`] said), keeping the
+    /// pending ones at its front for the next pieces.
+    pub fn carry(&self, out: &mut Vec<u8>, written: usize) {
+        out.drain(..written);
+    }
+
+    /// Seals the pending rest (possibly empty) as the last chunk.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<(), CryptError> {
+        let start = out.len() - self.pending;
+        self.cipher.seal_chunk(self.index, true, out, start)
     }
 }
 
@@ -219,7 +229,13 @@ impl SealedSpan {
             };
         }
         let first = start / chunk;
-        let end = (start + count).div_ceil(chunk); // exclusive
+        // A range to the end of the body reads the last chunk too (when it is an empty
+        // one after full chunks), so a whole read also checks that nothing was cut off.
+        let end = if start + count == body_len {
+            chunks
+        } else {
+            (start + count).div_ceil(chunk)
+        }; // exclusive
         let plain_end = (end * chunk).min(body_len);
         SealedSpan {
             first_chunk: first,
@@ -306,8 +322,11 @@ mod tests {
         ChunkCipher::new(&Key::from_slice(&[9; 32]).unwrap(), NoncePrefix([1; 8]), binding)
     }
 
+    /// Seals `data` arriving in pieces of the given sizes, writing out what is ready
+    /// after every piece and carrying the rest, as staging does.
     fn seal(data: &[u8], pieces: &[usize]) -> Vec<u8> {
         let mut sealer = cipher(b"bucket/key/v1").sealer();
+        let mut file = Vec::new();
         let mut out = Vec::new();
         let mut rest = data;
         for &p in pieces.iter().cycle() {
@@ -317,9 +336,15 @@ mod tests {
             let n = p.max(1).min(rest.len());
             sealer.update(&rest[..n], &mut out).unwrap();
             rest = &rest[n..];
+            let ready = sealer.ready(&out);
+            assert_eq!(out.len() - ready, sealer.pending());
+            file.extend_from_slice(&out[..ready]);
+            sealer.carry(&mut out, ready);
+            assert_eq!(out.len(), sealer.pending());
         }
         sealer.finish(&mut out).unwrap();
-        out
+        file.extend_from_slice(&out);
+        file
     }
 
     /// Reads `span` out of `stored` in buffers of `per_read` chunks, as GET does.
@@ -354,7 +379,8 @@ mod tests {
             assert_eq!(read(&stored, &all, 8, b"bucket/key/v1").unwrap(), data);
         }
         assert_eq!(chunk_count(0), 1);
-        assert_eq!(chunk_count(CHUNK as u64), 1);
+        assert_eq!(chunk_count(CHUNK as u64 - 1), 1);
+        assert_eq!(chunk_count(CHUNK as u64), 2, "full chunks, then the empty rest");
         assert_eq!(chunk_count(CHUNK as u64 + 1), 2);
     }
 
@@ -380,11 +406,34 @@ mod tests {
         let (a, b) = swapped.split_at_mut(SEALED_CHUNK);
         a.swap_with_slice(&mut b[..SEALED_CHUNK]);
         assert_eq!(read(&swapped, &all, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic));
-        // Cut after whole chunks, with the record's length saying so: the chunk that
-        // is now last was not sealed as last.
+        // Cut after whole chunks, the record's length claiming the shorter body: the
+        // chunk now opened as the last one was sealed as a middle one.
         let cut = &stored[..2 * SEALED_CHUNK];
-        let short = SealedSpan::new(2 * CHUNK as u64, 0, 2 * CHUNK as u64);
+        let short = SealedSpan::new(2 * CHUNK as u64 - TAG as u64, 0, 2 * CHUNK as u64 - TAG as u64);
         assert_eq!(read(cut, &short, 8, b"bucket/key/v1"), Err(CryptError::Unauthentic));
+        // A body of whole chunks ends with an empty last chunk; dropping it is seen by
+        // a whole read.
+        let aligned = body(2 * CHUNK);
+        let stored_aligned = seal(&aligned, &[CHUNK]);
+        assert_eq!(stored_aligned.len(), 2 * SEALED_CHUNK + TAG);
+        let whole = SealedSpan::new(2 * CHUNK as u64, 0, 2 * CHUNK as u64);
+        assert_eq!(
+            whole.len,
+            stored_aligned.len() as u64,
+            "a whole read reads the empty last chunk"
+        );
+        // (A reader of the span meets the end of the cut file before the span's end.)
+        assert!(((2 * SEALED_CHUNK) as u64) < whole.offset + whole.len);
+        // And the full chunks alone, claimed as the whole body, do not open: their
+        // last one was not sealed as last.
+        let mut full_only = whole;
+        full_only.len = 2 * SEALED_CHUNK as u64;
+        full_only.chunks = 2;
+        let mut buf = stored_aligned[..2 * SEALED_CHUNK].to_vec();
+        assert_eq!(
+            full_only.opener(cipher(b"bucket/key/v1")).open(&mut buf),
+            Err(CryptError::Unauthentic)
+        );
         // Cut mid-chunk, the record's length unchanged: the opener sees too few bytes.
         let mut opener = all.opener(cipher(b"bucket/key/v1"));
         let mut buf = stored[..SEALED_CHUNK + 10].to_vec();
