@@ -674,16 +674,19 @@ async fn copies_of_an_encrypted_object() {
     assert!(read_all(got).await == body);
 }
 
-fn sse_s3_config() -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
-    use aws_sdk_s3::types::{
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
+/// A default-encryption configuration of one rule.
+fn encryption_config(
+    algorithm: ServerSideEncryption,
+    kms_key: Option<&str>,
+) -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
+    use aws_sdk_s3::types::{ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
     ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(
                     ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .sse_algorithm(algorithm)
+                        .set_kms_master_key_id(kms_key.map(String::from))
                         .build()
                         .unwrap(),
                 )
@@ -693,14 +696,15 @@ fn sse_s3_config() -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
         .unwrap()
 }
 
+fn sse_s3_config() -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
+    encryption_config(ServerSideEncryption::Aes256, None)
+}
+
 /// Default bucket encryption: Put/Get/DeleteBucketEncryption as AWS answers them,
 /// and a bucket with an SSE-S3 default encrypts every write that asks for nothing
 /// (PUT, multipart upload, copy), while an SSE-KMS default is not accepted yet.
 #[tokio::test]
 async fn bucket_default_encryption() {
-    use aws_sdk_s3::types::{
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
     let s = Server::start();
     let c = s.client();
     c.create_bucket().bucket("dflt").send().await.unwrap();
@@ -802,20 +806,7 @@ async fn bucket_default_encryption() {
     assert_eq!(read_all(got).await, b"plain source");
 
     // An SSE-KMS default is not built yet; a KMS key with AES256 is what AWS refuses.
-    let kms = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id("alias/k")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
+    let kms = encryption_config(ServerSideEncryption::AwsKms, Some("alias/k"));
     let e = c
         .put_bucket_encryption()
         .bucket("plain")
@@ -824,20 +815,7 @@ async fn bucket_default_encryption() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "NotImplemented");
-    let aes_with_key = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::Aes256)
-                        .kms_master_key_id("alias/k")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
+    let aes_with_key = encryption_config(ServerSideEncryption::Aes256, Some("alias/k"));
     let e = c
         .put_bucket_encryption()
         .bucket("plain")
