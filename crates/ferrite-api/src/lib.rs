@@ -44,7 +44,7 @@ pub use host::VirtualHostDomain;
 pub use operation::{OperationName, RecordOperation};
 pub use precheck::{Passed, RequestView, precheck};
 pub use range_compat::{Authenticated, IgnoreUnusableRange};
-pub use unsupported::refuse_unimplemented;
+pub use unsupported::{refuse_encryption_on_reads, refuse_unimplemented};
 
 /// The root principal as the adapter knows it: its access key, canonical id and
 /// display name.

@@ -49,6 +49,7 @@ const NOT_YET: &[(&str, &str)] = &[
 /// (`x-amz-server-side-encryption` itself is built: SSE-S3; its value is the
 /// adapter's business: KMS is NotImplemented there, an unknown one InvalidArgument.)
 pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
+    refuse_conflicting_encryption(headers)?;
     for (name, feature) in NOT_YET {
         if headers.contains_key(*name) {
             return Err(not_yet(feature, name));
@@ -84,6 +85,41 @@ pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
 
 const SSE: &str = "x-amz-server-side-encryption";
 
+/// Encryption headers that contradict each other are refused as AWS refuses them
+/// (400 InvalidArgument), whether or not the kinds they name are built: a KMS key id
+/// with `AES256`, and customer-key (SSE-C) headers beside `x-amz-server-side-encryption`.
+fn refuse_conflicting_encryption(headers: &http::HeaderMap) -> Result<(), S3Error> {
+    let Some(sse) = headers.get(SSE) else {
+        return Ok(());
+    };
+    let invalid = |msg: &str| S3Error::with_message(S3ErrorCode::InvalidArgument, msg.to_string());
+    if headers.contains_key("x-amz-server-side-encryption-customer-algorithm")
+        || headers.contains_key("x-amz-server-side-encryption-customer-key")
+    {
+        return Err(invalid(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+        ));
+    }
+    if sse.as_bytes() == b"AES256" && headers.contains_key("x-amz-server-side-encryption-aws-kms-key-id") {
+        return Err(invalid(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+        ));
+    }
+    Ok(())
+}
+
+/// `x-amz-server-side-encryption` on a read (GET, HEAD) is refused as AWS refuses it:
+/// a stored object's encryption is the object's, not the request's.
+pub fn refuse_encryption_on_reads(method: &http::Method, headers: &http::HeaderMap) -> Result<(), S3Error> {
+    if (*method == http::Method::GET || *method == http::Method::HEAD) && headers.contains_key(SSE) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "x-amz-server-side-encryption header is not supported for this operation.",
+        ));
+    }
+    Ok(())
+}
+
 fn not_yet(feature: &str, header: &str) -> S3Error {
     S3Error::with_message(
         S3ErrorCode::NotImplemented,
@@ -115,6 +151,31 @@ mod tests {
         assert!(refuse_unimplemented(&headers(&[("x-amz-acl", "private"), ("content-md5", "x")])).is_ok());
         // SSE-S3 is built; the KMS key id header is not.
         assert!(refuse_unimplemented(&headers(&[(SSE, "AES256")])).is_ok());
+        // Contradictions are 400, whatever is built.
+        for conflict in [
+            headers(&[(SSE, "AES256"), ("x-amz-server-side-encryption-aws-kms-key-id", "k")]),
+            headers(&[
+                (SSE, "AES256"),
+                ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+            ]),
+            headers(&[(SSE, "aws:kms"), ("x-amz-server-side-encryption-customer-key", "a2V5")]),
+        ] {
+            let e = refuse_unimplemented(&conflict).unwrap_err();
+            assert_eq!(e.code(), &S3ErrorCode::InvalidArgument);
+        }
+        let e = refuse_unimplemented(&headers(&[
+            (SSE, "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+        ]))
+        .unwrap_err();
+        assert_eq!(e.code(), &S3ErrorCode::NotImplemented, "SSE-KMS itself is not built");
+        let sse = headers(&[(SSE, "AES256")]);
+        for method in [http::Method::GET, http::Method::HEAD] {
+            let e = refuse_encryption_on_reads(&method, &sse).unwrap_err();
+            assert_eq!(e.code(), &S3ErrorCode::InvalidArgument);
+        }
+        assert!(refuse_encryption_on_reads(&http::Method::PUT, &sse).is_ok());
+        assert!(refuse_encryption_on_reads(&http::Method::GET, &headers(&[])).is_ok());
         assert!(refuse_unimplemented_field(SSE).is_ok());
         assert!(refuse_unimplemented_field("x-amz-server-side-encryption-aws-kms-key-id").is_err());
     }

@@ -385,7 +385,9 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
         return post_object(state, req).await;
     }
     // Features not built yet are refused before anything runs (see `unsupported`).
-    if let Err(e) = ferrite_api::refuse_unimplemented(req.headers()) {
+    if let Err(e) = ferrite_api::refuse_unimplemented(req.headers())
+        .and_then(|()| ferrite_api::refuse_encryption_on_reads(req.method(), req.headers()))
+    {
         return s3_error_response(&e).map(Metered::plain);
     }
     match run_precheck(state, &req) {

@@ -428,7 +428,44 @@ async fn encryption_not_built_yet_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "NotImplemented");
-    for key in ["kms", "ssec", "rot13", "copy"] {
+    // Contradicting headers are 400 InvalidArgument, as on AWS: a KMS key with AES256,
+    // customer-key headers beside x-amz-server-side-encryption.
+    let e = c
+        .put_object()
+        .bucket("enc")
+        .key("conflict")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .ssekms_key_id("alias/k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidArgument"));
+    let e = c
+        .put_object()
+        .bucket("enc")
+        .key("conflict")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .sse_customer_algorithm("AES256")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "InvalidArgument"));
+    // A read that names an encryption is refused (the object's encryption is its own).
+    let e = c
+        .head_object()
+        .bucket("enc")
+        .key("src")
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-amz-server-side-encryption", "AES256");
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 400);
+    for key in ["kms", "ssec", "rot13", "copy", "conflict"] {
         let e = c.head_object().bucket("enc").key(key).send().await.unwrap_err();
         assert_eq!(status(&e), 404, "{key} not stored");
     }
@@ -679,7 +716,9 @@ fn encryption_config(
     algorithm: ServerSideEncryption,
     kms_key: Option<&str>,
 ) -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
-    use aws_sdk_s3::types::{ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule};
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
     ServerSideEncryptionConfiguration::builder()
         .rules(
             ServerSideEncryptionRule::builder()
