@@ -183,7 +183,8 @@ impl S3 {
         self.send_with(method, path, query, &[], body, keep_body).await
     }
 
-    /// [`Self::send`] with extra (unsigned) headers: for setup requests, not workloads.
+    /// [`Self::send`] with extra (unsigned) headers, keeping the answer's body: for
+    /// setup requests (workloads with headers, `--sse`, call `send_with`).
     async fn send_with_headers(
         &self,
         method: &str,

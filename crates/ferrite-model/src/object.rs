@@ -484,7 +484,12 @@ impl Ferrite {
                     Some(e) => Some((e.data_key(&inner.keys)?, e.clone())),
                     None => None,
                 };
-                let cipher = sealed.as_ref().map(|(key, e)| e.body_cipher(key, e.nonce_prefix));
+                // A single body's cipher (a multipart object's segments get theirs as
+                // the stream reaches them).
+                let cipher = match rec.data {
+                    DataRef::Segments(_) => None,
+                    _ => sealed.as_ref().map(|(key, e)| e.body_cipher(key, e.nonce_prefix)),
+                };
                 let source = match &rec.data {
                     DataRef::Inline(id) => {
                         let bytes = txn
