@@ -30,6 +30,10 @@ const HEADER_KEYS: &[(&str, &str)] = &[
         "x-amz-server-side-encryption-aws-kms-key-id",
         "s3:x-amz-server-side-encryption-aws-kms-key-id",
     ),
+    (
+        "x-amz-server-side-encryption-customer-algorithm",
+        "s3:x-amz-server-side-encryption-customer-algorithm",
+    ),
     ("x-amz-storage-class", "s3:x-amz-storage-class"),
     ("x-amz-copy-source", "s3:x-amz-copy-source"),
     ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),

@@ -54,6 +54,7 @@ pub fn read_conditions(
         if_none_match: if_none_match.map(|c| vec![condition_etag(c)]),
         if_modified_since: if_modified_since.map(secs_of),
         if_unmodified_since: if_unmodified_since.map(secs_of),
+        sse_customer_key: None,
     }
 }
 

@@ -169,6 +169,7 @@ pub fn to_s3(e: ModelError) -> S3Error {
             e.set_status_code(http::StatusCode::NOT_FOUND);
             return e;
         }
+        ModelError::WrongCustomerKey => C::AccessDenied,
         ModelError::KeyUnavailable(_) => {
             // The operator's problem (a missing or wrong master key), said in the log;
             // the client learns only that the server cannot do it now.

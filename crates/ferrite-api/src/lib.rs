@@ -29,6 +29,7 @@ mod policy;
 pub mod post;
 pub mod precheck;
 mod range_compat;
+pub mod sse_c;
 mod unsupported;
 
 use ferrite_model::{Caller, Ferrite, ObjectOwnership};

@@ -15,6 +15,7 @@ use crate::convert::{
 use crate::integrity::{algorithm, checksum_fields, claims, trailer_value};
 use crate::list::url_encoded;
 use crate::object::{body_stream, storage_class};
+use crate::sse_c::{copy_source_sse_c_headers, sse_c_headers};
 use crate::{FerriteS3, to_s3};
 
 const MAX_PARTS_PAGE: usize = 1000;
@@ -92,13 +93,18 @@ impl FerriteS3 {
             Some(other) => return Err(invalid_argument(format!("unknown x-amz-checksum-type {other:?}"))),
         };
         let attrs = attrs_of!(input);
+        let sse_c = sse_c_headers!(input);
+        let customer = crate::sse_c::customer_key(sse_c)?;
         let new = NewUpload {
             acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
             attrs,
             storage_class: storage_class(input.storage_class)?,
             checksum_algorithm,
             checksum_full_object,
-            encryption: crate::object::sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
+            encryption: crate::object::sse_request(
+                input.server_side_encryption.as_ref().map(|v| v.as_str()),
+                customer,
+            )?,
         };
         let up = self
             .model
@@ -112,6 +118,8 @@ impl FerriteS3 {
             checksum_algorithm: upload_algorithm(&up),
             checksum_type: upload_checksum_type(&up),
             server_side_encryption: crate::object::sse_header(up.encryption),
+            sse_customer_algorithm: crate::sse_c::echo(up.encryption, sse_c).0,
+            sse_customer_key_md5: crate::sse_c::echo(up.encryption, sse_c).1,
             ..Default::default()
         }))
     }
@@ -133,6 +141,8 @@ impl FerriteS3 {
             input.content_md5.as_ref(),
             input.content_length,
         )?;
+        let sse_c = sse_c_headers!(input);
+        let customer = crate::sse_c::customer_key(sse_c)?;
         let body = IncomingBody {
             stream: body_stream(input.body),
             claims,
@@ -140,7 +150,15 @@ impl FerriteS3 {
         };
         let part = self
             .model
-            .upload_part(&caller, &input.bucket, &input.key, &input.upload_id, number, body)
+            .upload_part_keyed(
+                &caller,
+                &input.bucket,
+                &input.key,
+                &input.upload_id,
+                number,
+                body,
+                customer.as_ref(),
+            )
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(part.checksum.as_ref());
@@ -152,6 +170,8 @@ impl FerriteS3 {
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
             server_side_encryption: crate::object::sse_header(part.encryption),
+            sse_customer_algorithm: crate::sse_c::echo(part.encryption, sse_c).0,
+            sse_customer_key_md5: crate::sse_c::echo(part.encryption, sse_c).1,
             ..Default::default()
         }))
     }
@@ -175,15 +195,19 @@ impl FerriteS3 {
                 ));
             }
         };
+        let mut conditions = read_conditions(
+            input.copy_source_if_match,
+            input.copy_source_if_none_match,
+            input.copy_source_if_modified_since,
+            input.copy_source_if_unmodified_since,
+        );
+        conditions.sse_customer_key = crate::sse_c::customer_key(copy_source_sse_c_headers!(input))?;
+        let sse_c = sse_c_headers!(input);
         let copy = PartCopy {
             part_number: part_number(input.part_number),
             range: copy_source_range(input.copy_source_range.as_deref())?,
-            conditions: read_conditions(
-                input.copy_source_if_match,
-                input.copy_source_if_none_match,
-                input.copy_source_if_modified_since,
-                input.copy_source_if_unmodified_since,
-            ),
+            conditions,
+            sse_customer_key: crate::sse_c::customer_key(sse_c)?,
             bucket: input.bucket,
             key: input.key,
             upload_id: input.upload_id,
@@ -205,6 +229,8 @@ impl FerriteS3 {
             }),
             copy_source_version_id: done.source_version_id,
             server_side_encryption: crate::object::sse_header(done.part.encryption),
+            sse_customer_algorithm: crate::sse_c::echo(done.part.encryption, sse_c).0,
+            sse_customer_key_md5: crate::sse_c::echo(done.part.encryption, sse_c).1,
             ..Default::default()
         }))
     }
@@ -241,6 +267,7 @@ impl FerriteS3 {
             expected_checksum,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
+            sse_customer_key: crate::sse_c::customer_key(sse_c_headers!(input))?,
         };
         let done = self
             .model

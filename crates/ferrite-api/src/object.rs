@@ -4,8 +4,11 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    CopyRequest, DeleteRequest, EncryptionAlgorithm, IncomingBody, ObjectInfo, PutAttrs, ReadConditions, Slice,
+    CopyRequest, CustomerKey, DeleteRequest, EncryptionAlgorithm, IncomingBody, ObjectInfo, PutAttrs, ReadConditions,
+    Slice, SseRequest,
 };
+
+use crate::sse_c::{self, copy_source_sse_c_headers, sse_c_headers};
 use futures::{Stream, StreamExt};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -33,13 +36,18 @@ pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite
     }
 }
 
-/// The encryption an `x-amz-server-side-encryption` value asks for: `AES256` is
-/// SSE-S3; SSE-KMS is not built yet (NotImplemented); anything else is what AWS
-/// calls an unsupported encryption method (InvalidArgument).
-pub(crate) fn sse_request(value: Option<&str>) -> S3Result<Option<EncryptionAlgorithm>> {
+/// The encryption a write asks for: an `x-amz-server-side-encryption` value, or
+/// SSE-C's customer key (the two together are refused before: see
+/// `unsupported::refuse_conflicting_encryption`). `AES256` is SSE-S3; SSE-KMS is not
+/// built yet (NotImplemented); anything else is what AWS calls an unsupported
+/// encryption method (InvalidArgument).
+pub(crate) fn sse_request(value: Option<&str>, customer: Option<CustomerKey>) -> S3Result<Option<SseRequest>> {
     match value {
-        None => Ok(None),
-        Some(ServerSideEncryption::AES256) => Ok(Some(EncryptionAlgorithm::SseS3)),
+        None => Ok(customer.map(SseRequest::Customer)),
+        Some(_) if customer.is_some() => Err(invalid_argument(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+        )),
+        Some(ServerSideEncryption::AES256) => Ok(Some(SseRequest::S3)),
         Some(v @ (ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE)) => Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
             format!(
@@ -174,13 +182,16 @@ impl FerriteS3 {
             input.content_md5.as_ref(),
             input.content_length,
         )?;
+        let sse_c = sse_c_headers!(input);
+        let customer = sse_c::customer_key(sse_c)?;
+        let (sse_c_algorithm, sse_c_md5) = sse_c::echo(customer.is_some().then_some(EncryptionAlgorithm::SseC), sse_c);
         let put = PutAttrs {
             acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
             attrs: attrs_of!(input),
             storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
-            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
+            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()), customer)?,
         };
         let body = IncomingBody {
             stream: body_stream(input.body),
@@ -203,6 +214,8 @@ impl FerriteS3 {
             checksum_type: checksum_type(info.checksum.as_ref()),
             version_id: info.version_id,
             server_side_encryption: sse_header(info.encryption),
+            sse_customer_algorithm: sse_c_algorithm,
+            sse_customer_key_md5: sse_c_md5,
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -212,12 +225,14 @@ impl FerriteS3 {
         let caller = self.caller(&req);
         let input = req.input;
         let slice = slice(input.range, input.part_number)?;
-        let cond = read_conditions(
+        let sse_c = sse_c_headers!(input);
+        let mut cond = read_conditions(
             input.if_match,
             input.if_none_match,
             input.if_modified_since,
             input.if_unmodified_since,
         );
+        cond.sse_customer_key = sse_c::customer_key(sse_c)?;
         let (info, body) = self
             .model
             .get_object(
@@ -230,6 +245,7 @@ impl FerriteS3 {
             )
             .await
             .map_err(to_s3)?;
+        let echo = sse_c::echo(info.encryption, sse_c);
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -270,6 +286,8 @@ impl FerriteS3 {
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
             server_side_encryption: sse_header(info.encryption),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -282,12 +300,14 @@ impl FerriteS3 {
         let caller = self.caller(&req);
         let input = req.input;
         let slice = slice(input.range, input.part_number)?;
-        let cond = read_conditions(
+        let sse_c = sse_c_headers!(input);
+        let mut cond = read_conditions(
             input.if_match,
             input.if_none_match,
             input.if_modified_since,
             input.if_unmodified_since,
         );
+        cond.sse_customer_key = sse_c::customer_key(sse_c)?;
         let (info, range) = self
             .model
             .head_slice(
@@ -300,6 +320,7 @@ impl FerriteS3 {
             )
             .await
             .map_err(to_s3)?;
+        let echo = sse_c::echo(info.encryption, sse_c);
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -341,6 +362,8 @@ impl FerriteS3 {
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
             server_side_encryption: sse_header(info.encryption),
+            sse_customer_algorithm: echo.0,
+            sse_customer_key_md5: echo.1,
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -462,12 +485,15 @@ impl FerriteS3 {
             Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(attrs_of!(input)),
             Some(other) => return Err(invalid_argument(format!("Unknown metadata directive {other:?}"))),
         };
-        let source_conditions: ReadConditions = read_conditions(
+        let mut source_conditions: ReadConditions = read_conditions(
             input.copy_source_if_match,
             input.copy_source_if_none_match,
             input.copy_source_if_modified_since,
             input.copy_source_if_unmodified_since,
         );
+        source_conditions.sse_customer_key = sse_c::customer_key(copy_source_sse_c_headers!(input))?;
+        let sse_c = sse_c_headers!(input);
+        let customer = sse_c::customer_key(sse_c)?;
         let acl = crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?;
         let copy = CopyRequest {
             acl,
@@ -481,7 +507,7 @@ impl FerriteS3 {
             source_conditions,
             if_none_match: dst_if_none_match,
             if_match: dst_if_match,
-            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()))?,
+            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()), customer)?,
         };
         let outcome = self.model.copy_object(&caller, copy).await.map_err(to_s3)?;
         let info = outcome.info;
@@ -501,6 +527,8 @@ impl FerriteS3 {
             copy_source_version_id: outcome.source_version_id,
             version_id: info.version_id,
             server_side_encryption: sse_header(info.encryption),
+            sse_customer_algorithm: sse_c::echo(info.encryption, sse_c).0,
+            sse_customer_key_md5: sse_c::echo(info.encryption, sse_c).1,
             ..Default::default()
         };
         Ok(S3Response::new(output))

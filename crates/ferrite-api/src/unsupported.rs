@@ -15,30 +15,6 @@ const NOT_YET: &[(&str, &str)] = &[
         "x-amz-server-side-encryption-bucket-key-enabled",
         "Server-side encryption",
     ),
-    (
-        "x-amz-server-side-encryption-customer-algorithm",
-        "Server-side encryption with customer keys",
-    ),
-    (
-        "x-amz-server-side-encryption-customer-key",
-        "Server-side encryption with customer keys",
-    ),
-    (
-        "x-amz-server-side-encryption-customer-key-md5",
-        "Server-side encryption with customer keys",
-    ),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-algorithm",
-        "Server-side encryption with customer keys",
-    ),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-key",
-        "Server-side encryption with customer keys",
-    ),
-    (
-        "x-amz-copy-source-server-side-encryption-customer-key-md5",
-        "Server-side encryption with customer keys",
-    ),
     ("x-amz-object-lock-mode", "Object Lock"),
     ("x-amz-object-lock-retain-until-date", "Object Lock"),
     ("x-amz-object-lock-legal-hold", "Object Lock"),
@@ -73,8 +49,12 @@ pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
     if name == "tagging" {
         return Err(not_yet("Object tagging", "tagging"));
     }
-    // The form's `x-amz-server-side-encryption` is the PUT's (SSE-S3 is built).
-    if name.starts_with("x-amz-server-side-encryption") && name != SSE {
+    // The form's `x-amz-server-side-encryption` and SSE-C fields are the PUT's (SSE-S3
+    // and SSE-C are built).
+    if name.starts_with("x-amz-server-side-encryption")
+        && name != SSE
+        && !name.starts_with("x-amz-server-side-encryption-customer-")
+    {
         return Err(not_yet("Server-side encryption", name));
     }
     if name.starts_with("x-amz-object-lock-") {

@@ -41,6 +41,28 @@ impl Key {
     }
 }
 
+/// A key's fingerprint under `salt`: HMAC-SHA256 keyed by the key itself over a fixed
+/// label and the salt. It recognises the key again ([`Key::matches`]) without
+/// revealing it: finding a key with a given fingerprint is as hard as finding the
+/// key. SSE-C stores this instead of the customer's key.
+pub fn fingerprint(key: &Key, salt: &[u8; 16]) -> [u8; 32] {
+    let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.0);
+    let mut ctx = ring::hmac::Context::with_key(&mac);
+    ctx.update(b"ferrite/key-fingerprint/");
+    ctx.update(salt);
+    let tag = ctx.sign();
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+impl Key {
+    /// Whether this key's fingerprint under `salt` is `expected` (constant time).
+    pub fn matches(&self, salt: &[u8; 16], expected: &[u8; 32]) -> bool {
+        fingerprint(self, salt).ct_eq(expected).into()
+    }
+}
+
 /// Fills `out` from the operating system's random source.
 pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyError> {
     SystemRandom::new().fill(out).map_err(|_| KeyError::Random)
@@ -69,6 +91,17 @@ impl Drop for Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fingerprint_recognises_only_its_key_and_salt() {
+        let key = Key::from_slice(&[7; 32]).unwrap();
+        let salt = [1u8; 16];
+        let print = fingerprint(&key, &salt);
+        assert!(key.matches(&salt, &print));
+        assert!(!Key::from_slice(&[8; 32]).unwrap().matches(&salt, &print));
+        assert!(!key.matches(&[2u8; 16], &print));
+        assert_ne!(&print, key.expose(), "the fingerprint is not the key");
+    }
 
     #[test]
     fn debug_hides_the_bytes() {

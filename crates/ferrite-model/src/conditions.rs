@@ -12,6 +12,10 @@ pub struct ReadConditions {
     /// Unix seconds.
     pub if_modified_since: Option<i64>,
     pub if_unmodified_since: Option<i64>,
+    /// The SSE-C key the read presents (GET/HEAD's `x-amz-server-side-encryption-customer-key`,
+    /// a copy's `x-amz-copy-source-server-side-encryption-customer-key`): an SSE-C
+    /// version cannot be read or described without it.
+    pub sse_customer_key: Option<crate::sse::CustomerKey>,
 }
 
 fn not_modified(etag: &str, last_modified_ms: i64) -> ModelError {

@@ -128,6 +128,10 @@ pub enum ModelError {
     KeyUnavailable(String),
     #[error("The server side encryption configuration was not found")]
     NoSuchEncryptionConfiguration,
+    /// An SSE-C request presented another key than the one the object (or upload) was
+    /// encrypted with (403, as AWS).
+    #[error("The provided SSE-C key does not match the key the object was encrypted with")]
+    WrongCustomerKey,
     /// A feature the request asks for that is not built yet.
     #[error("{0}")]
     NotImplemented(String),

@@ -116,8 +116,11 @@ pub struct PartCopy {
     pub src_version: Option<String>,
     /// `x-amz-copy-source-range`: must lie within the source.
     pub range: Option<ByteRange>,
-    /// The `x-amz-copy-source-if-*` conditions (a failed one is 412, never 304).
+    /// The `x-amz-copy-source-if-*` conditions (a failed one is 412, never 304), and
+    /// the source's SSE-C key.
     pub conditions: ReadConditions,
+    /// The SSE-C key of the upload (the part's destination), when it is SSE-C.
+    pub sse_customer_key: Option<crate::sse::CustomerKey>,
 }
 
 /// What UploadPartCopy answers.
@@ -155,9 +158,13 @@ impl Ferrite {
             .check_object_access(caller, bucket, key, Operation::PutObject)
             .await?;
         // What the request asks for, else the bucket's default encryption.
-        let encryption = match put.encryption.or(default) {
+        let wanted = match &put.encryption {
+            Some(asked) => Some(asked.clone()),
+            None => default.map(crate::sse::SseRequest::from_default).transpose()?,
+        };
+        let encryption = match &wanted {
             None => None,
-            Some(algorithm) => Some(self.new_encryption(algorithm, bucket_id, key)?),
+            Some(request) => Some(self.new_encryption(request, bucket_id, key)?),
         };
         let staged = self
             .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption)
@@ -182,6 +189,26 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
+        self.upload_part_keyed(caller, bucket, key, upload_id, part_number, body, None)
+            .await
+    }
+
+    /// [`Ferrite::upload_part`] for a part that sends an SSE-C key (`customer`): an
+    /// SSE-C upload's parts must each send the upload's key.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_keyed<S>(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: IncomingBody<S>,
+        customer: Option<&crate::sse::CustomerKey>,
+    ) -> ModelResult<PartInfo>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+    {
         let IncomingBody {
             stream,
             claims,
@@ -189,7 +216,8 @@ impl Ferrite {
         } = body;
         check_part_number(part_number)?;
         claims.check_size()?;
-        let (upload, sealing) = self.upload_state(caller, bucket, key, upload_id).await?;
+        let (upload, encryption) = self.upload_state(caller, bucket, key, upload_id).await?;
+        let sealing = self.part_sealing(encryption.as_ref(), customer)?;
         if let (Some(want), Some(sent)) = (upload.checksum_algorithm, claims.sent_algorithm())
             && want != sent
         {
@@ -212,7 +240,8 @@ impl Ferrite {
     pub async fn upload_part_copy(&self, caller: &Caller, req: PartCopy) -> ModelResult<PartCopied> {
         check_part_number(req.part_number)?;
         validate_key(&req.src_key)?;
-        let (upload, sealing) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
+        let (upload, encryption) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
+        let sealing = self.part_sealing(encryption.as_ref(), req.sse_customer_key.as_ref())?;
         let (src, body) = self
             .get_object(
                 &caller.for_copy_source(),

@@ -70,7 +70,7 @@ pub use records::{
     ObjectAttrs, ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use secret::Secret;
-pub use sse::{BuiltinKeys, KeyProvider};
+pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
 pub use users::{

@@ -22,7 +22,7 @@ use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
 use crate::refs::{add_refs, drop_refs};
-use crate::sse::NewEncryption;
+use crate::sse::{Encryption, NewEncryption};
 use crate::staging::land_and_commit;
 use crate::versions::{WriteConditions, add_version};
 use crate::{
@@ -51,8 +51,9 @@ pub struct NewUpload {
     pub checksum_full_object: Option<bool>,
     /// The completed object's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
     pub acl: Option<AclSpec>,
-    /// Server-side encryption of the parts and the object (`None`: stored as sent).
-    pub encryption: Option<EncryptionAlgorithm>,
+    /// Server-side encryption of the parts and the object (`None`: the bucket's
+    /// default, else stored as sent). With SSE-C every part must send the same key.
+    pub encryption: Option<crate::sse::SseRequest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +95,9 @@ pub struct CompleteRequest {
     pub expected_checksum: Option<ChecksumValue>,
     pub if_none_match: Option<String>,
     pub if_match: Option<String>,
+    /// SSE-C's key, which Complete may send (it reads no data): if sent, it must be
+    /// the upload's.
+    pub sse_customer_key: Option<crate::sse::CustomerKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,9 +292,13 @@ impl Ferrite {
         let (bucket_id, default) = self
             .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
             .await?;
-        let encryption = match new.encryption.or(default) {
+        let wanted = match &new.encryption {
+            Some(asked) => Some(asked.clone()),
+            None => default.map(crate::sse::SseRequest::from_default).transpose()?,
+        };
+        let encryption = match &wanted {
             None => None,
-            Some(algorithm) => Some(self.new_encryption(algorithm, bucket_id, key)?.record),
+            Some(request) => Some(self.new_encryption(request, bucket_id, key)?.record),
         };
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner
@@ -328,14 +336,25 @@ impl Ferrite {
         Ok(self.upload_state(caller, bucket, key, upload_id).await?.0)
     }
 
-    /// The upload's settings and, for an encrypted upload, what a part is sealed with.
+    /// What a part of an upload encrypted as `encryption` is sealed with, given the
+    /// SSE-C key the part request sent (the upload's own, for an SSE-C upload).
+    pub(crate) fn part_sealing(
+        &self,
+        encryption: Option<&Encryption>,
+        customer: Option<&crate::sse::CustomerKey>,
+    ) -> ModelResult<Option<NewEncryption>> {
+        crate::sse::check_customer_key(encryption, customer)?;
+        encryption.map(|e| e.for_part(&self.inner.keys, customer)).transpose()
+    }
+
+    /// The upload's settings and encryption.
     pub(crate) async fn upload_state(
         &self,
         caller: &Caller,
         bucket: &str,
         key: &str,
         upload_id: &str,
-    ) -> ModelResult<(UploadInfo, Option<NewEncryption>)> {
+    ) -> ModelResult<(UploadInfo, Option<Encryption>)> {
         let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
@@ -344,11 +363,7 @@ impl Ferrite {
             let txn = inner.meta.begin_read()?;
             let b = bucket_for_key(&*txn, &bucket, &key, &caller, Operation::UploadPart)?;
             let upload = get_upload(&*txn, b.id, &key, &id)?;
-            let sealing = match &upload.encryption {
-                Some(e) => Some(e.for_part(&inner.keys)?),
-                None => None,
-            };
-            Ok((info(&key, &id, &upload), sealing))
+            Ok((info(&key, &id, &upload), upload.encryption.clone()))
         })
         .await
     }
@@ -376,7 +391,7 @@ impl Ferrite {
             let rec = PartRecord {
                 blob,
                 size: landing.digests.len,
-                etag: landing.digests.etag(),
+                etag: crate::sse::etag(landing.digests.etag(), landing.encryption.as_ref())?,
                 checksum: landing.digests.checksum.clone(),
                 last_modified_ms: now_ms(),
                 nonce_prefix: landing.encryption.as_ref().map(|e| e.nonce_prefix),
@@ -456,6 +471,9 @@ impl Ferrite {
                     return Err(ModelError::NoSuchUpload);
                 }
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
+                if req.sse_customer_key.is_some() {
+                    crate::sse::check_customer_key(upload.encryption.as_ref(), req.sse_customer_key.as_ref())?;
+                }
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
                 let mut record = assemble(&upload, &stored, &req)?;
                 (record.owner, record.acl) =

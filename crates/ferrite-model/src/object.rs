@@ -27,7 +27,7 @@ use crate::names::validate_user_metadata;
 use crate::records::{AclSpec, EncryptionAlgorithm};
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
-use crate::sse::{Encryption, tampered};
+use crate::sse::{Encryption, SseRequest, check_customer_key, tampered};
 use crate::staging::land_and_commit;
 use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
@@ -105,9 +105,9 @@ pub struct PutAttrs {
     pub if_match: Option<String>,
     /// The new version's ACL (`x-amz-acl` or `x-amz-grant-*`); `None`: private.
     pub acl: Option<AclSpec>,
-    /// Server-side encryption asked for (`x-amz-server-side-encryption`); `None`:
-    /// stored as sent.
-    pub encryption: Option<EncryptionAlgorithm>,
+    /// Server-side encryption asked for (`x-amz-server-side-encryption`, or SSE-C's
+    /// customer key); `None`: the bucket's default, else stored as sent.
+    pub encryption: Option<SseRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -133,9 +133,12 @@ pub struct CopyRequest {
     pub if_match: Option<String>,
     /// The copy's ACL; `None`: private (a copy never takes the source's ACL).
     pub acl: Option<AclSpec>,
-    /// Server-side encryption asked for the copy (`x-amz-server-side-encryption`);
-    /// `None`: the copy keeps the source's.
-    pub encryption: Option<EncryptionAlgorithm>,
+    /// Server-side encryption asked for the copy (`x-amz-server-side-encryption` or
+    /// SSE-C's customer key); `None`: the destination bucket's default, else the
+    /// source's (an SSE-C source's copy is stored unencrypted: its key is the
+    /// customer's, given for reading the source only). The source's own SSE-C key
+    /// rides in `source_conditions`.
+    pub encryption: Option<SseRequest>,
 }
 
 /// What a copy made, and which source version it read.
@@ -384,7 +387,7 @@ impl Ferrite {
                 version_id: None,
                 delete_marker: false,
                 size: landing.digests.len,
-                etag: landing.digests.etag(),
+                etag: crate::sse::etag(landing.digests.etag(), landing.encryption.as_ref())?,
                 last_modified_ms: now_ms(),
                 attrs: put.attrs,
                 checksum: landing.digests.checksum.clone(),
@@ -449,6 +452,7 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
+            check_customer_key(rec.encryption.as_ref(), cond.sse_customer_key.as_ref())?;
             let (range, partial) = resolve_slice(&rec, slice)?;
             Ok((ObjectInfo::from_record(&key, &rec, &b), partial.then_some(range)))
         })
@@ -481,7 +485,11 @@ impl Ferrite {
                 // An encrypted version whose key cannot be opened fails here, before
                 // anything is answered.
                 let sealed = match &rec.encryption {
-                    Some(e) => Some((e.data_key(&inner.keys)?, e.clone())),
+                    Some(e) => Some((e.data_key(&inner.keys, cond.sse_customer_key.as_ref())?, e.clone())),
+                    None if cond.sse_customer_key.is_some() => {
+                        check_customer_key(None, cond.sse_customer_key.as_ref())?;
+                        None
+                    }
                     None => None,
                 };
                 // A single body's cipher (a multipart object's segments get theirs as
@@ -616,20 +624,21 @@ impl Ferrite {
     /// as asked (a copy onto itself so is how an existing object gets encrypted).
     pub async fn copy_object(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
         // The copy's encryption: what it asks for, else the destination bucket's
-        // default; with neither it keeps the source's.
-        let wanted = match req.encryption {
-            Some(asked) => Some(asked),
-            None => {
-                self.check_object_access(caller, &req.dst_bucket, &req.dst_key, Operation::CopyObject)
-                    .await?
-                    .1
-            }
+        // default; with neither it keeps the source's (but for SSE-C: the customer's
+        // key was given to read the source, not to seal the copy).
+        let wanted = match &req.encryption {
+            Some(asked) => Some(asked.clone()),
+            None => self
+                .check_object_access(caller, &req.dst_bucket, &req.dst_key, Operation::CopyObject)
+                .await?
+                .1
+                .map(SseRequest::from_default)
+                .transpose()?,
         };
-        if let Some(wanted) = wanted
-            && self.source_encryption(caller, &req).await? != Some(wanted)
-        {
+        let source = self.source_encryption(caller, &req).await?;
+        if !copy_shares_data(wanted.as_ref(), source.as_ref()) {
             let req = CopyRequest {
-                encryption: Some(wanted),
+                encryption: wanted,
                 ..req
             };
             return self.copy_rewriting(caller, req).await;
@@ -673,6 +682,14 @@ impl Ferrite {
                     Some(&req.src_key),
                     Some(object_facts(&src)),
                 )?;
+                // The source read before may have been replaced since: sharing its
+                // data is right only if it still is what was decided on.
+                check_customer_key(src.encryption.as_ref(), req.source_conditions.sse_customer_key.as_ref())?;
+                if !copy_shares_data(wanted.as_ref(), src.encryption.as_ref()) {
+                    return Err(ModelError::Internal(
+                        "the copy source's encryption changed during the copy; retry".into(),
+                    ));
+                }
                 let dst_bucket = bucket_for_key(&*txn, &req.dst_bucket, &req.dst_key, &caller, Operation::CopyObject)?;
                 evaluate_read_conditions(&req.source_conditions, &src.etag, src.last_modified_ms)
                     .map_err(as_copy_source)?;
@@ -720,17 +737,20 @@ impl Ferrite {
 }
 
 impl Ferrite {
-    /// The encryption of the copy's source version, read as the copy will read it
-    /// (a missing or unreadable source answers the copy's own error later).
-    async fn source_encryption(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<Option<EncryptionAlgorithm>> {
+    /// The encryption of the copy's source version, read as the copy will read it,
+    /// with the source's SSE-C key checked (a missing or unreadable source answers
+    /// the copy's own error later).
+    async fn source_encryption(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<Option<Encryption>> {
         let sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         let (caller, inner) = (caller.for_copy_source(), self.inner.clone());
         let (bucket, key) = (req.src_bucket.clone(), req.src_key.clone());
+        let given = req.source_conditions.sse_customer_key.clone();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let (_, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &ReadConditions::default())
                 .map_err(as_copy_source)?;
-            Ok(rec.encryption.map(|e| e.algorithm))
+            check_customer_key(rec.encryption.as_ref(), given.as_ref())?;
+            Ok(rec.encryption)
         })
         .await
     }
@@ -772,6 +792,15 @@ impl Ferrite {
             info,
             source_version_id: src.version_id,
         })
+    }
+}
+
+/// Whether a copy can share the source's stored data: it is sealed as the copy asks
+/// (`wanted`), or the copy asks for nothing and the source is not SSE-C.
+fn copy_shares_data(wanted: Option<&SseRequest>, source: Option<&Encryption>) -> bool {
+    match wanted {
+        Some(w) => w.satisfied_by(source),
+        None => !source.is_some_and(Encryption::is_customer),
     }
 }
 

@@ -46,10 +46,98 @@ impl fmt::Debug for SealedKey {
 }
 
 /// Which key-encryption key sealed a secret.
+///
+/// (Variants are only ever added at the end: records store the variant's index.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kek {
     /// A version of the built-in provider's master key.
     Master { version: u32 },
+    /// The key the customer sends with every request (SSE-C). It is never stored:
+    /// only its fingerprint under a random salt (`ferrite_crypt::fingerprint`), to
+    /// tell a wrong key from damaged data.
+    Customer { salt: [u8; 16], fingerprint: [u8; 32] },
+}
+
+/// The 256-bit key an SSE-C request sends (`x-amz-server-side-encryption-customer-key`),
+/// already checked against its MD5 by the adapter. `Debug` hides it; it is wiped
+/// when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CustomerKey(Key);
+
+impl CustomerKey {
+    pub fn new(key: Key) -> CustomerKey {
+        CustomerKey(key)
+    }
+}
+
+impl fmt::Debug for CustomerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CustomerKey(***)")
+    }
+}
+
+/// The server-side encryption a write asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseRequest {
+    /// `x-amz-server-side-encryption: AES256`: keys the server manages.
+    S3,
+    /// `x-amz-server-side-encryption-customer-*`: the customer's key (SSE-C).
+    Customer(CustomerKey),
+}
+
+impl SseRequest {
+    pub fn algorithm(&self) -> EncryptionAlgorithm {
+        match self {
+            SseRequest::S3 => EncryptionAlgorithm::SseS3,
+            SseRequest::Customer(_) => EncryptionAlgorithm::SseC,
+        }
+    }
+
+    /// What a write asking for nothing gets from the bucket's default.
+    pub(crate) fn from_default(algorithm: EncryptionAlgorithm) -> ModelResult<SseRequest> {
+        match algorithm {
+            EncryptionAlgorithm::SseS3 => Ok(SseRequest::S3),
+            other => Err(ModelError::NotImplemented(format!(
+                "server-side encryption {other:?} as a bucket default is not implemented yet"
+            ))),
+        }
+    }
+
+    /// Whether data sealed as `existing` already is what this asks for (a copy can then
+    /// share it): SSE-S3 data for SSE-S3, SSE-C data under this very key for SSE-C.
+    pub(crate) fn satisfied_by(&self, existing: Option<&Encryption>) -> bool {
+        match (self, existing) {
+            (SseRequest::S3, Some(e)) => matches!(e.data_key.kek, Kek::Master { .. }),
+            (SseRequest::Customer(k), Some(e)) => match e.data_key.kek {
+                Kek::Customer { salt, fingerprint } => k.0.matches(&salt, &fingerprint),
+                Kek::Master { .. } => false,
+            },
+            (_, None) => false,
+        }
+    }
+}
+
+/// Checks the SSE-C key a request presents against what the version (or upload)
+/// was sealed with: an SSE-C version needs its key (400 without, 403 with another);
+/// a key for anything else is not applicable (400), as AWS answers.
+pub(crate) fn check_customer_key(existing: Option<&Encryption>, given: Option<&CustomerKey>) -> ModelResult<()> {
+    let sealed_for = existing.and_then(|e| match e.data_key.kek {
+        Kek::Customer { salt, fingerprint } => Some((salt, fingerprint)),
+        Kek::Master { .. } => None,
+    });
+    match (sealed_for, given) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(ModelError::InvalidRequest(
+            "The encryption parameters are not applicable to this object.".into(),
+        )),
+        (Some(_), None) => Err(ModelError::InvalidRequest(
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided \
+             to retrieve the object."
+                .into(),
+        )),
+        (Some((salt, fingerprint)), Some(k)) if k.0.matches(&salt, &fingerprint) => Ok(()),
+        (Some(_), Some(_)) => Err(ModelError::WrongCustomerKey),
+    }
 }
 
 /// The built-in key provider: the server's master key (from `--kms-master-key-file`,
@@ -87,7 +175,11 @@ impl KeyProvider for BuiltinKeys {
     }
 
     fn open(&self, sealed: &SealedKey, context: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>> {
-        let Kek::Master { version } = sealed.kek;
+        let Kek::Master { version } = sealed.kek else {
+            return Err(ModelError::Internal(
+                "a customer-sealed key reached the key provider".into(),
+            ));
+        };
         let key = self
             .versions
             .get(&version)
@@ -173,11 +265,36 @@ fn crypt_error(e: impl fmt::Display) -> ModelError {
     ModelError::Internal(format!("encryption: {e}"))
 }
 
+/// What seals a new data key: the key provider, or the customer's key (SSE-C).
+pub(crate) enum DataKeySealer<'a> {
+    Provider(&'a dyn KeyProvider),
+    Customer(&'a CustomerKey),
+}
+
+impl DataKeySealer<'_> {
+    fn seal(&self, data_key: &Key, context: &[u8]) -> ModelResult<SealedKey> {
+        match self {
+            DataKeySealer::Provider(p) => p.seal(data_key.expose(), context),
+            DataKeySealer::Customer(k) => {
+                let mut salt = [0u8; 16];
+                ferrite_crypt::random_bytes(&mut salt).map_err(crypt_error)?;
+                Ok(SealedKey {
+                    kek: Kek::Customer {
+                        salt,
+                        fingerprint: ferrite_crypt::fingerprint(&k.0, &salt),
+                    },
+                    sealed: seal::seal(&k.0, data_key.expose(), context).map_err(crypt_error)?,
+                })
+            }
+        }
+    }
+}
+
 impl NewEncryption {
     /// A fresh data key for a body written to `key` in bucket `bucket_id`, sealed by
-    /// `provider`.
+    /// `sealer`.
     pub(crate) fn new(
-        provider: &dyn KeyProvider,
+        sealer: DataKeySealer<'_>,
         algorithm: EncryptionAlgorithm,
         bucket_id: u64,
         key: &str,
@@ -190,7 +307,7 @@ impl NewEncryption {
         binding.push(0);
         binding.extend_from_slice(&write_id);
         let data_key = Key::random().map_err(crypt_error)?;
-        let sealed = provider.seal(data_key.expose(), &data_key_context(&binding))?;
+        let sealed = sealer.seal(&data_key, &data_key_context(&binding))?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
             cipher: ChunkCipher::new(&data_key, prefix, &binding),
@@ -205,11 +322,28 @@ impl NewEncryption {
 }
 
 impl Encryption {
-    /// The data key, opened by the provider.
-    pub(crate) fn data_key(&self, keys: &Keys) -> ModelResult<Key> {
-        let provider = keys.provider()?;
-        let bytes = provider.open(&self.data_key, &data_key_context(&self.binding))?;
+    /// The data key, opened by the provider, or by the customer's key for SSE-C
+    /// (checked first: none is 400, another 403; see [`check_customer_key`]).
+    pub(crate) fn data_key(&self, keys: &Keys, customer: Option<&CustomerKey>) -> ModelResult<Key> {
+        let context = data_key_context(&self.binding);
+        let bytes = match self.data_key.kek {
+            Kek::Master { .. } => keys.provider()?.open(&self.data_key, &context)?,
+            Kek::Customer { .. } => {
+                check_customer_key(Some(self), customer)?;
+                let Some(k) = customer else {
+                    return Err(ModelError::WrongCustomerKey);
+                };
+                // The fingerprint matched: a failure now is damage, not a wrong key.
+                seal::open(&k.0, &self.data_key.sealed, &context)
+                    .map_err(|_| ModelError::Corrupt("an SSE-C data key does not open under its own key".into()))?
+            }
+        };
         Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt("a data key of the wrong length".into()))
+    }
+
+    /// Whether the data key is sealed by the customer's key (SSE-C).
+    pub(crate) fn is_customer(&self) -> bool {
+        matches!(self.data_key.kek, Kek::Customer { .. })
     }
 
     /// The cipher of one body sealed under `key` with `prefix` (a multipart object's
@@ -221,8 +355,8 @@ impl Encryption {
     /// What one part of an encrypted upload is sealed with: the upload's data key and
     /// binding, and a fresh nonce prefix of its own (a part sent again under the same
     /// number gets a new one, so no nonce is ever used twice under the key).
-    pub(crate) fn for_part(&self, keys: &Keys) -> ModelResult<NewEncryption> {
-        let key = self.data_key(keys)?;
+    pub(crate) fn for_part(&self, keys: &Keys, customer: Option<&CustomerKey>) -> ModelResult<NewEncryption> {
+        let key = self.data_key(keys, customer)?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
             cipher: ChunkCipher::new(&key, prefix, &self.binding),
@@ -254,22 +388,14 @@ impl crate::Ferrite {
         matches!(self.inner.keys, Keys::Ready(_))
     }
 
-    /// A fresh data key for a body written to `key` in the bucket `bucket_id`.
-    pub(crate) fn new_encryption(
-        &self,
-        algorithm: EncryptionAlgorithm,
-        bucket_id: u64,
-        key: &str,
-    ) -> ModelResult<NewEncryption> {
-        match algorithm {
-            EncryptionAlgorithm::SseS3 => {}
-            EncryptionAlgorithm::SseKms | EncryptionAlgorithm::SseKmsDsse | EncryptionAlgorithm::SseC => {
-                return Err(ModelError::NotImplemented(format!(
-                    "server-side encryption {algorithm:?} is not implemented yet"
-                )));
-            }
-        }
-        NewEncryption::new(&**self.inner.keys.provider()?, algorithm, bucket_id, key)
+    /// A fresh data key for a body written to `key` in the bucket `bucket_id`, as
+    /// `request` asks.
+    pub(crate) fn new_encryption(&self, request: &SseRequest, bucket_id: u64, key: &str) -> ModelResult<NewEncryption> {
+        let sealer = match request {
+            SseRequest::S3 => DataKeySealer::Provider(&**self.inner.keys.provider()?),
+            SseRequest::Customer(k) => DataKeySealer::Customer(k),
+        };
+        NewEncryption::new(sealer, request.algorithm(), bucket_id, key)
     }
 }
 
@@ -329,6 +455,22 @@ pub(crate) fn check_bucket_default(c: &BucketEncryption) -> ModelResult<()> {
     }
 }
 
+/// The ETag of a body sealed as `encryption`, whose plaintext MD5 is `md5_etag`: the
+/// MD5 itself for plaintext and SSE-S3 (as AWS answers), else (SSE-C) 16 random
+/// bytes: AWS documents that such ETags are not the MD5, and the MD5 of the plaintext
+/// would let anyone who may list the bucket, without the key, confirm a guess of an
+/// object's content.
+pub(crate) fn etag(md5_etag: String, encryption: Option<&Encryption>) -> ModelResult<String> {
+    match encryption {
+        Some(e) if e.is_customer() => {
+            let mut bytes = [0u8; 16];
+            ferrite_crypt::random_bytes(&mut bytes).map_err(crypt_error)?;
+            Ok(hex::encode(bytes))
+        }
+        _ => Ok(md5_etag),
+    }
+}
+
 /// The error a read reports for data that does not authenticate.
 pub(crate) fn tampered(e: CryptError) -> std::io::Error {
     std::io::Error::new(
@@ -356,19 +498,57 @@ mod tests {
     }
 
     #[test]
+    fn an_sse_c_data_key_opens_only_with_the_customers_key() {
+        let mine = CustomerKey::new(Key::from_slice(&[3; 32]).unwrap());
+        let other = CustomerKey::new(Key::from_slice(&[4; 32]).unwrap());
+        let new = NewEncryption::new(DataKeySealer::Customer(&mine), EncryptionAlgorithm::SseC, 7, "k").unwrap();
+        let keys = Keys::Unavailable("the master key plays no part".into());
+        assert!(new.record.is_customer());
+        assert!(new.record.data_key(&keys, Some(&mine)).is_ok());
+        assert!(matches!(
+            new.record.data_key(&keys, Some(&other)),
+            Err(ModelError::WrongCustomerKey)
+        ));
+        assert!(matches!(
+            new.record.data_key(&keys, None),
+            Err(ModelError::InvalidRequest(_))
+        ));
+        // The record holds neither the key nor anything that is the key.
+        let stored = postcard::to_stdvec(&new.record).unwrap();
+        assert!(!stored.windows(32).any(|w| w == [3u8; 32]));
+        assert!(SseRequest::Customer(mine.clone()).satisfied_by(Some(&new.record)));
+        assert!(!SseRequest::Customer(other).satisfied_by(Some(&new.record)));
+        assert!(!SseRequest::S3.satisfied_by(Some(&new.record)));
+        assert!(matches!(
+            check_customer_key(None, Some(&mine)),
+            Err(ModelError::InvalidRequest(_))
+        ));
+        assert_eq!(format!("{mine:?}"), "CustomerKey(***)");
+        // The ETag of SSE-C data is not the MD5, and differs per write.
+        let md5 = "0123456789abcdef0123456789abcdef".to_string();
+        let e1 = etag(md5.clone(), Some(&new.record)).unwrap();
+        assert_ne!(e1, md5);
+        assert_ne!(e1, etag(md5.clone(), Some(&new.record)).unwrap());
+        assert_eq!(etag(md5.clone(), None).unwrap(), md5);
+    }
+
+    #[test]
     fn a_data_key_opens_only_with_its_binding() {
         let keys: Arc<dyn KeyProvider> = Arc::new(BuiltinKeys::new(Key::random().unwrap()));
         let ready = Keys::Ready(keys.clone());
-        let new = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key").unwrap();
+        let new = NewEncryption::new(DataKeySealer::Provider(&*keys), EncryptionAlgorithm::SseS3, 7, "a/key").unwrap();
         assert!(new.record.binding.starts_with(&7u64.to_be_bytes()));
-        assert!(new.record.data_key(&ready).is_ok());
+        assert!(new.record.data_key(&ready, None).is_ok());
         let mut moved = new.record.clone();
-        moved.binding = NewEncryption::new(&*keys, EncryptionAlgorithm::SseS3, 7, "a/key")
+        moved.binding = NewEncryption::new(DataKeySealer::Provider(&*keys), EncryptionAlgorithm::SseS3, 7, "a/key")
             .unwrap()
             .record
             .binding;
-        assert!(matches!(moved.data_key(&ready), Err(ModelError::KeyUnavailable(_))));
+        assert!(matches!(
+            moved.data_key(&ready, None),
+            Err(ModelError::KeyUnavailable(_))
+        ));
         let none = Keys::Unavailable("no master key".into());
-        assert!(matches!(new.record.data_key(&none), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+        assert!(matches!(new.record.data_key(&none, None), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
     }
 }

@@ -260,6 +260,7 @@ async fn upload_part_copy_is_one_call_with_source_conditions_and_range() {
         src_version: None,
         range,
         conditions,
+        sse_customer_key: None,
     };
     let done = f
         .upload_part_copy(

@@ -103,6 +103,11 @@ pub struct ServeArgs {
     /// written without encryption headers (as AWS does for all buckets).
     #[arg(long, env = "FERRITE_DEFAULT_ENCRYPTION", value_enum, default_value_t = DefaultEncryption::None)]
     pub default_encryption: DefaultEncryption,
+    /// Accept SSE-C keys (`x-amz-server-side-encryption-customer-key`) over plain HTTP
+    /// from any client, for operators who terminate TLS in front of the server.
+    /// Without it they are refused (400, as AWS) except over TLS or from loopback.
+    #[arg(long, env = "FERRITE_ALLOW_SSE_C_OVER_HTTP", default_value_t = false)]
+    pub allow_sse_c_over_http: bool,
 }
 
 /// Values of `--default-encryption`.

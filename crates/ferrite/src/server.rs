@@ -158,7 +158,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     range_route.set_service(s3.clone());
     let state = Arc::new(State {
         s3,
-        post: PostObject::new(model.clone(), auth.clone(), !args.disable_sigv2),
+        post: PostObject::new(model.clone(), auth.clone(), !args.disable_sigv2)
+            .with_sse_c_over_http(args.allow_sse_c_over_http),
+        sse_c_over_http: args.allow_sse_c_over_http,
         model,
         auth,
         iam,
@@ -269,6 +271,8 @@ struct State {
     host: Option<VirtualHostDomain>,
     /// Whether SigV2 requests are accepted.
     sigv2: bool,
+    /// `--allow-sse-c-over-http`.
+    sse_c_over_http: bool,
     metrics: Arc<Metrics>,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     metrics_token: Option<String>,
@@ -380,6 +384,18 @@ async fn preflight<B>(state: &State, req: &Request<B>) -> Response<Body> {
 }
 
 /// S3 requests: the checks that run before s3s, then s3s.
+/// SSE-C keys cross the network in the request's headers: over plain HTTP they are
+/// refused (as AWS refuses them), but from loopback or with `--allow-sse-c-over-http`.
+fn refuse_insecure_sse_c<B>(state: &State, req: &Request<B>) -> Result<(), s3s::S3Error> {
+    use ferrite_api::sse_c;
+    if sse_c::KEY_HEADERS.iter().any(|h| req.headers().contains_key(*h))
+        && !sse_c::sse_c_transport_allowed(req.extensions().get::<ferrite_api::ClientInfo>(), state.sse_c_over_http)
+    {
+        return Err(sse_c::insecure_transport());
+    }
+    Ok(())
+}
+
 async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     if is_form_post(&req) {
         return post_object(state, req).await;
@@ -387,6 +403,7 @@ async fn route_s3(state: &State, mut req: Request<Incoming>) -> Response<Metered
     // Features not built yet are refused before anything runs (see `unsupported`).
     if let Err(e) = ferrite_api::refuse_unimplemented(req.headers())
         .and_then(|()| ferrite_api::refuse_encryption_on_reads(req.method(), req.headers()))
+        .and_then(|()| refuse_insecure_sse_c(state, &req))
     {
         return s3_error_response(&e).map(Metered::plain);
     }

@@ -197,6 +197,44 @@ async fn no_plaintext_of_an_encrypted_object_reaches_the_data_dir() {
         .send()
         .await
         .unwrap();
+    // SSE-C objects, inline and blob-sized, and an SSE-C multipart upload's part.
+    let ck = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let ck_md5 = base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest([9u8; 32]));
+    for (key, len) in [("c-small", 1000), ("c-large", 3 << 20)] {
+        let body: Vec<u8> = secret.iter().copied().cycle().take(len).collect();
+        c.put_object()
+            .bucket("enc")
+            .key(key)
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&ck)
+            .sse_customer_key_md5(&ck_md5)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+    let c_up = c
+        .create_multipart_upload()
+        .bucket("enc")
+        .key("c-parts")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .send()
+        .await
+        .unwrap();
+    c.upload_part()
+        .bucket("enc")
+        .key("c-parts")
+        .upload_id(c_up.upload_id().unwrap())
+        .part_number(1)
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .body(ByteStream::from(part_body.clone()))
+        .send()
+        .await
+        .unwrap();
     let plain: Vec<u8> = visible.iter().copied().cycle().take(1000).collect();
     c.put_object()
         .bucket("enc")
@@ -211,11 +249,17 @@ async fn no_plaintext_of_an_encrypted_object_reaches_the_data_dir() {
     collect_files(&s.data_dir, &mut files);
     assert!(files.iter().any(|f| f.ends_with("meta.redb")));
     let mut seen_plain = false;
+    let customer_key = [9u8; 32];
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         assert!(
             !contains(&bytes, secret) && !contains(&bytes, &secret[..16]),
             "plaintext of an encrypted object in {}",
+            f.display()
+        );
+        assert!(
+            !contains(&bytes, &customer_key) && !contains(&bytes, ck.as_bytes()),
+            "an SSE-C key in {}",
             f.display()
         );
         seen_plain |= contains(&bytes, visible);
@@ -388,20 +432,6 @@ async fn encryption_not_built_yet_is_refused() {
     let e = c
         .put_object()
         .bucket("enc")
-        .key("ssec")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(base64::engine::general_purpose::STANDARD.encode([1u8; 32]))
-        .sse_customer_key_md5(
-            base64::engine::general_purpose::STANDARD.encode(<md5::Md5 as md5::Digest>::digest([1u8; 32])),
-        )
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "NotImplemented");
-    let e = c
-        .put_object()
-        .bucket("enc")
         .key("rot13")
         .server_side_encryption(ServerSideEncryption::from("ROT13"))
         .body(ByteStream::from_static(b"x"))
@@ -465,7 +495,7 @@ async fn encryption_not_built_yet_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(status(&e), 400);
-    for key in ["kms", "ssec", "rot13", "copy", "conflict"] {
+    for key in ["kms", "rot13", "copy", "conflict"] {
         let e = c.head_object().bucket("enc").key(key).send().await.unwrap_err();
         assert_eq!(status(&e), 404, "{key} not stored");
     }

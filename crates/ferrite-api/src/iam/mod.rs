@@ -577,6 +577,7 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::Corrupt(_)
         | ModelError::KeyUnavailable(_)
         | ModelError::NoSuchEncryptionConfiguration
+        | ModelError::WrongCustomerKey
         | ModelError::NotImplemented(_)
         | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "IAM request failed");

@@ -59,6 +59,8 @@ pub struct PostObject {
     model: Ferrite,
     auth: FerriteAuth,
     sigv2: bool,
+    /// `--allow-sse-c-over-http`: SSE-C keys accepted over plain HTTP from anywhere.
+    sse_c_over_http: bool,
 }
 
 /// What the server knows of the request besides its body.
@@ -129,7 +131,18 @@ fn must_contain(field: &str) -> S3Error {
 
 impl PostObject {
     pub fn new(model: Ferrite, auth: FerriteAuth, sigv2: bool) -> Self {
-        Self { model, auth, sigv2 }
+        Self {
+            model,
+            auth,
+            sigv2,
+            sse_c_over_http: false,
+        }
+    }
+
+    /// Accepts SSE-C keys over plain HTTP from any client (`--allow-sse-c-over-http`).
+    pub fn with_sse_c_over_http(mut self, allow: bool) -> Self {
+        self.sse_c_over_http = allow;
+        self
     }
 
     /// Handles one POST upload; the answer is the success response or an S3 error.
@@ -172,6 +185,11 @@ impl PostObject {
             })??;
         let form = Form::new(fields)?;
         form.refuse_unimplemented()?;
+        if form.get(crate::sse_c::KEY_HEADERS[0]).is_some()
+            && !crate::sse_c::sse_c_transport_allowed(req.client.as_ref(), self.sse_c_over_http)
+        {
+            return Err(crate::sse_c::insecure_transport());
+        }
         let (mut caller, policy) = self.authenticate(&form)?;
         caller.context = std::sync::Arc::new(ferrite_model::RequestContext::ready(form_context(&form, &req)));
         let filename = file.file_name().unwrap_or("").to_string();
@@ -410,6 +428,9 @@ impl Form {
                         | "x-amz-storage-class"
                         | "x-amz-website-redirect-location"
                         | "x-amz-server-side-encryption"
+                        | "x-amz-server-side-encryption-customer-algorithm"
+                        | "x-amz-server-side-encryption-customer-key"
+                        | "x-amz-server-side-encryption-customer-key-md5"
                 );
             if name.starts_with("x-amz-") && !known {
                 return Err(err(
@@ -462,7 +483,14 @@ impl Form {
             if_none_match: None,
             if_match: None,
             acl,
-            encryption: crate::object::sse_request(self.get("x-amz-server-side-encryption"))?,
+            encryption: crate::object::sse_request(
+                self.get("x-amz-server-side-encryption"),
+                crate::sse_c::customer_key(crate::sse_c::Headers {
+                    algorithm: self.get("x-amz-server-side-encryption-customer-algorithm"),
+                    key: self.get("x-amz-server-side-encryption-customer-key"),
+                    key_md5: self.get("x-amz-server-side-encryption-customer-key-md5"),
+                })?,
+            )?,
         };
         let checksums = ChecksumAlgorithm::ALL.map(|a| {
             let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
