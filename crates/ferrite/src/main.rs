@@ -9,6 +9,7 @@ mod datadir;
 mod master_key;
 mod metrics;
 mod server;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,6 +104,14 @@ pub struct ServeArgs {
     /// written without encryption headers (as AWS does for all buckets).
     #[arg(long, env = "FERRITE_DEFAULT_ENCRYPTION", value_enum, default_value_t = DefaultEncryption::None)]
     pub default_encryption: DefaultEncryption,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate first,
+    /// then its intermediates), with --tls-key. Without both, plain HTTP. Both files
+    /// are read again on SIGHUP.
+    #[arg(long, env = "FERRITE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FERRITE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Values of `--default-encryption`.
