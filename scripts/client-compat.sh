@@ -6,6 +6,9 @@
 # The aws cli also manages a user and its keys through `aws iam` and uses the new key.
 # `post` uploads browser-style (POST Object): boto3's generate_presigned_post with
 # conditions, sent with requests, and a plain HTML-form-style anonymous POST.
+# `tls` starts a second server with --tls-cert/--tls-key (a CA and a certificate made
+# with openssl) and uses the aws cli over https with --ca-bundle, then replaces the
+# certificate and sends SIGHUP: new connections get the new one.
 # Prints one PASS/FAIL line per client; exits non-zero if any failed.
 #
 #   scripts/client-compat.sh            # all clients
@@ -14,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 clients=("$@")
-[ ${#clients[@]} -gt 0 ] || clients=(aws boto3 s3cmd rclone post)
+[ ${#clients[@]} -gt 0 ] || clients=(aws boto3 s3cmd rclone post tls)
 
 cargo build --release -p ferrite >/dev/null 2>&1 || { echo "build failed" >&2; exit 1; }
 venv="$root/target/clients-venv"
@@ -24,12 +27,16 @@ fi
 if [[ " ${clients[*]} " == *" rclone "* ]] && ! command -v rclone >/dev/null; then
   (apt-get update -qq && apt-get install -y -qq rclone) >/dev/null 2>&1 || echo "could not install rclone" >&2
 fi
+if [[ " ${clients[*]} " == *" tls "* ]] && ! command -v openssl >/dev/null; then
+  (apt-get update -qq && apt-get install -y -qq openssl) >/dev/null 2>&1 || echo "could not install openssl" >&2
+fi
 
 work=$(mktemp -d)
 export FERRITE_ROOT_ACCESS_KEY=COMPATACCESSKEY00001 FERRITE_ROOT_SECRET_KEY=compat-secret-key-for-local-tests-000001
 "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/stderr" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+tls_pid=
+trap 'kill $pid $tls_pid 2>/dev/null; wait $pid $tls_pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" && break; sleep 0.1; done
 addr=$(sed -n 's/^listening on //p' "$work/stdout")
 endpoint="http://$addr"
@@ -191,6 +198,68 @@ for b in ["post-bucket", "post-public", "post-private"]:
         s3.delete_object(Bucket=b, Key=o["Key"])
     s3.delete_bucket(Bucket=b)
 PY
+}
+
+# A server certificate for 127.0.0.1 signed by a CA made for this run: $1 names it.
+make_cert() {
+  local dir=$work/tls name=$1
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/$name.key" \
+    -out "$dir/$name.csr" -subj "/CN=$name" 2>/dev/null &&
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 2 -out "$dir/$name.pem" -extfile <(printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' \
+      'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth' \
+      'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid') 2>/dev/null &&
+    chmod 600 "$dir/$name.key"
+}
+
+# The serial number of the certificate a new TLS connection to $1 is given.
+served_serial() {
+  openssl s_client -connect "$1" -CAfile "$work/tls/ca.pem" -verify_return_error </dev/null 2>/dev/null |
+    openssl x509 -noout -serial
+}
+
+# HTTPS: a second server (its own data dir) with --tls-cert/--tls-key, the aws cli
+# trusting the CA with --ca-bundle; then a certificate rotation with SIGHUP.
+run_tls() {
+  command -v openssl >/dev/null || { echo "openssl is missing"; return 1; }
+  local dir=$work/tls
+  mkdir -p "$dir" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+      -days 2 -subj "/CN=Ferrite compat CA" 2>/dev/null &&
+    make_cert first && make_cert second &&
+    cp "$dir/first.pem" "$dir/server.pem" && cp "$dir/first.key" "$dir/server.key" || return 1
+  "$root/target/release/ferrite" serve --listen 127.0.0.1:0 --data-dir "$work/tls-data" \
+    --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" >"$work/tls-stdout" 2>"$work/tls-stderr" &
+  tls_pid=$!
+  for _ in $(seq 100); do grep -q '^listening on ' "$work/tls-stdout" && break; sleep 0.1; done
+  local tls_addr
+  tls_addr=$(sed -n 's/^listening on //p' "$work/tls-stdout")
+  [ -n "$tls_addr" ] || { cat "$work/tls-stderr"; return 1; }
+  local aws="$venv/bin/aws --endpoint-url https://$tls_addr --ca-bundle $dir/ca.pem"
+  local first_serial second_serial
+  first_serial=$(openssl x509 -noout -serial -in "$dir/first.pem")
+  second_serial=$(openssl x509 -noout -serial -in "$dir/second.pem")
+  [ "$(served_serial "$tls_addr")" = "$first_serial" ] &&
+    $aws s3 mb s3://tls-bucket &&
+    $aws s3 cp "$work/files/small.bin" s3://tls-bucket/small.bin &&
+    $aws s3 cp "$work/files/multi.bin" s3://tls-bucket/multi.bin &&
+    $aws s3 ls s3://tls-bucket >"$work/tls-ls.txt" && grep -q 'small.bin' "$work/tls-ls.txt" &&
+    grep -q 'multi.bin' "$work/tls-ls.txt" &&
+    $aws s3 cp s3://tls-bucket/small.bin "$work/tls-small.bin" && cmp "$work/files/small.bin" "$work/tls-small.bin" &&
+    $aws s3 cp s3://tls-bucket/multi.bin "$work/tls-multi.bin" && cmp "$work/files/multi.bin" "$work/tls-multi.bin" &&
+    # Without the CA the certificate is not trusted.
+    ! $venv/bin/aws --endpoint-url "https://$tls_addr" s3 ls s3://tls-bucket >/dev/null 2>&1 &&
+    # Rotation: new files renamed into place, SIGHUP, new connections see them.
+    cp "$dir/second.pem" "$dir/server.pem.new" && cp "$dir/second.key" "$dir/server.key.new" &&
+    mv "$dir/server.key.new" "$dir/server.key" && mv "$dir/server.pem.new" "$dir/server.pem" &&
+    kill -HUP "$tls_pid" &&
+    for _ in $(seq 50); do [ "$(served_serial "$tls_addr")" = "$second_serial" ] && break; sleep 0.1; done &&
+    [ "$(served_serial "$tls_addr")" = "$second_serial" ] &&
+    grep -q 'TLS certificate reloaded' "$work/tls-stderr" &&
+    $aws s3 cp s3://tls-bucket/small.bin - | cmp - "$work/files/small.bin" &&
+    $aws s3 rm s3://tls-bucket --recursive >/dev/null &&
+    $aws s3 rb s3://tls-bucket &&
+    kill "$tls_pid" && wait "$tls_pid" && tls_pid=
 }
 
 failed=0

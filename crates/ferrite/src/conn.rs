@@ -6,9 +6,11 @@
 //!   up to [`ConnLimits::admission_wait`] for a slot, then gets `503 SlowDown` and is
 //!   closed (connections already open keep being served);
 //! - a connection must deliver its first complete request head within the handshake
-//!   timeout (a socket that sends nothing, a slow TLS-less preface, an unfinished
-//!   HTTP/2 preface), and after that may sit without a request in flight for at most
-//!   the idle timeout;
+//!   timeout, counted from when it got its slot: the TLS handshake on an HTTPS port,
+//!   then the first request (a socket that sends nothing, a ClientHello that never
+//!   comes, a slow preface, an unfinished HTTP/2 preface all hold a slot that long at
+//!   most), and after that may sit without a request in flight for at most the idle
+//!   timeout;
 //! - HTTP/1 request heads must arrive within the header read timeout; HTTP/2
 //!   connections are pinged while they carry requests and dropped when a ping goes
 //!   unanswered.
@@ -95,6 +97,12 @@ impl Activity {
         InflightGuard(self.clone())
     }
 
+    /// When the handshake time of this connection runs out: its TLS handshake must
+    /// be over by then (and its first request head in, as [`watch_connection`] sees to).
+    pub fn handshake_deadline(&self, limits: &ConnLimits) -> Instant {
+        self.start + limits.handshake_timeout
+    }
+
     /// When the connection may be closed for idleness, if nothing happens first;
     /// `None` while a request is in flight.
     fn idle_deadline(&self, limits: &ConnLimits) -> Option<Instant> {
@@ -170,14 +178,18 @@ impl Admission {
     }
 
     /// A slot for a new connection: at once, after a short wait, or `None` (the
-    /// connection has been refused and closed).
-    pub async fn admit(&self, stream: &mut TcpStream) -> Option<OwnedSemaphorePermit> {
+    /// connection has been refused and closed). A refused plain-HTTP connection is
+    /// told `503 SlowDown`; a TLS one (`tls`) is closed, as nothing it could read
+    /// can be sent before a handshake.
+    pub async fn admit(&self, stream: &mut TcpStream, tls: bool) -> Option<OwnedSemaphorePermit> {
         if let Ok(p) = self.slots.clone().try_acquire_owned() {
             return Some(p);
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
-            refuse(stream).await;
+            if !tls {
+                refuse(stream).await;
+            }
             return None;
         }
         let got = tokio::time::timeout(self.limits.admission_wait, self.slots.clone().acquire_owned()).await;
@@ -185,7 +197,9 @@ impl Admission {
         match got {
             Ok(Ok(p)) => Some(p),
             _ => {
-                refuse(stream).await;
+                if !tls {
+                    refuse(stream).await;
+                }
                 None
             }
         }

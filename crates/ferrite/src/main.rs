@@ -9,6 +9,7 @@ mod datadir;
 mod master_key;
 mod metrics;
 mod server;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -108,6 +109,14 @@ pub struct ServeArgs {
     /// Without it they are refused (400, as AWS) except over TLS or from loopback.
     #[arg(long, env = "FERRITE_ALLOW_SSE_C_OVER_HTTP", default_value_t = false)]
     pub allow_sse_c_over_http: bool,
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate first,
+    /// then its intermediates), with --tls-key. Without both, plain HTTP. Both files
+    /// are read again on SIGHUP.
+    #[arg(long, env = "FERRITE_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FERRITE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Values of `--default-encryption`.

@@ -2,7 +2,8 @@
 //! and HTTP status when their response body is done (sent, or dropped by a client that
 //! went away), so a GET's time includes streaming its body. Bytes in and out count
 //! request and response body bytes. Per-bucket usage comes from the model's stored
-//! counters: one lookup per bucket at scrape time, never a scan of objects.
+//! counters: one lookup per bucket at scrape time, never a scan of objects. With TLS
+//! on, the certificate's expiry, its reloads and failed handshakes are counted too.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -46,6 +47,63 @@ struct BucketLabels {
     bucket: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    result: &'static str,
+}
+
+/// The TLS side's metrics, registered only when the server serves HTTPS.
+#[derive(Clone, Debug, Default)]
+pub struct TlsMetrics {
+    reloads: Family<ReloadLabels, Counter>,
+    not_after: Gauge,
+    handshake_failures: Counter,
+}
+
+impl TlsMetrics {
+    /// The certificate served from now on.
+    pub fn loaded(&self, cert: &crate::tls::CertSummary) {
+        self.not_after.set(cert.not_after.map_or(0, |t| t.unix_timestamp()));
+    }
+
+    pub fn reloaded(&self, cert: &crate::tls::CertSummary) {
+        self.loaded(cert);
+        self.reloads.get_or_create(&ReloadLabels { result: "ok" }).inc();
+    }
+
+    pub fn reload_failed(&self) {
+        self.reloads.get_or_create(&ReloadLabels { result: "error" }).inc();
+    }
+
+    /// A connection closed without a finished TLS handshake (timed out, refused by
+    /// rustls, or plain HTTP).
+    pub fn handshake_failed(&self) {
+        self.handshake_failures.inc();
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        // Both results are shown from the start, at 0.
+        for result in ["ok", "error"] {
+            let _ = self.reloads.get_or_create(&ReloadLabels { result });
+        }
+        registry.register(
+            "tls_certificate_not_after_seconds",
+            "Expiry (notAfter) of the TLS certificate being served, as a Unix time",
+            self.not_after.clone(),
+        );
+        registry.register(
+            "tls_certificate_reloads",
+            "TLS certificate reloads on SIGHUP, by result (ok, or error: the previous certificate stays)",
+            self.reloads.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "Connections closed before their TLS handshake finished (timed out, refused, or plain HTTP)",
+            self.handshake_failures.clone(),
+        );
+    }
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
@@ -65,8 +123,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(model: Ferrite) -> Arc<Self> {
+    pub fn new(model: Ferrite, tls: Option<&TlsMetrics>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("ferrite");
+        if let Some(tls) = tls {
+            tls.register(&mut registry);
+        }
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "s3_requests",

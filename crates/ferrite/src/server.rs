@@ -1,5 +1,6 @@
-//! The HTTP server: accepts connections, answers health checks, hands everything else
-//! to the s3s service, and shuts down gracefully on SIGTERM or SIGINT.
+//! The HTTP server: accepts connections (over TLS when configured, see `tls`), answers
+//! health checks, hands everything else to the s3s service, and shuts down gracefully
+//! on SIGTERM or SIGINT.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,12 +26,14 @@ use s3s::Body;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::ServeArgs;
 use crate::conn::{Activity, Admission, ConnLimits, Guarded, watch_connection};
 use crate::credentials;
-use crate::metrics::{Metered, Metrics};
+use crate::metrics::{Metered, Metrics, TlsMetrics};
+use crate::tls::{Tls, TlsFiles};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Request headers are bounded before they are parsed (AWS allows 8 KB of headers;
@@ -66,6 +69,20 @@ fn s3s_config() -> S3Config {
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // A certificate that cannot be used stops the start before anything is touched.
+    let tls_metrics = TlsMetrics::default();
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            Some(Tls::new(files, tls_metrics.clone())?)
+        }
+        (None, None) => None,
+        // clap requires both or neither; stated again for the environment's sake.
+        _ => anyhow::bail!("--tls-cert and --tls-key go together: give both files, or neither for plain HTTP"),
+    };
     crate::datadir::prepare(&args.data_dir)?;
     let (creds, generated) = credentials::load_or_create(&args.data_dir)?;
     if generated {
@@ -114,7 +131,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("opening the data directory")?;
 
-    let metrics = Metrics::new(model.clone());
+    let metrics = Metrics::new(model.clone(), tls.as_ref().map(|_| &tls_metrics));
     let default_ownership = match args.default_object_ownership {
         crate::DefaultOwnership::ObjectWriter => None,
         crate::DefaultOwnership::BucketOwnerPreferred => Some(ObjectOwnership::BucketOwnerPreferred),
@@ -176,7 +193,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %args.data_dir.display(), region = %args.region, "ferrite is serving S3");
+    if let Some(tls) = &tls {
+        // In place before the address is announced: from then on SIGHUP reloads.
+        tls.reload_on_sighup()?;
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data_dir = %args.data_dir.display(), region = %args.region, "ferrite is serving S3");
     // Machine-readable line: tests and scripts read the bound address from it.
     println!("listening on {addr}");
 
@@ -221,25 +243,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // Small responses must not wait for Nagle's algorithm.
         let _ = stream.set_nodelay(true);
         let (state, http, admission, limits) = (state.clone(), http.clone(), admission.clone(), limits.clone());
-        let shutdown_rx = shutdown_rx.clone();
+        let (shutdown_rx, tls) = (shutdown_rx.clone(), tls.clone());
         tokio::spawn(async move {
-            let Some(slot) = admission.admit(&mut stream).await else {
+            let Some(slot) = admission.admit(&mut stream, tls.is_some()).await else {
                 tracing::debug!(%peer, "connection refused: too many open connections");
                 return;
             };
-            let activity = Activity::new();
-            let conn_activity = activity.clone();
-            let svc = service_fn(move |req| handle(state.clone(), peer, conn_activity.clone(), req));
-            let conn = http.serve_connection(TokioIo::new(stream), svc).into_owned();
-            watch_connection(
-                conn,
-                |c| c.graceful_shutdown(),
-                activity,
+            let conn = Conn {
+                state,
+                http,
+                activity: Activity::new(),
                 limits,
                 shutdown_rx,
-                SHUTDOWN_GRACE,
-            )
-            .await;
+            };
+            match tls {
+                None => conn.serve(stream, peer, false).await,
+                Some(tls) => {
+                    let deadline = conn.activity.handshake_deadline(&conn.limits);
+                    if let Some(stream) = tls.accept(stream, peer, deadline).await {
+                        conn.serve(stream, peer, true).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -253,6 +278,38 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     range_route.clear();
     Ok(())
+}
+
+/// One admitted connection, before its stream is served.
+struct Conn {
+    state: Arc<State>,
+    http: Arc<ConnBuilder<TokioExecutor>>,
+    activity: Arc<Activity>,
+    limits: ConnLimits,
+    shutdown_rx: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Conn {
+    /// Serves HTTP/1.1 or HTTP/2 on `io` (a TCP stream, or a TLS stream over one when
+    /// `secure`) until the connection ends, idles out or the server shuts down.
+    async fn serve<I>(self, io: I, peer: SocketAddr, secure: bool)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let client = ferrite_api::ClientInfo { addr: peer, secure };
+        let (state, activity) = (self.state, self.activity.clone());
+        let svc = service_fn(move |req| handle(state.clone(), client, activity.clone(), req));
+        let conn = self.http.serve_connection(TokioIo::new(io), svc).into_owned();
+        watch_connection(
+            conn,
+            |c| c.graceful_shutdown(),
+            self.activity,
+            self.limits,
+            self.shutdown_rx,
+            SHUTDOWN_GRACE,
+        )
+        .await;
+    }
 }
 
 /// What every connection shares.
@@ -284,12 +341,12 @@ type ResponseBody = Guarded<Metered<Body>>;
 
 async fn handle(
     state: Arc<State>,
-    peer: SocketAddr,
+    client: ferrite_api::ClientInfo,
     activity: Arc<Activity>,
     req: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let busy = activity.begin();
-    let resp = route(&state, peer, req).await;
+    let resp = route(&state, client, req).await;
     Ok(resp.map(|body| Guarded::new(body, busy)))
 }
 
@@ -297,17 +354,14 @@ async fn handle(
 /// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
 /// reachable). Requests SigV4-signed for the `iam` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
-async fn route(state: &State, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Metered<Body>> {
-    req.extensions_mut().insert(ferrite_api::ClientInfo {
-        addr: peer,
-        secure: false,
-    });
+async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<Incoming>) -> Response<Metered<Body>> {
+    req.extensions_mut().insert(client);
     let signed = is_s3_signed(&req);
     if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
         match req.uri().path() {
             "/health/live" | "/health/ready" => return text(StatusCode::OK, "ok\n").map(Metered::plain),
             "/metrics" if req.method() == Method::GET => {
-                return metrics_response(state, peer, &req).await.map(Metered::plain);
+                return metrics_response(state, client.addr, &req).await.map(Metered::plain);
             }
             _ => {}
         }
@@ -451,9 +505,14 @@ async fn post_object(state: &State, req: Request<Incoming>) -> Response<Metered<
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("localhost")
                 .to_string();
+            let secure = req
+                .extensions()
+                .get::<ferrite_api::ClientInfo>()
+                .is_some_and(|c| c.secure);
+            let scheme = if secure { "https" } else { "http" };
             let location_base = match host_bucket(state, &req) {
-                Some(_) => format!("http://{host}"),
-                None => format!("http://{host}/{bucket}"),
+                Some(_) => format!("{scheme}://{host}"),
+                None => format!("{scheme}://{host}/{bucket}"),
             };
             let meter = state.metrics.meter(OperationName::named("PostObject"));
             let (parts, body) = req.into_parts();

@@ -20,6 +20,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     extra_args: Vec<String>,
+    /// Started with `--tls-cert`: the endpoint is `https://`.
+    https: bool,
 }
 
 impl Server {
@@ -36,6 +38,7 @@ impl Server {
             data_dir,
             _tmp: Some(tmp),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            https: extra_args.contains(&"--tls-cert"),
         };
         s.spawn();
         s
@@ -49,6 +52,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             _tmp: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            https: extra_args.contains(&"--tls-cert"),
         };
         s.spawn();
         s
@@ -92,7 +96,25 @@ impl Server {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, ...) without waiting.
+    pub fn signal(&self, name: &str) {
+        let pid = self.pid().to_string();
+        let ok = Command::new("kill").args([&format!("-{name}"), &pid]).status().unwrap();
+        assert!(ok.success(), "kill -{name} {pid}");
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
     }
 
     pub fn client(&self) -> Client {
