@@ -111,6 +111,7 @@ impl Ferrite {
         // write lands after this shows this time or later, so the orphan sweep can
         // never take it (`SystemTime::now()` can be a tick ahead of file times).
         this.inner.committer.write(crate::upgrade::upgrade_format).await?;
+        this.seal_stored_secrets().await?;
         let (cleared, started) = blocking(move || {
             let cleared = inner.blobs.clear_temp()?;
             Ok((cleared, inner.blobs.now()?))

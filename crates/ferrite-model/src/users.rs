@@ -131,10 +131,81 @@ pub(crate) struct UserRecord {
 pub(crate) struct AccessKeyRecord {
     /// The owning user's `users` key (its lower-cased name).
     pub user: String,
-    /// Stored as is for now; sealing it with a master key is a later issue's work.
+    pub secret: StoredSecret,
+    pub status: KeyStatus,
+    pub created_ms: i64,
+}
+
+/// A secret access key as stored: sealed by the key provider (bound to the key id),
+/// or, written before sealing existed or while no key provider was usable, as is
+/// until the next start with a provider seals it ([`Ferrite::seal_stored_secrets`]).
+/// Variants are stored by index: new ones go at the end.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum StoredSecret {
+    Plain(String),
+    Sealed(crate::sse::SealedKey),
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredSecret::Plain(_) => f.write_str("Plain(***)"),
+            StoredSecret::Sealed(s) => f.debug_tuple("Sealed").field(s).finish(),
+        }
+    }
+}
+
+/// What a secret access key is sealed for: its key id.
+fn secret_context(key_id: &str) -> Vec<u8> {
+    [b"ferrite/access-key/".as_slice(), key_id.as_bytes()].concat()
+}
+
+impl StoredSecret {
+    /// `secret` sealed by the provider when one is usable, else as is.
+    fn new(keys: &crate::sse::Keys, key_id: &str, secret: &Secret) -> ModelResult<StoredSecret> {
+        match keys.provider() {
+            Ok(p) => Ok(StoredSecret::Sealed(
+                p.seal(secret.expose().as_bytes(), &secret_context(key_id))?,
+            )),
+            Err(_) => Ok(StoredSecret::Plain(secret.expose().to_string())),
+        }
+    }
+
+    fn open(&self, keys: &crate::sse::Keys, key_id: &str) -> ModelResult<Secret> {
+        match self {
+            StoredSecret::Plain(s) => Ok(Secret::new(s.clone())),
+            StoredSecret::Sealed(sealed) => {
+                let bytes = keys.provider()?.open(sealed, &secret_context(key_id))?;
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| ModelError::Corrupt(format!("the sealed secret of {key_id} is not text")))?;
+                Ok(Secret::new(text))
+            }
+        }
+    }
+}
+
+/// Access key records written before secrets were sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AccessKeyRecordV1 {
+    pub user: String,
     pub secret: String,
     pub status: KeyStatus,
     pub created_ms: i64,
+}
+
+/// Version 2: the secret sealed (a version-1 secret stays plain until the next start
+/// with a key provider seals it).
+impl Record for AccessKeyRecord {
+    const VERSION: u8 = 2;
+    type Previous = AccessKeyRecordV1;
+    fn migrate(p: AccessKeyRecordV1) -> ModelResult<Self> {
+        Ok(AccessKeyRecord {
+            user: p.user,
+            secret: StoredSecret::Plain(p.secret),
+            status: p.status,
+            created_ms: p.created_ms,
+        })
+    }
 }
 
 /// `principals`: canonical id -> the user it belongs to, for rendering owners.
@@ -152,7 +223,7 @@ pub(crate) struct LastUsedRecord {
     pub region: String,
 }
 
-first_version!(UserRecord, AccessKeyRecord, PrincipalRecord, LastUsedRecord);
+first_version!(UserRecord, AccessKeyRecordV1, PrincipalRecord, LastUsedRecord);
 
 impl UserRecord {
     fn info(&self) -> UserInfo {
@@ -524,7 +595,7 @@ impl Ferrite {
         let key_id = new_access_key_id();
         let secret = new_secret();
         let created_ms = now_ms();
-        let job_secret = secret.clone();
+        let stored = StoredSecret::new(&self.inner.keys, &key_id, &secret)?;
         let info = self
             .change(move |txn| {
                 let mut rec = read_user(&*txn, &user)?;
@@ -538,7 +609,7 @@ impl Ferrite {
                 }
                 let key = AccessKeyRecord {
                     user: user_key(&rec.name),
-                    secret: job_secret.expose().to_string(),
+                    secret: stored.clone(),
                     status: KeyStatus::Active,
                     created_ms,
                 };
@@ -710,11 +781,58 @@ impl Ferrite {
         };
         let found = KeyOwner {
             principal,
-            secret: Secret::new(key.secret),
+            secret: key.secret.open(&self.inner.keys, access_key)?,
             policies,
         };
         self.inner.key_cache.insert(since, access_key, &found);
         Ok(Some(found))
+    }
+
+    /// Seals every secret access key still stored as is (written before secrets were
+    /// sealed, or while no key provider was usable), so that the metadata file alone
+    /// reveals none. Runs at start when the key provider is usable; one job, so a
+    /// crash leaves each record either as it was or sealed. Returns how many it sealed.
+    pub(crate) async fn seal_stored_secrets(&self) -> ModelResult<usize> {
+        let keys = self.inner.keys.clone();
+        if keys.provider().is_err() {
+            return Ok(0);
+        }
+        let sealed = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let mut plain = Vec::new();
+                let mut failed = None;
+                txn.scan(tables::ACCESS_KEYS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
+                    match decode::<AccessKeyRecord>(v) {
+                        Ok(rec) if matches!(rec.secret, StoredSecret::Plain(_)) => plain.push((k.to_vec(), rec)),
+                        Ok(_) => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    }
+                    true
+                })?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                for (id, mut rec) in plain.iter().cloned() {
+                    let key_id = String::from_utf8(id.clone())
+                        .map_err(|_| ModelError::Corrupt("an access key id that is not text".into()))?;
+                    let StoredSecret::Plain(secret) = &rec.secret else {
+                        continue;
+                    };
+                    rec.secret = StoredSecret::new(&keys, &key_id, &Secret::new(secret.clone()))?;
+                    txn.put(tables::ACCESS_KEYS, &id, &encode(&rec))?;
+                }
+                Ok(plain.len())
+            })
+            .await?;
+        if sealed > 0 {
+            tracing::info!(count = sealed, "sealed stored secret access keys with the master key");
+        }
+        Ok(sealed)
     }
 
     /// The display name (the user's name) of a stored user's canonical id.

@@ -160,7 +160,9 @@ async fn bad_key_headers_are_refused_and_store_nothing() {
     let k = ck(1);
     let short = B64.encode([1u8; 16]);
     let short_md5 = B64.encode(<md5::Md5 as md5::Digest>::digest([1u8; 16]));
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    // (object key, the customer headers sent (name after `...-customer-`), the error)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "no-md5",
             vec![("algorithm", "AES256".into()), ("key", k.key.clone())],
