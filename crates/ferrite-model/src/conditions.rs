@@ -60,10 +60,15 @@ pub fn evaluate_read_conditions(c: &ReadConditions, etag: &str, last_modified_ms
 }
 
 /// Copy-source conditions (`x-amz-copy-source-if-*`, CopyObject and UploadPartCopy
-/// alike) are read conditions, except that one that fails is 412, never 304.
+/// alike) are read conditions, except that one that fails is 412, never 304; and a
+/// source that is a delete marker is a bad request, not a missing object.
 pub(crate) fn as_copy_source(e: ModelError) -> ModelError {
     match e {
         ModelError::NotModified { .. } => ModelError::PreconditionFailed,
+        // A copy names a source; what GET says about delete markers (405 with the
+        // marker's headers, or 404 with them) is not what a copy answers.
+        ModelError::DeleteMarkerVersion { .. } => ModelError::CopySourceIsDeleteMarker,
+        ModelError::DeletedKey { .. } => ModelError::NoSuchKey,
         other => other,
     }
 }
