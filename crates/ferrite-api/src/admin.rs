@@ -1,5 +1,7 @@
 //! The admin endpoint: `GET /admin/v1/buckets`, every bucket with its owner and usage,
-//! as JSON, for `ferrite admin bucket ls`. The server routes a request here only when
+//! as JSON, for `ferrite admin bucket ls`; `POST /admin/v1/kms/rotate`, a master key
+//! rotation (`ferrite admin kms rotate`), and `GET /admin/v1/kms/master-key`, its
+//! versions. The server routes a request here only when
 //! it is SigV4-signed with the credential scope service `admin` (so no S3 request, to a
 //! bucket named `admin` or any other, is ever taken for it); it is verified like an
 //! IAM request ([`FerriteAuth::authenticate`]) and answered to root only.
@@ -89,6 +91,13 @@ impl Admin {
         match (parts.method.as_str(), parts.uri.path()) {
             ("GET", "/admin/v1/buckets") => self.buckets(&caller).await,
             (_, "/admin/v1/buckets") => Err((StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use GET")),
+            ("POST", "/admin/v1/kms/rotate") => {
+                let rotation = self.model.rotate_master_key(&caller).await.map_err(key_error)?;
+                to_json(&rotation)
+            }
+            (_, "/admin/v1/kms/rotate") => Err((StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use POST")),
+            ("GET", "/admin/v1/kms/master-key") => to_json(&self.model.master_key_status(&caller).map_err(key_error)?),
+            (_, "/admin/v1/kms/master-key") => Err((StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use GET")),
             _ => Err((StatusCode::NOT_FOUND, "NotFound", "no such admin resource")),
         }
     }
@@ -130,6 +139,33 @@ impl Admin {
         }
         serde_json::to_string(&serde_json::json!({ "buckets": rows }))
             .map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"))
+    }
+}
+
+type Failure = (StatusCode, &'static str, &'static str);
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|_| (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"))
+}
+
+/// A master key operation's failure. The details go to the log, not to the client:
+/// they can name key files.
+fn key_error(e: ferrite_model::ModelError) -> Failure {
+    use ferrite_model::ModelError as E;
+    tracing::error!(error = %e, "admin: master key operation failed");
+    match e {
+        E::AccessDenied => (StatusCode::FORBIDDEN, "AccessDenied", "only root may use the admin API"),
+        E::InvalidRequest(_) | E::NotImplemented(_) => (
+            StatusCode::CONFLICT,
+            "CannotRotate",
+            "the master key cannot rotate now: it was given by FERRITE_KMS_MASTER_KEY, or a rotation is under way (the server log says which)",
+        ),
+        E::KeyUnavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "KeyUnavailable",
+            "the master key is unavailable or its file cannot be written (the server log says why)",
+        ),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"),
     }
 }
 

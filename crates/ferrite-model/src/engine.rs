@@ -56,6 +56,10 @@ pub(crate) struct Inner {
     pub cors_cache: crate::cors::CorsCache,
     /// The key provider, once it passed the start-up check (or why there is none).
     pub keys: crate::sse::Keys,
+    /// Writes in flight that sealed a data key, by master key version (rotation.rs).
+    pub seal_pins: crate::rotation::SealPins,
+    /// Held by a master key rotation until it is done: one at a time.
+    pub rotation: Arc<tokio::sync::Mutex<()>>,
     /// Reads of encrypted data that failed authentication (tampered or damaged).
     pub tampered_reads: std::sync::atomic::AtomicU64,
 }
@@ -102,6 +106,8 @@ impl Ferrite {
                 key_cache: crate::users::KeyCache::default(),
                 cors_cache: crate::cors::CorsCache::default(),
                 keys: Self::check_keys(&meta_for_keys, opts_keys).await?,
+                seal_pins: Default::default(),
+                rotation: Default::default(),
                 tampered_reads: Default::default(),
                 gc_wake,
             }),
@@ -112,6 +118,7 @@ impl Ferrite {
         // never take it (`SystemTime::now()` can be a tick ahead of file times).
         this.inner.committer.write(crate::upgrade::upgrade_format).await?;
         this.seal_stored_secrets().await?;
+        this.finish_rotation();
         let (cleared, started) = blocking(move || {
             let cleared = inner.blobs.clear_temp()?;
             Ok((cleared, inner.blobs.now()?))

@@ -34,6 +34,7 @@ mod object;
 mod policy;
 mod records;
 mod refs;
+mod rotation;
 mod secret;
 pub mod sse;
 mod staging;
@@ -69,8 +70,9 @@ pub use records::{
     AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode,
     ObjectAttrs, ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
+pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
-pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, SseRequest};
+pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
 pub use users::{

@@ -296,9 +296,12 @@ impl Ferrite {
             Some(asked) => Some(asked.clone()),
             None => default.map(crate::sse::SseRequest::from_default).transpose()?,
         };
-        let encryption = match &wanted {
-            None => None,
-            Some(request) => Some(self.new_encryption(request, bucket_id, key)?.record),
+        let (encryption, _pin) = match &wanted {
+            None => (None, None),
+            Some(request) => {
+                let new = self.new_encryption(request, bucket_id, key)?;
+                (Some(new.record), new.pin)
+            }
         };
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.inner

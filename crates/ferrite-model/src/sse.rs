@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use ferrite_crypt::{ChunkCipher, CryptError, Key, NoncePrefix, seal};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,32 @@ pub trait KeyProvider: Send + Sync + fmt::Debug {
     fn seal(&self, secret: &[u8], context: &[u8]) -> ModelResult<SealedKey>;
     /// Opens what [`KeyProvider::seal`] sealed, given the same context.
     fn open(&self, sealed: &SealedKey, context: &[u8]) -> ModelResult<Zeroizing<Vec<u8>>>;
+    /// The key [`KeyProvider::seal`] uses now.
+    fn current(&self) -> Kek;
+    /// Every key the provider holds (the current one included), oldest first.
+    fn held(&self) -> Vec<Kek> {
+        vec![self.current()]
+    }
+    /// Starts sealing under a new key, kept wherever the provider keeps its keys
+    /// before it is used; the older ones still open what they sealed. Returns it.
+    fn rotate(&self) -> ModelResult<Kek> {
+        Err(ModelError::NotImplemented(
+            "this key provider does not rotate its key".into(),
+        ))
+    }
+    /// Forgets the keys in `old` (never the current one), once nothing sealed by them
+    /// is left.
+    fn retire(&self, _old: &[Kek]) -> ModelResult<()> {
+        Ok(())
+    }
+}
+
+/// Where the built-in provider keeps its key versions (the server's key file). A
+/// rotation saves the new set here before using the new version, and a retirement
+/// before forgetting the old ones, so a crash at any point leaves a set that opens
+/// everything stored.
+pub trait KeyringStore: Send + Sync {
+    fn save(&self, versions: &BTreeMap<u32, Key>) -> ModelResult<()>;
 }
 
 /// A secret sealed by a [`KeyProvider`]: which of its keys sealed it, and the sealed
@@ -44,6 +70,9 @@ impl fmt::Debug for SealedKey {
             .finish_non_exhaustive()
     }
 }
+
+/// Seals again what an older key sealed, given its context (`None`: nothing to do).
+pub(crate) type ResealFn<'a> = dyn FnMut(&SealedKey, &[u8]) -> ModelResult<Option<SealedKey>> + 'a;
 
 /// Which key-encryption key sealed a secret.
 ///
@@ -141,35 +170,72 @@ pub(crate) fn check_customer_key(existing: Option<&Encryption>, given: Option<&C
 }
 
 /// The built-in key provider: the server's master key (from `--kms-master-key-file`,
-/// `FERRITE_KMS_MASTER_KEY` or the generated key file), as version 1.
+/// `FERRITE_KMS_MASTER_KEY` or the generated key file), in versions: one to begin
+/// with, a new one per rotation; the highest seals.
 pub struct BuiltinKeys {
+    ring: RwLock<Ring>,
+    /// Where versions are kept; `None` (a key given by the environment): no rotation.
+    store: Option<Box<dyn KeyringStore>>,
+}
+
+struct Ring {
     versions: BTreeMap<u32, Key>,
     current: u32,
 }
 
 impl BuiltinKeys {
+    /// A single master key, as version 1, that does not rotate.
     pub fn new(master: Key) -> BuiltinKeys {
         BuiltinKeys {
-            versions: BTreeMap::from([(1, master)]),
-            current: 1,
+            ring: RwLock::new(Ring {
+                versions: BTreeMap::from([(1, master)]),
+                current: 1,
+            }),
+            store: None,
         }
+    }
+
+    /// The versions of a key ring (the highest is current), and where rotations keep
+    /// them (`None`: the ring does not rotate).
+    pub fn with_ring(versions: BTreeMap<u32, Key>, store: Option<Box<dyn KeyringStore>>) -> ModelResult<BuiltinKeys> {
+        let Some(&current) = versions.keys().next_back() else {
+            return Err(ModelError::KeyUnavailable("a key ring with no key".into()));
+        };
+        Ok(BuiltinKeys {
+            ring: RwLock::new(Ring { versions, current }),
+            store,
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl fmt::Debug for BuiltinKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ring = self.read();
         f.debug_struct("BuiltinKeys")
-            .field("versions", &self.versions.keys().collect::<Vec<_>>())
-            .field("current", &self.current)
+            .field("versions", &ring.versions.keys().collect::<Vec<_>>())
+            .field("current", &ring.current)
+            .field("rotates", &self.store.is_some())
             .finish()
     }
 }
 
 impl KeyProvider for BuiltinKeys {
     fn seal(&self, secret: &[u8], context: &[u8]) -> ModelResult<SealedKey> {
-        let key = &self.versions[&self.current];
+        let ring = self.read();
+        let key = ring
+            .versions
+            .get(&ring.current)
+            .ok_or_else(|| ModelError::Internal("the current master key version is not held".into()))?;
         Ok(SealedKey {
-            kek: Kek::Master { version: self.current },
+            kek: Kek::Master { version: ring.current },
             sealed: seal::seal(key, secret, context).map_err(|e| ModelError::Internal(e.to_string()))?,
         })
     }
@@ -180,7 +246,8 @@ impl KeyProvider for BuiltinKeys {
                 "a customer-sealed key reached the key provider".into(),
             ));
         };
-        let key = self
+        let ring = self.read();
+        let key = ring
             .versions
             .get(&version)
             .ok_or_else(|| ModelError::KeyUnavailable(format!("master key version {version} is not loaded")))?;
@@ -189,6 +256,58 @@ impl KeyProvider for BuiltinKeys {
                 "master key version {version} does not open this sealed key (is the right master key loaded?)"
             ))
         })
+    }
+
+    fn current(&self) -> Kek {
+        Kek::Master {
+            version: self.read().current,
+        }
+    }
+
+    fn held(&self) -> Vec<Kek> {
+        self.read()
+            .versions
+            .keys()
+            .map(|&version| Kek::Master { version })
+            .collect()
+    }
+
+    fn rotate(&self) -> ModelResult<Kek> {
+        let Some(store) = &self.store else {
+            return Err(ModelError::InvalidRequest(
+                "the master key was given by FERRITE_KMS_MASTER_KEY, where a new version cannot be kept: rotating \
+                 needs a key file (--kms-master-key-file, or the data dir's generated one)"
+                    .into(),
+            ));
+        };
+        let mut ring = self.write();
+        let version = ring
+            .current
+            .checked_add(1)
+            .ok_or_else(|| ModelError::Internal("no master key version left".into()))?;
+        let mut versions = ring.versions.clone();
+        versions.insert(version, Key::random().map_err(crypt_error)?);
+        // Kept before it seals anything: a crash now leaves a ring that opens all.
+        store.save(&versions)?;
+        ring.versions = versions;
+        ring.current = version;
+        Ok(Kek::Master { version })
+    }
+
+    fn retire(&self, old: &[Kek]) -> ModelResult<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let mut ring = self.write();
+        let current = ring.current;
+        let mut versions = ring.versions.clone();
+        versions.retain(|v, _| *v == current || !old.contains(&Kek::Master { version: *v }));
+        if versions.len() == ring.versions.len() {
+            return Ok(());
+        }
+        store.save(&versions)?;
+        ring.versions = versions;
+        Ok(())
     }
 }
 
@@ -214,7 +333,7 @@ impl Keys {
 /// and opened at every later start: a start with another master key finds out at
 /// once, rather than at the first encrypted read.
 const CHECK_SECRET: &[u8] = b"ferrite master key check";
-const CHECK_CONTEXT: &[u8] = b"ferrite/key-check";
+pub(crate) const CHECK_CONTEXT: &[u8] = b"ferrite/key-check";
 
 /// Checks `provider` against the stored check value (`None`: none stored yet; then
 /// returns the value to store).
@@ -253,11 +372,14 @@ pub struct Encryption {
 pub(crate) struct NewEncryption {
     pub record: Encryption,
     pub cipher: ChunkCipher,
+    /// Keeps the master key version that sealed the data key until the write is done
+    /// (see `rotation.rs`).
+    pub pin: Option<crate::rotation::SealPin>,
 }
 
 const DATA_KEY_CONTEXT: &[u8] = b"ferrite/data-key/";
 
-fn data_key_context(binding: &[u8]) -> Vec<u8> {
+pub(crate) fn data_key_context(binding: &[u8]) -> Vec<u8> {
     [DATA_KEY_CONTEXT, binding].concat()
 }
 
@@ -310,6 +432,7 @@ impl NewEncryption {
         let sealed = sealer.seal(&data_key, &data_key_context(&binding))?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
+            pin: None,
             cipher: ChunkCipher::new(&data_key, prefix, &binding),
             record: Encryption {
                 algorithm,
@@ -359,6 +482,7 @@ impl Encryption {
         let key = self.data_key(keys, customer)?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
+            pin: None,
             cipher: ChunkCipher::new(&key, prefix, &self.binding),
             record: Encryption {
                 nonce_prefix: prefix.0,
@@ -395,7 +519,9 @@ impl crate::Ferrite {
             SseRequest::S3 => DataKeySealer::Provider(&**self.inner.keys.provider()?),
             SseRequest::Customer(k) => DataKeySealer::Customer(k),
         };
-        NewEncryption::new(sealer, request.algorithm(), bucket_id, key)
+        let mut new = NewEncryption::new(sealer, request.algorithm(), bucket_id, key)?;
+        new.pin = self.inner.seal_pins.pin(&new.record.data_key);
+        Ok(new)
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Staged {
     pub(crate) digests: Digests,
     /// How the stored bytes are sealed (`None`: they are the body as sent).
     pub(crate) encryption: Option<Encryption>,
+    /// Held until the write commits or fails (see `rotation.rs`).
+    pub(crate) pin: Option<crate::rotation::SealPin>,
 }
 
 pub(crate) enum StagedData {
@@ -182,9 +184,9 @@ impl Ferrite {
     {
         let mut hasher = BodyHasher::new(algorithm);
         let mut md5 = self.inner.md5.feed(hasher.lend_md5());
-        let (record, sealer) = match encryption {
-            Some(e) => (Some(e.record), Some(e.cipher.sealer())),
-            None => (None, None),
+        let (record, sealer, pin) = match encryption {
+            Some(e) => (Some(e.record), Some(e.cipher.sealer()), e.pin),
+            None => (None, None, None),
         };
         let mut slot = SinkSlot::Ready(Sink {
             writer: None,
@@ -269,6 +271,7 @@ impl Ferrite {
                 data: StagedData::Inline(data),
                 digests: sink.hasher.finish(),
                 encryption: record,
+                pin,
             });
         }
         if !pending.is_empty() {
@@ -284,6 +287,7 @@ impl Ferrite {
             data: StagedData::Blob(writer),
             digests: sink.hasher.finish(),
             encryption: record,
+            pin,
         })
     }
 
@@ -359,6 +363,9 @@ where
     J: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
 {
     let task = tokio::spawn(async move {
+        let mut staged = staged;
+        // Dropped when this task ends: once the write committed or failed.
+        let _pin = staged.pin.take();
         let (landed, digests, encryption) = blocking(move || staged.land()).await?;
         let (landing, blob) = match landed {
             Landed::Inline(bytes) => (

@@ -155,6 +155,26 @@ impl std::fmt::Debug for StoredSecret {
     }
 }
 
+/// The access key row `key` -> `value` with its sealed secret sealed again by
+/// `reseal` (master key rotation); `None` when it needs nothing.
+pub(crate) fn reseal_secret(
+    key: &[u8],
+    value: &[u8],
+    reseal: &mut crate::sse::ResealFn<'_>,
+) -> ModelResult<Option<Vec<u8>>> {
+    let mut rec: AccessKeyRecord = decode(value)?;
+    let StoredSecret::Sealed(sealed) = &rec.secret else {
+        return Ok(None);
+    };
+    let key_id =
+        std::str::from_utf8(key).map_err(|_| ModelError::Corrupt("an access key id that is not text".into()))?;
+    let Some(new) = reseal(sealed, &secret_context(key_id))? else {
+        return Ok(None);
+    };
+    rec.secret = StoredSecret::Sealed(new);
+    Ok(Some(encode(&rec)))
+}
+
 /// What a secret access key is sealed for: its key id.
 fn secret_context(key_id: &str) -> Vec<u8> {
     [b"ferrite/access-key/".as_slice(), key_id.as_bytes()].concat()

@@ -48,6 +48,20 @@ pub enum AdminCommand {
     /// Managed policies: ls, attach, detach, create.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Server-side encryption keys: rotate, master-key.
+    #[command(subcommand)]
+    Kms(KmsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KmsCommand {
+    /// Rotates the master key, online: a new version seals from now on, everything
+    /// sealed by older versions (data keys, secret access keys) is sealed again, and
+    /// the older versions leave the key file once nothing uses them. Object data is
+    /// not rewritten.
+    Rotate,
+    /// Shows the master key's versions (more than one while a rotation finishes).
+    MasterKey,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,6 +223,31 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Policy(cmd) => policy(&client, json, cmd).await?,
+        AdminCommand::Kms(KmsCommand::Rotate) => {
+            let v = client.admin_send("POST", "/admin/v1/kms/rotate").await?;
+            if json {
+                println!("{v}");
+            } else {
+                let r = &v["resealed"];
+                println!("master key rotated to version {}", v["version"]);
+                println!(
+                    "sealed again: {} object version data keys, {} upload data keys, {} secret access keys, {} key check",
+                    r["versions"], r["uploads"], r["access_keys"], r["key_check"]
+                );
+                println!(
+                    "older versions {} leave the key file once writes in flight under them are done",
+                    v["retiring"]
+                );
+            }
+        }
+        AdminCommand::Kms(KmsCommand::MasterKey) => {
+            let v = client.admin_send("GET", "/admin/v1/kms/master-key").await?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("current version {}; versions held {}", v["current"], v["versions"]);
+            }
+        }
         AdminCommand::Bucket(BucketCommand::Ls) => {
             let v = client.admin_get("/admin/v1/buckets").await?;
             let buckets = v["buckets"].as_array().cloned().unwrap_or_default();
@@ -485,7 +524,11 @@ impl Client {
     }
 
     async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.send("GET", path, "admin", Vec::new()).await?;
+        self.admin_send("GET", path).await
+    }
+
+    async fn admin_send(&self, method: &str, path: &str) -> anyhow::Result<Value> {
+        let (status, body) = self.send(method, path, "admin", Vec::new()).await?;
         let v: Value = serde_json::from_str(&body).with_context(|| format!("HTTP {status}: {body}"))?;
         if !(200..300).contains(&status) {
             bail!(

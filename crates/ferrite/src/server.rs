@@ -102,7 +102,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let env_key = std::env::var("FERRITE_KMS_MASTER_KEY")
         .ok()
         .map(zeroize::Zeroizing::new);
-    let (master, source) = crate::master_key::load(&args.data_dir, args.kms_master_key_file.as_deref(), env_key)?;
+    let (ring, source) = crate::master_key::load(&args.data_dir, args.kms_master_key_file.as_deref(), env_key)?;
     match &source {
         crate::master_key::Source::Generated(path) => tracing::warn!(
             file = %path.display(),
@@ -119,7 +119,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body_idle_timeout: Duration::from_secs(args.body_timeout_secs.max(1)),
         meta_cache_bytes: args.meta_cache_mib.max(1) << 20,
         root_canonical_id: root.canonical_id.clone(),
-        keys: Some(Arc::new(ferrite_model::BuiltinKeys::new(master))),
+        keys: Some(Arc::new(ferrite_model::BuiltinKeys::with_ring(
+            ring,
+            crate::master_key::store_for(&source),
+        )?)),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");

@@ -20,6 +20,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     extra_args: Vec<String>,
+    /// Environment variables set for the server process.
+    envs: Vec<(String, String)>,
     /// Started with `--tls-cert`: the endpoint is `https://`.
     https: bool,
 }
@@ -30,6 +32,11 @@ impl Server {
     }
 
     pub fn start_with(extra_args: &[&str]) -> Self {
+        Self::start_with_env(extra_args, &[])
+    }
+
+    /// Like [`Server::start_with`], with environment variables for the server.
+    pub fn start_with_env(extra_args: &[&str], envs: &[(&str, &str)]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let data_dir = tmp.path().join("data");
         let mut s = Server {
@@ -38,6 +45,7 @@ impl Server {
             data_dir,
             _tmp: Some(tmp),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            envs: envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             https: extra_args.contains(&"--tls-cert"),
         };
         s.spawn();
@@ -52,6 +60,7 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             _tmp: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            envs: Vec::new(),
             https: extra_args.contains(&"--tls-cert"),
         };
         s.spawn();
@@ -69,6 +78,7 @@ impl Server {
             .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
             .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
             .env("RUST_LOG", "warn")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
