@@ -104,16 +104,26 @@ impl Kms {
         match op {
             "CreateKey" => self.create_key(caller, &p).await,
             "DescribeKey" => {
-                let key = self.model.kms_describe_key(caller, p.key_id()?).await.map_err(model_error)?;
+                let key = self
+                    .model
+                    .kms_describe_key(caller, p.key_id()?)
+                    .await
+                    .map_err(model_error)?;
                 Ok(json!({ "KeyMetadata": key_metadata(&key) }))
             }
             "ListKeys" => self.list_keys(caller, &p).await,
             "EnableKey" => {
-                self.model.kms_enable_key(caller, p.key_id()?).await.map_err(model_error)?;
+                self.model
+                    .kms_enable_key(caller, p.key_id()?)
+                    .await
+                    .map_err(model_error)?;
                 Ok(json!({}))
             }
             "DisableKey" => {
-                self.model.kms_disable_key(caller, p.key_id()?).await.map_err(model_error)?;
+                self.model
+                    .kms_disable_key(caller, p.key_id()?)
+                    .await
+                    .map_err(model_error)?;
                 Ok(json!({}))
             }
             "ScheduleKeyDeletion" => self.schedule_deletion(caller, &p).await,
@@ -127,7 +137,10 @@ impl Kms {
             }
             "CreateAlias" => {
                 let (alias, target) = (p.required("AliasName")?, p.required("TargetKeyId")?);
-                self.model.kms_create_alias(caller, alias, target).await.map_err(model_error)?;
+                self.model
+                    .kms_create_alias(caller, alias, target)
+                    .await
+                    .map_err(model_error)?;
                 Ok(json!({}))
             }
             "ListAliases" => self.list_aliases(caller, &p).await,
@@ -156,7 +169,9 @@ impl Kms {
             if let Some(v) = p.string(field)?
                 && v != only
             {
-                return Err(KmsError::unsupported(format!("{field} {v} is not supported; only {only} is.")));
+                return Err(KmsError::unsupported(format!(
+                    "{field} {v} is not supported; only {only} is."
+                )));
             }
         }
         if p.0.get("MultiRegion").and_then(Value::as_bool) == Some(true) {
@@ -230,8 +245,14 @@ fn parse_body(body: &[u8]) -> KmsResult<Map<String, Value>> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(KmsError::new("SerializationException", "The request body is not a JSON object.")),
-        Err(_) => Err(KmsError::new("SerializationException", "The request body is not valid JSON.")),
+        Ok(_) => Err(KmsError::new(
+            "SerializationException",
+            "The request body is not a JSON object.",
+        )),
+        Err(_) => Err(KmsError::new(
+            "SerializationException",
+            "The request body is not valid JSON.",
+        )),
     }
 }
 
@@ -277,12 +298,7 @@ impl Input<'_> {
 }
 
 /// One page of a list: the rows after `marker` (a row's name), at most `limit`.
-fn page<'a>(
-    field: &str,
-    rows: impl Iterator<Item = (&'a str, Value)>,
-    marker: Option<&str>,
-    limit: usize,
-) -> Value {
+fn page<'a>(field: &str, rows: impl Iterator<Item = (&'a str, Value)>, marker: Option<&str>, limit: usize) -> Value {
     let mut out: Vec<(&str, Value)> = Vec::new();
     let mut next = None;
     for (name, row) in rows.filter(|(name, _)| marker.is_none_or(|m| *name > m)) {

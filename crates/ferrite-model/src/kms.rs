@@ -79,7 +79,9 @@ pub enum KmsKeyState {
     Disabled,
     /// Deleted (with its aliases) once `deletion_ms` has passed, unless cancelled
     /// (then Disabled, as on AWS).
-    PendingDeletion { deletion_ms: i64 },
+    PendingDeletion {
+        deletion_ms: i64,
+    },
 }
 
 impl KmsKeyState {
@@ -346,10 +348,9 @@ fn check_usable(key: &KmsKeyRecord) -> ModelResult<()> {
 }
 
 fn open_material(keys: &Keys, key: &KmsKeyRecord) -> ModelResult<Key> {
-    let bytes = keys
-        .provider()?
-        .open(&key.material, &material_context(&key.key_id))?;
-    Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt(format!("the material of KMS key {} is not 32 bytes", key.key_id)))
+    let bytes = keys.provider()?.open(&key.material, &material_context(&key.key_id))?;
+    Key::from_slice(&bytes)
+        .map_err(|_| ModelError::Corrupt(format!("the material of KMS key {} is not 32 bytes", key.key_id)))
 }
 
 fn key_use(keys: &Keys, key: &KmsKeyRecord) -> ModelResult<KmsKeyUse> {
@@ -520,7 +521,13 @@ impl Ferrite {
         }
         let now = now_ms();
         // Made once, outside the job: a re-run writes the same key.
-        let key = new_key_record(&self.inner.keys, &self.kms_region(), description, KeyManager::Customer, now)?;
+        let key = new_key_record(
+            &self.inner.keys,
+            &self.kms_region(),
+            description,
+            KeyManager::Customer,
+            now,
+        )?;
         let alias = alias.map(str::to_string);
         self.inner
             .committer
@@ -585,7 +592,11 @@ impl Ferrite {
             .write(move |txn| {
                 let now = now_ms();
                 purge_expired(txn, now)?;
-                let key_id = key.as_deref().map(|k| find_key(txn, k, now)).transpose()?.map(|k| k.key_id);
+                let key_id = key
+                    .as_deref()
+                    .map(|k| find_key(txn, k, now))
+                    .transpose()?
+                    .map(|k| k.key_id);
                 list_aliases_in(txn, &region, key_id.as_deref())
             })
             .await
@@ -677,7 +688,10 @@ impl Ferrite {
                 if read_alias(txn, &alias)?.is_some() {
                     return Err(kms_error(
                         KmsException::AlreadyExistsException,
-                        format!("An alias with the name {} already exists", alias_arn(key.region(), &alias)),
+                        format!(
+                            "An alias with the name {} already exists",
+                            alias_arn(key.region(), &alias)
+                        ),
                     ));
                 }
                 let rec = KmsAliasRecord {
@@ -757,12 +771,7 @@ pub(crate) fn key_for_decrypt(txn: &dyn ReadTxn, keys: &Keys, key_id: &str) -> M
 }
 
 /// The AWS-managed default key `alias/aws/s3`, created (with its alias) on first use.
-pub(crate) fn default_s3_key(
-    txn: &mut dyn WriteTxn,
-    keys: &Keys,
-    region: &str,
-    now_ms: i64,
-) -> ModelResult<KmsKeyUse> {
+pub(crate) fn default_s3_key(txn: &mut dyn WriteTxn, keys: &Keys, region: &str, now_ms: i64) -> ModelResult<KmsKeyUse> {
     if let Some(alias) = read_alias(txn, DEFAULT_S3_ALIAS)?
         && let Some(key) = read_key(txn, &alias.key_id)?
     {

@@ -355,9 +355,7 @@ async fn policy(client: &Client, json: bool, cmd: PolicyCommand) -> anyhow::Resu
 async fn kms_key(client: &Client, json: bool, cmd: KmsKeyCommand) -> anyhow::Result<()> {
     match cmd {
         KmsKeyCommand::Add { description, alias } => {
-            let v = client
-                .kms("CreateKey", json!({"Description": description}))
-                .await?;
+            let v = client.kms("CreateKey", json!({"Description": description})).await?;
             let meta = &v["KeyMetadata"];
             let id = meta["KeyId"].as_str().unwrap_or_default().to_string();
             if let Some(a) = &alias {
@@ -403,7 +401,10 @@ async fn kms_key(client: &Client, json: bool, cmd: KmsKeyCommand) -> anyhow::Res
             if json {
                 println!("{}", Value::Array(rows));
             } else {
-                println!("{:<36} {:<16} {:<8} {:<24} DESCRIPTION", "KEY ID", "STATE", "MANAGER", "ALIASES");
+                println!(
+                    "{:<36} {:<16} {:<8} {:<24} DESCRIPTION",
+                    "KEY ID", "STATE", "MANAGER", "ALIASES"
+                );
                 for r in &rows {
                     let names: Vec<&str> = r["aliases"]
                         .as_array()
@@ -422,7 +423,11 @@ async fn kms_key(client: &Client, json: bool, cmd: KmsKeyCommand) -> anyhow::Res
         }
         KmsKeyCommand::Disable { key } => {
             client.kms("DisableKey", json!({"KeyId": key})).await?;
-            done(json, json!({"key": key, "state": "Disabled"}), &format!("disabled {key}"));
+            done(
+                json,
+                json!({"key": key, "state": "Disabled"}),
+                &format!("disabled {key}"),
+            );
         }
         KmsKeyCommand::Enable { key } => {
             client.kms("EnableKey", json!({"KeyId": key})).await?;

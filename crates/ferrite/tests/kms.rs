@@ -173,7 +173,12 @@ async fn keys_and_aliases_through_the_kms_client() {
         let e = kms.describe_key().key_id(spec).send().await.unwrap_err();
         assert_eq!(code(&e), "NotFoundException", "{spec}");
     }
-    let e = kms.describe_key().key_id("arn:aws:s3:::bucket").send().await.unwrap_err();
+    let e = kms
+        .describe_key()
+        .key_id("arn:aws:s3:::bucket")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidArnException");
     // What Ferrite cannot do is refused, not ignored.
     let e = kms
@@ -216,9 +221,17 @@ async fn a_user_without_kms_rights_is_refused_and_bad_requests_get_kms_errors() 
     let e = kms.list_keys().send().await.unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
     // Unknown credentials and a wrong secret.
-    let e = kms_client(&server, "AKIANOSUCHKEY0000000", "x").list_keys().send().await.unwrap_err();
+    let e = kms_client(&server, "AKIANOSUCHKEY0000000", "x")
+        .list_keys()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "UnrecognizedClientException");
-    let e = kms_client(&server, ACCESS_KEY, "wrong").list_keys().send().await.unwrap_err();
+    let e = kms_client(&server, ACCESS_KEY, "wrong")
+        .list_keys()
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidSignatureException");
 
     // Malformed JSON, signed: SerializationException, in KMS's JSON error shape.
@@ -315,7 +328,15 @@ async fn ferrite_admin_kms_key_add_ls_disable_enable() {
     let server = Server::start();
     let added = admin_json(
         &server,
-        &["kms", "key", "add", "--description", "backups", "--alias", "alias/backups"],
+        &[
+            "kms",
+            "key",
+            "add",
+            "--description",
+            "backups",
+            "--alias",
+            "alias/backups",
+        ],
     );
     let id = added["key_id"].as_str().unwrap().to_string();
     assert_eq!(added["state"], "Enabled");
@@ -323,11 +344,19 @@ async fn ferrite_admin_kms_key_add_ls_disable_enable() {
 
     let keys = admin_json(&server, &["kms", "key", "ls"]);
     assert_eq!(keys.as_array().unwrap().len(), 2);
-    let row = keys.as_array().unwrap().iter().find(|k| k["key_id"] == id.as_str()).unwrap();
+    let row = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == id.as_str())
+        .unwrap();
     assert_eq!(row["aliases"], serde_json::json!(["alias/backups"]));
     assert_eq!(row["description"], "backups");
     let text = admin_ok(&server, &["kms", "key", "ls"]);
-    assert!(text.contains(&id) && text.contains("alias/backups") && text.contains("Enabled"), "{text}");
+    assert!(
+        text.contains(&id) && text.contains("alias/backups") && text.contains("Enabled"),
+        "{text}"
+    );
 
     assert!(admin_ok(&server, &["kms", "key", "disable", "alias/backups"]).contains("disabled alias/backups"));
     let d = root_kms(&server).describe_key().key_id(&id).send().await.unwrap();

@@ -63,7 +63,10 @@ fn a_key_resolves_by_id_arn_alias_and_alias_arn() {
     let mut material = None;
     for spec in &specs {
         let used = resolve_for_encrypt(&*txn, &keys(), spec).unwrap();
-        assert_eq!((used.key_id.as_str(), used.arn.as_str()), (key.key_id.as_str(), key.arn.as_str()));
+        assert_eq!(
+            (used.key_id.as_str(), used.arn.as_str()),
+            (key.key_id.as_str(), key.arn.as_str())
+        );
         if let Some(m) = &material {
             assert!(used.material == *m, "one key, one material");
         }
@@ -129,7 +132,13 @@ fn keys_past_their_deletion_date_are_purged_with_their_aliases() {
     let (_dir, meta) = store();
     let gone = add_key(&*meta, Some("alias/gone"));
     let kept = add_key(&*meta, Some("alias/kept"));
-    set_state(&*meta, &gone, KmsKeyState::PendingDeletion { deletion_ms: now_ms() - 1 });
+    set_state(
+        &*meta,
+        &gone,
+        KmsKeyState::PendingDeletion {
+            deletion_ms: now_ms() - 1,
+        },
+    );
     {
         let txn = meta.begin_read().unwrap();
         assert_eq!(
@@ -192,7 +201,10 @@ fn the_default_key_is_made_once_and_reseal_rewrites_every_material() {
     txn.commit().unwrap();
     add_key(&*meta, None);
     let read = meta.begin_read().unwrap();
-    assert_eq!(resolve_for_encrypt(&*read, &keys(), DEFAULT_S3_ALIAS).unwrap().key_id, first.key_id);
+    assert_eq!(
+        resolve_for_encrypt(&*read, &keys(), DEFAULT_S3_ALIAS).unwrap().key_id,
+        first.key_id
+    );
     let key = read_key(&*read, &first.key_id).unwrap().unwrap();
     assert_eq!(key.manager, KeyManager::Aws);
     drop(read);
@@ -234,7 +246,10 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
         model.kms_create_key(&user, "", None).await,
         Err(ModelError::AccessDenied)
     ));
-    assert!(matches!(model.kms_list_keys(&user).await, Err(ModelError::AccessDenied)));
+    assert!(matches!(
+        model.kms_list_keys(&user).await,
+        Err(ModelError::AccessDenied)
+    ));
 
     let k = model.kms_create_key(&root, "d", Some("alias/a")).await.unwrap();
     assert_eq!(k.state, KmsKeyState::Enabled);
@@ -244,8 +259,14 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
         KmsException::AlreadyExistsException
     );
     assert_eq!(model.kms_describe_key(&root, "alias/a").await.unwrap().key_id, k.key_id);
-    assert_eq!(model.kms_disable_key(&root, &k.arn).await.unwrap().state, KmsKeyState::Disabled);
-    assert_eq!(model.kms_enable_key(&root, &k.key_id).await.unwrap().state, KmsKeyState::Enabled);
+    assert_eq!(
+        model.kms_disable_key(&root, &k.arn).await.unwrap().state,
+        KmsKeyState::Disabled
+    );
+    assert_eq!(
+        model.kms_enable_key(&root, &k.key_id).await.unwrap().state,
+        KmsKeyState::Enabled
+    );
     for days in [6, 31] {
         assert_eq!(
             exception(model.kms_schedule_key_deletion(&root, &k.key_id, Some(days)).await),
@@ -253,7 +274,9 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
         );
     }
     let pending = model.kms_schedule_key_deletion(&root, &k.key_id, None).await.unwrap();
-    assert!(matches!(pending.state, KmsKeyState::PendingDeletion { deletion_ms } if deletion_ms > now_ms() + 29 * DAY_MS));
+    assert!(
+        matches!(pending.state, KmsKeyState::PendingDeletion { deletion_ms } if deletion_ms > now_ms() + 29 * DAY_MS)
+    );
     assert_eq!(
         exception(model.kms_enable_key(&root, &k.key_id).await),
         KmsException::KMSInvalidStateException
@@ -268,7 +291,10 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
     );
     model.kms_create_alias(&root, "alias/b", &k.key_id).await.unwrap();
     let aliases = model.kms_list_aliases(&root, Some(&k.key_id)).await.unwrap();
-    assert_eq!(aliases.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["alias/a", "alias/b"]);
+    assert_eq!(
+        aliases.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["alias/a", "alias/b"]
+    );
     model.kms_delete_alias(&root, "alias/b").await.unwrap();
     assert_eq!(
         exception(model.kms_delete_alias(&root, "alias/b").await),
