@@ -794,15 +794,16 @@ pub(crate) fn default_s3_key(txn: &mut dyn WriteTxn, keys: &Keys, region: &str, 
     key_use(keys, &key)
 }
 
+/// Seals a material anew given its sealed form and its context (`None`: leave it).
+#[allow(dead_code)]
+pub(crate) type Reseal<'a> = dyn FnMut(&SealedKey, &[u8]) -> ModelResult<Option<SealedKey>> + 'a;
+
 /// Every stored sealed key material, for master-key rotation: `f` gets each sealed
 /// material and its context and returns the material sealed anew (or `None` to leave
 /// it). Returns how many were rewritten.
 // The SSE-KMS object work builds on these; until then only the tests call them.
 #[allow(dead_code)]
-pub(crate) fn reseal_kms_keys(
-    txn: &mut dyn WriteTxn,
-    f: &mut dyn FnMut(&SealedKey, &[u8]) -> ModelResult<Option<SealedKey>>,
-) -> ModelResult<usize> {
+pub(crate) fn reseal_kms_keys(txn: &mut dyn WriteTxn, f: &mut Reseal<'_>) -> ModelResult<usize> {
     let rows = txn.range(tables::KMS_KEYS, Bound::Unbounded, Bound::Unbounded, usize::MAX)?;
     let mut count = 0;
     for (_, v) in rows {
