@@ -68,7 +68,21 @@ run_aws() {
     $aws s3 sync "$work/files" s3://cli-bucket/synced >/dev/null &&
     $aws s3 rm s3://cli-bucket --recursive >/dev/null &&
     $aws s3 rb s3://cli-bucket &&
-    run_aws_iam
+    run_aws_iam &&
+    run_aws_kms
+}
+
+# The built-in KMS through `aws kms` on the same endpoint.
+run_aws_kms() {
+  local aws="$venv/bin/aws --endpoint-url $endpoint"
+  local id
+  id=$($aws kms create-key --description cli-key --output text --query KeyMetadata.KeyId) &&
+    [ ${#id} -eq 36 ] &&
+    $aws kms list-keys --output text --query 'Keys[].KeyId' | grep -qw "$id" &&
+    $aws kms describe-key --key-id "$id" --output text --query KeyMetadata.KeyState | grep -qx Enabled &&
+    $aws kms create-alias --alias-name alias/cli-key --target-key-id "$id" &&
+    $aws kms list-aliases --output text --query 'Aliases[].AliasName' | grep -qw alias/cli-key &&
+    $aws kms describe-key --key-id alias/cli-key --output text --query KeyMetadata.KeyId | grep -qx "$id"
 }
 
 # Users and keys through `aws iam` on the same endpoint, and one S3 call with the new

@@ -170,6 +170,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return e;
         }
         ModelError::WrongCustomerKey => C::AccessDenied,
+        ModelError::Kms { exception, .. } => {
+            // S3 answers a KMS failure as 400 `KMS.<Exception>`.
+            let mut e = S3Error::with_message(C::Custom(format!("KMS.{}", exception.as_str()).into()), msg);
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return e;
+        }
         ModelError::KeyUnavailable(_) => {
             // The operator's problem (a missing or wrong master key), said in the log;
             // the client learns only that the server cannot do it now.

@@ -21,6 +21,7 @@ mod error;
 mod host;
 pub mod iam;
 mod integrity;
+pub mod kms;
 mod list;
 mod multipart;
 mod object;

@@ -132,6 +132,13 @@ pub enum ModelError {
     /// encrypted with (403, as AWS).
     #[error("The provided SSE-C key does not match the key the object was encrypted with")]
     WrongCustomerKey,
+    /// A KMS operation refused as AWS KMS refuses it (`kms.rs`): the API answers the
+    /// exception by name (KMS's JSON `__type`, S3's `KMS.<name>`).
+    #[error("{message}")]
+    Kms {
+        exception: crate::kms::KmsException,
+        message: String,
+    },
     /// A feature the request asks for that is not built yet.
     #[error("{0}")]
     NotImplemented(String),

@@ -25,6 +25,7 @@ mod gc;
 mod identity;
 mod ingest;
 mod keys;
+pub mod kms;
 mod leases;
 mod list;
 mod lookup;
@@ -56,6 +57,7 @@ pub use ferrite_crypt::Key;
 pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
+pub use kms::{KeyManager, KmsAliasInfo, KmsException, KmsKeyInfo, KmsKeyState};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use multipart::{
     CompletePart, CompleteRequest, CompletedUpload, MAX_PART_NUMBER, MIN_PART_SIZE, NewUpload, PartInfo, PartsPage,

@@ -1,7 +1,7 @@
 //! Master-key rotation without rewriting data: the provider starts sealing under a
 //! new key version, then every secret the store keeps sealed by an older version (the
-//! data keys of encrypted versions and uploads, users' secret access keys, the key
-//! check value) is opened and sealed again under the new one, in small
+//! data keys of encrypted versions and uploads, users' secret access keys, the
+//! built-in KMS's keys, the key check value) is opened and sealed again under the new one, in small
 //! transactions, while the server goes on serving. Object data is untouched: it is
 //! sealed by the data keys, which do not change.
 //!
@@ -82,6 +82,8 @@ pub struct Resealed {
     pub uploads: u64,
     /// Users' secret access keys.
     pub access_keys: u64,
+    /// The built-in KMS's keys.
+    pub kms_keys: u64,
     /// The key check value.
     pub key_check: u64,
 }
@@ -91,6 +93,7 @@ impl Resealed {
         self.versions += other.versions;
         self.uploads += other.uploads;
         self.access_keys += other.access_keys;
+        self.kms_keys += other.kms_keys;
         self.key_check += other.key_check;
     }
 }
@@ -368,6 +371,13 @@ impl Ferrite {
                 }
             }
         }
+        // The KMS's keys: few (the KMS caps them), so one transaction.
+        let kms = r.clone();
+        total.kms_keys = self
+            .inner
+            .committer
+            .write(move |txn| crate::kms::reseal_kms_keys(txn, &mut |sealed, context| kms.reseal(sealed, context)))
+            .await? as u64;
         let check = r.clone();
         total.key_check = self
             .inner

@@ -47,3 +47,7 @@ pub(crate) const MANAGED_POLICIES: Table = Table::new("managed_policies");
 pub(crate) const POLICY_ATTACHMENTS: Table = Table::new("policy_attachments");
 /// Bucket id -> the bucket's CORS configuration (`cors.rs`).
 pub(crate) const BUCKET_CORS: Table = Table::new("bucket_cors");
+/// KMS key id -> the key (`kms.rs`): its state and its material, sealed by the master key.
+pub(crate) const KMS_KEYS: Table = Table::new("kms_keys");
+/// KMS alias name (`alias/...`) -> the key it names.
+pub(crate) const KMS_ALIASES: Table = Table::new("kms_aliases");

@@ -1,6 +1,7 @@
 //! `ferrite admin`: manages users, keys and looks at buckets through a running server,
 //! over HTTP like any client: the IAM API (`iam` scope) for users and keys, the admin
-//! endpoint (`admin` scope, `GET /admin/v1/buckets`) for buckets. Requests are signed
+//! endpoint (`admin` scope, `GET /admin/v1/buckets`) for buckets, the KMS API (`kms`
+//! scope, JSON 1.1) for the built-in KMS's keys. Requests are signed
 //! with root's credentials (FERRITE_ROOT_* or the data dir's credentials.json) by the
 //! `aws-sigv4` crate and sent with hyper-util's client. Human-readable output by
 //! default, JSON with `--json`.
@@ -48,13 +49,17 @@ pub enum AdminCommand {
     /// Managed policies: ls, attach, detach, create.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Server-side encryption keys: rotate, master-key.
+    /// Server-side encryption keys: `kms key add|ls|disable|enable` (the built-in
+    /// KMS), `kms rotate` and `kms master-key` (the master key).
     #[command(subcommand)]
     Kms(KmsCommand),
 }
 
 #[derive(Subcommand, Debug)]
 pub enum KmsCommand {
+    /// KMS keys: add, ls, disable, enable.
+    #[command(subcommand)]
+    Key(KmsKeyCommand),
     /// Rotates the master key, online: a new version seals from now on, everything
     /// sealed by older versions (data keys, secret access keys) is sealed again, and
     /// the older versions leave the key file once nothing uses them. Object data is
@@ -62,6 +67,24 @@ pub enum KmsCommand {
     Rotate,
     /// Shows the master key's versions (more than one while a rotation finishes).
     MasterKey,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KmsKeyCommand {
+    /// Creates a KMS key (and an alias for it, with --alias alias/NAME).
+    Add {
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        alias: Option<String>,
+    },
+    /// Lists every KMS key with its state and aliases.
+    Ls,
+    /// Disables a key (by id, ARN or alias): objects under it cannot be read until it
+    /// is enabled again.
+    Disable { key: String },
+    /// Enables a key again.
+    Enable { key: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -223,6 +246,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             );
         }
         AdminCommand::Policy(cmd) => policy(&client, json, cmd).await?,
+        AdminCommand::Kms(KmsCommand::Key(cmd)) => kms_key(&client, json, cmd).await?,
         AdminCommand::Kms(KmsCommand::Rotate) => {
             let v = client.admin_send("POST", "/admin/v1/kms/rotate").await?;
             if json {
@@ -231,8 +255,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 let r = &v["resealed"];
                 println!("master key rotated to version {}", v["version"]);
                 println!(
-                    "sealed again: {} object version data keys, {} upload data keys, {} secret access keys, {} key check",
-                    r["versions"], r["uploads"], r["access_keys"], r["key_check"]
+                    "sealed again: {} object version data keys, {} upload data keys, {} secret access keys, \
+                     {} KMS keys, {} key check",
+                    r["versions"], r["uploads"], r["access_keys"], r["kms_keys"], r["key_check"]
                 );
                 println!(
                     "older versions {} leave the key file once writes in flight under them are done",
@@ -361,6 +386,91 @@ async fn policy(client: &Client, json: bool, cmd: PolicyCommand) -> anyhow::Resu
     Ok(())
 }
 
+async fn kms_key(client: &Client, json: bool, cmd: KmsKeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        KmsKeyCommand::Add { description, alias } => {
+            let v = client.kms("CreateKey", json!({"Description": description})).await?;
+            let meta = &v["KeyMetadata"];
+            let id = meta["KeyId"].as_str().unwrap_or_default().to_string();
+            if let Some(a) = &alias {
+                client
+                    .kms("CreateAlias", json!({"AliasName": a, "TargetKeyId": id}))
+                    .await
+                    .with_context(|| format!("key {id} was created, but not its alias {a}"))?;
+            }
+            let row = json!({
+                "key_id": id,
+                "arn": meta["Arn"],
+                "state": meta["KeyState"],
+                "description": meta["Description"],
+                "aliases": alias.iter().collect::<Vec<_>>(),
+            });
+            let text = match &alias {
+                Some(a) => format!("created KMS key {id} ({a})"),
+                None => format!("created KMS key {id}"),
+            };
+            done(json, row, &text);
+        }
+        KmsKeyCommand::Ls => {
+            let mut rows = Vec::new();
+            let aliases = client.kms_all("ListAliases", "Aliases").await?;
+            for k in client.kms_all("ListKeys", "Keys").await? {
+                let id = k["KeyId"].as_str().unwrap_or_default();
+                let d = client.kms("DescribeKey", json!({"KeyId": id})).await?;
+                let meta = &d["KeyMetadata"];
+                let names: Vec<&str> = aliases
+                    .iter()
+                    .filter(|a| a["TargetKeyId"].as_str() == Some(id))
+                    .filter_map(|a| a["AliasName"].as_str())
+                    .collect();
+                rows.push(json!({
+                    "key_id": id,
+                    "arn": meta["Arn"],
+                    "state": meta["KeyState"],
+                    "manager": meta["KeyManager"],
+                    "description": meta["Description"],
+                    "aliases": names,
+                }));
+            }
+            if json {
+                println!("{}", Value::Array(rows));
+            } else {
+                println!(
+                    "{:<36} {:<16} {:<8} {:<24} DESCRIPTION",
+                    "KEY ID", "STATE", "MANAGER", "ALIASES"
+                );
+                for r in &rows {
+                    let names: Vec<&str> = r["aliases"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "{:<36} {:<16} {:<8} {:<24} {}",
+                        r["key_id"].as_str().unwrap_or(""),
+                        r["state"].as_str().unwrap_or(""),
+                        r["manager"].as_str().unwrap_or(""),
+                        names.join(","),
+                        r["description"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+        KmsKeyCommand::Disable { key } => {
+            client.kms("DisableKey", json!({"KeyId": key})).await?;
+            done(
+                json,
+                json!({"key": key, "state": "Disabled"}),
+                &format!("disabled {key}"),
+            );
+        }
+        KmsKeyCommand::Enable { key } => {
+            client.kms("EnableKey", json!({"KeyId": key})).await?;
+            done(json, json!({"key": key, "state": "Enabled"}), &format!("enabled {key}"));
+        }
+    }
+    Ok(())
+}
+
 fn done(json: bool, value: Value, text: &str) {
     if json {
         println!("{value}");
@@ -454,7 +564,14 @@ impl Client {
     }
 
     /// Sends a signed request; returns status and body.
-    async fn send(&self, method: &str, path: &str, service: &str, body: Vec<u8>) -> anyhow::Result<(u16, String)> {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        service: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<(u16, String)> {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         let authority = self.endpoint.authority().map(|a| a.as_str()).unwrap_or_default();
         let uri = format!("http://{authority}{path}");
@@ -462,11 +579,8 @@ impl Client {
             .method(method)
             .uri(&uri)
             .header(http::header::HOST, authority);
-        if !body.is_empty() {
-            req = req.header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded; charset=utf-8",
-            );
+        for (name, value) in headers {
+            req = req.header(*name, *value);
         }
         let mut req = req.body(Full::new(Bytes::from(body.clone())))?;
         let identity = aws_credential_types::Credentials::new(
@@ -513,7 +627,10 @@ impl Client {
             form.append_pair(k, v);
         }
         form.append_pair("Version", "2010-05-08");
-        let (status, body) = self.send("POST", "/", "iam", form.finish().into_bytes()).await?;
+        let form_type = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        let (status, body) = self
+            .send("POST", "/", "iam", &form_type, form.finish().into_bytes())
+            .await?;
         if !(200..300).contains(&status) {
             match (tag(&body, "Code"), tag(&body, "Message")) {
                 (Some(code), Some(msg)) => bail!("{code}: {msg}"),
@@ -523,12 +640,51 @@ impl Client {
         Ok(body)
     }
 
+    /// One KMS operation (JSON 1.1); the answer, or its error as the error.
+    async fn kms(&self, op: &str, input: Value) -> anyhow::Result<Value> {
+        let target = format!("TrentService.{op}");
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", target.as_str()),
+        ];
+        let (status, body) = self
+            .send("POST", "/", "kms", &headers, input.to_string().into_bytes())
+            .await?;
+        let v: Value = serde_json::from_str(&body).with_context(|| format!("HTTP {status}: {body}"))?;
+        if !(200..300).contains(&status) {
+            bail!(
+                "{}: {}",
+                v["__type"].as_str().unwrap_or("error"),
+                v["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(v)
+    }
+
+    /// Every page of a KMS list: the items of `field`.
+    async fn kms_all(&self, op: &str, field: &str) -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let input = match &marker {
+                Some(m) => json!({"Limit": 1000, "Marker": m}),
+                None => json!({"Limit": 1000}),
+            };
+            let v = self.kms(op, input).await?;
+            out.extend(v[field].as_array().cloned().unwrap_or_default());
+            match (v["Truncated"].as_bool(), v["NextMarker"].as_str()) {
+                (Some(true), Some(m)) => marker = Some(m.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
         self.admin_send("GET", path).await
     }
 
     async fn admin_send(&self, method: &str, path: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.send(method, path, "admin", Vec::new()).await?;
+        let (status, body) = self.send(method, path, "admin", &[], Vec::new()).await?;
         let v: Value = serde_json::from_str(&body).with_context(|| format!("HTTP {status}: {body}"))?;
         if !(200..300).contains(&status) {
             bail!(

@@ -11,6 +11,7 @@ use anyhow::Context;
 use ferrite_api::admin::Admin;
 use ferrite_api::cors::CorsRequest;
 use ferrite_api::iam::{self, Iam};
+use ferrite_api::kms::Kms;
 use ferrite_api::post::{PostObject, PostRequest};
 use ferrite_api::{
     BodyStreamed, FerriteAuth, FerriteS3, IgnoreUnusableRange, OperationName, RecordOperation, RequestView,
@@ -154,6 +155,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
     let admin = Admin::new(model.clone(), auth.clone());
+    let kms = Kms::new(model.clone(), auth.clone());
     let default_encryption = match args.default_encryption {
         crate::DefaultEncryption::None => None,
         crate::DefaultEncryption::SseS3 => Some(ferrite_model::BucketEncryption {
@@ -184,6 +186,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         model,
         auth,
         iam,
+        kms,
         admin,
         host: args.domain.as_deref().map(VirtualHostDomain::new),
         sigv2: !args.disable_sigv2,
@@ -326,6 +329,8 @@ struct State {
     auth: FerriteAuth,
     /// The IAM API (users, keys): requests signed for the `iam` service.
     iam: Iam,
+    /// The built-in KMS's API (keys, aliases): requests signed for the `kms` service.
+    kms: Kms,
     /// The admin endpoint: requests signed for the `admin` service.
     admin: Admin,
     host: Option<VirtualHostDomain>,
@@ -355,7 +360,7 @@ async fn handle(
 
 /// Operational endpoints answer unsigned requests only: a signed request always
 /// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
-/// reachable). Requests SigV4-signed for the `iam` or `admin` service are ours (s3s
+/// reachable). Requests SigV4-signed for the `iam`, `kms` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
 async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     req.extensions_mut().insert(client);
@@ -373,6 +378,13 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
         Some("iam") => {
             return match bounded_body(req).await {
                 Ok((parts, body)) => state.iam.handle(&parts, &body).await.map(Body::from),
+                Err(resp) => resp,
+            }
+            .map(Metered::plain);
+        }
+        Some("kms") => {
+            return match bounded_body(req).await {
+                Ok((parts, body)) => state.kms.handle(&parts, &body).await.map(Body::from),
                 Err(resp) => resp,
             }
             .map(Metered::plain);

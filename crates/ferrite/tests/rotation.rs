@@ -133,6 +133,8 @@ async fn rotation_reseals_everything_and_retires_the_old_version() {
         .await
         .unwrap();
     let user = new_iam_user(&s, "alice").await;
+    let kms_key = admin_json(&s, &["kms", "key", "add", "--alias", "alias/backups"]);
+    let kms_id = kms_key["key_id"].as_str().unwrap().to_string();
     assert_eq!(file_versions(&key_file), vec![1]);
     let old_key = std::fs::read_to_string(&key_file).unwrap();
 
@@ -148,6 +150,7 @@ async fn rotation_reseals_everything_and_retires_the_old_version() {
     assert_eq!(resealed["versions"], 3, "{r}");
     assert_eq!(resealed["uploads"], 1, "{r}");
     assert_eq!(resealed["access_keys"], 1, "{r}");
+    assert_eq!(resealed["kms_keys"], 1, "{r}");
     assert_eq!(resealed["key_check"], 1, "{r}");
     assert_eq!(r["retiring"], serde_json::json!([1]));
     let held = wait_retired(&s);
@@ -246,6 +249,8 @@ async fn rotation_reseals_everything_and_retires_the_old_version() {
         admin_json(&s, &["kms", "master-key"])["versions"],
         serde_json::json!([2])
     );
+    let keys = admin_json(&s, &["kms", "key", "ls"]);
+    assert!(keys.to_string().contains(&kms_id), "{keys}");
     s.kill();
 
     // The old key alone opens nothing any more: everything was sealed again.

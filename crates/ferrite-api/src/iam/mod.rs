@@ -578,12 +578,18 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::KeyUnavailable(_)
         | ModelError::NoSuchEncryptionConfiguration
         | ModelError::WrongCustomerKey
+        | ModelError::Kms { .. }
         | ModelError::NotImplemented(_)
         | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "IAM request failed");
             internal()
         }
     }
+}
+
+/// A request id in the shape AWS uses (a UUID), for the other JSON/XML endpoints.
+pub(crate) fn request_id() -> String {
+    uuid_like()
 }
 
 /// A request id in the shape IAM uses (a UUID).
