@@ -148,6 +148,21 @@ impl Resealer {
     }
 }
 
+/// Seals a version's or upload's data key again if an older version sealed it;
+/// whether it did.
+fn reseal_data_key(encryption: &mut Option<crate::sse::Encryption>, r: &Resealer) -> ModelResult<bool> {
+    let Some(enc) = encryption else {
+        return Ok(false);
+    };
+    match r.reseal(&enc.data_key, &crate::sse::data_key_context(&enc.binding))? {
+        Some(sealed) => {
+            enc.data_key = sealed;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
 /// Which table a pass goes through, and how one row of it is sealed again.
 #[derive(Clone, Copy)]
 enum Rows {
@@ -172,25 +187,11 @@ impl Rows {
         match self {
             Rows::Versions | Rows::Objects => {
                 let mut rec: ObjectRecord = decode(value)?;
-                let Some(enc) = &mut rec.encryption else {
-                    return Ok(None);
-                };
-                let Some(sealed) = r.reseal(&enc.data_key, &crate::sse::data_key_context(&enc.binding))? else {
-                    return Ok(None);
-                };
-                enc.data_key = sealed;
-                Ok(Some(encode(&rec)))
+                Ok(reseal_data_key(&mut rec.encryption, r)?.then(|| encode(&rec)))
             }
             Rows::Uploads => {
                 let mut rec: UploadRecord = decode(value)?;
-                let Some(enc) = &mut rec.encryption else {
-                    return Ok(None);
-                };
-                let Some(sealed) = r.reseal(&enc.data_key, &crate::sse::data_key_context(&enc.binding))? else {
-                    return Ok(None);
-                };
-                enc.data_key = sealed;
-                Ok(Some(encode(&rec)))
+                Ok(reseal_data_key(&mut rec.encryption, r)?.then(|| encode(&rec)))
             }
             Rows::AccessKeys => {
                 crate::users::reseal_secret(key, value, &mut |sealed, context| r.reseal(sealed, context))

@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+mod common;
+
 use bytes::Bytes;
 use ferrite_model::*;
 use futures::TryStreamExt;
@@ -20,7 +22,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         root_canonical_id: "0".repeat(64),
         keys: None,
     };
-    Ferrite::open_local(dir, opts).await.unwrap()
+    common::open_engine(dir, opts).await
 }
 
 fn body(data: &[u8]) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send + Unpin + use<> {

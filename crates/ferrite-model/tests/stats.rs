@@ -223,13 +223,7 @@ async fn counters_match_a_full_listing_after_every_write() {
 }
 
 async fn reopen(dir: &std::path::Path) -> Ferrite {
-    for _ in 0..500 {
-        if let Ok(f) = Ferrite::open_local(dir, options()).await {
-            return f;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the data directory reopens once the engine is gone");
+    common::open_engine(dir, options()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use ferrite_store::faults::{Faults, FaultyMeta};
 use ferrite_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 
 async fn open(dir: &std::path::Path) -> Ferrite {
-    Ferrite::open_local(dir, options()).await.unwrap()
+    common::open_engine(dir, options()).await
 }
 
 fn as_user(f: &Ferrite, key: &str) -> Caller {

@@ -132,7 +132,7 @@ async fn open_counting_with(
 }
 
 async fn open(dir: &std::path::Path) -> Ferrite {
-    Ferrite::open_local(dir, options()).await.unwrap()
+    common::open_engine(dir, options()).await
 }
 
 async fn put(f: &Ferrite, key: &str, data: &[u8]) -> ObjectInfo {

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use common::{ACCESS_KEY, SECRET_KEY, Server, client_with, code, new_iam_user};
+use common::{ACCESS_KEY, SECRET_KEY, Server, admin, admin_json, admin_ok, client_with, code, new_iam_user};
 use http_body_util::{BodyExt, Full};
 
 /// Sends a SigV4-signed request for `service`; returns status and body.
@@ -426,38 +426,6 @@ async fn the_admin_endpoint_is_for_admin_signed_root_requests_only() {
     assert_eq!(status, 403);
     let (status, _) = signed(&ep, ROOT, "admin", "GET", "/admin/v1/nothing", b"").await;
     assert_eq!(status, 404);
-}
-
-/// Runs `ferrite admin ARGS` against `server` with root's credentials from the
-/// environment; returns (success, stdout, stderr).
-fn admin(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
-        .arg("admin")
-        .arg("--endpoint")
-        .arg(server.endpoint())
-        .args(args)
-        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
-        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn admin_ok(server: &Server, args: &[&str]) -> String {
-    let (ok, out, err) = admin(server, args);
-    assert!(ok, "ferrite admin {args:?} failed: {err}");
-    out
-}
-
-fn admin_json(server: &Server, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = admin_ok(server, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeyManagerType, KeyState};
-use common::{ACCESS_KEY, SECRET_KEY, Server, new_iam_user};
+use common::{ACCESS_KEY, SECRET_KEY, Server, admin, admin_json, admin_ok, new_iam_user};
 
 fn kms_client(server: &Server, access_key: &str, secret_key: &str) -> Client {
     let conf = aws_sdk_kms::config::Builder::new()
@@ -291,36 +289,6 @@ async fn the_store_holds_no_key_in_the_clear() {
     assert!(!contains(text.trim().as_bytes()));
     // (That the key's own material is stored only sealed is checked by the model's
     // unit test `the_record_holds_the_material_only_sealed`, which can open it.)
-}
-
-fn admin(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
-        .arg("admin")
-        .arg("--endpoint")
-        .arg(server.endpoint())
-        .args(args)
-        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
-        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn admin_ok(server: &Server, args: &[&str]) -> String {
-    let (ok, out, err) = admin(server, args);
-    assert!(ok, "ferrite admin {args:?} failed: {err}");
-    out
-}
-
-fn admin_json(server: &Server, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = admin_ok(server, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

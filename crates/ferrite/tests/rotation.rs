@@ -16,31 +16,6 @@ use base64::Engine;
 use common::*;
 use serde_json::Value;
 
-fn admin(server: &Server, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
-        .arg("admin")
-        .arg("--endpoint")
-        .arg(server.endpoint())
-        .args(args)
-        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
-        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn admin_json(server: &Server, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let (ok, out, err) = admin(server, &all);
-    assert!(ok, "ferrite admin {args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
 /// Waits until the server holds only the current master key version.
 fn wait_retired(server: &Server) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -24,6 +24,23 @@ pub fn root() -> Caller {
     Caller::root("0".repeat(64), "root")
 }
 
+/// Opens the engine on a data directory with `opts`. A dropped engine closes its store
+/// when its last reference goes, and a background pass (the orphan sweep, garbage
+/// collection) may hold one for a moment after the test dropped its own: this
+/// retries for up to 5 s while the store is still open.
+pub async fn open_engine(dir: &std::path::Path, opts: Options) -> ferrite_model::Ferrite {
+    let mut last = None;
+    for _ in 0..500 {
+        match ferrite_model::Ferrite::open_local(dir, opts.clone()).await {
+            Ok(f) => return f,
+            Err(e) if e.to_string().contains("already open") => last = Some(e),
+            Err(e) => panic!("opening {}: {e}", dir.display()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the data directory never reopened: {last:?}");
+}
+
 /// Opens a data directory's metadata store directly. A dropped engine may hold the
 /// store for a moment (its background sweep), so this retries for up to 5 s.
 pub async fn open_store(dir: &std::path::Path) -> RedbMetaStore {

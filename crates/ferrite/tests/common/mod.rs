@@ -477,3 +477,37 @@ pub async fn new_iam_user(server: &Server, name: &str) -> IamUser {
     let client = client_with(&server.endpoint(), &key_id, &secret);
     IamUser { key_id, secret, client }
 }
+
+/// Runs `ferrite admin ARGS` against `server` with root's credentials from the
+/// environment; returns (success, stdout, stderr).
+pub fn admin(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("admin")
+        .arg("--endpoint")
+        .arg(server.endpoint())
+        .args(args)
+        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
+        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ferrite admin ARGS`, which must succeed; its stdout.
+pub fn admin_ok(server: &Server, args: &[&str]) -> String {
+    let (ok, out, err) = admin(server, args);
+    assert!(ok, "ferrite admin {args:?} failed: {err}");
+    out
+}
+
+/// `ferrite admin --json ARGS`, which must succeed; its output.
+pub fn admin_json(server: &Server, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = admin_ok(server, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
