@@ -7,7 +7,7 @@
 //!
 //! An older version is kept until nothing uses it. Writes that sealed their data key
 //! before the rotation may commit after the re-sealing pass went by: each holds a
-//! [`SealPin`] on the version it sealed with until it is done. Retiring waits for the
+//! [`SealPin`] on the version it sealed with, taken before sealing, until it is done. Retiring waits for the
 //! pins of older versions to go, makes one more pass, and only then has the provider
 //! forget them. A crash anywhere leaves the provider's key file holding every version
 //! still in use; the next start finishes the job ([`Ferrite::finish_rotation`]).
@@ -38,9 +38,9 @@ pub(crate) struct SealPin {
 }
 
 impl SealPins {
-    /// A pin on whatever master key version sealed `sealed` (none for other keys).
-    pub(crate) fn pin(&self, sealed: &SealedKey) -> Option<SealPin> {
-        let Kek::Master { version } = sealed.kek else {
+    /// A pin on the master key version `kek` (none for other keys).
+    pub(crate) fn pin(&self, kek: Kek) -> Option<SealPin> {
+        let Kek::Master { version } = kek else {
             return None;
         };
         *self.lock().entry(version).or_default() += 1;
@@ -57,6 +57,12 @@ impl SealPins {
     /// Whether a write that sealed under a version other than `current` is in flight.
     fn any_besides(&self, current: Kek) -> bool {
         self.lock().keys().any(|&version| Kek::Master { version } != current)
+    }
+}
+
+impl SealPin {
+    pub(crate) fn kek(&self) -> Kek {
+        Kek::Master { version: self.version }
     }
 }
 

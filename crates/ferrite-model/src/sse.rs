@@ -515,13 +515,31 @@ impl crate::Ferrite {
     /// A fresh data key for a body written to `key` in the bucket `bucket_id`, as
     /// `request` asks.
     pub(crate) fn new_encryption(&self, request: &SseRequest, bucket_id: u64, key: &str) -> ModelResult<NewEncryption> {
-        let sealer = match request {
-            SseRequest::S3 => DataKeySealer::Provider(&**self.inner.keys.provider()?),
-            SseRequest::Customer(k) => DataKeySealer::Customer(k),
+        let provider = match request {
+            SseRequest::S3 => self.inner.keys.provider()?,
+            SseRequest::Customer(k) => {
+                return NewEncryption::new(DataKeySealer::Customer(k), request.algorithm(), bucket_id, key);
+            }
         };
-        let mut new = NewEncryption::new(sealer, request.algorithm(), bucket_id, key)?;
-        new.pin = self.inner.seal_pins.pin(&new.record.data_key);
-        Ok(new)
+        // Pinned before sealing, so that a rotation's retirement, which waits for the
+        // pins of older versions, can never miss this write; a rotation in between
+        // (sealed under another version than pinned) just takes another turn.
+        for _ in 0..3 {
+            let pin = self.inner.seal_pins.pin(provider.current());
+            let mut new = NewEncryption::new(
+                DataKeySealer::Provider(&**provider),
+                request.algorithm(),
+                bucket_id,
+                key,
+            )?;
+            if pin.as_ref().map(|p| p.kek()) == Some(new.record.data_key.kek) {
+                new.pin = pin;
+                return Ok(new);
+            }
+        }
+        Err(ModelError::Internal(
+            "the key provider does not seal under the key it calls current".into(),
+        ))
     }
 }
 
