@@ -8,6 +8,7 @@ use ferrite_model::{
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use crate::object::sse_out;
 use crate::convert::{
     ChecksumOut, attrs_of, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
     read_conditions, ts,
@@ -101,10 +102,7 @@ impl FerriteS3 {
             storage_class: storage_class(input.storage_class)?,
             checksum_algorithm,
             checksum_full_object,
-            encryption: crate::object::sse_request(
-                input.server_side_encryption.as_ref().map(|v| v.as_str()),
-                customer,
-            )?,
+            encryption: crate::object::sse_request(crate::object::sse_headers!(input, customer))?,
         };
         let up = self
             .model
@@ -117,9 +115,12 @@ impl FerriteS3 {
             upload_id: Some(up.upload_id.clone()),
             checksum_algorithm: upload_algorithm(&up),
             checksum_type: upload_checksum_type(&up),
-            server_side_encryption: crate::object::sse_header(up.encryption),
-            sse_customer_algorithm: crate::sse_c::echo(up.encryption, sse_c).0,
-            sse_customer_key_md5: crate::sse_c::echo(up.encryption, sse_c).1,
+            server_side_encryption: sse_out(up.encryption.as_ref()).sse,
+            ssekms_key_id: sse_out(up.encryption.as_ref()).kms_key_id,
+            bucket_key_enabled: sse_out(up.encryption.as_ref()).bucket_key,
+            ssekms_encryption_context: sse_out(up.encryption.as_ref()).context,
+            sse_customer_algorithm: sse_c_echo(up.encryption.as_ref(), sse_c).0,
+            sse_customer_key_md5: sse_c_echo(up.encryption.as_ref(), sse_c).1,
             ..Default::default()
         }))
     }
@@ -169,9 +170,11 @@ impl FerriteS3 {
             checksum_crc64nvme: cs.crc64nvme,
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
-            server_side_encryption: crate::object::sse_header(part.encryption),
-            sse_customer_algorithm: crate::sse_c::echo(part.encryption, sse_c).0,
-            sse_customer_key_md5: crate::sse_c::echo(part.encryption, sse_c).1,
+            server_side_encryption: sse_out(part.encryption.as_ref()).sse,
+            ssekms_key_id: sse_out(part.encryption.as_ref()).kms_key_id,
+            bucket_key_enabled: sse_out(part.encryption.as_ref()).bucket_key,
+            sse_customer_algorithm: sse_c_echo(part.encryption.as_ref(), sse_c).0,
+            sse_customer_key_md5: sse_c_echo(part.encryption.as_ref(), sse_c).1,
             ..Default::default()
         }))
     }
@@ -228,9 +231,11 @@ impl FerriteS3 {
                 checksum_sha256: cs.sha256,
             }),
             copy_source_version_id: done.source_version_id,
-            server_side_encryption: crate::object::sse_header(done.part.encryption),
-            sse_customer_algorithm: crate::sse_c::echo(done.part.encryption, sse_c).0,
-            sse_customer_key_md5: crate::sse_c::echo(done.part.encryption, sse_c).1,
+            server_side_encryption: sse_out(done.part.encryption.as_ref()).sse,
+            ssekms_key_id: sse_out(done.part.encryption.as_ref()).kms_key_id,
+            bucket_key_enabled: sse_out(done.part.encryption.as_ref()).bucket_key,
+            sse_customer_algorithm: sse_c_echo(done.part.encryption.as_ref(), sse_c).0,
+            sse_customer_key_md5: sse_c_echo(done.part.encryption.as_ref(), sse_c).1,
             ..Default::default()
         }))
     }
@@ -287,7 +292,9 @@ impl FerriteS3 {
             checksum_sha1: cs.sha1,
             checksum_sha256: cs.sha256,
             checksum_type: checksum_type(done.checksum.as_ref()),
-            server_side_encryption: crate::object::sse_header(done.encryption),
+            server_side_encryption: sse_out(done.encryption.as_ref()).sse,
+            ssekms_key_id: sse_out(done.encryption.as_ref()).kms_key_id,
+            bucket_key_enabled: sse_out(done.encryption.as_ref()).bucket_key,
             ..Default::default()
         }))
     }
@@ -444,4 +451,8 @@ mod properties {
             }
         }
     }
+}
+
+fn sse_c_echo(info: Option<&ferrite_model::SseInfo>, h: crate::sse_c::Headers<'_>) -> (Option<String>, Option<String>) {
+    crate::sse_c::echo(info.map(|e| e.algorithm), h)
 }

@@ -4,8 +4,8 @@ use std::io;
 
 use bytes::Bytes;
 use ferrite_model::{
-    CopyRequest, CustomerKey, DeleteRequest, EncryptionAlgorithm, IncomingBody, ObjectInfo, PutAttrs, ReadConditions,
-    Slice, SseRequest,
+    CopyRequest, CustomerKey, DeleteRequest, EncryptionAlgorithm, IncomingBody, KmsRequest, ObjectInfo, PutAttrs,
+    ReadConditions, Slice, SseInfo, SseRequest,
 };
 
 use crate::sse_c::{self, copy_source_sse_c_headers, sse_c_headers};
@@ -36,25 +36,116 @@ pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite
     }
 }
 
-/// The encryption a write asks for: an `x-amz-server-side-encryption` value, or
-/// SSE-C's customer key (the two together are refused before: see
-/// `unsupported::refuse_conflicting_encryption`). `AES256` is SSE-S3; SSE-KMS is not
-/// built yet (NotImplemented); anything else is what AWS calls an unsupported
-/// encryption method (InvalidArgument).
-pub(crate) fn sse_request(value: Option<&str>, customer: Option<CustomerKey>) -> S3Result<Option<SseRequest>> {
-    match value {
-        None => Ok(customer.map(SseRequest::Customer)),
-        Some(_) if customer.is_some() => Err(invalid_argument(
+/// The encryption headers of a write (PutObject, CopyObject's destination,
+/// CreateMultipartUpload, a POST form).
+#[derive(Default)]
+pub(crate) struct SseHeaders<'a> {
+    /// `x-amz-server-side-encryption`.
+    pub sse: Option<&'a str>,
+    /// `x-amz-server-side-encryption-aws-kms-key-id`.
+    pub kms_key_id: Option<&'a str>,
+    /// `x-amz-server-side-encryption-context` (base64).
+    pub context: Option<&'a str>,
+    /// `x-amz-server-side-encryption-bucket-key-enabled`.
+    pub bucket_key: Option<bool>,
+    /// SSE-C's customer key, already checked against its MD5.
+    pub customer: Option<CustomerKey>,
+}
+
+/// The `SseHeaders` of an s3s input that has the SSE-KMS fields.
+macro_rules! sse_headers {
+    ($input:expr, $customer:expr) => {
+        $crate::object::SseHeaders {
+            sse: $input.server_side_encryption.as_ref().map(|v| v.as_str()),
+            kms_key_id: $input.ssekms_key_id.as_deref(),
+            context: $input.ssekms_encryption_context.as_deref(),
+            bucket_key: $input.bucket_key_enabled,
+            customer: $customer,
+        }
+    };
+}
+pub(crate) use sse_headers;
+
+/// The encryption a write asks for: an `x-amz-server-side-encryption` value (with the
+/// SSE-KMS headers for `aws:kms`), or SSE-C's customer key (the two together are
+/// refused before: see `unsupported::refuse_conflicting_encryption`). `AES256` is
+/// SSE-S3, `aws:kms` SSE-KMS; dual-layer SSE-KMS is not built (NotImplemented);
+/// anything else is what AWS calls an unsupported encryption method
+/// (InvalidArgument). SSE-KMS headers without `aws:kms` are refused as AWS refuses
+/// them; a lone `bucket-key-enabled` only matters under an SSE-KMS bucket default,
+/// whose setting then applies.
+pub(crate) fn sse_request(h: SseHeaders<'_>) -> S3Result<Option<SseRequest>> {
+    let kms_only = || {
+        invalid_argument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+        )
+    };
+    match h.sse {
+        None if h.kms_key_id.is_some() || h.context.is_some() => Err(kms_only()),
+        None => Ok(h.customer.map(SseRequest::Customer)),
+        Some(_) if h.customer.is_some() => Err(invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
         )),
+        Some(ServerSideEncryption::AES256) if h.kms_key_id.is_some() || h.context.is_some() => Err(kms_only()),
         Some(ServerSideEncryption::AES256) => Ok(Some(SseRequest::S3)),
-        Some(v @ (ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE)) => Err(S3Error::with_message(
+        Some(ServerSideEncryption::AWS_KMS) => Ok(Some(SseRequest::Kms(KmsRequest {
+            key: match h.kms_key_id.map(str::trim) {
+                Some("") => return Err(invalid_argument("The KMS key id must not be empty.")),
+                other => other.map(str::to_string),
+            },
+            context: h.context.map(decode_context).transpose()?,
+            bucket_key: h.bucket_key,
+        }))),
+        Some(v @ ServerSideEncryption::AWS_KMS_DSSE) => Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
             format!(
-                "Server-side encryption with KMS keys (x-amz-server-side-encryption: {v}) is not implemented yet; the request was not carried out."
+                "Dual-layer server-side encryption with KMS keys (x-amz-server-side-encryption: {v}) is not implemented; the request was not carried out."
             ),
         )),
         Some(_) => Err(invalid_argument("The encryption method specified is not supported")),
+    }
+}
+
+/// `x-amz-server-side-encryption-context` decoded: base64 of a JSON object of strings.
+fn decode_context(value: &str) -> S3Result<String> {
+    use base64::Engine as _;
+    let bad = || invalid_argument("The x-amz-server-side-encryption-context value is not base64-encoded JSON.");
+    if value.len() > 2 * ferrite_model::MAX_CONTEXT {
+        return Err(invalid_argument("The encryption context is too long."));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| bad())?;
+    let json = String::from_utf8(bytes).map_err(|_| bad())?;
+    ferrite_model::check_context(&json).map_err(invalid_argument)?;
+    Ok(json)
+}
+
+/// What responses say of an object's encryption (`x-amz-server-side-encryption` and
+/// the SSE-KMS headers; SSE-C answers its own, see `sse_c::echo`).
+#[derive(Default)]
+pub(crate) struct SseOut {
+    pub sse: Option<ServerSideEncryption>,
+    pub kms_key_id: Option<String>,
+    pub bucket_key: Option<bool>,
+    /// The encryption context, base64 (PutObject, CopyObject and
+    /// CreateMultipartUpload answer it, as AWS does).
+    pub context: Option<String>,
+}
+
+pub(crate) fn sse_out(info: Option<&SseInfo>) -> SseOut {
+    use base64::Engine as _;
+    let Some(info) = info else {
+        return SseOut::default();
+    };
+    SseOut {
+        sse: sse_header(Some(info.algorithm)),
+        kms_key_id: info.kms_key_arn.clone(),
+        bucket_key: info.bucket_key.then_some(true),
+        context: info
+            .context
+            .as_ref()
+            .map(|c| base64::engine::general_purpose::STANDARD.encode(c)),
     }
 }
 
@@ -191,7 +282,7 @@ impl FerriteS3 {
             storage_class: storage_class(input.storage_class)?,
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
-            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()), customer)?,
+            encryption: sse_request(sse_headers!(input, customer))?,
         };
         let body = IncomingBody {
             stream: body_stream(input.body),
@@ -204,6 +295,7 @@ impl FerriteS3 {
             .await
             .map_err(to_s3)?;
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
+        let sse = sse_out(info.encryption.as_ref());
         let output = PutObjectOutput {
             e_tag: Some(etag(&info.etag)),
             checksum_crc32: cs.crc32,
@@ -213,7 +305,10 @@ impl FerriteS3 {
             checksum_sha256: cs.sha256,
             checksum_type: checksum_type(info.checksum.as_ref()),
             version_id: info.version_id,
-            server_side_encryption: sse_header(info.encryption),
+            server_side_encryption: sse.sse,
+            ssekms_key_id: sse.kms_key_id,
+            bucket_key_enabled: sse.bucket_key,
+            ssekms_encryption_context: sse.context,
             sse_customer_algorithm: sse_c_algorithm,
             sse_customer_key_md5: sse_c_md5,
             ..Default::default()
@@ -245,7 +340,8 @@ impl FerriteS3 {
             )
             .await
             .map_err(to_s3)?;
-        let echo = sse_c::echo(info.encryption, sse_c);
+        let echo = sse_c::echo(info.encryption.as_ref().map(|e| e.algorithm), sse_c);
+        let sse = sse_out(info.encryption.as_ref());
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -285,7 +381,9 @@ impl FerriteS3 {
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
-            server_side_encryption: sse_header(info.encryption),
+            server_side_encryption: sse.sse,
+            ssekms_key_id: sse.kms_key_id,
+            bucket_key_enabled: sse.bucket_key,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             ..Default::default()
@@ -320,7 +418,8 @@ impl FerriteS3 {
             )
             .await
             .map_err(to_s3)?;
-        let echo = sse_c::echo(info.encryption, sse_c);
+        let echo = sse_c::echo(info.encryption.as_ref().map(|e| e.algorithm), sse_c);
+        let sse = sse_out(info.encryption.as_ref());
         let overrides = Overrides {
             content_type: input.response_content_type,
             cache_control: input.response_cache_control,
@@ -361,7 +460,9 @@ impl FerriteS3 {
             website_redirect_location: info.attrs.website_redirect.clone(),
             version_id: info.version_id.clone(),
             parts_count: parts_count(&info, slice),
-            server_side_encryption: sse_header(info.encryption),
+            server_side_encryption: sse.sse,
+            ssekms_key_id: sse.kms_key_id,
+            bucket_key_enabled: sse.bucket_key,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             ..Default::default()
@@ -507,7 +608,7 @@ impl FerriteS3 {
             source_conditions,
             if_none_match: dst_if_none_match,
             if_match: dst_if_match,
-            encryption: sse_request(input.server_side_encryption.as_ref().map(|v| v.as_str()), customer)?,
+            encryption: sse_request(sse_headers!(input, customer))?,
         };
         let outcome = self.model.copy_object(&caller, copy).await.map_err(to_s3)?;
         let info = outcome.info;
@@ -522,13 +623,18 @@ impl FerriteS3 {
             checksum_sha256: cs.sha256,
             checksum_type: checksum_type(info.checksum.as_ref()),
         };
+        let sse = sse_out(info.encryption.as_ref());
+        let sse_c_echo = sse_c::echo(info.encryption.as_ref().map(|e| e.algorithm), sse_c);
         let output = CopyObjectOutput {
             copy_object_result: Some(result),
             copy_source_version_id: outcome.source_version_id,
             version_id: info.version_id,
-            server_side_encryption: sse_header(info.encryption),
-            sse_customer_algorithm: sse_c::echo(info.encryption, sse_c).0,
-            sse_customer_key_md5: sse_c::echo(info.encryption, sse_c).1,
+            server_side_encryption: sse.sse,
+            ssekms_key_id: sse.kms_key_id,
+            bucket_key_enabled: sse.bucket_key,
+            ssekms_encryption_context: sse.context,
+            sse_customer_algorithm: sse_c_echo.0,
+            sse_customer_key_md5: sse_c_echo.1,
             ..Default::default()
         };
         Ok(S3Response::new(output))

@@ -9,12 +9,6 @@ use s3s::{S3Error, S3ErrorCode};
 
 /// Headers that ask for a feature not built yet, and the feature's name.
 const NOT_YET: &[(&str, &str)] = &[
-    ("x-amz-server-side-encryption-aws-kms-key-id", "Server-side encryption"),
-    ("x-amz-server-side-encryption-context", "Server-side encryption"),
-    (
-        "x-amz-server-side-encryption-bucket-key-enabled",
-        "Server-side encryption",
-    ),
     ("x-amz-object-lock-mode", "Object Lock"),
     ("x-amz-object-lock-retain-until-date", "Object Lock"),
     ("x-amz-object-lock-legal-hold", "Object Lock"),
@@ -22,8 +16,9 @@ const NOT_YET: &[(&str, &str)] = &[
 ];
 
 /// Refuses a request that asks for a feature not built yet.
-/// (`x-amz-server-side-encryption` itself is built: SSE-S3; its value is the
-/// adapter's business: KMS is NotImplemented there, an unknown one InvalidArgument.)
+/// (Server-side encryption is built: its headers are the adapter's business, where a
+/// value not built, dual-layer SSE-KMS, is NotImplemented, an unknown one
+/// InvalidArgument.)
 pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
     refuse_conflicting_encryption(headers)?;
     for (name, feature) in NOT_YET {
@@ -49,10 +44,10 @@ pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
     if name == "tagging" {
         return Err(not_yet("Object tagging", "tagging"));
     }
-    // The form's `x-amz-server-side-encryption` and SSE-C fields are the PUT's (SSE-S3
-    // and SSE-C are built).
+    // The form's encryption fields are the PUT's headers (SSE-S3, SSE-KMS and SSE-C
+    // are built); one S3 does not have is refused.
     if name.starts_with("x-amz-server-side-encryption")
-        && name != SSE
+        && !SSE_FIELDS.contains(&name)
         && !name.starts_with("x-amz-server-side-encryption-customer-")
     {
         return Err(not_yet("Server-side encryption", name));
@@ -64,6 +59,14 @@ pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
 }
 
 const SSE: &str = "x-amz-server-side-encryption";
+
+/// The encryption fields a POST form may carry besides SSE-C's.
+const SSE_FIELDS: &[&str] = &[
+    SSE,
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+];
 
 /// Encryption headers that contradict each other are refused as AWS refuses them
 /// (400 InvalidArgument), whether or not the kinds they name are built: a KMS key id
@@ -129,7 +132,7 @@ mod tests {
         assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).is_err());
         assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "False")])).is_ok());
         assert!(refuse_unimplemented(&headers(&[("x-amz-acl", "private"), ("content-md5", "x")])).is_ok());
-        // SSE-S3 is built; the KMS key id header is not.
+        // SSE-S3 is built.
         assert!(refuse_unimplemented(&headers(&[(SSE, "AES256")])).is_ok());
         // Contradictions are 400, whatever is built.
         for conflict in [
@@ -143,12 +146,16 @@ mod tests {
             let e = refuse_unimplemented(&conflict).unwrap_err();
             assert_eq!(e.code(), &S3ErrorCode::InvalidArgument);
         }
-        let e = refuse_unimplemented(&headers(&[
-            (SSE, "aws:kms"),
-            ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.code(), &S3ErrorCode::NotImplemented, "SSE-KMS itself is not built");
+        // SSE-KMS is built: its headers pass to the adapter.
+        assert!(
+            refuse_unimplemented(&headers(&[
+                (SSE, "aws:kms"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+                ("x-amz-server-side-encryption-context", "e30="),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+            ]))
+            .is_ok()
+        );
         let sse = headers(&[(SSE, "AES256")]);
         for method in [http::Method::GET, http::Method::HEAD] {
             let e = refuse_encryption_on_reads(&method, &sse).unwrap_err();
@@ -157,6 +164,7 @@ mod tests {
         assert!(refuse_encryption_on_reads(&http::Method::PUT, &sse).is_ok());
         assert!(refuse_encryption_on_reads(&http::Method::GET, &headers(&[])).is_ok());
         assert!(refuse_unimplemented_field(SSE).is_ok());
-        assert!(refuse_unimplemented_field("x-amz-server-side-encryption-aws-kms-key-id").is_err());
+        assert!(refuse_unimplemented_field("x-amz-server-side-encryption-aws-kms-key-id").is_ok());
+        assert!(refuse_unimplemented_field("x-amz-server-side-encryption-other").is_err());
     }
 }

@@ -56,6 +56,18 @@ pub fn fingerprint(key: &Key, salt: &[u8; 16]) -> [u8; 32] {
     out
 }
 
+/// A 256-bit tag of `data` under `key` for the purpose `label` (HMAC-SHA256 over the
+/// label and the data): a value derived from a secret key that reveals nothing of it.
+pub fn keyed_tag(key: &Key, label: &[u8], data: &[u8]) -> [u8; 32] {
+    let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.0);
+    let mut ctx = ring::hmac::Context::with_key(&mac);
+    ctx.update(label);
+    ctx.update(data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.sign().as_ref());
+    out
+}
+
 impl Key {
     /// Whether this key's fingerprint under `salt` is `expected` (constant time).
     pub fn matches(&self, salt: &[u8; 16], expected: &[u8; 32]) -> bool {

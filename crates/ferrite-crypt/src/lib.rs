@@ -12,7 +12,7 @@ mod key;
 pub mod seal;
 
 pub use chunk::{CHUNK, ChunkCipher, NoncePrefix, Opener, SealedSpan, Sealer, TAG};
-pub use key::{Key, KeyError, fingerprint, random_bytes};
+pub use key::{Key, KeyError, fingerprint, keyed_tag, random_bytes};
 
 /// Why decryption failed. Deliberately unspecific: a wrong key, tampered bytes, a
 /// chunk moved from elsewhere and a truncated stream all look the same to the cipher.

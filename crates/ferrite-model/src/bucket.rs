@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::engine::blocking;
 use crate::keys::{NEXT_BUCKET_ID, bucket_end, object_key};
 use crate::lookup::scan_buckets;
-use crate::records::{AclSpec, BucketEncryption, EncryptionAlgorithm};
+use crate::records::{AclSpec, BucketEncryption};
 use crate::records::{BucketRecord, ObjectOwnership, VersioningState, decode, encode};
 use crate::{BucketUsage, Caller, Ferrite, ModelError, ModelResult, tables, validate_bucket_name};
 
@@ -131,12 +131,12 @@ impl Ferrite {
         bucket: &str,
         key: &str,
         op: Operation,
-    ) -> ModelResult<(u64, Option<EncryptionAlgorithm>)> {
+    ) -> ModelResult<(u64, Option<crate::records::BucketEncryption>)> {
         let (caller, inner) = (caller.clone(), self.inner.clone());
         let (bucket, key) = (bucket.to_string(), key.to_string());
         blocking(move || {
             crate::access::bucket_for_key(&*inner.meta.begin_read()?, &bucket, &key, &caller, op)
-                .map(|b| (b.id, b.encryption.map(|e| e.algorithm)))
+                .map(|b| (b.id, b.encryption))
         })
         .await
     }

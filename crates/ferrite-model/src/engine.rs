@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     pub rotation: Arc<tokio::sync::Mutex<()>>,
     /// Reads of encrypted data that failed authentication (tampered or damaged).
     pub tampered_reads: std::sync::atomic::AtomicU64,
+    /// KMS operations since start (`bucket_keys.rs`).
+    pub kms_ops: crate::bucket_keys::KmsOps,
+    /// S3 Bucket Keys in use and opened (`bucket_keys.rs`).
+    pub bucket_keys: crate::bucket_keys::BucketKeyCache,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -109,6 +113,8 @@ impl Ferrite {
                 seal_pins: Default::default(),
                 rotation: Default::default(),
                 tampered_reads: Default::default(),
+                kms_ops: Default::default(),
+                bucket_keys: Default::default(),
                 gc_wake,
             }),
         };

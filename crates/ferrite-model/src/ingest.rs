@@ -158,13 +158,10 @@ impl Ferrite {
             .check_object_access(caller, bucket, key, Operation::PutObject)
             .await?;
         // What the request asks for, else the bucket's default encryption.
-        let wanted = match &put.encryption {
-            Some(asked) => Some(asked.clone()),
-            None => default.map(crate::sse::SseRequest::from_default).transpose()?,
-        };
+        let wanted = crate::sse::SseRequest::wanted(put.encryption.as_ref(), default)?;
         let encryption = match &wanted {
             None => None,
-            Some(request) => Some(self.new_encryption(request, bucket_id, key)?),
+            Some(request) => Some(self.new_encryption(request, bucket_id, key).await?),
         };
         let staged = self
             .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption)
@@ -217,7 +214,7 @@ impl Ferrite {
         check_part_number(part_number)?;
         claims.check_size()?;
         let (upload, encryption) = self.upload_state(caller, bucket, key, upload_id).await?;
-        let sealing = self.part_sealing(encryption.as_ref(), customer)?;
+        let sealing = self.part_sealing(encryption.as_ref(), customer).await?;
         if let (Some(want), Some(sent)) = (upload.checksum_algorithm, claims.sent_algorithm())
             && want != sent
         {
@@ -241,7 +238,9 @@ impl Ferrite {
         check_part_number(req.part_number)?;
         validate_key(&req.src_key)?;
         let (upload, encryption) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
-        let sealing = self.part_sealing(encryption.as_ref(), req.sse_customer_key.as_ref())?;
+        let sealing = self
+            .part_sealing(encryption.as_ref(), req.sse_customer_key.as_ref())
+            .await?;
         let (src, body) = self
             .get_object(
                 &caller.for_copy_source(),

@@ -347,12 +347,13 @@ fn check_usable(key: &KmsKeyRecord) -> ModelResult<()> {
     }
 }
 
-fn open_material(keys: &Keys, key: &KmsKeyRecord) -> ModelResult<Key> {
+pub(crate) fn open_material(keys: &Keys, key: &KmsKeyRecord) -> ModelResult<Key> {
     let bytes = keys.provider()?.open(&key.material, &material_context(&key.key_id))?;
     Key::from_slice(&bytes)
         .map_err(|_| ModelError::Corrupt(format!("the material of KMS key {} is not 32 bytes", key.key_id)))
 }
 
+#[cfg(test)]
 fn key_use(keys: &Keys, key: &KmsKeyRecord) -> ModelResult<KmsKeyUse> {
     Ok(KmsKeyUse {
         key_id: key.key_id.clone(),
@@ -727,15 +728,15 @@ impl Ferrite {
 
 // ---- for SSE-KMS ----
 
-/// A KMS key resolved for use by SSE-KMS. `Debug` shows no material.
-// The SSE-KMS object work builds on these; until then only the tests call them.
-#[allow(dead_code)]
+/// A KMS key resolved, with its material opened. `Debug` shows no material.
+#[cfg(test)]
 pub(crate) struct KmsKeyUse {
     pub key_id: String,
     pub arn: String,
     pub material: Key,
 }
 
+#[cfg(test)]
 impl std::fmt::Debug for KmsKeyUse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KmsKeyUse")
@@ -749,34 +750,50 @@ impl std::fmt::Debug for KmsKeyUse {
 /// material. NotFoundException, DisabledException, KMSInvalidStateException (pending
 /// deletion) as AWS KMS answers them. `alias/aws/s3` resolves only once the default
 /// key exists (see [`default_s3_key`]).
-// The SSE-KMS object work builds on these; until then only the tests call them.
-#[allow(dead_code)]
+#[cfg(test)]
 pub(crate) fn resolve_for_encrypt(txn: &dyn ReadTxn, keys: &Keys, spec: &str) -> ModelResult<KmsKeyUse> {
+    key_use(keys, &find_usable(txn, spec)?)
+}
+
+/// The Enabled key a key id, key ARN, alias name or alias ARN names, without opening
+/// its material (errors as [`resolve_for_encrypt`]).
+pub(crate) fn find_usable(txn: &dyn ReadTxn, spec: &str) -> ModelResult<KmsKeyRecord> {
     let key = find_key(txn, spec, now_ms())?;
     check_usable(&key)?;
-    key_use(keys, &key)
+    Ok(key)
+}
+
+/// The key by id if it may be used to decrypt, without opening its material (errors
+/// as [`key_for_decrypt`]).
+pub(crate) fn usable_by_id(txn: &dyn ReadTxn, key_id: &str) -> ModelResult<KmsKeyRecord> {
+    let key = read_key(txn, key_id)?
+        .filter(|k| !k.expired(now_ms()))
+        .ok_or_else(|| not_found(key_id))?;
+    check_usable(&key)?;
+    Ok(key)
 }
 
 /// The key by id, for decrypting: a Disabled key is DisabledException (objects under
 /// it cannot be read until it is enabled again), one pending deletion
 /// KMSInvalidStateException.
-// The SSE-KMS object work builds on these; until then only the tests call them.
-#[allow(dead_code)]
+#[cfg(test)]
 pub(crate) fn key_for_decrypt(txn: &dyn ReadTxn, keys: &Keys, key_id: &str) -> ModelResult<KmsKeyUse> {
-    let key = read_key(txn, key_id)?
-        .filter(|k| !k.expired(now_ms()))
-        .ok_or_else(|| not_found(key_id))?;
-    check_usable(&key)?;
-    key_use(keys, &key)
+    key_use(keys, &usable_by_id(txn, key_id)?)
 }
 
-/// The AWS-managed default key `alias/aws/s3`, created (with its alias) on first use.
-pub(crate) fn default_s3_key(txn: &mut dyn WriteTxn, keys: &Keys, region: &str, now_ms: i64) -> ModelResult<KmsKeyUse> {
+/// The AWS-managed default key `alias/aws/s3`, created (with its alias) on first use;
+/// refused as [`find_usable`] refuses when it is not Enabled.
+pub(crate) fn default_s3_key(
+    txn: &mut dyn WriteTxn,
+    keys: &Keys,
+    region: &str,
+    now_ms: i64,
+) -> ModelResult<KmsKeyRecord> {
     if let Some(alias) = read_alias(txn, DEFAULT_S3_ALIAS)?
         && let Some(key) = read_key(txn, &alias.key_id)?
     {
         check_usable(&key)?;
-        return key_use(keys, &key);
+        return Ok(key);
     }
     let key = new_key_record(
         keys,
@@ -791,11 +808,10 @@ pub(crate) fn default_s3_key(txn: &mut dyn WriteTxn, keys: &Keys, region: &str, 
         created_ms: now_ms,
     };
     txn.put(tables::KMS_ALIASES, DEFAULT_S3_ALIAS.as_bytes(), &encode(&alias))?;
-    key_use(keys, &key)
+    Ok(key)
 }
 
 /// Seals a material anew given its sealed form and its context (`None`: leave it).
-#[allow(dead_code)]
 pub(crate) type Reseal<'a> = dyn FnMut(&SealedKey, &[u8]) -> ModelResult<Option<SealedKey>> + 'a;
 
 /// Every stored sealed key material, for master-key rotation: `f` gets each sealed

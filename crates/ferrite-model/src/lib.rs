@@ -14,6 +14,7 @@ mod access;
 mod acl;
 pub mod authz;
 mod bucket;
+mod bucket_keys;
 mod caller;
 mod clock;
 mod commit;
@@ -74,7 +75,8 @@ pub use records::{
 };
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
-pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, SseRequest};
+pub use bucket_keys::{KmsOpCounts, MAX_CONTEXT, check_context};
+pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
 pub use users::{

@@ -17,7 +17,8 @@ use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, uplo
 use crate::list::{Walk, walk};
 use crate::lookup::get_bucket;
 use crate::names::validate_user_metadata;
-use crate::records::{AclSpec, EncryptionAlgorithm};
+use crate::records::AclSpec;
+use crate::sse::SseInfo;
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
@@ -65,7 +66,7 @@ pub struct UploadInfo {
     pub owner: String,
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
     pub checksum_full_object: bool,
-    pub encryption: Option<EncryptionAlgorithm>,
+    pub encryption: Option<SseInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +77,7 @@ pub struct PartInfo {
     pub checksum: Option<ChecksumValue>,
     pub last_modified_ms: i64,
     /// The upload's encryption (UploadPart answers it).
-    pub encryption: Option<EncryptionAlgorithm>,
+    pub encryption: Option<SseInfo>,
 }
 
 /// One entry of CompleteMultipartUpload's part list.
@@ -107,7 +108,7 @@ pub struct CompletedUpload {
     pub version_id: Option<String>,
     pub checksum: Option<ChecksumValue>,
     pub size: u64,
-    pub encryption: Option<EncryptionAlgorithm>,
+    pub encryption: Option<SseInfo>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,11 +176,11 @@ fn info(key: &str, id: &[u8; 16], u: &UploadRecord) -> UploadInfo {
         owner: u.owner.clone(),
         checksum_algorithm: u.checksum_algorithm,
         checksum_full_object: u.checksum_full_object,
-        encryption: u.encryption.as_ref().map(|e| e.algorithm),
+        encryption: u.encryption.as_ref().map(Encryption::info),
     }
 }
 
-fn part_info(part_number: u32, p: &PartRecord, encryption: Option<EncryptionAlgorithm>) -> PartInfo {
+fn part_info(part_number: u32, p: &PartRecord, encryption: Option<SseInfo>) -> PartInfo {
     PartInfo {
         part_number,
         size: p.size,
@@ -292,14 +293,11 @@ impl Ferrite {
         let (bucket_id, default) = self
             .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
             .await?;
-        let wanted = match &new.encryption {
-            Some(asked) => Some(asked.clone()),
-            None => default.map(crate::sse::SseRequest::from_default).transpose()?,
-        };
+        let wanted = crate::sse::SseRequest::wanted(new.encryption.as_ref(), default)?;
         let (encryption, _pin) = match &wanted {
             None => (None, None),
             Some(request) => {
-                let new = self.new_encryption(request, bucket_id, key)?;
+                let new = self.new_encryption(request, bucket_id, key).await?;
                 (Some(new.record), new.pin)
             }
         };
@@ -341,13 +339,21 @@ impl Ferrite {
 
     /// What a part of an upload encrypted as `encryption` is sealed with, given the
     /// SSE-C key the part request sent (the upload's own, for an SSE-C upload).
-    pub(crate) fn part_sealing(
+    pub(crate) async fn part_sealing(
         &self,
         encryption: Option<&Encryption>,
         customer: Option<&crate::sse::CustomerKey>,
     ) -> ModelResult<Option<NewEncryption>> {
         crate::sse::check_customer_key(encryption, customer)?;
-        encryption.map(|e| e.for_part(&self.inner.keys, customer)).transpose()
+        let Some(e) = encryption.cloned() else {
+            return Ok(None);
+        };
+        let (inner, customer) = (self.inner.clone(), customer.cloned());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            e.for_part(&inner, &*txn, customer.as_ref()).map(Some)
+        })
+        .await
     }
 
     /// The upload's settings and encryption.
@@ -394,7 +400,7 @@ impl Ferrite {
             let rec = PartRecord {
                 blob,
                 size: landing.digests.len,
-                etag: crate::sse::etag(landing.digests.etag(), landing.encryption.as_ref())?,
+                etag: landing.etag(),
                 checksum: landing.digests.checksum.clone(),
                 last_modified_ms: now_ms(),
                 nonce_prefix: landing.encryption.as_ref().map(|e| e.nonce_prefix),
@@ -419,7 +425,7 @@ impl Ferrite {
                 Ok(part_info(
                     part_number,
                     &rec,
-                    upload.encryption.as_ref().map(|e| e.algorithm),
+                    upload.encryption.as_ref().map(Encryption::info),
                 ))
             })
         })
@@ -494,7 +500,7 @@ impl Ferrite {
                     version_id: w.record.version_id.clone(),
                     checksum: w.record.checksum.clone(),
                     size: w.record.size,
-                    encryption: w.record.encryption.as_ref().map(|e| e.algorithm),
+                    encryption: w.record.encryption.as_ref().map(Encryption::info),
                 };
                 prune_completed(&mut *txn)?;
                 txn.put(tables::COMPLETED, &id, &encode(&done))?;
@@ -579,7 +585,7 @@ impl Ferrite {
                 parts.push(part_info(
                     n,
                     &decode(&v)?,
-                    upload.encryption.as_ref().map(|e| e.algorithm),
+                    upload.encryption.as_ref().map(Encryption::info),
                 ));
             }
             let next_part_number_marker = parts.last().map(|p| p.part_number);
@@ -748,6 +754,6 @@ fn completed(done: &CompletedRecord) -> CompletedUpload {
         version_id: done.version_id.clone(),
         checksum: done.checksum.clone(),
         size: done.size,
-        encryption: done.encryption,
+        encryption: done.encryption.clone(),
     }
 }

@@ -24,7 +24,7 @@ use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
 use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
-use crate::records::{AclSpec, EncryptionAlgorithm};
+use crate::records::AclSpec;
 use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
 use crate::sse::{Encryption, SseRequest, check_customer_key, tampered};
@@ -61,7 +61,7 @@ pub struct ObjectInfo {
     /// The number of parts of a multipart object.
     pub parts_count: Option<u32>,
     /// How the stored data is encrypted (`x-amz-server-side-encryption`).
-    pub encryption: Option<EncryptionAlgorithm>,
+    pub encryption: Option<crate::sse::SseInfo>,
 }
 
 impl ObjectInfo {
@@ -88,7 +88,7 @@ impl ObjectInfo {
                 DataRef::Segments(s) if !r.delete_marker => Some(s.len() as u32),
                 _ => None,
             },
-            encryption: r.encryption.as_ref().map(|e| e.algorithm),
+            encryption: r.encryption.as_ref().map(Encryption::info),
         }
     }
 }
@@ -387,7 +387,7 @@ impl Ferrite {
                 version_id: None,
                 delete_marker: false,
                 size: landing.digests.len,
-                etag: crate::sse::etag(landing.digests.etag(), landing.encryption.as_ref())?,
+                etag: landing.etag(),
                 last_modified_ms: now_ms(),
                 attrs: put.attrs,
                 checksum: landing.digests.checksum.clone(),
@@ -485,7 +485,7 @@ impl Ferrite {
                 // An encrypted version whose key cannot be opened fails here, before
                 // anything is answered.
                 let sealed = match &rec.encryption {
-                    Some(e) => Some((e.data_key(&inner.keys, cond.sse_customer_key.as_ref())?, e.clone())),
+                    Some(e) => Some((e.data_key(&inner, &*txn, cond.sse_customer_key.as_ref())?, e.clone())),
                     None if cond.sse_customer_key.is_some() => {
                         check_customer_key(None, cond.sse_customer_key.as_ref())?;
                         None
@@ -626,15 +626,20 @@ impl Ferrite {
         // The copy's encryption: what it asks for, else the destination bucket's
         // default; with neither it keeps the source's (but for SSE-C: the customer's
         // key was given to read the source, not to seal the copy).
-        let wanted = match &req.encryption {
-            Some(asked) => Some(asked.clone()),
-            None => self
-                .check_object_access(caller, &req.dst_bucket, &req.dst_key, Operation::CopyObject)
-                .await?
-                .1
-                .map(SseRequest::from_default)
-                .transpose()?,
+        let needs_default = match &req.encryption {
+            None => true,
+            Some(SseRequest::Kms(k)) => k.bucket_key.is_none(),
+            Some(_) => false,
         };
+        let default = match needs_default {
+            true => {
+                self.check_object_access(caller, &req.dst_bucket, &req.dst_key, Operation::CopyObject)
+                    .await?
+                    .1
+            }
+            false => None,
+        };
+        let wanted = SseRequest::wanted(req.encryption.as_ref(), default)?;
         let source = self.source_encryption(caller, &req).await?;
         if !copy_shares_data(wanted.as_ref(), source.as_ref()) {
             let req = CopyRequest {

@@ -524,17 +524,34 @@ pub struct CompletedRecord {
     pub checksum: Option<ChecksumValue>,
     pub size: u64,
     /// The object's encryption, which a retried Complete answers too.
-    pub encryption: Option<EncryptionAlgorithm>,
+    pub encryption: Option<crate::sse::SseInfo>,
 }
 
 first_version!(previous::PartRecordV1, previous::CompletedRecordV1);
 
-/// Version 2: the object's encryption.
+/// Version 3: the object's encryption with its KMS key and bucket key (SSE-KMS).
 impl Record for CompletedRecord {
+    const VERSION: u8 = 3;
+    type Previous = previous::CompletedRecordV2;
+    fn migrate(p: previous::CompletedRecordV2) -> ModelResult<Self> {
+        Ok(CompletedRecord {
+            bucket_id: p.bucket_id,
+            key: p.key,
+            etag: p.etag,
+            version_id: p.version_id,
+            checksum: p.checksum,
+            size: p.size,
+            encryption: p.encryption.map(crate::sse::SseInfo::plain),
+        })
+    }
+}
+
+/// Version 2: the object's encryption.
+impl Record for previous::CompletedRecordV2 {
     const VERSION: u8 = 2;
     type Previous = previous::CompletedRecordV1;
     fn migrate(p: previous::CompletedRecordV1) -> ModelResult<Self> {
-        Ok(CompletedRecord {
+        Ok(previous::CompletedRecordV2 {
             bucket_id: p.bucket_id,
             key: p.key,
             etag: p.etag,
@@ -996,6 +1013,18 @@ pub(crate) mod previous {
         pub version_id: Option<String>,
         pub checksum: Option<ChecksumValue>,
         pub size: u64,
+    }
+
+    /// Completed-upload records written by releases up to session 13 (before SSE-KMS).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct CompletedRecordV2 {
+        pub bucket_id: u64,
+        pub key: String,
+        pub etag: String,
+        pub version_id: Option<String>,
+        pub checksum: Option<ChecksumValue>,
+        pub size: u64,
+        pub encryption: Option<EncryptionAlgorithm>,
     }
 
     /// Part records written by releases up to session 10 (before encryption).

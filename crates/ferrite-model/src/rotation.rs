@@ -39,8 +39,8 @@ pub(crate) struct SealPin {
 
 impl SealPins {
     /// A pin on the master key version `kek` (none for other keys).
-    pub(crate) fn pin(&self, kek: Kek) -> Option<SealPin> {
-        let Kek::Master { version } = kek else {
+    pub(crate) fn pin(&self, kek: &Kek) -> Option<SealPin> {
+        let &Kek::Master { version } = kek else {
             return None;
         };
         *self.lock().entry(version).or_default() += 1;
@@ -55,8 +55,8 @@ impl SealPins {
     }
 
     /// Whether a write that sealed under a version other than `current` is in flight.
-    fn any_besides(&self, current: Kek) -> bool {
-        self.lock().keys().any(|&version| Kek::Master { version } != current)
+    fn any_besides(&self, current: &Kek) -> bool {
+        self.lock().keys().any(|&version| Kek::Master { version } != *current)
     }
 }
 
@@ -122,10 +122,10 @@ pub struct MasterKeyStatus {
     pub versions: Vec<u32>,
 }
 
-fn version_of(kek: Kek) -> Option<u32> {
+fn version_of(kek: &Kek) -> Option<u32> {
     match kek {
-        Kek::Master { version } => Some(version),
-        Kek::Customer { .. } => None,
+        Kek::Master { version } => Some(*version),
+        Kek::Customer { .. } | Kek::Kms { .. } => None,
     }
 }
 
@@ -280,7 +280,7 @@ impl Ferrite {
             .held()
             .into_iter()
             .filter(|k| *k != new)
-            .filter_map(version_of)
+            .filter_map(|k| version_of(&k))
             .collect();
         let this = self.clone();
         tokio::spawn(async move {
@@ -290,7 +290,7 @@ impl Ferrite {
             drop(guard);
         });
         Ok(Rotation {
-            version: version_of(new).unwrap_or_default(),
+            version: version_of(&new).unwrap_or_default(),
             resealed,
             retiring,
         })
@@ -303,8 +303,8 @@ impl Ferrite {
         }
         let provider = self.inner.keys.provider()?;
         Ok(MasterKeyStatus {
-            current: version_of(provider.current()).unwrap_or_default(),
-            versions: provider.held().into_iter().filter_map(version_of).collect(),
+            current: version_of(&provider.current()).unwrap_or_default(),
+            versions: provider.held().iter().filter_map(version_of).collect(),
         })
     }
 
@@ -337,7 +337,7 @@ impl Ferrite {
     /// and has the provider forget the older versions.
     async fn retire_old_versions(&self, provider: Arc<dyn KeyProvider>) -> ModelResult<()> {
         let current = provider.current();
-        while self.inner.seal_pins.any_besides(current) {
+        while self.inner.seal_pins.any_besides(&current) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.reseal_all(provider.clone()).await?;

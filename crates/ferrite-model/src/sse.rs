@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use ferrite_crypt::{ChunkCipher, CryptError, Key, NoncePrefix, seal};
+use ferrite_store::ReadTxn;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -77,7 +78,7 @@ pub(crate) type ResealFn<'a> = dyn FnMut(&SealedKey, &[u8]) -> ModelResult<Optio
 /// Which key-encryption key sealed a secret.
 ///
 /// (Variants are only ever added at the end: records store the variant's index.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kek {
     /// A version of the built-in provider's master key.
     Master { version: u32 },
@@ -85,6 +86,21 @@ pub enum Kek {
     /// only its fingerprint under a random salt (`ferrite_crypt::fingerprint`), to
     /// tell a wrong key from damaged data.
     Customer { salt: [u8; 16], fingerprint: [u8; 32] },
+    /// A key of the built-in KMS (SSE-KMS), by its ARN: its material seals the data
+    /// key, or seals the S3 Bucket Key `bucket_key` that seals it. `context` is the
+    /// encryption context the writer gave (the JSON text), bound into the seal.
+    Kms {
+        key_arn: String,
+        context: Option<String>,
+        bucket_key: Option<[u8; 16]>,
+    },
+}
+
+impl Kek {
+    /// The KMS key id of a KMS key's ARN.
+    pub(crate) fn kms_key_id(arn: &str) -> &str {
+        arn.rsplit_once("key/").map_or(arn, |(_, id)| id)
+    }
 }
 
 /// The 256-bit key an SSE-C request sends (`x-amz-server-side-encryption-customer-key`),
@@ -112,6 +128,44 @@ pub enum SseRequest {
     S3,
     /// `x-amz-server-side-encryption-customer-*`: the customer's key (SSE-C).
     Customer(CustomerKey),
+    /// `x-amz-server-side-encryption: aws:kms`: a key of the built-in KMS.
+    Kms(KmsRequest),
+}
+
+/// What an SSE-KMS write asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KmsRequest {
+    /// `x-amz-server-side-encryption-aws-kms-key-id`: a key id, key ARN, alias name or
+    /// alias ARN; `None`: the default key `alias/aws/s3`.
+    pub key: Option<String>,
+    /// `x-amz-server-side-encryption-context`, decoded: a JSON object of strings.
+    pub context: Option<String>,
+    /// `x-amz-server-side-encryption-bucket-key-enabled`; `None`: as the bucket's
+    /// default encryption says.
+    pub bucket_key: Option<bool>,
+}
+
+/// How a version is encrypted, as responses state it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SseInfo {
+    pub algorithm: EncryptionAlgorithm,
+    /// SSE-KMS: the ARN of the KMS key.
+    pub kms_key_arn: Option<String>,
+    /// SSE-KMS: whether an S3 Bucket Key sealed the data key.
+    pub bucket_key: bool,
+    /// SSE-KMS: the encryption context the writer gave (JSON text).
+    pub context: Option<String>,
+}
+
+impl SseInfo {
+    pub(crate) fn plain(algorithm: EncryptionAlgorithm) -> SseInfo {
+        SseInfo {
+            algorithm,
+            kms_key_arn: None,
+            bucket_key: false,
+            context: None,
+        }
+    }
 }
 
 impl SseRequest {
@@ -119,28 +173,64 @@ impl SseRequest {
         match self {
             SseRequest::S3 => EncryptionAlgorithm::SseS3,
             SseRequest::Customer(_) => EncryptionAlgorithm::SseC,
+            SseRequest::Kms(_) => EncryptionAlgorithm::SseKms,
         }
     }
 
     /// What a write asking for nothing gets from the bucket's default.
-    pub(crate) fn from_default(algorithm: EncryptionAlgorithm) -> ModelResult<SseRequest> {
-        match algorithm {
+    pub(crate) fn from_default(default: BucketEncryption) -> ModelResult<SseRequest> {
+        match default.algorithm {
             EncryptionAlgorithm::SseS3 => Ok(SseRequest::S3),
+            EncryptionAlgorithm::SseKms => Ok(SseRequest::Kms(KmsRequest {
+                key: default.kms_key_id,
+                context: None,
+                bucket_key: Some(default.bucket_key),
+            })),
             other => Err(ModelError::NotImplemented(format!(
                 "server-side encryption {other:?} as a bucket default is not implemented yet"
             ))),
         }
     }
 
+    /// The request with what it leaves open taken from the bucket's default: an SSE-KMS
+    /// request that does not say whether to use a bucket key does as an SSE-KMS
+    /// default says (AWS's rule).
+    pub(crate) fn with_default(self, default: Option<&BucketEncryption>) -> SseRequest {
+        match self {
+            SseRequest::Kms(mut k) if k.bucket_key.is_none() => {
+                k.bucket_key = default
+                    .filter(|d| d.algorithm == EncryptionAlgorithm::SseKms)
+                    .map(|d| d.bucket_key);
+                SseRequest::Kms(k)
+            }
+            other => other,
+        }
+    }
+
+    /// What a write asking for `asked` (or nothing) in a bucket whose default is
+    /// `default` is sealed as.
+    pub(crate) fn wanted(
+        asked: Option<&SseRequest>,
+        default: Option<BucketEncryption>,
+    ) -> ModelResult<Option<SseRequest>> {
+        match asked {
+            Some(a) => Ok(Some(a.clone().with_default(default.as_ref()))),
+            None => default.map(SseRequest::from_default).transpose(),
+        }
+    }
+
     /// Whether data sealed as `existing` already is what this asks for (a copy can then
     /// share it): SSE-S3 data for SSE-S3, SSE-C data under this very key for SSE-C.
+    /// An SSE-KMS copy is always sealed anew (under the key, context and bucket key it
+    /// names, as AWS does).
     pub(crate) fn satisfied_by(&self, existing: Option<&Encryption>) -> bool {
         match (self, existing) {
             (SseRequest::S3, Some(e)) => matches!(e.data_key.kek, Kek::Master { .. }),
-            (SseRequest::Customer(k), Some(e)) => match e.data_key.kek {
-                Kek::Customer { salt, fingerprint } => k.0.matches(&salt, &fingerprint),
-                Kek::Master { .. } => false,
+            (SseRequest::Customer(k), Some(e)) => match &e.data_key.kek {
+                Kek::Customer { salt, fingerprint } => k.0.matches(salt, fingerprint),
+                Kek::Master { .. } | Kek::Kms { .. } => false,
             },
+            (SseRequest::Kms(_), _) => false,
             (_, None) => false,
         }
     }
@@ -152,7 +242,7 @@ impl SseRequest {
 pub(crate) fn check_customer_key(existing: Option<&Encryption>, given: Option<&CustomerKey>) -> ModelResult<()> {
     let sealed_for = existing.and_then(|e| match e.data_key.kek {
         Kek::Customer { salt, fingerprint } => Some((salt, fingerprint)),
-        Kek::Master { .. } => None,
+        Kek::Master { .. } | Kek::Kms { .. } => None,
     });
     match (sealed_for, given) {
         (None, None) => Ok(()),
@@ -375,6 +465,8 @@ pub(crate) struct NewEncryption {
     /// Keeps the master key version that sealed the data key until the write is done
     /// (see `rotation.rs`).
     pub pin: Option<crate::rotation::SealPin>,
+    /// What the body's ETag is derived with when it is not the MD5 (see [`etag`]).
+    pub etag_key: Option<Key>,
 }
 
 const DATA_KEY_CONTEXT: &[u8] = b"ferrite/data-key/";
@@ -383,20 +475,41 @@ pub(crate) fn data_key_context(binding: &[u8]) -> Vec<u8> {
     [DATA_KEY_CONTEXT, binding].concat()
 }
 
+/// The context a data key is sealed in: its binding, and for SSE-KMS the writer's
+/// encryption context.
+fn seal_context(binding: &[u8], kek: &Kek) -> Vec<u8> {
+    let mut context = data_key_context(binding);
+    if let Kek::Kms {
+        context: Some(json), ..
+    } = kek
+    {
+        context.extend_from_slice(b"\0kms-context\0");
+        context.extend_from_slice(json.as_bytes());
+    }
+    context
+}
+
 fn crypt_error(e: impl fmt::Display) -> ModelError {
     ModelError::Internal(format!("encryption: {e}"))
 }
 
-/// What seals a new data key: the key provider, or the customer's key (SSE-C).
+/// What seals a new data key: the key provider, the customer's key (SSE-C), or a KMS
+/// key (SSE-KMS: its material, or a bucket key sealed by it).
 pub(crate) enum DataKeySealer<'a> {
     Provider(&'a dyn KeyProvider),
     Customer(&'a CustomerKey),
+    Kms {
+        /// The KMS key's material, or the bucket key's.
+        key: &'a Key,
+        /// What the record keeps: `Kek::Kms`.
+        kek: Kek,
+    },
 }
 
 impl DataKeySealer<'_> {
-    fn seal(&self, data_key: &Key, context: &[u8]) -> ModelResult<SealedKey> {
+    fn seal(&self, data_key: &Key, binding: &[u8]) -> ModelResult<SealedKey> {
         match self {
-            DataKeySealer::Provider(p) => p.seal(data_key.expose(), context),
+            DataKeySealer::Provider(p) => p.seal(data_key.expose(), &data_key_context(binding)),
             DataKeySealer::Customer(k) => {
                 let mut salt = [0u8; 16];
                 ferrite_crypt::random_bytes(&mut salt).map_err(crypt_error)?;
@@ -405,9 +518,25 @@ impl DataKeySealer<'_> {
                         salt,
                         fingerprint: ferrite_crypt::fingerprint(&k.0, &salt),
                     },
-                    sealed: seal::seal(&k.0, data_key.expose(), context).map_err(crypt_error)?,
+                    sealed: seal::seal(&k.0, data_key.expose(), &data_key_context(binding)).map_err(crypt_error)?,
                 })
             }
+            DataKeySealer::Kms { key, kek } => Ok(SealedKey {
+                sealed: seal::seal(key, data_key.expose(), &seal_context(binding, kek)).map_err(crypt_error)?,
+                kek: kek.clone(),
+            }),
+        }
+    }
+}
+
+/// The key an encrypted body's ETag is derived with, from its data key: set for SSE-C
+/// and SSE-KMS, whose ETags are not the MD5 (see [`etag`]).
+fn etag_key(data_key: &Key, kek: &Kek) -> ModelResult<Option<Key>> {
+    match kek {
+        Kek::Master { .. } => Ok(None),
+        Kek::Customer { .. } | Kek::Kms { .. } => {
+            let derived = ferrite_crypt::keyed_tag(data_key, b"ferrite/etag-key", &[]);
+            Key::from_slice(&derived).map(Some).map_err(crypt_error)
         }
     }
 }
@@ -429,10 +558,11 @@ impl NewEncryption {
         binding.push(0);
         binding.extend_from_slice(&write_id);
         let data_key = Key::random().map_err(crypt_error)?;
-        let sealed = sealer.seal(&data_key, &data_key_context(&binding))?;
+        let sealed = sealer.seal(&data_key, &binding)?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
             pin: None,
+            etag_key: etag_key(&data_key, &sealed.kek)?,
             cipher: ChunkCipher::new(&data_key, prefix, &binding),
             record: Encryption {
                 algorithm,
@@ -446,19 +576,38 @@ impl NewEncryption {
 
 impl Encryption {
     /// The data key, opened by the provider, or by the customer's key for SSE-C
-    /// (checked first: none is 400, another 403; see [`check_customer_key`]).
-    pub(crate) fn data_key(&self, keys: &Keys, customer: Option<&CustomerKey>) -> ModelResult<Key> {
-        let context = data_key_context(&self.binding);
-        let bytes = match self.data_key.kek {
-            Kek::Master { .. } => keys.provider()?.open(&self.data_key, &context)?,
+    /// (checked first: none is 400, another 403; see [`check_customer_key`]). An
+    /// SSE-KMS data key opens through the KMS: `txn` is where its key is read.
+    pub(crate) fn data_key(
+        &self,
+        inner: &crate::engine::Inner,
+        txn: &dyn ReadTxn,
+        customer: Option<&CustomerKey>,
+    ) -> ModelResult<Key> {
+        let kms_key = match &self.data_key.kek {
+            kek @ Kek::Kms { .. } => Some(crate::bucket_keys::kms_sealing_key(inner, txn, kek)?),
+            Kek::Master { .. } | Kek::Customer { .. } => None,
+        };
+        self.open_data_key(&inner.keys, kms_key.as_ref(), customer)
+    }
+
+    /// [`Encryption::data_key`] given the key that sealed an SSE-KMS data key.
+    fn open_data_key(&self, keys: &Keys, kms_key: Option<&Key>, customer: Option<&CustomerKey>) -> ModelResult<Key> {
+        let bytes = match &self.data_key.kek {
+            Kek::Master { .. } => keys.provider()?.open(&self.data_key, &data_key_context(&self.binding))?,
             Kek::Customer { .. } => {
                 check_customer_key(Some(self), customer)?;
                 let Some(k) = customer else {
                     return Err(ModelError::WrongCustomerKey);
                 };
                 // The fingerprint matched: a failure now is damage, not a wrong key.
-                seal::open(&k.0, &self.data_key.sealed, &context)
+                seal::open(&k.0, &self.data_key.sealed, &data_key_context(&self.binding))
                     .map_err(|_| ModelError::Corrupt("an SSE-C data key does not open under its own key".into()))?
+            }
+            kek @ Kek::Kms { .. } => {
+                let kek_key = kms_key.ok_or_else(|| ModelError::Internal("no KMS key to open a data key".into()))?;
+                seal::open(kek_key, &self.data_key.sealed, &seal_context(&self.binding, kek))
+                    .map_err(|_| ModelError::Corrupt("an SSE-KMS data key does not open under its KMS key".into()))?
             }
         };
         Key::from_slice(&bytes).map_err(|_| ModelError::Corrupt("a data key of the wrong length".into()))
@@ -469,6 +618,23 @@ impl Encryption {
         matches!(self.data_key.kek, Kek::Customer { .. })
     }
 
+    /// How responses state this encryption.
+    pub(crate) fn info(&self) -> SseInfo {
+        match &self.data_key.kek {
+            Kek::Kms {
+                key_arn,
+                context,
+                bucket_key,
+            } => SseInfo {
+                algorithm: self.algorithm,
+                kms_key_arn: Some(key_arn.clone()),
+                bucket_key: bucket_key.is_some(),
+                context: context.clone(),
+            },
+            Kek::Master { .. } | Kek::Customer { .. } => SseInfo::plain(self.algorithm),
+        }
+    }
+
     /// The cipher of one body sealed under `key` with `prefix` (a multipart object's
     /// segments each have their own prefix).
     pub(crate) fn body_cipher(&self, key: &Key, prefix: [u8; 8]) -> ChunkCipher {
@@ -477,12 +643,20 @@ impl Encryption {
 
     /// What one part of an encrypted upload is sealed with: the upload's data key and
     /// binding, and a fresh nonce prefix of its own (a part sent again under the same
-    /// number gets a new one, so no nonce is ever used twice under the key).
-    pub(crate) fn for_part(&self, keys: &Keys, customer: Option<&CustomerKey>) -> ModelResult<NewEncryption> {
-        let key = self.data_key(keys, customer)?;
+    /// number gets a new one, so no nonce is ever used twice under the key). Parts'
+    /// ETags derive from the upload's data key: a part sent again with the same bytes
+    /// gets the same ETag.
+    pub(crate) fn for_part(
+        &self,
+        inner: &crate::engine::Inner,
+        txn: &dyn ReadTxn,
+        customer: Option<&CustomerKey>,
+    ) -> ModelResult<NewEncryption> {
+        let key = self.data_key(inner, txn, customer)?;
         let prefix = NoncePrefix::random().map_err(crypt_error)?;
         Ok(NewEncryption {
             pin: None,
+            etag_key: etag_key(&key, &self.data_key.kek)?,
             cipher: ChunkCipher::new(&key, prefix, &self.binding),
             record: Encryption {
                 nonce_prefix: prefix.0,
@@ -514,25 +688,31 @@ impl crate::Ferrite {
 
     /// A fresh data key for a body written to `key` in the bucket `bucket_id`, as
     /// `request` asks.
-    pub(crate) fn new_encryption(&self, request: &SseRequest, bucket_id: u64, key: &str) -> ModelResult<NewEncryption> {
+    pub(crate) async fn new_encryption(
+        &self,
+        request: &SseRequest,
+        bucket_id: u64,
+        key: &str,
+    ) -> ModelResult<NewEncryption> {
         let provider = match request {
             SseRequest::S3 => self.inner.keys.provider()?,
             SseRequest::Customer(k) => {
                 return NewEncryption::new(DataKeySealer::Customer(k), request.algorithm(), bucket_id, key);
             }
+            SseRequest::Kms(kms) => return self.new_kms_encryption(kms, bucket_id, key).await,
         };
         // Pinned before sealing, so that a rotation's retirement, which waits for the
         // pins of older versions, can never miss this write; a rotation in between
         // (sealed under another version than pinned) just takes another turn.
         for _ in 0..3 {
-            let pin = self.inner.seal_pins.pin(provider.current());
+            let pin = self.inner.seal_pins.pin(&provider.current());
             let mut new = NewEncryption::new(
                 DataKeySealer::Provider(&**provider),
                 request.algorithm(),
                 bucket_id,
                 key,
             )?;
-            if pin.as_ref().map(|p| p.kek()) == Some(new.record.data_key.kek) {
+            if pin.as_ref().map(|p| p.kek()).as_ref() == Some(&new.record.data_key.kek) {
                 new.pin = pin;
                 return Ok(new);
             }
@@ -583,15 +763,16 @@ impl crate::Ferrite {
 }
 
 /// Whether `c` can be a bucket's default: SSE-S3 (without a KMS key, as AWS
-/// requires); SSE-KMS not yet.
+/// requires) or SSE-KMS (a key given is checked when a write uses it, as AWS does);
+/// dual-layer SSE-KMS is not built.
 pub(crate) fn check_bucket_default(c: &BucketEncryption) -> ModelResult<()> {
     match c.algorithm {
         EncryptionAlgorithm::SseS3 if c.kms_key_id.is_some() => Err(ModelError::InvalidArgument(
             "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse".into(),
         )),
-        EncryptionAlgorithm::SseS3 => Ok(()),
-        EncryptionAlgorithm::SseKms | EncryptionAlgorithm::SseKmsDsse => Err(ModelError::NotImplemented(
-            "SSE-KMS as a bucket's default encryption is not implemented yet".into(),
+        EncryptionAlgorithm::SseS3 | EncryptionAlgorithm::SseKms => Ok(()),
+        EncryptionAlgorithm::SseKmsDsse => Err(ModelError::NotImplemented(
+            "dual-layer SSE-KMS (aws:kms:dsse) as a bucket's default encryption is not implemented".into(),
         )),
         EncryptionAlgorithm::SseC => Err(ModelError::InvalidArgument(
             "SSE-C cannot be a bucket's default encryption".into(),
@@ -599,19 +780,17 @@ pub(crate) fn check_bucket_default(c: &BucketEncryption) -> ModelResult<()> {
     }
 }
 
-/// The ETag of a body sealed as `encryption`, whose plaintext MD5 is `md5_etag`: the
-/// MD5 itself for plaintext and SSE-S3 (as AWS answers), else (SSE-C) 16 random
-/// bytes: AWS documents that such ETags are not the MD5, and the MD5 of the plaintext
-/// would let anyone who may list the bucket, without the key, confirm a guess of an
-/// object's content.
-pub(crate) fn etag(md5_etag: String, encryption: Option<&Encryption>) -> ModelResult<String> {
-    match encryption {
-        Some(e) if e.is_customer() => {
-            let mut bytes = [0u8; 16];
-            ferrite_crypt::random_bytes(&mut bytes).map_err(crypt_error)?;
-            Ok(hex::encode(bytes))
-        }
-        _ => Ok(md5_etag),
+/// The ETag of a body whose plaintext MD5 is `md5_etag`: the MD5 itself for
+/// plaintext and SSE-S3 (as AWS answers); for SSE-C and SSE-KMS (`etag_key` given,
+/// derived from the data key) 16 bytes of a keyed hash of the MD5. AWS documents that
+/// such ETags are not the MD5, and the MD5 of the plaintext would let anyone who may
+/// list the bucket, without the key, confirm a guess of an object's content. Under one
+/// data key the same bytes get the same ETag: a part of an upload sent again answers
+/// the ETag it had.
+pub(crate) fn etag(md5_etag: String, etag_key: Option<&Key>) -> String {
+    match etag_key {
+        Some(k) => hex::encode(&ferrite_crypt::keyed_tag(k, b"ferrite/etag/", md5_etag.as_bytes())[..16]),
+        None => md5_etag,
     }
 }
 
@@ -648,13 +827,13 @@ mod tests {
         let new = NewEncryption::new(DataKeySealer::Customer(&mine), EncryptionAlgorithm::SseC, 7, "k").unwrap();
         let keys = Keys::Unavailable("the master key plays no part".into());
         assert!(new.record.is_customer());
-        assert!(new.record.data_key(&keys, Some(&mine)).is_ok());
+        assert!(new.record.open_data_key(&keys, None, Some(&mine)).is_ok());
         assert!(matches!(
-            new.record.data_key(&keys, Some(&other)),
+            new.record.open_data_key(&keys, None, Some(&other)),
             Err(ModelError::WrongCustomerKey)
         ));
         assert!(matches!(
-            new.record.data_key(&keys, None),
+            new.record.open_data_key(&keys, None, None),
             Err(ModelError::InvalidRequest(_))
         ));
         // The record holds neither the key nor anything that is the key.
@@ -668,12 +847,17 @@ mod tests {
             Err(ModelError::InvalidRequest(_))
         ));
         assert_eq!(format!("{mine:?}"), "CustomerKey(***)");
-        // The ETag of SSE-C data is not the MD5, and differs per write.
+        // The ETag of SSE-C data is not the MD5; under one data key (the parts of an
+        // upload) the same bytes get the same one, under another a different one.
         let md5 = "0123456789abcdef0123456789abcdef".to_string();
-        let e1 = etag(md5.clone(), Some(&new.record)).unwrap();
+        let key = new.etag_key.as_ref().expect("SSE-C ETags are keyed");
+        let e1 = etag(md5.clone(), Some(key));
         assert_ne!(e1, md5);
-        assert_ne!(e1, etag(md5.clone(), Some(&new.record)).unwrap());
-        assert_eq!(etag(md5.clone(), None).unwrap(), md5);
+        assert_eq!(e1.len(), 32);
+        assert_eq!(e1, etag(md5.clone(), Some(key)));
+        let again = NewEncryption::new(DataKeySealer::Customer(&mine), EncryptionAlgorithm::SseC, 7, "k").unwrap();
+        assert_ne!(e1, etag(md5.clone(), again.etag_key.as_ref()));
+        assert_eq!(etag(md5.clone(), None), md5);
     }
 
     #[test]
@@ -682,17 +866,58 @@ mod tests {
         let ready = Keys::Ready(keys.clone());
         let new = NewEncryption::new(DataKeySealer::Provider(&*keys), EncryptionAlgorithm::SseS3, 7, "a/key").unwrap();
         assert!(new.record.binding.starts_with(&7u64.to_be_bytes()));
-        assert!(new.record.data_key(&ready, None).is_ok());
+        assert!(new.etag_key.is_none(), "an SSE-S3 ETag is the MD5");
+        assert!(new.record.open_data_key(&ready, None, None).is_ok());
         let mut moved = new.record.clone();
         moved.binding = NewEncryption::new(DataKeySealer::Provider(&*keys), EncryptionAlgorithm::SseS3, 7, "a/key")
             .unwrap()
             .record
             .binding;
         assert!(matches!(
-            moved.data_key(&ready, None),
+            moved.open_data_key(&ready, None, None),
             Err(ModelError::KeyUnavailable(_))
         ));
         let none = Keys::Unavailable("no master key".into());
-        assert!(matches!(new.record.data_key(&none, None), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+        assert!(matches!(new.record.open_data_key(&none, None, None), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+    }
+
+    #[test]
+    fn a_kms_data_key_is_bound_to_its_context_and_states_its_key() {
+        let kms_key = Key::random().unwrap();
+        let kek = Kek::Kms {
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/1234".into(),
+            context: Some(r#"{"project":"alpha"}"#.into()),
+            bucket_key: None,
+        };
+        let new = NewEncryption::new(
+            DataKeySealer::Kms {
+                key: &kms_key,
+                kek: kek.clone(),
+            },
+            EncryptionAlgorithm::SseKms,
+            7,
+            "k",
+        )
+        .unwrap();
+        let keys = Keys::Unavailable("the master key plays no part".into());
+        assert!(new.record.open_data_key(&keys, Some(&kms_key), None).is_ok());
+        assert!(new.record.open_data_key(&keys, Some(&Key::random().unwrap()), None).is_err());
+        // Another context (as a record edited to claim one) does not open it.
+        let mut edited = new.record.clone();
+        edited.data_key.kek = Kek::Kms {
+            key_arn: "arn:aws:kms:us-east-1:000000000000:key/1234".into(),
+            context: Some(r#"{"project":"beta"}"#.into()),
+            bucket_key: None,
+        };
+        assert!(edited.open_data_key(&keys, Some(&kms_key), None).is_err());
+        assert_eq!(Kek::kms_key_id("arn:aws:kms:us-east-1:000000000000:key/1234"), "1234");
+        let info = new.record.info();
+        assert_eq!(info.kms_key_arn.as_deref(), Some("arn:aws:kms:us-east-1:000000000000:key/1234"));
+        assert_eq!(info.context.as_deref(), Some(r#"{"project":"alpha"}"#));
+        assert!(!info.bucket_key);
+        assert!(new.etag_key.is_some(), "SSE-KMS ETags are not the MD5");
+        assert!(!SseRequest::Kms(KmsRequest::default()).satisfied_by(Some(&new.record)));
+        // An SSE-KMS record is neither SSE-C nor needs a customer key.
+        assert!(check_customer_key(Some(&new.record), None).is_ok());
     }
 }

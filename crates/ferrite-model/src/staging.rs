@@ -45,6 +45,8 @@ pub struct Staged {
     pub(crate) encryption: Option<Encryption>,
     /// Held until the write commits or fails (see `rotation.rs`).
     pub(crate) pin: Option<crate::rotation::SealPin>,
+    /// What the ETag derives from when it is not the MD5 (`sse::etag`).
+    pub(crate) etag_key: Option<ferrite_crypt::Key>,
 }
 
 pub(crate) enum StagedData {
@@ -184,9 +186,9 @@ impl Ferrite {
     {
         let mut hasher = BodyHasher::new(algorithm);
         let mut md5 = self.inner.md5.feed(hasher.lend_md5());
-        let (record, sealer, pin) = match encryption {
-            Some(e) => (Some(e.record), Some(e.cipher.sealer()), e.pin),
-            None => (None, None, None),
+        let (record, sealer, pin, etag_key) = match encryption {
+            Some(e) => (Some(e.record), Some(e.cipher.sealer()), e.pin, e.etag_key),
+            None => (None, None, None, None),
         };
         let mut slot = SinkSlot::Ready(Sink {
             writer: None,
@@ -272,6 +274,7 @@ impl Ferrite {
                 digests: sink.hasher.finish(),
                 encryption: record,
                 pin,
+                etag_key,
             });
         }
         if !pending.is_empty() {
@@ -288,6 +291,7 @@ impl Ferrite {
             digests: sink.hasher.finish(),
             encryption: record,
             pin,
+            etag_key,
         })
     }
 
@@ -349,6 +353,15 @@ pub(crate) struct Landing {
     pub inline: Option<Bytes>,
     pub digests: Digests,
     pub encryption: Option<Encryption>,
+    /// What the ETag derives from when it is not the MD5 (`sse::etag`).
+    pub etag_key: Option<ferrite_crypt::Key>,
+}
+
+impl Landing {
+    /// The ETag of the landed body (`sse::etag`).
+    pub(crate) fn etag(&self) -> String {
+        crate::sse::etag(self.digests.etag(), self.etag_key.as_ref())
+    }
 }
 
 /// Lands `staged` (fsync, rename) and commits the write `make` builds for it, in a
@@ -366,6 +379,7 @@ where
         let mut staged = staged;
         // Dropped when this task ends: once the write committed or failed.
         let _pin = staged.pin.take();
+        let etag_key = staged.etag_key.take();
         let (landed, digests, encryption) = blocking(move || staged.land()).await?;
         let (landing, blob) = match landed {
             Landed::Inline(bytes) => (
@@ -374,6 +388,7 @@ where
                     inline: Some(bytes),
                     digests,
                     encryption,
+                    etag_key,
                 },
                 None,
             ),
@@ -383,6 +398,7 @@ where
                     inline: None,
                     digests,
                     encryption,
+                    etag_key,
                 },
                 Some(id),
             ),

@@ -51,3 +51,6 @@ pub(crate) const BUCKET_CORS: Table = Table::new("bucket_cors");
 pub(crate) const KMS_KEYS: Table = Table::new("kms_keys");
 /// KMS alias name (`alias/...`) -> the key it names.
 pub(crate) const KMS_ALIASES: Table = Table::new("kms_aliases");
+/// Bucket key id -> an S3 Bucket Key (`bucket_keys.rs`): a bucket's intermediate key
+/// for one KMS key, sealed by that key's material.
+pub(crate) const BUCKET_KEYS: Table = Table::new("bucket_keys");

@@ -48,6 +48,11 @@ struct BucketLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KmsOpLabels {
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     result: &'static str,
 }
@@ -116,6 +121,8 @@ pub struct Metrics {
     bytes_out: Family<OperationLabels, Counter>,
     /// Reads of encrypted data that failed authentication (the model counts them).
     tampered: Counter,
+    /// KMS operations SSE-KMS made, by operation (`GenerateDataKey`, `Decrypt`).
+    kms_ops: Family<KmsOpLabels, Counter>,
     buckets: [Family<BucketLabels, Gauge>; 5],
     model: Ferrite,
     /// Scrapes rebuild the bucket gauges: one at a time.
@@ -178,8 +185,15 @@ impl Metrics {
             "Reads of encrypted object data that failed authentication (tampered or damaged data; nothing was returned)",
             tampered.clone(),
         );
+        let kms_ops = Family::<KmsOpLabels, Counter>::default();
+        registry.register(
+            "kms_operations",
+            "Operations of the built-in KMS made for SSE-KMS objects: GenerateDataKey (a KMS key sealed a new data key or bucket key) and Decrypt (it opened one); S3 Bucket Keys make fewer",
+            kms_ops.clone(),
+        );
         Arc::new(Self {
             tampered,
+            kms_ops,
             registry,
             requests,
             duration,
@@ -209,6 +223,11 @@ impl Metrics {
         // The model's count only grows; the counter catches up with it.
         let tampered = self.model.tampered_reads();
         self.tampered.inc_by(tampered.saturating_sub(self.tampered.get()));
+        let kms = self.model.kms_operations();
+        for (operation, value) in [("GenerateDataKey", kms.generate_data_key), ("Decrypt", kms.decrypt)] {
+            let counter = self.kms_ops.get_or_create(&KmsOpLabels { operation });
+            counter.inc_by(value.saturating_sub(counter.get()));
+        }
         for family in &self.buckets {
             family.clear();
         }

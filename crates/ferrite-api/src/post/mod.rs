@@ -483,14 +483,26 @@ impl Form {
             if_none_match: None,
             if_match: None,
             acl,
-            encryption: crate::object::sse_request(
-                self.get("x-amz-server-side-encryption"),
-                crate::sse_c::customer_key(crate::sse_c::Headers {
+            encryption: crate::object::sse_request(crate::object::SseHeaders {
+                sse: self.get("x-amz-server-side-encryption"),
+                kms_key_id: self.get("x-amz-server-side-encryption-aws-kms-key-id"),
+                context: self.get("x-amz-server-side-encryption-context"),
+                bucket_key: match self.get("x-amz-server-side-encryption-bucket-key-enabled") {
+                    None => None,
+                    Some(v) if v.eq_ignore_ascii_case("true") => Some(true),
+                    Some(v) if v.eq_ignore_ascii_case("false") => Some(false),
+                    Some(_) => {
+                        return Err(crate::convert::invalid_argument(
+                            "x-amz-server-side-encryption-bucket-key-enabled must be true or false",
+                        ));
+                    }
+                },
+                customer: crate::sse_c::customer_key(crate::sse_c::Headers {
                     algorithm: self.get("x-amz-server-side-encryption-customer-algorithm"),
                     key: self.get("x-amz-server-side-encryption-customer-key"),
                     key_md5: self.get("x-amz-server-side-encryption-customer-key-md5"),
                 })?,
-            )?,
+            })?,
         };
         let checksums = ChecksumAlgorithm::ALL.map(|a| {
             let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
