@@ -8,13 +8,13 @@ use ferrite_model::{
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::object::sse_out;
 use crate::convert::{
     ChecksumOut, attrs_of, checksum_type, checksum_type_of, condition_etag, etag, header_checksum, invalid_argument,
     read_conditions, ts,
 };
 use crate::integrity::{algorithm, checksum_fields, claims, trailer_value};
 use crate::list::url_encoded;
+use crate::object::sse_out;
 use crate::object::{body_stream, storage_class};
 use crate::sse_c::{copy_source_sse_c_headers, sse_c_headers};
 use crate::{FerriteS3, to_s3};

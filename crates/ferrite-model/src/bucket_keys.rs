@@ -156,8 +156,12 @@ pub(crate) fn kms_sealing_key(inner: &Inner, txn: &dyn ReadTxn, kek: &Kek) -> Mo
     }
     let material = kms::open_material(&inner.keys, &key)?;
     inner.count_decrypt();
-    let opened = seal::open_key(&material, &rec.sealed, &bucket_key_context(id, rec.bucket_id, &rec.kms_key_id))
-        .map_err(|_| ModelError::Corrupt("a bucket key does not open under its KMS key".into()))?;
+    let opened = seal::open_key(
+        &material,
+        &rec.sealed,
+        &bucket_key_context(id, rec.bucket_id, &rec.kms_key_id),
+    )
+    .map_err(|_| ModelError::Corrupt("a bucket key does not open under its KMS key".into()))?;
     inner.bucket_keys.remember(*id, &opened);
     Ok(opened)
 }

@@ -49,6 +49,7 @@ mod versions;
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
 pub use authz::ACCOUNT_ID;
 pub use bucket::{BucketInfo, NewBucket};
+pub use bucket_keys::{KmsOpCounts, MAX_CONTEXT, check_context};
 pub use caller::{Caller, IdentityPolicies, Principal, RequestContext};
 pub use conditions::{ReadConditions, evaluate_read_conditions};
 pub use cors::{CorsConfig, CorsMethod, CorsRule, MAX_CORS_RULES, find_rule};
@@ -75,7 +76,6 @@ pub use records::{
 };
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
-pub use bucket_keys::{KmsOpCounts, MAX_CONTEXT, check_context};
 pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;

@@ -18,11 +18,11 @@ use crate::list::{Walk, walk};
 use crate::lookup::get_bucket;
 use crate::names::validate_user_metadata;
 use crate::records::AclSpec;
-use crate::sse::SseInfo;
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
 };
 use crate::refs::{add_refs, drop_refs};
+use crate::sse::SseInfo;
 use crate::sse::{Encryption, NewEncryption};
 use crate::staging::land_and_commit;
 use crate::versions::{WriteConditions, add_version};

@@ -1227,6 +1227,40 @@ mod tests {
     }
 
     #[test]
+    fn completed_records_of_every_version_read_as_the_current_shape() {
+        let v1 = previous::CompletedRecordV1 {
+            bucket_id: 3,
+            key: "k".into(),
+            etag: "e-2".into(),
+            version_id: None,
+            checksum: None,
+            size: 9,
+        };
+        let mut bytes = vec![1u8];
+        bytes.extend(postcard::to_stdvec(&v1).unwrap());
+        let read: CompletedRecord = decode(&bytes).unwrap();
+        assert_eq!((read.size, read.encryption), (9, None));
+        let v2 = previous::CompletedRecordV2 {
+            bucket_id: 3,
+            key: "k".into(),
+            etag: "e-2".into(),
+            version_id: None,
+            checksum: None,
+            size: 9,
+            encryption: Some(EncryptionAlgorithm::SseS3),
+        };
+        let mut bytes = vec![2u8];
+        bytes.extend(postcard::to_stdvec(&v2).unwrap());
+        let read: CompletedRecord = decode(&bytes).unwrap();
+        assert_eq!(
+            read.encryption,
+            Some(crate::sse::SseInfo::plain(EncryptionAlgorithm::SseS3))
+        );
+        let again: CompletedRecord = decode(&encode(&read)).unwrap();
+        assert_eq!(again, read);
+    }
+
+    #[test]
     fn enum_names_round_trip() {
         for c in StorageClass::ALL {
             assert_eq!(StorageClass::parse(c.as_str()), Some(c));

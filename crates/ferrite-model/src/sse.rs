@@ -594,7 +594,9 @@ impl Encryption {
     /// [`Encryption::data_key`] given the key that sealed an SSE-KMS data key.
     fn open_data_key(&self, keys: &Keys, kms_key: Option<&Key>, customer: Option<&CustomerKey>) -> ModelResult<Key> {
         let bytes = match &self.data_key.kek {
-            Kek::Master { .. } => keys.provider()?.open(&self.data_key, &data_key_context(&self.binding))?,
+            Kek::Master { .. } => keys
+                .provider()?
+                .open(&self.data_key, &data_key_context(&self.binding))?,
             Kek::Customer { .. } => {
                 check_customer_key(Some(self), customer)?;
                 let Some(k) = customer else {
@@ -878,7 +880,9 @@ mod tests {
             Err(ModelError::KeyUnavailable(_))
         ));
         let none = Keys::Unavailable("no master key".into());
-        assert!(matches!(new.record.open_data_key(&none, None, None), Err(ModelError::KeyUnavailable(w)) if w == "no master key"));
+        assert!(
+            matches!(new.record.open_data_key(&none, None, None), Err(ModelError::KeyUnavailable(w)) if w == "no master key")
+        );
     }
 
     #[test]
@@ -901,7 +905,11 @@ mod tests {
         .unwrap();
         let keys = Keys::Unavailable("the master key plays no part".into());
         assert!(new.record.open_data_key(&keys, Some(&kms_key), None).is_ok());
-        assert!(new.record.open_data_key(&keys, Some(&Key::random().unwrap()), None).is_err());
+        assert!(
+            new.record
+                .open_data_key(&keys, Some(&Key::random().unwrap()), None)
+                .is_err()
+        );
         // Another context (as a record edited to claim one) does not open it.
         let mut edited = new.record.clone();
         edited.data_key.kek = Kek::Kms {
@@ -912,7 +920,10 @@ mod tests {
         assert!(edited.open_data_key(&keys, Some(&kms_key), None).is_err());
         assert_eq!(Kek::kms_key_id("arn:aws:kms:us-east-1:000000000000:key/1234"), "1234");
         let info = new.record.info();
-        assert_eq!(info.kms_key_arn.as_deref(), Some("arn:aws:kms:us-east-1:000000000000:key/1234"));
+        assert_eq!(
+            info.kms_key_arn.as_deref(),
+            Some("arn:aws:kms:us-east-1:000000000000:key/1234")
+        );
         assert_eq!(info.context.as_deref(), Some(r#"{"project":"alpha"}"#));
         assert!(!info.bucket_key);
         assert!(new.etag_key.is_some(), "SSE-KMS ETags are not the MD5");

@@ -9,23 +9,7 @@ mod common;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{KeyManagerType, KeyState};
-use common::{ACCESS_KEY, SECRET_KEY, Server, admin, admin_json, admin_ok, new_iam_user};
-
-fn kms_client(server: &Server, access_key: &str, secret_key: &str) -> Client {
-    let conf = aws_sdk_kms::config::Builder::new()
-        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .endpoint_url(server.endpoint())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            access_key,
-            secret_key,
-            None,
-            None,
-            "ferrite-tests",
-        ))
-        .build();
-    Client::from_conf(conf)
-}
+use common::{ACCESS_KEY, SECRET_KEY, Server, admin, admin_json, admin_ok, kms_client, new_iam_user};
 
 fn root_kms(server: &Server) -> Client {
     kms_client(server, ACCESS_KEY, SECRET_KEY)

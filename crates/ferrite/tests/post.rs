@@ -637,13 +637,50 @@ async fn a_form_can_ask_for_sse_s3() {
     assert_eq!(read_all(got).await, b"form secret");
 }
 
+/// The form's SSE-KMS fields store the file under the KMS key they name, as the same
+/// headers do on a PUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_can_ask_for_sse_kms() {
+    let server = Server::start();
+    bucket(&server, "sealed").await;
+    let form = FormBuilder::new()
+        .field("key", "kms.txt")
+        .field("x-amz-server-side-encryption", "aws:kms")
+        .field("x-amz-server-side-encryption-bucket-key-enabled", "true")
+        .sigv4(
+            &in_an_hour(),
+            vec![
+                json!({"bucket": "sealed"}),
+                json!(["eq", "$key", "kms.txt"]),
+                json!({"x-amz-server-side-encryption": "aws:kms"}),
+                json!({"x-amz-server-side-encryption-bucket-key-enabled": "true"}),
+            ],
+        );
+    let a = post(&server, "sealed", &form, Some(("f", b"form kms secret"))).await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    let got = server
+        .client()
+        .get_object()
+        .bucket("sealed")
+        .key("kms.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    assert!(got.ssekms_key_id().unwrap().starts_with("arn:aws:kms:"));
+    assert_eq!(got.bucket_key_enabled(), Some(true));
+    assert_eq!(read_all(got).await, b"form kms secret");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn features_not_built_are_refused_and_nothing_is_stored() {
     let server = Server::start();
     bucket(&server, "nyi").await;
     for (field, value) in [
-        ("x-amz-server-side-encryption", "aws:kms"),
-        ("x-amz-server-side-encryption-aws-kms-key-id", "alias/k"),
+        ("x-amz-server-side-encryption", "aws:kms:dsse"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
         ("tagging", "<Tagging><TagSet/></Tagging>"),
     ] {

@@ -1498,9 +1498,10 @@ async fn oversized_headers_and_xml_bodies_are_refused() {
     assert_eq!(status(&e), 404);
 }
 
-/// Never half-accept: a request asking for SSE-KMS, Object Lock or object tags (not
-/// built yet) is refused with 501 NotImplemented and changes nothing, instead of
-/// succeeding without them. (SSE-S3 is built: `tests/sse.rs`.)
+/// Never half-accept: a request asking for dual-layer SSE-KMS, Object Lock or object
+/// tags (not built yet) is refused with 501 NotImplemented and changes nothing,
+/// instead of succeeding without them. (SSE-S3, SSE-C and SSE-KMS are built:
+/// `tests/sse.rs`, `tests/sse_c.rs`, `tests/sse_kms.rs`.)
 #[tokio::test]
 async fn unimplemented_protections_are_refused_not_ignored() {
     use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ServerSideEncryption};
@@ -1512,7 +1513,7 @@ async fn unimplemented_protections_are_refused_not_ignored() {
         c.put_object()
             .bucket("plain")
             .key("kms")
-            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
             .ssekms_key_id("alias/k")
             .body(body())
             .send()

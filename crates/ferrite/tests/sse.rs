@@ -235,6 +235,23 @@ async fn no_plaintext_of_an_encrypted_object_reaches_the_data_dir() {
         .send()
         .await
         .unwrap();
+    // SSE-KMS objects (the default key, and under a bucket key), inline and blob-sized.
+    for (key, len, bucket_key) in [
+        ("k-small", 1000, false),
+        ("k-large", 3 << 20, false),
+        ("kb-large", 3 << 20, true),
+    ] {
+        let body: Vec<u8> = secret.iter().copied().cycle().take(len).collect();
+        c.put_object()
+            .bucket("enc")
+            .key(key)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .bucket_key_enabled(bucket_key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
     let plain: Vec<u8> = visible.iter().copied().cycle().take(1000).collect();
     c.put_object()
         .bucket("enc")
@@ -423,7 +440,7 @@ async fn encryption_not_built_yet_is_refused() {
         .put_object()
         .bucket("enc")
         .key("kms")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
         .body(ByteStream::from_static(b"x"))
         .send()
         .await
@@ -443,7 +460,7 @@ async fn encryption_not_built_yet_is_refused() {
         .create_multipart_upload()
         .bucket("enc")
         .key("mpu")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
         .send()
         .await
         .unwrap_err();
@@ -453,7 +470,7 @@ async fn encryption_not_built_yet_is_refused() {
         .bucket("enc")
         .key("copy")
         .copy_source("enc/src")
-        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
         .send()
         .await
         .unwrap_err();
@@ -874,8 +891,9 @@ async fn bucket_default_encryption() {
     let got = c.get_object().bucket("dflt").key("copied").send().await.unwrap();
     assert_eq!(read_all(got).await, b"plain source");
 
-    // An SSE-KMS default is not built yet; a KMS key with AES256 is what AWS refuses.
-    let kms = encryption_config(ServerSideEncryption::AwsKms, Some("alias/k"));
+    // A dual-layer SSE-KMS default is not built; a KMS key with AES256 is what AWS
+    // refuses. (SSE-KMS defaults: tests/sse_kms.rs.)
+    let kms = encryption_config(ServerSideEncryption::AwsKmsDsse, Some("alias/k"));
     let e = c
         .put_bucket_encryption()
         .bucket("plain")

@@ -511,3 +511,21 @@ pub fn admin_json(server: &Server, args: &[&str]) -> serde_json::Value {
     let out = admin_ok(server, &all);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
 }
+
+/// An `aws-sdk-kms` client for the server's KMS endpoint (the S3 endpoint: requests
+/// signed for the `kms` service go to the built-in KMS).
+pub fn kms_client(server: &Server, access_key: &str, secret_key: &str) -> aws_sdk_kms::Client {
+    let conf = aws_sdk_kms::config::Builder::new()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .endpoint_url(server.endpoint())
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            access_key,
+            secret_key,
+            None,
+            None,
+            "ferrite-tests",
+        ))
+        .build();
+    aws_sdk_kms::Client::from_conf(conf)
+}
