@@ -102,6 +102,11 @@ struct Args {
     /// CreateMultipartUpload (what server-side encryption costs).
     #[arg(long)]
     sse: bool,
+    /// Ask for SSE-KMS under the default KMS key with an S3 Bucket Key
+    /// (`x-amz-server-side-encryption: aws:kms`, `...-bucket-key-enabled: true`) on
+    /// every PUT and CreateMultipartUpload.
+    #[arg(long, conflicts_with = "sse")]
+    sse_kms: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -317,10 +322,15 @@ impl Ctx {
         format!("list/{i:08}")
     }
 
-    /// The headers every object write sends (`--sse`).
+    /// The headers every object write sends (`--sse`, `--sse-kms`).
     fn write_headers(&self) -> &'static [(&'static str, &'static str)] {
         if self.args.sse {
             &[("x-amz-server-side-encryption", "AES256")]
+        } else if self.args.sse_kms {
+            &[
+                ("x-amz-server-side-encryption", "aws:kms"),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+            ]
         } else {
             &[]
         }
