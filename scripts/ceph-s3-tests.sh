@@ -67,6 +67,17 @@ PY
 read -r alt_ak alt_sk alt_id < <(make_user alt)
 read -r ten_ak ten_sk ten_id < <(make_user tenant)
 root_id=$(printf '%s' "$ak" | sha256sum | cut -d' ' -f1)
+# The suite's SSE-KMS tests use two KMS keys (`kms_keyid`, `kms_keyid2`): made in the
+# built-in KMS, named by ARN (what S3 answers in x-amz-server-side-encryption-aws-kms-key-id,
+# which the suite compares with the configured value).
+read -r kms_key1 kms_key2 < <("$venv/bin/python" - "$port" "$ak" "$sk" <<'PY'
+import sys, boto3
+port, ak, sk = sys.argv[1:]
+kms = boto3.client("kms", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                   aws_access_key_id=ak, aws_secret_access_key=sk)
+print(*(kms.create_key(Description=f"s3-tests key {n}")["KeyMetadata"]["Arn"] for n in (1, 2)))
+PY
+)
 
 cat >"$out/s3tests.conf" <<CONF
 [DEFAULT]
@@ -85,6 +96,8 @@ email = main@example.com
 api_name = default
 access_key = $ak
 secret_key = $sk
+kms_keyid = $kms_key1
+kms_keyid2 = $kms_key2
 [s3 alt]
 display_name = alt
 user_id = $alt_id

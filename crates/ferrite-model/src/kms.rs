@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::now_ms;
 use crate::identity::require_iam;
-use crate::records::{Initial, Record, decode, encode, first_version};
+use crate::records::{Initial, Record, decode, encode, first_version, scan_decoded};
 use crate::sse::{Keys, SealedKey};
 use crate::{ACCOUNT_ID, Caller, Ferrite, ModelError, ModelResult, tables};
 
@@ -395,21 +395,12 @@ fn put_key(txn: &mut dyn WriteTxn, key: &KmsKeyRecord) -> ModelResult<()> {
 /// Returns how many keys went.
 fn purge_expired(txn: &mut dyn WriteTxn, now_ms: i64) -> ModelResult<usize> {
     let mut expired = Vec::new();
-    let mut failed = None;
-    txn.scan(tables::KMS_KEYS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
-        match decode::<KmsKeyRecord>(v) {
-            Ok(key) if key.expired(now_ms) => expired.push(k.to_vec()),
-            Ok(_) => {}
-            Err(e) => {
-                failed = Some(e);
-                return false;
-            }
+    scan_decoded::<KmsKeyRecord>(txn, tables::KMS_KEYS, Bound::Unbounded, &mut |k, key| {
+        if key.expired(now_ms) {
+            expired.push(k.to_vec());
         }
         true
     })?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
     if expired.is_empty() {
         return Ok(0);
     }
@@ -434,18 +425,11 @@ fn purge_expired(txn: &mut dyn WriteTxn, now_ms: i64) -> ModelResult<usize> {
 
 fn list_keys_in(txn: &dyn ReadTxn) -> ModelResult<Vec<KmsKeyInfo>> {
     let mut out = Vec::new();
-    let mut failed = None;
-    txn.scan(tables::KMS_KEYS, Bound::Unbounded, Bound::Unbounded, &mut |_, v| {
-        match decode::<KmsKeyRecord>(v) {
-            Ok(k) => out.push(k.info()),
-            Err(e) => {
-                failed = Some(e);
-                return false;
-            }
-        }
+    scan_decoded::<KmsKeyRecord>(txn, tables::KMS_KEYS, Bound::Unbounded, &mut |_, k| {
+        out.push(k.info());
         out.len() < MAX_LIST
     })?;
-    failed.map_or(Ok(out), Err)
+    Ok(out)
 }
 
 fn list_aliases_in(txn: &dyn ReadTxn, region: &str, key_id: Option<&str>) -> ModelResult<Vec<KmsAliasInfo>> {

@@ -79,6 +79,31 @@ pub(crate) fn decode<T: Record>(bytes: &[u8]) -> ModelResult<T> {
     }
 }
 
+/// Scans `table` from `start` on, decoding each row as `T` for `visit` (key, record),
+/// which returns whether to go on. The first row that does not decode stops the scan
+/// and is the error.
+pub(crate) fn scan_decoded<T: Record>(
+    txn: &dyn ferrite_store::ReadTxn,
+    table: ferrite_store::Table,
+    start: std::ops::Bound<&[u8]>,
+    visit: &mut dyn FnMut(&[u8], T) -> bool,
+) -> ModelResult<()> {
+    let mut failed = None;
+    txn.scan(
+        table,
+        start,
+        std::ops::Bound::Unbounded,
+        &mut |k, v| match decode::<T>(v) {
+            Ok(rec) => visit(k, rec),
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        },
+    )?;
+    failed.map_or(Ok(()), Err)
+}
+
 /// Decodes `rest` written as `version` of the chain that ends in `T`, and migrates it.
 fn decode_at<T: Record>(version: u8, rest: &[u8]) -> ModelResult<T> {
     if version == T::VERSION {

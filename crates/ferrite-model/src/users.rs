@@ -551,24 +551,14 @@ impl Ferrite {
             };
             let mut users = Vec::new();
             let mut more = false;
-            let mut failed = None;
-            txn.scan(tables::USERS, start, Bound::Unbounded, &mut |_, v| {
+            crate::records::scan_decoded::<UserRecord>(&*txn, tables::USERS, start, &mut |_, u| {
                 if users.len() == max {
                     more = true;
                     return false;
                 }
-                match decode::<UserRecord>(v) {
-                    Ok(u) => users.push(u.info()),
-                    Err(e) => {
-                        failed = Some(e);
-                        return false;
-                    }
-                }
+                users.push(u.info());
                 true
             })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
             let next_marker = if more {
                 users.last().map(|u| user_key(&u.name))
             } else {
@@ -822,21 +812,17 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let mut plain = Vec::new();
-                let mut failed = None;
-                txn.scan(tables::ACCESS_KEYS, Bound::Unbounded, Bound::Unbounded, &mut |k, v| {
-                    match decode::<AccessKeyRecord>(v) {
-                        Ok(rec) if matches!(rec.secret, StoredSecret::Plain(_)) => plain.push((k.to_vec(), rec)),
-                        Ok(_) => {}
-                        Err(e) => {
-                            failed = Some(e);
-                            return false;
+                crate::records::scan_decoded::<AccessKeyRecord>(
+                    &*txn,
+                    tables::ACCESS_KEYS,
+                    Bound::Unbounded,
+                    &mut |k, rec| {
+                        if matches!(rec.secret, StoredSecret::Plain(_)) {
+                            plain.push((k.to_vec(), rec));
                         }
-                    }
-                    true
-                })?;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
+                        true
+                    },
+                )?;
                 for (id, mut rec) in plain.iter().cloned() {
                     let key_id = String::from_utf8(id.clone())
                         .map_err(|_| ModelError::Corrupt("an access key id that is not text".into()))?;

@@ -362,7 +362,46 @@ async fn sse_kms_multipart_uploads_and_copies() {
         .await
         .unwrap();
     assert_eq!(out.ssekms_key_id(), Some(arn.as_str()));
+    // SSE-KMS -> SSE-C and back.
+    let ck = B64.encode([8u8; 32]);
+    let ck_md5 = B64.encode(<md5::Md5 as md5::Digest>::digest([8u8; 32]));
+    c.copy_object()
+        .bucket("kms")
+        .key("kms-to-c")
+        .copy_source("kms/plain-to-kms")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("kms")
+        .key("kms-to-c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&ck)
+        .sse_customer_key_md5(&ck_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.ssekms_key_id(), None);
+    assert_eq!(read_all(got).await, b"plain source");
+    let out = c
+        .copy_object()
+        .bucket("kms")
+        .key("c-to-kms")
+        .copy_source("kms/kms-to-c")
+        .copy_source_sse_customer_algorithm("AES256")
+        .copy_source_sse_customer_key(&ck)
+        .copy_source_sse_customer_key_md5(&ck_md5)
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
     for (key, want) in [
+        ("c-to-kms", b"plain source".to_vec()),
         ("plain-to-kms", b"plain source".to_vec()),
         ("kms-to-s3", whole.clone()),
         ("s3-to-kms", whole.clone()),
