@@ -65,6 +65,11 @@ fn upload_checksum_type(u: &UploadInfo) -> Option<ChecksumType> {
     u.checksum_algorithm.map(|_| checksum_type_of(!u.checksum_full_object))
 }
 
+/// SSE-C's echo of a multipart answer (`sse_c::echo`).
+fn sse_c_echo(info: Option<&ferrite_model::SseInfo>, h: crate::sse_c::Headers<'_>) -> (Option<String>, Option<String>) {
+    crate::sse_c::echo(info.map(|e| e.algorithm), h)
+}
+
 impl FerriteS3 {
     /// An upload's owner and initiator: the principal that created it.
     fn owner_initiator(&self, id: &str) -> (Owner, Initiator) {
@@ -451,8 +456,4 @@ mod properties {
             }
         }
     }
-}
-
-fn sse_c_echo(info: Option<&ferrite_model::SseInfo>, h: crate::sse_c::Headers<'_>) -> (Option<String>, Option<String>) {
-    crate::sse_c::echo(info.map(|e| e.algorithm), h)
 }

@@ -263,7 +263,7 @@ enum Source {
     SealedBlob(Arc<dyn BlobReader>, Box<ChunkCipher>, u64),
     /// The pieces of a multipart object's segments to read, the first one already
     /// open, all of them leased; with the data key and encryption if they are sealed.
-    Segments(Vec<Piece>, Arc<dyn BlobReader>, Lease, Option<(Key, Encryption)>),
+    Segments(Vec<Piece>, Arc<dyn BlobReader>, Lease, Option<Box<(Key, Encryption)>>),
 }
 
 /// The version a read addresses (the current one when `version` is `None`), if the
@@ -543,7 +543,7 @@ impl Ferrite {
                                     Some(piece) => inner
                                         .blobs
                                         .open(blob_id(&piece.blob))?
-                                        .map(|r| Source::Segments(needed, Arc::from(r), lease, sealed)),
+                                        .map(|r| Source::Segments(needed, Arc::from(r), lease, sealed.map(Box::new))),
                                 }
                             }
                         }
@@ -564,7 +564,7 @@ impl Ferrite {
                         sealed_blob_stream(self.inner.clone(), reader, span, span.opener(*cipher))
                     }
                     Source::Segments(pieces, first, lease, sealed) => {
-                        segments_stream(self.inner.clone(), pieces, first, lease, sealed)
+                        segments_stream(self.inner.clone(), pieces, first, lease, sealed.map(|b| *b))
                     }
                 };
                 let body = ObjectBody {
