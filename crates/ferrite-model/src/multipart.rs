@@ -180,6 +180,18 @@ fn info(key: &str, id: &[u8; 16], u: &UploadRecord) -> UploadInfo {
     }
 }
 
+/// Checks the SSE-C key a part or a Complete sent against the upload's: another key
+/// is a bad request (400 InvalidArgument, the key decides nothing about access here),
+/// unlike a read with a wrong key (403).
+fn check_upload_key(encryption: Option<&Encryption>, customer: Option<&crate::sse::CustomerKey>) -> ModelResult<()> {
+    crate::sse::check_customer_key(encryption, customer).map_err(|e| match e {
+        ModelError::WrongCustomerKey => ModelError::InvalidArgument(
+            "The provided encryption parameters did not match the ones used originally.".into(),
+        ),
+        other => other,
+    })
+}
+
 fn part_info(part_number: u32, p: &PartRecord, encryption: Option<SseInfo>) -> PartInfo {
     PartInfo {
         part_number,
@@ -338,13 +350,16 @@ impl Ferrite {
     }
 
     /// What a part of an upload encrypted as `encryption` is sealed with, given the
-    /// SSE-C key the part request sent (the upload's own, for an SSE-C upload).
+    /// SSE-C key the part request sent (the upload's own, for an SSE-C upload; another
+    /// is 400 InvalidArgument).
     pub(crate) async fn part_sealing(
         &self,
         encryption: Option<&Encryption>,
         customer: Option<&crate::sse::CustomerKey>,
     ) -> ModelResult<Option<NewEncryption>> {
-        crate::sse::check_customer_key(encryption, customer)?;
+        // A part sent with another SSE-C key than its upload's is a bad request (the
+        // key decides nothing about access here), unlike a read with a wrong key.
+        check_upload_key(encryption, customer)?;
         let Some(e) = encryption.cloned() else {
             return Ok(None);
         };
@@ -481,7 +496,7 @@ impl Ferrite {
                 }
                 let upload = get_upload(&*txn, b.id, &key, &id)?;
                 if req.sse_customer_key.is_some() {
-                    crate::sse::check_customer_key(upload.encryption.as_ref(), req.sse_customer_key.as_ref())?;
+                    check_upload_key(upload.encryption.as_ref(), req.sse_customer_key.as_ref())?;
                 }
                 let stored: std::collections::HashMap<u32, PartRecord> = all_parts(&*txn, &id)?.into_iter().collect();
                 let mut record = assemble(&upload, &stored, &req)?;
