@@ -101,6 +101,28 @@ run get-4k-sse --op get --size 4KiB --concurrency 16 --objects 5000 --bucket fer
 # operation per object. Reported against plaintext like SSE-S3.
 run put-4k-kms --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-kms --sse-kms
 run get-4k-kms --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-kms --sse-kms
+# With BENCH_PAIR_ROUNDS=N the plain, SSE-S3 and SSE-KMS 4 KiB variants run N-1 more
+# rounds, alternated (the order flipped every round; PUTs into a bucket of the round,
+# GETs reading round 1's objects again); the ratios are taken over all rounds.
+for round in $(seq 2 "$pair_rounds"); do
+  order="sse plain kms"
+  [ $((round % 2)) = 0 ] && order="kms plain sse"
+  for op in put get; do
+    for v in $order; do
+      case $v in
+        plain) name=$op-4k bucket=ferrite-bench extra=() ;;
+        sse) name=$op-4k-sse bucket=ferrite-bench-sse extra=(--sse) ;;
+        kms) name=$op-4k-kms bucket=ferrite-bench-kms extra=(--sse-kms) ;;
+      esac
+      if [ "$op" = put ]; then
+        run "$name" --file "$name.r$round" --op put --size 4KiB --concurrency 16 --bucket "$bucket-put-r$round" "${extra[@]}"
+      else
+        run "$name" --file "$name.r$round" --op get --size 4KiB --concurrency 16 --objects 5000 --no-prepare \
+          --bucket "$bucket" "${extra[@]}"
+      fi
+    done
+  done
+done
 # The same two as a user (made with `ferrite admin`, in a bucket of its own): the cost
 # of looking up a user's key and authorizing every request (root skips the lookup).
 # The goal is within 3% of root's throughput.
@@ -304,22 +326,31 @@ for r in results:
         f"{l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.1f} | {r['errors']} | {cpu} | {floor} |"
     )
 by_name = {r["label"]: r for r in results}
-# SSE-S3 against plaintext, measured in the same run (goal: >= 0.90 of plaintext,
-# and the server's peak RSS under 150 MiB).
+# SSE-S3 and SSE-KMS against plaintext, measured in the same run, over every round
+# of the pair (goal: >= 0.90 of plaintext, and the server's peak RSS under 150 MiB).
+def all_rounds(name):
+    files = [name] + [f"{name}.r{k}" for k in range(2, 1000)]
+    return [load(f) for f in files if os.path.exists(os.path.join(runs, f + ".json"))]
+
+
 for op in ("put-4k", "get-4k", "put-64m", "get-64m"):
-    base, sse = by_name.get(op), by_name.get(op + "-sse")
-    if base and sse and base["ops_per_sec"] > 0:
-        ratio = sse["ops_per_sec"] / base["ops_per_sec"]
+    base = all_rounds(op)
+    for suffix, what in (("-sse", "SSE-S3"), ("-kms", "SSE-KMS (bucket key)")):
+        enc = all_rounds(op + suffix)
+        n = min(len(base), len(enc))
+        if n == 0 or sum(r["ops_per_sec"] for r in base[:n]) <= 0:
+            continue
+        ratio = sum(r["ops_per_sec"] for r in enc[:n]) / sum(r["ops_per_sec"] for r in base[:n])
         cpu = ""
-        if base.get("server_cpu_us_per_op") and sse.get("server_cpu_us_per_op"):
-            cpu = (f"; server CPU per op {sse['server_cpu_us_per_op']:.1f} us vs "
-                   f"{base['server_cpu_us_per_op']:.1f} us")
-        lines.append(f"\n{op} with SSE-S3: {ratio:.3f} of the plaintext throughput (goal: >= 0.90){cpu}")
-for op in ("put-4k", "get-4k"):
-    base, kms = by_name.get(op), by_name.get(op + "-kms")
-    if base and kms and base["ops_per_sec"] > 0:
-        ratio = kms["ops_per_sec"] / base["ops_per_sec"]
-        lines.append(f"{op} with SSE-KMS (bucket key): {ratio:.3f} of the plaintext throughput (goal, as SSE-S3: >= 0.90)")
+        b_ops, e_ops = sum(r["ops"] for r in base[:n]), sum(r["ops"] for r in enc[:n])
+        if all(r.get("server_cpu_us_per_op") for r in base[:n] + enc[:n]) and b_ops and e_ops:
+            b_cpu = sum(r["server_cpu_us_per_op"] * r["ops"] for r in base[:n]) / b_ops
+            e_cpu = sum(r["server_cpu_us_per_op"] * r["ops"] for r in enc[:n]) / e_ops
+            cpu = f"; server CPU per op {e_cpu:.1f} us vs {b_cpu:.1f} us"
+        lines.append(f"\n{op} with {what}: {ratio:.3f} of the plaintext throughput over {n} round(s) (goal: >= 0.90){cpu}")
+        if n > 1:
+            lines.append(f"- by round (ops/s): plain " + ", ".join(f"{r['ops_per_sec']:.0f}" for r in base[:n])
+                         + f"; {what} " + ", ".join(f"{r['ops_per_sec']:.0f}" for r in enc[:n]))
 if any(r["label"].endswith("-sse") for r in results):
     lines.append(f"Peak RSS over the suite: {int(rss_kib) / 1024:.1f} MiB (goal with SSE: < 150 MiB)")
 for op in ("put-4k", "get-4k"):
