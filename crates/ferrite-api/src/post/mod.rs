@@ -628,7 +628,7 @@ mod tests {
     #[test]
     fn duplicate_fields_and_unknown_amz_fields_are_refused() {
         assert!(Form::new(vec![("key".into(), "a".into()), ("KEY".into(), "b".into())]).is_err());
-        let f = form(&[("x-amz-server-side-encryption-aws-kms-key-id", "alias/k")]);
+        let f = form(&[("x-amz-object-lock-mode", "GOVERNANCE")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),
             &S3ErrorCode::NotImplemented
@@ -637,6 +637,16 @@ mod tests {
             form(&[("x-amz-server-side-encryption", "AES256")])
                 .refuse_unimplemented()
                 .is_ok()
+        );
+        assert!(
+            form(&[
+                ("x-amz-server-side-encryption", "aws:kms"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "alias/k"),
+                ("x-amz-server-side-encryption-context", "e30="),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+            ])
+            .refuse_unimplemented()
+            .is_ok()
         );
         let f = form(&[("tagging", "<Tagging/>")]);
         assert_eq!(
