@@ -141,6 +141,37 @@ impl Ferrite {
         .await
     }
 
+    /// [`Ferrite::check_object_access`] for a write that may be sealed: also settles
+    /// the encryption it gets (`asked`, else the bucket's default) and, for SSE-KMS,
+    /// finds its KMS key, all in one read (`None` when that is the default key, not
+    /// made yet).
+    pub(crate) async fn check_write_access(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        op: Operation,
+        asked: Option<&crate::sse::SseRequest>,
+    ) -> ModelResult<crate::sse::WriteSealing> {
+        let (caller, inner) = (caller.clone(), self.inner.clone());
+        let (bucket, key, asked) = (bucket.to_string(), key.to_string(), asked.cloned());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = crate::access::bucket_for_key(&*txn, &bucket, &key, &caller, op)?;
+            let wanted = crate::sse::SseRequest::wanted(asked.as_ref(), b.encryption)?;
+            let kms_key = match &wanted {
+                Some(crate::sse::SseRequest::Kms(k)) => crate::kms::find_for_write(&*txn, k.key.as_deref())?,
+                _ => None,
+            };
+            Ok(crate::sse::WriteSealing {
+                bucket_id: b.id,
+                wanted,
+                kms_key,
+            })
+        })
+        .await
+    }
+
     /// The bucket's region (GetBucketLocation).
     pub async fn bucket_location(&self, caller: &Caller, name: &str) -> ModelResult<String> {
         self.read_bucket(caller, name, Operation::GetBucketLocation, |b| Ok(b.location))

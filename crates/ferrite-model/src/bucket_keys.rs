@@ -198,11 +198,15 @@ impl Ferrite {
         request: &KmsRequest,
         bucket_id: u64,
         key: &str,
+        found: Option<kms::KmsKeyRecord>,
     ) -> ModelResult<NewEncryption> {
         if let Some(json) = &request.context {
             check_context(json).map_err(ModelError::InvalidArgument)?;
         }
-        let kms_key = self.kms_key_for_write(request.key.as_deref()).await?;
+        let kms_key = match found {
+            Some(k) => k,
+            None => self.kms_key_for_write(request.key.as_deref()).await?,
+        };
         let (sealing, bucket_key) = if request.bucket_key == Some(true) {
             let (id, k) = self.bucket_key(bucket_id, &kms_key).await?;
             (k, Some(id))

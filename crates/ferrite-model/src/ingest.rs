@@ -154,14 +154,16 @@ impl Ferrite {
         // Refuse what can be refused before reading the body.
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;
-        let (bucket_id, default) = self
-            .check_object_access(caller, bucket, key, Operation::PutObject)
-            .await?;
         // What the request asks for, else the bucket's default encryption.
-        let wanted = crate::sse::SseRequest::wanted(put.encryption.as_ref(), default)?;
-        let encryption = match &wanted {
+        let sealing = self
+            .check_write_access(caller, bucket, key, Operation::PutObject, put.encryption.as_ref())
+            .await?;
+        let encryption = match &sealing.wanted {
             None => None,
-            Some(request) => Some(self.new_encryption(request, bucket_id, key).await?),
+            Some(request) => Some(
+                self.new_encryption(request, sealing.bucket_id, key, sealing.kms_key)
+                    .await?,
+            ),
         };
         let staged = self
             .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption)

@@ -747,6 +747,19 @@ pub(crate) fn find_usable(txn: &dyn ReadTxn, spec: &str) -> ModelResult<KmsKeyRe
     Ok(key)
 }
 
+/// The usable key an SSE-KMS write names (`None`: the default key), or `None` when
+/// that is the default key and it is not made yet.
+pub(crate) fn find_for_write(txn: &dyn ReadTxn, spec: Option<&str>) -> ModelResult<Option<KmsKeyRecord>> {
+    let spec = spec.unwrap_or(DEFAULT_S3_ALIAS);
+    match find_usable(txn, spec) {
+        Err(ModelError::Kms {
+            exception: KmsException::NotFoundException,
+            ..
+        }) if spec == DEFAULT_S3_ALIAS => Ok(None),
+        other => other.map(Some),
+    }
+}
+
 /// The key by id if it may be used to decrypt, without opening its material (errors
 /// as [`key_for_decrypt`]).
 pub(crate) fn usable_by_id(txn: &dyn ReadTxn, key_id: &str) -> ModelResult<KmsKeyRecord> {

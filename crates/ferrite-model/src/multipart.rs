@@ -302,14 +302,21 @@ impl Ferrite {
         let root_id = self.inner.opts.root_canonical_id.clone();
         // The data key is made once, outside the job: a re-run stores the same one.
         // What the request asks for, else the bucket's default encryption.
-        let (bucket_id, default) = self
-            .check_object_access(&caller, bucket, key, Operation::CreateMultipartUpload)
+        let sealing = self
+            .check_write_access(
+                &caller,
+                bucket,
+                key,
+                Operation::CreateMultipartUpload,
+                new.encryption.as_ref(),
+            )
             .await?;
-        let wanted = crate::sse::SseRequest::wanted(new.encryption.as_ref(), default)?;
-        let (encryption, _pin) = match &wanted {
+        let (encryption, _pin) = match &sealing.wanted {
             None => (None, None),
             Some(request) => {
-                let new = self.new_encryption(request, bucket_id, key).await?;
+                let new = self
+                    .new_encryption(request, sealing.bucket_id, key, sealing.kms_key)
+                    .await?;
                 (Some(new.record), new.pin)
             }
         };

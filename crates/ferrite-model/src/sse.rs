@@ -132,6 +132,16 @@ pub enum SseRequest {
     Kms(KmsRequest),
 }
 
+/// What a write is sealed as, settled with its access check
+/// ([`crate::Ferrite::check_write_access`]).
+pub(crate) struct WriteSealing {
+    pub bucket_id: u64,
+    pub wanted: Option<SseRequest>,
+    /// The KMS key of an SSE-KMS write, found by the same read (`None`: not found
+    /// there, the default key still to be made).
+    pub kms_key: Option<crate::kms::KmsKeyRecord>,
+}
+
 /// What an SSE-KMS write asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct KmsRequest {
@@ -690,18 +700,20 @@ impl crate::Ferrite {
 
     /// A fresh data key for a body written to `key` in the bucket `bucket_id`, as
     /// `request` asks.
+    /// (`kms_key`: an SSE-KMS write's key, when already found.)
     pub(crate) async fn new_encryption(
         &self,
         request: &SseRequest,
         bucket_id: u64,
         key: &str,
+        kms_key: Option<crate::kms::KmsKeyRecord>,
     ) -> ModelResult<NewEncryption> {
         let provider = match request {
             SseRequest::S3 => self.inner.keys.provider()?,
             SseRequest::Customer(k) => {
                 return NewEncryption::new(DataKeySealer::Customer(k), request.algorithm(), bucket_id, key);
             }
-            SseRequest::Kms(kms) => return self.new_kms_encryption(kms, bucket_id, key).await,
+            SseRequest::Kms(kms) => return self.new_kms_encryption(kms, bucket_id, key, kms_key).await,
         };
         // Pinned before sealing, so that a rotation's retirement, which waits for the
         // pins of older versions, can never miss this write; a rotation in between
