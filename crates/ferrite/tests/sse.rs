@@ -759,31 +759,8 @@ async fn copies_of_an_encrypted_object() {
 }
 
 /// A default-encryption configuration of one rule.
-fn encryption_config(
-    algorithm: ServerSideEncryption,
-    kms_key: Option<&str>,
-) -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
-    use aws_sdk_s3::types::{
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
-    ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(algorithm)
-                        .set_kms_master_key_id(kms_key.map(String::from))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
-
 fn sse_s3_config() -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
-    encryption_config(ServerSideEncryption::Aes256, None)
+    encryption_config(ServerSideEncryption::Aes256, None, false)
 }
 
 /// Default bucket encryption: Put/Get/DeleteBucketEncryption as AWS answers them,
@@ -893,7 +870,7 @@ async fn bucket_default_encryption() {
 
     // A dual-layer SSE-KMS default is not built; a KMS key with AES256 is what AWS
     // refuses. (SSE-KMS defaults: tests/sse_kms.rs.)
-    let kms = encryption_config(ServerSideEncryption::AwsKmsDsse, Some("alias/k"));
+    let kms = encryption_config(ServerSideEncryption::AwsKmsDsse, Some("alias/k"), false);
     let e = c
         .put_bucket_encryption()
         .bucket("plain")
@@ -902,7 +879,7 @@ async fn bucket_default_encryption() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "NotImplemented");
-    let aes_with_key = encryption_config(ServerSideEncryption::Aes256, Some("alias/k"));
+    let aes_with_key = encryption_config(ServerSideEncryption::Aes256, Some("alias/k"), false);
     let e = c
         .put_bucket_encryption()
         .bucket("plain")

@@ -480,27 +480,6 @@ async fn an_sse_c_part_sent_again_keeps_its_etag() {
     assert_eq!(read_all(got).await, body);
 }
 
-fn kms_default(key: Option<&str>, bucket_key: bool) -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
-    use aws_sdk_s3::types::{
-        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
-    ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(
-                    ServerSideEncryptionByDefault::builder()
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .set_kms_master_key_id(key.map(String::from))
-                        .build()
-                        .unwrap(),
-                )
-                .bucket_key_enabled(bucket_key)
-                .build(),
-        )
-        .build()
-        .unwrap()
-}
-
 /// An SSE-KMS bucket default encrypts every write that asks for nothing under its key;
 /// with BucketKeyEnabled, a bucket key seals the data keys: ten writes and ten reads
 /// make one KMS operation instead of twenty (`/metrics`).
@@ -513,7 +492,11 @@ async fn bucket_defaults_and_bucket_keys_cut_kms_operations() {
         c.create_bucket().bucket(bucket).send().await.unwrap();
         c.put_bucket_encryption()
             .bucket(bucket)
-            .server_side_encryption_configuration(kms_default(Some("alias/app"), bucket_key))
+            .server_side_encryption_configuration(encryption_config(
+                ServerSideEncryption::AwsKms,
+                Some("alias/app"),
+                bucket_key,
+            ))
             .send()
             .await
             .unwrap();

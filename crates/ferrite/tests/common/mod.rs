@@ -529,3 +529,29 @@ pub fn kms_client(server: &Server, access_key: &str, secret_key: &str) -> aws_sd
         .build();
     aws_sdk_kms::Client::from_conf(conf)
 }
+
+/// A default-encryption configuration of one rule (PutBucketEncryption).
+pub fn encryption_config(
+    algorithm: aws_sdk_s3::types::ServerSideEncryption,
+    kms_key: Option<&str>,
+    bucket_key: bool,
+) -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(algorithm)
+                        .set_kms_master_key_id(kms_key.map(String::from))
+                        .build()
+                        .unwrap(),
+                )
+                .bucket_key_enabled(bucket_key)
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
