@@ -241,6 +241,20 @@ run put-64m --op put --size 64MiB --concurrency 4
 run get-64m --op get --size 64MiB --concurrency 4 --objects 8
 run put-64m-sse --op put --size 64MiB --concurrency 4 --bucket ferrite-bench-sse64 --sse
 run get-64m-sse --op get --size 64MiB --concurrency 4 --objects 8 --bucket ferrite-bench-sse64 --sse
+# More rounds of the 64 MiB GETs, alternated (BENCH_PAIR_ROUNDS, as above; the PUTs
+# are not repeated: each writes gigabytes).
+for round in $(seq 2 "$pair_rounds"); do
+  order="get-64m-sse get-64m"
+  [ $((round % 2)) = 0 ] && order="get-64m get-64m-sse"
+  for name in $order; do
+    case $name in
+      get-64m) bucket=ferrite-bench extra=() ;;
+      *) bucket=ferrite-bench-sse64 extra=(--sse) ;;
+    esac
+    run "$name" --file "$name.r$round" --op get --size 64MiB --concurrency 4 --objects 8 --no-prepare \
+      --bucket "$bucket" "${extra[@]}"
+  done
+done
 run multipart-256m --op multipart-put --size 256MiB --part-size 16MiB --concurrency 4
 run list-100k --op list --concurrency 4 --list-objects 100000 --bucket ferrite-bench-list
 run mixed-64k --op mixed --size 64KiB --concurrency 16 --objects 2000 --bucket ferrite-bench-mixed
