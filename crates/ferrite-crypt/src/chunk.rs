@@ -276,9 +276,22 @@ impl Opener {
     /// does not end on a chunk boundary, a chunk past the span, and a chunk that does
     /// not authenticate are errors.
     pub fn open(&mut self, buf: &mut [u8]) -> Result<usize, CryptError> {
+        let mut written = 0;
+        for part in self.open_in_place(buf)? {
+            let len = part.len();
+            buf.copy_within(part, written);
+            written += len;
+        }
+        Ok(written)
+    }
+
+    /// Like [`Opener::open`], without moving the plaintext together: returns where in
+    /// `buf` each opened chunk's share of the range lies, in order (a reader can send
+    /// those pieces as they are, saving a copy of the body).
+    pub fn open_in_place(&mut self, buf: &mut [u8]) -> Result<Vec<std::ops::Range<usize>>, CryptError> {
         let chunk = CHUNK as u64;
         let mut read = 0; // sealed bytes consumed
-        let mut written = 0; // plaintext bytes kept
+        let mut parts = Vec::with_capacity(buf.len() / (CHUNK + TAG) + 1);
         while read < buf.len() {
             if self.next >= self.span.chunks {
                 return Err(CryptError::Length);
@@ -297,13 +310,14 @@ impl Opener {
             let skip = self.skip.min(plain as u64) as usize;
             self.skip -= skip as u64;
             let keep = ((plain - skip) as u64).min(self.remaining) as usize;
-            buf.copy_within(read + skip..read + skip + keep, written);
-            written += keep;
+            if keep > 0 {
+                parts.push(read + skip..read + skip + keep);
+            }
             self.remaining -= keep as u64;
             read = sealed_end;
             self.next += 1;
         }
-        Ok(written)
+        Ok(parts)
     }
 
     /// Plaintext bytes of the range not yet opened.

@@ -953,19 +953,21 @@ fn sealed_blob_stream(
     let start = (reader, span.offset, span.offset + span.len, opener, inner);
     let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner)| async move {
         if pos >= end {
-            return Ok(None);
+            return Ok::<_, io::Error>(None);
         }
         let n = SEALED_READ.min(end - pos) as usize;
         let r = reader.clone();
         let counter = inner.clone();
-        let (chunk, opener) = tokio::task::spawn_blocking(move || -> io::Result<(Vec<u8>, Opener)> {
+        let (pieces, opener) = tokio::task::spawn_blocking(move || -> io::Result<(Vec<Bytes>, Opener)> {
             let mut opener = opener;
             let mut buf = vec![0u8; n];
             read_exact_at(&*r, pos, &mut buf)?;
-            match opener.open(&mut buf) {
-                Ok(k) => {
-                    buf.truncate(k);
-                    Ok((buf, opener))
+            match opener.open_in_place(&mut buf) {
+                // Each chunk's plaintext is sent where it was opened: no copy to
+                // close the gaps the tags leave.
+                Ok(parts) => {
+                    let buf = Bytes::from(buf);
+                    Ok((parts.into_iter().map(|p| buf.slice(p)).collect(), opener))
                 }
                 Err(e) => {
                     counter.note_tampered();
@@ -975,9 +977,10 @@ fn sealed_blob_stream(
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Some((Bytes::from(chunk), (reader, pos + n as u64, end, opener, inner))))
+        let pieces = futures::stream::iter(pieces.into_iter().map(Ok::<_, io::Error>));
+        Ok(Some((pieces, (reader, pos + n as u64, end, opener, inner))))
     });
-    Box::pin(stream)
+    Box::pin(stream.try_flatten())
 }
 
 fn read_exact_at(r: &dyn BlobReader, pos: u64, buf: &mut [u8]) -> io::Result<()> {
