@@ -166,6 +166,28 @@ pub(crate) fn kms_sealing_key(inner: &Inner, txn: &dyn ReadTxn, kek: &Kek) -> Mo
     Ok(opened)
 }
 
+/// Deletes the bucket keys of a bucket being deleted (empty by then: nothing they
+/// sealed is left). Bucket ids are never reused, so the in-memory maps' entries for
+/// it are never asked for again.
+pub(crate) fn forget(txn: &mut dyn ferrite_store::WriteTxn, bucket_id: u64) -> ModelResult<()> {
+    let mut ids = Vec::new();
+    crate::records::scan_decoded::<BucketKeyRecord>(
+        &*txn,
+        tables::BUCKET_KEYS,
+        std::ops::Bound::Unbounded,
+        &mut |k, rec| {
+            if rec.bucket_id == bucket_id {
+                ids.push(k.to_vec());
+            }
+            true
+        },
+    )?;
+    for id in ids {
+        txn.delete(tables::BUCKET_KEYS, &id)?;
+    }
+    Ok(())
+}
+
 /// Checks an encryption context as `x-amz-server-side-encryption-context` gives it
 /// (decoded from base64): a JSON object whose values are strings, at most
 /// [`MAX_CONTEXT`] bytes.
@@ -317,5 +339,35 @@ mod tests {
         }
         assert_eq!(cache.opened.lock().unwrap().len(), 1);
         assert!(format!("{cache:?}").starts_with("BucketKeyCache"));
+    }
+
+    #[test]
+    fn a_deleted_buckets_keys_go_with_it() {
+        use ferrite_store::{MetaStore, RedbMetaStore};
+        let dir = tempfile::tempdir().unwrap();
+        let meta = RedbMetaStore::open(&dir.path().join("m.redb"), false).unwrap();
+        let mut txn = meta.begin_write().unwrap();
+        for (n, bucket_id) in [(1u8, 7u64), (2, 8), (3, 7)] {
+            let rec = BucketKeyRecord {
+                bucket_id,
+                kms_key_id: "k".into(),
+                sealed: vec![n],
+                created_ms: 0,
+            };
+            txn.put(tables::BUCKET_KEYS, &[n; 16], &encode(&rec)).unwrap();
+        }
+        forget(&mut *txn, 7).unwrap();
+        txn.commit().unwrap();
+        let read = meta.begin_read().unwrap();
+        let left = read
+            .range(
+                tables::BUCKET_KEYS,
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                10,
+            )
+            .unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].0, [2u8; 16]);
     }
 }
