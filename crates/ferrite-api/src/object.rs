@@ -72,8 +72,8 @@ pub(crate) use sse_headers;
 /// SSE-S3, `aws:kms` SSE-KMS; dual-layer SSE-KMS is not built (NotImplemented);
 /// anything else is what AWS calls an unsupported encryption method
 /// (InvalidArgument). SSE-KMS headers without `aws:kms` are refused as AWS refuses
-/// them; a lone `bucket-key-enabled` only matters under an SSE-KMS bucket default,
-/// whose setting then applies.
+/// them; a lone `bucket-key-enabled` says whether an SSE-KMS bucket default uses a
+/// bucket key for this write.
 pub(crate) fn sse_request(h: SseHeaders<'_>) -> S3Result<Option<SseRequest>> {
     let kms_only = || {
         invalid_argument(
@@ -82,7 +82,11 @@ pub(crate) fn sse_request(h: SseHeaders<'_>) -> S3Result<Option<SseRequest>> {
     };
     match h.sse {
         None if h.kms_key_id.is_some() || h.context.is_some() => Err(kms_only()),
-        None => Ok(h.customer.map(SseRequest::Customer)),
+        None => Ok(match (h.customer, h.bucket_key) {
+            (Some(k), _) => Some(SseRequest::Customer(k)),
+            (None, Some(bucket_key)) => Some(SseRequest::Default { bucket_key }),
+            (None, None) => None,
+        }),
         Some(_) if h.customer.is_some() => Err(invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
         )),

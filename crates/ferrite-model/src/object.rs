@@ -627,7 +627,7 @@ impl Ferrite {
         // default; with neither it keeps the source's (but for SSE-C: the customer's
         // key was given to read the source, not to seal the copy).
         let needs_default = match &req.encryption {
-            None => true,
+            None | Some(SseRequest::Default { .. }) => true,
             Some(SseRequest::Kms(k)) => k.bucket_key.is_none(),
             Some(_) => false,
         };
@@ -706,7 +706,7 @@ impl Ferrite {
                     && src_sel.is_none()
                     && matches!(req.directive, MetadataDirective::Copy)
                     && !class_changes
-                    && req.encryption.is_none()
+                    && matches!(req.encryption, None | Some(SseRequest::Default { .. }))
                 {
                     return Err(ModelError::CopyToSelfUnchanged);
                 }

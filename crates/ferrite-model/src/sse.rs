@@ -130,6 +130,10 @@ pub enum SseRequest {
     Customer(CustomerKey),
     /// `x-amz-server-side-encryption: aws:kms`: a key of the built-in KMS.
     Kms(KmsRequest),
+    /// No encryption asked, but `x-amz-server-side-encryption-bucket-key-enabled`:
+    /// the bucket's default, using a bucket key or not as this says when that default
+    /// is SSE-KMS.
+    Default { bucket_key: bool },
 }
 
 /// What a write is sealed as, settled with its access check
@@ -179,14 +183,6 @@ impl SseInfo {
 }
 
 impl SseRequest {
-    pub fn algorithm(&self) -> EncryptionAlgorithm {
-        match self {
-            SseRequest::S3 => EncryptionAlgorithm::SseS3,
-            SseRequest::Customer(_) => EncryptionAlgorithm::SseC,
-            SseRequest::Kms(_) => EncryptionAlgorithm::SseKms,
-        }
-    }
-
     /// What a write asking for nothing gets from the bucket's default.
     pub(crate) fn from_default(default: BucketEncryption) -> ModelResult<SseRequest> {
         match default.algorithm {
@@ -224,6 +220,9 @@ impl SseRequest {
         default: Option<BucketEncryption>,
     ) -> ModelResult<Option<SseRequest>> {
         match asked {
+            Some(&SseRequest::Default { bucket_key }) => default
+                .map(|d| SseRequest::from_default(BucketEncryption { bucket_key, ..d }))
+                .transpose(),
             Some(a) => Ok(Some(a.clone().with_default(default.as_ref()))),
             None => default.map(SseRequest::from_default).transpose(),
         }
@@ -240,7 +239,7 @@ impl SseRequest {
                 Kek::Customer { salt, fingerprint } => k.0.matches(salt, fingerprint),
                 Kek::Master { .. } | Kek::Kms { .. } => false,
             },
-            (SseRequest::Kms(_), _) => false,
+            (SseRequest::Kms(_) | SseRequest::Default { .. }, _) => false,
             (_, None) => false,
         }
     }
@@ -711,9 +710,14 @@ impl crate::Ferrite {
         let provider = match request {
             SseRequest::S3 => self.inner.keys.provider()?,
             SseRequest::Customer(k) => {
-                return NewEncryption::new(DataKeySealer::Customer(k), request.algorithm(), bucket_id, key);
+                return NewEncryption::new(DataKeySealer::Customer(k), EncryptionAlgorithm::SseC, bucket_id, key);
             }
             SseRequest::Kms(kms) => return self.new_kms_encryption(kms, bucket_id, key, kms_key).await,
+            SseRequest::Default { .. } => {
+                return Err(ModelError::Internal(
+                    "a write's encryption was not settled against its bucket's default".into(),
+                ));
+            }
         };
         // Pinned before sealing, so that a rotation's retirement, which waits for the
         // pins of older versions, can never miss this write; a rotation in between
@@ -722,7 +726,7 @@ impl crate::Ferrite {
             let pin = self.inner.seal_pins.pin(&provider.current());
             let mut new = NewEncryption::new(
                 DataKeySealer::Provider(&**provider),
-                request.algorithm(),
+                EncryptionAlgorithm::SseS3,
                 bucket_id,
                 key,
             )?;
@@ -942,5 +946,43 @@ mod tests {
         assert!(!SseRequest::Kms(KmsRequest::default()).satisfied_by(Some(&new.record)));
         // An SSE-KMS record is neither SSE-C nor needs a customer key.
         assert!(check_customer_key(Some(&new.record), None).is_ok());
+    }
+
+    #[test]
+    fn a_lone_bucket_key_choice_applies_to_an_sse_kms_default_only() {
+        let kms_default = BucketEncryption {
+            algorithm: EncryptionAlgorithm::SseKms,
+            kms_key_id: Some("alias/app".into()),
+            bucket_key: true,
+        };
+        let lone_off = SseRequest::Default { bucket_key: false };
+        assert_eq!(
+            SseRequest::wanted(Some(&lone_off), Some(kms_default.clone())).unwrap(),
+            Some(SseRequest::Kms(KmsRequest {
+                key: Some("alias/app".into()),
+                context: None,
+                bucket_key: Some(false),
+            }))
+        );
+        let s3_default = BucketEncryption {
+            algorithm: EncryptionAlgorithm::SseS3,
+            kms_key_id: None,
+            bucket_key: false,
+        };
+        let lone_on = SseRequest::Default { bucket_key: true };
+        assert_eq!(
+            SseRequest::wanted(Some(&lone_on), Some(s3_default)).unwrap(),
+            Some(SseRequest::S3)
+        );
+        assert_eq!(SseRequest::wanted(Some(&lone_on), None).unwrap(), None);
+        // An aws:kms request without the header takes the default's choice.
+        let asked = SseRequest::Kms(KmsRequest::default());
+        assert_eq!(
+            SseRequest::wanted(Some(&asked), Some(kms_default)).unwrap(),
+            Some(SseRequest::Kms(KmsRequest {
+                bucket_key: Some(true),
+                ..KmsRequest::default()
+            }))
+        );
     }
 }

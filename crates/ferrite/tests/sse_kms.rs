@@ -550,6 +550,25 @@ async fn bucket_defaults_and_bucket_keys_cut_kms_operations() {
         .await
         .unwrap();
     assert_eq!(put.bucket_key_enabled(), None);
+    // So may the header alone, under the bucket's SSE-KMS default, either way.
+    for (bucket, bucket_key) in [("keyed", false), ("direct", true)] {
+        let put = c
+            .put_object()
+            .bucket(bucket)
+            .key("lone-header")
+            .bucket_key_enabled(bucket_key)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            put.server_side_encryption(),
+            Some(&ServerSideEncryption::AwsKms),
+            "{bucket}"
+        );
+        assert_eq!(put.ssekms_key_id(), Some(arn.as_str()));
+        assert_eq!(put.bucket_key_enabled(), bucket_key.then_some(true), "{bucket}");
+    }
     // A restart: the bucket key is opened once (one Decrypt), then kept.
     let mut server = server;
     assert!(server.terminate().success());
