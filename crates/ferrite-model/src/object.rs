@@ -690,6 +690,11 @@ impl Ferrite {
                 // The source read before may have been replaced since: sharing its
                 // data is right only if it still is what was decided on.
                 check_customer_key(src.encryption.as_ref(), req.source_conditions.sse_customer_key.as_ref())?;
+                // A copy of SSE-KMS data needs its KMS key usable, as reading it would
+                // (AWS's copy decrypts): a disabled key refuses the copy.
+                if let Some(crate::sse::Kek::Kms { key_arn, .. }) = src.encryption.as_ref().map(|e| &e.data_key.kek) {
+                    crate::kms::usable_by_id(&*txn, crate::sse::Kek::kms_key_id(key_arn))?;
+                }
                 if !copy_shares_data(wanted.as_ref(), src.encryption.as_ref()) {
                     return Err(ModelError::Internal(
                         "the copy source's encryption changed during the copy; retry".into(),

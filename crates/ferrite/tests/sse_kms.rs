@@ -204,6 +204,16 @@ async fn a_disabled_key_stops_reads_and_writes_until_enabled() {
     assert_eq!((status(&e), code(&e).as_str()), (400, "KMS.DisabledException"));
     let e = c.head_object().bucket("kms").key("new").send().await.unwrap_err();
     assert_eq!(status(&e), 404, "nothing stored");
+    // A copy needs the key as a read does, even one that would share the sealed data.
+    let e = c
+        .copy_object()
+        .bucket("kms")
+        .key("copy")
+        .copy_source("kms/direct")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (400, "KMS.DisabledException"));
 
     admin_ok(&server, &["kms", "key", "enable", &id]);
     for key in ["direct", "bucket-keyed"] {
