@@ -340,7 +340,11 @@ async fn sse_kms_multipart_uploads_and_copies() {
         .unwrap();
     assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
     assert_eq!(out.ssekms_key_id(), Some(arn.as_str()));
-    assert!(out.ssekms_encryption_context().is_some());
+    assert_eq!(
+        B64.decode(out.ssekms_encryption_context().unwrap()).unwrap(),
+        context.as_bytes(),
+        "a copy answers the context it was sealed with"
+    );
     let out = c
         .copy_object()
         .bucket("kms")
