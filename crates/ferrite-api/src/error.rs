@@ -31,6 +31,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return e;
         }
         ModelError::NoSuchCorsConfiguration => C::NoSuchCORSConfiguration,
+        ModelError::InvalidTag(_) => C::InvalidTag,
+        ModelError::NoSuchTagSet => {
+            let mut e = S3Error::with_message(C::NoSuchTagSet, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
         ModelError::InvalidCors(_) => C::InvalidRequest,
         ModelError::MalformedAcl(_) => {
             return S3Error::with_message(

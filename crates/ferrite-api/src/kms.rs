@@ -416,6 +416,8 @@ fn model_error(e: ModelError) -> KmsError {
         | ModelError::InvalidBucketAclWithObjectOwnership
         | ModelError::OwnershipControlsNotFound
         | ModelError::NoSuchCorsConfiguration
+        | ModelError::InvalidTag(_)
+        | ModelError::NoSuchTagSet
         | ModelError::InvalidCors(_)
         | ModelError::BucketNotEmpty
         | ModelError::MalformedPolicy(_)

@@ -108,6 +108,7 @@ impl FerriteS3 {
             checksum_algorithm,
             checksum_full_object,
             encryption: crate::object::sse_request(crate::object::sse_headers!(input, customer))?,
+            tags: crate::tagging::header_tags(input.tagging.as_deref())?,
         };
         let up = self
             .model

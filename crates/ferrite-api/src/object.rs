@@ -259,6 +259,11 @@ fn parts_count(info: &ObjectInfo, slice: Option<Slice>) -> Option<i32> {
     }
 }
 
+/// `x-amz-tagging-count`: sent only when the version has tags, as AWS.
+fn tag_count(info: &ObjectInfo) -> Option<i32> {
+    (!info.tags.is_empty()).then_some(info.tags.len() as i32)
+}
+
 fn checksum_mode_enabled(mode: Option<&ChecksumMode>) -> bool {
     mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
@@ -287,6 +292,7 @@ impl FerriteS3 {
             if_none_match: input.if_none_match.map(condition_etag),
             if_match: input.if_match.map(condition_etag),
             encryption: sse_request(sse_headers!(input, customer))?,
+            tags: crate::tagging::header_tags(input.tagging.as_deref())?,
         };
         let body = IncomingBody {
             stream: body_stream(input.body),
@@ -390,6 +396,7 @@ impl FerriteS3 {
             bucket_key_enabled: sse.bucket_key,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
+            tag_count: tag_count(&info),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -474,6 +481,10 @@ impl FerriteS3 {
         let mut resp = S3Response::new(output);
         if range.is_some() {
             resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        // AWS answers HEAD with the count too, though its model omits it.
+        if let Some(n) = tag_count(&info) {
+            resp.headers.insert("x-amz-tagging-count", http::HeaderValue::from(n));
         }
         Ok(resp)
     }
@@ -600,7 +611,17 @@ impl FerriteS3 {
         let sse_c = sse_c_headers!(input);
         let customer = sse_c::customer_key(sse_c)?;
         let acl = crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?;
+        // `x-amz-tagging` counts only with REPLACE (with COPY the source's tags are
+        // the copy's, as AWS).
+        let tagging = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
+            None | Some(TaggingDirective::COPY) => ferrite_model::TaggingDirective::Copy,
+            Some(TaggingDirective::REPLACE) => {
+                ferrite_model::TaggingDirective::Replace(crate::tagging::header_tags(input.tagging.as_deref())?)
+            }
+            Some(other) => return Err(invalid_argument(format!("Unknown tagging directive {other:?}"))),
+        };
         let copy = CopyRequest {
+            tagging,
             acl,
             src_bucket,
             src_key,

@@ -1,9 +1,8 @@
 //! Features Ferrite does not implement yet, refused before anything runs. A request
-//! that asks for server-side encryption, Object Lock or object tags must not succeed
-//! without them: the client would believe its data encrypted, locked or tagged. So a
-//! request carrying one of these headers is answered 501 NotImplemented, naming the
-//! header, whatever the operation (the issues that build these features remove their
-//! lines here).
+//! that asks for Object Lock must not succeed without it: the client would believe its
+//! data locked. So a request carrying one of these headers is answered 501
+//! NotImplemented, naming the header, whatever the operation (the issues that build
+//! these features remove their lines here).
 
 use s3s::{S3Error, S3ErrorCode};
 
@@ -12,7 +11,6 @@ const NOT_YET: &[(&str, &str)] = &[
     ("x-amz-object-lock-mode", "Object Lock"),
     ("x-amz-object-lock-retain-until-date", "Object Lock"),
     ("x-amz-object-lock-legal-hold", "Object Lock"),
-    ("x-amz-tagging", "Object tagging"),
 ];
 
 /// Refuses a request that asks for a feature not built yet.
@@ -36,13 +34,10 @@ pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
 }
 
 /// Refuses a POST form field (lower-cased name) that asks for a feature not built yet:
-/// the headers above, and the form's own `tagging` field.
+/// the headers above.
 pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
     if let Some((name, feature)) = NOT_YET.iter().find(|(n, _)| *n == name) {
         return Err(not_yet(feature, name));
-    }
-    if name == "tagging" {
-        return Err(not_yet("Object tagging", "tagging"));
     }
     // The form's encryption fields are the PUT's headers (SSE-S3, SSE-KMS and SSE-C
     // are built); one S3 does not have is refused.

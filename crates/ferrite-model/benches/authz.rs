@@ -52,6 +52,7 @@ fn bench(c: &mut Criterion) {
         object: Some(ObjectFacts {
             owner: &owner,
             acl: None,
+            tags: &[],
         }),
     };
     let long = Resource {
@@ -60,6 +61,7 @@ fn bench(c: &mut Criterion) {
         object: Some(ObjectFacts {
             owner: &owner,
             acl: Some(&acl),
+            tags: &[],
         }),
     };
     let open = Resource {
@@ -68,6 +70,7 @@ fn bench(c: &mut Criterion) {
         object: Some(ObjectFacts {
             owner: &owner,
             acl: Some(&public),
+            tags: &[],
         }),
     };
     let (owner_caller, reader_caller, anon) = (user(&owner), user(&reader), Caller::anonymous());
@@ -145,6 +148,7 @@ fn policies(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
         object: Some(ObjectFacts {
             owner: &user_id,
             acl: None,
+            tags: &[],
         }),
     };
     let put = Resource {

@@ -31,6 +31,7 @@ pub(crate) fn object_facts(o: &ObjectRecord) -> ObjectFacts<'_> {
     ObjectFacts {
         owner: &o.owner,
         acl: o.acl.as_deref(),
+        tags: &o.tags,
     }
 }
 
@@ -39,6 +40,7 @@ pub(crate) fn upload_facts(u: &UploadRecord) -> ObjectFacts<'_> {
     ObjectFacts {
         owner: &u.owner,
         acl: None,
+        tags: &[],
     }
 }
 

@@ -256,7 +256,7 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = get_bucket(&*txn, &bucket)?;
-            let (_, rec) = version_for_acl(&*txn, &caller, &b, &key, sel.as_ref())?;
+            let (_, rec) = addressed_version(&*txn, &caller, &b, &key, sel.as_ref())?;
             allow(
                 &caller,
                 Operation::GetObjectAcl.action(sel.is_some()),
@@ -295,7 +295,7 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let b = get_bucket(&*txn, &bucket)?;
-                let (seq, mut rec) = version_for_acl(&*txn, &caller, &b, &key, sel.as_ref())?;
+                let (seq, mut rec) = addressed_version(&*txn, &caller, &b, &key, sel.as_ref())?;
                 allow(
                     &caller,
                     Operation::PutObjectAcl.action(sel.is_some()),
@@ -357,10 +357,11 @@ impl Ferrite {
     }
 }
 
-/// The version an ACL operation addresses: the current one (a delete marker there is
-/// NoSuchKey) or the one named (a delete marker there is MethodNotAllowed, as AWS
-/// answers). Missing ones are reported only to callers that may list the bucket.
-fn version_for_acl(
+/// The version an ACL or tagging operation addresses: the current one (a delete
+/// marker there is NoSuchKey) or the one named (a delete marker there is
+/// MethodNotAllowed, as AWS answers). Missing ones are reported only to callers that
+/// may list the bucket.
+pub(crate) fn addressed_version(
     txn: &dyn ReadTxn,
     caller: &Caller,
     b: &BucketRecord,

@@ -25,7 +25,9 @@
 //!    public access block ignores public ACLs.
 //! 8. Anything not allowed is denied.
 
-use ferrite_policy::{Outcome, Policy};
+use std::sync::OnceLock;
+
+use ferrite_policy::{Context, ContextSource, Outcome, Policy};
 
 use crate::records::{Grant, Grantee, Group, ObjectOwnership, Permission, PublicAccessBlock};
 use crate::{Caller, Principal};
@@ -79,6 +81,14 @@ pub enum Action {
     PutBucketCORS,
     GetEncryptionConfiguration,
     PutEncryptionConfiguration,
+    GetObjectTagging,
+    GetObjectVersionTagging,
+    PutObjectTagging,
+    PutObjectVersionTagging,
+    DeleteObjectTagging,
+    DeleteObjectVersionTagging,
+    GetBucketTagging,
+    PutBucketTagging,
 }
 
 impl Action {
@@ -119,6 +129,14 @@ impl Action {
             Action::PutBucketCORS => "s3:PutBucketCORS",
             Action::GetEncryptionConfiguration => "s3:GetEncryptionConfiguration",
             Action::PutEncryptionConfiguration => "s3:PutEncryptionConfiguration",
+            Action::GetObjectTagging => "s3:GetObjectTagging",
+            Action::GetObjectVersionTagging => "s3:GetObjectVersionTagging",
+            Action::PutObjectTagging => "s3:PutObjectTagging",
+            Action::PutObjectVersionTagging => "s3:PutObjectVersionTagging",
+            Action::DeleteObjectTagging => "s3:DeleteObjectTagging",
+            Action::DeleteObjectVersionTagging => "s3:DeleteObjectVersionTagging",
+            Action::GetBucketTagging => "s3:GetBucketTagging",
+            Action::PutBucketTagging => "s3:PutBucketTagging",
         }
     }
 
@@ -138,6 +156,12 @@ impl Action {
                 | Action::PutObjectVersionAcl
                 | Action::AbortMultipartUpload
                 | Action::ListMultipartUploadParts
+                | Action::GetObjectTagging
+                | Action::GetObjectVersionTagging
+                | Action::PutObjectTagging
+                | Action::PutObjectVersionTagging
+                | Action::DeleteObjectTagging
+                | Action::DeleteObjectVersionTagging
         )
     }
 
@@ -170,7 +194,9 @@ impl Action {
             | Action::GetBucketCORS
             | Action::PutBucketCORS
             | Action::GetEncryptionConfiguration
-            | Action::PutEncryptionConfiguration => Need::BucketOwner,
+            | Action::PutEncryptionConfiguration
+            | Action::GetBucketTagging
+            | Action::PutBucketTagging => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -183,6 +209,13 @@ impl Action {
             Action::GetObject | Action::GetObjectVersion => Need::Object(P::Read),
             Action::GetObjectAcl | Action::GetObjectVersionAcl => Need::Object(P::ReadAcp),
             Action::PutObjectAcl | Action::PutObjectVersionAcl => Need::Object(P::WriteAcp),
+            // ACLs have no tagging permission: who may read an object may read its
+            // tags, and its owner (or a FULL_CONTROL grantee) changes them, as its ACL.
+            Action::GetObjectTagging | Action::GetObjectVersionTagging => Need::Object(P::Read),
+            Action::PutObjectTagging
+            | Action::PutObjectVersionTagging
+            | Action::DeleteObjectTagging
+            | Action::DeleteObjectVersionTagging => Need::Object(P::WriteAcp),
         }
     }
 }
@@ -241,6 +274,13 @@ pub enum Operation {
     /// PutBucketEncryption, and DeleteBucketEncryption (both s3:PutEncryptionConfiguration).
     PutBucketEncryption,
     DeleteBucketEncryption,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketTagging,
+    /// PutBucketTagging, and DeleteBucketTagging (both s3:PutBucketTagging).
+    PutBucketTagging,
+    DeleteBucketTagging,
 }
 
 impl Operation {
@@ -288,6 +328,14 @@ impl Operation {
             Operation::PutBucketCors | Operation::DeleteBucketCors => A::PutBucketCORS,
             Operation::GetBucketEncryption => A::GetEncryptionConfiguration,
             Operation::PutBucketEncryption | Operation::DeleteBucketEncryption => A::PutEncryptionConfiguration,
+            Operation::GetObjectTagging if versioned => A::GetObjectVersionTagging,
+            Operation::GetObjectTagging => A::GetObjectTagging,
+            Operation::PutObjectTagging if versioned => A::PutObjectVersionTagging,
+            Operation::PutObjectTagging => A::PutObjectTagging,
+            Operation::DeleteObjectTagging if versioned => A::DeleteObjectVersionTagging,
+            Operation::DeleteObjectTagging => A::DeleteObjectTagging,
+            Operation::GetBucketTagging => A::GetBucketTagging,
+            Operation::PutBucketTagging | Operation::DeleteBucketTagging => A::PutBucketTagging,
         }
     }
 }
@@ -328,6 +376,8 @@ pub struct ObjectFacts<'a> {
     pub owner: &'a str,
     /// `None`: the default ACL (the owner has FULL_CONTROL).
     pub acl: Option<&'a [Grant]>,
+    /// The version's tags, which policies test as `s3:ExistingObjectTag/<key>`.
+    pub tags: &'a [(String, String)],
 }
 
 /// The resource an action is on: no bucket for service actions; the key an object
@@ -417,12 +467,24 @@ fn policies(
         (Some(b), _) => format!("arn:aws:s3:::{b}"),
         (None, _) => "arn:aws:s3:::*".to_string(),
     };
+    let with_tags;
+    let context: &dyn ContextSource = match resource.object {
+        Some(o) if !o.tags.is_empty() => {
+            with_tags = ExistingTags {
+                base: &*caller.context,
+                tags: o.tags,
+                cell: OnceLock::new(),
+            };
+            &with_tags
+        }
+        _ => &*caller.context,
+    };
     let request = ferrite_policy::Request {
         account: ACCOUNT_ID,
         principal: caller.policy_principal(),
         action: action.name(),
         resource: &arn,
-        context: &*caller.context,
+        context,
     };
     let mut outcome = caller.identity_outcome(&request);
     if outcome == Outcome::Deny {
@@ -440,6 +502,27 @@ fn policies(
         }
     }
     outcome
+}
+
+/// The request's condition keys and an existing object's tags as
+/// `s3:ExistingObjectTag/<key>`, joined only when a condition asks for a key.
+#[derive(Debug)]
+struct ExistingTags<'a> {
+    base: &'a dyn ContextSource,
+    tags: &'a [(String, String)],
+    cell: OnceLock<Context>,
+}
+
+impl ContextSource for ExistingTags<'_> {
+    fn context(&self) -> &Context {
+        self.cell.get_or_init(|| {
+            let mut cx = self.base.context().clone();
+            for (k, v) in self.tags {
+                cx.set(&format!("s3:ExistingObjectTag/{k}"), v.as_str());
+            }
+            cx
+        })
+    }
 }
 
 /// Steps 6 and 7 for a caller `id` (`None`: anonymous); `ignore_public` disregards
@@ -554,6 +637,7 @@ mod tests {
             object: Some(ObjectFacts {
                 owner: "writer",
                 acl: None,
+                tags: &[],
             }),
         };
         for a in [
@@ -629,6 +713,7 @@ mod tests {
             object: Some(ObjectFacts {
                 owner: "owner",
                 acl: Some(&public),
+                tags: &[],
             }),
         };
         for a in [
@@ -686,7 +771,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 32] = [
+    const ALL: [Action; 42] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -719,5 +804,77 @@ mod tests {
         Action::PutBucketPublicAccessBlock,
         Action::GetBucketCORS,
         Action::PutBucketCORS,
+        Action::GetEncryptionConfiguration,
+        Action::PutEncryptionConfiguration,
+        Action::GetObjectTagging,
+        Action::GetObjectVersionTagging,
+        Action::PutObjectTagging,
+        Action::PutObjectVersionTagging,
+        Action::DeleteObjectTagging,
+        Action::DeleteObjectVersionTagging,
+        Action::GetBucketTagging,
+        Action::PutBucketTagging,
     ];
+
+    #[test]
+    fn tags_are_read_by_readers_and_changed_by_owners_and_policies_see_existing_tags() {
+        let tags = [("security".to_string(), "public".to_string())];
+        let object = |tags| ObjectFacts {
+            owner: "writer",
+            acl: None,
+            tags,
+        };
+        let res = |tags| Resource {
+            key: Some("k"),
+            bucket: Some(bucket(None, None)),
+            object: Some(object(tags)),
+        };
+        let writer = user("writer");
+        for a in [
+            Action::GetObjectTagging,
+            Action::PutObjectVersionTagging,
+            Action::DeleteObjectTagging,
+        ] {
+            assert_eq!(authorize(&writer, a, &res(&tags)), Decision::Allow, "{a:?}");
+            assert_eq!(authorize(&user("other"), a, &res(&tags)), Decision::Deny, "{a:?}");
+        }
+        assert_eq!(
+            authorize(&user("owner"), Action::GetBucketTagging, &res(&[])),
+            Decision::Allow
+        );
+        assert_eq!(authorize(&writer, Action::PutBucketTagging, &res(&[])), Decision::Deny);
+        assert_eq!(
+            Operation::DeleteObjectTagging.action(true),
+            Action::DeleteObjectVersionTagging
+        );
+        assert_eq!(Operation::DeleteBucketTagging.action(false), Action::PutBucketTagging);
+
+        // A bucket policy reading `s3:ExistingObjectTag/security`.
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
+            "Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*",
+            "Condition":{"StringEquals":{"s3:ExistingObjectTag/security":"public"}}}]}"#;
+        let policy = BucketPolicy {
+            policy: Some(ferrite_policy::parse(doc, ferrite_policy::Scope::Bucket("b")).unwrap()),
+            public: false,
+        };
+        let with_policy = |tags| Resource {
+            key: Some("k"),
+            bucket: Some(BucketFacts {
+                policy: Some(&policy),
+                ..bucket(None, None)
+            }),
+            object: Some(object(tags)),
+        };
+        let other = user("other");
+        assert_eq!(
+            authorize(&other, Action::GetObject, &with_policy(&tags)),
+            Decision::Allow
+        );
+        let private = [("security".to_string(), "private".to_string())];
+        assert_eq!(
+            authorize(&other, Action::GetObject, &with_policy(&private)),
+            Decision::Deny
+        );
+        assert_eq!(authorize(&other, Action::GetObject, &with_policy(&[])), Decision::Deny);
+    }
 }

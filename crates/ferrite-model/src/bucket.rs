@@ -285,6 +285,7 @@ impl Ferrite {
                 crate::multipart::remove_bucket_uploads(&mut *txn, rec.id)?;
                 crate::cors::forget(&mut *txn, rec.id)?;
                 crate::bucket_keys::forget(&mut *txn, rec.id)?;
+                crate::tagging::forget(&mut *txn, rec.id)?;
                 txn.delete(tables::BUCKETS, name.as_bytes())?;
                 crate::stats::forget(&mut *txn, rec.id)
             })

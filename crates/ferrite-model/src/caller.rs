@@ -144,6 +144,33 @@ impl Caller {
         }
     }
 
+    /// The caller as it writes `tags` (PutObject with `x-amz-tagging`,
+    /// PutObjectTagging, ...): policies see them as `s3:RequestObjectTag/<key>` and
+    /// `s3:RequestObjectTagKeys`, built only when a condition asks.
+    pub(crate) fn with_request_tags(&self, tags: &[(String, String)]) -> Caller {
+        if tags.is_empty() {
+            return self.clone();
+        }
+        let (base, tags) = (self.context.clone(), tags.to_vec());
+        Caller {
+            context: Arc::new(RequestContext::lazy(move || {
+                // `set` the first key: a caller tagged twice with the same tags
+                // (PutObject checks before and after staging) has them once.
+                let mut cx = base.get().clone();
+                for (i, (k, v)) in tags.iter().enumerate() {
+                    cx.set(&format!("s3:RequestObjectTag/{k}"), v.as_str());
+                    if i == 0 {
+                        cx.set("s3:RequestObjectTagKeys", k.as_str());
+                    } else {
+                        cx.insert("s3:RequestObjectTagKeys", k.as_str());
+                    }
+                }
+                cx
+            })),
+            ..self.clone()
+        }
+    }
+
     pub fn root(canonical_id: impl Into<String>, display_name: impl Into<String>) -> Self {
         Self::new(Principal::Root {
             canonical_id: canonical_id.into(),
@@ -188,5 +215,31 @@ mod tests {
         let anon = Caller::anonymous();
         assert_eq!(anon.owner_id(), crate::ANONYMOUS_ID);
         assert_eq!(anon.canonical_id(), None);
+    }
+
+    #[test]
+    fn request_tags_become_condition_keys_beside_the_requests_own() {
+        let mut cx = Context::new();
+        cx.set("s3:prefix", "p/");
+        let mut caller = Caller::anonymous();
+        caller.context = Arc::new(RequestContext::ready(cx));
+        let tags = [("a".to_string(), "1".to_string()), ("b".to_string(), String::new())];
+        let tagged = caller.with_request_tags(&tags);
+        let keys = tagged.context.get();
+        assert_eq!(keys.get("s3:RequestObjectTag/a"), ["1"]);
+        assert_eq!(keys.get("s3:RequestObjectTag/b"), [""]);
+        assert_eq!(keys.get("s3:RequestObjectTagKeys"), ["a", "b"]);
+        assert_eq!(keys.get("s3:prefix"), ["p/"]);
+        let twice = tagged.with_request_tags(&tags);
+        assert_eq!(twice.context.get().get("s3:RequestObjectTagKeys"), ["a", "b"]);
+        // No tags: no keys at all (ForAnyValue over none is false).
+        assert!(
+            caller
+                .with_request_tags(&[])
+                .context
+                .get()
+                .get("s3:RequestObjectTagKeys")
+                .is_empty()
+        );
     }
 }

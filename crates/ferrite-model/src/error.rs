@@ -31,6 +31,12 @@ pub enum ModelError {
     InvalidCors(String),
     #[error("bucket is not empty")]
     BucketNotEmpty,
+    /// A tag set AWS refuses (too many tags, a key or value too long, a repeated key,
+    /// a key in the reserved `aws:` namespace); the message is AWS's.
+    #[error("{0}")]
+    InvalidTag(String),
+    #[error("The TagSet does not exist")]
+    NoSuchTagSet,
     /// A policy document that does not parse or breaks the policy language's rules.
     #[error("{0}")]
     MalformedPolicy(String),

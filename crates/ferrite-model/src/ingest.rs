@@ -151,6 +151,8 @@ impl Ferrite {
             trailer_value,
         } = body;
         claims.check_size()?;
+        // Policies see the new version's tags as the request's.
+        let caller = &caller.with_request_tags(&put.tags);
         // Refuse what can be refused before reading the body.
         validate_key(key)?;
         crate::validate_user_metadata(&put.attrs.user_metadata)?;

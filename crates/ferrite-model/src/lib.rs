@@ -42,6 +42,7 @@ pub mod sse;
 mod staging;
 mod stats;
 mod tables;
+mod tagging;
 mod upgrade;
 mod users;
 mod versions;
@@ -68,7 +69,7 @@ pub use multipart::{
 pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key, validate_user_metadata};
 pub use object::{
     ByteRange, CopyOutcome, CopyRequest, DeleteOutcome, DeleteRequest, MetadataDirective, ObjectBody, ObjectInfo,
-    PutAttrs, Slice,
+    PutAttrs, Slice, TaggingDirective,
 };
 pub use records::{
     AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode,
@@ -79,6 +80,9 @@ pub use secret::Secret;
 pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;
+pub use tagging::{
+    MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, TagTarget, TaggingView, Tags, tag_set,
+};
 pub use users::{
     AccessKeyInfo, KeyLastUsed, KeyOwner, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
     NewAccessKey, UserInfo, UserPage, validate_user_name,

@@ -17,6 +17,7 @@ use crate::keys::{object_key, part_key, prefix_successor, split_upload_key, uplo
 use crate::list::{Walk, walk};
 use crate::lookup::get_bucket;
 use crate::names::validate_user_metadata;
+use crate::object::allow_writing_tags;
 use crate::records::AclSpec;
 use crate::records::{
     CompletedRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, PartRecord, Segment, UploadRecord, decode, encode,
@@ -55,6 +56,9 @@ pub struct NewUpload {
     /// Server-side encryption of the parts and the object (`None`: the bucket's
     /// default, else stored as sent). With SSE-C every part must send the same key.
     pub encryption: Option<crate::sse::SseRequest>,
+    /// The completed object's tags (`x-amz-tagging`), already checked with
+    /// [`crate::tag_set`]. Writing tags also needs `s3:PutObjectTagging`.
+    pub tags: crate::Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,7 +277,8 @@ impl Ferrite {
         key: &str,
         new: NewUpload,
     ) -> ModelResult<UploadInfo> {
-        let caller = caller.clone();
+        // Policies see the completed object's tags as the request's.
+        let caller = caller.with_request_tags(&new.tags);
         validate_key(key)?;
         validate_user_metadata(&new.attrs.user_metadata)?;
         let full_object = match (new.checksum_algorithm, new.checksum_full_object) {
@@ -327,7 +332,8 @@ impl Ferrite {
                 let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::CreateMultipartUpload)?;
                 // Checked now (the ACL is refused here, not at Complete); stored as
                 // asked, and resolved again against the bucket at Complete.
-                written_by(&*txn, &root_id, &caller, &b, &owner, new.acl.as_ref())?;
+                let (owner_then, acl_then) = written_by(&*txn, &root_id, &caller, &b, &owner, new.acl.as_ref())?;
+                allow_writing_tags(&caller, &b, &key, &new.tags, (&owner_then, acl_then.as_deref()))?;
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
@@ -338,6 +344,7 @@ impl Ferrite {
                     checksum_full_object: full_object,
                     acl: new.acl.clone(),
                     encryption: encryption.clone(),
+                    tags: new.tags.clone(),
                 };
                 txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
@@ -763,7 +770,8 @@ fn assemble(
         // The initiator owns the object it completes.
         owner: upload.owner.clone(),
         storage_class: upload.storage_class,
-        tags: Vec::new(),
+        // Asked for (and authorized) when the upload was created.
+        tags: upload.tags.clone(),
         acl: None,
         encryption: upload.encryption.clone(),
         lock: LockInfo::default(),

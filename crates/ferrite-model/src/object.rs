@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::access::{allow, bucket_for_key, not_found, object_facts};
 use crate::acl::written_by;
-use crate::authz::Operation;
+use crate::authz::{Action, ObjectFacts, Operation};
 use crate::clock::now_ms;
 use crate::conditions::{ReadConditions, as_copy_source, evaluate_read_conditions};
 use crate::engine::blocking;
@@ -25,7 +25,7 @@ use crate::leases::{Lease, LeaseCheck};
 use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
 use crate::records::AclSpec;
-use crate::records::{BucketRecord, DataRef, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
+use crate::records::{BucketRecord, DataRef, Grant, LockInfo, ObjectAttrs, ObjectRecord, VersioningState};
 use crate::refs::blob_id;
 use crate::sse::{Encryption, SseRequest, check_customer_key, tampered};
 use crate::staging::land_and_commit;
@@ -33,7 +33,9 @@ use crate::versions::{
     VersionSel, WriteConditions, add_version, delete_marker, find, newest, remove_version, version_header,
     version_label,
 };
-use crate::{Caller, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, tables, validate_key};
+use crate::{
+    Caller, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, Tags, tables, validate_key,
+};
 use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan};
 use ferrite_crypt::{ChunkCipher, Key, Opener};
 
@@ -62,6 +64,8 @@ pub struct ObjectInfo {
     pub parts_count: Option<u32>,
     /// How the stored data is encrypted (`x-amz-server-side-encryption`).
     pub encryption: Option<crate::sse::SseInfo>,
+    /// The version's tags (GET and HEAD answer their number, `x-amz-tagging-count`).
+    pub tags: Tags,
 }
 
 impl ObjectInfo {
@@ -89,6 +93,7 @@ impl ObjectInfo {
                 _ => None,
             },
             encryption: r.encryption.as_ref().map(Encryption::info),
+            tags: r.tags.clone(),
         }
     }
 }
@@ -108,6 +113,19 @@ pub struct PutAttrs {
     /// Server-side encryption asked for (`x-amz-server-side-encryption`, or SSE-C's
     /// customer key); `None`: the bucket's default, else stored as sent.
     pub encryption: Option<SseRequest>,
+    /// The new version's tags (`x-amz-tagging`), already checked with
+    /// [`crate::tag_set`]. Writing tags also needs `s3:PutObjectTagging`.
+    pub tags: Tags,
+}
+
+/// Which tags a copy gets (`x-amz-tagging-directive`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TaggingDirective {
+    /// The source's (reading them needs `s3:GetObjectTagging` on the source).
+    #[default]
+    Copy,
+    /// These (`x-amz-tagging`), already checked with [`crate::tag_set`].
+    Replace(Tags),
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +157,7 @@ pub struct CopyRequest {
     /// customer's, given for reading the source only). The source's own SSE-C key
     /// rides in `source_conditions`.
     pub encryption: Option<SseRequest>,
+    pub tagging: TaggingDirective,
 }
 
 /// What a copy made, and which source version it read.
@@ -379,7 +398,8 @@ impl Ferrite {
         let owner = caller.owner_id();
         validate_key(key)?;
         validate_user_metadata(&put.attrs.user_metadata)?;
-        let caller = caller.clone();
+        // Policies see the new version's tags as the request's.
+        let caller = caller.with_request_tags(&put.tags);
         let root_id = self.inner.opts.root_canonical_id.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         land_and_commit(self.inner.clone(), staged, move |landing| {
@@ -394,7 +414,7 @@ impl Ferrite {
                 data: landing.data,
                 owner,
                 storage_class: put.storage_class,
-                tags: Vec::new(),
+                tags: put.tags,
                 acl: None,
                 encryption: landing.encryption,
                 lock: LockInfo::default(),
@@ -409,6 +429,7 @@ impl Ferrite {
                 };
                 let mut record = record.clone();
                 (record.owner, record.acl) = written_by(&*txn, &root_id, &caller, &b, &record.owner, acl.as_ref())?;
+                allow_writing_tags(&caller, &b, &key, &record.tags, (&record.owner, record.acl.as_deref()))?;
                 let w = add_version(txn, &b, &key, record, cond)?;
                 // After the checks: a refused write changes nothing.
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
@@ -648,7 +669,10 @@ impl Ferrite {
             };
             return self.copy_rewriting(caller, req).await;
         }
-        let caller = caller.clone();
+        let caller = match &req.tagging {
+            TaggingDirective::Replace(tags) => caller.with_request_tags(tags),
+            TaggingDirective::Copy => caller.clone(),
+        };
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
         validate_key(&req.src_key)?;
@@ -720,6 +744,14 @@ impl Ferrite {
                     MetadataDirective::Replace(a) => a.clone(),
                 };
                 let source_version_id = version_header(&src, &src_bucket);
+                let tags = copied_tags(
+                    &reader,
+                    &src_bucket,
+                    &req.src_key,
+                    src_sel.is_some(),
+                    &src,
+                    &req.tagging,
+                )?;
                 let (owner, acl) = written_by(&*txn, &root_id, &caller, &dst_bucket, &owner, req.acl.as_ref())?;
                 let record = ObjectRecord {
                     version_id: None,
@@ -729,8 +761,11 @@ impl Ferrite {
                     owner,
                     acl,
                     storage_class: req.storage_class.or(src.storage_class),
+                    tags,
                     ..src
                 };
+                let stored_as = (record.owner.as_str(), record.acl.as_deref());
+                allow_writing_tags(&caller, &dst_bucket, &req.dst_key, &record.tags, stored_as)?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),
@@ -751,16 +786,24 @@ impl Ferrite {
     /// with the source's SSE-C key checked (a missing or unreadable source answers
     /// the copy's own error later).
     async fn source_encryption(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<Option<Encryption>> {
+        Ok(self.copy_source_facts(caller, req).await?.0)
+    }
+
+    /// The copy source's encryption and the tags the copy gets (see
+    /// [`copied_tags`]), read as the copy will read the source.
+    async fn copy_source_facts(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<(Option<Encryption>, Tags)> {
         let sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         let (caller, inner) = (caller.for_copy_source(), self.inner.clone());
         let (bucket, key) = (req.src_bucket.clone(), req.src_key.clone());
         let given = req.source_conditions.sse_customer_key.clone();
+        let directive = req.tagging.clone();
         blocking(move || {
             let txn = inner.meta.begin_read()?;
-            let (_, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &ReadConditions::default())
+            let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &ReadConditions::default())
                 .map_err(as_copy_source)?;
             check_customer_key(rec.encryption.as_ref(), given.as_ref())?;
-            Ok(rec.encryption)
+            let tags = copied_tags(&caller, &b, &key, sel.is_some(), &rec, &directive)?;
+            Ok((rec.encryption, tags))
         })
         .await
     }
@@ -769,6 +812,8 @@ impl Ferrite {
     /// (with the copy-source conditions) and stored like a PUT of those bytes, with
     /// the copy's attributes and encryption.
     async fn copy_rewriting(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
+        // The tags are decided (and, copied, authorized) on the source as first read.
+        let (_, tags) = self.copy_source_facts(caller, &req).await?;
         let (src, body) = self
             .get_object(
                 &caller.for_copy_source(),
@@ -790,6 +835,7 @@ impl Ferrite {
             if_match: req.if_match,
             acl: req.acl,
             encryption: req.encryption,
+            tags,
         };
         let mut incoming = crate::IncomingBody::new(body.into_stream());
         // The copy keeps the source's checksum algorithm, computed over its bytes.
@@ -803,6 +849,43 @@ impl Ferrite {
             source_version_id: src.version_id,
         })
     }
+}
+
+/// The tags a copy of `src` gets: the source's (`Copy`: reading them needs
+/// `s3:GetObjectTagging` on the source when it has any) or the request's.
+fn copied_tags(
+    reader: &Caller,
+    src_bucket: &BucketRecord,
+    src_key: &str,
+    versioned: bool,
+    src: &ObjectRecord,
+    directive: &TaggingDirective,
+) -> ModelResult<Tags> {
+    match directive {
+        TaggingDirective::Replace(tags) => Ok(tags.clone()),
+        TaggingDirective::Copy if src.tags.is_empty() => Ok(Tags::new()),
+        TaggingDirective::Copy => {
+            let action = Operation::GetObjectTagging.action(versioned);
+            allow(reader, action, Some(src_bucket), Some(src_key), Some(object_facts(src)))?;
+            Ok(src.tags.clone())
+        }
+    }
+}
+
+/// A write that gives its new version `tags` also needs `s3:PutObjectTagging` on it
+/// (AWS's rule), judged on the version as it will be stored (its owner and ACL).
+pub(crate) fn allow_writing_tags(
+    caller: &Caller,
+    bucket: &BucketRecord,
+    key: &str,
+    tags: &[(String, String)],
+    (owner, acl): (&str, Option<&[Grant]>),
+) -> ModelResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let facts = ObjectFacts { owner, acl, tags: &[] };
+    allow(caller, Action::PutObjectTagging, Some(bucket), Some(key), Some(facts))
 }
 
 /// Whether a copy can share the source's stored data: it is sealed as the copy asks

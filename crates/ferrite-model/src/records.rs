@@ -524,6 +524,8 @@ pub struct UploadRecord {
     /// How the parts are encrypted (the upload's data key, sealed, and binding); the
     /// completed object gets it. `None`: stored as sent.
     pub encryption: Option<Encryption>,
+    /// The tags the completed object gets (`x-amz-tagging`), ordered by key.
+    pub tags: Vec<(String, String)>,
 }
 
 /// One uploaded part: its own blob (holding one reference) and digests.
@@ -749,12 +751,31 @@ impl Record for previous::ObjectRecordV2 {
     }
 }
 
-/// Version 4: the upload's encryption.
+/// Version 5: the completed object's tags.
 impl Record for UploadRecord {
+    const VERSION: u8 = 5;
+    type Previous = previous::UploadRecordV4;
+    fn migrate(p: previous::UploadRecordV4) -> ModelResult<Self> {
+        Ok(UploadRecord {
+            initiated_ms: p.initiated_ms,
+            attrs: p.attrs,
+            storage_class: p.storage_class,
+            owner: p.owner,
+            checksum_algorithm: p.checksum_algorithm,
+            checksum_full_object: p.checksum_full_object,
+            acl: p.acl,
+            encryption: p.encryption,
+            tags: Vec::new(),
+        })
+    }
+}
+
+/// Version 4: the upload's encryption.
+impl Record for previous::UploadRecordV4 {
     const VERSION: u8 = 4;
     type Previous = previous::UploadRecordV3;
     fn migrate(p: previous::UploadRecordV3) -> ModelResult<Self> {
-        Ok(UploadRecord {
+        Ok(previous::UploadRecordV4 {
             initiated_ms: p.initiated_ms,
             attrs: p.attrs,
             storage_class: p.storage_class,
@@ -1027,6 +1048,19 @@ pub(crate) mod previous {
         pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
         pub checksum_full_object: bool,
         pub acl: Option<AclSpec>,
+    }
+
+    /// Multipart upload records written by releases up to session 14 (before tags).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct UploadRecordV4 {
+        pub initiated_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub storage_class: Option<StorageClass>,
+        pub owner: String,
+        pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+        pub acl: Option<AclSpec>,
+        pub encryption: Option<Encryption>,
     }
 
     /// Completed-upload records written by releases up to session 10.

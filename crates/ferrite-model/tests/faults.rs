@@ -240,6 +240,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                                                     if_match: None,
                                                     acl: None,
                                                     encryption: None,
+                                                    tagging: Default::default(),
                                                 },
                                             )
                                             .await

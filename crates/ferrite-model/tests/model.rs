@@ -228,6 +228,7 @@ async fn copy_shares_data_and_self_copy_rules() {
         if_match: None,
         acl: None,
         encryption: None,
+        tagging: Default::default(),
     };
     f.copy_object(&root(), copy("dst", MetadataDirective::Copy))
         .await

@@ -88,6 +88,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 if_match: None,
                 acl: None,
                 encryption: None,
+                tagging: Default::default(),
             };
             let _ = f.copy_object(&root(), req).await;
         }

@@ -10,7 +10,7 @@ mod common;
 
 use aws_sdk_s3::types::BucketCannedAcl;
 use base64::Engine as _;
-use common::{ACCESS_KEY, SECRET_KEY, Server, http_send, md5_hex, pattern, read_all, xml_tag};
+use common::{ACCESS_KEY, SECRET_KEY, Server, http_send, md5_hex, pattern, read_all, status, xml_tag};
 use serde_json::json;
 
 const B64: base64::engine::general_purpose::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -637,6 +637,51 @@ async fn a_form_can_ask_for_sse_s3() {
     assert_eq!(read_all(got).await, b"form secret");
 }
 
+/// The form's `tagging` field (a Tagging document) tags the stored object, as
+/// `x-amz-tagging` does on a PUT; a malformed or over-limit one stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_can_tag_the_object() {
+    let server = Server::start();
+    bucket(&server, "tagged").await;
+    let upload = |key: &'static str, tagging: &'static str| {
+        FormBuilder::new().field("key", key).field("tagging", tagging).sigv4(
+            &in_an_hour(),
+            vec![
+                json!({"bucket": "tagged"}),
+                json!(["starts-with", "$key", ""]),
+                json!(["starts-with", "$tagging", ""]),
+            ],
+        )
+    };
+    let xml = "<Tagging><TagSet><Tag><Key>1</Key><Value>b</Value></Tag>\
+               <Tag><Key>0</Key><Value>a</Value></Tag></TagSet></Tagging>";
+    let a = post(&server, "tagged", &upload("t.txt", xml), Some(("f", b"bar"))).await;
+    assert_eq!(a.status, 204, "{}", a.text);
+    let c = server.client();
+    let tags = c
+        .get_object_tagging()
+        .bucket("tagged")
+        .key("t.txt")
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<_> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("0", "a"), ("1", "b")]);
+    for (key, bad, code) in [
+        ("bad.txt", "<Tagging><TagSet>", "MalformedXML"),
+        (
+            "bad2.txt",
+            "<Tagging><TagSet><Tag><Key>aws:x</Key><Value>1</Value></Tag></TagSet></Tagging>",
+            "InvalidTag",
+        ),
+    ] {
+        let a = post(&server, "tagged", &upload(key, bad), Some(("f", b"bar"))).await;
+        assert_eq!((a.status, a.code().as_deref()), (400, Some(code)), "{}", a.text);
+        let e = c.head_object().bucket("tagged").key(key).send().await.unwrap_err();
+        assert_eq!(status(&e), 404, "nothing was stored");
+    }
+}
+
 /// The form's SSE-KMS fields store the file under the KMS key they name, as the same
 /// headers do on a PUT.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -682,7 +727,6 @@ async fn features_not_built_are_refused_and_nothing_is_stored() {
     for (field, value) in [
         ("x-amz-server-side-encryption", "aws:kms:dsse"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
-        ("tagging", "<Tagging><TagSet/></Tagging>"),
     ] {
         let form = FormBuilder::new().field("key", field).field(field, value).sigv4(
             &in_an_hour(),

@@ -541,6 +541,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::NoSuchBucketPolicy
         | ModelError::NoSuchPublicAccessBlockConfiguration
         | ModelError::NoSuchCorsConfiguration
+        | ModelError::InvalidTag(_)
+        | ModelError::NoSuchTagSet
         | ModelError::InvalidCors(_)
         | ModelError::MalformedAcl(_)
         | ModelError::AccessControlListNotSupported

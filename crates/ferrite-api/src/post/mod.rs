@@ -506,6 +506,10 @@ impl Form {
                     key_md5: self.get("x-amz-server-side-encryption-customer-key-md5"),
                 })?,
             })?,
+            tags: match self.get("tagging") {
+                Some(xml) => crate::tagging::form_tags(xml)?,
+                None => Vec::new(),
+            },
         };
         let checksums = ChecksumAlgorithm::ALL.map(|a| {
             let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
@@ -648,11 +652,8 @@ mod tests {
             .refuse_unimplemented()
             .is_ok()
         );
-        let f = form(&[("tagging", "<Tagging/>")]);
-        assert_eq!(
-            f.refuse_unimplemented().unwrap_err().code(),
-            &S3ErrorCode::NotImplemented
-        );
+        // Tags are built: the form's `tagging` document is the PUT's x-amz-tagging.
+        assert!(form(&[("tagging", "<Tagging/>")]).refuse_unimplemented().is_ok());
         let f = form(&[("x-amz-grant-read", "id=x")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),
