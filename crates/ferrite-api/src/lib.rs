@@ -9,6 +9,7 @@
 
 mod acl;
 pub mod admin;
+pub mod attributes;
 mod auth;
 mod body_marker;
 mod bucket;
@@ -319,6 +320,13 @@ impl S3 for FerriteS3 {
         req: S3Request<DeleteBucketEncryptionInput>,
     ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
         self.do_delete_bucket_encryption(req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        self.do_get_object_attributes(req).await
     }
 
     async fn get_object_tagging(

@@ -69,7 +69,7 @@ pub use multipart::{
 pub use names::{MAX_KEY_LEN, MAX_USER_METADATA, validate_bucket_name, validate_key, validate_user_metadata};
 pub use object::{
     ByteRange, CopyOutcome, CopyRequest, DeleteOutcome, DeleteRequest, MetadataDirective, ObjectBody, ObjectInfo,
-    PutAttrs, Slice, TaggingDirective,
+    PartSummary, PutAttrs, Slice, TaggingDirective,
 };
 pub use records::{
     AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode,

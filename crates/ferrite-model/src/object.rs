@@ -98,6 +98,15 @@ impl ObjectInfo {
     }
 }
 
+/// One part of a multipart object, as GetObjectAttributes lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSummary {
+    pub part_number: u32,
+    pub size: u64,
+    /// The part's own checksum, when the upload had an algorithm.
+    pub checksum: Option<ChecksumValue>,
+}
+
 /// Attributes of a new object, and the conditions on the key's current object.
 #[derive(Debug, Clone, Default)]
 pub struct PutAttrs {
@@ -476,6 +485,43 @@ impl Ferrite {
             check_customer_key(rec.encryption.as_ref(), cond.sse_customer_key.as_ref())?;
             let (range, partial) = resolve_slice(&rec, slice)?;
             Ok((ObjectInfo::from_record(&key, &rec, &b), partial.then_some(range)))
+        })
+        .await
+    }
+
+    /// GetObjectAttributes: what HEAD answers of the current object (or `version`),
+    /// authorized and conditioned as HEAD is, and, for a multipart object, its parts
+    /// (`None` for any other).
+    pub async fn object_attributes(
+        &self,
+        caller: &Caller,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        cond: &ReadConditions,
+    ) -> ModelResult<(ObjectInfo, Option<Vec<PartSummary>>)> {
+        let caller = caller.clone();
+        validate_key(key)?;
+        let sel = VersionSel::parse_opt(version)?;
+        let inner = self.inner.clone();
+        let (bucket, key, cond) = (bucket.to_string(), key.to_string(), cond.clone());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
+            check_customer_key(rec.encryption.as_ref(), cond.sse_customer_key.as_ref())?;
+            let parts = match &rec.data {
+                DataRef::Segments(segs) => Some(
+                    segs.iter()
+                        .map(|s| PartSummary {
+                            part_number: s.part_number,
+                            size: s.size,
+                            checksum: s.checksum.clone(),
+                        })
+                        .collect(),
+                ),
+                DataRef::Inline(_) | DataRef::Blob(_) => None,
+            };
+            Ok((ObjectInfo::from_record(&key, &rec, &b), parts))
         })
         .await
     }

@@ -780,6 +780,9 @@ async fn respond(s3: &S3Service, mut req: Request<Body>, operation: &OperationNa
         let acl_op = matches!(operation.get(), Some("PutBucketAcl" | "PutObjectAcl"));
         resp = with_request_id_in_body(resp, &request_id, acl_op).await;
     }
+    if resp.status() == StatusCode::OK && operation.get() == Some("GetObjectAttributes") {
+        resp = unquote_attributes_etag(resp).await;
+    }
     // A 304 carries no body.
     if resp.status() == StatusCode::NOT_MODIFIED {
         let (mut parts, _) = resp.into_parts();
@@ -815,6 +818,28 @@ async fn with_request_id_in_body(resp: Response<Body>, request_id: &str, acl_op:
     };
     parts.headers.remove(http::header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
+}
+
+/// GetObjectAttributes answers its ETag unquoted, as AWS does (see
+/// `ferrite_api::attributes::unquote_etag`).
+async fn unquote_attributes_etag(resp: Response<Body>) -> Response<Body> {
+    use http_body_util::BodyExt;
+    let (mut parts, body) = resp.into_parts();
+    let limit = ferrite_api::attributes::MAX_ATTRIBUTES_DOCUMENT;
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a GetObjectAttributes answer");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+        }
+    };
+    match ferrite_api::attributes::unquote_etag(&bytes) {
+        Some(body) => {
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(body))
+        }
+        None => Response::from_parts(parts, Body::from(bytes)),
+    }
 }
 
 fn new_request_id() -> String {
