@@ -30,6 +30,7 @@ impl FerriteS3 {
             acl: crate::acl::acl_spec(crate::acl::acl_headers!(input, bucket))?,
             ownership,
             encryption: self.default_encryption.clone(),
+            object_lock: input.object_lock_enabled_for_bucket.unwrap_or(false),
         };
         self.model
             .create_bucket(&caller, &input.bucket, new)

@@ -32,6 +32,26 @@ pub fn to_s3(e: ModelError) -> S3Error {
         }
         ModelError::NoSuchCorsConfiguration => C::NoSuchCORSConfiguration,
         ModelError::InvalidTag(_) => C::InvalidTag,
+        ModelError::InvalidBucketState(_) => {
+            let mut e = S3Error::with_message(C::InvalidBucketState, msg);
+            e.set_status_code(http::StatusCode::CONFLICT);
+            return e;
+        }
+        ModelError::ObjectLockConfigurationNotFound => {
+            let mut e = S3Error::with_message(C::ObjectLockConfigurationNotFoundError, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
+        ModelError::NoSuchObjectLockConfiguration => {
+            let mut e = S3Error::with_message(C::NoSuchObjectLockConfiguration, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
+        ModelError::InvalidRetentionPeriod => {
+            let mut e = S3Error::with_message(C::Custom("InvalidRetentionPeriod".into()), msg);
+            e.set_status_code(http::StatusCode::BAD_REQUEST);
+            return e;
+        }
         ModelError::NoSuchTagSet => {
             let mut e = S3Error::with_message(C::NoSuchTagSet, msg);
             e.set_status_code(http::StatusCode::NOT_FOUND);

@@ -418,6 +418,10 @@ fn model_error(e: ModelError) -> KmsError {
         | ModelError::NoSuchCorsConfiguration
         | ModelError::InvalidTag(_)
         | ModelError::NoSuchTagSet
+        | ModelError::InvalidBucketState(_)
+        | ModelError::ObjectLockConfigurationNotFound
+        | ModelError::NoSuchObjectLockConfiguration
+        | ModelError::InvalidRetentionPeriod
         | ModelError::InvalidCors(_)
         | ModelError::BucketNotEmpty
         | ModelError::MalformedPolicy(_)

@@ -109,6 +109,11 @@ impl FerriteS3 {
             checksum_full_object,
             encryption: crate::object::sse_request(crate::object::sse_headers!(input, customer))?,
             tags: crate::tagging::header_tags(input.tagging.as_deref())?,
+            lock: crate::lock::lock_request(
+                input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                input.object_lock_retain_until_date,
+                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+            )?,
         };
         let up = self
             .model

@@ -293,6 +293,11 @@ impl FerriteS3 {
             if_match: input.if_match.map(condition_etag),
             encryption: sse_request(sse_headers!(input, customer))?,
             tags: crate::tagging::header_tags(input.tagging.as_deref())?,
+            lock: crate::lock::lock_request(
+                input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                input.object_lock_retain_until_date,
+                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+            )?,
         };
         let body = IncomingBody {
             stream: body_stream(input.body),
@@ -397,6 +402,9 @@ impl FerriteS3 {
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
             tag_count: tag_count(&info),
+            object_lock_mode: crate::lock::mode_out(&info.lock),
+            object_lock_retain_until_date: crate::lock::until_out(&info.lock),
+            object_lock_legal_hold_status: crate::lock::hold_out(&info.lock),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -476,6 +484,9 @@ impl FerriteS3 {
             bucket_key_enabled: sse.bucket_key,
             sse_customer_algorithm: echo.0,
             sse_customer_key_md5: echo.1,
+            object_lock_mode: crate::lock::mode_out(&info.lock),
+            object_lock_retain_until_date: crate::lock::until_out(&info.lock),
+            object_lock_legal_hold_status: crate::lock::hold_out(&info.lock),
             ..Default::default()
         };
         let mut resp = S3Response::new(output);
@@ -499,6 +510,7 @@ impl FerriteS3 {
             key: input.key,
             version_id: input.version_id,
             if_match: input.if_match.map(condition_etag),
+            bypass_governance: input.bypass_governance_retention.unwrap_or(false),
         };
         let outcome = self
             .model
@@ -526,12 +538,14 @@ impl FerriteS3 {
             ));
         }
         let quiet = input.delete.quiet.unwrap_or(false);
+        let bypass_governance = input.bypass_governance_retention.unwrap_or(false);
         let reqs: Vec<DeleteRequest> = objects
             .into_iter()
             .map(|o| DeleteRequest {
                 key: o.key,
                 version_id: o.version_id,
                 if_match: o.e_tag.as_ref().map(|e| if_match_value(e.value())),
+                bypass_governance,
             })
             .collect();
         let results = self
@@ -622,6 +636,11 @@ impl FerriteS3 {
         };
         let copy = CopyRequest {
             tagging,
+            lock: crate::lock::lock_request(
+                input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                input.object_lock_retain_until_date,
+                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+            )?,
             acl,
             src_bucket,
             src_key,

@@ -1,17 +1,13 @@
 //! Features Ferrite does not implement yet, refused before anything runs. A request
-//! that asks for Object Lock must not succeed without it: the client would believe its
-//! data locked. So a request carrying one of these headers is answered 501
-//! NotImplemented, naming the header, whatever the operation (the issues that build
-//! these features remove their lines here).
+//! that asks for a protection Ferrite does not give must not succeed: the client would
+//! believe its data protected. So a request carrying one of these headers is answered
+//! 501 NotImplemented, naming the header, whatever the operation (the issues that
+//! build these features remove their lines here; SSE, tags and Object Lock are built).
 
 use s3s::{S3Error, S3ErrorCode};
 
 /// Headers that ask for a feature not built yet, and the feature's name.
-const NOT_YET: &[(&str, &str)] = &[
-    ("x-amz-object-lock-mode", "Object Lock"),
-    ("x-amz-object-lock-retain-until-date", "Object Lock"),
-    ("x-amz-object-lock-legal-hold", "Object Lock"),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// Refuses a request that asks for a feature not built yet.
 /// (Server-side encryption is built: its headers are the adapter's business, where a
@@ -23,12 +19,6 @@ pub fn refuse_unimplemented(headers: &http::HeaderMap) -> Result<(), S3Error> {
         if headers.contains_key(*name) {
             return Err(not_yet(feature, name));
         }
-    }
-    // Creating a bucket with Object Lock enabled (`false` asks for nothing).
-    if let Some(v) = headers.get("x-amz-bucket-object-lock-enabled")
-        && !v.as_bytes().eq_ignore_ascii_case(b"false")
-    {
-        return Err(not_yet("Object Lock", "x-amz-bucket-object-lock-enabled"));
     }
     Ok(())
 }
@@ -46,9 +36,6 @@ pub(crate) fn refuse_unimplemented_field(name: &str) -> Result<(), S3Error> {
         && !name.starts_with("x-amz-server-side-encryption-customer-")
     {
         return Err(not_yet("Server-side encryption", name));
-    }
-    if name.starts_with("x-amz-object-lock-") {
-        return Err(not_yet("Object Lock", name));
     }
     Ok(())
 }
@@ -124,8 +111,9 @@ mod tests {
             assert_eq!(e.code(), &S3ErrorCode::NotImplemented, "{name}");
             assert!(e.message().unwrap().contains(name));
         }
-        assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).is_err());
-        assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "False")])).is_ok());
+        // Object Lock is built.
+        assert!(refuse_unimplemented(&headers(&[("x-amz-bucket-object-lock-enabled", "true")])).is_ok());
+        assert!(refuse_unimplemented(&headers(&[("x-amz-object-lock-mode", "GOVERNANCE")])).is_ok());
         assert!(refuse_unimplemented(&headers(&[("x-amz-acl", "private"), ("content-md5", "x")])).is_ok());
         // SSE-S3 is built.
         assert!(refuse_unimplemented(&headers(&[(SSE, "AES256")])).is_ok());

@@ -89,6 +89,13 @@ pub enum Action {
     DeleteObjectVersionTagging,
     GetBucketTagging,
     PutBucketTagging,
+    GetBucketObjectLockConfiguration,
+    PutBucketObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
+    BypassGovernanceRetention,
 }
 
 impl Action {
@@ -137,6 +144,13 @@ impl Action {
             Action::DeleteObjectVersionTagging => "s3:DeleteObjectVersionTagging",
             Action::GetBucketTagging => "s3:GetBucketTagging",
             Action::PutBucketTagging => "s3:PutBucketTagging",
+            Action::GetBucketObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
+            Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            Action::GetObjectRetention => "s3:GetObjectRetention",
+            Action::PutObjectRetention => "s3:PutObjectRetention",
+            Action::GetObjectLegalHold => "s3:GetObjectLegalHold",
+            Action::PutObjectLegalHold => "s3:PutObjectLegalHold",
+            Action::BypassGovernanceRetention => "s3:BypassGovernanceRetention",
         }
     }
 
@@ -162,6 +176,11 @@ impl Action {
                 | Action::PutObjectVersionTagging
                 | Action::DeleteObjectTagging
                 | Action::DeleteObjectVersionTagging
+                | Action::GetObjectRetention
+                | Action::PutObjectRetention
+                | Action::GetObjectLegalHold
+                | Action::PutObjectLegalHold
+                | Action::BypassGovernanceRetention
         )
     }
 
@@ -196,7 +215,9 @@ impl Action {
             | Action::GetEncryptionConfiguration
             | Action::PutEncryptionConfiguration
             | Action::GetBucketTagging
-            | Action::PutBucketTagging => Need::BucketOwner,
+            | Action::PutBucketTagging
+            | Action::GetBucketObjectLockConfiguration
+            | Action::PutBucketObjectLockConfiguration => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -216,6 +237,12 @@ impl Action {
             | Action::PutObjectVersionTagging
             | Action::DeleteObjectTagging
             | Action::DeleteObjectVersionTagging => Need::Object(P::WriteAcp),
+            // Likewise a version's retention and legal hold.
+            Action::GetObjectRetention | Action::GetObjectLegalHold => Need::Object(P::Read),
+            Action::PutObjectRetention | Action::PutObjectLegalHold => Need::Object(P::WriteAcp),
+            // Overriding GOVERNANCE retention is never granted by an ACL or by owning
+            // the bucket: only root and an explicit policy Allow.
+            Action::BypassGovernanceRetention => Need::PolicyOnly,
         }
     }
 }
@@ -281,6 +308,12 @@ pub enum Operation {
     /// PutBucketTagging, and DeleteBucketTagging (both s3:PutBucketTagging).
     PutBucketTagging,
     DeleteBucketTagging,
+    GetObjectLockConfiguration,
+    PutObjectLockConfiguration,
+    GetObjectRetention,
+    PutObjectRetention,
+    GetObjectLegalHold,
+    PutObjectLegalHold,
 }
 
 impl Operation {
@@ -336,6 +369,13 @@ impl Operation {
             Operation::DeleteObjectTagging => A::DeleteObjectTagging,
             Operation::GetBucketTagging => A::GetBucketTagging,
             Operation::PutBucketTagging | Operation::DeleteBucketTagging => A::PutBucketTagging,
+            Operation::GetObjectLockConfiguration => A::GetBucketObjectLockConfiguration,
+            Operation::PutObjectLockConfiguration => A::PutBucketObjectLockConfiguration,
+            // IAM has no version-specific lock actions.
+            Operation::GetObjectRetention => A::GetObjectRetention,
+            Operation::PutObjectRetention => A::PutObjectRetention,
+            Operation::GetObjectLegalHold => A::GetObjectLegalHold,
+            Operation::PutObjectLegalHold => A::PutObjectLegalHold,
         }
     }
 }
@@ -355,6 +395,8 @@ enum Need {
     InitiatorOr(Permission),
     /// A permission on the object (its owner has READ_ACP and WRITE_ACP implicitly).
     Object(Permission),
+    /// Nothing an ACL grants: only root and policies.
+    PolicyOnly,
 }
 
 /// What the authorizer knows of a bucket.
@@ -539,6 +581,7 @@ fn on_bucket(
     let bucket_grants = |p: Permission| !enforced && grants(bucket.acl, bucket.owner, id, p, ignore_public);
     match need {
         Need::Signed => id.is_some(),
+        Need::PolicyOnly => false,
         Need::BucketOwner => is_bucket_owner,
         Need::Bucket(p @ (Permission::ReadAcp | Permission::WriteAcp)) => is_bucket_owner || bucket_grants(p),
         Need::Bucket(p) => bucket_grants(p) || (enforced && is_bucket_owner),
@@ -771,7 +814,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 42] = [
+    const ALL: [Action; 49] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -814,6 +857,13 @@ mod tests {
         Action::DeleteObjectVersionTagging,
         Action::GetBucketTagging,
         Action::PutBucketTagging,
+        Action::GetBucketObjectLockConfiguration,
+        Action::PutBucketObjectLockConfiguration,
+        Action::GetObjectRetention,
+        Action::PutObjectRetention,
+        Action::GetObjectLegalHold,
+        Action::PutObjectLegalHold,
+        Action::BypassGovernanceRetention,
     ];
 
     #[test]

@@ -46,6 +46,8 @@ pub struct NewBucket {
     pub ownership: Option<ObjectOwnership>,
     /// The bucket's default encryption (`--default-encryption`; `None`: none).
     pub encryption: Option<BucketEncryption>,
+    /// `x-amz-bucket-object-lock-enabled`: a lock bucket, versioning Enabled for good.
+    pub object_lock: bool,
 }
 
 impl Ferrite {
@@ -92,8 +94,11 @@ impl Ferrite {
                     created_ms: now_ms(),
                     location: region.clone(),
                     owner: owner.clone(),
-                    versioning: VersioningState::Unversioned,
-                    object_lock: false,
+                    versioning: match new.object_lock {
+                        true => VersioningState::Enabled,
+                        false => VersioningState::Unversioned,
+                    },
+                    object_lock: new.object_lock,
                     acl,
                     encryption: new.encryption.clone(),
                     ownership: new.ownership,
@@ -158,6 +163,7 @@ impl Ferrite {
         blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = crate::access::bucket_for_key(&*txn, &bucket, &key, &caller, op)?;
+            let default_retention = crate::lock::default_applies(&*txn, &b)?;
             let wanted = crate::sse::SseRequest::wanted(asked.as_ref(), b.encryption)?;
             let kms_key = match &wanted {
                 Some(crate::sse::SseRequest::Kms(k)) => crate::kms::find_for_write(&*txn, k.key.as_deref())?,
@@ -167,6 +173,7 @@ impl Ferrite {
                 bucket_id: b.id,
                 wanted,
                 kms_key,
+                default_retention,
             })
         })
         .await
@@ -253,6 +260,13 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let mut rec = bucket_for(&*txn, &name, &caller, Operation::PutBucketVersioning)?;
+                if rec.object_lock && state != VersioningState::Enabled {
+                    return Err(ModelError::InvalidBucketState(
+                        "An Object Lock configuration is present on this bucket, so the versioning state cannot be \
+                         changed."
+                            .into(),
+                    ));
+                }
                 if rec.versioning != state {
                     rec.versioning = state;
                     txn.put(tables::BUCKETS, name.as_bytes(), &encode(&rec))?;
@@ -286,6 +300,7 @@ impl Ferrite {
                 crate::cors::forget(&mut *txn, rec.id)?;
                 crate::bucket_keys::forget(&mut *txn, rec.id)?;
                 crate::tagging::forget(&mut *txn, rec.id)?;
+                crate::lock::forget(&mut *txn, rec.id)?;
                 txn.delete(tables::BUCKETS, name.as_bytes())?;
                 crate::stats::forget(&mut *txn, rec.id)
             })

@@ -37,6 +37,16 @@ pub enum ModelError {
     InvalidTag(String),
     #[error("The TagSet does not exist")]
     NoSuchTagSet,
+    /// A request the bucket's state does not allow (409): suspending versioning of a
+    /// lock bucket, Object Lock on a bucket whose versioning is not Enabled.
+    #[error("{0}")]
+    InvalidBucketState(String),
+    #[error("Object Lock configuration does not exist for this bucket")]
+    ObjectLockConfigurationNotFound,
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoSuchObjectLockConfiguration,
+    #[error("Default retention period must be a positive integer value")]
+    InvalidRetentionPeriod,
     /// A policy document that does not parse or breaks the policy language's rules.
     #[error("{0}")]
     MalformedPolicy(String),

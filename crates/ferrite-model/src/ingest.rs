@@ -44,6 +44,12 @@ pub struct BodyClaims {
 }
 
 impl BodyClaims {
+    /// Whether the request sends a value the body is checked against: Content-MD5,
+    /// or an `x-amz-checksum-*` value (a header, or a trailer it announces).
+    pub fn has_integrity_value(&self) -> bool {
+        self.content_md5.is_some() || self.checksum.is_some() || self.trailer.is_some()
+    }
+
     /// The checksum algorithm to compute while staging.
     fn algorithm(&self) -> Option<ChecksumAlgorithm> {
         self.checksum
@@ -160,6 +166,14 @@ impl Ferrite {
         let sealing = self
             .check_write_access(caller, bucket, key, Operation::PutObject, put.encryption.as_ref())
             .await?;
+        // AWS's rule for locked uploads, before the body is read.
+        if (!put.lock.is_empty() || sealing.default_retention) && !claims.has_integrity_value() {
+            return Err(ModelError::InvalidRequest(
+                "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock \
+                 parameters"
+                    .into(),
+            ));
+        }
         let encryption = match &sealing.wanted {
             None => None,
             Some(request) => Some(

@@ -29,6 +29,7 @@ mod keys;
 pub mod kms;
 mod leases;
 mod list;
+mod lock;
 mod lookup;
 mod multipart;
 mod names;
@@ -62,6 +63,7 @@ pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn}
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
 pub use kms::{KeyManager, KmsAliasInfo, KmsException, KmsKeyInfo, KmsKeyState};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
+pub use lock::{DefaultRetention, LockConfig, LockRequest, Retention, RetentionPeriod};
 pub use multipart::{
     CompletePart, CompleteRequest, CompletedUpload, MAX_PART_NUMBER, MIN_PART_SIZE, NewUpload, PartInfo, PartsPage,
     UploadInfo, UploadPage, UploadQuery,
@@ -72,8 +74,8 @@ pub use object::{
     PartSummary, PutAttrs, Slice, TaggingDirective,
 };
 pub use records::{
-    AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockMode,
-    ObjectAttrs, ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
+    AclSpec, BucketEncryption, CannedAcl, EncryptionAlgorithm, FORMAT_VERSION, Grant, Grantee, Group, LockInfo,
+    LockMode, ObjectAttrs, ObjectOwnership, Permission, PublicAccessBlock, StorageClass, VersioningState,
 };
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;

@@ -59,6 +59,9 @@ pub struct NewUpload {
     /// The completed object's tags (`x-amz-tagging`), already checked with
     /// [`crate::tag_set`]. Writing tags also needs `s3:PutObjectTagging`.
     pub tags: crate::Tags,
+    /// The completed object's Object Lock (`x-amz-object-lock-*`), checked now; no
+    /// retention asked: the bucket's default at Complete.
+    pub lock: crate::LockRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,6 +337,8 @@ impl Ferrite {
                 // asked, and resolved again against the bucket at Complete.
                 let (owner_then, acl_then) = written_by(&*txn, &root_id, &caller, &b, &owner, new.acl.as_ref())?;
                 allow_writing_tags(&caller, &b, &key, &new.tags, (&owner_then, acl_then.as_deref()))?;
+                let stored_as = (owner_then.as_str(), acl_then.as_deref());
+                crate::lock::check_lock_request(&caller, &b, &key, &new.lock, stored_as, now_ms())?;
                 let id = time_ordered_id();
                 let rec = UploadRecord {
                     initiated_ms: now_ms(),
@@ -345,6 +350,7 @@ impl Ferrite {
                     acl: new.acl.clone(),
                     encryption: encryption.clone(),
                     tags: new.tags.clone(),
+                    lock: crate::lock::requested(&new.lock),
                 };
                 txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
@@ -516,6 +522,9 @@ impl Ferrite {
                 let mut record = assemble(&upload, &stored, &req)?;
                 (record.owner, record.acl) =
                     written_by(&*txn, &root_id, &caller, &b, &upload.owner, upload.acl.as_ref())?;
+                // As asked at CreateMultipartUpload (checked then), else the default
+                // retention from now, the commit.
+                record.lock = crate::lock::with_default(&*txn, &b, upload.lock, now_ms())?;
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),

@@ -22,6 +22,7 @@ use crate::conditions::{ReadConditions, as_copy_source, evaluate_read_conditions
 use crate::engine::blocking;
 use crate::keys::object_key;
 use crate::leases::{Lease, LeaseCheck};
+use crate::lock::{LockRequest, lock_for_new_version};
 use crate::lookup::{get_bucket, get_object};
 use crate::names::validate_user_metadata;
 use crate::records::AclSpec;
@@ -66,6 +67,8 @@ pub struct ObjectInfo {
     pub encryption: Option<crate::sse::SseInfo>,
     /// The version's tags (GET and HEAD answer their number, `x-amz-tagging-count`).
     pub tags: Tags,
+    /// The version's Object Lock state (GET and HEAD answer it).
+    pub lock: LockInfo,
 }
 
 impl ObjectInfo {
@@ -94,6 +97,7 @@ impl ObjectInfo {
             },
             encryption: r.encryption.as_ref().map(Encryption::info),
             tags: r.tags.clone(),
+            lock: r.lock.clone(),
         }
     }
 }
@@ -125,6 +129,9 @@ pub struct PutAttrs {
     /// The new version's tags (`x-amz-tagging`), already checked with
     /// [`crate::tag_set`]. Writing tags also needs `s3:PutObjectTagging`.
     pub tags: Tags,
+    /// The new version's Object Lock (`x-amz-object-lock-*`); none asked: the
+    /// bucket's default retention, if any.
+    pub lock: LockRequest,
 }
 
 /// Which tags a copy gets (`x-amz-tagging-directive`).
@@ -167,6 +174,9 @@ pub struct CopyRequest {
     /// rides in `source_conditions`.
     pub encryption: Option<SseRequest>,
     pub tagging: TaggingDirective,
+    /// The copy's Object Lock (the source's is not copied); none asked: the
+    /// destination bucket's default retention, if any.
+    pub lock: LockRequest,
 }
 
 /// What a copy made, and which source version it read.
@@ -185,6 +195,9 @@ pub struct DeleteRequest {
     /// `If-Match`: delete only if the object (the named version, or else the current
     /// object) has this ETag, or exists at all for `*`.
     pub if_match: Option<String>,
+    /// `x-amz-bypass-governance-retention`: a version under GOVERNANCE retention may
+    /// be deleted (with `s3:BypassGovernanceRetention`).
+    pub bypass_governance: bool,
 }
 
 /// What a delete did.
@@ -343,6 +356,7 @@ fn read_version(
 /// Deletes one object or version inside the caller's transaction.
 fn delete_one(
     txn: &mut dyn WriteTxn,
+    caller: &Caller,
     bucket: &BucketRecord,
     req: &DeleteRequest,
     owner: &str,
@@ -364,7 +378,8 @@ fn delete_one(
             if_match: req.if_match.as_deref(),
         };
         cond.check(Some(&rec))?;
-        remove_version(txn, bucket.id, key, seq)?;
+        let removal = crate::lock::removal_for(caller, bucket, key, &rec, req.bypass_governance, now_ms())?;
+        remove_version(txn, bucket.id, key, seq, removal)?;
         return Ok(DeleteOutcome {
             version_id: Some(version_label(&rec)),
             delete_marker: rec.delete_marker,
@@ -378,8 +393,9 @@ fn delete_one(
         VersioningState::Unversioned => {
             let current = newest(txn, bucket.id, key)?;
             cond.check(current.as_ref().map(|(_, r)| r))?;
-            if let Some((seq, _)) = current {
-                remove_version(txn, bucket.id, key, seq)?;
+            if let Some((seq, rec)) = current {
+                let removal = crate::lock::removal_for(caller, bucket, key, &rec, req.bypass_governance, now_ms())?;
+                remove_version(txn, bucket.id, key, seq, removal)?;
             }
             Ok(DeleteOutcome::default())
         }
@@ -429,7 +445,7 @@ impl Ferrite {
                 lock: LockInfo::default(),
             };
             let inline = landing.inline;
-            let (if_none_match, if_match, acl) = (put.if_none_match, put.if_match, put.acl);
+            let (if_none_match, if_match, acl, lock) = (put.if_none_match, put.if_match, put.acl, put.lock);
             Ok(move |txn: &mut dyn WriteTxn| {
                 let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::PutObject)?;
                 let cond = WriteConditions {
@@ -439,6 +455,8 @@ impl Ferrite {
                 let mut record = record.clone();
                 (record.owner, record.acl) = written_by(&*txn, &root_id, &caller, &b, &record.owner, acl.as_ref())?;
                 allow_writing_tags(&caller, &b, &key, &record.tags, (&record.owner, record.acl.as_deref()))?;
+                let stored_as = (record.owner.as_str(), record.acl.as_deref());
+                record.lock = lock_for_new_version(&*txn, &caller, &b, &key, &lock, stored_as, now_ms())?;
                 let w = add_version(txn, &b, &key, record, cond)?;
                 // After the checks: a refused write changes nothing.
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
@@ -676,7 +694,7 @@ impl Ferrite {
                     // before its first write.
                     let action = Operation::DeleteObjects.action(req.version_id.is_some());
                     results.push(match allow(&caller, action, Some(&b), Some(&req.key), None) {
-                        Ok(()) => delete_one(&mut *txn, &b, req, &owner),
+                        Ok(()) => delete_one(&mut *txn, &caller, &b, req, &owner),
                         Err(denied) => Err(denied),
                     });
                 }
@@ -812,6 +830,16 @@ impl Ferrite {
                 };
                 let stored_as = (record.owner.as_str(), record.acl.as_deref());
                 allow_writing_tags(&caller, &dst_bucket, &req.dst_key, &record.tags, stored_as)?;
+                let lock = lock_for_new_version(
+                    &*txn,
+                    &caller,
+                    &dst_bucket,
+                    &req.dst_key,
+                    &req.lock,
+                    stored_as,
+                    now_ms(),
+                )?;
+                let record = ObjectRecord { lock, ..record };
                 let cond = WriteConditions {
                     if_none_match: req.if_none_match.as_deref(),
                     if_match: req.if_match.as_deref(),
@@ -882,6 +910,7 @@ impl Ferrite {
             acl: req.acl,
             encryption: req.encryption,
             tags,
+            lock: req.lock,
         };
         let mut incoming = crate::IncomingBody::new(body.into_stream());
         // The copy keeps the source's checksum algorithm, computed over its bytes.

@@ -526,6 +526,9 @@ pub struct UploadRecord {
     pub encryption: Option<Encryption>,
     /// The tags the completed object gets (`x-amz-tagging`), ordered by key.
     pub tags: Vec<(String, String)>,
+    /// The Object Lock the completed object gets, as asked (no retention asked: the
+    /// bucket's default at Complete).
+    pub lock: LockInfo,
 }
 
 /// One uploaded part: its own blob (holding one reference) and digests.
@@ -751,7 +754,7 @@ impl Record for previous::ObjectRecordV2 {
     }
 }
 
-/// Version 5: the completed object's tags.
+/// Version 5: the completed object's tags and Object Lock.
 impl Record for UploadRecord {
     const VERSION: u8 = 5;
     type Previous = previous::UploadRecordV4;
@@ -766,6 +769,7 @@ impl Record for UploadRecord {
             acl: p.acl,
             encryption: p.encryption,
             tags: Vec::new(),
+            lock: LockInfo::default(),
         })
     }
 }

@@ -144,6 +144,9 @@ pub(crate) struct WriteSealing {
     /// The KMS key of an SSE-KMS write, found by the same read (`None`: not found
     /// there, the default key still to be made).
     pub kms_key: Option<crate::kms::KmsKeyRecord>,
+    /// Whether the bucket's default retention applies to the new version (a lock
+    /// bucket with a default): such a write needs Content-MD5 or a checksum.
+    pub default_retention: bool,
 }
 
 /// What an SSE-KMS write asks for.

@@ -54,5 +54,7 @@ pub(crate) const KMS_ALIASES: Table = Table::new("kms_aliases");
 /// Bucket key id -> an S3 Bucket Key (`bucket_keys.rs`): a bucket's intermediate key
 /// for one KMS key, sealed by that key's material.
 pub(crate) const BUCKET_KEYS: Table = Table::new("bucket_keys");
+/// Bucket id -> a lock bucket's configuration (`lock.rs`): its default retention.
+pub(crate) const BUCKET_LOCK: Table = Table::new("bucket_lock");
 /// Bucket id -> the bucket's tag set (`tagging.rs`), when it has one.
 pub(crate) const BUCKET_TAGS: Table = Table::new("bucket_tags");

@@ -17,6 +17,7 @@ use ferrite_store::{ReadTxn, WriteTxn};
 
 use crate::clock::{now_ms, now_us};
 use crate::keys::{object_key, prefix_successor, split_version_key, version_key, version_prefix};
+use crate::lock::Removal;
 use crate::records::{BucketRecord, DataRef, ObjectRecord, VersioningState, decode, encode};
 use crate::refs::{add_refs, drop_refs};
 use crate::stats::UsageDelta;
@@ -204,7 +205,7 @@ pub(crate) fn add_version(
     let mut usage = UsageDelta::default();
     if new.version_id.is_none() {
         if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
-            remove_row(txn, bucket.id, key, old_seq, &mut usage)?;
+            remove_row(txn, bucket.id, key, old_seq, Removal::Plain, &mut usage)?;
         }
         txn.put(tables::NULL_VERSIONS, &object_key(bucket.id, key), &seq.to_be_bytes())?;
     }
@@ -239,12 +240,18 @@ pub(crate) fn replace_version(
     Ok(())
 }
 
-/// Deletes the version at `seq` for good. If it was the current version, the next
-/// newest becomes current.
-pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<()> {
+/// Deletes the version at `seq` for good, unless its lock holds it against `removal`
+/// (AccessDenied). If it was the current version, the next newest becomes current.
+pub(crate) fn remove_version(
+    txn: &mut dyn WriteTxn,
+    bucket_id: u64,
+    key: &str,
+    seq: u64,
+    removal: Removal,
+) -> ModelResult<()> {
     let was_current = newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq);
     let mut usage = UsageDelta::default();
-    let Some(removed) = remove_row(txn, bucket_id, key, seq, &mut usage)? else {
+    let Some(removed) = remove_row(txn, bucket_id, key, seq, removal, &mut usage)? else {
         return Ok(());
     };
     if was_current {
@@ -262,17 +269,20 @@ pub(crate) fn remove_version(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, 
 }
 
 /// Removes one version row, its `null` pointer and its data references. Returns the
-/// removed record.
+/// removed record. The one place a version is deleted: Object Lock is enforced here
+/// (a version under retention or legal hold stays unless `removal` overrides it).
 fn remove_row(
     txn: &mut dyn WriteTxn,
     bucket_id: u64,
     key: &str,
     seq: u64,
+    removal: Removal,
     usage: &mut UsageDelta,
 ) -> ModelResult<Option<ObjectRecord>> {
     let Some(rec) = at_seq(txn, bucket_id, key, seq)? else {
         return Ok(None);
     };
+    rec.lock.check_removal(now_ms(), removal)?;
     txn.delete(tables::VERSIONS, &version_key(bucket_id, key, seq))?;
     if rec.version_id.is_none() && null_seq(txn, bucket_id, key)? == Some(seq) {
         txn.delete(tables::NULL_VERSIONS, &object_key(bucket_id, key))?;

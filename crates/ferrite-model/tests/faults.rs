@@ -241,6 +241,7 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
                                                     acl: None,
                                                     encryption: None,
                                                     tagging: Default::default(),
+                                                    lock: Default::default(),
                                                 },
                                             )
                                             .await

@@ -229,6 +229,7 @@ async fn copy_shares_data_and_self_copy_rules() {
         acl: None,
         encryption: None,
         tagging: Default::default(),
+        lock: Default::default(),
     };
     f.copy_object(&root(), copy("dst", MetadataDirective::Copy))
         .await

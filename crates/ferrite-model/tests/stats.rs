@@ -89,6 +89,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                 acl: None,
                 encryption: None,
                 tagging: Default::default(),
+                lock: Default::default(),
             };
             let _ = f.copy_object(&root(), req).await;
         }
@@ -138,6 +139,7 @@ async fn random_write(f: &Ferrite, rng: &mut rand::rngs::StdRng) {
                     key,
                     version_id: Some(v.version_id.clone()),
                     if_match: None,
+                    bypass_governance: false,
                 };
                 f.delete_object(&root(), "bkt", req).await.unwrap();
             }

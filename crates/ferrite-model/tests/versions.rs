@@ -159,6 +159,7 @@ fn del(key: &str, version: Option<&str>) -> DeleteRequest {
         key: key.into(),
         version_id: version.map(str::to_string),
         if_match: None,
+        bypass_governance: false,
     }
 }
 

@@ -543,6 +543,10 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::NoSuchCorsConfiguration
         | ModelError::InvalidTag(_)
         | ModelError::NoSuchTagSet
+        | ModelError::InvalidBucketState(_)
+        | ModelError::ObjectLockConfigurationNotFound
+        | ModelError::NoSuchObjectLockConfiguration
+        | ModelError::InvalidRetentionPeriod
         | ModelError::InvalidCors(_)
         | ModelError::MalformedAcl(_)
         | ModelError::AccessControlListNotSupported

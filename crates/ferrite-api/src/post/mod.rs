@@ -434,6 +434,9 @@ impl Form {
                         | "x-amz-server-side-encryption-customer-algorithm"
                         | "x-amz-server-side-encryption-customer-key"
                         | "x-amz-server-side-encryption-customer-key-md5"
+                        | "x-amz-object-lock-mode"
+                        | "x-amz-object-lock-retain-until-date"
+                        | "x-amz-object-lock-legal-hold"
                 );
             if name.starts_with("x-amz-") && !known {
                 return Err(err(
@@ -510,6 +513,16 @@ impl Form {
                 Some(xml) => crate::tagging::form_tags(xml)?,
                 None => Vec::new(),
             },
+            lock: crate::lock::lock_request(
+                self.get("x-amz-object-lock-mode"),
+                match self.get("x-amz-object-lock-retain-until-date") {
+                    None => None,
+                    Some(v) => Some(Timestamp::parse(TimestampFormat::DateTime, v).map_err(|_| {
+                        invalid_argument(format!("Invalid x-amz-object-lock-retain-until-date field {v:?}."))
+                    })?),
+                },
+                self.get("x-amz-object-lock-legal-hold"),
+            )?,
         };
         let checksums = ChecksumAlgorithm::ALL.map(|a| {
             let name = format!("x-amz-checksum-{}", a.name().to_ascii_lowercase());
@@ -632,7 +645,19 @@ mod tests {
     #[test]
     fn duplicate_fields_and_unknown_amz_fields_are_refused() {
         assert!(Form::new(vec![("key".into(), "a".into()), ("KEY".into(), "b".into())]).is_err());
-        let f = form(&[("x-amz-object-lock-mode", "GOVERNANCE")]);
+        // Object Lock is built: its fields are the PUT's headers.
+        let f = form(&[
+            ("x-amz-object-lock-mode", "GOVERNANCE"),
+            ("x-amz-object-lock-retain-until-date", "2030-01-01T00:00:00Z"),
+            ("x-amz-object-lock-legal-hold", "ON"),
+        ]);
+        assert!(f.refuse_unimplemented().is_ok());
+        let (put, _) = f.put_attrs().unwrap();
+        assert_eq!(put.lock.retention.map(|r| r.1), Some(1_893_456_000_000));
+        assert_eq!(put.lock.legal_hold, Some(true));
+        let f = form(&[("x-amz-object-lock-retain-until-date", "soon")]);
+        assert_eq!(f.put_attrs().unwrap_err().code(), &S3ErrorCode::InvalidArgument);
+        let f = form(&[("x-amz-object-lock-other", "x")]);
         assert_eq!(
             f.refuse_unimplemented().unwrap_err().code(),
             &S3ErrorCode::NotImplemented
