@@ -38,6 +38,12 @@ const HEADER_KEYS: &[(&str, &str)] = &[
     ("x-amz-copy-source", "s3:x-amz-copy-source"),
     ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
     ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
+    ("x-amz-object-lock-mode", "s3:object-lock-mode"),
+    (
+        "x-amz-object-lock-retain-until-date",
+        "s3:object-lock-retain-until-date",
+    ),
+    ("x-amz-object-lock-legal-hold", "s3:object-lock-legal-hold"),
 ];
 
 /// The other headers the keys are built from.
@@ -129,6 +135,14 @@ fn build<'h>(
             cx.insert(key, v);
         }
     }
+    // Whole days from now to the retain-until date a write asks for (AWS's key for
+    // "retain at least / at most N days").
+    if let Some(until) = header("x-amz-object-lock-retain-until-date")
+        .and_then(|v| OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).ok())
+    {
+        let days = (until - now).whole_days().max(0);
+        cx.insert("s3:object-lock-remaining-retention-days", days.to_string());
+    }
     let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -205,5 +219,26 @@ mod tests {
         assert_eq!(lazy.get().get("s3:prefix"), ["home/alice/"]);
         assert_eq!(lazy.get().get("aws:UserAgent"), ["curl/8"]);
         assert_eq!(lazy.get().get("s3:signatureAge"), ["2000"]);
+    }
+
+    #[test]
+    fn object_lock_headers_are_condition_keys() {
+        let uri: http::Uri = "/b/k".parse().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-amz-object-lock-mode", "GOVERNANCE".parse().unwrap());
+        headers.insert(
+            "x-amz-object-lock-retain-until-date",
+            "2026-01-31T12:00:00Z".parse().unwrap(),
+        );
+        headers.insert("x-amz-object-lock-legal-hold", "ON".parse().unwrap());
+        let now = time::macros::datetime!(2026-01-01 00:00:00 UTC);
+        let cx = request_context(&uri, &headers, None, now);
+        assert_eq!(cx.get("s3:object-lock-mode"), ["GOVERNANCE"]);
+        assert_eq!(cx.get("s3:object-lock-retain-until-date"), ["2026-01-31T12:00:00Z"]);
+        assert_eq!(cx.get("s3:object-lock-legal-hold"), ["ON"]);
+        assert_eq!(cx.get("s3:object-lock-remaining-retention-days"), ["30"]);
+        // Kept for the lazy build too.
+        let lazy = lazy_request_context(&uri, &headers, None, now);
+        assert_eq!(lazy.get().get("s3:object-lock-remaining-retention-days"), ["30"]);
     }
 }
