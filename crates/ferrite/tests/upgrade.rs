@@ -1796,6 +1796,70 @@ async fn check_fixture(name: &str, commit: &str) {
     };
     check_pending(c.clone()).await;
 
+    // Records from before tags and Object Lock (the pending upload's included) read as
+    // having none of either; an old version takes tags in place, its bytes unchanged.
+    let head = c.head_object().bucket(&up.bucket).key(&up.key).send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), None);
+    assert_eq!(head.object_lock_legal_hold_status(), None);
+    for b in &m.buckets {
+        let e = c.get_bucket_tagging().bucket(&b.name).send().await.unwrap_err();
+        assert_eq!(code(&e), "NoSuchTagSet", "{}", b.name);
+        let e = c
+            .get_object_lock_configuration()
+            .bucket(&b.name)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "ObjectLockConfigurationNotFoundError", "{}", b.name);
+        for v in b.versions.iter().filter(|v| !v.delete_marker) {
+            let tags = c
+                .get_object_tagging()
+                .bucket(&b.name)
+                .key(&v.key)
+                .version_id(&v.version_id)
+                .send()
+                .await
+                .unwrap();
+            assert!(tags.tag_set().is_empty(), "{}/{} {}", b.name, v.key, v.version_id);
+        }
+    }
+    let (b, v) = m
+        .buckets
+        .iter()
+        .find_map(|b| b.versions.iter().find(|v| !v.delete_marker).map(|v| (b, v)))
+        .unwrap();
+    let tagging = aws_sdk_s3::types::Tagging::builder()
+        .tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key("migrated")
+                .value("yes")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    c.put_object_tagging()
+        .bucket(&b.name)
+        .key(&v.key)
+        .version_id(&v.version_id)
+        .tagging(tagging)
+        .send()
+        .await
+        .unwrap();
+    let out = c
+        .get_object()
+        .bucket(&b.name)
+        .key(&v.key)
+        .version_id(&v.version_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.tag_count(), Some(1));
+    assert_eq!(
+        Some(sha256_hex(&read_all(out).await)),
+        v.object.as_ref().map(|o| o.sha256.clone())
+    );
+
     // A new object in the old unversioned bucket, and a new version in the versioned one.
     let fresh = pattern(100 * KIB, 99);
     put(&c, "plain", "after-upgrade.bin", &fresh).await;
