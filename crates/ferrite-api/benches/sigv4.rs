@@ -58,6 +58,7 @@ fn sigv4(c: &mut Criterion) {
         body_idle_timeout: ferrite_model::Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: ferrite_model::Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
+        lifecycle_day: ferrite_model::DAY,
         keys: None,
     };
     let model = rt

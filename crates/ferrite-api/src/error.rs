@@ -52,6 +52,12 @@ pub fn to_s3(e: ModelError) -> S3Error {
             e.set_status_code(http::StatusCode::BAD_REQUEST);
             return e;
         }
+        ModelError::NoSuchLifecycleConfiguration => {
+            let mut e = S3Error::with_message(C::NoSuchLifecycleConfiguration, msg);
+            e.set_status_code(http::StatusCode::NOT_FOUND);
+            return e;
+        }
+        ModelError::InvalidStorageClass => C::InvalidStorageClass,
         ModelError::NoSuchTagSet => {
             let mut e = S3Error::with_message(C::NoSuchTagSet, msg);
             e.set_status_code(http::StatusCode::NOT_FOUND);

@@ -418,6 +418,8 @@ fn model_error(e: ModelError) -> KmsError {
         | ModelError::NoSuchCorsConfiguration
         | ModelError::InvalidTag(_)
         | ModelError::NoSuchTagSet
+        | ModelError::NoSuchLifecycleConfiguration
+        | ModelError::InvalidStorageClass
         | ModelError::InvalidBucketState(_)
         | ModelError::ObjectLockConfigurationNotFound
         | ModelError::NoSuchObjectLockConfiguration

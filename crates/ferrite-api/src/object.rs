@@ -312,6 +312,7 @@ impl FerriteS3 {
         let cs = ChecksumOut::from_value(info.checksum.as_ref());
         let sse = sse_out(info.encryption.as_ref());
         let output = PutObjectOutput {
+            expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
             e_tag: Some(etag(&info.etag)),
             checksum_crc32: cs.crc32,
             checksum_crc32c: cs.crc32c,
@@ -373,6 +374,7 @@ impl FerriteS3 {
         let content_range = body.partial.then(|| content_range(&body.range, body.total)).flatten();
         let content_length = body.len() as i64;
         let output = GetObjectOutput {
+            expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
             body: Some(StreamingBlob::wrap(body.into_stream())),
             accept_ranges: Some("bytes".into()),
             content_length: Some(content_length),
@@ -457,6 +459,7 @@ impl FerriteS3 {
             None => (info.size as i64, None),
         };
         let output = HeadObjectOutput {
+            expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
             accept_ranges: Some("bytes".into()),
             content_length: Some(content_length),
             content_range,
@@ -670,6 +673,7 @@ impl FerriteS3 {
         let sse = sse_out(info.encryption.as_ref());
         let sse_c_echo = sse_c::echo(info.encryption.as_ref().map(|e| e.algorithm), sse_c);
         let output = CopyObjectOutput {
+            expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
             copy_object_result: Some(result),
             copy_source_version_id: outcome.source_version_id,
             version_id: info.version_id,

@@ -24,6 +24,7 @@ async fn main() {
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
+        lifecycle_day: ferrite_model::DAY,
         keys: None,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();

@@ -96,6 +96,8 @@ pub enum Action {
     GetObjectLegalHold,
     PutObjectLegalHold,
     BypassGovernanceRetention,
+    GetLifecycleConfiguration,
+    PutLifecycleConfiguration,
 }
 
 impl Action {
@@ -146,6 +148,8 @@ impl Action {
             Action::PutBucketTagging => "s3:PutBucketTagging",
             Action::GetBucketObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
             Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+            Action::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
+            Action::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
             Action::GetObjectRetention => "s3:GetObjectRetention",
             Action::PutObjectRetention => "s3:PutObjectRetention",
             Action::GetObjectLegalHold => "s3:GetObjectLegalHold",
@@ -217,7 +221,9 @@ impl Action {
             | Action::GetBucketTagging
             | Action::PutBucketTagging
             | Action::GetBucketObjectLockConfiguration
-            | Action::PutBucketObjectLockConfiguration => Need::BucketOwner,
+            | Action::PutBucketObjectLockConfiguration
+            | Action::GetLifecycleConfiguration
+            | Action::PutLifecycleConfiguration => Need::BucketOwner,
             Action::ListBucket | Action::ListBucketVersions | Action::ListBucketMultipartUploads => {
                 Need::Bucket(P::Read)
             }
@@ -314,6 +320,11 @@ pub enum Operation {
     PutObjectRetention,
     GetObjectLegalHold,
     PutObjectLegalHold,
+    GetBucketLifecycle,
+    /// PutBucketLifecycleConfiguration, and DeleteBucketLifecycle (both
+    /// s3:PutLifecycleConfiguration).
+    PutBucketLifecycle,
+    DeleteBucketLifecycle,
 }
 
 impl Operation {
@@ -376,6 +387,8 @@ impl Operation {
             Operation::PutObjectRetention => A::PutObjectRetention,
             Operation::GetObjectLegalHold => A::GetObjectLegalHold,
             Operation::PutObjectLegalHold => A::PutObjectLegalHold,
+            Operation::GetBucketLifecycle => A::GetLifecycleConfiguration,
+            Operation::PutBucketLifecycle | Operation::DeleteBucketLifecycle => A::PutLifecycleConfiguration,
         }
     }
 }
@@ -814,7 +827,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 49] = [
+    const ALL: [Action; 51] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -864,6 +877,8 @@ mod tests {
         Action::GetObjectLegalHold,
         Action::PutObjectLegalHold,
         Action::BypassGovernanceRetention,
+        Action::GetLifecycleConfiguration,
+        Action::PutLifecycleConfiguration,
     ];
 
     #[test]

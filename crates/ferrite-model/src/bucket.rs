@@ -301,6 +301,7 @@ impl Ferrite {
                 crate::bucket_keys::forget(&mut *txn, rec.id)?;
                 crate::tagging::forget(&mut *txn, rec.id)?;
                 crate::lock::forget(&mut *txn, rec.id)?;
+                crate::lifecycle::forget(&mut *txn, rec.id)?;
                 txn.delete(tables::BUCKETS, name.as_bytes())?;
                 crate::stats::forget(&mut *txn, rec.id)
             })

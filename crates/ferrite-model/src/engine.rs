@@ -24,6 +24,9 @@ pub struct Options {
     /// Seals the data keys of encrypted objects; `None`: encryption is unavailable
     /// (requests for it, and reads of encrypted objects, fail with KeyUnavailable).
     pub keys: Option<Arc<dyn crate::sse::KeyProvider>>,
+    /// How long a lifecycle "day" lasts ([`crate::DAY`] unless shortened for tests:
+    /// `--lifecycle-day-secs`).
+    pub lifecycle_day: std::time::Duration,
 }
 
 impl Options {
@@ -66,6 +69,8 @@ pub(crate) struct Inner {
     pub kms_ops: crate::bucket_keys::KmsOps,
     /// S3 Bucket Keys in use and opened (`bucket_keys.rs`).
     pub bucket_keys: crate::bucket_keys::BucketKeyCache,
+    /// What the lifecycle worker has done since start (`lifecycle.rs`).
+    pub lifecycle: crate::lifecycle::LifecycleCounters,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -115,6 +120,7 @@ impl Ferrite {
                 tampered_reads: Default::default(),
                 kms_ops: Default::default(),
                 bucket_keys: Default::default(),
+                lifecycle: Default::default(),
                 gc_wake,
             }),
         };

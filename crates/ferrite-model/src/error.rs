@@ -37,6 +37,12 @@ pub enum ModelError {
     InvalidTag(String),
     #[error("The TagSet does not exist")]
     NoSuchTagSet,
+    /// GetBucketLifecycleConfiguration of a bucket without one.
+    #[error("the lifecycle configuration does not exist")]
+    NoSuchLifecycleConfiguration,
+    /// A storage class S3 does not have, or one not allowed where it was named.
+    #[error("the storage class you specified is not valid")]
+    InvalidStorageClass,
     /// A request the bucket's state does not allow (409): suspending versioning of a
     /// lock bucket, Object Lock on a bucket whose versioning is not Enabled.
     #[error("{0}")]

@@ -37,6 +37,19 @@ impl Ferrite {
                 let _ = tokio::time::timeout(GC_PERIOD, wake.notified()).await;
             }
         });
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let this = Ferrite { inner };
+                let period = this.lifecycle_period();
+                if let Err(e) = this.run_lifecycle().await {
+                    tracing::error!(error = %e, "lifecycle pass failed");
+                }
+                drop(this);
+                tokio::time::sleep(period).await;
+            }
+        });
     }
 
     /// Deletes every blob queued as garbage that no reader holds a lease on (those

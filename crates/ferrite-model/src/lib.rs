@@ -28,6 +28,7 @@ mod ingest;
 mod keys;
 pub mod kms;
 mod leases;
+mod lifecycle;
 mod list;
 mod lock;
 mod lookup;
@@ -62,6 +63,11 @@ pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Ex
 pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
 pub use kms::{KeyManager, KmsAliasInfo, KmsException, KmsKeyInfo, KmsKeyState};
+pub use lifecycle::{
+    AndFilter, DAY, Expiration, LifecycleConfig, LifecycleCounts, LifecycleRule, MAX_LIFECYCLE_RULES,
+    MAX_NEWER_NONCURRENT, MAX_RULE_ID, NoncurrentExpiration, NoncurrentTransition, RuleFilter, Transition, When,
+    due_after, is_transition_class,
+};
 pub use list::{ListPage, ListQuery, ObjectSummary, VersionPage, VersionQuery, VersionSummary};
 pub use lock::{DefaultRetention, LockConfig, LockRequest, Retention, RetentionPeriod};
 pub use multipart::{

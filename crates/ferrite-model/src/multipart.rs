@@ -233,7 +233,7 @@ fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartReco
 }
 
 /// Removes an upload and its parts, dropping the parts' references.
-fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<()> {
+pub(crate) fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<()> {
     for (n, part) in all_parts(txn, id)? {
         txn.delete(tables::PARTS, &part_key(id, n))?;
         drop_refs(txn, &DataRef::Blob(part.blob))?;

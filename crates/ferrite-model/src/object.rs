@@ -69,6 +69,9 @@ pub struct ObjectInfo {
     pub tags: Tags,
     /// The version's Object Lock state (GET and HEAD answer it).
     pub lock: LockInfo,
+    /// When a lifecycle rule expires this (current) version, and the rule's id
+    /// (`x-amz-expiration` on PUT, GET and HEAD).
+    pub expiration: Option<(i64, String)>,
 }
 
 impl ObjectInfo {
@@ -98,7 +101,21 @@ impl ObjectInfo {
             encryption: r.encryption.as_ref().map(Encryption::info),
             tags: r.tags.clone(),
             lock: r.lock.clone(),
+            expiration: None,
         }
+    }
+
+    /// Adds when the bucket's lifecycle rules expire `r`, the key's current version.
+    fn with_expiry(
+        mut self,
+        txn: &dyn ReadTxn,
+        bucket: &BucketRecord,
+        r: &ObjectRecord,
+        day: std::time::Duration,
+    ) -> ModelResult<Self> {
+        let day_ms = (day.as_millis() as i64).max(1);
+        self.expiration = crate::lifecycle::expiration_header(txn, bucket, &self.key, r, day_ms)?;
+        Ok(self)
     }
 }
 
@@ -426,6 +443,7 @@ impl Ferrite {
         // Policies see the new version's tags as the request's.
         let caller = caller.with_request_tags(&put.tags);
         let root_id = self.inner.opts.root_canonical_id.clone();
+        let day = self.inner.opts.lifecycle_day;
         let (bucket, key) = (bucket.to_string(), key.to_string());
         land_and_commit(self.inner.clone(), staged, move |landing| {
             let record = ObjectRecord {
@@ -462,7 +480,7 @@ impl Ferrite {
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
                     txn.put(tables::INLINE, id, bytes)?;
                 }
-                Ok(ObjectInfo::written(&key, &w.record, &b))
+                ObjectInfo::written(&key, &w.record, &b).with_expiry(&*txn, &b, &w.record, day)
             })
         })
         .await
@@ -502,7 +520,11 @@ impl Ferrite {
             let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
             check_customer_key(rec.encryption.as_ref(), cond.sse_customer_key.as_ref())?;
             let (range, partial) = resolve_slice(&rec, slice)?;
-            Ok((ObjectInfo::from_record(&key, &rec, &b), partial.then_some(range)))
+            let mut info = ObjectInfo::from_record(&key, &rec, &b);
+            if sel.is_none() {
+                info = info.with_expiry(&*txn, &b, &rec, inner.opts.lifecycle_day)?;
+            }
+            Ok((info, partial.then_some(range)))
         })
         .await
     }
@@ -634,7 +656,11 @@ impl Ferrite {
                         }
                     }
                 };
-                Ok(source.map(|s| (ObjectInfo::from_record(&key, &rec, &b), s, byte_range, partial)))
+                let mut info = ObjectInfo::from_record(&key, &rec, &b);
+                if sel.is_none() {
+                    info = info.with_expiry(&*txn, &b, &rec, inner.opts.lifecycle_day)?;
+                }
+                Ok(source.map(|s| (info, s, byte_range, partial)))
             })
             .await?;
             if let Some((info, source, byte_range, partial)) = found {
@@ -739,6 +765,7 @@ impl Ferrite {
         };
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
+        let day = self.inner.opts.lifecycle_day;
         validate_key(&req.src_key)?;
         let src_sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         validate_key(&req.dst_key)?;
@@ -846,7 +873,12 @@ impl Ferrite {
                 };
                 let w = add_version(&mut *txn, &dst_bucket, &req.dst_key, record, cond)?;
                 let outcome = CopyOutcome {
-                    info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket),
+                    info: ObjectInfo::written(&req.dst_key, &w.record, &dst_bucket).with_expiry(
+                        &*txn,
+                        &dst_bucket,
+                        &w.record,
+                        day,
+                    )?,
                     source_version_id,
                 };
                 Ok(outcome)

@@ -58,3 +58,5 @@ pub(crate) const BUCKET_KEYS: Table = Table::new("bucket_keys");
 pub(crate) const BUCKET_LOCK: Table = Table::new("bucket_lock");
 /// Bucket id -> the bucket's tag set (`tagging.rs`), when it has one.
 pub(crate) const BUCKET_TAGS: Table = Table::new("bucket_tags");
+/// Bucket id -> the bucket's lifecycle configuration (`lifecycle.rs`), with its name.
+pub(crate) const BUCKET_LIFECYCLE: Table = Table::new("bucket_lifecycle");

@@ -20,6 +20,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
+        lifecycle_day: ferrite_model::DAY,
         keys: None,
     };
     common::open_engine(dir, opts).await

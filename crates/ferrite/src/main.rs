@@ -117,6 +117,12 @@ pub struct ServeArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, env = "FERRITE_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// How many seconds a lifecycle "day" lasts (default: a real day, 86400). Rules'
+    /// `Days` count in these, and the lifecycle worker runs four times per such day
+    /// (at least every hour, at most every 200 ms): shorten it to watch rules act
+    /// within seconds (tests; ceph/s3-tests' `lc_debug_interval`).
+    #[arg(long, env = "FERRITE_LIFECYCLE_DAY_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lifecycle_day_secs: u64,
 }
 
 /// Values of `--default-encryption`.

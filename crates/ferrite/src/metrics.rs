@@ -123,6 +123,9 @@ pub struct Metrics {
     tampered: Counter,
     /// KMS operations SSE-KMS made, by operation (`GenerateDataKey`, `Decrypt`).
     kms_ops: Family<KmsOpLabels, Counter>,
+    /// The lifecycle worker's work: versions expired, delete markers removed, versions
+    /// transitioned, uploads aborted.
+    lifecycle: [Counter; 4],
     buckets: [Family<BucketLabels, Gauge>; 5],
     model: Ferrite,
     /// Scrapes rebuild the bucket gauges: one at a time.
@@ -191,9 +194,32 @@ impl Metrics {
             "Operations of the built-in KMS made for SSE-KMS objects: GenerateDataKey (a KMS key sealed a new data key or bucket key) and Decrypt (it opened one); S3 Bucket Keys make fewer",
             kms_ops.clone(),
         );
+        let lifecycle: [Counter; 4] = Default::default();
+        let lifecycle_help = [
+            (
+                "lifecycle_objects_expired",
+                "Object versions the lifecycle worker expired (current versions given a delete marker or removed, noncurrent versions removed)",
+            ),
+            (
+                "lifecycle_delete_markers_removed",
+                "Expired delete markers the lifecycle worker removed",
+            ),
+            (
+                "lifecycle_objects_transitioned",
+                "Object versions the lifecycle worker moved to another storage class",
+            ),
+            (
+                "lifecycle_uploads_aborted",
+                "Incomplete multipart uploads the lifecycle worker aborted",
+            ),
+        ];
+        for ((name, help), counter) in lifecycle_help.into_iter().zip(&lifecycle) {
+            registry.register(name, help, counter.clone());
+        }
         Arc::new(Self {
             tampered,
             kms_ops,
+            lifecycle,
             registry,
             requests,
             duration,
@@ -226,6 +252,14 @@ impl Metrics {
         let kms = self.model.kms_operations();
         for (operation, value) in [("GenerateDataKey", kms.generate_data_key), ("Decrypt", kms.decrypt)] {
             let counter = self.kms_ops.get_or_create(&KmsOpLabels { operation });
+            counter.inc_by(value.saturating_sub(counter.get()));
+        }
+        let lc = self.model.lifecycle_counts();
+        for (counter, value) in
+            self.lifecycle
+                .iter()
+                .zip([lc.expired, lc.markers_removed, lc.transitioned, lc.uploads_aborted])
+        {
             counter.inc_by(value.saturating_sub(counter.get()));
         }
         for family in &self.buckets {

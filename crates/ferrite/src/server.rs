@@ -124,6 +124,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ring,
             crate::master_key::store_for(&source),
         )?)),
+        lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");

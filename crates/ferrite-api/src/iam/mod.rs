@@ -543,6 +543,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::NoSuchCorsConfiguration
         | ModelError::InvalidTag(_)
         | ModelError::NoSuchTagSet
+        | ModelError::NoSuchLifecycleConfiguration
+        | ModelError::InvalidStorageClass
         | ModelError::InvalidBucketState(_)
         | ModelError::ObjectLockConfigurationNotFound
         | ModelError::NoSuchObjectLockConfiguration

@@ -13,6 +13,7 @@ pub fn options() -> Options {
         body_idle_timeout: Options::DEFAULT_BODY_IDLE_TIMEOUT,
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
+        lifecycle_day: ferrite_model::DAY,
         keys: Some(std::sync::Arc::new(ferrite_model::BuiltinKeys::new(
             ferrite_model::Key::from_slice(&[7; 32]).unwrap(),
         ))),
