@@ -255,6 +255,29 @@ for round in $(seq 2 "$pair_rounds"); do
       --bucket "$bucket" "${extra[@]}"
   done
 done
+# Lifecycle under load: 4 KiB GETs (the objects of get-4k) while the lifecycle worker
+# expires 100,000 objects of another bucket (a rule whose date has passed), against
+# the same GETs right before on the idle server. The goal: p99 within 2x of idle.
+if want get-4k-lc-idle || want get-4k-lc-busy; then
+  run_duration=1s run lc-prepare --op list --list-objects 100000 --concurrency 16 --bucket ferrite-bench-lc >/dev/null
+  run get-4k-lc-idle --op get --size 4KiB --concurrency 16 --objects 5000
+  cat >"$work/lifecycle.xml" <<XML
+<LifecycleConfiguration><Rule><ID>expire-all</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status><Expiration><Date>$(date -u +%Y-%m-%dT00:00:00Z)</Date></Expiration></Rule></LifecycleConfiguration>
+XML
+  lc_expired() { curl -s "$endpoint/metrics" | awk '/^ferrite_lifecycle_objects_expired_total/ {n = $2} END {print n + 0}'; }
+  expired_before=$(lc_expired)
+  lc_start=$(date +%s.%N)
+  # Sets the rule (which wakes the worker), then reads while the worker runs.
+  run get-4k-lc-busy --op get --size 4KiB --concurrency 16 --objects 5000 --no-prepare --lifecycle "$work/lifecycle.xml" \
+    --lifecycle-bucket ferrite-bench-lc
+  expired_during=$(( $(lc_expired) - expired_before ))
+  echo "$expired_during $(python3 -c "import time; print(f'{time.time() - $lc_start:.1f}')")" >"$runs/lc-expired.txt"
+  for _ in $(seq 600); do
+    [ "$(( $(lc_expired) - expired_before ))" -ge 100000 ] && break
+    sleep 1
+  done
+  echo "$(( $(lc_expired) - expired_before )) $(python3 -c "import time; print(f'{time.time() - $lc_start:.1f}')")" >>"$runs/lc-expired.txt"
+fi
 run multipart-256m --op multipart-put --size 256MiB --part-size 16MiB --concurrency 4
 run list-100k --op list --concurrency 4 --list-objects 100000 --bucket ferrite-bench-list
 run mixed-64k --op mixed --size 64KiB --concurrency 16 --objects 2000 --bucket ferrite-bench-mixed
@@ -275,7 +298,7 @@ floors = {
     "put-64m": ("mib", 0.8 * limit_64m), "get-64m": ("mib", 1.5e9 / 2**20),
     "list-100k": ("ops", 500),
 }
-order = ["put-4k", "get-4k", "put-4k-sse", "get-4k-sse", "put-4k-kms", "get-4k-kms", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "put-64m-sse", "get-64m-sse", "multipart-256m", "list-100k", "mixed-64k"]
+order = ["put-4k", "get-4k", "put-4k-sse", "get-4k-sse", "put-4k-kms", "get-4k-kms", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "put-64m-sse", "get-64m-sse", "multipart-256m", "list-100k", "mixed-64k", "get-4k-lc-idle", "get-4k-lc-busy"]
 results = []
 ticks_per_s = os.sysconf("SC_CLK_TCK")
 
@@ -398,6 +421,18 @@ for op in ("put-4k", "get-4k"):
             for who in (base, "policy"):
                 lines.append(f"- {op}-{who} by round (ops/s, server us/op): " + ", ".join(
                     f"{r['ops_per_sec']:.0f}/{r.get('server_cpu_us_per_op', 0):.0f}" for r in rounds[who]))
+idle, busy = by_name.get("get-4k-lc-idle"), by_name.get("get-4k-lc-busy")
+if idle and busy and idle["latency_ms"]["p99"] > 0:
+    ratio = busy["latency_ms"]["p99"] / idle["latency_ms"]["p99"]
+    lines.append(f"\nget-4k p99 while the lifecycle worker expires 100,000 objects: {busy['latency_ms']['p99']:.2f} ms vs "
+                 f"{idle['latency_ms']['p99']:.2f} ms idle, {ratio:.2f}x (goal: <= 2x); throughput "
+                 f"{busy['ops_per_sec'] / max(idle['ops_per_sec'], 1e-9):.3f} of idle")
+    lc = os.path.join(runs, "lc-expired.txt")
+    if os.path.exists(lc):
+        rows = [l.split() for l in open(lc).read().splitlines() if l.strip()]
+        if rows:
+            lines.append(f"- expired during the busy run: {rows[0][0]} objects; " + (
+                f"all {rows[-1][0]} after {rows[-1][1]} s" if len(rows) > 1 else ""))
 md = "\n".join(lines) + "\n"
 for base in (stamp, "latest"):
     json.dump(doc, open(os.path.join(out, base + ".json"), "w"), indent=2)

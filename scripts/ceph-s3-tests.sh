@@ -34,10 +34,14 @@ if [ ! -x "$venv/bin/pytest" ]; then
 fi
 
 data=$(mktemp -d)
+# The suite's lifecycle tests count days in `lc_debug_interval` seconds (RGW's debug
+# mode); the server's `--lifecycle-day-secs` is set to the same.
+lc_interval=${CEPH_LC_INTERVAL:-2}
 ak=S3TESTSACCESSKEY0001
 sk=s3tests-secret-key-for-local-runs-only0001
 FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
-  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" >"$data/stdout" 2>"$out/server.log" &
+  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" --lifecycle-day-secs "$lc_interval" \
+  >"$data/stdout" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
@@ -98,6 +102,7 @@ access_key = $ak
 secret_key = $sk
 kms_keyid = $kms_key1
 kms_keyid2 = $kms_key2
+lc_debug_interval = $lc_interval
 [s3 alt]
 display_name = alt
 user_id = $alt_id

@@ -18,9 +18,19 @@ fn malformed(why: &str) -> S3Error {
     )
 }
 
-/// `x-amz-expiration`: `expiry-date="<HTTP date>", rule-id="<id>"`.
+/// What a rule id keeps unencoded in `x-amz-expiration`: URL's unreserved characters.
+const RULE_ID: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `x-amz-expiration`: `expiry-date="<HTTP date>", rule-id="<id, URL-encoded>"`.
 pub(crate) fn expiration_header(e: Option<&(i64, String)>) -> Option<String> {
-    e.map(|(ms, id)| format!("expiry-date=\"{}\", rule-id=\"{}\"", http_date(*ms), id))
+    e.map(|(ms, id)| {
+        let id = percent_encoding::utf8_percent_encode(id, RULE_ID);
+        format!("expiry-date=\"{}\", rule-id=\"{id}\"", http_date(*ms))
+    })
 }
 
 fn days(n: i32, what: &str) -> S3Result<u32> {
@@ -111,7 +121,7 @@ fn when(days_: Option<i32>, date: Option<Timestamp>, what: &str) -> S3Result<Whe
 fn expiration_of(e: LifecycleExpiration) -> S3Result<Expiration> {
     match (e.days, e.date, e.expired_object_delete_marker) {
         (None, None, Some(flag)) => Ok(Expiration::ExpiredObjectDeleteMarker(flag)),
-        (_, _, Some(_)) => Err(invalid_argument(
+        (_, _, Some(_)) => Err(malformed(
             "ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy",
         )),
         (d, date, None) => Ok(Expiration::After(when(d, date, "Expiration")?)),
@@ -424,8 +434,8 @@ mod tests {
     #[test]
     fn the_expiration_header_has_aws_shape() {
         assert_eq!(
-            expiration_header(Some(&(1_356_220_800_000, "rule-1".into()))).as_deref(),
-            Some("expiry-date=\"Sun, 23 Dec 2012 00:00:00 GMT\", rule-id=\"rule-1\"")
+            expiration_header(Some(&(1_356_220_800_000, "rule 1".into()))).as_deref(),
+            Some("expiry-date=\"Sun, 23 Dec 2012 00:00:00 GMT\", rule-id=\"rule%201\"")
         );
         assert_eq!(expiration_header(None), None);
     }

@@ -98,6 +98,13 @@ struct Args {
     /// write there without any policy.
     #[arg(long)]
     grant_write_to_authenticated: bool,
+    /// Set this XML document as the bucket's lifecycle configuration before the run
+    /// (as the signer).
+    #[arg(long)]
+    lifecycle: Option<std::path::PathBuf>,
+    /// The bucket `--lifecycle` is set on (default: `--bucket`), made if missing.
+    #[arg(long)]
+    lifecycle_bucket: Option<String>,
     /// Ask for SSE-S3 (`x-amz-server-side-encryption: AES256`) on every PUT and
     /// CreateMultipartUpload (what server-side encryption costs).
     #[arg(long)]
@@ -517,6 +524,24 @@ impl Ctx {
         )
     }
 
+    /// PutBucketLifecycleConfiguration with the `--lifecycle` file, when one is given.
+    async fn set_lifecycle(&self) -> anyhow::Result<()> {
+        let Some(file) = &self.args.lifecycle else {
+            return Ok(());
+        };
+        let doc = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let bucket = self.args.lifecycle_bucket.as_ref().unwrap_or(&self.args.bucket);
+        let path = format!("/{}", uri_encode(bucket, false));
+        let a = self
+            .s3
+            .send("PUT", &path, &[("lifecycle", "")], Bytes::from(doc), true)
+            .await?;
+        expect(
+            a.status == 200,
+            &format!("PutBucketLifecycleConfiguration: status {}", a.status),
+        )
+    }
+
     /// PutBucketAcl granting WRITE to AuthenticatedUsers, with `--grant-write-to-authenticated`.
     async fn grant_write(&self) -> anyhow::Result<()> {
         if !self.args.grant_write_to_authenticated {
@@ -628,6 +653,7 @@ async fn run(args: Args) -> anyhow::Result<Report> {
     ctx.ensure_bucket().await?;
     ctx.set_bucket_policy().await?;
     ctx.grant_write().await?;
+    ctx.set_lifecycle().await?;
     if !ctx.args.no_prepare {
         ctx.prepare().await?;
     }

@@ -71,6 +71,8 @@ pub(crate) struct Inner {
     pub bucket_keys: crate::bucket_keys::BucketKeyCache,
     /// What the lifecycle worker has done since start (`lifecycle.rs`).
     pub lifecycle: crate::lifecycle::LifecycleCounters,
+    /// Wakes the lifecycle worker early (a configuration was put).
+    pub lifecycle_wake: Arc<Notify>,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -121,6 +123,7 @@ impl Ferrite {
                 kms_ops: Default::default(),
                 bucket_keys: Default::default(),
                 lifecycle: Default::default(),
+                lifecycle_wake: Default::default(),
                 gc_wake,
             }),
         };

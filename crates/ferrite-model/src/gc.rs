@@ -37,7 +37,10 @@ impl Ferrite {
                 let _ = tokio::time::timeout(GC_PERIOD, wake.notified()).await;
             }
         });
+        // The lifecycle worker: a pass now (finishing one a restart interrupted),
+        // then one every period, or sooner when a configuration is put.
         let weak = Arc::downgrade(&self.inner);
+        let wake = self.inner.lifecycle_wake.clone();
         tokio::spawn(async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
@@ -47,7 +50,7 @@ impl Ferrite {
                     tracing::error!(error = %e, "lifecycle pass failed");
                 }
                 drop(this);
-                tokio::time::sleep(period).await;
+                let _ = tokio::time::timeout(period, wake.notified()).await;
             }
         });
     }

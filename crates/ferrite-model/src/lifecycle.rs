@@ -221,7 +221,7 @@ fn invalid(msg: impl Into<String>) -> ModelError {
 
 impl LifecycleConfig {
     /// AWS's rules for a configuration. Rules without an id get a generated one.
-    pub fn validate(&mut self, day_ms: i64) -> ModelResult<()> {
+    pub fn validate(&mut self) -> ModelResult<()> {
         if self.rules.is_empty() {
             return Err(ModelError::MalformedXml(
                 "a lifecycle configuration needs at least one rule".into(),
@@ -236,7 +236,7 @@ impl LifecycleConfig {
             if rule.id.is_empty() {
                 rule.id = generated_id();
             }
-            rule.validate(day_ms)?;
+            rule.validate()?;
         }
         let mut ids: Vec<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
         ids.sort_unstable();
@@ -260,19 +260,26 @@ fn generated_id() -> String {
     out
 }
 
-fn check_when(when: &When, what: &str, day_ms: i64) -> ModelResult<()> {
+fn check_when(when: &When, what: &str) -> ModelResult<()> {
     match when {
         When::Days(0) => Err(invalid(format!("'Days' for {what} action must be a positive integer"))),
         When::Days(_) => Ok(()),
-        When::Date(ms) if ms.rem_euclid(day_ms.max(1)) != 0 && ms.rem_euclid(DAY.as_millis() as i64) != 0 => {
-            Err(invalid("'Date' must be at midnight GMT"))
-        }
+        When::Date(ms) if ms.rem_euclid(DAY.as_millis() as i64) != 0 => Err(invalid("'Date' must be at midnight GMT")),
         When::Date(_) => Ok(()),
     }
 }
 
+/// The fewest days AWS accepts before a move to `class` (the infrequent-access
+/// classes bill 30 days at least).
+fn min_transition_days(class: StorageClass) -> u32 {
+    match class {
+        StorageClass::StandardIa | StorageClass::OnezoneIa => 30,
+        _ => 0,
+    }
+}
+
 impl LifecycleRule {
-    fn validate(&self, day_ms: i64) -> ModelResult<()> {
+    fn validate(&self) -> ModelResult<()> {
         if self.id.chars().count() > MAX_RULE_ID {
             return Err(invalid("ID length should not exceed allowed limit of 255"));
         }
@@ -301,10 +308,15 @@ impl LifecycleRule {
             _ => {}
         }
         match self.expiration {
-            Some(Expiration::After(w)) => check_when(&w, "Expiration", day_ms)?,
+            Some(Expiration::After(w)) => check_when(&w, "Expiration")?,
             Some(Expiration::ExpiredObjectDeleteMarker(_)) if self.filter.has_tags() => {
                 return Err(invalid(
                     "ExpiredObjectDeleteMarker cannot be specified with object tags in a Lifecycle Expiration Policy",
+                ));
+            }
+            Some(Expiration::ExpiredObjectDeleteMarker(_)) if self.filter.has_size() => {
+                return Err(ModelError::MalformedXml(
+                    "ExpiredObjectDeleteMarker cannot be specified with an object size filter".into(),
                 ));
             }
             Some(Expiration::ExpiredObjectDeleteMarker(_)) | None => {}
@@ -335,7 +347,16 @@ impl LifecycleRule {
         let mut seen_days = false;
         let mut seen_dates = false;
         for t in &self.transitions {
-            check_when(&t.when, "Transition", day_ms)?;
+            check_when(&t.when, "Transition")?;
+            if let When::Days(d) = t.when
+                && d < min_transition_days(t.class)
+            {
+                return Err(invalid(format!(
+                    "'Days' in Transition action for StorageClass {} must be greater than or equal to {}",
+                    t.class.as_str(),
+                    min_transition_days(t.class)
+                )));
+            }
             match t.when {
                 When::Days(_) => seen_days = true,
                 When::Date(_) => seen_dates = true,
@@ -362,6 +383,14 @@ impl LifecycleRule {
             }
             check_newer(t.newer_noncurrent)?;
             check_class(t.class)?;
+            if t.days < min_transition_days(t.class) {
+                return Err(invalid(format!(
+                    "'NoncurrentDays' in NoncurrentVersionTransition action for StorageClass {} must be greater than or \
+                     equal to {}",
+                    t.class.as_str(),
+                    min_transition_days(t.class)
+                )));
+            }
         }
         let mut classes: Vec<_> = self.noncurrent_transitions.iter().map(|t| t.class.as_str()).collect();
         classes.sort_unstable();
@@ -420,11 +449,16 @@ fn check_class(c: StorageClass) -> ModelResult<()> {
     }
 }
 
-/// The moment a rule's `days` from `from_ms` are over: `from + days`, rounded up to the
-/// next day boundary (midnight UTC for real days).
+/// The moment a rule's `days` from `from_ms` are over. Real days, as AWS counts
+/// them: `from + days`, rounded up to the next midnight UTC. A shortened lifecycle day
+/// (`day_ms` other than [`DAY`], a test facility as RGW's `lc_debug_interval`) counts
+/// exactly, so that tests can tell when a rule acts.
 pub fn due_after(from_ms: i64, days: u32, day_ms: i64) -> i64 {
     let day_ms = day_ms.max(1);
     let t = from_ms.saturating_add(i64::from(days).saturating_mul(day_ms));
+    if day_ms != DAY.as_millis() as i64 {
+        return t;
+    }
     t.div_euclid(day_ms)
         .saturating_add(i64::from(t.rem_euclid(day_ms) != 0))
         .saturating_mul(day_ms)
@@ -758,12 +792,13 @@ impl Ferrite {
         };
         let config = match config {
             Some(mut c) => {
-                c.validate(self.day_ms())?;
+                c.validate()?;
                 Some(c)
             }
             None => None,
         };
         let (caller, bucket) = (caller.clone(), bucket.to_string());
+        let put = config.is_some();
         self.inner
             .committer
             .write(move |txn| {
@@ -780,7 +815,12 @@ impl Ferrite {
                 }
                 Ok(())
             })
-            .await
+            .await?;
+        if put {
+            // Rules already due (a Date in the past) act now, not a period later.
+            self.inner.lifecycle_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// What the lifecycle worker has done since start.
@@ -1104,14 +1144,16 @@ mod tests {
     }
 
     #[test]
-    fn days_round_up_to_the_next_day_boundary() {
-        assert_eq!(due_after(0, 1, D), D);
-        assert_eq!(due_after(1, 1, D), 2 * D);
-        assert_eq!(due_after(999, 2, D), 3 * D);
-        // Real days: created 2026-12-03T10:00Z, 1 day → 2026-12-05T00:00Z.
+    fn real_days_round_up_to_the_next_midnight_and_short_days_count_exactly() {
+        // Created 2026-12-03T10:00Z, 1 day: due 2026-12-05T00:00Z (AWS's example:
+        // 2014-01-15 10:30 + 3 days = 2014-01-19 00:00).
         let day = DAY.as_millis() as i64;
         let created = 20_425 * day + 10 * 3_600_000;
         assert_eq!(due_after(created, 1, day), 20_427 * day);
+        assert_eq!(due_after(20_425 * day, 1, day), 20_426 * day, "from a midnight");
+        assert_eq!(due_after(0, 1, D), D);
+        assert_eq!(due_after(1, 1, D), D + 1);
+        assert_eq!(due_after(999, 2, D), 2 * D + 999);
     }
 
     #[test]
@@ -1234,7 +1276,7 @@ mod tests {
 
     #[test]
     fn configurations_are_held_to_aws_rules() {
-        let ok = |r: LifecycleRule| LifecycleConfig { rules: vec![r] }.validate(DAY.as_millis() as i64);
+        let ok = |r: LifecycleRule| LifecycleConfig { rules: vec![r] }.validate();
         let mut r = rule(RuleFilter::Empty);
         assert!(
             matches!(ok(r.clone()), Err(ModelError::InvalidArgument(_))),
@@ -1257,7 +1299,20 @@ mod tests {
             when: When::Days(1),
             class: StorageClass::Standard,
         }];
-        assert!(matches!(ok(t), Err(ModelError::InvalidStorageClass)));
+        assert!(matches!(ok(t.clone()), Err(ModelError::InvalidStorageClass)));
+        t.transitions[0].class = StorageClass::StandardIa;
+        assert!(
+            matches!(ok(t.clone()), Err(ModelError::InvalidArgument(_))),
+            "IA needs 30 days"
+        );
+        t.transitions[0].when = When::Days(30);
+        assert!(ok(t.clone()).is_ok());
+        t.transitions[0].class = StorageClass::Glacier;
+        t.transitions[0].when = When::Days(1);
+        assert!(ok(t).is_ok());
+        let mut eodm = rule(RuleFilter::SizeLessThan(5));
+        eodm.expiration = Some(Expiration::ExpiredObjectDeleteMarker(true));
+        assert!(matches!(ok(eodm), Err(ModelError::MalformedXml(_))));
         let mut two = LifecycleConfig {
             rules: vec![
                 {
@@ -1268,9 +1323,9 @@ mod tests {
                 2
             ],
         };
-        assert!(two.validate(D).is_err(), "same id twice");
+        assert!(two.validate().is_err(), "same id twice");
         two.rules[1].id.clear();
-        assert!(two.validate(D).is_ok(), "an id is generated");
+        assert!(two.validate().is_ok(), "an id is generated");
         assert!(!two.rules[1].id.is_empty());
     }
 }

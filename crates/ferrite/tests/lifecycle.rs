@@ -251,6 +251,21 @@ async fn configurations_round_trip_and_bad_ones_are_refused_with_aws_errors() {
                     .build()
                     .unwrap(),
             ],
+            "MalformedXML",
+        ),
+        (
+            vec![
+                rule("ia-too-soon")
+                    .filter(prefix(""))
+                    .transitions(
+                        Transition::builder()
+                            .days(29)
+                            .storage_class(TransitionStorageClass::StandardIa)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            ],
             "InvalidArgument",
         ),
         (
@@ -615,7 +630,7 @@ async fn transitions_change_the_class_and_uploads_are_aborted() {
                 .transitions(
                     Transition::builder()
                         .days(1)
-                        .storage_class(TransitionStorageClass::StandardIa)
+                        .storage_class(TransitionStorageClass::GlacierIr)
                         .build(),
                 )
                 .build()
@@ -657,9 +672,9 @@ async fn transitions_change_the_class_and_uploads_are_aborted() {
         .send()
         .await
         .unwrap();
-    eventually("cold/a moves to STANDARD_IA", || async {
+    eventually("cold/a moves to GLACIER_IR", || async {
         let h = c.head_object().bucket("moves").key("cold/a").send().await.unwrap();
-        h.storage_class() == Some(&StorageClass::StandardIa)
+        h.storage_class() == Some(&StorageClass::GlacierIr)
     })
     .await;
     let h = c.head_object().bucket("moves").key("warm/a").send().await.unwrap();
@@ -675,7 +690,7 @@ async fn transitions_change_the_class_and_uploads_are_aborted() {
         .unwrap();
     assert_eq!(
         listed.contents()[0].storage_class().map(|c| c.as_str()),
-        Some("STANDARD_IA")
+        Some("GLACIER_IR")
     );
     eventually("up/big is aborted", || async {
         let l = c.list_multipart_uploads().bucket("moves").send().await.unwrap();
