@@ -59,6 +59,7 @@ fn sigv4(c: &mut Criterion) {
         meta_cache_bytes: ferrite_model::Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
+        restore_delay: std::time::Duration::ZERO,
         keys: None,
     };
     let model = rt

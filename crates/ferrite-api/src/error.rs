@@ -58,6 +58,16 @@ pub fn to_s3(e: ModelError) -> S3Error {
             return e;
         }
         ModelError::InvalidStorageClass => C::InvalidStorageClass,
+        ModelError::InvalidObjectState(_) => {
+            let mut e = S3Error::with_message(C::InvalidObjectState, msg);
+            e.set_status_code(http::StatusCode::FORBIDDEN);
+            return e;
+        }
+        ModelError::RestoreAlreadyInProgress => {
+            let mut e = S3Error::with_message(C::RestoreAlreadyInProgress, msg);
+            e.set_status_code(http::StatusCode::CONFLICT);
+            return e;
+        }
         ModelError::NoSuchTagSet => {
             let mut e = S3Error::with_message(C::NoSuchTagSet, msg);
             e.set_status_code(http::StatusCode::NOT_FOUND);

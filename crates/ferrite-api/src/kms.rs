@@ -420,6 +420,8 @@ fn model_error(e: ModelError) -> KmsError {
         | ModelError::NoSuchTagSet
         | ModelError::NoSuchLifecycleConfiguration
         | ModelError::InvalidStorageClass
+        | ModelError::InvalidObjectState(_)
+        | ModelError::RestoreAlreadyInProgress
         | ModelError::InvalidBucketState(_)
         | ModelError::ObjectLockConfigurationNotFound
         | ModelError::NoSuchObjectLockConfiguration

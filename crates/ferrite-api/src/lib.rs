@@ -33,6 +33,7 @@ mod policy;
 pub mod post;
 pub mod precheck;
 mod range_compat;
+pub mod restore;
 pub mod sse_c;
 mod tagging;
 mod unsupported;
@@ -434,6 +435,10 @@ impl S3 for FerriteS3 {
         req: S3Request<DeleteBucketLifecycleInput>,
     ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
         self.do_delete_bucket_lifecycle(req).await
+    }
+
+    async fn restore_object(&self, req: S3Request<RestoreObjectInput>) -> S3Result<S3Response<RestoreObjectOutput>> {
+        self.do_restore_object(req).await
     }
 
     async fn delete_bucket_cors(

@@ -22,17 +22,23 @@ use crate::{FerriteS3, to_s3};
 
 const DELETE_OBJECTS_MAX: usize = 1000;
 
-/// The model's storage class for an `x-amz-storage-class` value; a name S3 does not
-/// have is InvalidStorageClass.
+/// The model's storage class for an `x-amz-storage-class` value. The classes an
+/// object can be written in are AWS's regional ones; any other name (OUTPOSTS, SNOW
+/// and EXPRESS_ONEZONE need hardware or bucket kinds this server has not) is
+/// InvalidStorageClass.
 pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite_model::StorageClass>> {
+    use ferrite_model::StorageClass as C;
     match sc {
         None => Ok(None),
-        Some(s) => ferrite_model::StorageClass::parse(s.as_str()).map(Some).ok_or_else(|| {
-            S3Error::with_message(
-                S3ErrorCode::InvalidStorageClass,
-                format!("The storage class you specified is not valid: {}", s.as_str()),
-            )
-        }),
+        Some(s) => ferrite_model::StorageClass::parse(s.as_str())
+            .filter(|c| !matches!(c, C::Outposts | C::Snow | C::ExpressOnezone))
+            .map(Some)
+            .ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidStorageClass,
+                    format!("The storage class you specified is not valid: {}", s.as_str()),
+                )
+            }),
     }
 }
 
@@ -375,6 +381,7 @@ impl FerriteS3 {
         let content_length = body.len() as i64;
         let output = GetObjectOutput {
             expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
+            restore: crate::restore::restore_header(info.restore),
             body: Some(StreamingBlob::wrap(body.into_stream())),
             accept_ranges: Some("bytes".into()),
             content_length: Some(content_length),
@@ -460,6 +467,7 @@ impl FerriteS3 {
         };
         let output = HeadObjectOutput {
             expiration: crate::lifecycle::expiration_header(info.expiration.as_ref()),
+            restore: crate::restore::restore_header(info.restore),
             accept_ranges: Some("bytes".into()),
             content_length: Some(content_length),
             content_range,

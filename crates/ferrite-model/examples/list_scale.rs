@@ -25,6 +25,7 @@ async fn main() {
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
+        restore_delay: std::time::Duration::ZERO,
         keys: None,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();

@@ -98,6 +98,7 @@ pub enum Action {
     BypassGovernanceRetention,
     GetLifecycleConfiguration,
     PutLifecycleConfiguration,
+    RestoreObject,
 }
 
 impl Action {
@@ -150,6 +151,7 @@ impl Action {
             Action::PutBucketObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
             Action::GetLifecycleConfiguration => "s3:GetLifecycleConfiguration",
             Action::PutLifecycleConfiguration => "s3:PutLifecycleConfiguration",
+            Action::RestoreObject => "s3:RestoreObject",
             Action::GetObjectRetention => "s3:GetObjectRetention",
             Action::PutObjectRetention => "s3:PutObjectRetention",
             Action::GetObjectLegalHold => "s3:GetObjectLegalHold",
@@ -243,6 +245,9 @@ impl Action {
             | Action::PutObjectVersionTagging
             | Action::DeleteObjectTagging
             | Action::DeleteObjectVersionTagging => Need::Object(P::WriteAcp),
+            // ACLs have no restore permission either: the object's owner (or a
+            // FULL_CONTROL grantee) may restore it.
+            Action::RestoreObject => Need::Object(P::WriteAcp),
             // Likewise a version's retention and legal hold.
             Action::GetObjectRetention | Action::GetObjectLegalHold => Need::Object(P::Read),
             Action::PutObjectRetention | Action::PutObjectLegalHold => Need::Object(P::WriteAcp),
@@ -325,6 +330,7 @@ pub enum Operation {
     /// s3:PutLifecycleConfiguration).
     PutBucketLifecycle,
     DeleteBucketLifecycle,
+    RestoreObject,
 }
 
 impl Operation {
@@ -389,6 +395,7 @@ impl Operation {
             Operation::PutObjectLegalHold => A::PutObjectLegalHold,
             Operation::GetBucketLifecycle => A::GetLifecycleConfiguration,
             Operation::PutBucketLifecycle | Operation::DeleteBucketLifecycle => A::PutLifecycleConfiguration,
+            Operation::RestoreObject => A::RestoreObject,
         }
     }
 }
@@ -827,7 +834,7 @@ mod tests {
         assert_eq!(Action::GetObjectVersion.name(), "s3:GetObjectVersion");
     }
 
-    const ALL: [Action; 51] = [
+    const ALL: [Action; 52] = [
         Action::ListAllMyBuckets,
         Action::CreateBucket,
         Action::DeleteBucket,
@@ -879,6 +886,7 @@ mod tests {
         Action::BypassGovernanceRetention,
         Action::GetLifecycleConfiguration,
         Action::PutLifecycleConfiguration,
+        Action::RestoreObject,
     ];
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Options {
     /// How long a lifecycle "day" lasts ([`crate::DAY`] unless shortened for tests:
     /// `--lifecycle-day-secs`).
     pub lifecycle_day: std::time::Duration,
+    /// How long a RestoreObject takes before the restored copy is readable
+    /// (`--restore-delay-secs`; zero: at once).
+    pub restore_delay: std::time::Duration,
 }
 
 impl Options {
@@ -71,8 +74,6 @@ pub(crate) struct Inner {
     pub bucket_keys: crate::bucket_keys::BucketKeyCache,
     /// What the lifecycle worker has done since start (`lifecycle.rs`).
     pub lifecycle: crate::lifecycle::LifecycleCounters,
-    /// Wakes the lifecycle worker early (a configuration was put).
-    pub lifecycle_wake: Arc<Notify>,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -123,7 +124,6 @@ impl Ferrite {
                 kms_ops: Default::default(),
                 bucket_keys: Default::default(),
                 lifecycle: Default::default(),
-                lifecycle_wake: Default::default(),
                 gc_wake,
             }),
         };

@@ -40,6 +40,13 @@ pub enum ModelError {
     /// GetBucketLifecycleConfiguration of a bucket without one.
     #[error("the lifecycle configuration does not exist")]
     NoSuchLifecycleConfiguration,
+    /// Reading (or restoring) a version whose storage class does not allow it: an
+    /// archived version without a restored copy.
+    #[error("{0}")]
+    InvalidObjectState(String),
+    /// RestoreObject while a restore of the version is still under way.
+    #[error("Object restore is already in progress")]
+    RestoreAlreadyInProgress,
     /// A storage class S3 does not have, or one not allowed where it was named.
     #[error("the storage class you specified is not valid")]
     InvalidStorageClass,

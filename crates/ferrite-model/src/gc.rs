@@ -38,9 +38,9 @@ impl Ferrite {
             }
         });
         // The lifecycle worker: a pass now (finishing one a restart interrupted),
-        // then one every period, or sooner when a configuration is put.
+        // then one every period. A new configuration waits for the next pass, as on
+        // AWS (where rules act asynchronously, within a day).
         let weak = Arc::downgrade(&self.inner);
-        let wake = self.inner.lifecycle_wake.clone();
         tokio::spawn(async move {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
@@ -50,7 +50,7 @@ impl Ferrite {
                     tracing::error!(error = %e, "lifecycle pass failed");
                 }
                 drop(this);
-                let _ = tokio::time::timeout(period, wake.notified()).await;
+                tokio::time::sleep(period).await;
             }
         });
     }

@@ -12,6 +12,7 @@
 
 mod access;
 mod acl;
+mod archive;
 pub mod authz;
 mod bucket;
 mod bucket_keys;
@@ -50,6 +51,7 @@ mod users;
 mod versions;
 
 pub use acl::{ANONYMOUS_ID, AclView, MAX_GRANTS};
+pub use archive::{MAX_RESTORE_DAYS, RestoreOutcome, RestoreStatus, is_archive};
 pub use authz::ACCOUNT_ID;
 pub use bucket::{BucketInfo, NewBucket};
 pub use bucket_keys::{KmsOpCounts, MAX_CONTEXT, check_context};

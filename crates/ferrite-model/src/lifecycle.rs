@@ -798,7 +798,6 @@ impl Ferrite {
             None => None,
         };
         let (caller, bucket) = (caller.clone(), bucket.to_string());
-        let put = config.is_some();
         self.inner
             .committer
             .write(move |txn| {
@@ -815,12 +814,7 @@ impl Ferrite {
                 }
                 Ok(())
             })
-            .await?;
-        if put {
-            // Rules already due (a Date in the past) act now, not a period later.
-            self.inner.lifecycle_wake.notify_one();
-        }
-        Ok(())
+            .await
     }
 
     /// What the lifecycle worker has done since start.

@@ -784,6 +784,7 @@ fn assemble(
         acl: None,
         encryption: upload.encryption.clone(),
         lock: LockInfo::default(),
+        restore: None,
     })
 }
 

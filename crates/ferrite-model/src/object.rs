@@ -72,6 +72,8 @@ pub struct ObjectInfo {
     /// When a lifecycle rule expires this (current) version, and the rule's id
     /// (`x-amz-expiration` on PUT, GET and HEAD).
     pub expiration: Option<(i64, String)>,
+    /// An archived version's restore, as `x-amz-restore` answers it.
+    pub restore: Option<crate::archive::RestoreStatus>,
 }
 
 impl ObjectInfo {
@@ -102,6 +104,7 @@ impl ObjectInfo {
             tags: r.tags.clone(),
             lock: r.lock.clone(),
             expiration: None,
+            restore: crate::archive::restore_status(r, now_ms()),
         }
     }
 
@@ -461,6 +464,7 @@ impl Ferrite {
                 acl: None,
                 encryption: landing.encryption,
                 lock: LockInfo::default(),
+                restore: None,
             };
             let inline = landing.inline;
             let (if_none_match, if_match, acl, lock) = (put.if_none_match, put.if_match, put.acl, put.lock);
@@ -588,6 +592,7 @@ impl Ferrite {
                 let epoch = inner.leases.epoch();
                 let txn = inner.meta.begin_read()?;
                 let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
+                crate::archive::check_readable(&rec, now_ms())?;
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
                 // An encrypted version whose key cannot be opened fails here, before
                 // anything is answered.
@@ -804,6 +809,7 @@ impl Ferrite {
                 )?;
                 // The source read before may have been replaced since: sharing its
                 // data is right only if it still is what was decided on.
+                crate::archive::check_readable(&src, now_ms())?;
                 check_customer_key(src.encryption.as_ref(), req.source_conditions.sse_customer_key.as_ref())?;
                 // A copy of SSE-KMS data needs its KMS key usable, as reading it would
                 // (AWS's copy decrypts): a disabled key refuses the copy.
@@ -853,6 +859,8 @@ impl Ferrite {
                     acl,
                     storage_class: req.storage_class.or(src.storage_class),
                     tags,
+                    // A copy is a new version: not restored, whatever its source was.
+                    restore: None,
                     ..src
                 };
                 let stored_as = (record.owner.as_str(), record.acl.as_deref());
@@ -907,6 +915,7 @@ impl Ferrite {
             let txn = inner.meta.begin_read()?;
             let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &ReadConditions::default())
                 .map_err(as_copy_source)?;
+            crate::archive::check_readable(&rec, now_ms())?;
             check_customer_key(rec.encryption.as_ref(), given.as_ref())?;
             let tags = copied_tags(&caller, &b, &key, sel.is_some(), &rec, &directive)?;
             Ok((rec.encryption, tags))

@@ -504,6 +504,17 @@ pub struct ObjectRecord {
     /// How the data is encrypted; `None`: stored as sent.
     pub encryption: Option<Encryption>,
     pub lock: LockInfo,
+    /// A version in an archive class: its last RestoreObject, if any.
+    pub restore: Option<RestoreState>,
+}
+
+/// A restore of an archived version (RestoreObject): asked at `requested_ms`, readable
+/// from `ready_ms` (the restore delay later) until `expiry_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreState {
+    pub requested_ms: i64,
+    pub ready_ms: i64,
+    pub expiry_ms: i64,
 }
 
 /// A multipart upload in progress: what CreateMultipartUpload said about the object.
@@ -703,6 +714,31 @@ impl Record for previous::BucketRecordV2 {
 /// No earlier release wrote encryption info (it refused or ignored encryption), so a
 /// version-2 record that has some is corrupt.
 impl Record for ObjectRecord {
+    const VERSION: u8 = 4;
+    type Previous = previous::ObjectRecordV3;
+    fn migrate(p: previous::ObjectRecordV3) -> ModelResult<Self> {
+        Ok(ObjectRecord {
+            version_id: p.version_id,
+            delete_marker: p.delete_marker,
+            size: p.size,
+            etag: p.etag,
+            last_modified_ms: p.last_modified_ms,
+            attrs: p.attrs,
+            checksum: p.checksum,
+            data: p.data,
+            owner: p.owner,
+            storage_class: p.storage_class,
+            tags: p.tags,
+            acl: p.acl,
+            encryption: p.encryption,
+            lock: p.lock,
+            restore: None,
+        })
+    }
+}
+
+/// Version 3: before restores of archived versions.
+impl Record for previous::ObjectRecordV3 {
     const VERSION: u8 = 3;
     type Previous = previous::ObjectRecordV2;
     fn migrate(p: previous::ObjectRecordV2) -> ModelResult<Self> {
@@ -711,7 +747,7 @@ impl Record for ObjectRecord {
                 "an object record from before encryption existed claims to be encrypted".into(),
             ));
         }
-        Ok(ObjectRecord {
+        Ok(previous::ObjectRecordV3 {
             version_id: p.version_id,
             delete_marker: p.delete_marker,
             size: p.size,
@@ -970,6 +1006,25 @@ pub(crate) mod previous {
         pub lock: LockInfo,
     }
 
+    /// Object version records written by releases up to session 15 (issue 17).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ObjectRecordV3 {
+        pub version_id: Option<String>,
+        pub delete_marker: bool,
+        pub size: u64,
+        pub etag: String,
+        pub last_modified_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub checksum: Option<ChecksumValue>,
+        pub data: DataRef,
+        pub owner: String,
+        pub storage_class: Option<StorageClass>,
+        pub tags: Vec<(String, String)>,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<Encryption>,
+        pub lock: LockInfo,
+    }
+
     /// Multipart upload records written by releases up to 0.1.0.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct UploadRecordV1 {
@@ -1172,6 +1227,7 @@ mod tests {
             acl: None,
             encryption: None,
             lock: LockInfo::default(),
+            restore: None,
         }
     }
 
@@ -1179,8 +1235,37 @@ mod tests {
     fn records_round_trip_with_version_byte() {
         let rec = sample();
         let bytes = encode(&rec);
-        assert_eq!(bytes[0], 3);
+        assert_eq!(bytes[0], 4);
         assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
+        let restored = ObjectRecord {
+            restore: Some(RestoreState {
+                requested_ms: 1,
+                ready_ms: 2,
+                expiry_ms: 3,
+            }),
+            ..rec.clone()
+        };
+        assert_eq!(decode::<ObjectRecord>(&encode(&restored)).unwrap(), restored);
+        // A version 3 record (before restores) reads as never restored.
+        let v3 = previous::ObjectRecordV3 {
+            version_id: rec.version_id.clone(),
+            delete_marker: rec.delete_marker,
+            size: rec.size,
+            etag: rec.etag.clone(),
+            last_modified_ms: rec.last_modified_ms,
+            attrs: rec.attrs.clone(),
+            checksum: rec.checksum.clone(),
+            data: rec.data.clone(),
+            owner: rec.owner.clone(),
+            storage_class: Some(StorageClass::Glacier),
+            tags: rec.tags.clone(),
+            acl: rec.acl.clone(),
+            encryption: None,
+            lock: rec.lock.clone(),
+        };
+        let old = decode::<ObjectRecord>(&encode(&v3)).unwrap();
+        assert_eq!(old.restore, None);
+        assert_eq!(old.storage_class, Some(StorageClass::Glacier));
         let encrypted = ObjectRecord {
             encryption: Some(Encryption {
                 algorithm: EncryptionAlgorithm::SseS3,

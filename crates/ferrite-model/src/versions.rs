@@ -331,5 +331,6 @@ pub(crate) fn delete_marker(owner: &str) -> ObjectRecord {
         acl: None,
         encryption: None,
         lock: Default::default(),
+        restore: None,
     }
 }

@@ -21,6 +21,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
+        restore_delay: std::time::Duration::ZERO,
         keys: None,
     };
     common::open_engine(dir, opts).await

@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// within seconds (tests; ceph/s3-tests' `lc_debug_interval`).
     #[arg(long, env = "FERRITE_LIFECYCLE_DAY_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..))]
     pub lifecycle_day_secs: u64,
+    /// How many seconds a RestoreObject of an archived (GLACIER, DEEP_ARCHIVE) object
+    /// takes before the restored copy can be read (default 0: at once).
+    #[arg(long, env = "FERRITE_RESTORE_DELAY_SECS", default_value_t = 0)]
+    pub restore_delay_secs: u64,
 }
 
 /// Values of `--default-encryption`.

@@ -125,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             crate::master_key::store_for(&source),
         )?)),
         lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
+        restore_delay: Duration::from_secs(args.restore_delay_secs),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");
@@ -780,6 +781,9 @@ async fn respond(s3: &S3Service, mut req: Request<Body>, operation: &OperationNa
         // An ACL document s3s cannot parse is MalformedACLError on AWS, not MalformedXML.
         let acl_op = matches!(operation.get(), Some("PutBucketAcl" | "PutObjectAcl"));
         resp = with_request_id_in_body(resp, &request_id, acl_op).await;
+    }
+    if resp.headers_mut().remove(ferrite_api::restore::ACCEPTED_MARK).is_some() && resp.status() == StatusCode::OK {
+        *resp.status_mut() = StatusCode::ACCEPTED;
     }
     if resp.status() == StatusCode::OK && operation.get() == Some("GetObjectAttributes") {
         resp = unquote_attributes_etag(resp).await;

@@ -545,6 +545,8 @@ fn model_error(e: ModelError) -> IamError {
         | ModelError::NoSuchTagSet
         | ModelError::NoSuchLifecycleConfiguration
         | ModelError::InvalidStorageClass
+        | ModelError::InvalidObjectState(_)
+        | ModelError::RestoreAlreadyInProgress
         | ModelError::InvalidBucketState(_)
         | ModelError::ObjectLockConfigurationNotFound
         | ModelError::NoSuchObjectLockConfiguration

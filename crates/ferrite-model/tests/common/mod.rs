@@ -14,6 +14,7 @@ pub fn options() -> Options {
         meta_cache_bytes: Options::DEFAULT_META_CACHE,
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
+        restore_delay: std::time::Duration::ZERO,
         keys: Some(std::sync::Arc::new(ferrite_model::BuiltinKeys::new(
             ferrite_model::Key::from_slice(&[7; 32]).unwrap(),
         ))),
