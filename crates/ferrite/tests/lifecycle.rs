@@ -95,7 +95,7 @@ async fn versions(c: &Client, bucket: &str, key: &str) -> Vec<(String, bool)> {
             all.push((m.version_id().unwrap().to_string(), true, *m.last_modified().unwrap()));
         }
     }
-    all.sort_by(|a, b| b.2.cmp(&a.2));
+    all.sort_by_key(|v| std::cmp::Reverse(v.2));
     all.into_iter().map(|(v, m, _)| (v, m)).collect()
 }
 
