@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     pub bucket_keys: crate::bucket_keys::BucketKeyCache,
     /// What the lifecycle worker has done since start (`lifecycle.rs`).
     pub lifecycle: crate::lifecycle::LifecycleCounters,
+    /// Buckets that may have a lifecycle configuration (`lifecycle.rs`).
+    pub lifecycle_index: crate::lifecycle::LifecycleIndex,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -106,6 +108,7 @@ impl Ferrite {
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
         let gc_wake = Arc::new(Notify::new());
         let (meta_for_keys, opts_keys) = (meta.clone(), opts.keys.clone());
+        let (meta_for_index, opts_day) = (meta.clone(), opts.lifecycle_day);
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
@@ -124,6 +127,7 @@ impl Ferrite {
                 kms_ops: Default::default(),
                 bucket_keys: Default::default(),
                 lifecycle: Default::default(),
+                lifecycle_index: crate::lifecycle::LifecycleIndex::load(&*meta_for_index, opts_day)?,
                 gc_wake,
             }),
         };

@@ -640,18 +640,66 @@ pub(crate) fn config_of(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<Option
         .transpose()
 }
 
-/// `x-amz-expiration` for the current version `rec`: when a rule expires it, and which.
-pub(crate) fn expiration_header(
-    txn: &dyn ReadTxn,
-    bucket: &BucketRecord,
-    key: &str,
-    rec: &ObjectRecord,
+/// Which buckets may have a lifecycle configuration, so that the reads and writes of
+/// every other bucket answer `x-amz-expiration` without a lookup. It may hold a bucket
+/// that has none any more (a deleted configuration or bucket stays in it until
+/// restart: that costs one lookup, never a wrong answer); it never misses one that
+/// has one (a bucket goes in before its configuration is committed). Filled at
+/// start-up from the table. One process writes the store today; a shared metadata
+/// store (several gateways) will need it invalidated across them.
+#[derive(Clone)]
+pub(crate) struct LifecycleIndex {
     day_ms: i64,
-) -> ModelResult<Option<(i64, String)>> {
-    if rec.delete_marker {
-        return Ok(None);
+    buckets: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<u64>>>,
+}
+
+impl LifecycleIndex {
+    pub(crate) fn load(meta: &dyn ferrite_store::MetaStore, day: Duration) -> ModelResult<Self> {
+        let rows =
+            meta.begin_read()?
+                .range(tables::BUCKET_LIFECYCLE, Bound::Unbounded, Bound::Unbounded, usize::MAX)?;
+        let mut buckets = std::collections::HashSet::with_capacity(rows.len());
+        for (k, _) in rows {
+            let id: [u8; 8] = k
+                .as_slice()
+                .try_into()
+                .map_err(|_| ModelError::Corrupt("bad lifecycle key".into()))?;
+            buckets.insert(u64::from_be_bytes(id));
+        }
+        Ok(Self {
+            day_ms: (day.as_millis() as i64).max(1),
+            buckets: std::sync::Arc::new(std::sync::RwLock::new(buckets)),
+        })
     }
-    Ok(config_of(txn, bucket.id)?.and_then(|c| expiry_of(&c, key, rec, day_ms)))
+
+    fn may_have(&self, bucket_id: u64) -> bool {
+        self.buckets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&bucket_id)
+    }
+
+    fn add(&self, bucket_id: u64) {
+        self.buckets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(bucket_id);
+    }
+
+    /// `x-amz-expiration` for the current version `rec`: when a rule expires it, and
+    /// which.
+    pub(crate) fn expiration_header(
+        &self,
+        txn: &dyn ReadTxn,
+        bucket: &BucketRecord,
+        key: &str,
+        rec: &ObjectRecord,
+    ) -> ModelResult<Option<(i64, String)>> {
+        if rec.delete_marker || !self.may_have(bucket.id) {
+            return Ok(None);
+        }
+        Ok(config_of(txn, bucket.id)?.and_then(|c| expiry_of(&c, key, rec, self.day_ms)))
+    }
 }
 
 /// Drops a deleted bucket's configuration (in DeleteBucket's transaction).
@@ -798,12 +846,15 @@ impl Ferrite {
             None => None,
         };
         let (caller, bucket) = (caller.clone(), bucket.to_string());
+        let index = self.inner.lifecycle_index.clone();
         self.inner
             .committer
             .write(move |txn| {
                 let b = bucket_for(&*txn, &bucket, &caller, op)?;
                 match &config {
                     Some(c) => {
+                        // Known before the commit, so no read after it misses it.
+                        index.add(b.id);
                         let stored = StoredLifecycle {
                             bucket: bucket.clone(),
                             config: c.clone(),

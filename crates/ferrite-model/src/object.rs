@@ -114,10 +114,9 @@ impl ObjectInfo {
         txn: &dyn ReadTxn,
         bucket: &BucketRecord,
         r: &ObjectRecord,
-        day: std::time::Duration,
+        index: &crate::lifecycle::LifecycleIndex,
     ) -> ModelResult<Self> {
-        let day_ms = (day.as_millis() as i64).max(1);
-        self.expiration = crate::lifecycle::expiration_header(txn, bucket, &self.key, r, day_ms)?;
+        self.expiration = index.expiration_header(txn, bucket, &self.key, r)?;
         Ok(self)
     }
 }
@@ -446,7 +445,7 @@ impl Ferrite {
         // Policies see the new version's tags as the request's.
         let caller = caller.with_request_tags(&put.tags);
         let root_id = self.inner.opts.root_canonical_id.clone();
-        let day = self.inner.opts.lifecycle_day;
+        let day = self.inner.lifecycle_index.clone();
         let (bucket, key) = (bucket.to_string(), key.to_string());
         land_and_commit(self.inner.clone(), staged, move |landing| {
             let record = ObjectRecord {
@@ -484,7 +483,7 @@ impl Ferrite {
                 if let (Some(bytes), DataRef::Inline(id)) = (&inline, &w.record.data) {
                     txn.put(tables::INLINE, id, bytes)?;
                 }
-                ObjectInfo::written(&key, &w.record, &b).with_expiry(&*txn, &b, &w.record, day)
+                ObjectInfo::written(&key, &w.record, &b).with_expiry(&*txn, &b, &w.record, &day)
             })
         })
         .await
@@ -526,7 +525,7 @@ impl Ferrite {
             let (range, partial) = resolve_slice(&rec, slice)?;
             let mut info = ObjectInfo::from_record(&key, &rec, &b);
             if sel.is_none() {
-                info = info.with_expiry(&*txn, &b, &rec, inner.opts.lifecycle_day)?;
+                info = info.with_expiry(&*txn, &b, &rec, &inner.lifecycle_index)?;
             }
             Ok((info, partial.then_some(range)))
         })
@@ -663,7 +662,7 @@ impl Ferrite {
                 };
                 let mut info = ObjectInfo::from_record(&key, &rec, &b);
                 if sel.is_none() {
-                    info = info.with_expiry(&*txn, &b, &rec, inner.opts.lifecycle_day)?;
+                    info = info.with_expiry(&*txn, &b, &rec, &inner.lifecycle_index)?;
                 }
                 Ok(source.map(|s| (info, s, byte_range, partial)))
             })
@@ -770,7 +769,7 @@ impl Ferrite {
         };
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
-        let day = self.inner.opts.lifecycle_day;
+        let day = self.inner.lifecycle_index.clone();
         validate_key(&req.src_key)?;
         let src_sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         validate_key(&req.dst_key)?;
@@ -885,7 +884,7 @@ impl Ferrite {
                         &*txn,
                         &dst_bucket,
                         &w.record,
-                        day,
+                        &day,
                     )?,
                     source_version_id,
                 };
