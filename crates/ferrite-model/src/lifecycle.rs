@@ -368,13 +368,7 @@ impl LifecycleRule {
                 "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule",
             ));
         }
-        let mut classes: Vec<_> = self.transitions.iter().map(|t| t.class.as_str()).collect();
-        classes.sort_unstable();
-        if classes.windows(2).any(|w| w[0] == w[1]) {
-            return Err(invalid(
-                "'StorageClass' must be different for 'Transition' actions in same 'Rule'",
-            ));
-        }
+        distinct_classes(self.transitions.iter().map(|t| t.class), "Transition")?;
         for t in &self.noncurrent_transitions {
             if t.days == 0 {
                 return Err(invalid(
@@ -392,13 +386,10 @@ impl LifecycleRule {
                 )));
             }
         }
-        let mut classes: Vec<_> = self.noncurrent_transitions.iter().map(|t| t.class.as_str()).collect();
-        classes.sort_unstable();
-        if classes.windows(2).any(|w| w[0] == w[1]) {
-            return Err(invalid(
-                "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in same 'Rule'",
-            ));
-        }
+        distinct_classes(
+            self.noncurrent_transitions.iter().map(|t| t.class),
+            "NoncurrentVersionTransition",
+        )?;
         // An expiration must come after every transition of the same kind.
         if let Some(Expiration::After(When::Days(e))) = self.expiration
             && self
@@ -430,6 +421,18 @@ impl LifecycleRule {
         }
         Ok(())
     }
+}
+
+/// A rule moves to each class at most once per kind of transition (AWS).
+fn distinct_classes(classes: impl Iterator<Item = StorageClass>, what: &str) -> ModelResult<()> {
+    let mut names: Vec<&str> = classes.map(StorageClass::as_str).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(invalid(format!(
+            "'StorageClass' must be different for '{what}' actions in same 'Rule'"
+        )));
+    }
+    Ok(())
 }
 
 fn check_newer(n: Option<u32>) -> ModelResult<()> {
@@ -1355,7 +1358,32 @@ mod tests {
         assert!(ok(t.clone()).is_ok());
         t.transitions[0].class = StorageClass::Glacier;
         t.transitions[0].when = When::Days(1);
-        assert!(ok(t).is_ok());
+        assert!(ok(t.clone()).is_ok());
+        let mut twice = t.clone();
+        twice.transitions.push(Transition {
+            when: When::Days(2),
+            class: StorageClass::Glacier,
+        });
+        assert!(
+            matches!(ok(twice), Err(ModelError::InvalidArgument(_))),
+            "one class twice"
+        );
+        let mut nc = t;
+        nc.transitions.clear();
+        nc.noncurrent_transitions = vec![
+            NoncurrentTransition {
+                days: 1,
+                newer_noncurrent: None,
+                class: StorageClass::DeepArchive,
+            };
+            2
+        ];
+        assert!(
+            matches!(ok(nc.clone()), Err(ModelError::InvalidArgument(_))),
+            "noncurrent twice"
+        );
+        nc.noncurrent_transitions[1].class = StorageClass::Glacier;
+        assert!(ok(nc).is_ok());
         let mut eodm = rule(RuleFilter::SizeLessThan(5));
         eodm.expiration = Some(Expiration::ExpiredObjectDeleteMarker(true));
         assert!(matches!(ok(eodm), Err(ModelError::MalformedXml(_))));
