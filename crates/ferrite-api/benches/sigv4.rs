@@ -60,6 +60,7 @@ fn sigv4(c: &mut Criterion) {
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
+        tiering: Default::default(),
         keys: None,
     };
     let model = rt

@@ -26,6 +26,7 @@ async fn main() {
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
+        tiering: Default::default(),
         keys: None,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();

@@ -30,6 +30,8 @@ pub struct Options {
     /// How long a RestoreObject takes before the restored copy is readable
     /// (`--restore-delay-secs`; zero: at once).
     pub restore_delay: std::time::Duration,
+    /// The tiers beside the data dir and the classes placed on them (`tiers.rs`).
+    pub tiering: crate::Tiering,
 }
 
 impl Options {
@@ -45,7 +47,8 @@ pub struct Ferrite {
 
 pub(crate) struct Inner {
     pub meta: Arc<dyn MetaStore>,
-    pub blobs: Arc<dyn BlobStore>,
+    /// The blob stores: the data dir's and the operator's tiers.
+    pub tiers: crate::tiers::Tiers,
     pub opts: Options,
     pub gc_wake: Arc<Notify>,
     /// Keeps blobs that readers are streaming from the garbage collector.
@@ -95,6 +98,7 @@ impl Ferrite {
     /// background garbage collector and orphan sweep. Must run inside a tokio runtime.
     pub async fn open_local(data_dir: &Path, opts: Options) -> ModelResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| ModelError::Store(e.into()))?;
+        crate::tiers::check_dirs(data_dir, &opts.tiering)?;
         let meta = Arc::new(RedbMetaStore::open_with_cache(
             &data_dir.join("meta.redb"),
             opts.durable,
@@ -109,12 +113,13 @@ impl Ferrite {
         let gc_wake = Arc::new(Notify::new());
         let (meta_for_keys, opts_keys) = (meta.clone(), opts.keys.clone());
         let (meta_for_index, opts_day) = (meta.clone(), opts.lifecycle_day);
+        let tiers = crate::tiers::Tiers::open(blobs, &opts.tiering, opts.durable)?;
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
                 md5: ferrite_hash::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
                 meta,
-                blobs,
+                tiers,
                 opts,
                 leases: crate::leases::ReadLeases::new(gc_wake.clone()),
                 key_usage: crate::users::KeyUsage::default(),
@@ -139,8 +144,18 @@ impl Ferrite {
         this.seal_stored_secrets().await?;
         this.finish_rotation();
         let (cleared, started) = blocking(move || {
-            let cleared = inner.blobs.clear_temp()?;
-            Ok((cleared, inner.blobs.now()?))
+            let mut cleared = 0;
+            for (_, store) in inner.tiers.all() {
+                cleared += store.clear_temp()?;
+            }
+            // The earliest of the tiers' clocks (each blob is judged by its own
+            // store's times, and none can run ahead of the real time).
+            let mut started = None;
+            for (_, store) in inner.tiers.all() {
+                let t = store.now()?;
+                started = Some(started.map_or(t, |s: std::time::SystemTime| s.min(t)));
+            }
+            Ok((cleared, started.expect("the default tier")))
         })
         .await?;
         if cleared > 0 {

@@ -49,6 +49,9 @@ impl Ferrite {
                 if let Err(e) = this.run_lifecycle().await {
                     tracing::error!(error = %e, "lifecycle pass failed");
                 }
+                if let Err(e) = this.collect_restores().await {
+                    tracing::error!(error = %e, "collecting expired restored copies failed");
+                }
                 drop(this);
                 tokio::time::sleep(period).await;
             }
@@ -73,12 +76,22 @@ impl Ferrite {
                     .begin_read()?
                     .range(tables::GARBAGE, start, Bound::Unbounded, GC_BATCH)?;
                 let mut gone = Vec::new();
-                for (id, _) in &ids {
+                for (id, tier) in &ids {
                     let blob = BlobId::from_slice(id)?;
+                    // The tier the blob was in (entries from before tiers name none).
+                    let tier = std::str::from_utf8(tier)
+                        .map_err(|_| crate::ModelError::Corrupt("bad tier in garbage entry".into()))?;
+                    let store = match inner.tiers.store(tier) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::warn!(error = %e, blob = ?blob, "garbage kept until its tier is declared");
+                            continue;
+                        }
+                    };
                     if !inner.leases.doom(&blob.0) {
                         continue; // a reader is streaming it
                     }
-                    let deleted = inner.blobs.delete(blob);
+                    let deleted = store.delete(blob);
                     inner.leases.deleted(&blob.0);
                     deleted?;
                     gone.push(id.clone());
@@ -114,25 +127,30 @@ impl Ferrite {
     pub async fn sweep_orphans(&self, older_than: SystemTime) -> ModelResult<usize> {
         let inner = self.inner.clone();
         blocking(move || {
-            let mut candidates = Vec::new();
-            inner.blobs.for_each(&mut |id, made| {
-                if made < older_than {
-                    candidates.push(id);
-                }
-            })?;
-            let mut orphans = HashSet::new();
-            for chunk in candidates.chunks(GC_BATCH) {
-                let txn = inner.meta.begin_read()?;
-                for id in chunk {
-                    if txn.get(tables::BLOBS, &id.0)?.is_none() {
-                        orphans.insert(*id);
+            let mut total = 0;
+            // Every tier: a move that crashed leaves its new copy in the target tier.
+            for (_, store) in inner.tiers.all() {
+                let mut candidates = Vec::new();
+                store.for_each(&mut |id, made| {
+                    if made < older_than {
+                        candidates.push(id);
+                    }
+                })?;
+                let mut orphans = HashSet::new();
+                for chunk in candidates.chunks(GC_BATCH) {
+                    let txn = inner.meta.begin_read()?;
+                    for id in chunk {
+                        if txn.get(tables::BLOBS, &id.0)?.is_none() {
+                            orphans.insert(*id);
+                        }
                     }
                 }
+                for id in &orphans {
+                    store.delete(*id)?;
+                }
+                total += orphans.len();
             }
-            for id in &orphans {
-                inner.blobs.delete(*id)?;
-            }
-            Ok(orphans.len())
+            Ok(total)
         })
         .await
     }

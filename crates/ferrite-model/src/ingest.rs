@@ -181,8 +181,9 @@ impl Ferrite {
                     .await?,
             ),
         };
+        let tier = self.inner.tiers.for_class(put.storage_class).to_string();
         let staged = self
-            .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption)
+            .stage_sealed(stream, claims.algorithm(), MAX_PUT_SIZE, encryption, &tier)
             .await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.put_staged(caller, bucket, key, staged, put).await
@@ -231,7 +232,7 @@ impl Ferrite {
         } = body;
         check_part_number(part_number)?;
         claims.check_size()?;
-        let (upload, encryption) = self.upload_state(caller, bucket, key, upload_id).await?;
+        let (upload, encryption, tier) = self.upload_state(caller, bucket, key, upload_id).await?;
         let sealing = self.part_sealing(encryption.as_ref(), customer).await?;
         if let (Some(want), Some(sent)) = (upload.checksum_algorithm, claims.sent_algorithm())
             && want != sent
@@ -243,7 +244,7 @@ impl Ferrite {
             )));
         }
         let algorithm = upload.checksum_algorithm.or(claims.algorithm());
-        let staged = self.stage_part_sealed(stream, algorithm, sealing).await?;
+        let staged = self.stage_part_sealed(stream, algorithm, sealing, &tier).await?;
         staged.verify(&claims.expected(trailer_value)?)?;
         self.upload_part_staged(caller, bucket, key, upload_id, part_number, staged)
             .await
@@ -255,7 +256,7 @@ impl Ferrite {
     pub async fn upload_part_copy(&self, caller: &Caller, req: PartCopy) -> ModelResult<PartCopied> {
         check_part_number(req.part_number)?;
         validate_key(&req.src_key)?;
-        let (upload, encryption) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
+        let (upload, encryption, tier) = self.upload_state(caller, &req.bucket, &req.key, &req.upload_id).await?;
         let sealing = self
             .part_sealing(encryption.as_ref(), req.sse_customer_key.as_ref())
             .await?;
@@ -277,7 +278,7 @@ impl Ferrite {
             return Err(ModelError::InvalidRange);
         }
         let staged = self
-            .stage_part_sealed(body.into_stream(), upload.checksum_algorithm, sealing)
+            .stage_part_sealed(body.into_stream(), upload.checksum_algorithm, sealing, &tier)
             .await?;
         let part = self
             .upload_part_staged(caller, &req.bucket, &req.key, &req.upload_id, req.part_number, staged)

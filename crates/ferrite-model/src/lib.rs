@@ -46,6 +46,7 @@ mod staging;
 mod stats;
 mod tables;
 mod tagging;
+mod tiers;
 mod upgrade;
 mod users;
 mod versions;
@@ -97,4 +98,5 @@ pub use users::{
     AccessKeyInfo, KeyLastUsed, KeyOwner, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
     NewAccessKey, UserInfo, UserPage, validate_user_name,
 };
+pub use tiers::{DEFAULT_TIER, TierSpec, Tiering, parse_class_tier};
 pub use versions::NULL_VERSION;

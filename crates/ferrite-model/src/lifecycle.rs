@@ -37,7 +37,7 @@ use crate::keys::{bucket_end, object_key, prefix_successor, split_upload_key, sp
 use crate::lock::Removal;
 use crate::lookup::get_bucket;
 use crate::records::{
-    BucketRecord, Initial, ObjectRecord, Record, StorageClass, UploadRecord, VersioningState, decode, encode,
+    BucketRecord, DataRef, Initial, ObjectRecord, Record, StorageClass, UploadRecord, VersioningState, decode, encode,
     first_version,
 };
 use crate::tagging::{TagTarget, tag_set};
@@ -742,14 +742,33 @@ fn key_versions(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Vec
     }
 }
 
-/// Applies the plan for `key` as the transaction sees it; returns what it did.
+/// A transition that moves a version's bytes to another tier: done after the batch
+/// commits (copying is I/O no transaction should wait for), by [`Ferrite::move_version`].
+#[derive(Debug, Clone)]
+pub(crate) struct Move {
+    bucket_id: u64,
+    key: String,
+    seq: u64,
+    class: StorageClass,
+    /// The data the plan saw (the move commits only if the version still has it).
+    data: DataRef,
+    from: String,
+    to: String,
+}
+
+/// Applies the plan for `key` as the transaction sees it; returns what it did. A
+/// transition within a tier relabels the version here; one to another tier is added
+/// to `moves`.
+#[allow(clippy::too_many_arguments)]
 fn apply_key(
     txn: &mut dyn WriteTxn,
+    tiers: &crate::tiers::Tiers,
     bucket: &BucketRecord,
     rules: &[LifecycleRule],
     key: &str,
     now: i64,
     day_ms: i64,
+    moves: &mut Vec<Move>,
 ) -> ModelResult<LifecycleCounts> {
     let versions = key_versions(&*txn, bucket.id, key)?;
     let mut done = LifecycleCounts::default();
@@ -784,6 +803,19 @@ fn apply_key(
             }
             Act::Transition { seq, class } => {
                 if let Some((_, rec)) = versions.iter().find(|(s, _)| *s == seq) {
+                    let to = tiers.for_class(Some(class));
+                    if to != rec.tier {
+                        moves.push(Move {
+                            bucket_id: bucket.id,
+                            key: key.to_string(),
+                            seq,
+                            class,
+                            data: rec.data.clone(),
+                            from: rec.tier.clone(),
+                            to: to.to_string(),
+                        });
+                        continue;
+                    }
                     let mut rec = rec.clone();
                     rec.storage_class = Some(class);
                     replace_version(txn, bucket.id, key, seq, &rec)?;
@@ -1027,22 +1059,30 @@ impl Ferrite {
         let done = if !committed {
             LifecycleCounts::default()
         } else {
-            let (name, next) = (name.to_string(), batch.next.clone());
-            let done = self
+            let (name, next, inner) = (name.to_string(), batch.next.clone(), self.inner.clone());
+            let (mut done, moves) = self
                 .inner
                 .committer
                 .write(move |txn| {
                     let mut done = LifecycleCounts::default();
+                    let mut moves = Vec::new();
                     if let Some((b, config)) = bucket_and_config(&*txn, bucket_id, &name)? {
                         let now = now_ms();
                         for key in &batch.due {
-                            done += apply_key(txn, &b, &config.rules, key, now, day_ms)?;
+                            done += apply_key(txn, &inner.tiers, &b, &config.rules, key, now, day_ms, &mut moves)?;
                         }
                     }
                     save_cursor(txn, bucket_id, next.clone(), false)?;
-                    Ok(done)
+                    Ok((done, moves))
                 })
                 .await?;
+            // A crash before a move commits leaves the version where it was (and the
+            // copy to the orphan sweep); the next pass plans it again.
+            for m in moves {
+                if self.move_version(m).await? {
+                    done.transitioned += 1;
+                }
+            }
             self.inner.lifecycle.add(&done);
             done
         };
@@ -1051,6 +1091,42 @@ impl Ferrite {
             next: batch.next,
             committed,
         })
+    }
+
+    /// Moves a version's bytes to another tier for a transition: copies them into
+    /// new blobs there (durable), then one commit switches the version to them and
+    /// to its new class, if it still has the data the plan saw; the old blobs go to
+    /// the collector. Returns whether the version moved.
+    pub(crate) async fn move_version(&self, m: Move) -> ModelResult<bool> {
+        let inner = self.inner.clone();
+        let (data, from, to) = (m.data.clone(), m.from.clone(), m.to.clone());
+        let copied = blocking(move || crate::tiers::copy_blobs(&inner.tiers, &data, &from, &to)).await?;
+        let planned = copied.clone();
+        let (old, to) = (m.data.clone(), m.to.clone());
+        let result = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let Some(rec) = crate::versions::at_seq(&*txn, m.bucket_id, &m.key, m.seq)? else {
+                    return Ok(false);
+                };
+                if rec.data != m.data || rec.tier != m.from {
+                    return Ok(false);
+                }
+                let new = ObjectRecord {
+                    storage_class: Some(m.class),
+                    data: planned.clone(),
+                    tier: m.to.clone(),
+                    ..rec.clone()
+                };
+                crate::versions::replace_version_data(txn, m.bucket_id, &m.key, m.seq, &rec, &new)?;
+                Ok(true)
+            })
+            .await;
+        if !matches!(result, Ok(true)) && copied != old {
+            crate::tiers::discard_copy(&self.inner, &to, &copied).await;
+        }
+        result
     }
 
     /// One batch of a bucket's incomplete uploads after `after`: aborts those a rule

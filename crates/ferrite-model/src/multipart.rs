@@ -234,9 +234,10 @@ fn all_parts(txn: &dyn ReadTxn, id: &[u8; 16]) -> ModelResult<Vec<(u32, PartReco
 
 /// Removes an upload and its parts, dropping the parts' references.
 pub(crate) fn remove_upload(txn: &mut dyn WriteTxn, bucket_id: u64, key: &str, id: &[u8; 16]) -> ModelResult<()> {
+    let tier = get_upload(&*txn, bucket_id, key, id)?.tier;
     for (n, part) in all_parts(txn, id)? {
         txn.delete(tables::PARTS, &part_key(id, n))?;
-        drop_refs(txn, &DataRef::Blob(part.blob))?;
+        drop_refs(txn, &DataRef::Blob(part.blob), &tier)?;
     }
     txn.delete(tables::UPLOADS, &upload_key(bucket_id, key, id))?;
     Ok(())
@@ -308,6 +309,8 @@ impl Ferrite {
         };
         let owner = caller.owner_id();
         let root_id = self.inner.opts.root_canonical_id.clone();
+        // The parts go to the class's tier as configured now; the upload keeps it.
+        let tier = self.inner.tiers.for_class(new.storage_class).to_string();
         // The data key is made once, outside the job: a re-run stores the same one.
         // What the request asks for, else the bucket's default encryption.
         let sealing = self
@@ -351,6 +354,7 @@ impl Ferrite {
                     encryption: encryption.clone(),
                     tags: new.tags.clone(),
                     lock: crate::lock::requested(&new.lock),
+                    tier: tier.clone(),
                 };
                 txn.put(tables::UPLOADS, &upload_key(b.id, &key, &id), &encode(&rec))?;
                 Ok(info(&key, &id, &rec))
@@ -398,7 +402,7 @@ impl Ferrite {
         bucket: &str,
         key: &str,
         upload_id: &str,
-    ) -> ModelResult<(UploadInfo, Option<Encryption>)> {
+    ) -> ModelResult<(UploadInfo, Option<Encryption>, String)> {
         let caller = caller.clone();
         let id = parse_upload_id(upload_id)?;
         let inner = self.inner.clone();
@@ -407,7 +411,7 @@ impl Ferrite {
             let txn = inner.meta.begin_read()?;
             let b = bucket_for_key(&*txn, &bucket, &key, &caller, Operation::UploadPart)?;
             let upload = get_upload(&*txn, b.id, &key, &id)?;
-            Ok((info(&key, &id, &upload), upload.encryption.clone()))
+            Ok((info(&key, &id, &upload), upload.encryption.clone(), upload.tier))
         })
         .await
     }
@@ -441,21 +445,25 @@ impl Ferrite {
                 nonce_prefix: landing.encryption.as_ref().map(|e| e.nonce_prefix),
             };
             let binding = landing.encryption.map(|e| e.binding);
+            let tier = landing.tier;
             Ok(move |txn: &mut dyn WriteTxn| {
                 let b = bucket_for_key(txn, &bucket, &key, &caller, Operation::UploadPart)?;
                 let upload = get_upload(txn, b.id, &key, &id)?;
-                // Sealed as the upload says (or plain for a plain upload).
+                // Sealed as the upload says (or plain for a plain upload), in its tier.
                 if upload.encryption.as_ref().map(|e| &e.binding) != binding.as_ref() {
                     return Err(ModelError::Internal(
                         "a part was sealed other than its upload says".into(),
                     ));
+                }
+                if upload.tier != tier {
+                    return Err(ModelError::Internal("a part was staged outside its upload's tier".into()));
                 }
                 let pkey = part_key(&id, part_number);
                 let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;
                 add_refs(txn, &DataRef::Blob(rec.blob))?;
                 txn.put(tables::PARTS, &pkey, &encode(&rec))?;
                 if let Some(o) = old {
-                    drop_refs(txn, &DataRef::Blob(o.blob))?;
+                    drop_refs(txn, &DataRef::Blob(o.blob), &upload.tier)?;
                 }
                 Ok(part_info(
                     part_number,
@@ -785,6 +793,7 @@ fn assemble(
         encryption: upload.encryption.clone(),
         lock: LockInfo::default(),
         restore: None,
+        tier: upload.tier.clone(),
     })
 }
 

@@ -322,8 +322,15 @@ enum Source {
     /// A blob of sealed chunks, the cipher that opens them and the plaintext size.
     SealedBlob(Arc<dyn BlobReader>, Box<ChunkCipher>, u64),
     /// The pieces of a multipart object's segments to read, the first one already
-    /// open, all of them leased; with the data key and encryption if they are sealed.
-    Segments(Vec<Piece>, Arc<dyn BlobReader>, Lease, Option<Box<(Key, Encryption)>>),
+    /// open, all of them leased; with the data key and encryption if they are sealed,
+    /// and the tier's blob store the rest are opened from.
+    Segments(
+        Vec<Piece>,
+        Arc<dyn BlobReader>,
+        Lease,
+        Option<Box<(Key, Encryption)>>,
+        Arc<dyn ferrite_store::BlobStore>,
+    ),
 }
 
 /// The version a read addresses (the current one when `version` is `None`), if the
@@ -464,6 +471,7 @@ impl Ferrite {
                 encryption: landing.encryption,
                 lock: LockInfo::default(),
                 restore: None,
+                tier: landing.tier,
             };
             let inline = landing.inline;
             let (if_none_match, if_match, acl, lock) = (put.if_none_match, put.if_match, put.acl, put.lock);
@@ -592,6 +600,9 @@ impl Ferrite {
                 let txn = inner.meta.begin_read()?;
                 let (b, rec) = read_version(&*txn, &caller, &bucket, &key, sel.as_ref(), &cond)?;
                 crate::archive::check_readable(&rec, now_ms())?;
+                // Where the readable bytes are: the version's own, or a restored copy.
+                let (data, tier) = crate::archive::readable_data(&rec);
+                let store = inner.tiers.store(tier)?.clone();
                 let (byte_range, partial) = resolve_slice(&rec, slice)?;
                 // An encrypted version whose key cannot be opened fails here, before
                 // anything is answered.
@@ -605,11 +616,11 @@ impl Ferrite {
                 };
                 // A single body's cipher (a multipart object's segments get theirs as
                 // the stream reaches them).
-                let cipher = match rec.data {
+                let cipher = match data {
                     DataRef::Segments(_) => None,
                     _ => sealed.as_ref().map(|(key, e)| e.body_cipher(key, e.nonce_prefix)),
                 };
-                let source = match &rec.data {
+                let source = match data {
                     DataRef::Inline(id) => {
                         let bytes = txn
                             .get(tables::INLINE, id)?
@@ -620,7 +631,7 @@ impl Ferrite {
                         };
                         Some(Source::Inline(bytes))
                     }
-                    DataRef::Blob(id) => inner.blobs.open(blob_id(id))?.map(|r| match cipher {
+                    DataRef::Blob(id) => store.open(blob_id(id))?.map(|r| match cipher {
                         None => Source::Blob(Arc::from(r)),
                         Some(cipher) => Source::SealedBlob(Arc::from(r), Box::new(cipher), rec.size),
                     }),
@@ -640,7 +651,7 @@ impl Ferrite {
                                     LeaseCheck::VerifyExistence => {
                                         let mut ok = true;
                                         for piece in needed.iter().skip(1) {
-                                            if inner.blobs.open(blob_id(&piece.blob))?.is_none() {
+                                            if store.open(blob_id(&piece.blob))?.is_none() {
                                                 ok = false;
                                                 break;
                                             }
@@ -651,10 +662,15 @@ impl Ferrite {
                                 match needed.first() {
                                     _ if !all_there => None,
                                     None => Some(Source::Inline(Bytes::new())),
-                                    Some(piece) => inner
-                                        .blobs
-                                        .open(blob_id(&piece.blob))?
-                                        .map(|r| Source::Segments(needed, Arc::from(r), lease, sealed.map(Box::new))),
+                                    Some(piece) => store.open(blob_id(&piece.blob))?.map(|r| {
+                                        Source::Segments(
+                                            needed,
+                                            Arc::from(r),
+                                            lease,
+                                            sealed.map(Box::new),
+                                            store.clone(),
+                                        )
+                                    }),
                                 }
                             }
                         }
@@ -678,8 +694,8 @@ impl Ferrite {
                         let span = SealedSpan::new(size, byte_range.start, byte_range.end - byte_range.start);
                         sealed_blob_stream(self.inner.clone(), reader, span, span.opener(*cipher))
                     }
-                    Source::Segments(pieces, first, lease, sealed) => {
-                        segments_stream(self.inner.clone(), pieces, first, lease, sealed.map(|b| *b))
+                    Source::Segments(pieces, first, lease, sealed, store) => {
+                        segments_stream(self.inner.clone(), store, pieces, first, lease, sealed.map(|b| *b))
                     }
                 };
                 let body = ObjectBody {
@@ -755,8 +771,14 @@ impl Ferrite {
             false => None,
         };
         let wanted = SseRequest::wanted(req.encryption.as_ref(), default)?;
-        let source = self.source_encryption(caller, &req).await?;
-        if !copy_shares_data(wanted.as_ref(), source.as_ref()) {
+        let source = self.copy_source_facts(caller, &req).await?;
+        // The copy's bytes go to its class's tier: data in another tier is copied.
+        let dst_tier = self
+            .inner
+            .tiers
+            .for_class(req.storage_class.or(source.class))
+            .to_string();
+        if !copy_shares_data(wanted.as_ref(), source.encryption.as_ref()) || dst_tier != source.tier {
             let req = CopyRequest {
                 encryption: wanted,
                 ..req
@@ -815,9 +837,12 @@ impl Ferrite {
                 if let Some(crate::sse::Kek::Kms { key_arn, .. }) = src.encryption.as_ref().map(|e| &e.data_key.kek) {
                     crate::kms::usable_by_id(&*txn, crate::sse::Kek::kms_key_id(key_arn))?;
                 }
-                if !copy_shares_data(wanted.as_ref(), src.encryption.as_ref()) {
+                if !copy_shares_data(wanted.as_ref(), src.encryption.as_ref())
+                    || src.tier != dst_tier
+                    || req.storage_class.or(src.storage_class) != req.storage_class.or(source.class)
+                {
                     return Err(ModelError::Internal(
-                        "the copy source's encryption changed during the copy; retry".into(),
+                        "the copy source's encryption or tier changed during the copy; retry".into(),
                     ));
                 }
                 let dst_bucket = bucket_for_key(&*txn, &req.dst_bucket, &req.dst_key, &caller, Operation::CopyObject)?;
@@ -898,13 +923,9 @@ impl Ferrite {
     /// The encryption of the copy's source version, read as the copy will read it,
     /// with the source's SSE-C key checked (a missing or unreadable source answers
     /// the copy's own error later).
-    async fn source_encryption(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<Option<Encryption>> {
-        Ok(self.copy_source_facts(caller, req).await?.0)
-    }
-
-    /// The copy source's encryption and the tags the copy gets (see
+    /// The copy source's encryption, class and tier, and the tags the copy gets (see
     /// [`copied_tags`]), read as the copy will read the source.
-    async fn copy_source_facts(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<(Option<Encryption>, Tags)> {
+    async fn copy_source_facts(&self, caller: &Caller, req: &CopyRequest) -> ModelResult<SourceFacts> {
         let sel = VersionSel::parse_opt(req.src_version.as_deref())?;
         let (caller, inner) = (caller.for_copy_source(), self.inner.clone());
         let (bucket, key) = (req.src_bucket.clone(), req.src_key.clone());
@@ -917,7 +938,12 @@ impl Ferrite {
             crate::archive::check_readable(&rec, now_ms())?;
             check_customer_key(rec.encryption.as_ref(), given.as_ref())?;
             let tags = copied_tags(&caller, &b, &key, sel.is_some(), &rec, &directive)?;
-            Ok((rec.encryption, tags))
+            Ok(SourceFacts {
+                encryption: rec.encryption,
+                tags,
+                class: rec.storage_class,
+                tier: rec.tier,
+            })
         })
         .await
     }
@@ -927,7 +953,7 @@ impl Ferrite {
     /// the copy's attributes and encryption.
     async fn copy_rewriting(&self, caller: &Caller, req: CopyRequest) -> ModelResult<CopyOutcome> {
         // The tags are decided (and, copied, authorized) on the source as first read.
-        let (_, tags) = self.copy_source_facts(caller, &req).await?;
+        let tags = self.copy_source_facts(caller, &req).await?.tags;
         let (src, body) = self
             .get_object(
                 &caller.for_copy_source(),
@@ -964,6 +990,15 @@ impl Ferrite {
             source_version_id: src.version_id,
         })
     }
+}
+
+/// What a copy decides on from its source before it commits.
+struct SourceFacts {
+    encryption: Option<Encryption>,
+    tags: Tags,
+    class: Option<crate::records::StorageClass>,
+    /// The tier the source version's own data is in.
+    tier: String,
 }
 
 /// The tags a copy of `src` gets: the source's (`Copy`: reading them needs
@@ -1016,12 +1051,14 @@ fn copy_shares_data(wanted: Option<&SseRequest>, source: Option<&Encryption>) ->
 /// write was refused by its checks (it changed nothing). Any other failure may have
 /// come after the commit became durable, so the record may point at the blob: it is
 /// left to the orphan sweep, which deletes only what no record references.
-pub(crate) async fn discard_landed(inner: &Arc<crate::engine::Inner>, id: BlobId, e: &ModelError) {
+pub(crate) async fn discard_landed(inner: &Arc<crate::engine::Inner>, tier: &str, id: BlobId, e: &ModelError) {
     if crate::commit::is_fatal(e) {
         tracing::warn!(error = %e, blob = ?id, "a write failed after landing its data; leaving the data to the orphan sweep");
         return;
     }
-    let blobs = inner.blobs.clone();
+    let Ok(blobs) = inner.tiers.store(tier).cloned() else {
+        return;
+    };
     let _ = blocking(move || {
         if let Err(del) = blobs.delete(id) {
             tracing::warn!(error = %del, "could not remove data of a refused write; the orphan sweep will");
@@ -1067,6 +1104,7 @@ fn segments_in(segs: &[crate::records::Segment], range: &Range<u64>) -> Vec<Piec
 /// lease lives as long as the stream.
 fn segments_stream(
     inner: Arc<crate::engine::Inner>,
+    store: Arc<dyn ferrite_store::BlobStore>,
     pieces: Vec<Piece>,
     first: Arc<dyn BlobReader>,
     lease: Lease,
@@ -1080,11 +1118,11 @@ fn segments_stream(
         let inner = inner.clone();
         let lease = lease.clone();
         let sealed = sealed.clone();
+        let blobs = store.clone();
         async move {
             let reader = match opened {
                 Some(reader) => reader,
                 None => {
-                    let blobs = inner.blobs.clone();
                     let blob = piece.blob;
                     let opened = tokio::task::spawn_blocking(move || blobs.open(blob_id(&blob)))
                         .await

@@ -363,7 +363,7 @@ pub struct Grant {
 }
 
 /// S3's storage classes (`x-amz-storage-class`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StorageClass {
     Standard,
     ReducedRedundancy,
@@ -506,15 +506,28 @@ pub struct ObjectRecord {
     pub lock: LockInfo,
     /// A version in an archive class: its last RestoreObject, if any.
     pub restore: Option<RestoreState>,
+    /// The tier `data`'s blobs live in (`tiers.rs`; `""`: the data dir's own).
+    pub tier: String,
 }
 
 /// A restore of an archived version (RestoreObject): asked at `requested_ms`, readable
 /// from `ready_ms` (the restore delay later) until `expiry_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreState {
     pub requested_ms: i64,
     pub ready_ms: i64,
     pub expiry_ms: i64,
+    /// The restored copy that reads are served from (in the STANDARD class's tier),
+    /// made when the restore was asked; collected at `expiry_ms`.
+    pub copy: Option<RestoredCopy>,
+}
+
+/// Where a restored copy's bytes live: a reference (holding its own references on
+/// the blobs, which may be the version's own when the tiers are one) and its tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoredCopy {
+    pub data: DataRef,
+    pub tier: String,
 }
 
 /// A multipart upload in progress: what CreateMultipartUpload said about the object.
@@ -540,6 +553,9 @@ pub struct UploadRecord {
     /// The Object Lock the completed object gets, as asked (no retention asked: the
     /// bucket's default at Complete).
     pub lock: LockInfo,
+    /// The tier the parts are written to (`tiers.rs`: the class's tier at creation),
+    /// which the completed object keeps.
+    pub tier: String,
 }
 
 /// One uploaded part: its own blob (holding one reference) and digests.
@@ -709,15 +725,44 @@ impl Record for previous::BucketRecordV2 {
     }
 }
 
-/// Version 3: encryption became real (`sse::Encryption`: the sealed data key, nonce
-/// prefix and binding; a multipart object's segments carry their own nonce prefix).
-/// No earlier release wrote encryption info (it refused or ignored encryption), so a
-/// version-2 record that has some is corrupt.
+/// Version 5: tiers (the data's tier; a restore's copy). Every earlier record's data
+/// is in the data dir, and no restore had a copy.
 impl Record for ObjectRecord {
+    const VERSION: u8 = 5;
+    type Previous = previous::ObjectRecordV4;
+    fn migrate(p: previous::ObjectRecordV4) -> ModelResult<Self> {
+        Ok(ObjectRecord {
+            version_id: p.version_id,
+            delete_marker: p.delete_marker,
+            size: p.size,
+            etag: p.etag,
+            last_modified_ms: p.last_modified_ms,
+            attrs: p.attrs,
+            checksum: p.checksum,
+            data: p.data,
+            owner: p.owner,
+            storage_class: p.storage_class,
+            tags: p.tags,
+            acl: p.acl,
+            encryption: p.encryption,
+            lock: p.lock,
+            restore: p.restore.map(|r| RestoreState {
+                requested_ms: r.requested_ms,
+                ready_ms: r.ready_ms,
+                expiry_ms: r.expiry_ms,
+                copy: None,
+            }),
+            tier: String::new(),
+        })
+    }
+}
+
+/// Version 4: restores of archived versions.
+impl Record for previous::ObjectRecordV4 {
     const VERSION: u8 = 4;
     type Previous = previous::ObjectRecordV3;
     fn migrate(p: previous::ObjectRecordV3) -> ModelResult<Self> {
-        Ok(ObjectRecord {
+        Ok(previous::ObjectRecordV4 {
             version_id: p.version_id,
             delete_marker: p.delete_marker,
             size: p.size,
@@ -737,7 +782,10 @@ impl Record for ObjectRecord {
     }
 }
 
-/// Version 3: before restores of archived versions.
+/// Version 3: encryption became real (`sse::Encryption`: the sealed data key, nonce
+/// prefix and binding; a multipart object's segments carry their own nonce prefix).
+/// No earlier release wrote encryption info (it refused or ignored encryption), so a
+/// version-2 record that has some is corrupt.
 impl Record for previous::ObjectRecordV3 {
     const VERSION: u8 = 3;
     type Previous = previous::ObjectRecordV2;
@@ -790,12 +838,33 @@ impl Record for previous::ObjectRecordV2 {
     }
 }
 
-/// Version 5: the completed object's tags and Object Lock.
+/// Version 6: the parts' tier (every earlier upload's parts are in the data dir).
 impl Record for UploadRecord {
+    const VERSION: u8 = 6;
+    type Previous = previous::UploadRecordV5;
+    fn migrate(p: previous::UploadRecordV5) -> ModelResult<Self> {
+        Ok(UploadRecord {
+            initiated_ms: p.initiated_ms,
+            attrs: p.attrs,
+            storage_class: p.storage_class,
+            owner: p.owner,
+            checksum_algorithm: p.checksum_algorithm,
+            checksum_full_object: p.checksum_full_object,
+            acl: p.acl,
+            encryption: p.encryption,
+            tags: p.tags,
+            lock: p.lock,
+            tier: String::new(),
+        })
+    }
+}
+
+/// Version 5: the completed object's tags and Object Lock.
+impl Record for previous::UploadRecordV5 {
     const VERSION: u8 = 5;
     type Previous = previous::UploadRecordV4;
     fn migrate(p: previous::UploadRecordV4) -> ModelResult<Self> {
-        Ok(UploadRecord {
+        Ok(previous::UploadRecordV5 {
             initiated_ms: p.initiated_ms,
             attrs: p.attrs,
             storage_class: p.storage_class,
@@ -1025,6 +1094,50 @@ pub(crate) mod previous {
         pub lock: LockInfo,
     }
 
+    /// Object version records written by releases up to session 15 (issue 18's
+    /// lifecycle and restores, before tiers).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct ObjectRecordV4 {
+        pub version_id: Option<String>,
+        pub delete_marker: bool,
+        pub size: u64,
+        pub etag: String,
+        pub last_modified_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub checksum: Option<ChecksumValue>,
+        pub data: DataRef,
+        pub owner: String,
+        pub storage_class: Option<StorageClass>,
+        pub tags: Vec<(String, String)>,
+        pub acl: Option<Vec<Grant>>,
+        pub encryption: Option<Encryption>,
+        pub lock: LockInfo,
+        pub restore: Option<RestoreStateV1>,
+    }
+
+    /// A restore as version-4 object records hold it (no copy).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct RestoreStateV1 {
+        pub requested_ms: i64,
+        pub ready_ms: i64,
+        pub expiry_ms: i64,
+    }
+
+    /// Multipart upload records written by releases up to session 15 (before tiers).
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct UploadRecordV5 {
+        pub initiated_ms: i64,
+        pub attrs: ObjectAttrs,
+        pub storage_class: Option<StorageClass>,
+        pub owner: String,
+        pub checksum_algorithm: Option<crate::ChecksumAlgorithm>,
+        pub checksum_full_object: bool,
+        pub acl: Option<AclSpec>,
+        pub encryption: Option<Encryption>,
+        pub tags: Vec<(String, String)>,
+        pub lock: LockInfo,
+    }
+
     /// Multipart upload records written by releases up to 0.1.0.
     #[derive(Debug, Clone, Serialize, Deserialize)]
     pub struct UploadRecordV1 {
@@ -1228,6 +1341,7 @@ mod tests {
             encryption: None,
             lock: LockInfo::default(),
             restore: None,
+            tier: String::new(),
         }
     }
 
@@ -1235,17 +1349,49 @@ mod tests {
     fn records_round_trip_with_version_byte() {
         let rec = sample();
         let bytes = encode(&rec);
-        assert_eq!(bytes[0], 4);
+        assert_eq!(bytes[0], 5);
         assert_eq!(decode::<ObjectRecord>(&bytes).unwrap(), rec);
         let restored = ObjectRecord {
             restore: Some(RestoreState {
                 requested_ms: 1,
                 ready_ms: 2,
                 expiry_ms: 3,
+                copy: Some(RestoredCopy {
+                    data: DataRef::Blob([9; 16]),
+                    tier: "hot".into(),
+                }),
             }),
+            tier: "cold".into(),
             ..rec.clone()
         };
         assert_eq!(decode::<ObjectRecord>(&encode(&restored)).unwrap(), restored);
+        // A version 4 record (before tiers): its data and restore in the data dir.
+        let v4 = previous::ObjectRecordV4 {
+            version_id: rec.version_id.clone(),
+            delete_marker: rec.delete_marker,
+            size: rec.size,
+            etag: rec.etag.clone(),
+            last_modified_ms: rec.last_modified_ms,
+            attrs: rec.attrs.clone(),
+            checksum: rec.checksum.clone(),
+            data: DataRef::Blob([7; 16]),
+            owner: rec.owner.clone(),
+            storage_class: Some(StorageClass::DeepArchive),
+            tags: rec.tags.clone(),
+            acl: rec.acl.clone(),
+            encryption: None,
+            lock: rec.lock.clone(),
+            restore: Some(previous::RestoreStateV1 {
+                requested_ms: 1,
+                ready_ms: 2,
+                expiry_ms: 3,
+            }),
+        };
+        let old = decode::<ObjectRecord>(&encode(&v4)).unwrap();
+        assert_eq!(old.tier, "");
+        assert_eq!(old.data, DataRef::Blob([7; 16]));
+        let r = old.restore.expect("the restore is kept");
+        assert_eq!((r.requested_ms, r.ready_ms, r.expiry_ms, r.copy), (1, 2, 3, None));
         // A version 3 record (before restores) reads as never restored.
         let v3 = previous::ObjectRecordV3 {
             version_id: rec.version_id.clone(),

@@ -29,10 +29,11 @@ pub(crate) fn add_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()
     Ok(())
 }
 
-/// Drops one reference on each data id of `data`. Inline data without references is
-/// removed in this transaction; blobs are queued for the garbage collector (the
-/// committer wakes it after the commit).
-pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<()> {
+/// Drops one reference on each data id of `data`, whose blobs live in `tier`.
+/// Inline data without references is removed in this transaction; blobs are queued
+/// for the garbage collector (the queue entry names the tier; the committer wakes
+/// the collector after the commit).
+pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef, tier: &str) -> ModelResult<()> {
     for id in data.ids() {
         let n = refcount(txn, &id)?;
         if n > 1 {
@@ -43,7 +44,7 @@ pub(crate) fn drop_refs(txn: &mut dyn WriteTxn, data: &DataRef) -> ModelResult<(
         if matches!(data, DataRef::Inline(_)) {
             txn.delete(tables::INLINE, &id)?;
         } else {
-            txn.put(tables::GARBAGE, &id, &[])?;
+            txn.put(tables::GARBAGE, &id, tier.as_bytes())?;
         }
     }
     Ok(())

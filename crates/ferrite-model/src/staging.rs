@@ -47,6 +47,9 @@ pub struct Staged {
     pub(crate) pin: Option<crate::rotation::SealPin>,
     /// What the ETag derives from when it is not the MD5 (`sse::etag`).
     pub(crate) etag_key: Option<ferrite_crypt::Key>,
+    /// The tier the blob is written to (`tiers.rs`; inline data is in the metadata
+    /// store, and only staged so in the default tier).
+    pub(crate) tier: String,
 }
 
 pub(crate) enum StagedData {
@@ -82,12 +85,12 @@ impl Staged {
     }
 
     /// Makes the data durable (blocking: call off the async threads).
-    pub(crate) fn land(self) -> ModelResult<(Landed, Digests, Option<Encryption>)> {
+    pub(crate) fn land(self) -> ModelResult<(Landed, Digests, Option<Encryption>, String)> {
         let landed = match self.data {
             StagedData::Inline(b) => Landed::Inline(b),
             StagedData::Blob(w) => Landed::Blob(w.finish()?),
         };
-        Ok((landed, self.digests, self.encryption))
+        Ok((landed, self.digests, self.encryption, self.tier))
     }
 }
 
@@ -96,6 +99,8 @@ impl Staged {
 /// of an encrypted body (the hashes are of the plaintext; the blob gets the chunks
 /// sealed).
 struct Sink {
+    /// The tier's blob store, which the blob is created in.
+    store: Arc<dyn ferrite_store::BlobStore>,
     writer: Option<Box<dyn BlobWriter>>,
     hasher: BodyHasher,
     sealer: Option<Sealer>,
@@ -134,21 +139,25 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, max_size, INLINE_MAX, None).await
+        self.stage_with(body, algorithm, max_size, INLINE_MAX, None, "").await
     }
 
-    /// Like [`Ferrite::stage`], sealing the stored bytes as `encryption` says.
+    /// Like [`Ferrite::stage`], sealing the stored bytes as `encryption` says, into
+    /// `tier` (a tier beside the data dir gets every body as a blob, however small).
     pub(crate) async fn stage_sealed<S>(
         &self,
         body: S,
         algorithm: Option<ChecksumAlgorithm>,
         max_size: u64,
         encryption: Option<NewEncryption>,
+        tier: &str,
     ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, max_size, INLINE_MAX, encryption).await
+        let inline_max = if tier.is_empty() { INLINE_MAX } else { 0 };
+        self.stage_with(body, algorithm, max_size, inline_max, encryption, tier)
+            .await
     }
 
     /// Stages a multipart part: like [`Ferrite::stage`], but always into a blob, since
@@ -157,20 +166,23 @@ impl Ferrite {
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, None).await
+        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, None, "").await
     }
 
-    /// Like [`Ferrite::stage_part`], sealing the part as its upload says.
+    /// Like [`Ferrite::stage_part`], sealing the part as its upload says, into the
+    /// upload's tier.
     pub(crate) async fn stage_part_sealed<S>(
         &self,
         body: S,
         algorithm: Option<ChecksumAlgorithm>,
         encryption: Option<NewEncryption>,
+        tier: &str,
     ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
-        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, encryption).await
+        self.stage_with(body, algorithm, MAX_PUT_SIZE, 0, encryption, tier)
+            .await
     }
 
     async fn stage_with<S>(
@@ -180,10 +192,13 @@ impl Ferrite {
         max_size: u64,
         inline_max: usize,
         encryption: Option<NewEncryption>,
+        tier: &str,
     ) -> ModelResult<Staged>
     where
         S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
     {
+        let store = self.inner.tiers.store(tier)?.clone();
+        let tier = tier.to_string();
         let mut hasher = BodyHasher::new(algorithm);
         let mut md5 = self.inner.md5.feed(hasher.lend_md5());
         let (record, sealer, pin, etag_key) = match encryption {
@@ -191,6 +206,7 @@ impl Ferrite {
             None => (None, None, None, None),
         };
         let mut slot = SinkSlot::Ready(Sink {
+            store,
             writer: None,
             hasher,
             sealer,
@@ -275,6 +291,7 @@ impl Ferrite {
                 encryption: record,
                 pin,
                 etag_key,
+                tier,
             });
         }
         if !pending.is_empty() {
@@ -292,6 +309,7 @@ impl Ferrite {
             encryption: record,
             pin,
             etag_key,
+            tier,
         })
     }
 
@@ -299,11 +317,10 @@ impl Ferrite {
     /// ends with them) and feeds them to the extra checksum (blocking work, off the
     /// async threads); their MD5 is the feed's business.
     async fn flush(&self, mut sink: Sink, chunks: Vec<Bytes>, last: bool) -> ModelResult<Sink> {
-        let blobs = self.inner.blobs.clone();
         blocking(move || {
             let writer = match sink.writer.as_mut() {
                 Some(w) => w,
-                None => sink.writer.insert(blobs.create()?),
+                None => sink.writer.insert(sink.store.create()?),
             };
             match sink.sealer.take() {
                 None => {
@@ -355,6 +372,8 @@ pub(crate) struct Landing {
     pub encryption: Option<Encryption>,
     /// What the ETag derives from when it is not the MD5 (`sse::etag`).
     pub etag_key: Option<ferrite_crypt::Key>,
+    /// The tier the blob is in (`""` for inline data).
+    pub tier: String,
 }
 
 impl Landing {
@@ -380,7 +399,7 @@ where
         // Dropped when this task ends: once the write committed or failed.
         let _pin = staged.pin.take();
         let etag_key = staged.etag_key.take();
-        let (landed, digests, encryption) = blocking(move || staged.land()).await?;
+        let (landed, digests, encryption, tier) = blocking(move || staged.land()).await?;
         let (landing, blob) = match landed {
             Landed::Inline(bytes) => (
                 Landing {
@@ -389,6 +408,7 @@ where
                     digests,
                     encryption,
                     etag_key,
+                    tier: String::new(),
                 },
                 None,
             ),
@@ -399,6 +419,7 @@ where
                     digests,
                     encryption,
                     etag_key,
+                    tier: tier.clone(),
                 },
                 Some(id),
             ),
@@ -408,7 +429,7 @@ where
             Err(e) => Err(e),
         };
         if let (Err(e), Some(id)) = (&result, blob) {
-            crate::object::discard_landed(&inner, id, e).await;
+            crate::object::discard_landed(&inner, &tier, id, e).await;
         }
         result
     });

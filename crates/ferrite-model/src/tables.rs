@@ -60,3 +60,6 @@ pub(crate) const BUCKET_LOCK: Table = Table::new("bucket_lock");
 pub(crate) const BUCKET_TAGS: Table = Table::new("bucket_tags");
 /// Bucket id -> the bucket's lifecycle configuration (`lifecycle.rs`), with its name.
 pub(crate) const BUCKET_LIFECYCLE: Table = Table::new("bucket_lifecycle");
+/// (expiry ms, version key) -> nothing: restored copies of archived versions by
+/// when they expire (`archive.rs`), for the collector.
+pub(crate) const RESTORES: Table = Table::new("restores");

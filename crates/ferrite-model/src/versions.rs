@@ -119,7 +119,7 @@ fn null_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str) -> ModelResult<Option<
     }
 }
 
-fn at_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<Option<ObjectRecord>> {
+pub(crate) fn at_seq(txn: &dyn ReadTxn, bucket_id: u64, key: &str, seq: u64) -> ModelResult<Option<ObjectRecord>> {
     txn.get(tables::VERSIONS, &version_key(bucket_id, key, seq))?
         .map(|b| decode(&b))
         .transpose()
@@ -201,7 +201,7 @@ pub(crate) fn add_version(
         VersioningState::Unversioned | VersioningState::Suspended => None,
     };
     // Take the new references before dropping any: a self-copy shares its data.
-    add_refs(txn, &new.data)?;
+    add_data(txn, &new)?;
     let mut usage = UsageDelta::default();
     if new.version_id.is_none() {
         if let Some(old_seq) = null_seq(txn, bucket.id, key)? {
@@ -236,6 +236,41 @@ pub(crate) fn replace_version(
     txn.put(tables::VERSIONS, &version_key(bucket_id, key, seq), &encode(rec))?;
     if !rec.delete_marker && newest(txn, bucket_id, key)?.is_some_and(|(s, _)| s == seq) {
         txn.put(tables::OBJECTS, &object_key(bucket_id, key), &encode(rec))?;
+    }
+    Ok(())
+}
+
+/// Rewrites the version at `seq`, stored as `old`, with `new`, whose data (or
+/// restored copy) is elsewhere: a move to another tier, a restore's copy made or
+/// collected. Takes the new references before dropping the old ones (data both
+/// share stays). Same bytes, same size: no usage counter changes.
+pub(crate) fn replace_version_data(
+    txn: &mut dyn WriteTxn,
+    bucket_id: u64,
+    key: &str,
+    seq: u64,
+    old: &ObjectRecord,
+    new: &ObjectRecord,
+) -> ModelResult<()> {
+    add_data(txn, new)?;
+    drop_data(txn, old)?;
+    replace_version(txn, bucket_id, key, seq, new)
+}
+
+/// Takes the references a version record holds: its data, and its restored copy.
+fn add_data(txn: &mut dyn WriteTxn, rec: &ObjectRecord) -> ModelResult<()> {
+    add_refs(txn, &rec.data)?;
+    if let Some(copy) = rec.restore.as_ref().and_then(|r| r.copy.as_ref()) {
+        add_refs(txn, &copy.data)?;
+    }
+    Ok(())
+}
+
+/// Drops the references a version record holds (see [`add_data`]).
+fn drop_data(txn: &mut dyn WriteTxn, rec: &ObjectRecord) -> ModelResult<()> {
+    drop_refs(txn, &rec.data, &rec.tier)?;
+    if let Some(copy) = rec.restore.as_ref().and_then(|r| r.copy.as_ref()) {
+        drop_refs(txn, &copy.data, &copy.tier)?;
     }
     Ok(())
 }
@@ -288,7 +323,7 @@ fn remove_row(
         txn.delete(tables::NULL_VERSIONS, &object_key(bucket_id, key))?;
     }
     usage.version_row(&rec, -1);
-    drop_refs(txn, &rec.data)?;
+    drop_data(txn, &rec)?;
     Ok(Some(rec))
 }
 
@@ -332,5 +367,6 @@ pub(crate) fn delete_marker(owner: &str) -> ObjectRecord {
         encryption: None,
         lock: Default::default(),
         restore: None,
+        tier: String::new(),
     }
 }

@@ -22,6 +22,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
+        tiering: Default::default(),
         keys: None,
     };
     common::open_engine(dir, opts).await

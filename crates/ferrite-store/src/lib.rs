@@ -22,6 +22,7 @@ mod meta;
 mod redb_meta;
 #[cfg(feature = "sqlite")]
 mod sqlite_meta;
+mod zstd_blob;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
 pub use error::{StoreError, StoreResult};
@@ -30,3 +31,4 @@ pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};
 pub use redb_meta::RedbMetaStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_meta::SqliteMetaStore;
+pub use zstd_blob::ZstdBlobStore;

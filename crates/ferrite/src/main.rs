@@ -127,6 +127,18 @@ pub struct ServeArgs {
     /// takes before the restored copy can be read (default 0: at once).
     #[arg(long, env = "FERRITE_RESTORE_DELAY_SECS", default_value_t = 0)]
     pub restore_delay_secs: u64,
+    /// Declares a storage tier: a directory (typically on another disk) that holds
+    /// the bytes of the storage classes placed on it with --class-tier. `,compress`
+    /// stores them zstd-compressed (meant for archive classes). Repeatable. The data
+    /// dir itself is the tier named `default`.
+    #[arg(long = "tier", value_name = "NAME=DIR[,compress]", value_parser = ferrite_model::TierSpec::parse)]
+    pub tiers: Vec<ferrite_model::TierSpec>,
+    /// Places a storage class's new data on a tier declared with --tier (or
+    /// `default`): e.g. `--class-tier GLACIER=cold`. Classes not named stay in the
+    /// data dir. Changing it later moves nothing: existing versions stay where they
+    /// are until a transition or copy moves them. Repeatable.
+    #[arg(long = "class-tier", value_name = "CLASS=TIER", value_parser = ferrite_model::parse_class_tier)]
+    pub class_tiers: Vec<(ferrite_model::StorageClass, String)>,
 }
 
 /// Values of `--default-encryption`.

@@ -126,6 +126,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )?)),
         lifecycle_day: Duration::from_secs(args.lifecycle_day_secs),
         restore_delay: Duration::from_secs(args.restore_delay_secs),
+        tiering: ferrite_model::Tiering {
+            tiers: args.tiers.clone(),
+            classes: args.class_tiers.clone(),
+        },
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");

@@ -235,6 +235,7 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
         root_canonical_id: "0".repeat(64),
         lifecycle_day: crate::DAY,
         restore_delay: std::time::Duration::ZERO,
+        tiering: Default::default(),
         keys: Some(Arc::new(BuiltinKeys::new(Key::from_slice(&MASTER).unwrap()))),
     };
     let model = Ferrite::open_local(dir.path(), opts).await.unwrap();

@@ -15,6 +15,7 @@ pub fn options() -> Options {
         root_canonical_id: "0".repeat(64),
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
+        tiering: Default::default(),
         keys: Some(std::sync::Arc::new(ferrite_model::BuiltinKeys::new(
             ferrite_model::Key::from_slice(&[7; 32]).unwrap(),
         ))),
