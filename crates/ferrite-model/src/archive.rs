@@ -117,8 +117,13 @@ impl Ferrite {
         let sel = VersionSel::parse_opt(version)?;
         // Decide from a snapshot, and make the copy (outside any transaction) when a
         // new restore needs one; the commit checks again.
-        let (inner, caller2, bucket2, key2, sel2) =
-            (self.inner.clone(), caller.clone(), bucket.to_string(), key.to_string(), sel.clone());
+        let (inner, caller2, bucket2, key2, sel2) = (
+            self.inner.clone(),
+            caller.clone(),
+            bucket.to_string(),
+            key.to_string(),
+            sel.clone(),
+        );
         let copy = blocking(move || {
             let txn = inner.meta.begin_read()?;
             let b = get_bucket(&*txn, &bucket2)?;

@@ -94,9 +94,9 @@ pub use stats::BucketUsage;
 pub use tagging::{
     MAX_BUCKET_TAGS, MAX_OBJECT_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE, TagTarget, TaggingView, Tags, tag_set,
 };
+pub use tiers::{DEFAULT_TIER, TierSpec, Tiering, parse_class_tier};
 pub use users::{
     AccessKeyInfo, KeyLastUsed, KeyOwner, KeyStatus, LAST_USED_FLUSH_MS, LastUse, MAX_KEYS_PER_USER, MAX_LIST_USERS,
     NewAccessKey, UserInfo, UserPage, validate_user_name,
 };
-pub use tiers::{DEFAULT_TIER, TierSpec, Tiering, parse_class_tier};
 pub use versions::NULL_VERSION;

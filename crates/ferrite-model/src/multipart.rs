@@ -456,7 +456,9 @@ impl Ferrite {
                     ));
                 }
                 if upload.tier != tier {
-                    return Err(ModelError::Internal("a part was staged outside its upload's tier".into()));
+                    return Err(ModelError::Internal(
+                        "a part was staged outside its upload's tier".into(),
+                    ));
                 }
                 let pkey = part_key(&id, part_number);
                 let old: Option<PartRecord> = txn.get(tables::PARTS, &pkey)?.map(|v| decode(&v)).transpose()?;

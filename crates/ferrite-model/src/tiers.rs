@@ -63,9 +63,7 @@ fn check_name(name: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if !ok {
-        return Err(format!(
-            "tier name {name:?}: 1 to 32 of a-z, 0-9, '-' and '_'"
-        ));
+        return Err(format!("tier name {name:?}: 1 to 32 of a-z, 0-9, '-' and '_'"));
     }
     Ok(())
 }
@@ -75,7 +73,8 @@ pub fn parse_class_tier(s: &str) -> Result<(StorageClass, String), String> {
     let (class, name) = s
         .split_once('=')
         .ok_or_else(|| format!("--class-tier {s:?}: expected CLASS=TIER"))?;
-    let class = StorageClass::parse(class).ok_or_else(|| format!("--class-tier {s:?}: unknown storage class {class:?}"))?;
+    let class =
+        StorageClass::parse(class).ok_or_else(|| format!("--class-tier {s:?}: unknown storage class {class:?}"))?;
     check_name(name)?;
     Ok((class, name.to_string()))
 }
@@ -137,7 +136,10 @@ impl Tiers {
                 false => fs,
             };
             if named.insert(t.name.clone(), store).is_some() {
-                return Err(ModelError::InvalidArgument(format!("tier {:?} is declared twice", t.name)));
+                return Err(ModelError::InvalidArgument(format!(
+                    "tier {:?} is declared twice",
+                    t.name
+                )));
             }
         }
         let mut by_class = HashMap::new();
@@ -183,7 +185,6 @@ impl Tiers {
     pub(crate) fn all(&self) -> impl Iterator<Item = (&str, &Arc<dyn BlobStore>)> {
         std::iter::once(("", &self.default)).chain(self.named.iter().map(|(n, s)| (n.as_str(), s)))
     }
-
 }
 
 /// Copies the stored bytes of `data` (blobs in tier `from`) into new blobs of tier
@@ -206,7 +207,10 @@ pub(crate) fn copy_blobs(tiers: &Tiers, data: &DataRef, from: &str, to: &str) ->
                 for s in segs {
                     let new = copy_one(&**src, &**dst, s.blob)?;
                     made.push(new);
-                    out.push(crate::records::Segment { blob: new.0, ..s.clone() });
+                    out.push(crate::records::Segment {
+                        blob: new.0,
+                        ..s.clone()
+                    });
                 }
                 DataRef::Segments(out)
             }
@@ -271,7 +275,10 @@ mod tests {
     #[test]
     fn tier_flags_parse_as_documented() {
         let t = TierSpec::parse("cold=/mnt/cold,compress").unwrap();
-        assert_eq!((t.name.as_str(), t.dir.to_str().unwrap(), t.compress), ("cold", "/mnt/cold", true));
+        assert_eq!(
+            (t.name.as_str(), t.dir.to_str().unwrap(), t.compress),
+            ("cold", "/mnt/cold", true)
+        );
         let t = TierSpec::parse("ia=/mnt/a,b").unwrap_err();
         assert!(t.contains("unknown option"), "{t}");
         assert!(!TierSpec::parse("fast=/x").unwrap().compress);

@@ -165,7 +165,10 @@ impl BlobStore for ZstdBlobStore {
         };
         let stored = blob.len();
         if stored < TRAILER {
-            return Err(StoreError::Corrupt(format!("compressed blob {} is too short", id.to_hex())));
+            return Err(StoreError::Corrupt(format!(
+                "compressed blob {} is too short",
+                id.to_hex()
+            )));
         }
         let mut trailer = [0u8; TRAILER as usize];
         let mut got = 0;
@@ -177,7 +180,10 @@ impl BlobStore for ZstdBlobStore {
             got += n;
         }
         if &trailer[8..] != TAG {
-            return Err(StoreError::Corrupt(format!("blob {} is not a compressed blob", id.to_hex())));
+            return Err(StoreError::Corrupt(format!(
+                "blob {} is not a compressed blob",
+                id.to_hex()
+            )));
         }
         let len = u64::from_le_bytes(trailer[..8].try_into().expect("8 bytes"));
         Ok(Some(Box::new(ZstdReader {
@@ -225,7 +231,9 @@ mod tests {
     fn stores_less_and_reads_back_at_any_offset() {
         let dir = tempfile::tempdir().unwrap();
         let (z, raw) = store(dir.path());
-        let data: Vec<u8> = (0..2_000_000u32).map(|i| b"log line "[(i % 9) as usize] ^ (i / 100_000) as u8).collect();
+        let data: Vec<u8> = (0..2_000_000u32)
+            .map(|i| b"log line "[(i % 9) as usize] ^ (i / 100_000) as u8)
+            .collect();
         let mut w = z.create().unwrap();
         for c in data.chunks(100_000) {
             w.write(c).unwrap();
