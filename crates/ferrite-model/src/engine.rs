@@ -114,6 +114,17 @@ impl Ferrite {
         let (meta_for_keys, opts_keys) = (meta.clone(), opts.keys.clone());
         let (meta_for_index, opts_day) = (meta.clone(), opts.lifecycle_day);
         let tiers = crate::tiers::Tiers::open(blobs, &opts.tiering, opts.durable)?;
+        {
+            use crate::records::{decode, encode};
+            let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::tiers::REGISTRY)?;
+            let stored = stored.map(|v| decode(&v)).transpose()?;
+            if let Some(now) = crate::tiers::check_registry(stored, &opts.tiering, opts.durable)? {
+                // Written directly: the committer does not run yet.
+                let mut txn = meta.begin_write()?;
+                txn.put(crate::tables::SYSTEM, crate::tiers::REGISTRY, &encode(&now))?;
+                txn.commit()?;
+            }
+        }
         let this = Self {
             inner: Arc::new(Inner {
                 committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferrite_store::{BlobId, BlobStore, FsBlobStore, ZstdBlobStore};
+use serde::{Deserialize, Serialize};
 
-use crate::records::{DataRef, StorageClass};
+use crate::records::{DataRef, Initial, Record, StorageClass, first_version};
 use crate::{ModelError, ModelResult};
 
 /// The name operators use for the data dir's own tier.
@@ -109,6 +110,55 @@ pub(crate) fn check_dirs(data_dir: &Path, tiering: &Tiering) -> ModelResult<()> 
         seen.push((t.name.clone(), dir));
     }
     Ok(())
+}
+
+/// The tiers this data dir has been started with (`system` table, [`REGISTRY`]): a
+/// tier that disappears from the command line while its directory still holds blobs
+/// would leave the versions in it unreadable, so start-up refuses that.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TierRegistry {
+    /// (name, directory) of each declared tier.
+    pub tiers: Vec<(String, String)>,
+}
+
+first_version!(TierRegistry);
+
+pub(crate) const REGISTRY: &[u8] = b"tiers";
+
+/// Checks the declared layout against the registry and returns the registry to
+/// store when it changed: a tier declared before and not now is refused while its
+/// directory holds blobs (and forgotten when it holds none).
+pub(crate) fn check_registry(
+    stored: Option<TierRegistry>,
+    tiering: &Tiering,
+    durable: bool,
+) -> ModelResult<Option<TierRegistry>> {
+    let now = TierRegistry {
+        tiers: tiering
+            .tiers
+            .iter()
+            .map(|t| (t.name.clone(), t.dir.display().to_string()))
+            .collect(),
+    };
+    let before = stored.unwrap_or_default();
+    for (name, dir) in &before.tiers {
+        if tiering.tiers.iter().any(|t| &t.name == name) {
+            continue;
+        }
+        let path = Path::new(dir);
+        if !path.join("blobs").is_dir() {
+            continue;
+        }
+        let mut held = 0usize;
+        FsBlobStore::open(path, durable)?.for_each(&mut |_, _| held += 1)?;
+        if held > 0 {
+            return Err(ModelError::InvalidArgument(format!(
+                "tier {name:?} ({dir}) holds {held} blobs that versions may still reference; \
+                 declare it again with --tier {name}={dir} (move its versions elsewhere first to retire it)"
+            )));
+        }
+    }
+    Ok((now != before).then_some(now))
 }
 
 /// The open tiers.

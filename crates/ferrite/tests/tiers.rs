@@ -464,3 +464,43 @@ async fn a_layout_naming_an_undeclared_tier_or_overlapping_dirs_does_not_start()
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// A tier dropped from the command line while versions live in it would make them
+/// unreadable: the server refuses to start until it is declared again.
+#[tokio::test]
+async fn a_tier_that_holds_data_cannot_be_dropped_from_the_layout() {
+    let layout = Layout::new();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let args = layout.args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut s = Server::start_in(&data_dir, &args);
+    let c = s.client();
+    c.create_bucket().bucket("keep-tier").send().await.unwrap();
+    put(&c, "keep-tier", "x", &pattern(100_000, 9), StorageClass::StandardIa).await;
+    s.terminate();
+    // Without `--tier ia=...` (the cold tier, still declared, holds nothing).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .args(["--tier", &format!("cold={},compress", layout.cold.display())])
+        .env("FERRITE_ROOT_ACCESS_KEY", common::ACCESS_KEY)
+        .env("FERRITE_ROOT_SECRET_KEY", common::SECRET_KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("tier \"ia\"") && err.contains("holds 1 blobs"), "{err}");
+    // Declared again, the object reads; deleted, the tier can go.
+    let mut s = Server::start_in(&data_dir, &args);
+    let c = s.client();
+    assert_eq!(get(&c, "keep-tier", "x").await.unwrap(), pattern(100_000, 9));
+    c.delete_object().bucket("keep-tier").key("x").send().await.unwrap();
+    until("the blob is collected", async || blobs_in(&layout.ia).is_empty()).await;
+    s.terminate();
+    let mut s = Server::start_in(
+        &data_dir,
+        &["--tier", &format!("cold={},compress", layout.cold.display())],
+    );
+    assert!(s.running());
+}
