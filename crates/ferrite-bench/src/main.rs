@@ -114,6 +114,10 @@ struct Args {
     /// every PUT and CreateMultipartUpload.
     #[arg(long, conflicts_with = "sse")]
     sse_kms: bool,
+    /// Send `x-amz-storage-class: CLASS` on every PUT and CreateMultipartUpload
+    /// (with a server whose `--class-tier` places CLASS on a tier: what a tier costs).
+    #[arg(long)]
+    storage_class: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -329,18 +333,19 @@ impl Ctx {
         format!("list/{i:08}")
     }
 
-    /// The headers every object write sends (`--sse`, `--sse-kms`).
-    fn write_headers(&self) -> &'static [(&'static str, &'static str)] {
+    /// The headers every object write sends (`--sse`, `--sse-kms`, `--storage-class`).
+    fn write_headers(&self) -> Vec<(&'static str, &str)> {
+        let mut h = Vec::new();
         if self.args.sse {
-            &[("x-amz-server-side-encryption", "AES256")]
+            h.push(("x-amz-server-side-encryption", "AES256"));
         } else if self.args.sse_kms {
-            &[
-                ("x-amz-server-side-encryption", "aws:kms"),
-                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
-            ]
-        } else {
-            &[]
+            h.push(("x-amz-server-side-encryption", "aws:kms"));
+            h.push(("x-amz-server-side-encryption-bucket-key-enabled", "true"));
         }
+        if let Some(class) = &self.args.storage_class {
+            h.push(("x-amz-storage-class", class.as_str()));
+        }
+        h
     }
 
     async fn put(&self, key: &str, body: Bytes) -> anyhow::Result<u64> {
@@ -351,7 +356,7 @@ impl Ctx {
                 "PUT",
                 &object_path(&self.args.bucket, key),
                 &[],
-                self.write_headers(),
+                &self.write_headers(),
                 body,
                 false,
             )
@@ -416,7 +421,7 @@ impl Ctx {
                 "POST",
                 &path,
                 &[("uploads", "")],
-                self.write_headers(),
+                &self.write_headers(),
                 Bytes::new(),
                 true,
             )
