@@ -40,10 +40,6 @@ fn blobs_in(dir: &Path) -> Vec<(String, u64)> {
     out
 }
 
-fn total(dir: &Path) -> u64 {
-    blobs_in(dir).iter().map(|(_, n)| n).sum()
-}
-
 /// Waits (up to 20 s) until `f` holds.
 async fn until(what: &str, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
@@ -316,7 +312,17 @@ async fn a_lifecycle_transition_moves_the_bytes_to_the_target_tier() {
         put(&c, "lc-tiers", &format!("old/{i}"), b, StorageClass::Standard).await;
     }
     put(&c, "lc-tiers", "keep", &bodies[0], StorageClass::Standard).await;
-    assert_eq!(blobs_in(&data_dir).len(), base + 6);
+    // An SSE-S3 object moves as stored (sealed) and still opens.
+    let secret = text(250_000, 77);
+    c.put_object()
+        .bucket("lc-tiers")
+        .key("old/sealed")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(ByteStream::from(secret.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blobs_in(&data_dir).len(), base + 7);
     let rule = LifecycleRule::builder()
         .id("archive-old")
         .status(ExpirationStatus::Enabled)
@@ -335,10 +341,23 @@ async fn a_lifecycle_transition_moves_the_bytes_to_the_target_tier() {
         .send()
         .await
         .unwrap();
-    until("five versions moved to the cold tier", async || {
-        blobs_in(&layout.cold).len() == 5 && blobs_in(&data_dir).len() == base + 1
+    until("six versions moved to the cold tier", async || {
+        blobs_in(&layout.cold).len() == 6 && blobs_in(&data_dir).len() == base + 1
     })
     .await;
+    restore(&c, "lc-tiers", "old/sealed").await;
+    let out = c
+        .get_object()
+        .bucket("lc-tiers")
+        .key("old/sealed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+    assert_eq!(read_all(out).await, secret);
     for (i, b) in bodies.iter().enumerate() {
         let key = format!("old/{i}");
         let head = c.head_object().bucket("lc-tiers").key(&key).send().await.unwrap();
@@ -347,7 +366,11 @@ async fn a_lifecycle_transition_moves_the_bytes_to_the_target_tier() {
         restore(&c, "lc-tiers", &key).await;
         assert_eq!(get(&c, "lc-tiers", &key).await.unwrap(), *b, "{key}");
     }
-    assert!(total(&layout.cold) * 10 < bodies.iter().map(|b| b.len() as u64).sum::<u64>());
+    // The text compressed well; the sealed bytes (random to zstd) did not.
+    let mut sizes: Vec<u64> = blobs_in(&layout.cold).iter().map(|(_, n)| *n).collect();
+    sizes.sort();
+    assert!(sizes[5] >= secret.len() as u64, "{sizes:?}");
+    assert!(sizes[..5].iter().sum::<u64>() * 10 < bodies.iter().map(|b| b.len() as u64).sum::<u64>());
     assert_eq!(get(&c, "lc-tiers", "keep").await.unwrap(), bodies[0]);
 }
 
