@@ -135,7 +135,7 @@ impl Ferrite {
             let to = inner.tiers.for_class(Some(StorageClass::Standard)).to_string();
             let data = match to == rec.tier {
                 true => rec.data.clone(),
-                false => copy_blobs(&inner.tiers, &rec.data, &rec.tier, &to)?,
+                false => copy_blobs(&inner, &rec.data, &rec.tier, &to)?,
             };
             Ok(Some((rec.data, RestoredCopy { data, tier: to })))
         })

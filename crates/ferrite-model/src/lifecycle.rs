@@ -1100,7 +1100,7 @@ impl Ferrite {
     pub(crate) async fn move_version(&self, m: Move) -> ModelResult<bool> {
         let inner = self.inner.clone();
         let (data, from, to) = (m.data.clone(), m.from.clone(), m.to.clone());
-        let copied = blocking(move || crate::tiers::copy_blobs(&inner.tiers, &data, &from, &to)).await?;
+        let copied = blocking(move || crate::tiers::copy_blobs(&inner, &data, &from, &to)).await?;
         let planned = copied.clone();
         let (old, to) = (m.data.clone(), m.to.clone());
         let result = self

@@ -239,14 +239,30 @@ impl Tiers {
 
 /// Copies the stored bytes of `data` (blobs in tier `from`) into new blobs of tier
 /// `to`, made durable; returns the new reference (same shape, new ids). Inline data
-/// lives in the metadata store and is returned as it is. Blocking. On error the blobs
-/// made so far are deleted (any left by a crash are orphans for the sweep).
-pub(crate) fn copy_blobs(tiers: &Tiers, data: &DataRef, from: &str, to: &str) -> ModelResult<DataRef> {
+/// (in the metadata store) becomes a blob of a named tier, and stays as it is for
+/// the data dir's. Blocking. On error the blobs made so far are deleted (any left
+/// by a crash are orphans for the sweep).
+pub(crate) fn copy_blobs(inner: &crate::engine::Inner, data: &DataRef, from: &str, to: &str) -> ModelResult<DataRef> {
+    let tiers = &inner.tiers;
     let (src, dst) = (tiers.store(from)?, tiers.store(to)?);
     let mut made = Vec::new();
     let result = (|| {
         Ok(match data {
-            DataRef::Inline(_) => data.clone(),
+            DataRef::Inline(_) if to.is_empty() => data.clone(),
+            DataRef::Inline(id) => {
+                // The stored bytes as they are (sealed ones included: an inline body
+                // is sealed in the same chunk format as a blob).
+                let bytes = inner
+                    .meta
+                    .begin_read()?
+                    .get(crate::tables::INLINE, id)?
+                    .ok_or_else(|| ModelError::Corrupt("inline data missing".into()))?;
+                let mut writer = dst.create()?;
+                writer.write(&bytes)?;
+                let new = writer.finish()?;
+                made.push(new);
+                DataRef::Blob(new.0)
+            }
             DataRef::Blob(id) => {
                 let new = copy_one(&**src, &**dst, *id)?;
                 made.push(new);
