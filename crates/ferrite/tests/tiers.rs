@@ -128,6 +128,28 @@ async fn restore(c: &Client, bucket: &str, key: &str) {
         .unwrap();
 }
 
+/// Sets a rule moving the bucket's `prefix` objects to GLACIER after a day.
+async fn transition_to_glacier(c: &Client, bucket: &str, prefix: &str) {
+    let rule = LifecycleRule::builder()
+        .id("to-glacier")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix(prefix).build())
+        .transitions(
+            Transition::builder()
+                .days(1)
+                .storage_class(TransitionStorageClass::Glacier)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    c.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Text-like bytes (compressible, as logs are) of `len`, varied by `seed`.
 fn text(len: usize, seed: u64) -> Vec<u8> {
     let line = format!("2026-12-03T01:00:00Z host-{seed} GET /objects/{seed} 200 4096 \"aws-sdk-rust\"\n");
@@ -326,24 +348,7 @@ async fn a_lifecycle_transition_moves_the_bytes_to_the_target_tier() {
     // becomes a file there.
     put(&c, "lc-tiers", "old/small", b"small body", StorageClass::Standard).await;
     assert_eq!(blobs_in(&data_dir).len(), base + 7);
-    let rule = LifecycleRule::builder()
-        .id("archive-old")
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("old/").build())
-        .transitions(
-            Transition::builder()
-                .days(1)
-                .storage_class(TransitionStorageClass::Glacier)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    c.put_bucket_lifecycle_configuration()
-        .bucket("lc-tiers")
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    transition_to_glacier(&c, "lc-tiers", "old/").await;
     until("seven versions moved to the cold tier", async || {
         blobs_in(&layout.cold).len() == 7 && blobs_in(&data_dir).len() == base + 1
     })
@@ -399,24 +404,7 @@ async fn sigkill_during_transitions_leaves_one_readable_copy_and_no_orphan() {
         put(&c, "kill-tiers", &format!("o/{i:02}"), b, StorageClass::StandardIa).await;
     }
     assert_eq!(blobs_in(&layout.ia).len(), N);
-    let rule = LifecycleRule::builder()
-        .id("to-glacier")
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("o/").build())
-        .transitions(
-            Transition::builder()
-                .days(1)
-                .storage_class(TransitionStorageClass::Glacier)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    c.put_bucket_lifecycle_configuration()
-        .bucket("kill-tiers")
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(rule).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    transition_to_glacier(&c, "kill-tiers", "o/").await;
     // Kill once about half the versions are in `cold`, the rest still in `ia`.
     let start = Instant::now();
     loop {
