@@ -13,6 +13,9 @@
 # the results directory (default target/s3-tests). CEPH_TESTS names the suite's test
 # files to run (default s3tests/functional/test_s3.py; e.g. also
 # s3tests/functional/test_headers.py, which holds the SigV2 *_aws2 tests).
+# CEPH_STORAGE_CLASSES="INTELLIGENT_TIERING GLACIER_IR" gives the suite storage classes
+# beyond STANDARD (its transition tests need two; the copy_enc tests multiply by them)
+# and places each on a tier of its own, so that transitions move bytes between tiers.
 set -euo pipefail
 suite=${1:?usage: $0 PATH_TO_S3_TESTS [pytest args...]}
 shift
@@ -39,8 +42,14 @@ data=$(mktemp -d)
 lc_interval=${CEPH_LC_INTERVAL:-2}
 ak=S3TESTSACCESSKEY0001
 sk=s3tests-secret-key-for-local-runs-only0001
+classes=${CEPH_STORAGE_CLASSES:-}
+tier_args=()
+for class in $classes; do
+  tier=$(echo "$class" | tr 'A-Z_' 'a-z-')
+  tier_args+=(--tier "$tier=$data/tier-$tier" --class-tier "$class=$tier")
+done
 FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
-  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" --lifecycle-day-secs "$lc_interval" \
+  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" --lifecycle-day-secs "$lc_interval" "${tier_args[@]}" \
   >"$data/stdout" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
@@ -103,6 +112,7 @@ secret_key = $sk
 kms_keyid = $kms_key1
 kms_keyid2 = $kms_key2
 lc_debug_interval = $lc_interval
+storage_classes = ${classes// /, }
 [s3 alt]
 display_name = alt
 user_id = $alt_id
