@@ -312,7 +312,7 @@ floors = {
     "put-64m": ("mib", 0.8 * limit_64m), "get-64m": ("mib", 1.5e9 / 2**20),
     "list-100k": ("ops", 500),
 }
-order = ["put-4k", "get-4k", "put-4k-sse", "get-4k-sse", "put-4k-kms", "get-4k-kms", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "put-64m-sse", "get-64m-sse", "multipart-256m", "list-100k", "mixed-64k", "get-4k-lc-idle", "get-4k-lc-busy"]
+order = ["put-4k", "get-4k", "put-4k-sse", "get-4k-sse", "put-4k-kms", "get-4k-kms", "put-4k-user", "get-4k-user", "put-4k-acl", "get-4k-acl", "put-4k-policy", "get-4k-policy", "head-4k", "delete-4k", "put-64m", "get-64m", "put-64m-ia", "get-64m-ia", "put-4k-ia", "get-4k-ia", "put-64m-sse", "get-64m-sse", "multipart-256m", "list-100k", "mixed-64k", "get-4k-lc-idle", "get-4k-lc-busy"]
 results = []
 ticks_per_s = os.sysconf("SC_CLK_TCK")
 
