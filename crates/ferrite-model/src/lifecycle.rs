@@ -1062,14 +1062,14 @@ impl Ferrite {
         let done = if !committed {
             LifecycleCounts::default()
         } else {
-            let (name, next, inner) = (name.to_string(), batch.next.clone(), self.inner.clone());
+            let (bucket_name, next, inner) = (name.to_string(), batch.next.clone(), self.inner.clone());
             let (mut done, moves) = self
                 .inner
                 .committer
                 .write(move |txn| {
                     let mut done = LifecycleCounts::default();
                     let mut moves = Vec::new();
-                    if let Some((b, config)) = bucket_and_config(&*txn, bucket_id, &name)? {
+                    if let Some((b, config)) = bucket_and_config(&*txn, bucket_id, &bucket_name)? {
                         let now = now_ms();
                         for key in &batch.due {
                             done += apply_key(txn, &inner.tiers, &b, &config.rules, key, now, day_ms, &mut moves)?;
@@ -1081,9 +1081,14 @@ impl Ferrite {
                 .await?;
             // A crash before a move commits leaves the version where it was (and the
             // copy to the orphan sweep); the next pass plans it again.
+            // One version that cannot move (its blob damaged, its tier undeclared) is
+            // logged and left where it is; it must not stop the pass for the others.
             for m in moves {
-                if self.move_version(m).await? {
-                    done.transitioned += 1;
+                let what = format!("{}/{}", name, m.key);
+                match self.move_version(m).await {
+                    Ok(true) => done.transitioned += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, object = %what, "a transition could not move the version"),
                 }
             }
             self.inner.lifecycle.add(&done);
