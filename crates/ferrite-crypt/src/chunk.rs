@@ -111,14 +111,23 @@ impl ChunkCipher {
         Ok(())
     }
 
-    /// Opens one sealed chunk (ciphertext then tag) in place; its plaintext is the
-    /// returned slice, at the start of `sealed`.
-    pub fn open_chunk<'a>(&self, index: u64, last: bool, sealed: &'a mut [u8]) -> Result<&'a mut [u8], CryptError> {
-        if sealed.len() < TAG || sealed.len() > SEALED_CHUNK {
+    /// Opens the sealed chunk (ciphertext then tag) at `in_out[from..]` and writes its
+    /// plaintext to the start of `in_out`, in the same pass as the decryption (a
+    /// reader that opens many chunks in one buffer closes the gaps their tags leave
+    /// without a second copy). The plaintext is the returned slice.
+    pub fn open_chunk<'a>(
+        &self,
+        index: u64,
+        last: bool,
+        in_out: &'a mut [u8],
+        from: usize,
+    ) -> Result<&'a mut [u8], CryptError> {
+        let sealed = in_out.len().checked_sub(from).ok_or(CryptError::Length)?;
+        if !(TAG..=SEALED_CHUNK).contains(&sealed) {
             return Err(CryptError::Length);
         }
         self.key
-            .open_in_place(self.nonce(index, last)?, Aad::from(&self.binding[..]), sealed)
+            .open_within(self.nonce(index, last)?, Aad::from(&self.binding[..]), in_out, from..)
             .map_err(|_| CryptError::Unauthentic)
     }
 
@@ -272,26 +281,14 @@ pub struct Opener {
 
 impl Opener {
     /// Opens the whole chunks in `buf` (the span's next ones, in order) in place. The
-    /// range's plaintext they hold ends up in `buf[..n]`; returns `n`. A buffer that
-    /// does not end on a chunk boundary, a chunk past the span, and a chunk that does
-    /// not authenticate are errors.
+    /// range's plaintext they hold ends up in `buf[..n]`; returns `n`. Each chunk is
+    /// decrypted straight to where its plaintext goes, so the body takes one pass. A
+    /// buffer that does not end on a chunk boundary, a chunk past the span, and a chunk
+    /// that does not authenticate are errors.
     pub fn open(&mut self, buf: &mut [u8]) -> Result<usize, CryptError> {
-        let mut written = 0;
-        for part in self.open_in_place(buf)? {
-            let len = part.len();
-            buf.copy_within(part, written);
-            written += len;
-        }
-        Ok(written)
-    }
-
-    /// Like [`Opener::open`], without moving the plaintext together: returns where in
-    /// `buf` each opened chunk's share of the range lies, in order (a reader can send
-    /// those pieces as they are, saving a copy of the body).
-    pub fn open_in_place(&mut self, buf: &mut [u8]) -> Result<Vec<std::ops::Range<usize>>, CryptError> {
         let chunk = CHUNK as u64;
         let mut read = 0; // sealed bytes consumed
-        let mut parts = Vec::with_capacity(buf.len() / (CHUNK + TAG) + 1);
+        let mut written = 0; // plaintext of the range kept, at the start of `buf`
         while read < buf.len() {
             if self.next >= self.span.chunks {
                 return Err(CryptError::Length);
@@ -304,20 +301,22 @@ impl Opener {
             let last = self.next + 1 == self.span.chunks;
             let opened = self
                 .cipher
-                .open_chunk(self.next, last, &mut buf[read..sealed_end])?
+                .open_chunk(self.next, last, &mut buf[written..sealed_end], read - written)?
                 .len();
             debug_assert_eq!(opened, plain);
             let skip = self.skip.min(plain as u64) as usize;
             self.skip -= skip as u64;
             let keep = ((plain - skip) as u64).min(self.remaining) as usize;
-            if keep > 0 {
-                parts.push(read + skip..read + skip + keep);
+            if skip > 0 && keep > 0 {
+                // Only the range's first chunk starts before the range.
+                buf.copy_within(written + skip..written + skip + keep, written);
             }
+            written += keep;
             self.remaining -= keep as u64;
             read = sealed_end;
             self.next += 1;
         }
-        Ok(parts)
+        Ok(written)
     }
 
     /// Plaintext bytes of the range not yet opened.
@@ -465,7 +464,7 @@ mod tests {
         );
         let mut buf = stored.clone();
         assert_eq!(
-            other.open_chunk(0, true, &mut buf).map(|_| ()),
+            other.open_chunk(0, true, &mut buf, 0).map(|_| ()),
             Err(CryptError::Unauthentic)
         );
     }
