@@ -8,6 +8,7 @@
 #   FERRITE_BIN=/path/to/ferrite bench/run.sh   # another build of the server (A/B runs)
 #   BENCH_PAIR_ROUNDS=6 bench/run.sh            # paired variants alternated 6 times (see below)
 #   BENCH_PIN=1 bench/run.sh                    # server on CPU 0, the client on the others
+#   BENCH_PUT64_ROUNDS=4 BENCH_DURATION=5s BENCH_ONLY="put-64m put-64m-sse" bench/run.sh
 #
 # Builds Ferrite and ferrite-bench in release mode, measures the box's physical
 # limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
@@ -254,8 +255,21 @@ run put-4k-ia --op put --size 4KiB --concurrency 16 --bucket ferrite-bench-ia --
 run get-4k-ia --op get --size 4KiB --concurrency 16 --objects 5000 --bucket ferrite-bench-ia --storage-class STANDARD_IA
 run put-64m-sse --op put --size 64MiB --concurrency 4 --bucket ferrite-bench-sse64 --sse
 run get-64m-sse --op get --size 64MiB --concurrency 4 --objects 8 --bucket ferrite-bench-sse64 --sse
-# More rounds of the 64 MiB GETs, alternated (BENCH_PAIR_ROUNDS, as above; the PUTs
-# are not repeated: each writes gigabytes).
+# BENCH_PUT64_ROUNDS=N: N-1 more rounds of the two 64 MiB PUTs, alternated (not with
+# BENCH_PAIR_ROUNDS: each round writes gigabytes; a short BENCH_DURATION keeps the
+# disk in bounds). The SSE-S3 ratio below is taken over every round.
+for round in $(seq 2 "${BENCH_PUT64_ROUNDS:-1}"); do
+  order="put-64m-sse put-64m"
+  [ $((round % 2)) = 0 ] && order="put-64m put-64m-sse"
+  for name in $order; do
+    case $name in
+      put-64m) bucket=ferrite-bench extra=() ;;
+      *) bucket=ferrite-bench-sse64 extra=(--sse) ;;
+    esac
+    run "$name" --file "$name.r$round" --op put --size 64MiB --concurrency 4 --bucket "$bucket" "${extra[@]}"
+  done
+done
+# More rounds of the 64 MiB GETs, alternated (BENCH_PAIR_ROUNDS, as above).
 for round in $(seq 2 "$pair_rounds"); do
   order="get-64m-sse get-64m"
   [ $((round % 2)) = 0 ] && order="get-64m get-64m-sse"

@@ -185,8 +185,9 @@ impl Sealer {
         out.len() - self.pending
     }
 
-    /// Drops the first `written` bytes of `out` (as [`Sealer::ready`] said), keeping the
-    /// pending ones at its front for the next pieces.
+    /// Drops the first `written` bytes of `out` (at most what [`Sealer::ready`] said),
+    /// keeping the rest (sealed bytes not written yet, then the pending plaintext) at
+    /// its front for the next pieces.
     pub fn carry(&self, out: &mut Vec<u8>, written: usize) {
         out.drain(..written);
     }

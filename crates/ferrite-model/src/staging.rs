@@ -108,6 +108,8 @@ struct Sink {
     /// megabyte per flush cost more in page faults than the sealing itself); between
     /// flushes it holds the plaintext of the chunk not yet complete.
     sealed: Vec<u8>,
+    /// Sealed bytes written to the blob so far.
+    sealed_written: u64,
 }
 
 /// The sink, or the flush that has it while it writes a megabyte (and feeds it to the
@@ -211,6 +213,7 @@ impl Ferrite {
             hasher,
             sealer,
             sealed: Vec::new(),
+            sealed_written: 0,
         });
         // Received chunks not yet written: kept as they came, so the body is never
         // copied in user space (the kernel copies it once into the file).
@@ -342,8 +345,15 @@ impl Ferrite {
                         writer.write_all(&[&sealed[..]])?;
                         sealed.clear();
                     } else {
+                        // Whole pages only: the file's writes stay page-aligned
+                        // (a sealed chunk is not a multiple of a page), and the
+                        // sealed rest waits for the next flush with the pending
+                        // plaintext.
                         let ready = sealer.ready(sealed);
+                        let end = (sink.sealed_written + ready as u64) & !(PAGE - 1);
+                        let ready = (end - sink.sealed_written) as usize;
                         writer.write_all(&[&sealed[..ready]])?;
+                        sink.sealed_written = end;
                         sealer.carry(sealed, ready);
                         sink.sealer = Some(sealer);
                     }
@@ -357,6 +367,9 @@ impl Ferrite {
         .await
     }
 }
+
+/// The page size the sealed writes keep aligned to.
+const PAGE: u64 = 4096;
 
 fn crypt_failed(e: ferrite_crypt::CryptError) -> ModelError {
     ModelError::Internal(format!("sealing a body: {e}"))
