@@ -331,30 +331,31 @@ impl Ferrite {
                     writer.write_all(&bufs)?;
                 }
                 Some(mut sealer) => {
-                    // The buffer starts with the plaintext of a chunk the last flush
-                    // could not complete; each piece is copied in once and sealed in
-                    // place; what is sealed is written, the incomplete rest carried.
-                    let plain: usize = chunks.iter().map(|c| c.len()).sum();
+                    // The buffer starts with what the last flush left (sealed bytes
+                    // short of a page, the plaintext of a chunk not yet complete).
+                    // Each piece is copied in once and sealed in place, and every
+                    // SEAL_STEP bytes what is sealed is written: the kernel copies
+                    // those bytes into the file while they are still in the core's
+                    // cache.
                     let sealed = &mut sink.sealed;
-                    sealed.reserve(plain + (plain / CHUNK + 2) * TAG);
+                    sealed.reserve(SEAL_STEP + PAGE as usize + 2 * (CHUNK + TAG));
+                    let mut since = 0;
                     for chunk in &chunks {
-                        sealer.update(chunk, sealed).map_err(crypt_failed)?;
+                        for piece in chunk.chunks(SEAL_STEP) {
+                            sealer.update(piece, sealed).map_err(crypt_failed)?;
+                            since += piece.len();
+                            if since >= SEAL_STEP {
+                                write_sealed(&mut **writer, &sealer, sealed, &mut sink.sealed_written)?;
+                                since = 0;
+                            }
+                        }
                     }
                     if last {
                         sealer.finish(sealed).map_err(crypt_failed)?;
                         writer.write_all(&[&sealed[..]])?;
                         sealed.clear();
                     } else {
-                        // Whole pages only: the file's writes stay page-aligned
-                        // (a sealed chunk is not a multiple of a page), and the
-                        // sealed rest waits for the next flush with the pending
-                        // plaintext.
-                        let ready = sealer.ready(sealed);
-                        let end = (sink.sealed_written + ready as u64) & !(PAGE - 1);
-                        let ready = (end - sink.sealed_written) as usize;
-                        writer.write_all(&[&sealed[..ready]])?;
-                        sink.sealed_written = end;
-                        sealer.carry(sealed, ready);
+                        write_sealed(&mut **writer, &sealer, sealed, &mut sink.sealed_written)?;
                         sink.sealer = Some(sealer);
                     }
                 }
@@ -370,6 +371,30 @@ impl Ferrite {
 
 /// The page size the sealed writes keep aligned to.
 const PAGE: u64 = 4096;
+
+/// Plaintext bytes sealed between two writes of an encrypted body.
+const SEAL_STEP: usize = 256 * 1024;
+
+/// Writes the whole pages of what `sealer` has sealed at the front of `sealed`, and
+/// keeps the rest there: the file's writes stay page-aligned (a sealed chunk is not
+/// a multiple of a page), so no page is written again after `sync_file_range` may
+/// have started its writeback.
+fn write_sealed(
+    writer: &mut dyn BlobWriter,
+    sealer: &Sealer,
+    sealed: &mut Vec<u8>,
+    written: &mut u64,
+) -> ModelResult<()> {
+    let ready = sealer.ready(sealed);
+    let end = (*written + ready as u64) & !(PAGE - 1);
+    let n = (end - *written) as usize;
+    if n > 0 {
+        writer.write_all(&[&sealed[..n]])?;
+        *written = end;
+        sealer.carry(sealed, n);
+    }
+    Ok(())
+}
 
 fn crypt_failed(e: ferrite_crypt::CryptError) -> ModelError {
     ModelError::Internal(format!("sealing a body: {e}"))
