@@ -27,11 +27,10 @@ const DELETE_OBJECTS_MAX: usize = 1000;
 /// and EXPRESS_ONEZONE need hardware or bucket kinds this server has not) is
 /// InvalidStorageClass.
 pub(crate) fn storage_class(sc: Option<StorageClass>) -> S3Result<Option<ferrite_model::StorageClass>> {
-    use ferrite_model::StorageClass as C;
     match sc {
         None => Ok(None),
         Some(s) => ferrite_model::StorageClass::parse(s.as_str())
-            .filter(|c| !matches!(c, C::Outposts | C::Snow | C::ExpressOnezone))
+            .filter(|c| c.is_regional())
             .map(Some)
             .ok_or_else(|| {
                 S3Error::with_message(

@@ -311,12 +311,10 @@ impl Ferrite {
         result
     }
 
-    /// Every bucket, whoever owns it: the administrator's view (root only), for the
+    /// Every bucket, whoever owns it: the administrator's view (`admin:ListAllBuckets`), for the
     /// admin API. S3's ListBuckets lists the caller's own ([`Ferrite::list_buckets`]).
     pub async fn list_all_buckets(&self, caller: &Caller) -> ModelResult<Vec<BucketInfo>> {
-        if !matches!(caller.principal, crate::Principal::Root { .. }) {
-            return Err(ModelError::AccessDenied);
-        }
+        crate::identity::require_iam(caller, "admin:ListAllBuckets", "*")?;
         let inner = self.inner.clone();
         blocking(move || {
             let mut out = Vec::new();

@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub lifecycle: crate::lifecycle::LifecycleCounters,
     /// Buckets that may have a lifecycle configuration (`lifecycle.rs`).
     pub lifecycle_index: crate::lifecycle::LifecycleIndex,
+    /// When the model was opened (server info's uptime).
+    pub opened: std::time::Instant,
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -144,6 +146,7 @@ impl Ferrite {
                 bucket_keys: Default::default(),
                 lifecycle: Default::default(),
                 lifecycle_index: crate::lifecycle::LifecycleIndex::load(&*meta_for_index, opts_day)?,
+                opened: std::time::Instant::now(),
                 gc_wake,
             }),
         };

@@ -48,8 +48,8 @@ const BUILT_IN: [(&str, &str, &str); 4] = [
     ),
     (
         "admin",
-        "Every S3 and IAM action: a second administrator",
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:*"],"Resource":"*"}]}"#,
+        "Every S3, IAM and KMS action and the admin API: a second administrator",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","iam:*","kms:*","admin:*"],"Resource":"*"}]}"#,
     ),
 ];
 
@@ -129,8 +129,9 @@ fn parse_identity(document: &str) -> ModelResult<Policy> {
     })
 }
 
-/// Fails unless `caller` may perform the IAM `action` on `resource`: root always;
-/// a user when its policies allow it and none denies it; anonymous never.
+/// Fails unless `caller` may perform the service `action` (IAM, KMS or admin) on
+/// `resource`: root always; a user when its policies allow it and none denies it;
+/// anonymous never.
 pub(crate) fn require_iam(caller: &Caller, action: &str, resource: &str) -> ModelResult<()> {
     match &caller.principal {
         Principal::Root { .. } => return Ok(()),

@@ -25,6 +25,7 @@ mod engine;
 mod error;
 mod gc;
 mod identity;
+mod info;
 mod ingest;
 mod keys;
 pub mod kms;
@@ -64,6 +65,7 @@ pub use error::{ModelError, ModelResult};
 pub use ferrite_crypt::Key;
 pub use ferrite_hash::{BodyHasher, ChecksumAlgorithm, ChecksumValue, Digests, Expected};
 pub use identity::{ManagedPolicyInfo, policy_arn, resolve_policy_name, user_arn};
+pub use info::{ServerInfo, TierInfo};
 pub use ingest::{BodyClaims, IncomingBody, PartCopied, PartCopy, TrailerValue};
 pub use kms::{KeyManager, KmsAliasInfo, KmsException, KmsKeyInfo, KmsKeyState};
 pub use lifecycle::{

@@ -393,6 +393,13 @@ impl StorageClass {
         Self::ExpressOnezone,
     ];
 
+    /// Whether an object can be written in this class: AWS's regional classes
+    /// (OUTPOSTS, SNOW and EXPRESS_ONEZONE need hardware or bucket kinds this server
+    /// has not).
+    pub fn is_regional(self) -> bool {
+        !matches!(self, Self::Outposts | Self::Snow | Self::ExpressOnezone)
+    }
+
     /// The name S3 uses on the wire.
     pub fn as_str(self) -> &'static str {
         match self {

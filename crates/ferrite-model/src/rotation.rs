@@ -22,7 +22,7 @@ use ferrite_store::{Table, WriteTxn};
 use crate::engine::{Ferrite, blocking};
 use crate::records::{ObjectRecord, UploadRecord, decode, encode};
 use crate::sse::{Kek, KeyProvider, SealedKey};
-use crate::{Caller, ModelError, ModelResult, Principal, tables};
+use crate::{Caller, ModelError, ModelResult, tables};
 
 /// Rows looked at per transaction of a re-sealing pass.
 const BATCH: usize = 256;
@@ -258,14 +258,12 @@ fn reseal_batch(
 }
 
 impl Ferrite {
-    /// Rotates the master key (root only): the provider seals under a new version
+    /// Rotates the master key (`admin:RotateMasterKey`): the provider seals under a new version
     /// from now on, everything sealed by older versions is sealed again, and the older
     /// versions are forgotten in the background once writes in flight under them are
     /// done. Object data is not rewritten.
     pub async fn rotate_master_key(&self, caller: &Caller) -> ModelResult<Rotation> {
-        if !matches!(caller.principal, Principal::Root { .. }) {
-            return Err(ModelError::AccessDenied);
-        }
+        crate::identity::require_iam(caller, "admin:RotateMasterKey", "*")?;
         let provider = self.inner.keys.provider()?.clone();
         let Ok(guard) = self.inner.rotation.clone().try_lock_owned() else {
             return Err(ModelError::InvalidRequest(
@@ -296,11 +294,9 @@ impl Ferrite {
         })
     }
 
-    /// The master key's versions (root only).
+    /// The master key's versions (`admin:GetMasterKeyStatus`).
     pub fn master_key_status(&self, caller: &Caller) -> ModelResult<MasterKeyStatus> {
-        if !matches!(caller.principal, Principal::Root { .. }) {
-            return Err(ModelError::AccessDenied);
-        }
+        crate::identity::require_iam(caller, "admin:GetMasterKeyStatus", "*")?;
         let provider = self.inner.keys.provider()?;
         Ok(MasterKeyStatus {
             current: version_of(&provider.current()).unwrap_or_default(),

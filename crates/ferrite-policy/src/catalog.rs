@@ -1,10 +1,11 @@
-//! The names the policy language knows: every `s3:` and `iam:` action and every
-//! condition key a Ferrite policy may name. Parsing checks literal names against these
+//! The names the policy language knows: every `s3:`, `iam:` and `kms:` action, the
+//! `admin:` actions of Ferrite's own admin API, and every condition key a Ferrite
+//! policy may name. Parsing checks literal names against these
 //! lists and requires a wildcard pattern to match at least one entry, as IAM and S3 do
 //! ("Policy has invalid action"). Evaluation never reads them.
 //!
-//! Source: AWS's Service Authorization Reference pages for Amazon S3 and IAM, and the
-//! IAM User Guide's "AWS global condition context keys". Names are compared
+//! Source: AWS's Service Authorization Reference pages for Amazon S3, IAM and AWS KMS,
+//! and the IAM User Guide's "AWS global condition context keys". Names are compared
 //! case-insensitively; they are kept here in AWS's spelling.
 
 use std::sync::OnceLock;
@@ -392,20 +393,106 @@ pub(crate) const IAM_ACTIONS: &[&str] = &[
     "UploadSSHPublicKey",
 ];
 
-/// The number of `u64` words of a bit set over all known actions.
-pub(crate) const ACTION_WORDS: usize = (S3_ACTIONS.len() + IAM_ACTIONS.len()).div_ceil(64);
+/// Every action of the `kms` service prefix, from the same reference ("... for AWS
+/// Key Management Service"). The built-in KMS serves a subset of them; a policy may
+/// name any.
+pub(crate) const KMS_ACTIONS: &[&str] = &[
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "SynchronizeMultiRegionKey",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
+];
 
-/// The position of a known action in `S3_ACTIONS` followed by `IAM_ACTIONS`, looked up
-/// case-insensitively without allocating; `None` for anything else.
+/// The `admin` service prefix: what Ferrite's admin API does that no S3, IAM or KMS
+/// action names (server-wide views and the master key). The built-in `admin` policy
+/// grants them.
+pub(crate) const ADMIN_ACTIONS: &[&str] = &[
+    "GetMasterKeyStatus",
+    "GetServerInfo",
+    "ListAllBuckets",
+    "RotateMasterKey",
+];
+
+/// The services a policy's actions may name, with their action tables, in the order
+/// action indexes run through them (`s3` first: its indexes are the table's).
+pub(crate) const SERVICES: [(&str, &[&str]); 4] = [
+    ("s3", S3_ACTIONS),
+    ("iam", IAM_ACTIONS),
+    ("kms", KMS_ACTIONS),
+    ("admin", ADMIN_ACTIONS),
+];
+
+/// Every known action, over all services.
+pub(crate) const ACTION_COUNT: usize = S3_ACTIONS.len() + IAM_ACTIONS.len() + KMS_ACTIONS.len() + ADMIN_ACTIONS.len();
+
+/// The number of `u64` words of a bit set over all known actions.
+pub(crate) const ACTION_WORDS: usize = ACTION_COUNT.div_ceil(64);
+
+/// The position of a known action among every service's actions ([`SERVICES`] in
+/// order), looked up case-insensitively without allocating; `None` for anything else.
 pub(crate) fn action_index(action: &str) -> Option<usize> {
     let (prefix, name) = action.split_once(':')?;
-    let (names, base) = if prefix.eq_ignore_ascii_case("s3") {
-        (&lowercase_tables().0, 0)
-    } else if prefix.eq_ignore_ascii_case("iam") {
-        (&lowercase_tables().1, S3_ACTIONS.len())
-    } else {
-        return None;
-    };
+    let mut base = 0;
+    let mut names = None;
+    for (i, (service, table)) in SERVICES.iter().enumerate() {
+        if prefix.eq_ignore_ascii_case(service) {
+            names = Some(&lowercase_tables()[i]);
+            break;
+        }
+        base += table.len();
+    }
+    let names = names?;
     // Lowercase the name on the stack, then compare bytes (memcmp) while searching.
     let mut buf = [0u8; 64];
     let lower = buf.get_mut(..name.len())?;
@@ -419,20 +506,21 @@ pub(crate) fn action_index(action: &str) -> Option<usize> {
 
 /// The action tables, lowercased once per process (their order is the same: the tables
 /// are sorted by lowercased name).
-fn lowercase_tables() -> &'static (Vec<String>, Vec<String>) {
-    static TABLES: OnceLock<(Vec<String>, Vec<String>)> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let lower = |names: &[&str]| names.iter().map(|n| n.to_ascii_lowercase()).collect();
-        (lower(S3_ACTIONS), lower(IAM_ACTIONS))
-    })
+fn lowercase_tables() -> &'static [Vec<String>; 4] {
+    static TABLES: OnceLock<[Vec<String>; 4]> = OnceLock::new();
+    TABLES.get_or_init(|| SERVICES.map(|(_, names)| names.iter().map(|n| n.to_ascii_lowercase()).collect()))
 }
 
 /// The known action at `index` (see [`action_index`]), as `prefix:Name`.
 pub(crate) fn action_at(index: usize) -> Option<(&'static str, &'static str)> {
-    match index.checked_sub(S3_ACTIONS.len()) {
-        None => Some(("s3", S3_ACTIONS[index])),
-        Some(i) => IAM_ACTIONS.get(i).map(|name| ("iam", *name)),
+    let mut rest = index;
+    for (service, table) in SERVICES {
+        match table.get(rest) {
+            Some(name) => return Some((service, name)),
+            None => rest -= table.len(),
+        }
     }
+    None
 }
 
 /// Global condition keys (`aws:*`), from "AWS global condition context keys".
@@ -605,7 +693,7 @@ mod tests {
 
     #[test]
     fn action_tables_are_sorted_for_binary_search() {
-        for names in [S3_ACTIONS, IAM_ACTIONS] {
+        for (_, names) in SERVICES {
             for pair in names.windows(2) {
                 assert_eq!(
                     cmp_ignore_ascii_case(pair[0], pair[1]),
@@ -618,7 +706,7 @@ mod tests {
 
     #[test]
     fn every_action_is_found_in_any_case() {
-        for index in 0..S3_ACTIONS.len() + IAM_ACTIONS.len() {
+        for index in 0..ACTION_COUNT {
             let (prefix, name) = action_at(index).unwrap();
             assert_eq!(action_index(&format!("{prefix}:{name}")), Some(index));
             assert_eq!(
@@ -626,8 +714,22 @@ mod tests {
                 Some(index)
             );
         }
-        assert_eq!(action_at(S3_ACTIONS.len() + IAM_ACTIONS.len()), None);
-        for unknown in ["s3:Nope", "iam:GetObject", "ec2:RunInstances", "GetObject", "s3:", ""] {
+        assert_eq!(action_at(ACTION_COUNT), None);
+        assert_eq!(
+            action_at(S3_ACTIONS.len() + IAM_ACTIONS.len()),
+            Some(("kms", "CancelKeyDeletion"))
+        );
+        assert_eq!(action_index("admin:GetServerInfo"), Some(ACTION_COUNT - 3));
+        for unknown in [
+            "s3:Nope",
+            "iam:GetObject",
+            "kms:GetObject",
+            "admin:CreateUser",
+            "ec2:RunInstances",
+            "GetObject",
+            "s3:",
+            "",
+        ] {
             assert_eq!(action_index(unknown), None, "{unknown}");
         }
     }

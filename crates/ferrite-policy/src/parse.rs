@@ -1,7 +1,7 @@
 //! From a policy document to a [`Policy`]: the grammar (IAM User Guide, "Grammar of the
 //! IAM JSON policy language"), strictly. Every refusal names what is wrong.
 
-use crate::catalog::{IAM_ACTIONS, S3_ACTIONS};
+use crate::catalog::SERVICES;
 use crate::condition;
 use crate::env::Key;
 use crate::error::{PolicyError, malformed};
@@ -207,8 +207,9 @@ fn strings<'d>(value: &'d Json, field: &str) -> Result<Vec<&'d str>, PolicyError
     }
 }
 
-/// `*`, or `s3:` / `iam:` (any case) and a name that is a known action or a wildcard
-/// pattern matching at least one. Bucket policies take `s3:` actions only.
+/// `*`, or `s3:` / `iam:` / `kms:` / `admin:` (any case) and a name that is a known
+/// action or a wildcard pattern matching at least one. Bucket policies take `s3:`
+/// actions only.
 fn parse_action(action: &str, scope: Scope<'_>) -> Result<ActionPattern, PolicyError> {
     if action == "*" {
         return Ok(ActionPattern {
@@ -218,12 +219,12 @@ fn parse_action(action: &str, scope: Scope<'_>) -> Result<ActionPattern, PolicyE
     }
     let invalid = || malformed(format!("Policy has invalid action: {action}"));
     let (prefix, name) = action.split_once(':').ok_or_else(invalid)?;
-    let (service, known) = if prefix.eq_ignore_ascii_case("s3") {
-        (Service::S3, S3_ACTIONS)
-    } else if prefix.eq_ignore_ascii_case("iam") && matches!(scope, Scope::Identity) {
-        (Service::Iam, IAM_ACTIONS)
-    } else {
-        return Err(invalid());
+    let (service, known) = match SERVICES.iter().position(|(s, _)| prefix.eq_ignore_ascii_case(s)) {
+        Some(0) => (Service::S3, SERVICES[0].1),
+        // The other services' actions are for identity policies only: a bucket policy
+        // grants S3 actions.
+        Some(i) if matches!(scope, Scope::Identity) => (Service::of(i), SERVICES[i].1),
+        _ => return Err(invalid()),
     };
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?') {
         return Err(invalid());

@@ -49,6 +49,20 @@ pub(crate) enum Service {
     Any,
     S3,
     Iam,
+    Kms,
+    Admin,
+}
+
+impl Service {
+    /// The service at `index` of [`crate::catalog::SERVICES`].
+    pub(crate) fn of(index: usize) -> Service {
+        match index {
+            0 => Service::S3,
+            1 => Service::Iam,
+            2 => Service::Kms,
+            _ => Service::Admin,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +87,8 @@ impl ActionPattern {
             Service::Any => return true,
             Service::S3 => "s3",
             Service::Iam => "iam",
+            Service::Kms => "kms",
+            Service::Admin => "admin",
         };
         prefix.eq_ignore_ascii_case(service) && self.name.matches_ascii_ci(name)
     }
@@ -218,11 +234,12 @@ mod tests {
             };
         }
         let (prefix, name) = action.split_once(':').unwrap();
-        let service = if prefix.eq_ignore_ascii_case("s3") {
-            Service::S3
-        } else {
-            Service::Iam
-        };
+        let service = Service::of(
+            crate::catalog::SERVICES
+                .iter()
+                .position(|(s, _)| prefix.eq_ignore_ascii_case(s))
+                .unwrap(),
+        );
         ActionPattern {
             service,
             name: Pattern::new(name, false).to_ascii_lowercase(),
@@ -241,6 +258,9 @@ mod tests {
             &["s3:*Object*", "iam:*AccessKey*"],
             &["s3:Get?bject", "iam:List*"],
             &["s3:?*Acl"],
+            &["kms:*"],
+            &["admin:*", "kms:Describe*"],
+            &["admin:Get*", "iam:*", "s3:List*"],
         ];
         let mut index = 0;
         let mut total = 0;

@@ -228,6 +228,28 @@ fn invalid_actions() {
         Scope::Identity,
         "invalid action: iam:CreateUsers",
     );
+    // kms: and Ferrite's admin: actions: identity policies only, known names only.
+    for action in [
+        "kms:CreateKey",
+        "kms:Describe*",
+        "admin:GetServerInfo",
+        "ADMIN:*",
+        "admin:*Master*",
+    ] {
+        let doc = identity.replace("iam:CreateUser", action);
+        assert!(parse(&doc, Scope::Identity).is_ok(), "{action}");
+        bucket_refused(
+            &statement_with("Action", &format!("\"{action}\"")),
+            &format!("Policy has invalid action: {action}"),
+        );
+    }
+    for action in ["kms:Nope", "admin:CreateUser", "admin:Nothing*", "kms:"] {
+        refused(
+            &identity.replace("iam:CreateUser", action),
+            Scope::Identity,
+            &format!("invalid action: {action}"),
+        );
+    }
     // Accepted forms.
     for action in [
         "*",

@@ -91,4 +91,17 @@ pub trait BlobStore: Send + Sync + 'static {
     /// can lag it by a clock tick), so compare them with this: every blob made after
     /// this call shows this time or a later one.
     fn now(&self) -> StoreResult<SystemTime>;
+
+    /// The space of what the store writes to (a file system's size and what is free
+    /// of it), for operators; `None` when the store cannot tell.
+    fn space(&self) -> StoreResult<Option<Space>> {
+        Ok(None)
+    }
+}
+
+/// A store's capacity: total and free bytes (free to unprivileged writers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    pub total: u64,
+    pub free: u64,
 }

@@ -198,6 +198,10 @@ pub fn meta_store_persistence<S: MetaStore>(open: impl Fn() -> S) {
 
 /// Write, read at offsets, delete, unfinished writes, listing.
 pub fn blob_store_suite(store: &dyn BlobStore) {
+    // A store that reports its space reports a sane one.
+    if let Some(space) = store.space().unwrap() {
+        assert!(space.total > 0 && space.free <= space.total, "{space:?}");
+    }
     // Blobs made after `now` never show an earlier time (the orphan sweep relies on it).
     for _ in 0..200 {
         let before = store.now().unwrap();

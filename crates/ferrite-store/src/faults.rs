@@ -231,6 +231,10 @@ impl BlobStore for FaultyBlobs {
     fn now(&self) -> StoreResult<SystemTime> {
         self.inner.now()
     }
+
+    fn space(&self) -> StoreResult<Option<crate::Space>> {
+        self.inner.space()
+    }
 }
 
 struct FaultyWriter {

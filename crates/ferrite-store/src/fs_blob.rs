@@ -239,6 +239,14 @@ impl BlobStore for FsBlobStore {
         Ok(stamp)
     }
 
+    fn space(&self) -> StoreResult<Option<crate::Space>> {
+        let st = rustix::fs::statvfs(&self.blobs).map_err(std::io::Error::from)?;
+        Ok(Some(crate::Space {
+            total: st.f_blocks.saturating_mul(st.f_frsize),
+            free: st.f_bavail.saturating_mul(st.f_frsize),
+        }))
+    }
+
     fn for_each(&self, f: &mut dyn FnMut(BlobId, SystemTime)) -> StoreResult<()> {
         for shard in fs::read_dir(&self.blobs)? {
             let shard = shard?;
@@ -268,6 +276,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path(), true).unwrap();
         crate::conformance::blob_store_suite(&store);
+        // A file system always knows its space.
+        assert!(store.space().unwrap().is_some());
     }
 
     #[test]

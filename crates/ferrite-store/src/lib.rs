@@ -24,7 +24,7 @@ mod redb_meta;
 mod sqlite_meta;
 mod zstd_blob;
 
-pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter};
+pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, Space};
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};

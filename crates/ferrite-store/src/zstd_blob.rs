@@ -209,6 +209,10 @@ impl BlobStore for ZstdBlobStore {
     fn now(&self) -> StoreResult<SystemTime> {
         self.inner.now()
     }
+
+    fn space(&self) -> StoreResult<Option<crate::Space>> {
+        self.inner.space()
+    }
 }
 
 #[cfg(test)]

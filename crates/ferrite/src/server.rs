@@ -160,7 +160,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     drop(creds);
     let iam = Iam::new(model.clone(), auth.clone());
-    let admin = Admin::new(model.clone(), auth.clone());
+    let admin = Admin::new(
+        model.clone(),
+        auth.clone(),
+        ferrite_api::admin::ServerFacts {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            // Absolute when it can be: the info names the directory the server uses.
+            data_dir: args.data_dir.canonicalize().unwrap_or_else(|_| args.data_dir.clone()),
+        },
+    );
     let kms = Kms::new(model.clone(), auth.clone());
     let default_encryption = match args.default_encryption {
         crate::DefaultEncryption::None => None,
@@ -364,9 +372,9 @@ async fn handle(
     Ok(resp.map(|body| Guarded::new(body, busy)))
 }
 
-/// Operational endpoints answer unsigned requests only: a signed request always
-/// reaches S3 (an object named `health/live` or a bucket named `metrics` stays
-/// reachable). Requests SigV4-signed for the `iam`, `kms` or `admin` service are ours (s3s
+/// Operational endpoints (health, metrics, the admin API's OpenAPI document) answer
+/// unsigned requests only: a signed request always reaches S3 (an object named
+/// `health/live` or a bucket named `metrics` stays reachable). Requests SigV4-signed for the `iam`, `kms` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
 async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     req.extensions_mut().insert(client);
@@ -374,6 +382,10 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
     if !signed && (req.method() == Method::GET || req.method() == Method::HEAD) {
         match req.uri().path() {
             "/health/live" | "/health/ready" => return text(StatusCode::OK, "ok\n").map(Metered::plain),
+            // The admin API's OpenAPI document is public, like the health checks.
+            "/admin/v1/openapi.json" if req.method() == Method::GET => {
+                return Admin::openapi_response().map(Body::from).map(Metered::plain);
+            }
             "/metrics" if req.method() == Method::GET => {
                 return metrics_response(state, client.addr, &req).await.map(Metered::plain);
             }

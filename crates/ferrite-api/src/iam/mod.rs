@@ -38,10 +38,10 @@ pub struct Iam {
 
 /// An IAM error: code, status, message.
 #[derive(Debug)]
-struct IamError {
-    code: &'static str,
-    status: StatusCode,
-    message: String,
+pub(crate) struct IamError {
+    pub(crate) code: &'static str,
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl IamError {
@@ -503,7 +503,8 @@ fn internal() -> IamError {
 
 /// Model errors to IAM errors: one exhaustive `match`. The object errors cannot come
 /// from user operations; they are answered as the server's failure, and logged.
-fn model_error(e: ModelError) -> IamError {
+/// The IAM error a model error is (the admin API answers the same codes in JSON).
+pub(crate) fn model_error(e: ModelError) -> IamError {
     use StatusCode as S;
     let msg = e.to_string();
     match e {

@@ -1,0 +1,543 @@
+//! The admin API: JSON under `/admin/v1/`, described by the OpenAPI document it serves
+//! at `/admin/v1/openapi.json` (`openapi.json` beside this file; [`routes::ROUTES`] is
+//! the one table both the dispatcher and the document's check use).
+//!
+//! The server routes a request here when it is SigV4-signed with the credential scope
+//! service `admin` (so no S3 request, to a bucket named `admin` or any other, is ever
+//! taken for it), and an unsigned GET of the document. A request is verified like an
+//! IAM request ([`FerriteAuth::authenticate`]) and every operation is one model call
+//! that authorizes its caller as every other call does: users, keys and policies are
+//! the IAM operations (`iam:` actions, the same model calls the IAM API makes: the IAM
+//! XML and this JSON are two encodings of them), server-wide views and the master key
+//! are `admin:` actions. Root may do everything; the built-in `admin` policy grants
+//! all of it to a user.
+
+pub mod routes;
+
+use std::path::PathBuf;
+
+use ferrite_model::{Caller, Ferrite, KeyStatus, ModelError};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{AuthFailure, FerriteAuth};
+use crate::iam::sigv4::SigV4Error;
+use routes::{Matched, Op};
+
+/// The OpenAPI document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The largest page `GET /admin/v1/users` returns (IAM's ListUsers bound).
+const MAX_USERS_PAGE: usize = 1000;
+
+/// What the server binary knows of itself, for `GET /admin/v1/info`.
+#[derive(Debug, Clone)]
+pub struct ServerFacts {
+    /// The server's version.
+    pub version: String,
+    /// The data dir (the `default` tier's directory).
+    pub data_dir: PathBuf,
+}
+
+/// The admin endpoint. Cheap to clone.
+#[derive(Clone)]
+pub struct Admin {
+    model: Ferrite,
+    auth: FerriteAuth,
+    facts: std::sync::Arc<ServerFacts>,
+}
+
+/// One row of `GET /admin/v1/buckets`.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct BucketRow {
+    pub name: String,
+    /// The owner's canonical id.
+    pub owner_id: String,
+    /// The owner's name: root's display name or the user's name.
+    pub owner: String,
+    pub created_ms: i64,
+    /// Current objects and their bytes (what a listing shows).
+    pub objects: u64,
+    pub bytes: u64,
+    /// Every stored version and their bytes (what the bucket's data takes).
+    pub versions: u64,
+    pub version_bytes: u64,
+}
+
+/// A failed call: status, error code, message. The message never holds internal
+/// details (those go to the log).
+#[derive(Debug)]
+struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "ValidationError", message)
+    }
+}
+
+/// A model error as the admin API answers it: IAM's codes and statuses (the same
+/// mapping the IAM API uses).
+fn model_failure(e: ModelError) -> Failure {
+    let e = crate::iam::model_error(e);
+    Failure::new(e.status, e.code, e.message)
+}
+
+/// A master key operation's failure. The details go to the log, not to the client:
+/// they can name key files.
+fn key_failure(e: ModelError) -> Failure {
+    use ferrite_model::ModelError as E;
+    match e {
+        E::AccessDenied => model_failure(e),
+        E::InvalidRequest(_) | E::NotImplemented(_) => {
+            tracing::warn!(error = %e, "admin: master key rotation refused");
+            Failure::new(
+                StatusCode::CONFLICT,
+                "CannotRotate",
+                "the master key cannot rotate now: it was given by FERRITE_KMS_MASTER_KEY, or a rotation is under way (the server log says which)",
+            )
+        }
+        E::KeyUnavailable(_) => {
+            tracing::error!(error = %e, "admin: master key operation failed");
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "KeyUnavailable",
+                "the master key is unavailable or its file cannot be written (the server log says why)",
+            )
+        }
+        other => model_failure(other),
+    }
+}
+
+/// A successful answer: status and JSON body (none for 204).
+type Answer = (StatusCode, Option<String>);
+
+fn ok(value: &impl Serialize) -> Result<Answer, Failure> {
+    let body = serde_json::to_string(value)
+        .map_err(|_| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"))?;
+    Ok((StatusCode::OK, Some(body)))
+}
+
+fn created(value: &impl Serialize) -> Result<Answer, Failure> {
+    ok(value).map(|(_, body)| (StatusCode::CREATED, body))
+}
+
+fn no_content() -> Result<Answer, Failure> {
+    Ok((StatusCode::NO_CONTENT, None))
+}
+
+/// A JSON request body of type `T` (unknown fields refused).
+fn body_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body)
+        .map_err(|e| Failure::bad_request(format!("the request body is not valid JSON for this call: {e}")))
+}
+
+/// A policy document given in a JSON body: the document as a JSON object, or as a
+/// string holding one.
+fn document_text(value: Value) -> Result<String, Failure> {
+    match value {
+        Value::String(s) => Ok(s),
+        v @ Value::Object(_) => Ok(v.to_string()),
+        _ => Err(Failure::bad_request(
+            "document must be a policy document (a JSON object or a string)",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyUpdate {
+    status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPolicy {
+    name: String,
+    #[serde(default)]
+    description: String,
+    document: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InlinePolicy {
+    document: Value,
+}
+
+fn user_json(u: &ferrite_model::UserInfo) -> Value {
+    json!({
+        "name": u.name,
+        "arn": ferrite_model::user_arn(&u.name),
+        "user_id": u.user_id,
+        "canonical_id": u.canonical_id,
+        "created_ms": u.created_ms,
+    })
+}
+
+fn key_json(k: &ferrite_model::AccessKeyInfo) -> Value {
+    json!({
+        "access_key_id": k.access_key_id,
+        "user_name": k.user_name,
+        "status": k.status.as_str(),
+        "created_ms": k.created_ms,
+    })
+}
+
+fn policy_json(p: &ferrite_model::ManagedPolicyInfo, with_document: bool) -> Value {
+    let mut v = json!({
+        "name": p.name,
+        "arn": p.arn,
+        "policy_id": p.policy_id,
+        "description": p.description,
+        "created_ms": p.created_ms,
+        "attachments": p.attachments,
+        "built_in": p.built_in,
+    });
+    if with_document {
+        v["document"] = Value::String(p.document.clone());
+    }
+    v
+}
+
+impl Admin {
+    pub fn new(model: Ferrite, auth: FerriteAuth, facts: ServerFacts) -> Self {
+        Self {
+            model,
+            auth,
+            facts: std::sync::Arc::new(facts),
+        }
+    }
+
+    /// The OpenAPI document, for an unsigned GET of `/admin/v1/openapi.json`.
+    pub fn openapi_response() -> http::Response<String> {
+        respond(StatusCode::OK, Some(OPENAPI.to_string()))
+    }
+
+    pub async fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> http::Response<String> {
+        match self.run(parts, body).await {
+            Ok((status, body)) => respond(status, body),
+            Err(f) => {
+                let body = json!({ "error": f.code, "message": f.message }).to_string();
+                let mut resp = respond(f.status, Some(body));
+                if f.status == StatusCode::METHOD_NOT_ALLOWED
+                    && let Ok(v) = http::HeaderValue::from_str(&f.message.replace("use ", ""))
+                {
+                    resp.headers_mut().insert(http::header::ALLOW, v);
+                }
+                resp
+            }
+        }
+    }
+
+    async fn run(&self, parts: &http::request::Parts, body: &[u8]) -> Result<Answer, Failure> {
+        let (caller, _) = self
+            .auth
+            .authenticate(parts, body, time::OffsetDateTime::now_utc())
+            .map_err(|e| match e {
+                AuthFailure::Signature(SigV4Error::Mismatch) => Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "SignatureDoesNotMatch",
+                    "the request signature does not match",
+                ),
+                AuthFailure::Signature(SigV4Error::Skewed) => Failure::new(
+                    StatusCode::FORBIDDEN,
+                    "RequestTimeTooSkewed",
+                    "the request time is too far from the server's",
+                ),
+                AuthFailure::Signature(SigV4Error::Missing | SigV4Error::Malformed(_)) => Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteSignature",
+                    "the request is not properly signed",
+                ),
+                AuthFailure::UnknownKey => {
+                    Failure::new(StatusCode::FORBIDDEN, "InvalidAccessKeyId", "unknown access key")
+                }
+                AuthFailure::Internal => {
+                    Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
+                }
+            })?;
+        let (op, params) = match routes::find(parts.method.as_str(), parts.uri.path()) {
+            Matched::Route(op, params) => (op, params),
+            Matched::WrongMethod(methods) => {
+                return Err(Failure::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    format!("use {}", methods.join(", ")),
+                ));
+            }
+            Matched::NotFound => {
+                return Err(Failure::new(
+                    StatusCode::NOT_FOUND,
+                    "NotFound",
+                    "no such admin resource",
+                ));
+            }
+        };
+        let query: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
+        let m = &self.model;
+        let c = &caller;
+        match op {
+            Op::OpenApi => Ok((StatusCode::OK, Some(OPENAPI.to_string()))),
+            Op::ServerInfo => self.info(c).await,
+            Op::ListBuckets => self.buckets(c).await,
+            Op::RotateMasterKey => ok(&m.rotate_master_key(c).await.map_err(key_failure)?),
+            Op::MasterKeyStatus => ok(&m.master_key_status(c).map_err(key_failure)?),
+            Op::ListUsers => {
+                let max = match query.get("max_items") {
+                    None => 100,
+                    Some(v) => v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_USERS_PAGE).contains(n))
+                        .ok_or_else(|| Failure::bad_request(format!("max_items must be 1 to {MAX_USERS_PAGE}")))?,
+                };
+                let page = m
+                    .list_users(c, query.get("marker").map(String::as_str), max)
+                    .await
+                    .map_err(model_failure)?;
+                ok(&json!({
+                    "users": page.users.iter().map(user_json).collect::<Vec<_>>(),
+                    "next_marker": page.next_marker,
+                }))
+            }
+            Op::CreateUser => {
+                let new: NewUser = body_json(body)?;
+                created(&user_json(&m.create_user(c, &new.name).await.map_err(model_failure)?))
+            }
+            Op::GetUser => ok(&user_json(&m.get_user(c, p(0)).await.map_err(model_failure)?)),
+            Op::DeleteUser => {
+                m.delete_user(c, p(0)).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::ListAccessKeys => {
+                let keys = m.list_access_keys(c, p(0)).await.map_err(model_failure)?;
+                ok(&json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }))
+            }
+            Op::CreateAccessKey => {
+                let key = m.create_access_key(c, p(0)).await.map_err(model_failure)?;
+                let mut v = key_json(&key.info);
+                // The only time the secret leaves the server.
+                v["secret_access_key"] = Value::String(key.secret.expose().to_string());
+                created(&v)
+            }
+            Op::UpdateAccessKey => {
+                let update: KeyUpdate = body_json(body)?;
+                let status = match update.status.as_str() {
+                    "Active" => KeyStatus::Active,
+                    "Inactive" => KeyStatus::Inactive,
+                    other => {
+                        return Err(Failure::bad_request(format!(
+                            "status must be Active or Inactive, not {other:?}"
+                        )));
+                    }
+                };
+                m.update_access_key(c, Some(p(0)), p(1), status)
+                    .await
+                    .map_err(model_failure)?;
+                no_content()
+            }
+            Op::DeleteAccessKey => {
+                m.delete_access_key(c, Some(p(0)), p(1)).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::ListInlinePolicies => {
+                let names = m.list_user_policies(c, p(0)).await.map_err(model_failure)?;
+                ok(&json!({ "policies": names }))
+            }
+            Op::GetInlinePolicy => {
+                let doc = m.get_user_policy(c, p(0), p(1)).await.map_err(model_failure)?;
+                ok(&json!({ "name": p(1), "document": doc }))
+            }
+            Op::PutInlinePolicy => {
+                let policy: InlinePolicy = body_json(body)?;
+                m.put_user_policy(c, p(0), p(1), document_text(policy.document)?)
+                    .await
+                    .map_err(model_failure)?;
+                no_content()
+            }
+            Op::DeleteInlinePolicy => {
+                m.delete_user_policy(c, p(0), p(1)).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::ListAttachedPolicies => {
+                let attached = m.list_attached_user_policies(c, p(0)).await.map_err(model_failure)?;
+                let rows: Vec<Value> = attached
+                    .iter()
+                    .map(|(name, arn)| json!({ "name": name, "arn": arn }))
+                    .collect();
+                ok(&json!({ "policies": rows }))
+            }
+            Op::AttachPolicy => {
+                let arn = ferrite_model::resolve_policy_name(p(1));
+                m.attach_user_policy(c, p(0), &arn).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::DetachPolicy => {
+                let arn = ferrite_model::resolve_policy_name(p(1));
+                m.detach_user_policy(c, p(0), &arn).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::ListPolicies => {
+                let all = m.list_policies(c).await.map_err(model_failure)?;
+                ok(&json!({ "policies": all.iter().map(|p| policy_json(p, false)).collect::<Vec<_>>() }))
+            }
+            Op::CreatePolicy => {
+                let new: NewPolicy = body_json(body)?;
+                let info = m
+                    .create_policy(c, &new.name, &new.description, document_text(new.document)?)
+                    .await
+                    .map_err(model_failure)?;
+                created(&policy_json(&info, true))
+            }
+            Op::GetPolicy => {
+                let arn = ferrite_model::resolve_policy_name(p(0));
+                ok(&policy_json(&m.get_policy(c, &arn).await.map_err(model_failure)?, true))
+            }
+            Op::DeletePolicy => {
+                let arn = ferrite_model::resolve_policy_name(p(0));
+                m.delete_policy(c, &arn).await.map_err(model_failure)?;
+                no_content()
+            }
+        }
+    }
+
+    async fn info(&self, caller: &Caller) -> Result<Answer, Failure> {
+        let info = self.model.server_info(caller).await.map_err(model_failure)?;
+        let tiers: Vec<Value> = info
+            .tiers
+            .iter()
+            .map(|t| {
+                let dir = t.dir.clone().unwrap_or_else(|| self.facts.data_dir.clone());
+                json!({
+                    "name": t.name,
+                    "dir": dir.display().to_string(),
+                    "compress": t.compress,
+                    "classes": t.classes,
+                    "total_bytes": t.space.map(|s| s.total),
+                    "free_bytes": t.space.map(|s| s.free),
+                })
+            })
+            .collect();
+        ok(&json!({
+            "version": self.facts.version,
+            "format": info.format,
+            "uptime_secs": info.uptime_secs,
+            "data_dir": self.facts.data_dir.display().to_string(),
+            "tiers": tiers,
+        }))
+    }
+
+    async fn buckets(&self, caller: &Caller) -> Result<Answer, Failure> {
+        let buckets = self.model.list_all_buckets(caller).await.map_err(model_failure)?;
+        let usage: std::collections::HashMap<String, ferrite_model::BucketUsage> = self
+            .model
+            .bucket_usage()
+            .await
+            .map_err(model_failure)?
+            .into_iter()
+            .collect();
+        let root = self.auth.root();
+        let mut rows = Vec::with_capacity(buckets.len());
+        for b in buckets {
+            let owner = if b.owner == root.canonical_id {
+                root.display_name.clone()
+            } else {
+                self.model
+                    .display_name_of(&b.owner)
+                    .map_err(model_failure)?
+                    .unwrap_or_else(|| b.owner.clone())
+            };
+            // A bucket deleted between the two reads has no usage row: zeros.
+            let u = usage.get(&b.name).copied().unwrap_or_default();
+            rows.push(BucketRow {
+                name: b.name,
+                owner_id: b.owner,
+                owner,
+                created_ms: b.created_ms,
+                objects: u.objects,
+                bytes: u.object_bytes,
+                versions: u.versions,
+                version_bytes: u.version_bytes,
+            });
+        }
+        ok(&json!({ "buckets": rows }))
+    }
+}
+
+fn respond(status: StatusCode, body: Option<String>) -> http::Response<String> {
+    let has_body = body.is_some();
+    let mut resp = http::Response::new(body.unwrap_or_default());
+    *resp.status_mut() = status;
+    if has_body {
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes::ROUTES;
+    use super::*;
+
+    /// The document names exactly the routes the dispatcher serves, with the same
+    /// methods, and each operation has an id and responses.
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes() {
+        let doc: Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+        let mut documented = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                if method == "parameters" {
+                    continue;
+                }
+                assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+                assert!(op["responses"].is_object(), "{method} {path} has no responses");
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut served: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_string()))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn documents_come_as_objects_or_strings() {
+        assert_eq!(
+            document_text(json!({"Version": "2012-10-17"})).unwrap(),
+            r#"{"Version":"2012-10-17"}"#
+        );
+        assert_eq!(document_text(json!("{}")).unwrap(), "{}");
+        assert!(document_text(json!(3)).is_err());
+    }
+}

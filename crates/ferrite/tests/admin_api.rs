@@ -1,0 +1,450 @@
+//! The admin API (`/admin/v1/`, JSON, SigV4 for the service `admin`) against the real
+//! binary: every endpoint for root and for a user with the built-in `admin` policy,
+//! the same endpoints refused (403, nothing changed) for a user without it and for a
+//! user allowed only some `admin:`/`iam:` actions, its errors, and the OpenAPI
+//! document checked against what the server actually serves.
+
+mod common;
+
+use common::{ACCESS_KEY, SECRET_KEY, Server, http_send, iam_as_root, new_iam_user, signed_request};
+use serde_json::{Value, json};
+
+const ROOT: (&str, &str) = (ACCESS_KEY, SECRET_KEY);
+
+/// An admin call: status, headers and the JSON body (Null when empty).
+async fn call(s: &Server, who: (&str, &str), method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let (status, _, v) = call_h(s, who, method, path, body).await;
+    (status, v)
+}
+
+async fn call_h(
+    s: &Server,
+    who: (&str, &str),
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, http::HeaderMap, Value) {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let ct = [("content-type", "application/json")];
+    let (status, headers, out) = signed_request(s, who, "admin", method, path, &ct, bytes).await;
+    let v = if out.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", String::from_utf8_lossy(&out)))
+    };
+    (status, headers, v)
+}
+
+/// Every admin route with the JSON body it takes, on the user `u`, its key `k` and
+/// the policies `p` (managed) and `i` (inline), for the refusal matrix.
+fn every_call(u: &str, k: &str, p: &str, i: &str) -> Vec<(&'static str, String, Option<Value>)> {
+    let doc =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    vec![
+        ("GET", "/admin/v1/info".into(), None),
+        ("GET", "/admin/v1/buckets".into(), None),
+        ("GET", "/admin/v1/kms/master-key".into(), None),
+        ("POST", "/admin/v1/kms/rotate".into(), None),
+        ("GET", "/admin/v1/users".into(), None),
+        ("POST", "/admin/v1/users".into(), Some(json!({"name": "mallory"}))),
+        ("GET", format!("/admin/v1/users/{u}"), None),
+        ("DELETE", format!("/admin/v1/users/{u}"), None),
+        ("GET", format!("/admin/v1/users/{u}/keys"), None),
+        ("POST", format!("/admin/v1/users/{u}/keys"), None),
+        (
+            "PATCH",
+            format!("/admin/v1/users/{u}/keys/{k}"),
+            Some(json!({"status": "Inactive"})),
+        ),
+        ("DELETE", format!("/admin/v1/users/{u}/keys/{k}"), None),
+        ("GET", format!("/admin/v1/users/{u}/inline-policies"), None),
+        ("GET", format!("/admin/v1/users/{u}/inline-policies/{i}"), None),
+        (
+            "PUT",
+            format!("/admin/v1/users/{u}/inline-policies/{i}"),
+            Some(json!({"document": doc})),
+        ),
+        ("DELETE", format!("/admin/v1/users/{u}/inline-policies/{i}"), None),
+        ("GET", format!("/admin/v1/users/{u}/policies"), None),
+        ("PUT", format!("/admin/v1/users/{u}/policies/{p}"), None),
+        ("DELETE", format!("/admin/v1/users/{u}/policies/{p}"), None),
+        ("GET", "/admin/v1/policies".into(), None),
+        (
+            "POST",
+            "/admin/v1/policies".into(),
+            Some(json!({"name": "evil", "document": doc})),
+        ),
+        ("GET", format!("/admin/v1/policies/{p}"), None),
+        ("DELETE", format!("/admin/v1/policies/{p}"), None),
+    ]
+}
+
+/// What root and an admin user do: a user's whole life through the admin API, each
+/// step checked, the S3 effect of its key checked with the SDK.
+async fn user_lifecycle(s: &Server, who: (&str, &str), name: &str) {
+    let (st, v) = call(s, who, "POST", "/admin/v1/users", Some(json!({"name": name}))).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["name"], name);
+    assert!(v["arn"].as_str().unwrap().ends_with(&format!(":user/{name}")));
+    let (st, v) = call(s, who, "POST", "/admin/v1/users", Some(json!({"name": name}))).await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("EntityAlreadyExists")), "{v}");
+    let (st, v) = call(s, who, "GET", "/admin/v1/users?max_items=1000", None).await;
+    assert_eq!(st, 200);
+    assert!(v["users"].as_array().unwrap().iter().any(|u| u["name"] == name), "{v}");
+    let (st, v) = call(s, who, "GET", &format!("/admin/v1/users/{name}"), None).await;
+    assert_eq!((st, v["name"].as_str()), (200, Some(name)));
+
+    // A key: its secret shown once, then it signs S3 requests until made inactive.
+    let (st, key) = call(s, who, "POST", &format!("/admin/v1/users/{name}/keys"), None).await;
+    assert_eq!(st, 201, "{key}");
+    let (kid, secret) = (
+        key["access_key_id"].as_str().unwrap(),
+        key["secret_access_key"].as_str().unwrap(),
+    );
+    assert_eq!(key["status"], "Active");
+    let user_client = common::client_with(&s.endpoint(), kid, secret);
+    user_client
+        .list_buckets()
+        .send()
+        .await
+        .expect("a new key signs S3 requests");
+    let (st, keys) = call(s, who, "GET", &format!("/admin/v1/users/{name}/keys"), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    assert!(
+        keys["keys"][0].get("secret_access_key").is_none(),
+        "a listing never shows secrets"
+    );
+    let key_path = format!("/admin/v1/users/{name}/keys/{kid}");
+    let (st, v) = call(s, who, "PATCH", &key_path, Some(json!({"status": "Inactive"}))).await;
+    assert_eq!(st, 204, "{v}");
+    assert!(
+        user_client.list_buckets().send().await.is_err(),
+        "an inactive key signs nothing"
+    );
+    let (st, v) = call(s, who, "PATCH", &key_path, Some(json!({"status": "Sleeping"}))).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (st, _) = call(s, who, "PATCH", &key_path, Some(json!({"status": "Active"}))).await;
+    assert_eq!(st, 204);
+
+    // An inline policy: stored, read, refused when it does not parse, deleted.
+    let inline = format!("/admin/v1/users/{name}/inline-policies/read-a");
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]});
+    let (st, v) = call(s, who, "PUT", &inline, Some(json!({"document": doc}))).await;
+    assert_eq!(st, 204, "{v}");
+    let (st, v) = call(s, who, "GET", &inline, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(v["document"].as_str().unwrap()).unwrap(),
+        doc
+    );
+    let (st, v) = call(s, who, "GET", &format!("/admin/v1/users/{name}/inline-policies"), None).await;
+    assert_eq!((st, v["policies"].clone()), (200, json!(["read-a"])));
+    let bad =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Nope", "Resource": "*"}]});
+    let (st, v) = call(s, who, "PUT", &inline, Some(json!({"document": bad}))).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("MalformedPolicyDocument")), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("s3:Nope"),
+        "the parser says what is wrong: {v}"
+    );
+    let (_, v) = call(s, who, "GET", &inline, None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(v["document"].as_str().unwrap()).unwrap(),
+        doc,
+        "a refused document changes nothing"
+    );
+    let (st, _) = call(s, who, "DELETE", &inline, None).await;
+    assert_eq!(st, 204);
+
+    // A managed policy: created (as a JSON string this time), attached, in use, gone.
+    let pname = format!("{name}-ro");
+    let (st, v) = call(
+        s,
+        who,
+        "POST",
+        "/admin/v1/policies",
+        Some(json!({"name": pname, "description": "reads", "document": doc.to_string()})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["built_in"].as_bool()),
+        (Some(pname.as_str()), Some(false))
+    );
+    let (st, v) = call(s, who, "GET", &format!("/admin/v1/policies/{pname}"), None).await;
+    assert_eq!((st, v["description"].as_str()), (200, Some("reads")));
+    assert!(v["document"].is_string());
+    let (st, v) = call(s, who, "GET", "/admin/v1/policies", None).await;
+    assert_eq!(st, 200);
+    let names: Vec<&str> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"admin") && names.contains(&"readonly") && names.contains(&pname.as_str()),
+        "{names:?}"
+    );
+    let attach = format!("/admin/v1/users/{name}/policies/{pname}");
+    assert_eq!(call(s, who, "PUT", &attach, None).await.0, 204);
+    let (st, v) = call(s, who, "GET", &format!("/admin/v1/users/{name}/policies"), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["policies"][0]["name"], pname.as_str());
+    let (st, v) = call(s, who, "DELETE", &format!("/admin/v1/policies/{pname}"), None).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (409, Some("DeleteConflict")),
+        "an attached policy stays: {v}"
+    );
+    let (st, v) = call(s, who, "DELETE", &format!("/admin/v1/users/{name}"), None).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (409, Some("DeleteConflict")),
+        "a user with a key stays: {v}"
+    );
+    assert_eq!(call(s, who, "DELETE", &attach, None).await.0, 204);
+    assert_eq!(
+        call(s, who, "DELETE", &format!("/admin/v1/policies/{pname}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(call(s, who, "DELETE", &key_path, None).await.0, 204);
+    assert_eq!(
+        call(s, who, "DELETE", &format!("/admin/v1/users/{name}"), None).await.0,
+        204
+    );
+    let (st, v) = call(s, who, "GET", &format!("/admin/v1/users/{name}"), None).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("NoSuchEntity")), "{v}");
+}
+
+/// The server views: info (with the data dir's tier and its space), buckets, the
+/// master key.
+async fn server_views(s: &Server, who: (&str, &str)) {
+    let (st, info) = call(s, who, "GET", "/admin/v1/info", None).await;
+    assert_eq!(st, 200, "{info}");
+    assert!(!info["version"].as_str().unwrap().is_empty());
+    assert_eq!(info["format"], 3);
+    assert!(info["uptime_secs"].as_u64().is_some());
+    let data_dir = s.data_dir.canonicalize().unwrap();
+    assert_eq!(info["data_dir"].as_str().unwrap(), data_dir.to_str().unwrap());
+    let t = &info["tiers"][0];
+    assert_eq!(
+        (t["name"].as_str(), t["compress"].as_bool()),
+        (Some("default"), Some(false))
+    );
+    assert_eq!(t["dir"], info["data_dir"]);
+    let classes: Vec<&str> = t["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(classes.len(), 8, "every regional class in the data dir: {classes:?}");
+    assert!(classes.contains(&"STANDARD") && classes.contains(&"GLACIER"));
+    let (total, free) = (t["total_bytes"].as_u64().unwrap(), t["free_bytes"].as_u64().unwrap());
+    assert!(total > 0 && free > 0 && free <= total, "{t}");
+    let (st, v) = call(s, who, "GET", "/admin/v1/buckets", None).await;
+    assert_eq!(st, 200);
+    assert!(
+        v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["name"] == "seen-by-admins"),
+        "{v}"
+    );
+    let (st, v) = call(s, who, "GET", "/admin/v1/kms/master-key", None).await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["current"].as_u64().is_some());
+}
+
+#[tokio::test]
+async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
+    let s = Server::start();
+    s.client()
+        .create_bucket()
+        .bucket("seen-by-admins")
+        .send()
+        .await
+        .unwrap();
+
+    // Root: everything.
+    server_views(&s, ROOT).await;
+    user_lifecycle(&s, ROOT, "carol").await;
+
+    // A user with the built-in admin policy: everything, through the same authorizer.
+    let admin = new_iam_user(&s, "ada").await;
+    let (st, text) = iam_as_root(
+        &s,
+        &[
+            ("Action", "AttachUserPolicy"),
+            ("UserName", "ada"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/admin"),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200, "{text}");
+    let ada = (admin.key_id.as_str(), admin.secret.as_str());
+    server_views(&s, ada).await;
+    user_lifecycle(&s, ada, "dave").await;
+
+    // The admin user may rotate the master key (`admin:RotateMasterKey`).
+    let (_, before) = call(&s, ada, "GET", "/admin/v1/kms/master-key", None).await;
+    let (st, v) = call(&s, ada, "POST", "/admin/v1/kms/rotate", None).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, after) = call(&s, ada, "GET", "/admin/v1/kms/master-key", None).await;
+    assert_eq!(
+        after["current"].as_u64(),
+        before["current"].as_u64().map(|c| c + 1),
+        "{before} -> {after}"
+    );
+
+    // The targets of the refusals exist, so a refusal is not a missing entity.
+    let target = new_iam_user(&s, "target").await;
+    let doc =
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    let (st, _) = call(
+        &s,
+        ROOT,
+        "POST",
+        "/admin/v1/policies",
+        Some(json!({"name": "tp", "document": doc})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    assert_eq!(
+        call(&s, ROOT, "PUT", "/admin/v1/users/target/policies/tp", None)
+            .await
+            .0,
+        204
+    );
+    let (st, _) = call(
+        &s,
+        ROOT,
+        "PUT",
+        "/admin/v1/users/target/inline-policies/ip",
+        Some(json!({"document": doc})),
+    )
+    .await;
+    assert_eq!(st, 204);
+
+    // A user without policies, and one allowed only the server info and reading
+    // users: each refused call is 403 AccessDenied and changes nothing.
+    let plain = new_iam_user(&s, "plain").await;
+    let scoped = new_iam_user(&s, "scoped").await;
+    let scoped_doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["admin:GetServerInfo", "iam:GetUser", "iam:ListUsers"], "Resource": "*"}]});
+    let (st, _) = call(
+        &s,
+        ROOT,
+        "PUT",
+        "/admin/v1/users/scoped/inline-policies/some",
+        Some(json!({"document": scoped_doc})),
+    )
+    .await;
+    assert_eq!(st, 204);
+    let before = call(&s, ROOT, "GET", "/admin/v1/users?max_items=1000", None).await.1;
+    let before_policies = call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1;
+    let master_before = call(&s, ROOT, "GET", "/admin/v1/kms/master-key", None).await.1;
+    let allowed_for_scoped = ["/admin/v1/info", "/admin/v1/users", "/admin/v1/users/target"];
+    for (who, name) in [
+        ((plain.key_id.as_str(), plain.secret.as_str()), "plain"),
+        ((scoped.key_id.as_str(), scoped.secret.as_str()), "scoped"),
+    ] {
+        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip") {
+            let (st, v) = call(&s, who, method, &path, body).await;
+            if name == "scoped" && method == "GET" && allowed_for_scoped.contains(&path.as_str()) {
+                assert_eq!(st, 200, "{name}: {method} {path}: {v}");
+            } else {
+                assert_eq!(
+                    (st, v["error"].as_str()),
+                    (403, Some("AccessDenied")),
+                    "{name}: {method} {path}: {v}"
+                );
+                assert!(!v.to_string().contains(&target.key_id), "a denial reveals nothing: {v}");
+            }
+        }
+    }
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/users?max_items=1000", None).await.1,
+        before
+    );
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1,
+        before_policies
+    );
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/kms/master-key", None).await.1,
+        master_before
+    );
+    let (_, keys) = call(&s, ROOT, "GET", "/admin/v1/users/target/keys", None).await;
+    assert_eq!(keys["keys"][0]["status"], "Active");
+    target
+        .client
+        .list_buckets()
+        .send()
+        .await
+        .expect("the target's key still works");
+
+    // Unsigned requests to admin paths reach no admin operation.
+    let url = format!("{}/admin/v1/users", s.endpoint());
+    let (st, _, body) = http_send("GET", &url, &[("host", s.addr.as_str())], Vec::new()).await;
+    assert_ne!(st, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(!String::from_utf8_lossy(&body).contains("target"));
+}
+
+#[tokio::test]
+async fn errors_and_the_openapi_document() {
+    let s = Server::start();
+    // Unknown route, wrong method (with Allow), bad bodies.
+    let (st, v) = call(&s, ROOT, "GET", "/admin/v1/nothing", None).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("NotFound")));
+    let (st, headers, v) = call_h(&s, ROOT, "PUT", "/admin/v1/users", None).await;
+    assert_eq!((st, v["error"].as_str()), (405, Some("MethodNotAllowed")));
+    assert_eq!(headers.get("allow").unwrap(), "GET, POST");
+    for body in [json!("carol"), json!({"name": "x", "admin": true}), json!({})] {
+        let (st, v) = call(&s, ROOT, "POST", "/admin/v1/users", Some(body.clone())).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{body}: {v}");
+    }
+    let (st, v) = call(&s, ROOT, "POST", "/admin/v1/users", Some(json!({"name": "bad name!"}))).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (st, v) = call(&s, ROOT, "GET", "/admin/v1/users?max_items=0", None).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (_, v) = call(&s, ROOT, "GET", "/admin/v1/users", None).await;
+    assert_eq!(v["users"], json!([]), "nothing was created by the refused calls");
+    let (st, v) = call(&s, ("NOSUCHKEY0000000000A", "x"), "GET", "/admin/v1/info", None).await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("InvalidAccessKeyId")));
+    let (st, v) = call(&s, (ACCESS_KEY, "wrong-secret"), "GET", "/admin/v1/info", None).await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("SignatureDoesNotMatch")));
+
+    // The document, unsigned; every operation it names is served: with root and
+    // parameters naming nothing, each answers something other than "no such route".
+    let url = format!("{}/admin/v1/openapi.json", s.endpoint());
+    let (st, headers, body) = http_send("GET", &url, &[("host", s.addr.as_str())], Vec::new()).await;
+    assert_eq!(st, 200);
+    assert_eq!(headers.get("content-type").unwrap(), "application/json");
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            let concrete = path
+                .replace("{user}", "nobody")
+                .replace("{key}", "AKIANOTHING")
+                .replace("{policy}", "nothing");
+            let body = match method.as_str() {
+                "post" | "put" | "patch" => Some(json!({})),
+                _ => None,
+            };
+            let (st, v) = call(&s, ROOT, &method.to_uppercase(), &concrete, body).await;
+            assert!(
+                !(st == 404 && v["error"] == "NotFound") && st != 405,
+                "{method} {path} is documented but not served: {st} {v}"
+            );
+            operations += 1;
+        }
+    }
+    assert_eq!(operations, 24);
+}
