@@ -53,6 +53,9 @@ pub enum AdminCommand {
     /// KMS), `kms rotate` and `kms master-key` (the master key).
     #[command(subcommand)]
     Kms(KmsCommand),
+    /// The server: version, on-disk format, uptime, data dir, and each tier with its
+    /// directory, storage classes and free space.
+    Info,
 }
 
 #[derive(Subcommand, Debug)]
@@ -271,6 +274,38 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 println!("{v}");
             } else {
                 println!("current version {}; versions held {}", v["current"], v["versions"]);
+            }
+        }
+        AdminCommand::Info => {
+            let v = client.admin_get("/admin/v1/info").await?;
+            if json {
+                println!("{v}");
+            } else {
+                println!("version      {}", v["version"].as_str().unwrap_or(""));
+                println!("format       {}", v["format"]);
+                println!("uptime       {} s", v["uptime_secs"]);
+                println!("data dir     {}", v["data_dir"].as_str().unwrap_or(""));
+                println!();
+                println!("{:<12} {:>14} {:>14}  {:<40} CLASSES", "TIER", "FREE", "TOTAL", "DIR");
+                for t in v["tiers"].as_array().cloned().unwrap_or_default() {
+                    let bytes = |k: &str| t[k].as_u64().map_or("-".to_string(), |b| b.to_string());
+                    let classes: Vec<&str> = t["classes"]
+                        .as_array()
+                        .map_or(Vec::new(), |c| c.iter().filter_map(|c| c.as_str()).collect());
+                    println!(
+                        "{:<12} {:>14} {:>14}  {:<40} {}{}",
+                        t["name"].as_str().unwrap_or(""),
+                        bytes("free_bytes"),
+                        bytes("total_bytes"),
+                        t["dir"].as_str().unwrap_or(""),
+                        classes.join(","),
+                        if t["compress"].as_bool() == Some(true) {
+                            " (compressed)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
             }
         }
         AdminCommand::Bucket(BucketCommand::Ls) => {

@@ -247,6 +247,16 @@ async fn server_views(s: &Server, who: (&str, &str)) {
     assert!(classes.contains(&"STANDARD") && classes.contains(&"GLACIER"));
     let (total, free) = (t["total_bytes"].as_u64().unwrap(), t["free_bytes"].as_u64().unwrap());
     assert!(total > 0 && free > 0 && free <= total, "{t}");
+    if who == ROOT {
+        // `ferrite admin info` shows the same.
+        let cli = common::admin_json(s, &["info"]);
+        assert_eq!(
+            (&cli["format"], &cli["data_dir"], &cli["tiers"][0]["name"]),
+            (&info["format"], &info["data_dir"], &t["name"])
+        );
+        let text = common::admin_ok(s, &["info"]);
+        assert!(text.contains("format       3") && text.contains("STANDARD"), "{text}");
+    }
     let (st, v) = call(s, who, "GET", "/admin/v1/buckets", None).await;
     assert_eq!(st, 200);
     assert!(
