@@ -38,12 +38,26 @@ async fn call_h(
 
 /// Every admin route with the JSON body it takes, on the user `u`, its key `k` and
 /// the policies `p` (managed) and `i` (inline), for the refusal matrix.
-fn every_call(u: &str, k: &str, p: &str, i: &str) -> Vec<(&'static str, String, Option<Value>)> {
+fn every_call(u: &str, k: &str, p: &str, i: &str, b: &str) -> Vec<(&'static str, String, Option<Value>)> {
     let doc =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
+    let bucket_doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{b}/*")}]});
     vec![
         ("GET", "/admin/v1/info".into(), None),
         ("GET", "/admin/v1/buckets".into(), None),
+        ("GET", format!("/admin/v1/buckets/{b}"), None),
+        ("DELETE", format!("/admin/v1/buckets/{b}"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/versioning"),
+            Some(json!({"status": "Enabled"})),
+        ),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/policy"),
+            Some(json!({"document": bucket_doc})),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/policy"), None),
         ("GET", "/admin/v1/kms/master-key".into(), None),
         ("POST", "/admin/v1/kms/rotate".into(), None),
         ("GET", "/admin/v1/users".into(), None),
@@ -272,6 +286,184 @@ async fn server_views(s: &Server, who: (&str, &str)) {
     assert!(v["current"].as_u64().is_some());
 }
 
+/// A bucket's settings through the admin API, each change seen by the S3 API too.
+async fn bucket_settings(s: &Server, who: (&str, &str), bucket: &str) {
+    let root = s.client();
+    root.create_bucket().bucket(bucket).send().await.unwrap();
+    let path = format!("/admin/v1/buckets/{bucket}");
+    let (st, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (v["name"].as_str(), v["versioning"].as_str()),
+        (Some(bucket), Some("Unversioned"))
+    );
+    for unset in [
+        "object_lock",
+        "encryption",
+        "policy",
+        "public_access_block",
+        "ownership",
+    ] {
+        assert!(v[unset].is_null(), "{unset}: {v}");
+    }
+    assert_eq!((v["cors_rules"].as_u64(), v["objects"].as_u64()), (Some(0), Some(0)));
+
+    let (st, v) = call(
+        s,
+        who,
+        "PUT",
+        &format!("{path}/versioning"),
+        Some(json!({"status": "Enabled"})),
+    )
+    .await;
+    assert_eq!(st, 204, "{v}");
+    let got = root.get_bucket_versioning().bucket(bucket).send().await.unwrap();
+    assert_eq!(got.status().map(|s| s.as_str()), Some("Enabled"));
+    let (st, v) = call(
+        s,
+        who,
+        "PUT",
+        &format!("{path}/versioning"),
+        Some(json!({"status": "Off"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+    let (st, v) = call(s, who, "PUT", &format!("{path}/policy"), Some(json!({"document": doc}))).await;
+    assert_eq!(st, 204, "{v}");
+    let stored = root.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    assert_eq!(serde_json::from_str::<Value>(stored.policy().unwrap()).unwrap(), doc);
+    let outside = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::elsewhere/*"}]});
+    let (st, v) = call(
+        s,
+        who,
+        "PUT",
+        &format!("{path}/policy"),
+        Some(json!({"document": outside})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("MalformedPolicy")), "{v}");
+    let (st, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["versioning"], "Enabled");
+    assert_eq!(
+        serde_json::from_str::<Value>(v["policy"].as_str().unwrap()).unwrap(),
+        doc,
+        "the refused policy changed nothing"
+    );
+    assert_eq!(call(s, who, "DELETE", &format!("{path}/policy"), None).await.0, 204);
+    assert!(root.get_bucket_policy().bucket(bucket).send().await.is_err());
+
+    // Usage, and delete only when empty.
+    root.put_object()
+        .bucket(bucket)
+        .key("k")
+        .body(b"12345".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(
+        (v["objects"].as_u64(), v["bytes"].as_u64(), v["policy"].is_null()),
+        (Some(1), Some(5), true),
+        "{v}"
+    );
+    let (st, v) = call(s, who, "DELETE", &path, None).await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("BucketNotEmpty")), "{v}");
+    let versions = root.list_object_versions().bucket(bucket).send().await.unwrap();
+    for ver in versions.versions() {
+        root.delete_object()
+            .bucket(bucket)
+            .key("k")
+            .version_id(ver.version_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(call(s, who, "DELETE", &path, None).await.0, 204);
+    let (st, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("NoSuchBucket")), "{v}");
+}
+
+/// The settings view of a lock bucket with a default retention and default
+/// encryption, set through the S3 API.
+async fn lock_and_encryption_settings(s: &Server) {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode, ObjectLockRule,
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let root = s.client();
+    let bucket = "locked-settings";
+    root.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .unwrap();
+    let rule = ObjectLockRule::builder()
+        .default_retention(
+            DefaultRetention::builder()
+                .mode(ObjectLockRetentionMode::Governance)
+                .days(3)
+                .build(),
+        )
+        .build();
+    let config = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .rule(rule)
+        .build();
+    root.put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(config)
+        .send()
+        .await
+        .unwrap();
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .unwrap();
+    let sse = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    root.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(sse)
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = call(s, ROOT, "GET", &format!("/admin/v1/buckets/{bucket}"), None).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["versioning"], "Enabled");
+    assert_eq!(
+        v["object_lock"],
+        json!({"default_retention": {"mode": "GOVERNANCE", "days": 3}})
+    );
+    assert_eq!(
+        v["encryption"],
+        json!({"algorithm": "AES256", "kms_key_id": null, "bucket_key": false})
+    );
+    let (st, v) = call(
+        s,
+        ROOT,
+        "PUT",
+        &format!("/admin/v1/buckets/{bucket}/versioning"),
+        Some(json!({"status": "Suspended"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (409, Some("InvalidBucketState")),
+        "a lock bucket stays versioned: {v}"
+    );
+}
+
 #[tokio::test]
 async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     let s = Server::start();
@@ -285,6 +477,8 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     // Root: everything.
     server_views(&s, ROOT).await;
     user_lifecycle(&s, ROOT, "carol").await;
+    bucket_settings(&s, ROOT, "settings-by-root").await;
+    lock_and_encryption_settings(&s).await;
 
     // A user with the built-in admin policy: everything, through the same authorizer.
     let admin = new_iam_user(&s, "ada").await;
@@ -301,6 +495,7 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     let ada = (admin.key_id.as_str(), admin.secret.as_str());
     server_views(&s, ada).await;
     user_lifecycle(&s, ada, "dave").await;
+    bucket_settings(&s, ada, "settings-by-ada").await;
 
     // The admin user may rotate the master key (`admin:RotateMasterKey`).
     let (_, before) = call(&s, ada, "GET", "/admin/v1/kms/master-key", None).await;
@@ -359,12 +554,13 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     let before = call(&s, ROOT, "GET", "/admin/v1/users?max_items=1000", None).await.1;
     let before_policies = call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1;
     let master_before = call(&s, ROOT, "GET", "/admin/v1/kms/master-key", None).await.1;
+    let bucket_before = call(&s, ROOT, "GET", "/admin/v1/buckets/seen-by-admins", None).await.1;
     let allowed_for_scoped = ["/admin/v1/info", "/admin/v1/users", "/admin/v1/users/target"];
     for (who, name) in [
         ((plain.key_id.as_str(), plain.secret.as_str()), "plain"),
         ((scoped.key_id.as_str(), scoped.secret.as_str()), "scoped"),
     ] {
-        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip") {
+        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip", "seen-by-admins") {
             let (st, v) = call(&s, who, method, &path, body).await;
             if name == "scoped" && method == "GET" && allowed_for_scoped.contains(&path.as_str()) {
                 assert_eq!(st, 200, "{name}: {method} {path}: {v}");
@@ -389,6 +585,10 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     assert_eq!(
         call(&s, ROOT, "GET", "/admin/v1/kms/master-key", None).await.1,
         master_before
+    );
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/buckets/seen-by-admins", None).await.1,
+        bucket_before
     );
     let (_, keys) = call(&s, ROOT, "GET", "/admin/v1/users/target/keys", None).await;
     assert_eq!(keys["keys"][0]["status"], "Active");
@@ -443,7 +643,8 @@ async fn errors_and_the_openapi_document() {
             let concrete = path
                 .replace("{user}", "nobody")
                 .replace("{key}", "AKIANOTHING")
-                .replace("{policy}", "nothing");
+                .replace("{policy}", "nothing")
+                .replace("{bucket}", "no-such-bucket");
             let body = match method.as_str() {
                 "post" | "put" | "patch" => Some(json!({})),
                 _ => None,
@@ -456,5 +657,5 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 24);
+    assert_eq!(operations, 29);
 }

@@ -70,15 +70,15 @@ pub struct BucketRow {
 #[derive(Debug)]
 struct Failure {
     status: StatusCode,
-    code: &'static str,
+    code: String,
     message: String,
 }
 
 impl Failure {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             message: message.into(),
         }
     }
@@ -93,6 +93,35 @@ impl Failure {
 fn model_failure(e: ModelError) -> Failure {
     let e = crate::iam::model_error(e);
     Failure::new(e.status, e.code, e.message)
+}
+
+/// A bucket operation's model error as the admin API answers it: S3's codes and
+/// statuses (the S3 API's one mapping, `error::to_s3`).
+fn bucket_failure(e: ModelError) -> Failure {
+    let e = crate::error::to_s3(e);
+    Failure::new(
+        e.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        e.code().as_str(),
+        e.message().unwrap_or_default(),
+    )
+}
+
+/// A setting that may be absent: its value, or `None` when the bucket has none.
+fn optional<T>(r: ferrite_model::ModelResult<T>) -> Result<Option<T>, Failure> {
+    use ferrite_model::ModelError as E;
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(
+            E::NoSuchBucketPolicy
+            | E::NoSuchEncryptionConfiguration
+            | E::ObjectLockConfigurationNotFound
+            | E::NoSuchCorsConfiguration
+            | E::NoSuchLifecycleConfiguration
+            | E::OwnershipControlsNotFound
+            | E::NoSuchPublicAccessBlockConfiguration,
+        ) => Ok(None),
+        Err(e) => Err(bucket_failure(e)),
+    }
 }
 
 /// A master key operation's failure. The details go to the log, not to the client:
@@ -181,6 +210,12 @@ struct NewPolicy {
 #[serde(deny_unknown_fields)]
 struct InlinePolicy {
     document: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Versioning {
+    status: String,
 }
 
 fn user_json(u: &ferrite_model::UserInfo) -> Value {
@@ -303,6 +338,36 @@ impl Admin {
             Op::OpenApi => Ok((StatusCode::OK, Some(OPENAPI.to_string()))),
             Op::ServerInfo => self.info(c).await,
             Op::ListBuckets => self.buckets(c).await,
+            Op::GetBucket => self.bucket(c, p(0)).await,
+            Op::DeleteBucket => {
+                m.delete_bucket(c, p(0)).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketVersioning => {
+                let v: Versioning = body_json(body)?;
+                let state = match v.status.as_str() {
+                    "Enabled" => ferrite_model::VersioningState::Enabled,
+                    "Suspended" => ferrite_model::VersioningState::Suspended,
+                    other => {
+                        return Err(Failure::bad_request(format!(
+                            "status must be Enabled or Suspended, not {other:?}"
+                        )));
+                    }
+                };
+                m.set_bucket_versioning(c, p(0), state).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketPolicy => {
+                let policy: InlinePolicy = body_json(body)?;
+                m.put_bucket_policy(c, p(0), document_text(policy.document)?)
+                    .await
+                    .map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeleteBucketPolicy => {
+                m.delete_bucket_policy(c, p(0)).await.map_err(bucket_failure)?;
+                no_content()
+            }
             Op::RotateMasterKey => ok(&m.rotate_master_key(c).await.map_err(key_failure)?),
             Op::MasterKeyStatus => ok(&m.master_key_status(c).map_err(key_failure)?),
             Op::ListUsers => {
@@ -447,6 +512,81 @@ impl Admin {
             "uptime_secs": info.uptime_secs,
             "data_dir": self.facts.data_dir.display().to_string(),
             "tiers": tiers,
+        }))
+    }
+
+    /// A bucket and its settings, each read by the model operation the S3 API uses
+    /// (so each is authorized as its S3 read is); a setting the bucket does not have
+    /// is `null`.
+    async fn bucket(&self, caller: &Caller, name: &str) -> Result<Answer, Failure> {
+        use ferrite_model::{EncryptionAlgorithm as A, LockMode, RetentionPeriod, VersioningState as V};
+        let m = &self.model;
+        let info = m.head_bucket(caller, name).await.map_err(bucket_failure)?;
+        let versioning = match m.bucket_versioning(caller, name).await.map_err(bucket_failure)? {
+            V::Unversioned => "Unversioned",
+            V::Enabled => "Enabled",
+            V::Suspended => "Suspended",
+        };
+        let lock = optional(m.object_lock_configuration(caller, name).await)?.map(|l| {
+            json!({ "default_retention": l.default_retention.map(|r| {
+                let (unit, n) = match r.period {
+                    RetentionPeriod::Days(d) => ("days", d),
+                    RetentionPeriod::Years(y) => ("years", y),
+                };
+                json!({
+                    "mode": match r.mode { LockMode::Governance => "GOVERNANCE", LockMode::Compliance => "COMPLIANCE" },
+                    unit: n,
+                })
+            }) })
+        });
+        let encryption = optional(m.bucket_encryption(caller, name).await)?.map(|e| {
+            json!({
+                "algorithm": match e.algorithm {
+                    A::SseS3 | A::SseC => "AES256",
+                    A::SseKms => "aws:kms",
+                    A::SseKmsDsse => "aws:kms:dsse",
+                },
+                "kms_key_id": e.kms_key_id,
+                "bucket_key": e.bucket_key,
+            })
+        });
+        let policy = optional(m.bucket_policy(caller, name).await)?;
+        let block = optional(m.public_access_block(caller, name).await)?.map(|b| {
+            json!({
+                "block_public_acls": b.block_public_acls,
+                "ignore_public_acls": b.ignore_public_acls,
+                "block_public_policy": b.block_public_policy,
+                "restrict_public_buckets": b.restrict_public_buckets,
+            })
+        });
+        let ownership = optional(m.bucket_ownership(caller, name).await)?.map(|o| o.as_str());
+        let cors_rules = optional(m.bucket_cors(caller, name).await)?.map_or(0, |c| c.rules.len());
+        let lifecycle_rules = optional(m.lifecycle_configuration(caller, name).await)?.map_or(0, |l| l.rules.len());
+        let usage = m
+            .bucket_usage()
+            .await
+            .map_err(bucket_failure)?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, u)| u)
+            .unwrap_or_default();
+        ok(&json!({
+            "name": info.name,
+            "owner_id": info.owner,
+            "region": info.region,
+            "created_ms": info.created_ms,
+            "versioning": versioning,
+            "object_lock": lock,
+            "encryption": encryption,
+            "policy": policy,
+            "public_access_block": block,
+            "ownership": ownership,
+            "cors_rules": cors_rules,
+            "lifecycle_rules": lifecycle_rules,
+            "objects": usage.objects,
+            "bytes": usage.object_bytes,
+            "versions": usage.versions,
+            "version_bytes": usage.version_bytes,
         }))
     }
 
