@@ -38,13 +38,25 @@ async fn call_h(
 
 /// Every admin route with the JSON body it takes, on the user `u`, its key `k` and
 /// the policies `p` (managed) and `i` (inline), for the refusal matrix.
-fn every_call(u: &str, k: &str, p: &str, i: &str, b: &str) -> Vec<(&'static str, String, Option<Value>)> {
+fn every_call(u: &str, k: &str, p: &str, i: &str, b: &str, kk: &str) -> Vec<(&'static str, String, Option<Value>)> {
     let doc =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
     let bucket_doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{b}/*")}]});
     vec![
         ("GET", "/admin/v1/info".into(), None),
         ("GET", "/admin/v1/buckets".into(), None),
+        ("GET", "/admin/v1/kms/keys".into(), None),
+        (
+            "POST",
+            "/admin/v1/kms/keys".into(),
+            Some(json!({"description": "mine"})),
+        ),
+        ("GET", format!("/admin/v1/kms/keys/{kk}"), None),
+        (
+            "PATCH",
+            format!("/admin/v1/kms/keys/{kk}"),
+            Some(json!({"enabled": false})),
+        ),
         ("GET", format!("/admin/v1/buckets/{b}"), None),
         ("DELETE", format!("/admin/v1/buckets/{b}"), None),
         (
@@ -386,6 +398,63 @@ async fn bucket_settings(s: &Server, who: (&str, &str), bucket: &str) {
     assert_eq!((st, v["error"].as_str()), (404, Some("NoSuchBucket")), "{v}");
 }
 
+/// KMS keys: created with an alias, found by id and by alias, disabled and enabled
+/// (as the KMS API then reports), and the KMS errors.
+async fn kms_keys(s: &Server, who: (&str, &str), alias: &str) {
+    let (st, key) = call(
+        s,
+        who,
+        "POST",
+        "/admin/v1/kms/keys",
+        Some(json!({"description": "backups", "alias": alias})),
+    )
+    .await;
+    assert_eq!(st, 201, "{key}");
+    assert_eq!(
+        (key["state"].as_str(), key["manager"].as_str()),
+        (Some("Enabled"), Some("CUSTOMER"))
+    );
+    assert_eq!(key["aliases"], json!([alias]));
+    let id = key["key_id"].as_str().unwrap();
+    let (st, v) = call(s, who, "GET", "/admin/v1/kms/keys", None).await;
+    assert_eq!(st, 200);
+    assert!(v["keys"].as_array().unwrap().iter().any(|k| k["key_id"] == id), "{v}");
+    let by_alias = format!("/admin/v1/kms/keys/{}", alias.replace('/', "%2F"));
+    let (st, v) = call(s, who, "GET", &by_alias, None).await;
+    assert_eq!((st, v["key_id"].as_str()), (200, Some(id)), "{v}");
+    let (st, v) = call(
+        s,
+        who,
+        "PATCH",
+        &format!("/admin/v1/kms/keys/{id}"),
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("Disabled")), "{v}");
+    let kms = common::kms_client(s, ACCESS_KEY, SECRET_KEY);
+    let described = kms.describe_key().key_id(id).send().await.unwrap();
+    assert_eq!(
+        described.key_metadata().unwrap().enabled(),
+        false,
+        "the KMS API sees the same key"
+    );
+    let (st, v) = call(s, who, "PATCH", &by_alias, Some(json!({"enabled": true}))).await;
+    assert_eq!((st, v["state"].as_str()), (200, Some("Enabled")), "{v}");
+    let (st, v) = call(s, who, "POST", "/admin/v1/kms/keys", Some(json!({"alias": alias}))).await;
+    assert_eq!((st, v["error"].as_str()), (409, Some("AlreadyExistsException")), "{v}");
+    let (st, v) = call(
+        s,
+        who,
+        "GET",
+        "/admin/v1/kms/keys/00000000-0000-0000-0000-000000000000",
+        None,
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("NotFoundException")), "{v}");
+    let (st, v) = call(s, who, "PATCH", &by_alias, Some(json!({"enabled": "yes"}))).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+}
+
 /// The settings view of a lock bucket with a default retention and default
 /// encryption, set through the S3 API.
 async fn lock_and_encryption_settings(s: &Server) {
@@ -479,6 +548,7 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     user_lifecycle(&s, ROOT, "carol").await;
     bucket_settings(&s, ROOT, "settings-by-root").await;
     lock_and_encryption_settings(&s).await;
+    kms_keys(&s, ROOT, "alias/by-root").await;
 
     // A user with the built-in admin policy: everything, through the same authorizer.
     let admin = new_iam_user(&s, "ada").await;
@@ -496,6 +566,7 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     server_views(&s, ada).await;
     user_lifecycle(&s, ada, "dave").await;
     bucket_settings(&s, ada, "settings-by-ada").await;
+    kms_keys(&s, ada, "alias/by-ada").await;
 
     // The admin user may rotate the master key (`admin:RotateMasterKey`).
     let (_, before) = call(&s, ada, "GET", "/admin/v1/kms/master-key", None).await;
@@ -509,6 +580,16 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     );
 
     // The targets of the refusals exist, so a refusal is not a missing entity.
+    let (st, v) = call(
+        &s,
+        ROOT,
+        "POST",
+        "/admin/v1/kms/keys",
+        Some(json!({"description": "target"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    let kms_key = v["key_id"].as_str().unwrap().to_string();
     let target = new_iam_user(&s, "target").await;
     let doc =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
@@ -555,12 +636,13 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     let before_policies = call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1;
     let master_before = call(&s, ROOT, "GET", "/admin/v1/kms/master-key", None).await.1;
     let bucket_before = call(&s, ROOT, "GET", "/admin/v1/buckets/seen-by-admins", None).await.1;
+    let kms_before = call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1;
     let allowed_for_scoped = ["/admin/v1/info", "/admin/v1/users", "/admin/v1/users/target"];
     for (who, name) in [
         ((plain.key_id.as_str(), plain.secret.as_str()), "plain"),
         ((scoped.key_id.as_str(), scoped.secret.as_str()), "scoped"),
     ] {
-        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip", "seen-by-admins") {
+        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip", "seen-by-admins", &kms_key) {
             let (st, v) = call(&s, who, method, &path, body).await;
             if name == "scoped" && method == "GET" && allowed_for_scoped.contains(&path.as_str()) {
                 assert_eq!(st, 200, "{name}: {method} {path}: {v}");
@@ -590,6 +672,7 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
         call(&s, ROOT, "GET", "/admin/v1/buckets/seen-by-admins", None).await.1,
         bucket_before
     );
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1, kms_before);
     let (_, keys) = call(&s, ROOT, "GET", "/admin/v1/users/target/keys", None).await;
     assert_eq!(keys["keys"][0]["status"], "Active");
     target
@@ -657,5 +740,5 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 29);
+    assert_eq!(operations, 33);
 }

@@ -124,6 +124,24 @@ fn optional<T>(r: ferrite_model::ModelResult<T>) -> Result<Option<T>, Failure> {
     }
 }
 
+/// A built-in KMS operation's failure: the KMS exception's name as the code, with the
+/// status its meaning has over HTTP.
+fn kms_failure(e: ModelError) -> Failure {
+    use ferrite_model::KmsException as K;
+    match e {
+        ModelError::Kms { exception, message } => {
+            let status = match exception {
+                K::NotFoundException => StatusCode::NOT_FOUND,
+                K::AlreadyExistsException | K::DisabledException | K::KMSInvalidStateException => StatusCode::CONFLICT,
+                K::NotAuthorizedException => StatusCode::FORBIDDEN,
+                K::InvalidArnException | K::ValidationException => StatusCode::BAD_REQUEST,
+            };
+            Failure::new(status, exception.as_str(), message)
+        }
+        other => model_failure(other),
+    }
+}
+
 /// A master key operation's failure. The details go to the log, not to the client:
 /// they can name key files.
 fn key_failure(e: ModelError) -> Failure {
@@ -216,6 +234,36 @@ struct InlinePolicy {
 #[serde(deny_unknown_fields)]
 struct Versioning {
     status: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKmsKey {
+    #[serde(default)]
+    description: String,
+    alias: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KmsKeyUpdate {
+    enabled: bool,
+}
+
+fn kms_key_json(k: &ferrite_model::KmsKeyInfo, aliases: &[ferrite_model::KmsAliasInfo]) -> Value {
+    json!({
+        "key_id": k.key_id,
+        "arn": k.arn,
+        "description": k.description,
+        "created_ms": k.created_ms,
+        "state": k.state.as_str(),
+        "manager": k.manager.as_str(),
+        "aliases": aliases
+            .iter()
+            .filter(|a| a.target_key_id == k.key_id)
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>(),
+    })
 }
 
 fn user_json(u: &ferrite_model::UserInfo) -> Value {
@@ -370,6 +418,36 @@ impl Admin {
             }
             Op::RotateMasterKey => ok(&m.rotate_master_key(c).await.map_err(key_failure)?),
             Op::MasterKeyStatus => ok(&m.master_key_status(c).map_err(key_failure)?),
+            Op::ListKmsKeys => {
+                let keys = m.kms_list_keys(c).await.map_err(kms_failure)?;
+                let aliases = m.kms_list_aliases(c, None).await.map_err(kms_failure)?;
+                let rows: Vec<Value> = keys.iter().map(|k| kms_key_json(k, &aliases)).collect();
+                ok(&json!({ "keys": rows }))
+            }
+            Op::CreateKmsKey => {
+                let new: NewKmsKey = body_json(body)?;
+                let key = m
+                    .kms_create_key(c, &new.description, new.alias.as_deref())
+                    .await
+                    .map_err(kms_failure)?;
+                let aliases = m.kms_list_aliases(c, Some(&key.key_id)).await.map_err(kms_failure)?;
+                created(&kms_key_json(&key, &aliases))
+            }
+            Op::GetKmsKey => {
+                let key = m.kms_describe_key(c, p(0)).await.map_err(kms_failure)?;
+                let aliases = m.kms_list_aliases(c, Some(&key.key_id)).await.map_err(kms_failure)?;
+                ok(&kms_key_json(&key, &aliases))
+            }
+            Op::UpdateKmsKey => {
+                let update: KmsKeyUpdate = body_json(body)?;
+                let key = match update.enabled {
+                    true => m.kms_enable_key(c, p(0)).await,
+                    false => m.kms_disable_key(c, p(0)).await,
+                }
+                .map_err(kms_failure)?;
+                let aliases = m.kms_list_aliases(c, Some(&key.key_id)).await.map_err(kms_failure)?;
+                ok(&kms_key_json(&key, &aliases))
+            }
             Op::ListUsers => {
                 let max = match query.get("max_items") {
                     None => 100,
