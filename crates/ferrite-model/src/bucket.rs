@@ -116,6 +116,19 @@ impl Ferrite {
             .await
     }
 
+    /// The bucket and its usage counters, read in one snapshot, as HeadBucket lets
+    /// `caller` (the admin API's bucket view).
+    pub async fn bucket_with_usage(&self, caller: &Caller, name: &str) -> ModelResult<(BucketInfo, BucketUsage)> {
+        let (caller, inner, name) = (caller.clone(), self.inner.clone(), name.to_string());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            let b = bucket_for(&*txn, &name, &caller, Operation::HeadBucket)?;
+            let usage = crate::stats::read(&*txn, b.id)?;
+            Ok((BucketInfo::from(&b), usage))
+        })
+        .await
+    }
+
     /// Reads the bucket `name` as `op` lets `caller` (NoSuchBucket, AccessDenied
     /// otherwise) and answers `f` of its record: the shape of every bucket getter.
     pub(crate) async fn read_bucket<T, F>(&self, caller: &Caller, name: &str, op: Operation, f: F) -> ModelResult<T>

@@ -72,6 +72,8 @@ struct Failure {
     status: StatusCode,
     code: String,
     message: String,
+    /// The methods the path takes, for a 405's `Allow` header.
+    allow: Option<String>,
 }
 
 impl Failure {
@@ -80,6 +82,7 @@ impl Failure {
             status,
             code: code.into(),
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -321,9 +324,7 @@ impl Admin {
             Err(f) => {
                 let body = json!({ "error": f.code, "message": f.message }).to_string();
                 let mut resp = respond(f.status, Some(body));
-                if f.status == StatusCode::METHOD_NOT_ALLOWED
-                    && let Ok(v) = http::HeaderValue::from_str(&f.message.replace("use ", ""))
-                {
+                if let Some(v) = f.allow.as_deref().and_then(|a| http::HeaderValue::from_str(a).ok()) {
                     resp.headers_mut().insert(http::header::ALLOW, v);
                 }
                 resp
@@ -361,11 +362,14 @@ impl Admin {
         let (op, params) = match routes::find(parts.method.as_str(), parts.uri.path()) {
             Matched::Route(op, params) => (op, params),
             Matched::WrongMethod(methods) => {
-                return Err(Failure::new(
+                let allow = methods.join(", ");
+                let mut f = Failure::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "MethodNotAllowed",
-                    format!("use {}", methods.join(", ")),
-                ));
+                    format!("use {allow}"),
+                );
+                f.allow = Some(allow);
+                return Err(f);
             }
             Matched::NotFound => {
                 return Err(Failure::new(
@@ -599,7 +603,7 @@ impl Admin {
     async fn bucket(&self, caller: &Caller, name: &str) -> Result<Answer, Failure> {
         use ferrite_model::{EncryptionAlgorithm as A, LockMode, RetentionPeriod, VersioningState as V};
         let m = &self.model;
-        let info = m.head_bucket(caller, name).await.map_err(bucket_failure)?;
+        let (info, usage) = m.bucket_with_usage(caller, name).await.map_err(bucket_failure)?;
         let versioning = match m.bucket_versioning(caller, name).await.map_err(bucket_failure)? {
             V::Unversioned => "Unversioned",
             V::Enabled => "Enabled",
@@ -640,14 +644,6 @@ impl Admin {
         let ownership = optional(m.bucket_ownership(caller, name).await)?.map(|o| o.as_str());
         let cors_rules = optional(m.bucket_cors(caller, name).await)?.map_or(0, |c| c.rules.len());
         let lifecycle_rules = optional(m.lifecycle_configuration(caller, name).await)?.map_or(0, |l| l.rules.len());
-        let usage = m
-            .bucket_usage()
-            .await
-            .map_err(bucket_failure)?
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, u)| u)
-            .unwrap_or_default();
         ok(&json!({
             "name": info.name,
             "owner_id": info.owner,
