@@ -15,11 +15,13 @@ use ferrite_model::{
     PutAttrs, ReadConditions,
 };
 use ferrite_store::faults::{FaultKind, Faults, FaultyBlobs, FaultyMeta};
-use ferrite_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
+use ferrite_store::{BlobStore, FsBlobStore, MetaStore};
 use futures::StreamExt;
 
 async fn open(dir: &std::path::Path, faults: &Arc<Faults>) -> Ferrite {
-    let meta: Arc<dyn MetaStore> = Arc::new(RedbMetaStore::open(&dir.join("meta.redb"), false).unwrap());
+    // A dropped engine's background pass may hold the store for a moment: the
+    // shared retrying open.
+    let meta: Arc<dyn MetaStore> = Arc::new(common::open_store(dir).await);
     let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(dir, false).unwrap());
     Ferrite::open(
         Arc::new(FaultyMeta::new(meta, faults.clone())),
