@@ -13,6 +13,7 @@ pub mod attributes;
 mod auth;
 mod body_marker;
 mod bucket;
+pub mod console;
 mod context;
 mod convert;
 pub mod cors;

@@ -182,6 +182,14 @@ impl Caller {
         Self::new(Principal::Anonymous)
     }
 
+    /// Root's display name or the user's name; `None` for anonymous.
+    pub fn display_name(&self) -> Option<&str> {
+        match &self.principal {
+            Principal::Root { display_name, .. } | Principal::User { display_name, .. } => Some(display_name),
+            Principal::Anonymous => None,
+        }
+    }
+
     /// The canonical id of a signed caller; `None` for anonymous.
     pub fn canonical_id(&self) -> Option<&str> {
         match &self.principal {

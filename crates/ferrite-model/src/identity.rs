@@ -151,6 +151,15 @@ pub(crate) fn require_iam(caller: &Caller, action: &str, resource: &str) -> Mode
     }
 }
 
+impl Ferrite {
+    /// Whether `caller` may do the IAM, KMS or admin `action` on `resource`, as the
+    /// operation itself would decide (for what the console shows a caller; each
+    /// operation still decides for itself).
+    pub fn may(&self, caller: &Caller, action: &str, resource: &str) -> bool {
+        require_iam(caller, action, resource).is_ok()
+    }
+}
+
 /// `(user key, 0, rest)`: the keys of a user's rows in the policy tables.
 fn user_row(user_key: &str, rest: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(user_key.len() + 1 + rest.len());

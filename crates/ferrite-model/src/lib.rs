@@ -42,6 +42,7 @@ mod records;
 mod refs;
 mod rotation;
 mod secret;
+mod sessions;
 pub mod sse;
 mod staging;
 mod stats;
@@ -90,6 +91,9 @@ pub use records::{
 };
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
+pub use sessions::{
+    LoginMethod, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, NewSession, PasswordLogin, SESSION_TTL_MS, SessionInfo,
+};
 pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;

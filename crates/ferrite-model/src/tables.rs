@@ -63,3 +63,7 @@ pub(crate) const BUCKET_LIFECYCLE: Table = Table::new("bucket_lifecycle");
 /// (expiry ms, version key) -> nothing: restored copies of archived versions by
 /// when they expire (`archive.rs`), for the collector.
 pub(crate) const RESTORES: Table = Table::new("restores");
+/// Console sessions: session id -> `SessionRecord`.
+pub(crate) const CONSOLE_SESSIONS: Table = Table::new("console_sessions");
+/// Console passwords: user key -> `PasswordRecord` (an argon2id hash).
+pub(crate) const CONSOLE_PASSWORDS: Table = Table::new("console_passwords");

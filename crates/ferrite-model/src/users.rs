@@ -593,6 +593,7 @@ impl Ferrite {
             }
             txn.delete(tables::USERS, user_key(&name).as_bytes())?;
             txn.delete(tables::PRINCIPALS, rec.canonical_id.as_bytes())?;
+            crate::sessions::forget_password(txn, &user_key(&name))?;
             Ok(())
         })
         .await

@@ -461,6 +461,8 @@ pub(crate) const ADMIN_ACTIONS: &[&str] = &[
     "GetMasterKeyStatus",
     "GetServerInfo",
     "ListAllBuckets",
+    "ListSessions",
+    "RevokeSession",
     "RotateMasterKey",
 ];
 
@@ -719,7 +721,8 @@ mod tests {
             action_at(S3_ACTIONS.len() + IAM_ACTIONS.len()),
             Some(("kms", "CancelKeyDeletion"))
         );
-        assert_eq!(action_index("admin:GetServerInfo"), Some(ACTION_COUNT - 3));
+        assert_eq!(action_index("admin:GetServerInfo"), Some(ACTION_COUNT - 5));
+        assert_eq!(action_index("admin:RevokeSession"), Some(ACTION_COUNT - 2));
         for unknown in [
             "s3:Nope",
             "iam:GetObject",

@@ -372,9 +372,11 @@ async fn handle(
     Ok(resp.map(|body| Guarded::new(body, busy)))
 }
 
-/// Operational endpoints (health, metrics, the admin API's OpenAPI document) answer
-/// unsigned requests only: a signed request always reaches S3 (an object named
-/// `health/live` or a bucket named `metrics` stays reachable). Requests SigV4-signed for the `iam`, `kms` or `admin` service are ours (s3s
+/// Operational endpoints (health, metrics, the admin API's OpenAPI document, the web
+/// console under `/console/`) answer unsigned requests only: a signed request always
+/// reaches S3 (an object named `health/live` or a bucket named `metrics` or `console`
+/// stays reachable). Unsigned requests under `/admin/v1/` are the console's admin
+/// calls (cookie sessions). Requests SigV4-signed for the `iam`, `kms` or `admin` service are ours (s3s
 /// refuses those scopes); every other request goes to S3.
 async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<Incoming>) -> Response<Metered<Body>> {
     req.extensions_mut().insert(client);
@@ -389,8 +391,21 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
             "/metrics" if req.method() == Method::GET => {
                 return metrics_response(state, client.addr, &req).await.map(Metered::plain);
             }
+            // The web console's page and assets.
+            path if path == "/console" || path.starts_with("/console/") => {
+                return ferrite_api::console::serve(path).map(Body::from).map(Metered::plain);
+            }
             _ => {}
         }
+    }
+    // The console's admin API calls: unsigned, authenticated by the session cookie
+    // (or the login that opens a session).
+    if !signed && req.uri().path().starts_with("/admin/v1/") {
+        return match bounded_body(req).await {
+            Ok((parts, body)) => state.admin.handle_console(&parts, &body).await.map(Body::from),
+            Err(resp) => resp,
+        }
+        .map(Metered::plain);
     }
     match iam::sigv4::scope_service(req.headers()) {
         Some("iam") => {

@@ -36,9 +36,71 @@ async fn call_h(
     (status, headers, v)
 }
 
+/// An unsigned admin call with a console session's cookie (and CSRF token).
+async fn cookie_call(
+    s: &Server,
+    cookie: &str,
+    csrf: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, http::HeaderMap, Value) {
+    let url = format!("{}{path}", s.endpoint());
+    let cookie = format!("ferrite_session={cookie}");
+    let mut headers = vec![
+        ("host", s.addr.as_str()),
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/json"),
+    ];
+    if let Some(t) = csrf {
+        headers.push(("x-ferrite-csrf", t));
+    }
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let (st, h, out) = http_send(method, &url, &headers, bytes).await;
+    let v = if out.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e})"))
+    };
+    (st, h, v)
+}
+
+/// Logs in (an unsigned POST): the session token from the cookie, and the answer.
+async fn login(s: &Server, body: Value) -> (String, Value) {
+    let (st, h, v) = try_login(s, body).await;
+    assert_eq!(st, 201, "{v}");
+    let set = h.get("set-cookie").expect("a session cookie").to_str().unwrap();
+    let token = set
+        .strip_prefix("ferrite_session=")
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    (token, v)
+}
+
+async fn try_login(s: &Server, body: Value) -> (u16, http::HeaderMap, Value) {
+    let url = format!("{}/admin/v1/session", s.endpoint());
+    let (st, h, out) = http_send(
+        "POST",
+        &url,
+        &[("host", s.addr.as_str()), ("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    (st, h, serde_json::from_slice(&out).unwrap_or(Value::Null))
+}
+
 /// Every admin route with the JSON body it takes, on the user `u`, its key `k` and
 /// the policies `p` (managed) and `i` (inline), for the refusal matrix.
-fn every_call(u: &str, k: &str, p: &str, i: &str, b: &str, kk: &str) -> Vec<(&'static str, String, Option<Value>)> {
+fn every_call(
+    u: &str,
+    k: &str,
+    p: &str,
+    i: &str,
+    b: &str,
+    kk: &str,
+    sid: &str,
+) -> Vec<(&'static str, String, Option<Value>)> {
     let doc =
         json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]});
     let bucket_doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{b}/*")}]});
@@ -103,6 +165,15 @@ fn every_call(u: &str, k: &str, p: &str, i: &str, b: &str, kk: &str) -> Vec<(&'s
         ),
         ("GET", format!("/admin/v1/policies/{p}"), None),
         ("DELETE", format!("/admin/v1/policies/{p}"), None),
+        ("GET", "/admin/v1/sessions".into(), None),
+        ("DELETE", format!("/admin/v1/sessions/{sid}"), None),
+        ("GET", format!("/admin/v1/users/{u}/password"), None),
+        (
+            "PUT",
+            format!("/admin/v1/users/{u}/password"),
+            Some(json!({"password": "a long enough password"})),
+        ),
+        ("DELETE", format!("/admin/v1/users/{u}/password"), None),
     ]
 }
 
@@ -637,11 +708,19 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     let bucket_before = call(&s, ROOT, "GET", "/admin/v1/buckets/seen-by-admins", None).await.1;
     let kms_before = call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1;
     let allowed_for_scoped = ["/admin/v1/info", "/admin/v1/users", "/admin/v1/users/target"];
+    // A live console session of root's, for the revocation the others are refused.
+    let (root_cookie, _) = login(
+        &s,
+        json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY}),
+    )
+    .await;
+    let sessions_before = call(&s, ROOT, "GET", "/admin/v1/sessions", None).await.1;
+    let sid = sessions_before["sessions"][0]["id"].as_str().unwrap().to_string();
     for (who, name) in [
         ((plain.key_id.as_str(), plain.secret.as_str()), "plain"),
         ((scoped.key_id.as_str(), scoped.secret.as_str()), "scoped"),
     ] {
-        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip", "seen-by-admins", &kms_key) {
+        for (method, path, body) in every_call("target", &target.key_id, "tp", "ip", "seen-by-admins", &kms_key, &sid) {
             let (st, v) = call(&s, who, method, &path, body).await;
             if name == "scoped" && method == "GET" && allowed_for_scoped.contains(&path.as_str()) {
                 assert_eq!(st, 200, "{name}: {method} {path}: {v}");
@@ -672,6 +751,19 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
         bucket_before
     );
     assert_eq!(call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1, kms_before);
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/sessions", None).await.1,
+        sessions_before
+    );
+    assert_eq!(
+        cookie_call(&s, &root_cookie, None, "GET", "/admin/v1/session", None)
+            .await
+            .0,
+        200,
+        "root's session was not revoked"
+    );
+    let (_, pw) = call(&s, ROOT, "GET", "/admin/v1/users/target/password", None).await;
+    assert_eq!(pw["password_set"], false, "{pw}");
     let (_, keys) = call(&s, ROOT, "GET", "/admin/v1/users/target/keys", None).await;
     assert_eq!(keys["keys"][0]["status"], "Active");
     target
@@ -726,7 +818,8 @@ async fn errors_and_the_openapi_document() {
                 .replace("{user}", "nobody")
                 .replace("{key}", "AKIANOTHING")
                 .replace("{policy}", "nothing")
-                .replace("{bucket}", "no-such-bucket");
+                .replace("{bucket}", "no-such-bucket")
+                .replace("{session}", "00000000000000000000000000000000");
             let body = match method.as_str() {
                 "post" | "put" | "patch" => Some(json!({})),
                 _ => None,
@@ -739,5 +832,317 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 33);
+    assert_eq!(operations, 42);
+}
+
+/// Console sessions over the wire: the login (every failure alike), the cookie's
+/// flags, CSRF on every state-changing call, presigned S3 URLs with exactly the key's
+/// rights, console passwords, a non-admin session refused every admin endpoint, and
+/// sessions ended by logout, by an admin's revocation and by disabling the key.
+#[tokio::test]
+async fn console_sessions() {
+    let s = Server::start();
+    let root_login = json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY});
+
+    // Every refused login is the same answer, and sets no cookie.
+    let user = new_iam_user(&s, "erin").await;
+    let mut refusals = Vec::new();
+    for body in [
+        json!({"access_key_id": ACCESS_KEY, "secret_access_key": "wrong"}),
+        json!({"access_key_id": "AKIANOSUCHKEY0000000", "secret_access_key": SECRET_KEY}),
+        json!({"user": "erin", "password": "no password set yet"}),
+        json!({"user": "nobody", "password": "whatever it is"}),
+    ] {
+        let (st, h, v) = try_login(&s, body.clone()).await;
+        assert!(h.get("set-cookie").is_none(), "{body}");
+        refusals.push((st, v));
+    }
+    assert!(refusals.iter().all(|r| *r == refusals[0]), "{refusals:?}");
+    assert_eq!(refusals[0].0, 401);
+    assert_eq!(refusals[0].1["error"], "InvalidCredentials");
+    let (st, _, v) = try_login(&s, json!({"access_key_id": ACCESS_KEY})).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+
+    // Root's session: the cookie's flags, the CSRF token, who it is.
+    let (st, h, v) = try_login(&s, root_login.clone()).await;
+    assert_eq!(st, 201, "{v}");
+    let set = h.get("set-cookie").unwrap().to_str().unwrap().to_string();
+    for flag in [
+        "; Path=/admin/v1/",
+        "; HttpOnly",
+        "; SameSite=Strict",
+        "; Max-Age=28800",
+    ] {
+        assert!(set.contains(flag), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+    assert!(!v.to_string().contains(SECRET_KEY));
+    let (root, me) = login(&s, root_login.clone()).await;
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    assert_eq!((me["root"].as_bool(), me["admin"].as_bool()), (Some(true), Some(true)));
+    let (st, _, who) = cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await;
+    assert_eq!((st, who["csrf_token"].as_str()), (200, Some(csrf.as_str())));
+
+    // A state-changing call without the CSRF token, or with another session's, is
+    // refused and changes nothing; with it, it runs.
+    let (other, _) = login(&s, root_login.clone()).await;
+    let other_csrf = cookie_call(&s, &other, None, "GET", "/admin/v1/session", None).await.2["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for token in [None, Some(other_csrf.as_str()), Some("00")] {
+        let (st, _, v) = cookie_call(
+            &s,
+            &root,
+            token,
+            "POST",
+            "/admin/v1/users",
+            Some(json!({"name": "frank"})),
+        )
+        .await;
+        assert_eq!((st, v["error"].as_str()), (403, Some("InvalidCsrfToken")), "{v}");
+    }
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/users/frank", None).await.0, 404);
+    let (st, _, v) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "POST",
+        "/admin/v1/users",
+        Some(json!({"name": "frank"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+
+    // Presigned S3 requests, signed with the session's key.
+    root_client(&s).create_bucket().bucket("console").send().await.unwrap();
+    let (st, _, v) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "POST",
+        "/admin/v1/presign",
+        Some(json!({"requests": [
+            {"method": "PUT", "bucket": "console", "key": "dir/a b+ü.txt"},
+            {"method": "GET", "bucket": "console", "key": "dir/a b+ü.txt", "expires_secs": 60},
+            {"method": "GET", "bucket": "console", "query": {"list-type": "2", "delimiter": "/"}},
+            {"method": "GET"},
+        ]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let urls: Vec<String> = v["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().to_string())
+        .collect();
+    let host = [("host", s.addr.as_str())];
+    assert_eq!(
+        http_send("PUT", &urls[0], &host, b"from the console".to_vec()).await.0,
+        200
+    );
+    let (st, _, body) = http_send("GET", &urls[1], &host, Vec::new()).await;
+    assert_eq!((st, body.as_slice()), (200, &b"from the console"[..]));
+    let (st, _, body) = http_send("GET", &urls[2], &host, Vec::new()).await;
+    assert!(st == 200 && String::from_utf8_lossy(&body).contains("<Prefix>dir/</Prefix>"));
+    let (st, _, body) = http_send("GET", &urls[3], &host, Vec::new()).await;
+    assert!(st == 200 && String::from_utf8_lossy(&body).contains("<Name>console</Name>"));
+    for bad in [
+        json!({"requests": []}),
+        json!({"requests": [{"method": "GET", "bucket": "console", "expires_secs": 604801}]}),
+        json!({"requests": [{"method": "GET", "bucket": "console", "query": {"X-Amz-Date": "1"}}]}),
+    ] {
+        let (st, _, v) = cookie_call(&s, &root, Some(&csrf), "POST", "/admin/v1/presign", Some(bad.clone())).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{bad}: {v}");
+    }
+
+    // A console password for erin (argon2id): she logs in with it, her session acts
+    // with her key, and her presigned URLs carry only her rights.
+    let pw_path = "/admin/v1/users/erin/password";
+    let (st, _, v) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "PUT",
+        pw_path,
+        Some(json!({"password": "short"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (st, _, v) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "PUT",
+        pw_path,
+        Some(json!({"password": "erin's long password"})),
+    )
+    .await;
+    assert_eq!(st, 204, "{v}");
+    let (_, _, v) = cookie_call(&s, &root, None, "GET", pw_path, None).await;
+    assert_eq!(v["password_set"], true, "{v}");
+    let (st, _, _) = try_login(&s, json!({"user": "erin", "password": "erin's long passworD"})).await;
+    assert_eq!(st, 401);
+    let (erin, me) = login(&s, json!({"user": "ERIN", "password": "erin's long password"})).await;
+    assert_eq!(
+        (
+            me["principal"].as_str(),
+            me["method"].as_str(),
+            me["access_key_id"].as_str(),
+            me["admin"].as_bool()
+        ),
+        (Some("erin"), Some("password"), Some(user.key_id.as_str()), Some(false))
+    );
+    let erin_csrf = me["csrf_token"].as_str().unwrap().to_string();
+    let (st, _, v) = cookie_call(
+        &s,
+        &erin,
+        Some(&erin_csrf),
+        "POST",
+        "/admin/v1/presign",
+        Some(json!({"requests": [{"method": "GET", "bucket": "console", "key": "dir/a b+ü.txt"}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, _, body) = http_send("GET", v["urls"][0].as_str().unwrap(), &host, Vec::new()).await;
+    assert_eq!(
+        st,
+        403,
+        "erin may not read root's object: {}",
+        String::from_utf8_lossy(&body)
+    );
+
+    // A session without admin rights is refused every admin endpoint, with or without
+    // its CSRF token, and nothing changes.
+    let kms_key = call(
+        &s,
+        ROOT,
+        "POST",
+        "/admin/v1/kms/keys",
+        Some(json!({"description": "k"})),
+    )
+    .await
+    .1["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(&s, ROOT, "PUT", "/admin/v1/users/frank/inline-policies/ip", Some(json!({"document": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}))).await;
+    let sid = cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.2["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let users_before = call(&s, ROOT, "GET", "/admin/v1/users", None).await.1;
+    for (method, path, body) in every_call("frank", &user.key_id, "admin", "ip", "console", &kms_key, &sid) {
+        let (st, _, v) = cookie_call(&s, &erin, Some(&erin_csrf), method, &path, body).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (403, Some("AccessDenied")),
+            "{method} {path}: {v}"
+        );
+    }
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/users", None).await.1, users_before);
+    assert_eq!(
+        cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.0,
+        200
+    );
+
+    // An admin lists the sessions and revokes erin's: her next call is refused.
+    let (st, _, v) = cookie_call(&s, &root, None, "GET", "/admin/v1/sessions", None).await;
+    assert_eq!(st, 200);
+    let rows = v["sessions"].as_array().unwrap();
+    let hers = rows
+        .iter()
+        .find(|r| r["principal"] == "erin")
+        .expect("erin's session is listed");
+    assert_eq!(hers["method"], "password");
+    assert!(!v.to_string().contains(&erin), "the list never shows tokens");
+    let id = hers["id"].as_str().unwrap();
+    let (st, _, _) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "DELETE",
+        &format!("/admin/v1/sessions/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 204);
+    let (st, _, v) = cookie_call(&s, &erin, None, "GET", "/admin/v1/session", None).await;
+    assert_eq!((st, v["error"].as_str()), (401, Some("NotAuthenticated")));
+    let (st, _, _) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "DELETE",
+        &format!("/admin/v1/sessions/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 404);
+
+    // Disabling the key a session acts with ends the session.
+    let (erin2, _) = login(
+        &s,
+        json!({"access_key_id": user.key_id, "secret_access_key": user.secret}),
+    )
+    .await;
+    assert_eq!(
+        cookie_call(&s, &erin2, None, "GET", "/admin/v1/session", None).await.0,
+        200
+    );
+    let key_path = format!("/admin/v1/users/erin/keys/{}", user.key_id);
+    assert_eq!(
+        call(&s, ROOT, "PATCH", &key_path, Some(json!({"status": "Inactive"})))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        cookie_call(&s, &erin2, None, "GET", "/admin/v1/session", None).await.0,
+        401
+    );
+    let (st, _, _) = try_login(&s, json!({"user": "erin", "password": "erin's long password"})).await;
+    assert_eq!(st, 401, "a password login needs an active key");
+
+    // The password goes with its user.
+    assert_eq!(
+        cookie_call(&s, &root, Some(&csrf), "DELETE", pw_path, None).await.0,
+        204
+    );
+    let (_, _, v) = cookie_call(&s, &root, None, "GET", pw_path, None).await;
+    assert_eq!(v["password_set"], false);
+
+    // A signed call cannot open or end a session; logout ends this one.
+    let (st, v) = call(&s, ROOT, "POST", "/admin/v1/session", Some(root_login.clone())).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (st, _, _) = cookie_call(&s, &root, None, "DELETE", "/admin/v1/session", None).await;
+    assert_eq!(st, 403, "logout needs the CSRF token too");
+    let (st, h, _) = cookie_call(&s, &root, Some(&csrf), "DELETE", "/admin/v1/session", None).await;
+    assert_eq!(st, 204);
+    assert!(h.get("set-cookie").unwrap().to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.0,
+        401
+    );
+    // No cookie at all: not logged in.
+    let url = format!("{}/admin/v1/info", s.endpoint());
+    let (st, _, _) = http_send("GET", &url, &host, Vec::new()).await;
+    assert_eq!(st, 401);
+
+    // The console's page: unsigned, strict CSP, never cached.
+    let (st, h, page) = http_send("GET", &format!("{}/console/", s.endpoint()), &host, Vec::new()).await;
+    assert_eq!(st, 200);
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(String::from_utf8_lossy(&page).contains("/console/assets/app."));
+}
+
+fn root_client(s: &Server) -> aws_sdk_s3::Client {
+    s.client()
 }

@@ -12,11 +12,13 @@
 //! are `admin:` actions. Root may do everything; the built-in `admin` policy grants
 //! all of it to a user.
 
+pub mod presign;
 pub mod routes;
+mod session;
 
 use std::path::PathBuf;
 
-use ferrite_model::{Caller, Ferrite, KeyStatus, ModelError};
+use ferrite_model::{Caller, Ferrite, KeyStatus, LoginMethod, ModelError, SessionInfo};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -171,21 +173,60 @@ fn key_failure(e: ModelError) -> Failure {
     }
 }
 
-/// A successful answer: status and JSON body (none for 204).
-type Answer = (StatusCode, Option<String>);
+/// A successful answer: status, JSON body (none for 204) and any extra headers (a
+/// session's cookie).
+struct Answer {
+    status: StatusCode,
+    body: Option<String>,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, body: Option<String>) -> Self {
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+}
 
 fn ok(value: &impl Serialize) -> Result<Answer, Failure> {
     let body = serde_json::to_string(value)
         .map_err(|_| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error"))?;
-    Ok((StatusCode::OK, Some(body)))
+    Ok(Answer::new(StatusCode::OK, Some(body)))
 }
 
 fn created(value: &impl Serialize) -> Result<Answer, Failure> {
-    ok(value).map(|(_, body)| (StatusCode::CREATED, body))
+    ok(value).map(|a| Answer {
+        status: StatusCode::CREATED,
+        ..a
+    })
 }
 
 fn no_content() -> Result<Answer, Failure> {
-    Ok((StatusCode::NO_CONTENT, None))
+    Ok(Answer::new(StatusCode::NO_CONTENT, None))
+}
+
+/// The response of a call.
+fn finish(answer: Result<Answer, Failure>) -> http::Response<String> {
+    match answer {
+        Ok(a) => {
+            let mut resp = respond(a.status, a.body);
+            for (name, value) in a.headers {
+                resp.headers_mut().append(name, value);
+            }
+            resp
+        }
+        Err(f) => {
+            let body = json!({ "error": f.code, "message": f.message }).to_string();
+            let mut resp = respond(f.status, Some(body));
+            if let Some(v) = f.allow.as_deref().and_then(|a| http::HeaderValue::from_str(a).ok()) {
+                resp.headers_mut().insert(http::header::ALLOW, v);
+            }
+            resp
+        }
+    }
 }
 
 /// A JSON request body of type `T` (unknown fields refused).
@@ -318,24 +359,104 @@ impl Admin {
         respond(StatusCode::OK, Some(OPENAPI.to_string()))
     }
 
+    /// `POST /admin/v1/presign`: S3 requests signed with the caller's key.
+    fn presign(&self, parts: &http::request::Parts, access_key: &str, body: &[u8]) -> Result<Answer, Failure> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Batch {
+            requests: Vec<presign::PresignRequest>,
+        }
+        let batch: Batch = body_json(body)?;
+        if batch.requests.is_empty() || batch.requests.len() > presign::MAX_REQUESTS {
+            return Err(Failure::bad_request(format!(
+                "requests must hold 1 to {} requests",
+                presign::MAX_REQUESTS
+            )));
+        }
+        let secret = match self.auth.lookup(access_key).map_err(model_failure)? {
+            Some(owner) => owner.secret,
+            None => return Err(model_failure(ModelError::AccessDenied)),
+        };
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .ok_or_else(|| Failure::bad_request("the request has no Host"))?;
+        let secure = parts.extensions.get::<crate::ClientInfo>().is_some_and(|c| c.secure);
+        let signer = presign::Signer {
+            scheme: if secure { "https" } else { "http" },
+            host,
+            region: &self.model.options().region,
+            access_key,
+            secret: &secret,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let mut urls = Vec::with_capacity(batch.requests.len());
+        for (i, r) in batch.requests.iter().enumerate() {
+            urls.push(
+                signer
+                    .presign(r)
+                    .map_err(|e| Failure::bad_request(format!("requests[{i}]: {e}")))?,
+            );
+        }
+        ok(&json!({ "urls": urls }))
+    }
+
+    /// A request SigV4-signed for the service `admin`.
     pub async fn handle(&self, parts: &http::request::Parts, body: &[u8]) -> http::Response<String> {
-        match self.run(parts, body).await {
-            Ok((status, body)) => respond(status, body),
-            Err(f) => {
-                let body = json!({ "error": f.code, "message": f.message }).to_string();
-                let mut resp = respond(f.status, Some(body));
-                if let Some(v) = f.allow.as_deref().and_then(|a| http::HeaderValue::from_str(a).ok()) {
-                    resp.headers_mut().insert(http::header::ALLOW, v);
-                }
-                resp
+        let answer = match self.authenticate(parts, body) {
+            Ok((caller, access_key)) => match routes::find(parts.method.as_str(), parts.uri.path()) {
+                Matched::Route(Op::Login | Op::Logout, _) => Err(Failure::bad_request(
+                    "console sessions are opened and ended by the console, without a signature",
+                )),
+                found => self.run(found, &caller, &access_key, None, parts, body).await,
+            },
+            Err(f) => Err(f),
+        };
+        finish(answer)
+    }
+
+    /// An unsigned request under `/admin/v1/`: the console's, authenticated by its
+    /// session cookie (and, for every state-changing call, its CSRF token), or the
+    /// login that opens a session.
+    pub async fn handle_console(&self, parts: &http::request::Parts, body: &[u8]) -> http::Response<String> {
+        finish(self.console(parts, body).await)
+    }
+
+    async fn console(&self, parts: &http::request::Parts, body: &[u8]) -> Result<Answer, Failure> {
+        let found = routes::find(parts.method.as_str(), parts.uri.path());
+        if let Matched::Route(Op::Login, _) = found {
+            return self.login(parts, body).await;
+        }
+        let (caller, live, token) = self.session_caller(parts).await?;
+        let safe = matches!(parts.method, http::Method::GET | http::Method::HEAD);
+        if !safe && !session::csrf_matches(&parts.headers, &token) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "InvalidCsrfToken",
+                "this call needs the session's CSRF token in the x-ferrite-csrf header",
+            ));
+        }
+        match found {
+            Matched::Route(Op::Logout, _) => {
+                self.model.end_session(&token).await.map_err(model_failure)?;
+                let mut answer = no_content()?;
+                answer.headers.push(session::clear_cookie(parts));
+                Ok(answer)
+            }
+            Matched::Route(Op::WhoAmI, _) => self.who_am_i(&caller, &live, Some(&token)),
+            found => {
+                let key = live.access_key.clone();
+                self.run(found, &caller, &key, Some(&live), parts, body).await
             }
         }
     }
 
-    async fn run(&self, parts: &http::request::Parts, body: &[u8]) -> Result<Answer, Failure> {
-        let (caller, _) = self
-            .auth
+    fn authenticate(&self, parts: &http::request::Parts, body: &[u8]) -> Result<(Caller, String), Failure> {
+        self.auth
             .authenticate(parts, body, time::OffsetDateTime::now_utc())
+            .map(|(caller, auth)| (caller, auth.access_key))
             .map_err(|e| match e {
                 AuthFailure::Signature(SigV4Error::Mismatch) => Failure::new(
                     StatusCode::FORBIDDEN,
@@ -358,8 +479,138 @@ impl Admin {
                 AuthFailure::Internal => {
                     Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
                 }
-            })?;
-        let (op, params) = match routes::find(parts.method.as_str(), parts.uri.path()) {
+            })
+    }
+
+    /// The caller of a console request: its session cookie's live session, acting
+    /// with the session's access key (a key disabled or deleted since ends it).
+    async fn session_caller(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<(Caller, SessionInfo, ferrite_model::Secret), Failure> {
+        let not_logged_in = || {
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "NotAuthenticated",
+                "log in first: no live console session (or a signature) came with this call",
+            )
+        };
+        let token = session::cookie_token(&parts.headers).ok_or_else(not_logged_in)?;
+        let live = self
+            .model
+            .session(&token)
+            .await
+            .map_err(model_failure)?
+            .ok_or_else(not_logged_in)?;
+        let mut caller = self.auth.caller_for(Some(&live.access_key), "admin");
+        if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
+            return Err(not_logged_in());
+        }
+        caller.context = std::sync::Arc::new(crate::lazy_request_context(
+            &parts.uri,
+            &parts.headers,
+            parts.extensions.get::<crate::ClientInfo>(),
+            time::OffsetDateTime::now_utc(),
+        ));
+        Ok((caller, live, token))
+    }
+
+    /// `POST /admin/v1/session`: an access key and its secret, or a user's name and
+    /// console password, open a session. Every failure is the same answer.
+    async fn login(&self, parts: &http::request::Parts, body: &[u8]) -> Result<Answer, Failure> {
+        let login: session::Login = body_json(body)?;
+        let refused = || {
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidCredentials",
+                "the access key and secret, or the user name and password, are not right",
+            )
+        };
+        let (access_key, method) = match login {
+            session::Login::Key {
+                access_key_id,
+                secret_access_key,
+            } => {
+                let given = ferrite_model::Secret::new(secret_access_key);
+                match self.auth.lookup(&access_key_id).map_err(model_failure)? {
+                    Some(owner) if owner.secret == given => (access_key_id, LoginMethod::AccessKey),
+                    _ => {
+                        tracing::info!(access_key = %access_key_id, "console login refused");
+                        return Err(refused());
+                    }
+                }
+            }
+            session::Login::Password { user, password } => {
+                let password = ferrite_model::Secret::new(password);
+                match self
+                    .model
+                    .password_login(&user, &password)
+                    .await
+                    .map_err(model_failure)?
+                {
+                    Some(found) => (found.access_key, LoginMethod::Password),
+                    None => {
+                        tracing::info!(user = %user, "console login refused");
+                        return Err(refused());
+                    }
+                }
+            }
+        };
+        let mut caller = self.auth.caller_for(Some(&access_key), "admin");
+        if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
+            return Err(refused());
+        }
+        caller.context = std::sync::Arc::new(crate::lazy_request_context(
+            &parts.uri,
+            &parts.headers,
+            parts.extensions.get::<crate::ClientInfo>(),
+            time::OffsetDateTime::now_utc(),
+        ));
+        let opened = self
+            .model
+            .open_session(&caller, &access_key, method)
+            .await
+            .map_err(model_failure)?;
+        tracing::info!(principal = %opened.info.principal, session = %opened.info.id, "console session opened");
+        let mut answer = self.who_am_i(&caller, &opened.info, Some(&opened.token))?;
+        answer.status = StatusCode::CREATED;
+        answer.headers.push(session::set_cookie(parts, &opened.token));
+        Ok(answer)
+    }
+
+    /// Who the caller is, what the console may show it, and (for a session) the CSRF
+    /// token its state-changing calls carry.
+    fn who_am_i(
+        &self,
+        caller: &Caller,
+        live: &SessionInfo,
+        token: Option<&ferrite_model::Secret>,
+    ) -> Result<Answer, Failure> {
+        let root = matches!(caller.principal, ferrite_model::Principal::Root { .. });
+        ok(&json!({
+            "principal": live.principal,
+            "root": root,
+            "access_key_id": live.access_key,
+            "method": live.method.as_str(),
+            "session_id": live.id,
+            "expires_ms": live.expires_ms,
+            "admin": self.model.may(caller, "admin:GetServerInfo", "*"),
+            "csrf_token": token.map(session::csrf_token),
+        }))
+    }
+
+    /// Matches, then runs one admin operation for `caller` (signing with
+    /// `access_key` when it presigns).
+    async fn run(
+        &self,
+        found: Matched,
+        caller: &Caller,
+        access_key: &str,
+        live: Option<&SessionInfo>,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Answer, Failure> {
+        let (op, params) = match found {
             Matched::Route(op, params) => (op, params),
             Matched::WrongMethod(methods) => {
                 let allow = methods.join(", ");
@@ -385,9 +636,60 @@ impl Admin {
                 .collect();
         let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
         let m = &self.model;
-        let c = &caller;
+        let c = caller;
         match op {
-            Op::OpenApi => Ok((StatusCode::OK, Some(OPENAPI.to_string()))),
+            Op::OpenApi => Ok(Answer::new(StatusCode::OK, Some(OPENAPI.to_string()))),
+            Op::Login | Op::Logout => Err(Failure::bad_request(
+                "console sessions are opened and ended by the console",
+            )),
+            Op::WhoAmI => match live {
+                Some(live) => self.who_am_i(c, live, None),
+                None => ok(&json!({
+                    "principal": caller.display_name(),
+                    "root": matches!(caller.principal, ferrite_model::Principal::Root { .. }),
+                    "access_key_id": access_key,
+                    "method": "signature",
+                    "admin": m.may(c, "admin:GetServerInfo", "*"),
+                })),
+            },
+            Op::ListSessions => {
+                let all = m.list_sessions(c).await.map_err(model_failure)?;
+                let rows: Vec<Value> = all
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "id": s.id,
+                            "principal": s.principal,
+                            "access_key_id": s.access_key,
+                            "method": s.method.as_str(),
+                            "created_ms": s.created_ms,
+                            "expires_ms": s.expires_ms,
+                        })
+                    })
+                    .collect();
+                ok(&json!({ "sessions": rows }))
+            }
+            Op::RevokeSession => {
+                m.revoke_session(c, p(0)).await.map_err(model_failure)?;
+                no_content()
+            }
+            Op::Presign => self.presign(parts, access_key, body),
+            Op::GetConsolePassword => {
+                let set = m.console_password_set_ms(c, p(0)).await.map_err(model_failure)?;
+                ok(&json!({ "user": p(0), "password_set": set.is_some(), "set_ms": set }))
+            }
+            Op::SetConsolePassword => {
+                let new: session::NewPassword = body_json(body)?;
+                let password = ferrite_model::Secret::new(new.password);
+                m.set_console_password(c, p(0), &password)
+                    .await
+                    .map_err(model_failure)?;
+                no_content()
+            }
+            Op::DeleteConsolePassword => {
+                m.delete_console_password(c, p(0)).await.map_err(model_failure)?;
+                no_content()
+            }
             Op::ServerInfo => self.info(c).await,
             Op::ListBuckets => self.buckets(c).await,
             Op::GetBucket => self.bucket(c, p(0)).await,

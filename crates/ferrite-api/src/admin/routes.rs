@@ -6,6 +6,12 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     OpenApi,
+    Login,
+    WhoAmI,
+    Logout,
+    ListSessions,
+    RevokeSession,
+    Presign,
     ServerInfo,
     ListBuckets,
     GetBucket,
@@ -27,6 +33,9 @@ pub enum Op {
     CreateAccessKey,
     UpdateAccessKey,
     DeleteAccessKey,
+    GetConsolePassword,
+    SetConsolePassword,
+    DeleteConsolePassword,
     ListInlinePolicies,
     GetInlinePolicy,
     PutInlinePolicy,
@@ -56,6 +65,12 @@ const fn r(method: &'static str, path: &'static str, op: Op) -> Route {
 /// Every admin endpoint.
 pub const ROUTES: &[Route] = &[
     r("GET", "/admin/v1/openapi.json", Op::OpenApi),
+    r("POST", "/admin/v1/session", Op::Login),
+    r("GET", "/admin/v1/session", Op::WhoAmI),
+    r("DELETE", "/admin/v1/session", Op::Logout),
+    r("GET", "/admin/v1/sessions", Op::ListSessions),
+    r("DELETE", "/admin/v1/sessions/{session}", Op::RevokeSession),
+    r("POST", "/admin/v1/presign", Op::Presign),
     r("GET", "/admin/v1/info", Op::ServerInfo),
     r("GET", "/admin/v1/buckets", Op::ListBuckets),
     r("GET", "/admin/v1/buckets/{bucket}", Op::GetBucket),
@@ -77,6 +92,9 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/admin/v1/users/{user}/keys", Op::CreateAccessKey),
     r("PATCH", "/admin/v1/users/{user}/keys/{key}", Op::UpdateAccessKey),
     r("DELETE", "/admin/v1/users/{user}/keys/{key}", Op::DeleteAccessKey),
+    r("GET", "/admin/v1/users/{user}/password", Op::GetConsolePassword),
+    r("PUT", "/admin/v1/users/{user}/password", Op::SetConsolePassword),
+    r("DELETE", "/admin/v1/users/{user}/password", Op::DeleteConsolePassword),
     r("GET", "/admin/v1/users/{user}/inline-policies", Op::ListInlinePolicies),
     r(
         "GET",

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a request's time may be from the server's, either way (as S3).
 pub const MAX_SKEW: time::Duration = time::Duration::minutes(15);
 
@@ -275,6 +275,14 @@ fn encode_into(out: &mut String, bytes: &[u8], keep_slash: bool) {
             out.push_str(&format!("%{b:02X}"));
         }
     }
+}
+
+/// `bytes` encoded AWS's way (every byte but the unreserved ones, and `/` when
+/// `keep_slash`, as `%XX`).
+pub fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    encode_into(&mut out, bytes, keep_slash);
+    out
 }
 
 /// The path as sent, encoded once more: AWS's rule for every service but S3 (whose

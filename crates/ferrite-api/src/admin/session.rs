@@ -1,0 +1,150 @@
+//! The console's session on the wire: the login body, the session cookie and the CSRF
+//! token.
+//!
+//! - The cookie `ferrite_session` holds the session's token: `HttpOnly` (no script
+//!   reads it), `SameSite=Strict` (no other site's page sends it), `Secure` over TLS,
+//!   `Path=/admin/v1/` (S3 requests never carry it) and the session's life as
+//!   `Max-Age`.
+//! - The CSRF token is an HMAC of the session token: the server recomputes it from the
+//!   cookie, so it stores nothing more. The console reads it from the login (or
+//!   `GET /admin/v1/session`) answer, which only a same-origin script can read, and
+//!   sends it as `x-ferrite-csrf` with every call that changes anything.
+
+use ferrite_model::Secret;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::iam::sigv4::hmac_sha256;
+
+pub const COOKIE: &str = "ferrite_session";
+pub const CSRF_HEADER: &str = "x-ferrite-csrf";
+const COOKIE_PATH: &str = "/admin/v1/";
+
+/// `POST /admin/v1/session`'s body: an access key and its secret, or a user's name
+/// and console password.
+#[derive(Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub(super) enum Login {
+    Key {
+        access_key_id: String,
+        secret_access_key: String,
+    },
+    Password {
+        user: String,
+        password: String,
+    },
+}
+
+/// `PUT /admin/v1/users/{user}/password`'s body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewPassword {
+    pub password: String,
+}
+
+/// The session token the request's cookie holds, if any.
+pub(super) fn cookie_token(headers: &http::HeaderMap) -> Option<Secret> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == COOKIE && !value.is_empty()).then(|| Secret::new(value))
+        })
+}
+
+/// The CSRF token of a session token.
+pub fn csrf_token(token: &Secret) -> String {
+    hex::encode(hmac_sha256(token.expose().as_bytes(), b"ferrite console csrf"))
+}
+
+/// Whether the request carries the CSRF token of `token`.
+pub(super) fn csrf_matches(headers: &http::HeaderMap, token: &Secret) -> bool {
+    let Some(given) = headers.get(CSRF_HEADER) else {
+        return false;
+    };
+    csrf_token(token).as_bytes().ct_eq(given.as_bytes()).into()
+}
+
+fn secure(parts: &http::request::Parts) -> bool {
+    parts.extensions.get::<crate::ClientInfo>().is_some_and(|c| c.secure)
+}
+
+fn cookie(parts: &http::request::Parts, value: &str, max_age_secs: i64) -> (http::HeaderName, http::HeaderValue) {
+    let secure = if secure(parts) { "; Secure" } else { "" };
+    let text =
+        format!("{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{secure}");
+    // The token is hex and a dot: always a valid header value.
+    let value = http::HeaderValue::from_str(&text).unwrap_or_else(|_| http::HeaderValue::from_static(""));
+    (http::header::SET_COOKIE, value)
+}
+
+/// The `Set-Cookie` of a new session.
+pub(super) fn set_cookie(parts: &http::request::Parts, token: &Secret) -> (http::HeaderName, http::HeaderValue) {
+    cookie(parts, token.expose(), ferrite_model::SESSION_TTL_MS / 1000)
+}
+
+/// The `Set-Cookie` that removes the session cookie (a logout).
+pub(super) fn clear_cookie(parts: &http::request::Parts) -> (http::HeaderName, http::HeaderValue) {
+    cookie(parts, "", 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "a=1; ferrite_session=abc.def; b=2".parse().unwrap(),
+        );
+        assert_eq!(cookie_token(&h).unwrap().expose(), "abc.def");
+        let mut h = http::HeaderMap::new();
+        h.append(http::header::COOKIE, "a=1".parse().unwrap());
+        h.append(http::header::COOKIE, "ferrite_session=x.y".parse().unwrap());
+        assert_eq!(cookie_token(&h).unwrap().expose(), "x.y");
+        let mut h = http::HeaderMap::new();
+        h.append(
+            http::header::COOKIE,
+            "ferrite_session=; xferrite_session=z".parse().unwrap(),
+        );
+        assert!(cookie_token(&h).is_none());
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_their_session() {
+        let a = Secret::new("a.b");
+        let mut h = http::HeaderMap::new();
+        assert!(!csrf_matches(&h, &a));
+        h.insert(CSRF_HEADER, csrf_token(&a).parse().unwrap());
+        assert!(csrf_matches(&h, &a));
+        assert!(!csrf_matches(&h, &Secret::new("a.c")));
+        h.insert(CSRF_HEADER, "0".repeat(64).parse().unwrap());
+        assert!(!csrf_matches(&h, &a));
+    }
+
+    #[test]
+    fn cookies_carry_their_flags() {
+        let (parts, _) = http::Request::new(()).into_parts();
+        let (_, v) = set_cookie(&parts, &Secret::new("i.s"));
+        let v = v.to_str().unwrap();
+        assert!(v.starts_with("ferrite_session=i.s; Path=/admin/v1/; Max-Age="), "{v}");
+        assert!(
+            v.contains("; HttpOnly") && v.contains("; SameSite=Strict") && !v.contains("Secure"),
+            "{v}"
+        );
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(crate::ClientInfo {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            secure: true,
+        });
+        let (parts, _) = req.into_parts();
+        let (_, v) = clear_cookie(&parts);
+        let v = v.to_str().unwrap();
+        assert!(v.contains("Max-Age=0") && v.ends_with("; Secure"), "{v}");
+    }
+}
