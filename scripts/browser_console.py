@@ -248,7 +248,7 @@ def t_user_login_and_refusals():
     login(key_id, secret)
     names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#nav a")]
     assert names == ["Buckets"], names
-    for view in ["#/users", "#/policies", "#/kms", "#/sessions", "#/server"]:
+    for view in ["#/users", "#/policies", "#/kms", "#/sessions", "#/server", "#/monitor"]:
         go(view)
         text_in("main .error", "not allowed")
     logout()
@@ -275,6 +275,14 @@ def t_sessions_revoke():
     assert "(this session)" in driver.find_element(By.ID, "sessions").text
 
 
+def t_monitoring():
+    go("#/monitor")
+    find("#chart-requests svg polyline")
+    find("#chart-latency")
+    text_in("#ops", "PutObject")
+    text_in("#bucket-usage", "photos")
+
+
 def t_phone_viewport():
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
@@ -294,7 +302,7 @@ def t_phone_viewport():
 
 FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_download,
          t_folder_and_delete, t_versions_restore, t_user_login_and_refusals, t_policy_syntax_error,
-         t_sessions_revoke, t_phone_viewport]
+         t_sessions_revoke, t_monitoring, t_phone_viewport]
 
 failed = 0
 try:

@@ -253,6 +253,7 @@ const ROUTES = [
   [/^#\/kms$/, () => viewKms()],
   [/^#\/sessions$/, () => viewSessions()],
   [/^#\/server$/, () => viewServer()],
+  [/^#\/monitor$/, () => viewMonitor()],
 ];
 
 const NAV = [
@@ -262,6 +263,7 @@ const NAV = [
   ['#/kms', 'KMS keys', true],
   ['#/sessions', 'Sessions', true],
   ['#/server', 'Server', true],
+  ['#/monitor', 'Monitoring', true],
 ];
 
 function drawNav() {
@@ -1083,6 +1085,133 @@ async function viewServer() {
       h('tbody', {}, buckets.buckets.map((b) => h('tr', {}, h('td', { text: b.name }), h('td', { text: b.owner }),
         h('td', { class: 'num', text: String(b.objects) }), h('td', { class: 'num', text: fmtBytes(b.bytes) }),
         h('td', { class: 'num wide', text: b.versions + ' / ' + fmtBytes(b.version_bytes) })))))));
+}
+
+// ---- monitoring: charts from the counters /metrics exports ----
+
+// Prometheus text: [{name, labels, value}].
+function parseProm(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/);
+    if (!m) continue;
+    const labels = {};
+    if (m[3]) {
+      for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+        labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+      }
+    }
+    out.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return out;
+}
+
+// One scrape reduced to what the charts need.
+function snapshot(samples) {
+  const s = { t: Date.now(), requests: 0, e4: 0, e5: 0, byOp: {}, bytesIn: 0, bytesOut: 0, le: {}, buckets: {} };
+  for (const x of samples) {
+    if (x.name === 'ferrite_s3_requests_total') {
+      s.requests += x.value;
+      s.byOp[x.labels.operation] = (s.byOp[x.labels.operation] || 0) + x.value;
+      const st = Number(x.labels.status);
+      if (st >= 500) s.e5 += x.value; else if (st >= 400) s.e4 += x.value;
+    } else if (x.name === 'ferrite_s3_received_bytes_total') s.bytesIn += x.value;
+    else if (x.name === 'ferrite_s3_sent_bytes_total') s.bytesOut += x.value;
+    else if (x.name === 'ferrite_s3_request_duration_seconds_bucket') s.le[x.labels.le] = (s.le[x.labels.le] || 0) + x.value;
+    else if (x.name.startsWith('ferrite_bucket_') && x.labels.bucket) {
+      const b = s.buckets[x.labels.bucket] || (s.buckets[x.labels.bucket] = {});
+      b[x.name.slice('ferrite_bucket_'.length)] = x.value;
+    }
+  }
+  return s;
+}
+
+// The q-quantile of the requests between two snapshots: the upper bound of the
+// histogram bucket it falls in (seconds), or null without requests.
+function quantile(a, b, q) {
+  const les = Object.keys(b.le).filter((k) => k !== '+Inf').map(Number).sort((x, y) => x - y);
+  const total = (b.le['+Inf'] || 0) - (a.le['+Inf'] || 0);
+  if (total <= 0) return null;
+  for (const le of les) {
+    const k = String(le);
+    const key = Object.keys(b.le).find((x) => Number(x) === le) || k;
+    if ((b.le[key] || 0) - (a.le[key] || 0) >= q * total) return le;
+  }
+  return Infinity;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+const COLORS = ['#7a3b1d', '#1e6fb3', '#1e7b34', '#b3261e'];
+function chart(id, title, series, fmt) {
+  const w = 300;
+  const ht = 120;
+  const max = Math.max(1e-9, ...series.flatMap((s) => s.values.filter((v) => v !== null && Number.isFinite(v))));
+  const box = svg('svg', { viewBox: '0 0 ' + w + ' ' + ht, class: 'chart', role: 'img', 'aria-label': title });
+  series.forEach((s, i) => {
+    const pts = s.values.map((v, j) => (v === null || !Number.isFinite(v) ? null :
+      ((j / Math.max(1, s.values.length - 1)) * (w - 4) + 2).toFixed(1) + ',' + (ht - 4 - (v / max) * (ht - 20)).toFixed(1))).filter(Boolean);
+    if (pts.length) box.append(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: COLORS[i % COLORS.length], 'stroke-width': '2' }));
+  });
+  const top = svg('text', { x: '4', y: '12', 'font-size': '10', fill: '#5f6368' });
+  top.textContent = 'max ' + fmt(max);
+  box.append(top);
+  return h('figure', { id },
+    h('figcaption', {}, h('strong', { text: title }), ' ',
+      series.map((s, i) => {
+        const last = s.values[s.values.length - 1];
+        return h('span', { class: 'legend legend-' + (i % COLORS.length), text: s.name + ': ' + (last === null || last === undefined ? '–' : fmt(last)) + ' ' });
+      })),
+    box);
+}
+
+async function viewMonitor() {
+  const charts = h('div', { class: 'charts', id: 'charts' });
+  const ops = h('div');
+  const buckets = h('div');
+  const msg = h('div');
+  render(h('h1', { text: 'Monitoring' }), h('p', { class: 'muted', text: 'From the counters /metrics exports, read every 5 seconds while this page is open.' }),
+    msg, charts, h('h2', { text: 'Requests by operation (since the start)' }), ops, h('h2', { text: 'Storage by bucket' }), buckets);
+  const snaps = [];
+  const perSec = (f) => snaps.slice(1).map((b, i) => (f(b) - f(snaps[i])) / Math.max(0.001, (b.t - snaps[i].t) / 1000));
+  const q = (p) => snaps.slice(1).map((b, i) => { const v = quantile(snaps[i], b, p); return v === null ? null : v * 1000; });
+  const num = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(2));
+  const ms = (v) => (Number.isFinite(v) ? num(v) + ' ms' : '> 60 s');
+  const draw = () => {
+    if (snaps.length < 2) { charts.replaceChildren(h('p', { class: 'muted', text: 'Collecting…' })); } else {
+      charts.replaceChildren(
+        chart('chart-requests', 'Requests per second', [{ name: 'all', values: perSec((s) => s.requests) }], num),
+        chart('chart-errors', 'Errors per second', [{ name: '4xx', values: perSec((s) => s.e4) }, { name: '5xx', values: perSec((s) => s.e5) }], num),
+        chart('chart-latency', 'Latency (bucket upper bound)', [{ name: 'p50', values: q(0.5) }, { name: 'p90', values: q(0.9) }, { name: 'p99', values: q(0.99) }], ms),
+        chart('chart-bytes', 'Bytes per second', [{ name: 'in', values: perSec((s) => s.bytesIn) }, { name: 'out', values: perSec((s) => s.bytesOut) }], (v) => fmtBytes(v) + '/s'));
+    }
+    const last = snaps[snaps.length - 1];
+    ops.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'ops' }, h('tbody', {},
+      Object.entries(last.byOp).sort((a, b) => b[1] - a[1]).map(([op, n]) => h('tr', {}, h('td', { text: op }), h('td', { class: 'num', text: String(n) })))))));
+    buckets.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'bucket-usage' },
+      h('thead', {}, h('tr', {}, h('th', { text: 'Bucket' }), h('th', { class: 'num', text: 'Objects' }), h('th', { class: 'num', text: 'Current bytes' }), h('th', { class: 'num', text: 'All versions' }))),
+      h('tbody', {}, Object.entries(last.buckets).map(([name, b]) => h('tr', {}, h('td', { text: name }),
+        h('td', { class: 'num', text: String(b.objects || 0) }), h('td', { class: 'num', text: fmtBytes(b.object_bytes || 0) }),
+        h('td', { class: 'num', text: fmtBytes(b.stored_bytes || 0) })))))));
+  };
+  const tick = async () => {
+    if (location.hash !== '#/monitor') return;
+    try {
+      const out = await api('GET', '/metrics');
+      snaps.push(snapshot(parseProm(out.prometheus)));
+      if (snaps.length > 61) snaps.shift();
+      msg.replaceChildren();
+      draw();
+    } catch (e) { showError(msg, e); return; }
+    setTimeout(tick, snaps.length < 2 ? 1000 : 5000);
+  };
+  tick();
 }
 
 // ---- start ----

@@ -158,6 +158,12 @@ impl Ferrite {
     pub fn may(&self, caller: &Caller, action: &str, resource: &str) -> bool {
         require_iam(caller, action, resource).is_ok()
     }
+
+    /// Authorizes an IAM, KMS or admin `action` that has no model operation of its
+    /// own (reading the server's metrics): AccessDenied unless allowed.
+    pub fn authorize(&self, caller: &Caller, action: &str, resource: &str) -> ModelResult<()> {
+        require_iam(caller, action, resource)
+    }
 }
 
 /// `(user key, 0, rest)`: the keys of a user's rows in the policy tables.

@@ -459,6 +459,7 @@ pub(crate) const KMS_ACTIONS: &[&str] = &[
 /// grants them.
 pub(crate) const ADMIN_ACTIONS: &[&str] = &[
     "GetMasterKeyStatus",
+    "GetMetrics",
     "GetServerInfo",
     "ListAllBuckets",
     "ListSessions",

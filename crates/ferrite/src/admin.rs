@@ -114,6 +114,19 @@ pub enum UserCommand {
     Ls,
     /// Deletes a user (it must have no keys and own no bucket).
     Rm { name: String },
+    /// Sets USER's console password (stored as an argon2id hash), read from the first
+    /// line of --password-file (default: standard input); --remove removes it. The
+    /// user logs in to the console with its name and this password, and the session
+    /// acts with its oldest active access key.
+    Passwd {
+        name: String,
+        /// A file holding the password on its first line; `-` for standard input.
+        #[arg(long, default_value = "-", conflicts_with = "remove")]
+        password_file: PathBuf,
+        /// Removes the user's console password instead.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -186,6 +199,34 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::User(UserCommand::Rm { name }) => {
             client.iam(&[("Action", "DeleteUser"), ("UserName", &name)]).await?;
             done(json, json!({"deleted_user": name}), &format!("deleted user {name}"));
+        }
+        AdminCommand::User(UserCommand::Passwd {
+            name,
+            password_file,
+            remove,
+        }) => {
+            // IAM names ([A-Za-z0-9+=,.@_-]) are valid path segments as they are.
+            let path = format!("/admin/v1/users/{name}/password");
+            if remove {
+                client.admin_json("DELETE", &path, None).await?;
+                println!("removed the console password of {name}");
+            } else {
+                let text = if password_file.as_os_str() == "-" {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("reading the password from standard input")?;
+                    line
+                } else {
+                    std::fs::read_to_string(&password_file)
+                        .with_context(|| format!("reading {}", password_file.display()))?
+                };
+                let password = text.lines().next().unwrap_or("").to_string();
+                client
+                    .admin_json("PUT", &path, Some(json!({ "password": password })))
+                    .await?;
+                println!("set the console password of {name}");
+            }
         }
         AdminCommand::Key(KeyCommand::Add { user }) => {
             let x = client
@@ -716,6 +757,26 @@ impl Client {
 
     async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
         self.admin_send("GET", path).await
+    }
+
+    /// An admin call with an optional JSON body; its JSON answer (`Null` for none).
+    async fn admin_json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let ct = [("content-type", "application/json")];
+        let (status, text) = self.send(method, path, "admin", &ct, bytes).await?;
+        let v: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("HTTP {status}: {text}"))?
+        };
+        if !(200..300).contains(&status) {
+            bail!(
+                "{}: {}",
+                v["error"].as_str().unwrap_or("error"),
+                v["message"].as_str().unwrap_or("")
+            );
+        }
+        Ok(v)
     }
 
     async fn admin_send(&self, method: &str, path: &str) -> anyhow::Result<Value> {

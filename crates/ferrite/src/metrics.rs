@@ -284,6 +284,14 @@ impl Metrics {
     }
 }
 
+/// The admin API's `GET /admin/v1/metrics` reads the same text `/metrics` serves.
+#[async_trait::async_trait]
+impl ferrite_api::admin::MetricsSource for Metrics {
+    async fn prometheus_text(&self) -> Result<String, String> {
+        self.render(false).await.map_err(|e| e.to_string())
+    }
+}
+
 /// One request's measurements, recorded once its response body is done.
 pub struct RequestMeter {
     metrics: Arc<Metrics>,

@@ -168,7 +168,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Absolute when it can be: the info names the directory the server uses.
             data_dir: args.data_dir.canonicalize().unwrap_or_else(|_| args.data_dir.clone()),
         },
-    );
+    )
+    .with_metrics(metrics.clone());
     let kms = Kms::new(model.clone(), auth.clone());
     let default_encryption = match args.default_encryption {
         crate::DefaultEncryption::None => None,

@@ -167,6 +167,7 @@ fn every_call(
         ("DELETE", format!("/admin/v1/policies/{p}"), None),
         ("GET", "/admin/v1/sessions".into(), None),
         ("DELETE", format!("/admin/v1/sessions/{sid}"), None),
+        ("GET", "/admin/v1/metrics".into(), None),
         ("GET", format!("/admin/v1/users/{u}/password"), None),
         (
             "PUT",
@@ -832,7 +833,7 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 42);
+    assert_eq!(operations, 43);
 }
 
 /// Console sessions over the wire: the login (every failure alike), the cookie's
@@ -1125,10 +1126,21 @@ async fn console_sessions() {
         cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.0,
         401
     );
+    let (root2, _) = login(&s, root_login.clone()).await;
     // No cookie at all: not logged in.
     let url = format!("{}/admin/v1/info", s.endpoint());
     let (st, _, _) = http_send("GET", &url, &host, Vec::new()).await;
     assert_eq!(st, 401);
+
+    // The metrics the console charts: the same text /metrics serves.
+    let (st, _, v) = cookie_call(&s, &root2, None, "GET", "/admin/v1/metrics", None).await;
+    assert_eq!(st, 200, "{v}");
+    let text = v["prometheus"].as_str().unwrap();
+    assert!(
+        text.contains("ferrite_s3_requests_total{operation=\"PutObject\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(text.contains("ferrite_bucket_objects{bucket=\"console\"} 1"), "{text}");
 
     // The console's page: unsigned, strict CSP, never cached.
     let (st, h, page) = http_send("GET", &format!("{}/console/", s.endpoint()), &host, Vec::new()).await;
@@ -1145,4 +1157,33 @@ async fn console_sessions() {
 
 fn root_client(s: &Server) -> aws_sdk_s3::Client {
     s.client()
+}
+
+/// `ferrite admin user passwd` sets and removes a console password through the admin
+/// API: the user logs in with it, then no longer.
+#[tokio::test]
+async fn the_cli_sets_console_passwords() {
+    let s = Server::start();
+    new_iam_user(&s, "gail").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "gail's console password\nnot this line\n").unwrap();
+    let out = common::admin_ok(
+        &s,
+        &["user", "passwd", "gail", "--password-file", file.to_str().unwrap()],
+    );
+    assert!(out.contains("set the console password of gail"), "{out}");
+    let (st, _, v) = try_login(&s, json!({"user": "gail", "password": "gail's console password"})).await;
+    assert_eq!(st, 201, "{v}");
+    std::fs::write(&file, "short\n").unwrap();
+    let (ok, _, err) = common::admin(
+        &s,
+        &["user", "passwd", "gail", "--password-file", file.to_str().unwrap()],
+    );
+    assert!(!ok && err.contains("ValidationError"), "{err}");
+    common::admin_ok(&s, &["user", "passwd", "gail", "--remove"]);
+    let (st, _, _) = try_login(&s, json!({"user": "gail", "password": "gail's console password"})).await;
+    assert_eq!(st, 401);
+    let (ok, _, err) = common::admin(&s, &["user", "passwd", "nobody", "--remove"]);
+    assert!(!ok && err.contains("NoSuchEntity"), "{err}");
 }

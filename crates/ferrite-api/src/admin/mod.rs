@@ -42,12 +42,20 @@ pub struct ServerFacts {
     pub data_dir: PathBuf,
 }
 
+/// Where `GET /admin/v1/metrics` reads the server's counters: the Prometheus text
+/// that `/metrics` exports (the server binary owns the registry).
+#[async_trait::async_trait]
+pub trait MetricsSource: Send + Sync {
+    async fn prometheus_text(&self) -> Result<String, String>;
+}
+
 /// The admin endpoint. Cheap to clone.
 #[derive(Clone)]
 pub struct Admin {
     model: Ferrite,
     auth: FerriteAuth,
     facts: std::sync::Arc<ServerFacts>,
+    metrics: Option<std::sync::Arc<dyn MetricsSource>>,
 }
 
 /// One row of `GET /admin/v1/buckets`.
@@ -351,7 +359,14 @@ impl Admin {
             model,
             auth,
             facts: std::sync::Arc::new(facts),
+            metrics: None,
         }
+    }
+
+    /// Serves `GET /admin/v1/metrics` from `source`.
+    pub fn with_metrics(mut self, source: std::sync::Arc<dyn MetricsSource>) -> Self {
+        self.metrics = Some(source);
+        self
     }
 
     /// The OpenAPI document, for an unsigned GET of `/admin/v1/openapi.json`.
@@ -691,6 +706,21 @@ impl Admin {
                 no_content()
             }
             Op::ServerInfo => self.info(c).await,
+            Op::Metrics => {
+                m.authorize(c, "admin:GetMetrics", "*").map_err(model_failure)?;
+                let Some(source) = &self.metrics else {
+                    return Err(Failure::new(
+                        StatusCode::NOT_IMPLEMENTED,
+                        "NotImplemented",
+                        "this server exports no metrics",
+                    ));
+                };
+                let text = source.prometheus_text().await.map_err(|e| {
+                    tracing::error!(error = %e, "admin: metrics");
+                    Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "internal error")
+                })?;
+                ok(&json!({ "prometheus": text }))
+            }
             Op::ListBuckets => self.buckets(c).await,
             Op::GetBucket => self.bucket(c, p(0)).await,
             Op::DeleteBucket => {
