@@ -233,6 +233,20 @@ def t_versions_restore():
     assert s3.get_object(Bucket="photos", Key="doc.txt")["Body"].read() == b"first draft"
 
 
+def t_share_link():
+    import urllib.request
+    go("#/o/photos/doc.txt")
+    Select(find("#share-expiry")).select_by_value("900")
+    click("#share-make")
+    wait.until(lambda d: d.find_element(By.ID, "share-link").get_attribute("value").startswith("http"))
+    url = driver.find_element(By.ID, "share-link").get_attribute("value")
+    text_in("#share-note", "works until")
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"first draft"
+        assert r.headers["Content-Security-Policy"] == "sandbox"
+    assert "X-Amz-Expires=900&" in url, url
+
+
 def t_user_login_and_refusals():
     go("#/users")
     typed("#new-user", "alice")
@@ -269,6 +283,26 @@ def t_policy_syntax_error():
     assert "MalformedPolicyDocument" in driver.find_element(By.CSS_SELECTOR, "#policy-message").get_attribute("textContent")
 
 
+def t_simulate():
+    go("#/policies")
+    typed("#sim-user", "alice")
+    typed("#sim-action", "s3:GetObject")
+    typed("#sim-resource", "arn:aws:s3:::photos/doc.txt")
+    click("#simulate button")
+    text_in("#sim-decision", "Denied")
+    # Attach readonly to alice through the user view, then simulate again.
+    go("#/users/alice")
+    Select(find("#attach-policy")).select_by_value("readonly")
+    click("#attach")
+    find("#attached li")
+    go("#/policies")
+    typed("#sim-user", "alice")
+    typed("#sim-resource", "arn:aws:s3:::photos/doc.txt")
+    click("#simulate button")
+    text_in("#sim-decision", "Allowed")
+    text_in("#sim-result", "managed policy readonly")
+
+
 def t_sessions_revoke():
     go("#/sessions")
     find("#sessions tbody tr")
@@ -301,8 +335,8 @@ def t_phone_viewport():
 
 
 FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_download,
-         t_folder_and_delete, t_versions_restore, t_user_login_and_refusals, t_policy_syntax_error,
-         t_sessions_revoke, t_monitoring, t_phone_viewport]
+         t_folder_and_delete, t_versions_restore, t_share_link, t_user_login_and_refusals, t_policy_syntax_error,
+         t_simulate, t_sessions_revoke, t_monitoring, t_phone_viewport]
 
 failed = 0
 try:

@@ -135,8 +135,12 @@ async function api(method, path, body) {
 // ---- the S3 API, through presigned URLs ----
 
 async function presign(requests) {
-  const out = await api('POST', '/presign', { requests });
-  return out.urls;
+  return (await presignFull(requests)).urls;
+}
+
+// The URLs and each one's life in seconds (a session's URLs last no longer than it).
+async function presignFull(requests) {
+  return api('POST', '/presign', { requests });
 }
 
 function xml(text) {
@@ -200,17 +204,22 @@ async function uploadFile(bucket, key, file, job, onProgress) {
   const uploadId = tagText(xml(created.text), 'UploadId');
   job.abortUpload = () => s3({ method: 'DELETE', bucket, key, query: { uploadId } }).catch(() => {});
   const parts = Math.ceil(file.size / PART_SIZE);
-  const requests = [];
-  for (let n = 1; n <= parts; n++) {
-    requests.push({ method: 'PUT', bucket, key, query: { partNumber: String(n), uploadId }, expires_secs: 3600 });
-  }
-  const urls = await presign(requests);
   const etags = [];
+  // Parts are signed in batches as the upload goes, so no URL waits long for its turn.
+  const BATCH = 50;
+  let urls = [];
   for (let n = 1; n <= parts; n++) {
     if (job.cancelled) throw new ApiError(0, 'Cancelled', 'cancelled');
+    if ((n - 1) % BATCH === 0) {
+      const requests = [];
+      for (let m = n; m < Math.min(parts + 1, n + BATCH); m++) {
+        requests.push({ method: 'PUT', bucket, key, query: { partNumber: String(m), uploadId }, expires_secs: 3600 });
+      }
+      urls = await presign(requests);
+    }
     const start = (n - 1) * PART_SIZE;
     const blob = file.slice(start, Math.min(file.size, start + PART_SIZE));
-    etags.push(await xhrPut(urls[n - 1], blob, (loaded) => onProgress(start + loaded), job));
+    etags.push(await xhrPut(urls[(n - 1) % BATCH], blob, (loaded) => onProgress(start + loaded), job));
   }
   const doc = '<CompleteMultipartUpload>' + etags.map((etag, i) =>
     '<Part><PartNumber>' + (i + 1) + '</PartNumber><ETag>' + escapeXml(etag || '') + '</ETag></Part>').join('') +
@@ -642,20 +651,23 @@ async function viewObject(bucket, key) {
 
   // A shareable link.
   const expiry = h('select', { id: 'share-expiry', 'aria-label': 'Link expiry' },
-    [['3600', '1 hour'], ['86400', '1 day'], ['604800', '7 days']].map(([v, t]) => h('option', { value: v, text: t })));
+    [['900', '15 minutes'], ['3600', '1 hour'], ['14400', '4 hours'], ['28800', 'until this session ends']].map(([v, t]) => h('option', { value: v, text: t })));
+  const linkNote = h('p', { class: 'muted', id: 'share-note', text: 'A link works with your rights until it expires, at the latest when this session ends.' });
   const linkOut = h('input', { id: 'share-link', readonly: true, 'aria-label': 'Shareable link', size: 60 });
   shareBox.replaceChildren(h('div', { class: 'row' }, expiry,
     h('button', {
       id: 'share-make', text: 'Make a link',
       onclick: async () => {
         try {
-          const [url] = await presign([{ method: 'GET', bucket, key, expires_secs: Number(expiry.value) }]);
+          const out = await presignFull([{ method: 'GET', bucket, key, expires_secs: Number(expiry.value) }]);
+          const url = out.urls[0];
           linkOut.value = url;
+          linkNote.textContent = 'This link works until ' + new Date(Date.now() + out.expires_secs[0] * 1000).toLocaleString() + '.';
           linkOut.select();
           if (navigator.clipboard) navigator.clipboard.writeText(url).then(() => toast('Link copied'), () => {});
         } catch (e) { showError(shareBox, e); }
       },
-    }), linkOut));
+    }), linkOut), linkNote);
 
   // Tags.
   (async () => {
@@ -997,7 +1009,26 @@ async function viewPolicies() {
     const doc = area.value;
     try { await api('POST', '/policies', { name: name.value.trim(), description: desc.value, document: doc }); toast('Policy created'); viewPolicies(); } catch (err) { showError(msg, err); }
   });
-  render(h('h1', { text: 'Policies' }), form, box);
+  // Would user U be allowed action A on resource R, and which statement decided.
+  const simUser = h('input', { id: 'sim-user', placeholder: 'user name', 'aria-label': 'User to simulate' });
+  const simAction = h('input', { id: 'sim-action', value: 's3:GetObject', 'aria-label': 'Action' });
+  const simResource = h('input', { id: 'sim-resource', value: 'arn:aws:s3:::example-bucket/key', 'aria-label': 'Resource ARN', size: 40 });
+  const simOut = h('div', { id: 'sim-result' });
+  const sim = h('form', { class: 'card', id: 'simulate' }, h('h2', { text: 'Simulate' }),
+    h('p', { class: 'muted', text: "The user's inline and attached policies, and the bucket's policy for an S3 resource. Conditions see no request context; ACLs are not simulated." }),
+    h('div', { class: 'row' }, simUser, simAction, simResource, h('button', { type: 'submit', text: 'Simulate' })), simOut);
+  sim.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api('POST', '/simulate', { user: simUser.value.trim(), action: simAction.value.trim(), resource: simResource.value.trim() });
+      const words = { allowed: 'Allowed', explicitDeny: 'Denied by an explicit Deny', implicitDeny: 'Denied: no statement allows it' };
+      const by = r.decided_by;
+      simOut.replaceChildren(h('p', { class: r.decision === 'allowed' ? 'ok' : 'error', id: 'sim-decision', text: words[r.decision] || r.decision }),
+        by ? h('p', { text: 'Decided by statement ' + by.statement + (by.sid ? ' (' + by.sid + ')' : '') + ' of the ' + by.policy + '.' }) : null,
+        h('p', { class: 'muted', text: 'Evaluated: ' + (r.evaluated.join(', ') || 'no policies') }));
+    } catch (err) { showError(simOut, err); }
+  });
+  render(h('h1', { text: 'Policies' }), form, sim, box);
   const out = await api('GET', '/policies');
   box.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'policies' },
     h('thead', {}, h('tr', {}, h('th', { text: 'Name' }), h('th', { class: 'wide', text: 'Description' }), h('th', { class: 'num', text: 'Attached to' }))),
@@ -1096,7 +1127,7 @@ function parseProm(text) {
     if (!line || line.startsWith('#')) continue;
     const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/);
     if (!m) continue;
-    const labels = {};
+    const labels = Object.create(null);
     if (m[3]) {
       for (const l of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
         labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
@@ -1109,7 +1140,9 @@ function parseProm(text) {
 
 // One scrape reduced to what the charts need.
 function snapshot(samples) {
-  const s = { t: Date.now(), requests: 0, e4: 0, e5: 0, byOp: {}, bytesIn: 0, bytesOut: 0, le: {}, buckets: {} };
+  // Maps without a prototype: a bucket or operation named "constructor" is a name.
+  const map = () => Object.create(null);
+  const s = { t: Date.now(), requests: 0, e4: 0, e5: 0, byOp: map(), bytesIn: 0, bytesOut: 0, le: map(), buckets: map() };
   for (const x of samples) {
     if (x.name === 'ferrite_s3_requests_total') {
       s.requests += x.value;
@@ -1120,7 +1153,7 @@ function snapshot(samples) {
     else if (x.name === 'ferrite_s3_sent_bytes_total') s.bytesOut += x.value;
     else if (x.name === 'ferrite_s3_request_duration_seconds_bucket') s.le[x.labels.le] = (s.le[x.labels.le] || 0) + x.value;
     else if (x.name.startsWith('ferrite_bucket_') && x.labels.bucket) {
-      const b = s.buckets[x.labels.bucket] || (s.buckets[x.labels.bucket] = {});
+      const b = s.buckets[x.labels.bucket] || (s.buckets[x.labels.bucket] = Object.create(null));
       b[x.name.slice('ferrite_bucket_'.length)] = x.value;
     }
   }
@@ -1171,7 +1204,12 @@ function chart(id, title, series, fmt) {
     box);
 }
 
+// Each visit of the monitoring page polls under its own number; an older visit's
+// poll stops when it sees a newer one.
+let monitorRun = 0;
+
 async function viewMonitor() {
+  const run = ++monitorRun;
   const charts = h('div', { class: 'charts', id: 'charts' });
   const ops = h('div');
   const buckets = h('div');
@@ -1201,7 +1239,7 @@ async function viewMonitor() {
         h('td', { class: 'num', text: fmtBytes(b.stored_bytes || 0) })))))));
   };
   const tick = async () => {
-    if (location.hash !== '#/monitor') return;
+    if (location.hash !== '#/monitor' || run !== monitorRun) return;
     try {
       const out = await api('GET', '/metrics');
       snaps.push(snapshot(parseProm(out.prometheus)));

@@ -211,6 +211,25 @@ fn managed_document(txn: &dyn ReadTxn, arn: &str) -> ModelResult<Option<String>>
 }
 
 /// A user's identity policies, parsed: its inline policies, then its attached ones.
+/// A user's identity policies as stored, each with its label (`inline policy NAME`,
+/// `managed policy NAME`), inline ones first (for the policy simulator).
+pub(crate) fn named_policies_of(txn: &dyn ReadTxn, user_key: &str) -> ModelResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (name, v) in user_rows(txn, tables::USER_POLICIES, user_key)? {
+        out.push((
+            format!("inline policy {name}"),
+            decode::<InlinePolicyRecord>(&v)?.document,
+        ));
+    }
+    for (arn, _) in user_rows(txn, tables::POLICY_ATTACHMENTS, user_key)? {
+        if let Some(doc) = managed_document(txn, &arn)? {
+            let name = arn.rsplit('/').next().unwrap_or(&arn);
+            out.push((format!("managed policy {name}"), doc));
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn policies_of(txn: &dyn ReadTxn, user_key: &str) -> ModelResult<IdentityPolicies> {
     let mut docs = Vec::new();
     for (_, v) in user_rows(txn, tables::USER_POLICIES, user_key)? {

@@ -43,6 +43,7 @@ mod refs;
 mod rotation;
 mod secret;
 mod sessions;
+mod simulate;
 pub mod sse;
 mod staging;
 mod stats;
@@ -92,8 +93,10 @@ pub use records::{
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
 pub use sessions::{
-    LoginMethod, MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, NewSession, PasswordLogin, SESSION_TTL_MS, SessionInfo,
+    LoginMethod, MAX_PASSWORD_LEN, MAX_SESSIONS_PER_KEY, MIN_PASSWORD_LEN, NewSession, PasswordLogin, SESSION_TTL_MS,
+    SessionInfo,
 };
+pub use simulate::{DecidingStatement, SimulatedDecision, Simulation};
 pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};
 pub use staging::{MAX_PUT_SIZE, Staged};
 pub use stats::BucketUsage;

@@ -32,6 +32,9 @@ use crate::{Caller, Ferrite, KeyStatus, ModelError, ModelResult, Principal, Secr
 pub const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
 /// Live sessions the server keeps at most; a login past it is refused.
 pub const MAX_SESSIONS: usize = 10_000;
+/// Live sessions of one access key at most: a login past it ends the key's oldest
+/// (so one key cannot fill the server's sessions).
+pub const MAX_SESSIONS_PER_KEY: usize = 20;
 /// Console password length bounds (bounded before hashing: argon2's cost is per byte
 /// only a little, but an unbounded input is never taken).
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -47,6 +50,9 @@ pub(crate) struct SessionRecord {
     pub secret_hash: [u8; 32],
     /// The access key the session acts with.
     pub access_key: String,
+    /// A check value of the key's secret at the login (the API layer's HMAC of it): a
+    /// secret changed since ends the session.
+    pub key_check: [u8; 32],
     /// Who logged in: root's display name or the user's name.
     pub principal: String,
     pub method: LoginMethod,
@@ -86,6 +92,8 @@ pub struct SessionInfo {
     pub id: String,
     pub principal: String,
     pub access_key: String,
+    /// The check value of the key's secret at the login (see [`Ferrite::open_session`]).
+    pub key_check: [u8; 32],
     pub method: LoginMethod,
     pub created_ms: i64,
     pub expires_ms: i64,
@@ -111,6 +119,7 @@ impl SessionRecord {
             id: id.to_string(),
             principal: self.principal.clone(),
             access_key: self.access_key.clone(),
+            key_check: self.key_check,
             method: self.method,
             created_ms: self.created_ms,
             expires_ms: self.expires_ms,
@@ -175,13 +184,16 @@ fn validate_password(password: &str) -> ModelResult<()> {
 
 impl Ferrite {
     /// Opens a console session for `caller`, who has just proven it holds
-    /// `access_key` (its secret, or a console password). Ends expired sessions in the
-    /// same transaction.
+    /// `access_key` (its secret, or a console password); `key_check` is a check value
+    /// of the key's secret that every use of the session compares again. Ends expired
+    /// sessions, and the key's oldest past [`MAX_SESSIONS_PER_KEY`], in the same
+    /// transaction.
     pub async fn open_session(
         &self,
         caller: &Caller,
         access_key: &str,
         method: LoginMethod,
+        key_check: [u8; 32],
     ) -> ModelResult<NewSession> {
         let principal = match &caller.principal {
             Principal::Root { display_name, .. } => display_name.clone(),
@@ -194,6 +206,7 @@ impl Ferrite {
         let rec = SessionRecord {
             secret_hash: hash_secret(&secret),
             access_key: access_key.to_string(),
+            key_check,
             principal,
             method,
             created_ms: now,
@@ -206,6 +219,8 @@ impl Ferrite {
             .write(move |txn| {
                 let mut expired = Vec::new();
                 let mut live = 0usize;
+                // The key's live sessions: (created, id).
+                let mut of_key = Vec::new();
                 crate::records::scan_decoded::<SessionRecord>(
                     &*txn,
                     tables::CONSOLE_SESSIONS,
@@ -215,10 +230,19 @@ impl Ferrite {
                             expired.push(k.to_vec());
                         } else {
                             live += 1;
+                            if s.access_key == rec.access_key {
+                                of_key.push((s.created_ms, k.to_vec()));
+                            }
                         }
                         true
                     },
                 )?;
+                of_key.sort();
+                let over = (of_key.len() + 1).saturating_sub(MAX_SESSIONS_PER_KEY);
+                for (_, k) in of_key.iter().take(over) {
+                    expired.push(k.clone());
+                    live -= 1;
+                }
                 for k in &expired {
                     txn.delete(tables::CONSOLE_SESSIONS, k)?;
                 }
@@ -352,7 +376,7 @@ impl Ferrite {
                     set_ms: now_ms(),
                 };
                 txn.put(tables::CONSOLE_PASSWORDS, key.as_bytes(), &encode(&rec))?;
-                Ok(())
+                end_password_sessions(txn, &key)
             })
             .await
     }
@@ -371,7 +395,7 @@ impl Ferrite {
                     )));
                 }
                 txn.delete(tables::CONSOLE_PASSWORDS, key.as_bytes())?;
-                Ok(())
+                end_password_sessions(txn, &key)
             })
             .await
     }
@@ -443,6 +467,22 @@ impl Ferrite {
         })
         .await
     }
+}
+
+/// Ends the sessions a user opened with its console password (the password changed
+/// or was removed).
+fn end_password_sessions(txn: &mut dyn ferrite_store::WriteTxn, user_key: &str) -> ModelResult<()> {
+    let mut ended = Vec::new();
+    crate::records::scan_decoded::<SessionRecord>(&*txn, tables::CONSOLE_SESSIONS, Bound::Unbounded, &mut |k, s| {
+        if s.method == LoginMethod::Password && s.principal.eq_ignore_ascii_case(user_key) {
+            ended.push(k.to_vec());
+        }
+        true
+    })?;
+    for k in &ended {
+        txn.delete(tables::CONSOLE_SESSIONS, k)?;
+    }
+    Ok(())
 }
 
 /// Deletes a user's console password in a transaction that deletes the user.

@@ -394,6 +394,11 @@ fn no_such_key(key_id: &str) -> ModelError {
     ModelError::NoSuchEntity(format!("The Access Key with id {key_id} cannot be found."))
 }
 
+/// A user's record (for the policy simulator).
+pub(crate) fn read_user_record(txn: &dyn ReadTxn, name: &str) -> ModelResult<UserRecord> {
+    read_user(txn, name)
+}
+
 fn read_user(txn: &dyn ReadTxn, name: &str) -> ModelResult<UserRecord> {
     match txn.get(tables::USERS, user_key(name).as_bytes())? {
         Some(v) => decode(&v),

@@ -35,7 +35,7 @@ mod request;
 mod values;
 
 pub use error::PolicyError;
-pub use policy::{Outcome, Policy};
+pub use policy::{Decider, Outcome, Policy};
 pub use request::{Context, ContextSource, Principal, Request};
 
 // Policies are cached and shared between request threads as `Arc<Policy>`.
@@ -56,6 +56,11 @@ pub enum Scope<'a> {
     Bucket(&'a str),
     /// A user (identity) policy: no principal; `s3:` and `iam:` actions.
     Identity,
+}
+
+/// Whether `action` (`service:Action`, any case) is one the policy language knows.
+pub fn is_known_action(action: &str) -> bool {
+    catalog::action_index(action).is_some()
 }
 
 /// Parses and validates a policy document.

@@ -172,6 +172,7 @@ fn parse_statement<'d>(
         not_resource,
         resources,
         conditions: conditions.into_boxed_slice(),
+        sid: sid.filter(|s| !s.is_empty()).map(Box::from),
     };
     Ok((statement, sid))
 }

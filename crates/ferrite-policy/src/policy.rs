@@ -130,6 +130,18 @@ pub(crate) struct Statement {
     pub(crate) not_resource: bool,
     pub(crate) resources: Box<[Pattern]>,
     pub(crate) conditions: Box<[Condition]>,
+    /// The statement's `Sid`, for explaining a decision.
+    pub(crate) sid: Option<Box<str>>,
+}
+
+/// The statement that decided a policy's outcome for a request ([`Policy::explain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decider {
+    /// `Deny` or `Allow`.
+    pub outcome: Outcome,
+    /// The statement's place in the policy's `Statement` list, from 0.
+    pub index: usize,
+    pub sid: Option<String>,
 }
 
 impl Statement {
@@ -211,6 +223,37 @@ impl Policy {
         }
     }
 
+    /// Which statement decides [`Policy::evaluate`]'s outcome: the first Deny that
+    /// applies, else the first Allow that applies; `None` when none applies.
+    pub fn explain(&self, req: &Request<'_>) -> Option<Decider> {
+        let action = action_index(req.action);
+        let mut arn_buf;
+        let principal_arn = if self.needs_principal_arn {
+            arn_buf = ArnBuf::new();
+            arn_buf.principal_arn(req)
+        } else {
+            None
+        };
+        let env = Env::new(req, principal_arn, action);
+        let mut allow = None;
+        for (index, statement) in self.statements.iter().enumerate() {
+            if !statement.applies(&env) {
+                continue;
+            }
+            let decider = |outcome| Decider {
+                outcome,
+                index,
+                sid: statement.sid.as_deref().map(str::to_string),
+            };
+            match statement.effect {
+                Effect::Deny => return Some(decider(Outcome::Deny)),
+                Effect::Allow if allow.is_none() => allow = Some(decider(Outcome::Allow)),
+                Effect::Allow => {}
+            }
+        }
+        allow
+    }
+
     /// Whether this is a "public" bucket policy in S3 Block Public Access's sense (for
     /// GetBucketPolicyStatus's IsPublic, BlockPublicPolicy and RestrictPublicBuckets):
     /// some Allow statement grants to a wildcard principal (`*`, `{"AWS": "*"}` or any
@@ -280,5 +323,48 @@ mod tests {
             !ActionBits::of(&[pattern("*")]).contains(index),
             "no bit beyond the known actions"
         );
+    }
+
+    /// The deciding statement: the first applicable Deny beats every Allow; without
+    /// one, the first applicable Allow; with neither, none.
+    #[test]
+    fn explain_names_the_deciding_statement() {
+        let doc = r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadAll", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*"},
+            {"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::b/secret/*"}
+        ]}"#;
+        let policy = crate::parse(doc, crate::Scope::Identity).unwrap();
+        let context = crate::Context::new();
+        let ask = |action: &str, resource: &str| {
+            let req = Request {
+                account: "000000000000",
+                principal: crate::Principal::User {
+                    name: "u",
+                    canonical_id: "c",
+                    user_id: "AIDA",
+                },
+                action,
+                resource,
+                context: &context,
+            };
+            let explained = policy.explain(&req);
+            assert_eq!(
+                explained.as_ref().map_or(Outcome::NotApplicable, |d| d.outcome),
+                policy.evaluate(&req),
+                "{action} {resource}"
+            );
+            explained.map(|d| (d.outcome, d.index, d.sid))
+        };
+        assert_eq!(
+            ask("s3:GetObject", "arn:aws:s3:::b/a"),
+            Some((Outcome::Allow, 0, Some("ReadAll".into())))
+        );
+        assert_eq!(ask("s3:PutObject", "arn:aws:s3:::b/a"), Some((Outcome::Allow, 1, None)));
+        assert_eq!(
+            ask("s3:GetObject", "arn:aws:s3:::b/secret/x"),
+            Some((Outcome::Deny, 2, Some("NoSecrets".into())))
+        );
+        assert_eq!(ask("s3:GetObject", "arn:aws:s3:::other/a"), None);
     }
 }

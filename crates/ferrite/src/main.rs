@@ -104,6 +104,13 @@ pub struct ServeArgs {
     /// written without encryption headers (as AWS does for all buckets).
     #[arg(long, env = "FERRITE_DEFAULT_ENCRYPTION", value_enum, default_value_t = DefaultEncryption::None)]
     pub default_encryption: DefaultEncryption,
+    /// Turn the web console off: no `/console/`, no console logins or cookie sessions
+    /// (the SigV4 admin API stays). With the console on, every S3 response carries
+    /// `Content-Security-Policy: sandbox`, so an HTML object opened in a browser runs
+    /// no script on the console's origin; turn the console off to serve pages whose
+    /// scripts must run from this endpoint.
+    #[arg(long, env = "FERRITE_NO_CONSOLE", default_value_t = false)]
+    pub no_console: bool,
     /// Accept SSE-C keys (`x-amz-server-side-encryption-customer-key`) over plain HTTP
     /// from any client, for operators who terminate TLS in front of the server.
     /// Without it they are refused (400, as AWS) except over TLS or from loopback.

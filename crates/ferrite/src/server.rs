@@ -208,6 +208,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         metrics_token: args.metrics_token.clone(),
         metrics_public: args.metrics_public,
+        console: !args.no_console,
     });
 
     let listener = TcpListener::bind(args.listen)
@@ -358,6 +359,8 @@ struct State {
     metrics_token: Option<String>,
     /// Serve `/metrics` to any client without a token (default: loopback only).
     metrics_public: bool,
+    /// The web console and its cookie sessions are served (not `--no-console`).
+    console: bool,
 }
 
 type ResponseBody = Guarded<Metered<Body>>;
@@ -393,7 +396,7 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
                 return metrics_response(state, client.addr, &req).await.map(Metered::plain);
             }
             // The web console's page and assets.
-            path if path == "/console" || path.starts_with("/console/") => {
+            path if state.console && (path == "/console" || path.starts_with("/console/")) => {
                 return ferrite_api::console::serve(path).map(Body::from).map(Metered::plain);
             }
             _ => {}
@@ -401,7 +404,7 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
     }
     // The console's admin API calls: unsigned, authenticated by the session cookie
     // (or the login that opens a session).
-    if !signed && req.uri().path().starts_with("/admin/v1/") {
+    if state.console && !signed && req.uri().path().starts_with("/admin/v1/") {
         return match bounded_body(req).await {
             Ok((parts, body)) => state.admin.handle_console(&parts, &body).await.map(Body::from),
             Err(resp) => resp,
@@ -451,6 +454,20 @@ async fn route(state: &State, client: ferrite_api::ClientInfo, mut req: Request<
     let mut resp = route_s3(state, req).await;
     if let Some(cors) = cors {
         cors.decorate(&state.model, resp.headers_mut()).await;
+    }
+    if state.console {
+        // Objects are served from the console's origin: an HTML object opened in a
+        // browser is sandboxed (an opaque origin, no script), so it cannot act with
+        // a logged-in console session.
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static("sandbox"),
+        );
+        h.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        );
     }
     resp
 }

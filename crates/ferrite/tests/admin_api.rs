@@ -132,6 +132,31 @@ fn every_call(
             Some(json!({"document": bucket_doc})),
         ),
         ("DELETE", format!("/admin/v1/buckets/{b}/policy"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/encryption"),
+            Some(json!({"algorithm": "AES256"})),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/encryption"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/public-access-block"),
+            Some(
+                json!({"block_public_acls": false, "ignore_public_acls": false, "block_public_policy": false, "restrict_public_buckets": false}),
+            ),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/public-access-block"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/ownership"),
+            Some(json!({"ownership": "ObjectWriter"})),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/ownership"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/object-lock"),
+            Some(json!({"default_retention": null})),
+        ),
         ("GET", "/admin/v1/kms/master-key".into(), None),
         ("POST", "/admin/v1/kms/rotate".into(), None),
         ("GET", "/admin/v1/users".into(), None),
@@ -168,6 +193,11 @@ fn every_call(
         ("GET", "/admin/v1/sessions".into(), None),
         ("DELETE", format!("/admin/v1/sessions/{sid}"), None),
         ("GET", "/admin/v1/metrics".into(), None),
+        (
+            "POST",
+            "/admin/v1/simulate".into(),
+            Some(json!({"user": u, "action": "s3:GetObject", "resource": "arn:aws:s3:::x/y"})),
+        ),
         ("GET", format!("/admin/v1/users/{u}/password"), None),
         (
             "PUT",
@@ -439,6 +469,119 @@ async fn bucket_settings(s: &Server, who: (&str, &str), bucket: &str) {
     assert_eq!(call(s, who, "DELETE", &format!("{path}/policy"), None).await.0, 204);
     assert!(root.get_bucket_policy().bucket(bucket).send().await.is_err());
 
+    // Default encryption, public access block and ownership: set through the admin
+    // API, seen by the S3 API, removed; bad values refused.
+    let put = |what: &'static str, body: Value| {
+        let path = format!("{path}/{what}");
+        async move { call(s, who, "PUT", &path, Some(body)).await }
+    };
+    let (st, v) = put("encryption", json!({"algorithm": "aws:kms", "bucket_key": true})).await;
+    assert_eq!(st, 204, "{v}");
+    let got = root.get_bucket_encryption().bucket(bucket).send().await.unwrap();
+    let rule = &got.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "aws:kms"
+    );
+    assert_eq!(rule.bucket_key_enabled(), Some(true));
+    for bad in [
+        json!({"algorithm": "AES128"}),
+        json!({"algorithm": "AES256", "bucket_key": true}),
+    ] {
+        let (st, v) = put("encryption", bad.clone()).await;
+        assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{bad}: {v}");
+    }
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(
+        v["encryption"],
+        json!({"algorithm": "aws:kms", "kms_key_id": null, "bucket_key": true}),
+        "the refusals changed nothing: {v}"
+    );
+    // As on AWS ("Amazon S3 doesn't validate the KMS key ID provided in
+    // PutBucketEncryption requests"), the key is checked when an object uses it.
+    let (st, v) = put(
+        "encryption",
+        json!({"algorithm": "aws:kms", "kms_key_id": "alias/none-such"}),
+    )
+    .await;
+    assert_eq!(st, 204, "{v}");
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(v["encryption"]["kms_key_id"], "alias/none-such", "{v}");
+    assert_eq!(call(s, who, "DELETE", &format!("{path}/encryption"), None).await.0, 204);
+    assert!(root.get_bucket_encryption().bucket(bucket).send().await.is_err());
+
+    let block = json!({"block_public_acls": true, "ignore_public_acls": false, "block_public_policy": true, "restrict_public_buckets": false});
+    assert_eq!(put("public-access-block", block.clone()).await.0, 204);
+    let got = root.get_public_access_block().bucket(bucket).send().await.unwrap();
+    let c = got.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (c.block_public_acls(), c.ignore_public_acls(), c.block_public_policy()),
+        (Some(true), Some(false), Some(true))
+    );
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(v["public_access_block"], block);
+    assert_eq!(
+        call(s, who, "DELETE", &format!("{path}/public-access-block"), None)
+            .await
+            .0,
+        204
+    );
+    assert!(root.get_public_access_block().bucket(bucket).send().await.is_err());
+
+    assert_eq!(
+        put("ownership", json!({"ownership": "BucketOwnerEnforced"})).await.0,
+        204
+    );
+    let got = root
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.ownership_controls().unwrap().rules()[0].object_ownership().as_str(),
+        "BucketOwnerEnforced"
+    );
+    let (st, v) = put("ownership", json!({"ownership": "Nobody"})).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    assert_eq!(call(s, who, "DELETE", &format!("{path}/ownership"), None).await.0, 204);
+    assert!(
+        root.get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await
+            .is_err()
+    );
+
+    // Object lock defaults need a lock bucket.
+    let (st, v) = put(
+        "object-lock",
+        json!({"default_retention": {"mode": "GOVERNANCE", "days": 1}}),
+    )
+    .await;
+    assert_eq!(st, 409, "{v}");
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert!(v["object_lock"].is_null(), "the refusal changed nothing: {v}");
+    // With "enable", the (versioned) bucket becomes a lock bucket for good.
+    let (st, v) = put("object-lock", json!({"default_retention": null, "enable": true})).await;
+    assert_eq!(st, 204, "{v}");
+    let got = root
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.object_lock_configuration()
+            .unwrap()
+            .object_lock_enabled()
+            .map(|e| e.as_str()),
+        Some("Enabled")
+    );
+
     // Usage, and delete only when empty.
     root.put_object()
         .bucket(bucket)
@@ -584,6 +727,63 @@ async fn lock_and_encryption_settings(s: &Server) {
     assert_eq!(
         v["object_lock"],
         json!({"default_retention": {"mode": "GOVERNANCE", "days": 3}})
+    );
+    // Changed through the admin API: seen by the S3 API; removed with null.
+    let lock_path = format!("/admin/v1/buckets/{bucket}/object-lock");
+    let (st, v) = call(
+        s,
+        ROOT,
+        "PUT",
+        &lock_path,
+        Some(json!({"default_retention": {"mode": "COMPLIANCE", "years": 1}})),
+    )
+    .await;
+    assert_eq!(st, 204, "{v}");
+    let got = root
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let rule = got
+        .object_lock_configuration()
+        .unwrap()
+        .rule()
+        .unwrap()
+        .default_retention()
+        .unwrap();
+    assert_eq!(
+        (rule.mode().map(|m| m.as_str()), rule.years()),
+        (Some("COMPLIANCE"), Some(1))
+    );
+    let (st, v) = call(
+        s,
+        ROOT,
+        "PUT",
+        &lock_path,
+        Some(json!({"default_retention": {"mode": "GOVERNANCE", "days": 1, "years": 1}})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    assert_eq!(
+        call(s, ROOT, "PUT", &lock_path, Some(json!({"default_retention": null})))
+            .await
+            .0,
+        204
+    );
+    let (_, v) = call(s, ROOT, "GET", &format!("/admin/v1/buckets/{bucket}"), None).await;
+    assert_eq!(v["object_lock"], json!({"default_retention": null}), "{v}");
+    assert_eq!(
+        call(
+            s,
+            ROOT,
+            "PUT",
+            &lock_path,
+            Some(json!({"default_retention": {"mode": "GOVERNANCE", "days": 3}}))
+        )
+        .await
+        .0,
+        204
     );
     assert_eq!(
         v["encryption"],
@@ -833,7 +1033,7 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 43);
+    assert_eq!(operations, 51);
 }
 
 /// Console sessions over the wire: the login (every failure alike), the cookie's
@@ -863,6 +1063,28 @@ async fn console_sessions() {
     assert_eq!(refusals[0].1["error"], "InvalidCredentials");
     let (st, _, v) = try_login(&s, json!({"access_key_id": ACCESS_KEY})).await;
     assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    // A login from a form on another site: not JSON, or from another origin.
+    let url = format!("{}/admin/v1/session", s.endpoint());
+    let (st, h, _) = http_send(
+        "POST",
+        &url,
+        &[("host", s.addr.as_str()), ("content-type", "text/plain")],
+        root_login.to_string().into_bytes(),
+    )
+    .await;
+    assert!(st == 415 && h.get("set-cookie").is_none(), "{st}");
+    let (st, h, _) = http_send(
+        "POST",
+        &url,
+        &[
+            ("host", s.addr.as_str()),
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+        ],
+        root_login.to_string().into_bytes(),
+    )
+    .await;
+    assert!(st == 403 && h.get("set-cookie").is_none(), "{st}");
 
     // Root's session: the cookie's flags, the CSRF token, who it is.
     let (st, h, v) = try_login(&s, root_login.clone()).await;
@@ -943,8 +1165,31 @@ async fn console_sessions() {
         http_send("PUT", &urls[0], &host, b"from the console".to_vec()).await.0,
         200
     );
-    let (st, _, body) = http_send("GET", &urls[1], &host, Vec::new()).await;
+    let (st, h, body) = http_send("GET", &urls[1], &host, Vec::new()).await;
     assert_eq!((st, body.as_slice()), (200, &b"from the console"[..]));
+    // Objects share the console's origin: a browser sandboxes what they hold.
+    assert_eq!(h["content-security-policy"], "sandbox");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    // A session's URLs last no longer than the session.
+    assert_eq!(v["expires_secs"][1], 60);
+    let (st, _, long) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "POST",
+        "/admin/v1/presign",
+        Some(json!({"requests": [{"method": "GET", "bucket": "console", "key": "k", "expires_secs": 604800}]})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let life = long["expires_secs"][0].as_u64().unwrap();
+    assert!(life <= 8 * 3600 && life > 8 * 3600 - 120, "{long}");
+    assert!(
+        long["urls"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("X-Amz-Expires={life}&"))
+    );
     let (st, _, body) = http_send("GET", &urls[2], &host, Vec::new()).await;
     assert!(st == 200 && String::from_utf8_lossy(&body).contains("<Prefix>dir/</Prefix>"));
     let (st, _, body) = http_send("GET", &urls[3], &host, Vec::new()).await;
@@ -1106,6 +1351,65 @@ async fn console_sessions() {
     let (st, _, _) = try_login(&s, json!({"user": "erin", "password": "erin's long password"})).await;
     assert_eq!(st, 401, "a password login needs an active key");
 
+    // A new password ends the sessions the old one opened.
+    assert_eq!(
+        call(&s, ROOT, "PATCH", &key_path, Some(json!({"status": "Active"})))
+            .await
+            .0,
+        204
+    );
+    let (erin3, _) = login(&s, json!({"user": "erin", "password": "erin's long password"})).await;
+    let (erin_key_session, _) = login(
+        &s,
+        json!({"access_key_id": user.key_id, "secret_access_key": user.secret}),
+    )
+    .await;
+    let (st, _, _) = cookie_call(
+        &s,
+        &root,
+        Some(&csrf),
+        "PUT",
+        pw_path,
+        Some(json!({"password": "erin's newer password"})),
+    )
+    .await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        cookie_call(&s, &erin3, None, "GET", "/admin/v1/session", None).await.0,
+        401
+    );
+    assert_eq!(
+        cookie_call(&s, &erin_key_session, None, "GET", "/admin/v1/session", None)
+            .await
+            .0,
+        200,
+        "a session opened with the key itself stays"
+    );
+
+    // One key holds at most MAX_SESSIONS_PER_KEY sessions: its oldest end.
+    let first = login(&s, json!({"user": "erin", "password": "erin's newer password"}))
+        .await
+        .0;
+    for _ in 0..ferrite_model::MAX_SESSIONS_PER_KEY {
+        login(
+            &s,
+            json!({"access_key_id": user.key_id, "secret_access_key": user.secret}),
+        )
+        .await;
+    }
+    assert_eq!(
+        cookie_call(&s, &first, None, "GET", "/admin/v1/session", None).await.0,
+        401
+    );
+    let (_, _, v) = cookie_call(&s, &root, None, "GET", "/admin/v1/sessions", None).await;
+    let erins = v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["principal"] == "erin")
+        .count();
+    assert_eq!(erins, ferrite_model::MAX_SESSIONS_PER_KEY);
+
     // The password goes with its user.
     assert_eq!(
         cookie_call(&s, &root, Some(&csrf), "DELETE", pw_path, None).await.0,
@@ -1186,4 +1490,191 @@ async fn the_cli_sets_console_passwords() {
     assert_eq!(st, 401);
     let (ok, _, err) = common::admin(&s, &["user", "passwd", "nobody", "--remove"]);
     assert!(!ok && err.contains("NoSuchEntity"), "{err}");
+}
+
+/// The policy simulator names the deciding statement, and agrees with what the S3 API
+/// then enforces for the same user.
+#[tokio::test]
+async fn the_policy_simulator_explains_decisions() {
+    let s = Server::start();
+    let sam = new_iam_user(&s, "sam").await;
+    let root = s.client();
+    root.create_bucket().bucket("simb").send().await.unwrap();
+    root.put_object()
+        .bucket("simb")
+        .key("a")
+        .body(b"a".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    root.put_object()
+        .bucket("simb")
+        .key("secret/x")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let read = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadB", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::simb/*"}]});
+    assert_eq!(
+        call(
+            &s,
+            ROOT,
+            "PUT",
+            "/admin/v1/users/sam/inline-policies/read",
+            Some(json!({"document": read}))
+        )
+        .await
+        .0,
+        204
+    );
+    let deny = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::simb"},
+        {"Sid": "NoSecrets", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::simb/secret/*"}]});
+    assert_eq!(
+        call(
+            &s,
+            ROOT,
+            "POST",
+            "/admin/v1/policies",
+            Some(json!({"name": "no-secrets", "document": deny}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        call(&s, ROOT, "PUT", "/admin/v1/users/sam/policies/no-secrets", None)
+            .await
+            .0,
+        204
+    );
+    let bucket_doc = json!({"Version": "2012-10-17", "Statement": [{"Sid": "Uploads", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::000000000000:user/sam"}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::simb/up/*"}]});
+    assert_eq!(
+        call(
+            &s,
+            ROOT,
+            "PUT",
+            "/admin/v1/buckets/simb/policy",
+            Some(json!({"document": bucket_doc}))
+        )
+        .await
+        .0,
+        204
+    );
+
+    let simulate = |action: &'static str, resource: &'static str| {
+        let s = &s;
+        async move {
+            let (st, v) = call(
+                s,
+                ROOT,
+                "POST",
+                "/admin/v1/simulate",
+                Some(json!({"user": "sam", "action": action, "resource": resource})),
+            )
+            .await;
+            assert_eq!(st, 200, "{v}");
+            v
+        }
+    };
+    let v = simulate("s3:GetObject", "arn:aws:s3:::simb/a").await;
+    assert_eq!(v["decision"], "allowed");
+    assert_eq!(
+        v["decided_by"],
+        json!({"policy": "inline policy read", "statement": 0, "sid": "ReadB"})
+    );
+    assert_eq!(
+        v["evaluated"],
+        json!([
+            "inline policy read",
+            "managed policy no-secrets",
+            "bucket policy of simb"
+        ])
+    );
+    let v = simulate("s3:GetObject", "arn:aws:s3:::simb/secret/x").await;
+    assert_eq!(v["decision"], "explicitDeny");
+    assert_eq!(
+        v["decided_by"],
+        json!({"policy": "managed policy no-secrets", "statement": 1, "sid": "NoSecrets"})
+    );
+    let v = simulate("s3:PutObject", "arn:aws:s3:::simb/up/x").await;
+    assert_eq!(v["decision"], "allowed");
+    assert_eq!(v["decided_by"]["policy"], "bucket policy of simb");
+    let v = simulate("s3:DeleteObject", "arn:aws:s3:::simb/a").await;
+    assert_eq!(
+        (v["decision"].as_str(), v["decided_by"].is_null()),
+        (Some("implicitDeny"), true)
+    );
+
+    // What the S3 API enforces for sam agrees.
+    assert!(sam.client.get_object().bucket("simb").key("a").send().await.is_ok());
+    assert!(
+        sam.client
+            .get_object()
+            .bucket("simb")
+            .key("secret/x")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        sam.client
+            .put_object()
+            .bucket("simb")
+            .key("up/x")
+            .body(b"u".to_vec().into())
+            .send()
+            .await
+            .is_ok()
+    );
+    assert!(sam.client.delete_object().bucket("simb").key("a").send().await.is_err());
+
+    // Bad questions.
+    let (st, v) = call(
+        &s,
+        ROOT,
+        "POST",
+        "/admin/v1/simulate",
+        Some(json!({"user": "sam", "action": "s3:Nope", "resource": "*"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
+    let (st, v) = call(
+        &s,
+        ROOT,
+        "POST",
+        "/admin/v1/simulate",
+        Some(json!({"user": "nobody", "action": "s3:GetObject", "resource": "*"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (404, Some("NoSuchEntity")), "{v}");
+    let (st, v) = call(
+        &s,
+        (sam.key_id.as_str(), sam.secret.as_str()),
+        "POST",
+        "/admin/v1/simulate",
+        Some(json!({"user": "sam", "action": "s3:GetObject", "resource": "*"})),
+    )
+    .await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("AccessDenied")), "{v}");
+}
+
+/// `--no-console`: no console page, no console logins; S3 responses carry no sandbox.
+#[tokio::test]
+async fn the_console_can_be_turned_off() {
+    let s = Server::start_with(&["--no-console"]);
+    let host = [("host", s.addr.as_str())];
+    let (st, h, _) = http_send("GET", &format!("{}/console/", s.endpoint()), &host, Vec::new()).await;
+    assert_ne!(st, 200);
+    assert!(h.get("content-security-policy").is_none());
+    let (st, h, _) = try_login(
+        &s,
+        json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY}),
+    )
+    .await;
+    assert!(st != 201 && h.get("set-cookie").is_none(), "{st}");
+    // The SigV4 admin API stays.
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/info", None).await.0, 200);
 }

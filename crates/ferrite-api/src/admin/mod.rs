@@ -298,6 +298,63 @@ struct NewKmsKey {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct EncryptionSetting {
+    /// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
+    algorithm: String,
+    #[serde(default)]
+    kms_key_id: Option<String>,
+    #[serde(default)]
+    bucket_key: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockSetting {
+    block_public_acls: bool,
+    ignore_public_acls: bool,
+    block_public_policy: bool,
+    restrict_public_buckets: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnershipSetting {
+    ownership: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockDefaults {
+    /// None: no default retention.
+    default_retention: Option<RetentionSetting>,
+    /// Makes a bucket that is not a lock bucket yet one, for good (it must have
+    /// versioning Enabled), as PutObjectLockConfiguration does. Without it such a
+    /// bucket is refused: nothing irreversible happens by accident.
+    #[serde(default)]
+    enable: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionSetting {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    mode: String,
+    #[serde(default)]
+    days: Option<u32>,
+    #[serde(default)]
+    years: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulationQuery {
+    user: String,
+    action: String,
+    resource: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct KmsKeyUpdate {
     enabled: bool,
 }
@@ -375,7 +432,16 @@ impl Admin {
     }
 
     /// `POST /admin/v1/presign`: S3 requests signed with the caller's key.
-    fn presign(&self, parts: &http::request::Parts, access_key: &str, body: &[u8]) -> Result<Answer, Failure> {
+    /// A console session's URLs last no longer than the session (as AWS's console
+    /// signs with credentials that expire): their life is cut to what is left of it,
+    /// and the answer says each URL's life.
+    fn presign(
+        &self,
+        parts: &http::request::Parts,
+        access_key: &str,
+        live: Option<&SessionInfo>,
+        body: &[u8],
+    ) -> Result<Answer, Failure> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Batch {
@@ -407,15 +473,28 @@ impl Admin {
             secret: &secret,
             now: time::OffsetDateTime::now_utc(),
         };
+        let left = live.map(|l| {
+            let ms = l.expires_ms - time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+            u64::try_from(ms / 1000).unwrap_or(0).max(1)
+        });
         let mut urls = Vec::with_capacity(batch.requests.len());
-        for (i, r) in batch.requests.iter().enumerate() {
+        let mut lives = Vec::with_capacity(batch.requests.len());
+        for (i, mut r) in batch.requests.into_iter().enumerate() {
+            // A life out of bounds is refused by the signer, not cut.
+            if let Some(left) = left
+                && r.expires_secs
+                    .is_none_or(|e| (1..=presign::MAX_EXPIRES_SECS).contains(&e))
+            {
+                r.expires_secs = Some(r.expires_secs.unwrap_or(presign::DEFAULT_EXPIRES_SECS).min(left));
+            }
             urls.push(
                 signer
-                    .presign(r)
+                    .presign(&r)
                     .map_err(|e| Failure::bad_request(format!("requests[{i}]: {e}")))?,
             );
+            lives.push(r.expires_secs.unwrap_or(presign::DEFAULT_EXPIRES_SECS));
         }
-        ok(&json!({ "urls": urls }))
+        ok(&json!({ "urls": urls, "expires_secs": lives }))
     }
 
     /// A request SigV4-signed for the service `admin`.
@@ -441,11 +520,35 @@ impl Admin {
 
     async fn console(&self, parts: &http::request::Parts, body: &[u8]) -> Result<Answer, Failure> {
         let found = routes::find(parts.method.as_str(), parts.uri.path());
+        let safe = matches!(parts.method, http::Method::GET | http::Method::HEAD);
+        if !safe && !session::same_origin(&parts.headers) {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "CrossOrigin",
+                "console calls come from the console's own origin",
+            ));
+        }
         if let Matched::Route(Op::Login, _) = found {
+            // A form on another site cannot send JSON without a preflight.
+            if !session::is_json(&parts.headers) {
+                return Err(Failure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UnsupportedMediaType",
+                    "a login is a JSON body (content-type: application/json)",
+                ));
+            }
             return self.login(parts, body).await;
         }
-        let (caller, live, token) = self.session_caller(parts).await?;
-        let safe = matches!(parts.method, http::Method::GET | http::Method::HEAD);
+        let (caller, live, token) = match self.session_caller(parts).await {
+            Ok(found) => found,
+            // Logging out of an ended session: nothing to protect; the cookie goes.
+            Err(_) if matches!(found, Matched::Route(Op::Logout, _)) => {
+                let mut answer = no_content()?;
+                answer.headers.push(session::clear_cookie(parts));
+                return Ok(answer);
+            }
+            Err(f) => return Err(f),
+        };
         if !safe && !session::csrf_matches(&parts.headers, &token) {
             return Err(Failure::new(
                 StatusCode::FORBIDDEN,
@@ -517,6 +620,14 @@ impl Admin {
             .await
             .map_err(model_failure)?
             .ok_or_else(not_logged_in)?;
+        // The key must still be active and its secret the one of the login.
+        let current = match self.auth.lookup(&live.access_key).map_err(model_failure)? {
+            Some(owner) => session::key_check(&owner.secret),
+            None => return Err(not_logged_in()),
+        };
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&current[..], &live.key_check[..])) {
+            return Err(not_logged_in());
+        }
         let mut caller = self.auth.caller_for(Some(&live.access_key), "admin");
         if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
             return Err(not_logged_in());
@@ -550,7 +661,10 @@ impl Admin {
                 match self.auth.lookup(&access_key_id).map_err(model_failure)? {
                     Some(owner) if owner.secret == given => (access_key_id, LoginMethod::AccessKey),
                     _ => {
-                        tracing::info!(access_key = %access_key_id, "console login refused");
+                        // The id only when it looks like one: a secret pasted into the
+                        // wrong field never reaches the log.
+                        let shown = session::loggable(&access_key_id, 128);
+                        tracing::info!(access_key = %shown, "console login refused");
                         return Err(refused());
                     }
                 }
@@ -565,11 +679,16 @@ impl Admin {
                 {
                     Some(found) => (found.access_key, LoginMethod::Password),
                     None => {
-                        tracing::info!(user = %user, "console login refused");
+                        let shown = session::loggable(&user, 64);
+                        tracing::info!(user = %shown, "console login refused");
                         return Err(refused());
                     }
                 }
             }
+        };
+        let key_check = match self.auth.lookup(&access_key).map_err(model_failure)? {
+            Some(owner) => session::key_check(&owner.secret),
+            None => return Err(refused()),
         };
         let mut caller = self.auth.caller_for(Some(&access_key), "admin");
         if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
@@ -583,7 +702,7 @@ impl Admin {
         ));
         let opened = self
             .model
-            .open_session(&caller, &access_key, method)
+            .open_session(&caller, &access_key, method, key_check)
             .await
             .map_err(model_failure)?;
         tracing::info!(principal = %opened.info.principal, session = %opened.info.id, "console session opened");
@@ -688,7 +807,7 @@ impl Admin {
                 m.revoke_session(c, p(0)).await.map_err(model_failure)?;
                 no_content()
             }
-            Op::Presign => self.presign(parts, access_key, body),
+            Op::Presign => self.presign(parts, access_key, live, body),
             Op::GetConsolePassword => {
                 let set = m.console_password_set_ms(c, p(0)).await.map_err(model_failure)?;
                 ok(&json!({ "user": p(0), "password_set": set.is_some(), "set_ms": set }))
@@ -750,6 +869,105 @@ impl Admin {
             }
             Op::DeleteBucketPolicy => {
                 m.delete_bucket_policy(c, p(0)).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketEncryption => {
+                let e: EncryptionSetting = body_json(body)?;
+                let algorithm = match e.algorithm.as_str() {
+                    "AES256" => ferrite_model::EncryptionAlgorithm::SseS3,
+                    "aws:kms" => ferrite_model::EncryptionAlgorithm::SseKms,
+                    other => {
+                        return Err(Failure::bad_request(format!(
+                            "algorithm must be AES256 or aws:kms, not {other:?}"
+                        )));
+                    }
+                };
+                if algorithm == ferrite_model::EncryptionAlgorithm::SseS3 && (e.kms_key_id.is_some() || e.bucket_key) {
+                    return Err(Failure::bad_request("kms_key_id and bucket_key go with aws:kms only"));
+                }
+                let config = ferrite_model::BucketEncryption {
+                    algorithm,
+                    kms_key_id: e.kms_key_id,
+                    bucket_key: e.bucket_key,
+                };
+                m.set_bucket_encryption(c, p(0), Some(config))
+                    .await
+                    .map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeleteBucketEncryption => {
+                m.set_bucket_encryption(c, p(0), None).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutPublicAccessBlock => {
+                let b: BlockSetting = body_json(body)?;
+                let block = ferrite_model::PublicAccessBlock {
+                    block_public_acls: b.block_public_acls,
+                    ignore_public_acls: b.ignore_public_acls,
+                    block_public_policy: b.block_public_policy,
+                    restrict_public_buckets: b.restrict_public_buckets,
+                };
+                m.set_public_access_block(c, p(0), Some(block))
+                    .await
+                    .map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeletePublicAccessBlock => {
+                m.set_public_access_block(c, p(0), None).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketOwnership => {
+                let o: OwnershipSetting = body_json(body)?;
+                let ownership = ferrite_model::ObjectOwnership::parse(&o.ownership).ok_or_else(|| {
+                    Failure::bad_request("ownership must be ObjectWriter, BucketOwnerPreferred or BucketOwnerEnforced")
+                })?;
+                m.set_bucket_ownership(c, p(0), Some(ownership))
+                    .await
+                    .map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeleteBucketOwnership => {
+                m.set_bucket_ownership(c, p(0), None).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutObjectLockDefaults => {
+                let l: LockDefaults = body_json(body)?;
+                let default_retention = match l.default_retention {
+                    None => None,
+                    Some(r) => {
+                        let mode = match r.mode.as_str() {
+                            "GOVERNANCE" => ferrite_model::LockMode::Governance,
+                            "COMPLIANCE" => ferrite_model::LockMode::Compliance,
+                            other => {
+                                return Err(Failure::bad_request(format!(
+                                    "mode must be GOVERNANCE or COMPLIANCE, not {other:?}"
+                                )));
+                            }
+                        };
+                        let period = match (r.days, r.years) {
+                            (Some(d), None) => ferrite_model::RetentionPeriod::Days(d),
+                            (None, Some(y)) => ferrite_model::RetentionPeriod::Years(y),
+                            _ => return Err(Failure::bad_request("give days or years, one of them")),
+                        };
+                        Some(ferrite_model::DefaultRetention { mode, period })
+                    }
+                };
+                if !l.enable {
+                    match m.object_lock_configuration(c, p(0)).await {
+                        Ok(_) => {}
+                        Err(ModelError::ObjectLockConfigurationNotFound) => {
+                            return Err(Failure::new(
+                                StatusCode::CONFLICT,
+                                "InvalidBucketState",
+                                "the bucket is not an object lock bucket; send \"enable\": true to make it one for good (its versioning must be Enabled)",
+                            ));
+                        }
+                        Err(e) => return Err(bucket_failure(e)),
+                    }
+                }
+                m.put_object_lock_configuration(c, p(0), ferrite_model::LockConfig { default_retention })
+                    .await
+                    .map_err(bucket_failure)?;
                 no_content()
             }
             Op::RotateMasterKey => ok(&m.rotate_master_key(c).await.map_err(key_failure)?),
@@ -900,6 +1118,22 @@ impl Admin {
                 m.delete_policy(c, &arn).await.map_err(model_failure)?;
                 no_content()
             }
+            Op::Simulate => {
+                let q: SimulationQuery = body_json(body)?;
+                let sim = m
+                    .simulate_policies(c, &q.user, &q.action, &q.resource)
+                    .await
+                    .map_err(model_failure)?;
+                ok(&json!({
+                    "decision": sim.decision.as_str(),
+                    "decided_by": sim.decided_by.map(|d| json!({
+                        "policy": d.policy,
+                        "statement": d.index,
+                        "sid": d.sid,
+                    })),
+                    "evaluated": sim.evaluated,
+                }))
+            }
         }
     }
 
@@ -1037,6 +1271,9 @@ fn respond(status: StatusCode, body: Option<String>) -> http::Response<String> {
     let has_body = body.is_some();
     let mut resp = http::Response::new(body.unwrap_or_default());
     *resp.status_mut() = status;
+    // Answers can hold secrets (a new key's, a session's CSRF token): never cached.
+    resp.headers_mut()
+        .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     if has_body {
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,

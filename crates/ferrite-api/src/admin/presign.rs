@@ -79,10 +79,15 @@ impl Signer<'_> {
             None if r.key.is_some() => return Err("a key needs its bucket".into()),
             None => {}
         }
-        if let Some(key) = &r.key
-            && key.is_empty()
-        {
-            return Err("key must not be empty (leave it out for a bucket request)".into());
+        if let Some(key) = &r.key {
+            if key.is_empty() {
+                return Err("key must not be empty (leave it out for a bucket request)".into());
+            }
+            // A browser's URL parser folds these segments away: the URL would name
+            // another key than the one signed.
+            if key.split('/').any(|seg| seg == "." || seg == "..") {
+                return Err("a key with a \".\" or \"..\" path segment cannot be reached by a presigned URL".into());
+            }
         }
         let expires = r.expires_secs.unwrap_or(DEFAULT_EXPIRES_SECS);
         if !(1..=MAX_EXPIRES_SECS).contains(&expires) {
@@ -123,7 +128,12 @@ impl Signer<'_> {
             path.push_str(&uri_encode(key.as_bytes(), true));
         }
         let mut signed: Vec<(String, String)> = vec![("host".into(), self.host.to_string())];
-        signed.extend(r.headers.iter().map(|(k, v)| (k.clone(), v.trim().to_string())));
+        // SigV4's canonical value: trimmed, inner runs of spaces as one.
+        signed.extend(
+            r.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.split_whitespace().collect::<Vec<_>>().join(" "))),
+        );
         signed.sort();
         let signed_names = signed.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
         let mut query: Vec<(String, String)> = r
@@ -249,6 +259,8 @@ mod tests {
                 .unwrap()
                 .starts_with("http://127.0.0.1:9000/?X-Amz-Algorithm=")
         );
+        assert!(signer.presign(&request("GET", Some("a/../b"))).is_err());
+        assert!(signer.presign(&request("GET", Some("./b"))).is_err());
         // Keys are encoded once, slashes kept.
         let url = signer.presign(&request("GET", Some("a b/ü+?"))).unwrap();
         assert!(

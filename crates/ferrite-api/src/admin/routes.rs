@@ -20,6 +20,13 @@ pub enum Op {
     PutBucketVersioning,
     PutBucketPolicy,
     DeleteBucketPolicy,
+    PutBucketEncryption,
+    DeleteBucketEncryption,
+    PutPublicAccessBlock,
+    DeletePublicAccessBlock,
+    PutBucketOwnership,
+    DeleteBucketOwnership,
+    PutObjectLockDefaults,
     RotateMasterKey,
     MasterKeyStatus,
     ListKmsKeys,
@@ -48,6 +55,7 @@ pub enum Op {
     CreatePolicy,
     GetPolicy,
     DeletePolicy,
+    Simulate,
 }
 
 /// A route: method, path pattern (`{name}` matches one non-empty path segment) and
@@ -80,6 +88,33 @@ pub const ROUTES: &[Route] = &[
     r("PUT", "/admin/v1/buckets/{bucket}/versioning", Op::PutBucketVersioning),
     r("PUT", "/admin/v1/buckets/{bucket}/policy", Op::PutBucketPolicy),
     r("DELETE", "/admin/v1/buckets/{bucket}/policy", Op::DeleteBucketPolicy),
+    r("PUT", "/admin/v1/buckets/{bucket}/encryption", Op::PutBucketEncryption),
+    r(
+        "DELETE",
+        "/admin/v1/buckets/{bucket}/encryption",
+        Op::DeleteBucketEncryption,
+    ),
+    r(
+        "PUT",
+        "/admin/v1/buckets/{bucket}/public-access-block",
+        Op::PutPublicAccessBlock,
+    ),
+    r(
+        "DELETE",
+        "/admin/v1/buckets/{bucket}/public-access-block",
+        Op::DeletePublicAccessBlock,
+    ),
+    r("PUT", "/admin/v1/buckets/{bucket}/ownership", Op::PutBucketOwnership),
+    r(
+        "DELETE",
+        "/admin/v1/buckets/{bucket}/ownership",
+        Op::DeleteBucketOwnership,
+    ),
+    r(
+        "PUT",
+        "/admin/v1/buckets/{bucket}/object-lock",
+        Op::PutObjectLockDefaults,
+    ),
     r("POST", "/admin/v1/kms/rotate", Op::RotateMasterKey),
     r("GET", "/admin/v1/kms/master-key", Op::MasterKeyStatus),
     r("GET", "/admin/v1/kms/keys", Op::ListKmsKeys),
@@ -120,6 +155,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/admin/v1/policies", Op::CreatePolicy),
     r("GET", "/admin/v1/policies/{policy}", Op::GetPolicy),
     r("DELETE", "/admin/v1/policies/{policy}", Op::DeletePolicy),
+    r("POST", "/admin/v1/simulate", Op::Simulate),
 ];
 
 /// A request's route, or why there is none.

@@ -42,6 +42,27 @@ pub(super) struct NewPassword {
     pub password: String,
 }
 
+/// A check value of an access key's secret, kept with a session: a secret changed
+/// since the login ends the session.
+pub(super) fn key_check(secret: &Secret) -> [u8; 32] {
+    let mac = hmac_sha256(secret.expose().as_bytes(), b"ferrite console session key check");
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&mac[..32]);
+    out
+}
+
+/// `value` for a log line when it is a plain identifier of at most `max` characters
+/// (an access key id, a user name); otherwise a placeholder, so that a secret typed
+/// into the wrong field never reaches the log.
+pub(super) fn loggable(value: &str, max: usize) -> &str {
+    let plain = !value.is_empty()
+        && value.len() <= max
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if plain { value } else { "(not an identifier)" }
+}
+
 /// The session token the request's cookie holds, if any.
 pub(super) fn cookie_token(headers: &http::HeaderMap) -> Option<Secret> {
     headers
@@ -66,6 +87,30 @@ pub(super) fn csrf_matches(headers: &http::HeaderMap, token: &Secret) -> bool {
         return false;
     };
     csrf_token(token).as_bytes().ct_eq(given.as_bytes()).into()
+}
+
+/// Whether the request's `Origin`, when it has one, is the host it was sent to (a
+/// browser sends it with every POST, PUT, PATCH and DELETE).
+pub(super) fn same_origin(headers: &http::HeaderMap) -> bool {
+    let Some(origin) = headers.get(http::header::ORIGIN) else {
+        return true;
+    };
+    let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+/// Whether the body is declared JSON.
+pub(super) fn is_json(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn secure(parts: &http::request::Parts) -> bool {
@@ -125,6 +170,40 @@ mod tests {
         assert!(!csrf_matches(&h, &Secret::new("a.c")));
         h.insert(CSRF_HEADER, "0".repeat(64).parse().unwrap());
         assert!(!csrf_matches(&h, &a));
+    }
+
+    #[test]
+    fn only_identifiers_are_logged() {
+        assert_eq!(loggable("AKIAIOSFODNN7EXAMPLE", 128), "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(loggable("alice@example.com", 64), "alice@example.com");
+        assert_eq!(
+            loggable("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 128),
+            "(not an identifier)"
+        );
+        assert_eq!(loggable(&"a".repeat(65), 64), "(not an identifier)");
+        assert_eq!(loggable("", 64), "(not an identifier)");
+        assert_ne!(key_check(&Secret::new("a")), key_check(&Secret::new("b")));
+    }
+
+    #[test]
+    fn origins_and_json_bodies() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::HOST, "127.0.0.1:9000".parse().unwrap());
+        assert!(same_origin(&h), "no Origin: not a cross-site browser request");
+        h.insert(http::header::ORIGIN, "http://127.0.0.1:9000".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(http::header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+        h.insert(http::header::ORIGIN, "null".parse().unwrap());
+        assert!(!same_origin(&h));
+        assert!(!is_json(&h));
+        h.insert(
+            http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_json(&h));
+        h.insert(http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert!(!is_json(&h));
     }
 
     #[test]
