@@ -31,15 +31,9 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<PutBucketCorsOutput>> {
         let caller = self.caller(&req);
         let input = req.input;
-        let rules = input
-            .cors_configuration
-            .cors_rules
-            .into_iter()
-            .map(rule_in)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(to_s3)?;
+        let config = config_of(input.cors_configuration).map_err(to_s3)?;
         self.model
-            .put_bucket_cors(&caller, &input.bucket, CorsConfig { rules })
+            .put_bucket_cors(&caller, &input.bucket, config)
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(PutBucketCorsOutput::default()))
@@ -71,6 +65,28 @@ impl FerriteS3 {
             .map_err(to_s3)?;
         Ok(S3Response::new(DeleteBucketCorsOutput::default()))
     }
+}
+
+/// A `CORSConfiguration` document as the model's (the S3 API's and the admin API's one
+/// conversion).
+fn config_of(doc: CORSConfiguration) -> Result<CorsConfig, ModelError> {
+    let rules = doc.cors_rules.into_iter().map(rule_in).collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsConfig { rules })
+}
+
+/// A `CORSConfiguration` XML document (the admin API's body), parsed by the same XML
+/// reader as the S3 API's.
+pub(crate) fn config_from_xml(xml: &str) -> S3Result<CorsConfig> {
+    let malformed = || {
+        s3s::S3Error::with_message(
+            s3s::S3ErrorCode::MalformedXML,
+            "not a well-formed CORSConfiguration document",
+        )
+    };
+    let mut d = s3s::xml::Deserializer::new(xml.as_bytes());
+    let doc: CORSConfiguration = s3s::xml::Deserialize::deserialize(&mut d).map_err(|_| malformed())?;
+    d.expect_eof().map_err(|_| malformed())?;
+    config_of(doc).map_err(to_s3)
 }
 
 fn rule_in(r: dto::CORSRule) -> Result<CorsRule, ModelError> {

@@ -128,6 +128,30 @@ fn expiration_of(e: LifecycleExpiration) -> S3Result<Expiration> {
     }
 }
 
+/// A `LifecycleConfiguration` document as the model's configuration (the S3 API's and
+/// the admin API's one conversion).
+fn config_of(doc: BucketLifecycleConfiguration) -> S3Result<model::LifecycleConfig> {
+    if doc.rules.len() > model::MAX_LIFECYCLE_RULES {
+        return Err(invalid_argument(format!(
+            "a lifecycle configuration holds at most {} rules",
+            model::MAX_LIFECYCLE_RULES
+        )));
+    }
+    let rules = doc.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
+    Ok(model::LifecycleConfig { rules })
+}
+
+/// A `LifecycleConfiguration` XML document (the admin API's body) as the model's
+/// configuration, parsed by the same XML reader as the S3 API's.
+pub(crate) fn config_from_xml(xml: &str) -> S3Result<model::LifecycleConfig> {
+    let mut d = s3s::xml::Deserializer::new(xml.as_bytes());
+    let doc: BucketLifecycleConfiguration = s3s::xml::Deserialize::deserialize(&mut d)
+        .map_err(|_| malformed("not a well-formed LifecycleConfiguration document"))?;
+    d.expect_eof()
+        .map_err(|_| malformed("not a well-formed LifecycleConfiguration document"))?;
+    config_of(doc)
+}
+
 fn rule_of(r: LifecycleRule) -> S3Result<model::LifecycleRule> {
     let enabled = match r.status.as_str() {
         ExpirationStatus::ENABLED => true,
@@ -305,15 +329,8 @@ impl FerriteS3 {
         let doc = input
             .lifecycle_configuration
             .ok_or_else(|| malformed("the request has no LifecycleConfiguration"))?;
-        if doc.rules.len() > model::MAX_LIFECYCLE_RULES {
-            return Err(invalid_argument(format!(
-                "a lifecycle configuration holds at most {} rules",
-                model::MAX_LIFECYCLE_RULES
-            )));
-        }
-        let rules = doc.rules.into_iter().map(rule_of).collect::<S3Result<Vec<_>>>()?;
         self.model
-            .set_lifecycle_configuration(&caller, &input.bucket, Some(model::LifecycleConfig { rules }))
+            .set_lifecycle_configuration(&caller, &input.bucket, Some(config_of(doc)?))
             .await
             .map_err(to_s3)?;
         Ok(S3Response::new(PutBucketLifecycleConfigurationOutput::default()))

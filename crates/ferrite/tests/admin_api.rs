@@ -134,6 +134,22 @@ fn every_call(
         ("DELETE", format!("/admin/v1/buckets/{b}/policy"), None),
         (
             "PUT",
+            format!("/admin/v1/buckets/{b}/cors"),
+            Some(
+                json!({"document": "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>"}),
+            ),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/cors"), None),
+        (
+            "PUT",
+            format!("/admin/v1/buckets/{b}/lifecycle"),
+            Some(
+                json!({"document": "<LifecycleConfiguration><Rule><ID>x</ID><Filter><Prefix>a/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"}),
+            ),
+        ),
+        ("DELETE", format!("/admin/v1/buckets/{b}/lifecycle"), None),
+        (
+            "PUT",
             format!("/admin/v1/buckets/{b}/encryption"),
             Some(json!({"algorithm": "AES256"})),
         ),
@@ -550,6 +566,46 @@ async fn bucket_settings(s: &Server, who: (&str, &str), bucket: &str) {
     assert_eq!(call(s, who, "DELETE", &format!("{path}/ownership"), None).await.0, 204);
     assert!(
         root.get_bucket_ownership_controls()
+            .bucket(bucket)
+            .send()
+            .await
+            .is_err()
+    );
+
+    // CORS and lifecycle: the S3 API's XML documents, through the same parser.
+    let cors = r#"<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>"#;
+    assert_eq!(put("cors", json!({"document": cors})).await.0, 204);
+    let got = root.get_bucket_cors().bucket(bucket).send().await.unwrap();
+    assert_eq!(got.cors_rules()[0].allowed_origins(), ["https://app.example"]);
+    let (st, v) = put("cors", json!({"document": "<CORSConfiguration><CORSRule>"})).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("MalformedXML")), "{v}");
+    let (st, v) = put(
+        "cors",
+        json!({"document": "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>BREW</AllowedMethod></CORSRule></CORSConfiguration>"}),
+    )
+    .await;
+    assert_eq!(st, 400, "an unknown method is refused: {v}");
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(v["cors_rules"], 1, "the refusals changed nothing: {v}");
+    assert_eq!(call(s, who, "DELETE", &format!("{path}/cors"), None).await.0, 204);
+    assert!(root.get_bucket_cors().bucket(bucket).send().await.is_err());
+    let lifecycle = r#"<LifecycleConfiguration><Rule><ID>tmp</ID><Filter><Prefix>tmp/</Prefix></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"#;
+    assert_eq!(put("lifecycle", json!({"document": lifecycle})).await.0, 204);
+    let got = root
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.rules()[0].id(), Some("tmp"));
+    let two_children = r#"<LifecycleConfiguration><Rule><ID>x</ID><Filter><Prefix>a/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>"#;
+    let (st, v) = put("lifecycle", json!({"document": two_children})).await;
+    assert_eq!((st, v["error"].as_str()), (400, Some("MalformedXML")), "{v}");
+    let (_, v) = call(s, who, "GET", &path, None).await;
+    assert_eq!(v["lifecycle_rules"], 1, "{v}");
+    assert_eq!(call(s, who, "DELETE", &format!("{path}/lifecycle"), None).await.0, 204);
+    assert!(
+        root.get_bucket_lifecycle_configuration()
             .bucket(bucket)
             .send()
             .await
@@ -1033,7 +1089,7 @@ async fn errors_and_the_openapi_document() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 51);
+    assert_eq!(operations, 55);
 }
 
 /// Console sessions over the wire: the login (every failure alike), the cookie's

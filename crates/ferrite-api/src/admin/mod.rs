@@ -111,7 +111,12 @@ fn model_failure(e: ModelError) -> Failure {
 /// A bucket operation's model error as the admin API answers it: S3's codes and
 /// statuses (the S3 API's one mapping, `error::to_s3`).
 fn bucket_failure(e: ModelError) -> Failure {
-    let e = crate::error::to_s3(e);
+    s3_failure(crate::error::to_s3(e))
+}
+
+/// An S3 error (from the S3 API's document parsing or its error mapping) as the admin
+/// API answers it.
+fn s3_failure(e: s3s::S3Error) -> Failure {
     Failure::new(
         e.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         e.code().as_str(),
@@ -294,6 +299,14 @@ struct NewKmsKey {
     #[serde(default)]
     description: String,
     alias: Option<String>,
+}
+
+/// A setting given as the S3 API's XML document (CORS, lifecycle): the same parser
+/// and the same conversion as the S3 API's.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XmlDocument {
+    document: String,
 }
 
 #[derive(Deserialize)]
@@ -869,6 +882,30 @@ impl Admin {
             }
             Op::DeleteBucketPolicy => {
                 m.delete_bucket_policy(c, p(0)).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketCors => {
+                let doc: XmlDocument = body_json(body)?;
+                let config = crate::cors::config_from_xml(&doc.document).map_err(s3_failure)?;
+                m.put_bucket_cors(c, p(0), config).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeleteBucketCors => {
+                m.delete_bucket_cors(c, p(0)).await.map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::PutBucketLifecycle => {
+                let doc: XmlDocument = body_json(body)?;
+                let config = crate::lifecycle::config_from_xml(&doc.document).map_err(s3_failure)?;
+                m.set_lifecycle_configuration(c, p(0), Some(config))
+                    .await
+                    .map_err(bucket_failure)?;
+                no_content()
+            }
+            Op::DeleteBucketLifecycle => {
+                m.set_lifecycle_configuration(c, p(0), None)
+                    .await
+                    .map_err(bucket_failure)?;
                 no_content()
             }
             Op::PutBucketEncryption => {
