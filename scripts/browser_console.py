@@ -247,6 +247,80 @@ def t_share_link():
     assert "X-Amz-Expires=900&" in url, url
 
 
+def t_drop_upload():
+    # A drop of a file onto the drop zone (the DataTransfer a browser gives a drop).
+    go("#/b/photos/")
+    find("#drop")
+    driver.execute_script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File(["dropped by the test"], "dropped.txt", { type: "text/plain" }));
+        const zone = document.getElementById("drop");
+        zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    """)
+    find("#uploads .upload[data-key='dropped.txt'] .upload-done")
+    assert s3.get_object(Bucket="photos", Key="dropped.txt")["Body"].read() == b"dropped by the test"
+
+
+def t_paging():
+    s3.create_bucket(Bucket="many")
+    for i in range(1005):
+        s3.put_object(Bucket="many", Key="k%04d" % i, Body=b"")
+    go("#/b/many/")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#objects tr.object")) == 1000)
+    click("#next-page")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#objects tr.object")) == 5)
+    keys = [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "#objects tr.object")]
+    assert keys == ["k%04d" % i for i in range(1000, 1005)], keys
+    click("#prev-page")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#objects tr.object")) == 1000)
+    typed("#search", "k099")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#objects tr.object")) == 10)
+    keys = [r.get_attribute("data-key") for r in driver.find_elements(By.CSS_SELECTOR, "#objects tr.object")]
+    assert keys == ["k%04d" % i for i in range(990, 1000)], keys
+
+
+def t_object_edits():
+    go("#/o/photos/doc.txt")
+    click("#add-tag")
+    typed("#tag-rows .tag:last-child .tag-key", "project")
+    typed("#tag-rows .tag:last-child .tag-value", "apollo")
+    click("#save-tags")
+    find("#tags-saved")
+    tags = s3.get_object_tagging(Bucket="photos", Key="doc.txt")["TagSet"]
+    assert tags == [{"Key": "project", "Value": "apollo"}], tags
+    click("#add-meta")
+    typed("#meta-rows .meta:last-child .meta-key", "owner")
+    typed("#meta-rows .meta:last-child .meta-value", "alice")
+    typed("#meta-content-type", "text/markdown")
+    click("#save-meta")
+    wait.until(lambda d: s3.head_object(Bucket="photos", Key="doc.txt").get("Metadata") == {"owner": "alice"})
+    head = s3.head_object(Bucket="photos", Key="doc.txt")
+    assert head["ContentType"] == "text/markdown", head
+    assert s3.get_object(Bucket="photos", Key="doc.txt")["Body"].read() == b"first draft"
+
+
+def t_lock_bucket():
+    go("#/buckets")
+    typed("#new-bucket", "vault")
+    find("#new-bucket-lock").click()
+    click("#create-bucket button[type=submit]")
+    find("#buckets a[href='#/b/vault/']")
+    s3.put_object(Bucket="vault", Key="record.txt", Body=b"keep me")
+    go("#/o/vault/record.txt")
+    until = find("#retention-until")
+    driver.execute_script("arguments[0].value = '2031-01-01T00:00'", until)
+    Select(find("#retention-mode")).select_by_value("GOVERNANCE")
+    click("#set-retention")
+    text_in("#lock-saved", "Retention set")
+    r = s3.get_object_retention(Bucket="vault", Key="record.txt")["Retention"]
+    assert r["Mode"] == "GOVERNANCE" and r["RetainUntilDate"].year == 2031, r
+    find("#legal-hold").click()
+    click("#save-legal-hold")
+    text_in("#lock-saved", "Legal hold saved")
+    assert s3.get_object_legal_hold(Bucket="vault", Key="record.txt")["LegalHold"]["Status"] == "ON"
+
+
 def t_user_login_and_refusals():
     go("#/users")
     typed("#new-user", "alice")
@@ -335,7 +409,8 @@ def t_phone_viewport():
 
 
 FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_download,
-         t_folder_and_delete, t_versions_restore, t_share_link, t_user_login_and_refusals, t_policy_syntax_error,
+         t_folder_and_delete, t_versions_restore, t_share_link, t_drop_upload, t_paging, t_object_edits,
+         t_lock_bucket, t_user_login_and_refusals, t_policy_syntax_error,
          t_simulate, t_sessions_revoke, t_monitoring, t_phone_viewport]
 
 failed = 0

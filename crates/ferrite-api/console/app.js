@@ -630,8 +630,8 @@ async function viewObject(bucket, key) {
       h('label', { for: 'meta-content-type', text: 'Content type' }), ctype,
       h('label', { text: 'User metadata (x-amz-meta-*)' }), metaRows,
       h('div', { class: 'row' },
-        h('button', { type: 'button', text: 'Add metadata', onclick: () => addMeta('', '') }),
-        h('button', { class: 'primary', type: 'submit', text: 'Save metadata (rewrites the object by a copy onto itself)' })),
+        h('button', { type: 'button', id: 'add-meta', text: 'Add metadata', onclick: () => addMeta('', '') }),
+        h('button', { class: 'primary', type: 'submit', id: 'save-meta', text: 'Save metadata (rewrites the object by a copy onto itself)' })),
       metaMsg);
     metaForm.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -687,8 +687,8 @@ async function viewObject(bucket, key) {
     tags.forEach(([k, v]) => add(k, v));
     const tmsg = h('div');
     const form = h('form', { id: 'tags-form' }, rows,
-      h('div', { class: 'row' }, h('button', { type: 'button', text: 'Add tag', onclick: () => add('', '') }),
-        h('button', { class: 'primary', type: 'submit', text: 'Save tags' })), tmsg);
+      h('div', { class: 'row' }, h('button', { type: 'button', id: 'add-tag', text: 'Add tag', onclick: () => add('', '') }),
+        h('button', { class: 'primary', type: 'submit', id: 'save-tags', text: 'Save tags' })), tmsg);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const set = Array.from(rows.querySelectorAll('.tag')).map((r) => [r.querySelector('.tag-key').value.trim(), r.querySelector('.tag-value').value]).filter(([k]) => k);
@@ -700,6 +700,7 @@ async function viewObject(bucket, key) {
           await s3({ method: 'DELETE', bucket, key, query: { tagging: '' } });
         }
         toast('Tags saved');
+        tmsg.replaceChildren(h('span', { class: 'ok', id: 'tags-saved', text: 'Saved.' }));
       } catch (err) { showError(tmsg, err); }
     });
     tagsBox.replaceChildren(form);
@@ -733,23 +734,25 @@ async function viewObject(bucket, key) {
     lockBox.replaceChildren(
       h('p', { text: retention && retention.mode ? 'Retained in ' + retention.mode + ' mode until ' + new Date(retention.until).toLocaleString() : 'No retention.' }),
       h('div', { class: 'row' }, mode, until, h('button', {
-        text: 'Set retention',
+        id: 'set-retention', text: 'Set retention',
         onclick: async () => {
           if (!until.value) return;
           try {
             await s3({ method: 'PUT', bucket, key, query: { retention: '' } },
               '<Retention><Mode>' + mode.value + '</Mode><RetainUntilDate>' + new Date(until.value).toISOString() + '</RetainUntilDate></Retention>');
             toast('Retention set');
+            lmsg.replaceChildren(h('span', { class: 'ok', id: 'lock-saved', text: 'Retention set.' }));
           } catch (e) { showError(lmsg, e); }
         },
       })),
       h('div', { class: 'row' }, h('label', { class: 'inline' }, holdBox, 'Legal hold'), h('button', {
-        text: 'Save legal hold',
+        id: 'save-legal-hold', text: 'Save legal hold',
         onclick: async () => {
           try {
             await s3({ method: 'PUT', bucket, key, query: { 'legal-hold': '' } },
               '<LegalHold><Status>' + (holdBox.checked ? 'ON' : 'OFF') + '</Status></LegalHold>');
             toast('Legal hold saved');
+            lmsg.replaceChildren(h('span', { class: 'ok', id: 'lock-saved', text: 'Legal hold saved.' }));
           } catch (e) { showError(lmsg, e); }
         },
       })), lmsg);
@@ -1215,7 +1218,7 @@ async function viewMonitor() {
   const buckets = h('div');
   const msg = h('div');
   render(h('h1', { text: 'Monitoring' }), h('p', { class: 'muted', text: 'From the counters /metrics exports, read every 5 seconds while this page is open.' }),
-    msg, charts, h('h2', { text: 'Requests by operation (since the start)' }), ops, h('h2', { text: 'Storage by bucket' }), buckets);
+    msg, charts, h('h2', { text: 'Requests by operation' }), ops, h('h2', { text: 'Storage by bucket' }), buckets);
   const snaps = [];
   const perSec = (f) => snaps.slice(1).map((b, i) => (f(b) - f(snaps[i])) / Math.max(0.001, (b.t - snaps[i].t) / 1000));
   const q = (p) => snaps.slice(1).map((b, i) => { const v = quantile(snaps[i], b, p); return v === null ? null : v * 1000; });
@@ -1230,8 +1233,14 @@ async function viewMonitor() {
         chart('chart-bytes', 'Bytes per second', [{ name: 'in', values: perSec((s) => s.bytesIn) }, { name: 'out', values: perSec((s) => s.bytesOut) }], (v) => fmtBytes(v) + '/s'));
     }
     const last = snaps[snaps.length - 1];
-    ops.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'ops' }, h('tbody', {},
-      Object.entries(last.byOp).sort((a, b) => b[1] - a[1]).map(([op, n]) => h('tr', {}, h('td', { text: op }), h('td', { class: 'num', text: String(n) })))))));
+    const prev = snaps.length > 1 ? snaps[snaps.length - 2] : null;
+    const secs = prev ? Math.max(0.001, (last.t - prev.t) / 1000) : 0;
+    ops.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'ops' },
+      h('thead', {}, h('tr', {}, h('th', { text: 'Operation' }), h('th', { class: 'num', text: 'Per second now' }), h('th', { class: 'num', text: 'Since the start' }))),
+      h('tbody', {},
+        Object.entries(last.byOp).sort((a, b) => b[1] - a[1]).map(([op, n]) => h('tr', {}, h('td', { text: op }),
+          h('td', { class: 'num', text: prev ? num((n - (prev.byOp[op] || 0)) / secs) : '–' }),
+          h('td', { class: 'num', text: String(n) })))))));
     buckets.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'bucket-usage' },
       h('thead', {}, h('tr', {}, h('th', { text: 'Bucket' }), h('th', { class: 'num', text: 'Objects' }), h('th', { class: 'num', text: 'Current bytes' }), h('th', { class: 'num', text: 'All versions' }))),
       h('tbody', {}, Object.entries(last.buckets).map(([name, b]) => h('tr', {}, h('td', { text: name }),
