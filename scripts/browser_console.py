@@ -391,6 +391,31 @@ def t_monitoring():
     text_in("#bucket-usage", "photos")
 
 
+def t_keyboard():
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    keys = lambda *k: ActionChains(driver).send_keys(*k).perform()
+    forget_session()
+    driver.get(base + "/console/")
+    visible("#login-form")
+    # The login form takes the focus; Tab moves on; Enter logs in.
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("id") == "login-id")
+    keys(ACCESS, Keys.TAB, SECRET, Keys.ENTER)
+    visible("#who-name")
+    go("#/buckets")
+    find("#buckets a[href='#/b/photos/']")
+    for _ in range(80):
+        href = driver.switch_to.active_element.get_attribute("href") or ""
+        if href.endswith("#/b/photos/"):
+            break
+        keys(Keys.TAB)
+    else:
+        raise AssertionError("Tab never reached the bucket's link")
+    keys(Keys.ENTER)
+    find("#objects tr.object")
+    assert driver.current_url.endswith("#/b/photos/"), driver.current_url
+
+
 def t_phone_viewport():
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
@@ -411,7 +436,7 @@ def t_phone_viewport():
 FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_download,
          t_folder_and_delete, t_versions_restore, t_share_link, t_drop_upload, t_paging, t_object_edits,
          t_lock_bucket, t_user_login_and_refusals, t_policy_syntax_error,
-         t_simulate, t_sessions_revoke, t_monitoring, t_phone_viewport]
+         t_simulate, t_sessions_revoke, t_monitoring, t_keyboard, t_phone_viewport]
 
 failed = 0
 try:

@@ -61,6 +61,7 @@ fn sigv4(c: &mut Criterion) {
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
         tiering: Default::default(),
+        console_session_ttl: ferrite_model::Options::DEFAULT_CONSOLE_SESSION_TTL,
         keys: None,
     };
     let model = rt

@@ -27,6 +27,7 @@ async fn main() {
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
         tiering: Default::default(),
+        console_session_ttl: ferrite_model::Options::DEFAULT_CONSOLE_SESSION_TTL,
         keys: None,
     };
     let f = Ferrite::open_local(&dir, opts).await.unwrap();

@@ -32,10 +32,14 @@ pub struct Options {
     pub restore_delay: std::time::Duration,
     /// The tiers beside the data dir and the classes placed on them (`tiers.rs`).
     pub tiering: crate::Tiering,
+    /// How long a console session lasts after its login (`--console-session-minutes`).
+    pub console_session_ttl: std::time::Duration,
 }
 
 impl Options {
     pub const DEFAULT_BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+    /// Eight hours.
+    pub const DEFAULT_CONSOLE_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
     pub const DEFAULT_META_CACHE: usize = RedbMetaStore::DEFAULT_CACHE;
 }
 

@@ -93,8 +93,7 @@ pub use records::{
 pub use rotation::{MasterKeyStatus, Resealed, Rotation};
 pub use secret::Secret;
 pub use sessions::{
-    LoginMethod, MAX_PASSWORD_LEN, MAX_SESSIONS_PER_KEY, MIN_PASSWORD_LEN, NewSession, PasswordLogin, SESSION_TTL_MS,
-    SessionInfo,
+    LoginMethod, MAX_PASSWORD_LEN, MAX_SESSIONS_PER_KEY, MIN_PASSWORD_LEN, NewSession, PasswordLogin, SessionInfo,
 };
 pub use simulate::{DecidingStatement, SimulatedDecision, Simulation};
 pub use sse::{BuiltinKeys, CustomerKey, KeyProvider, KeyringStore, KmsRequest, SseInfo, SseRequest};

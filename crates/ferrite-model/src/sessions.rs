@@ -11,7 +11,7 @@
 //! hash (`console_passwords`); a password login opens a session on the user's oldest
 //! active access key. Root logs in with its access key and secret.
 //!
-//! Sessions expire ([`SESSION_TTL_MS`] after the login); an admin lists and revokes
+//! Sessions expire (`Options::console_session_ttl` after the login); an admin lists and revokes
 //! them (`admin:ListSessions`, `admin:RevokeSession`).
 
 use std::ops::Bound;
@@ -28,8 +28,6 @@ use crate::identity::{require_iam, user_arn};
 use crate::records::{Initial, Record, decode, encode, first_version};
 use crate::{Caller, Ferrite, KeyStatus, ModelError, ModelResult, Principal, Secret, tables};
 
-/// How long a session lasts after its login.
-pub const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
 /// Live sessions the server keeps at most; a login past it is refused.
 pub const MAX_SESSIONS: usize = 10_000;
 /// Live sessions of one access key at most: a login past it ends the key's oldest
@@ -210,7 +208,7 @@ impl Ferrite {
             principal,
             method,
             created_ms: now,
-            expires_ms: now + SESSION_TTL_MS,
+            expires_ms: now + i64::try_from(self.inner.opts.console_session_ttl.as_millis()).unwrap_or(i64::MAX / 2),
         };
         let info = rec.info(&id);
         let row = id.clone();

@@ -23,6 +23,7 @@ async fn open(dir: &std::path::Path) -> Ferrite {
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
         tiering: Default::default(),
+        console_session_ttl: ferrite_model::Options::DEFAULT_CONSOLE_SESSION_TTL,
         keys: None,
     };
     common::open_engine(dir, opts).await

@@ -111,6 +111,9 @@ pub struct ServeArgs {
     /// scripts must run from this endpoint.
     #[arg(long, env = "FERRITE_NO_CONSOLE", default_value_t = false)]
     pub no_console: bool,
+    /// How long a console session lasts after its login, in minutes.
+    #[arg(long, env = "FERRITE_CONSOLE_SESSION_MINUTES", default_value_t = 480)]
+    pub console_session_minutes: u64,
     /// Accept SSE-C keys (`x-amz-server-side-encryption-customer-key`) over plain HTTP
     /// from any client, for operators who terminate TLS in front of the server.
     /// Without it they are refused (400, as AWS) except over TLS or from loopback.

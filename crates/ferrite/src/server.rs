@@ -130,6 +130,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tiers: args.tiers.clone(),
             classes: args.class_tiers.clone(),
         },
+        console_session_ttl: Duration::from_secs(args.console_session_minutes.max(1) * 60),
     };
     if args.no_fsync {
         tracing::warn!("--no-fsync: writes are acknowledged before they are durable");

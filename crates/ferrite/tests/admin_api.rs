@@ -1734,3 +1734,29 @@ async fn the_console_can_be_turned_off() {
     // The SigV4 admin API stays.
     assert_eq!(call(&s, ROOT, "GET", "/admin/v1/info", None).await.0, 200);
 }
+
+/// `--console-session-minutes` sets a session's life: the cookie's and the session's.
+#[tokio::test]
+async fn the_session_life_is_configurable() {
+    let s = Server::start_with(&["--console-session-minutes", "5"]);
+    let (st, h, v) = try_login(
+        &s,
+        json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY}),
+    )
+    .await;
+    assert_eq!(st, 201, "{v}");
+    assert!(
+        h["set-cookie"].to_str().unwrap().contains("; Max-Age=300;"),
+        "{:?}",
+        h["set-cookie"]
+    );
+    let life = v["expires_ms"].as_i64().unwrap() - time_now_ms();
+    assert!((290_000..=300_000).contains(&life), "{life}");
+}
+
+fn time_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

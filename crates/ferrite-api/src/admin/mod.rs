@@ -721,7 +721,8 @@ impl Admin {
         tracing::info!(principal = %opened.info.principal, session = %opened.info.id, "console session opened");
         let mut answer = self.who_am_i(&caller, &opened.info, Some(&opened.token))?;
         answer.status = StatusCode::CREATED;
-        answer.headers.push(session::set_cookie(parts, &opened.token));
+        let max_age = (opened.info.expires_ms - opened.info.created_ms) / 1000;
+        answer.headers.push(session::set_cookie(parts, &opened.token, max_age));
         Ok(answer)
     }
 

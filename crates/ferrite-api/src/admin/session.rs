@@ -127,8 +127,12 @@ fn cookie(parts: &http::request::Parts, value: &str, max_age_secs: i64) -> (http
 }
 
 /// The `Set-Cookie` of a new session.
-pub(super) fn set_cookie(parts: &http::request::Parts, token: &Secret) -> (http::HeaderName, http::HeaderValue) {
-    cookie(parts, token.expose(), ferrite_model::SESSION_TTL_MS / 1000)
+pub(super) fn set_cookie(
+    parts: &http::request::Parts,
+    token: &Secret,
+    max_age_secs: i64,
+) -> (http::HeaderName, http::HeaderValue) {
+    cookie(parts, token.expose(), max_age_secs)
 }
 
 /// The `Set-Cookie` that removes the session cookie (a logout).
@@ -209,7 +213,7 @@ mod tests {
     #[test]
     fn cookies_carry_their_flags() {
         let (parts, _) = http::Request::new(()).into_parts();
-        let (_, v) = set_cookie(&parts, &Secret::new("i.s"));
+        let (_, v) = set_cookie(&parts, &Secret::new("i.s"), 28800);
         let v = v.to_str().unwrap();
         assert!(v.starts_with("ferrite_session=i.s; Path=/admin/v1/; Max-Age="), "{v}");
         assert!(

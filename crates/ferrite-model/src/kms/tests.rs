@@ -236,6 +236,7 @@ async fn only_root_manages_keys_and_states_change_as_on_aws() {
         lifecycle_day: crate::DAY,
         restore_delay: std::time::Duration::ZERO,
         tiering: Default::default(),
+        console_session_ttl: Options::DEFAULT_CONSOLE_SESSION_TTL,
         keys: Some(Arc::new(BuiltinKeys::new(Key::from_slice(&MASTER).unwrap()))),
     };
     let model = Ferrite::open_local(dir.path(), opts).await.unwrap();

@@ -16,6 +16,7 @@ pub fn options() -> Options {
         lifecycle_day: ferrite_model::DAY,
         restore_delay: std::time::Duration::ZERO,
         tiering: Default::default(),
+        console_session_ttl: ferrite_model::Options::DEFAULT_CONSOLE_SESSION_TTL,
         keys: Some(std::sync::Arc::new(ferrite_model::BuiltinKeys::new(
             ferrite_model::Key::from_slice(&[7; 32]).unwrap(),
         ))),
