@@ -895,6 +895,66 @@ async fn root_and_admin_users_use_every_endpoint_others_are_refused() {
     bucket_settings(&s, ada, "settings-by-ada").await;
     kms_keys(&s, ada, "alias/by-ada").await;
 
+    // The console-era endpoints, allowed to the admin user by the admin policy (root
+    // passes without the authorizer; ada goes through it).
+    let (st, v) = call(&s, ada, "GET", "/admin/v1/metrics", None).await;
+    assert!(
+        st == 200 && v["prometheus"].as_str().unwrap().contains("ferrite_s3_requests_total"),
+        "{v}"
+    );
+    let (st, v) = call(&s, ada, "GET", "/admin/v1/sessions", None).await;
+    assert!(st == 200 && v["sessions"].is_array(), "{v}");
+    assert_eq!(
+        call(
+            &s,
+            ada,
+            "DELETE",
+            "/admin/v1/sessions/00000000000000000000000000000000",
+            None
+        )
+        .await
+        .0,
+        404,
+        "allowed, and no such session"
+    );
+    let (st, v) = call(
+        &s,
+        ada,
+        "POST",
+        "/admin/v1/simulate",
+        Some(json!({"user": "ada", "action": "iam:CreateUser", "resource": "*"})),
+    )
+    .await;
+    assert_eq!((st, v["decision"].as_str()), (200, Some("allowed")), "{v}");
+    assert_eq!(v["decided_by"]["policy"], "managed policy admin");
+    let pw = "/admin/v1/users/dave-pw/password";
+    assert_eq!(
+        call(&s, ada, "POST", "/admin/v1/users", Some(json!({"name": "dave-pw"})))
+            .await
+            .0,
+        201
+    );
+    assert_eq!(
+        call(&s, ada, "PUT", pw, Some(json!({"password": "dave's password"})))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(call(&s, ada, "GET", pw, None).await.1["password_set"], true);
+    assert_eq!(call(&s, ada, "DELETE", pw, None).await.0, 204);
+    let (st, v) = call(
+        &s,
+        ada,
+        "POST",
+        "/admin/v1/presign",
+        Some(json!({"requests": [{"method": "GET"}]})),
+    )
+    .await;
+    assert!(
+        st == 200 && v["urls"][0].as_str().unwrap().contains(&admin.key_id),
+        "{v}"
+    );
+
     // The admin user may rotate the master key (`admin:RotateMasterKey`).
     let (_, before) = call(&s, ada, "GET", "/admin/v1/kms/master-key", None).await;
     let (st, v) = call(&s, ada, "POST", "/admin/v1/kms/rotate", None).await;
@@ -1344,6 +1404,38 @@ async fn console_sessions() {
         );
     }
     assert_eq!(call(&s, ROOT, "GET", "/admin/v1/users", None).await.1, users_before);
+    assert_eq!(
+        cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.0,
+        200
+    );
+
+    // Every state-changing call of a session needs its CSRF token: each is refused
+    // without it and changes nothing.
+    let users_before = call(&s, ROOT, "GET", "/admin/v1/users", None).await.1;
+    let policies_before = call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1;
+    let bucket_before = call(&s, ROOT, "GET", "/admin/v1/buckets/console", None).await.1;
+    let keys_before = call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1;
+    for (method, path, body) in every_call("frank", &user.key_id, "admin", "ip", "console", &kms_key, &sid) {
+        if method == "GET" {
+            continue;
+        }
+        let (st, _, v) = cookie_call(&s, &root, None, method, &path, body).await;
+        assert_eq!(
+            (st, v["error"].as_str()),
+            (403, Some("InvalidCsrfToken")),
+            "{method} {path}: {v}"
+        );
+    }
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/users", None).await.1, users_before);
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/policies", None).await.1,
+        policies_before
+    );
+    assert_eq!(
+        call(&s, ROOT, "GET", "/admin/v1/buckets/console", None).await.1,
+        bucket_before
+    );
+    assert_eq!(call(&s, ROOT, "GET", "/admin/v1/kms/keys", None).await.1, keys_before);
     assert_eq!(
         cookie_call(&s, &root, None, "GET", "/admin/v1/session", None).await.0,
         200
