@@ -195,7 +195,9 @@ impl Policy {
         outcome
     }
 
-    fn evaluate_at(&self, req: &Request<'_>, action: Option<usize>) -> Outcome {
+    /// Runs `f` with the evaluation environment of `req` (formatting `aws:PrincipalArn`
+    /// only when this policy reads it).
+    fn with_env<R>(&self, req: &Request<'_>, action: Option<usize>, f: impl FnOnce(&Env<'_>) -> R) -> R {
         let mut arn_buf;
         let principal_arn = if self.needs_principal_arn {
             arn_buf = ArnBuf::new();
@@ -203,13 +205,20 @@ impl Policy {
         } else {
             None
         };
-        let env = Env::new(req, principal_arn, action);
+        f(&Env::new(req, principal_arn, action))
+    }
+
+    fn evaluate_at(&self, req: &Request<'_>, action: Option<usize>) -> Outcome {
+        self.with_env(req, action, |env| self.outcome_in(env))
+    }
+
+    fn outcome_in(&self, env: &Env<'_>) -> Outcome {
         let mut allowed = false;
         for statement in &self.statements {
             if allowed && statement.effect == Effect::Allow {
                 continue;
             }
-            if statement.applies(&env) {
+            if statement.applies(env) {
                 match statement.effect {
                     Effect::Deny => return Outcome::Deny,
                     Effect::Allow => allowed = true,
@@ -226,18 +235,13 @@ impl Policy {
     /// Which statement decides [`Policy::evaluate`]'s outcome: the first Deny that
     /// applies, else the first Allow that applies; `None` when none applies.
     pub fn explain(&self, req: &Request<'_>) -> Option<Decider> {
-        let action = action_index(req.action);
-        let mut arn_buf;
-        let principal_arn = if self.needs_principal_arn {
-            arn_buf = ArnBuf::new();
-            arn_buf.principal_arn(req)
-        } else {
-            None
-        };
-        let env = Env::new(req, principal_arn, action);
+        self.with_env(req, action_index(req.action), |env| self.decider_in(env))
+    }
+
+    fn decider_in(&self, env: &Env<'_>) -> Option<Decider> {
         let mut allow = None;
         for (index, statement) in self.statements.iter().enumerate() {
-            if !statement.applies(&env) {
+            if !statement.applies(env) {
                 continue;
             }
             let decider = |outcome| Decider {

@@ -780,16 +780,7 @@ impl Client {
     }
 
     async fn admin_send(&self, method: &str, path: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.send(method, path, "admin", &[], Vec::new()).await?;
-        let v: Value = serde_json::from_str(&body).with_context(|| format!("HTTP {status}: {body}"))?;
-        if !(200..300).contains(&status) {
-            bail!(
-                "{}: {}",
-                v["error"].as_str().unwrap_or("error"),
-                v["message"].as_str().unwrap_or("")
-            );
-        }
-        Ok(v)
+        self.admin_json(method, path, None).await
     }
 }
 
