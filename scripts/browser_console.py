@@ -194,6 +194,26 @@ def t_upload_30mib():
     assert head["ETag"].endswith('-4"'), head["ETag"]  # 30 MiB in 8 MiB parts: multipart
 
 
+def t_cancel_upload():
+    # A large upload cancelled as soon as it starts: nothing stored, its multipart
+    # upload aborted.
+    path = os.path.join(work, "huge.bin")
+    with open(path, "wb") as f:
+        for _ in range(25):
+            f.write(os.urandom(8 * 1024 * 1024))
+    go("#/b/photos/")
+    find("#upload-files").send_keys(path)
+    row = "#uploads .upload[data-key='huge.bin']"
+    find(row + " button").click()
+    text_in(row, "cancelled")
+    time.sleep(1)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="photos").get("Contents", [])]
+    assert "huge.bin" not in keys, keys
+    uploads = s3.list_multipart_uploads(Bucket="photos").get("Uploads", [])
+    assert not uploads, uploads
+    os.remove(path)
+
+
 def t_download():
     go("#/b/photos/")
     find("#objects tr.object[data-key='big.bin'] button.download").click()
@@ -433,7 +453,7 @@ def t_phone_viewport():
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_download,
+FLOWS = [t_page_headers, t_login_refused, t_login, t_create_bucket, t_upload_30mib, t_cancel_upload, t_download,
          t_folder_and_delete, t_versions_restore, t_share_link, t_drop_upload, t_paging, t_object_edits,
          t_lock_bucket, t_user_login_and_refusals, t_policy_syntax_error,
          t_simulate, t_sessions_revoke, t_monitoring, t_keyboard, t_phone_viewport]
