@@ -7,15 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{options, root};
+use common::{as_user, options, root};
 use ferrite_model::*;
-
-fn as_user(f: &Ferrite, key: &str) -> Caller {
-    let owner = f.principal_for_key(key).unwrap().expect("key resolves");
-    let mut caller = Caller::new(owner.principal);
-    caller.policies = owner.policies;
-    caller
-}
 
 #[tokio::test]
 async fn sessions_live_until_they_expire_or_end() {

@@ -7,20 +7,13 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{options, root};
+use common::{as_user, options, root};
 use ferrite_model::*;
 use ferrite_store::faults::{Faults, FaultyMeta};
 use ferrite_store::{BlobStore, FsBlobStore, MetaStore, RedbMetaStore};
 
 async fn open(dir: &std::path::Path) -> Ferrite {
     common::open_engine(dir, options()).await
-}
-
-fn as_user(f: &Ferrite, key: &str) -> Caller {
-    let owner = f.principal_for_key(key).unwrap().expect("key resolves");
-    let mut caller = Caller::new(owner.principal);
-    caller.policies = owner.policies;
-    caller
 }
 
 #[tokio::test]

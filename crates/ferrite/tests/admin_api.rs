@@ -1779,34 +1779,31 @@ async fn the_policy_simulator_explains_decisions() {
     );
     assert!(sam.client.delete_object().bucket("simb").key("a").send().await.is_err());
 
-    // Bad questions.
-    let (st, v) = call(
-        &s,
-        ROOT,
-        "POST",
-        "/admin/v1/simulate",
-        Some(json!({"user": "sam", "action": "s3:Nope", "resource": "*"})),
-    )
-    .await;
-    assert_eq!((st, v["error"].as_str()), (400, Some("ValidationError")), "{v}");
-    let (st, v) = call(
-        &s,
-        ROOT,
-        "POST",
-        "/admin/v1/simulate",
-        Some(json!({"user": "nobody", "action": "s3:GetObject", "resource": "*"})),
-    )
-    .await;
-    assert_eq!((st, v["error"].as_str()), (404, Some("NoSuchEntity")), "{v}");
-    let (st, v) = call(
-        &s,
-        (sam.key_id.as_str(), sam.secret.as_str()),
-        "POST",
-        "/admin/v1/simulate",
-        Some(json!({"user": "sam", "action": "s3:GetObject", "resource": "*"})),
-    )
-    .await;
-    assert_eq!((st, v["error"].as_str()), (403, Some("AccessDenied")), "{v}");
+    // Bad questions, and a caller not allowed to ask.
+    let sam_key = (sam.key_id.as_str(), sam.secret.as_str());
+    for (who, body, status, code) in [
+        (
+            ROOT,
+            json!({"user": "sam", "action": "s3:Nope", "resource": "*"}),
+            400,
+            "ValidationError",
+        ),
+        (
+            ROOT,
+            json!({"user": "nobody", "action": "s3:GetObject", "resource": "*"}),
+            404,
+            "NoSuchEntity",
+        ),
+        (
+            sam_key,
+            json!({"user": "sam", "action": "s3:GetObject", "resource": "*"}),
+            403,
+            "AccessDenied",
+        ),
+    ] {
+        let (st, v) = call(&s, who, "POST", "/admin/v1/simulate", Some(body.clone())).await;
+        assert_eq!((st, v["error"].as_str()), (status, Some(code)), "{body}: {v}");
+    }
 }
 
 /// `--no-console`: no console page, no console logins; S3 responses carry no sandbox.

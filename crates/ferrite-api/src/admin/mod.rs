@@ -634,16 +634,26 @@ impl Admin {
             .map_err(model_failure)?
             .ok_or_else(not_logged_in)?;
         // The key must still be active and its secret the one of the login.
-        let current = match self.auth.lookup(&live.access_key).map_err(model_failure)? {
-            Some(owner) => session::key_check(&owner.secret),
-            None => return Err(not_logged_in()),
-        };
+        let (caller, current) = self.key_caller(parts, &live.access_key)?.ok_or_else(not_logged_in)?;
         if !bool::from(subtle::ConstantTimeEq::ct_eq(&current[..], &live.key_check[..])) {
             return Err(not_logged_in());
         }
-        let mut caller = self.auth.caller_for(Some(&live.access_key), "admin");
+        Ok((caller, live, token))
+    }
+
+    /// The caller an active access key acts as (with the request's context) and the
+    /// check value of its secret; `None` when the key is unknown or inactive.
+    fn key_caller(
+        &self,
+        parts: &http::request::Parts,
+        access_key: &str,
+    ) -> Result<Option<(Caller, [u8; 32])>, Failure> {
+        let Some(owner) = self.auth.lookup(access_key).map_err(model_failure)? else {
+            return Ok(None);
+        };
+        let mut caller = self.auth.caller_for(Some(access_key), "admin");
         if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
-            return Err(not_logged_in());
+            return Ok(None);
         }
         caller.context = std::sync::Arc::new(crate::lazy_request_context(
             &parts.uri,
@@ -651,7 +661,7 @@ impl Admin {
             parts.extensions.get::<crate::ClientInfo>(),
             time::OffsetDateTime::now_utc(),
         ));
-        Ok((caller, live, token))
+        Ok(Some((caller, session::key_check(&owner.secret))))
     }
 
     /// `POST /admin/v1/session`: an access key and its secret, or a user's name and
@@ -699,20 +709,7 @@ impl Admin {
                 }
             }
         };
-        let key_check = match self.auth.lookup(&access_key).map_err(model_failure)? {
-            Some(owner) => session::key_check(&owner.secret),
-            None => return Err(refused()),
-        };
-        let mut caller = self.auth.caller_for(Some(&access_key), "admin");
-        if matches!(caller.principal, ferrite_model::Principal::Anonymous) {
-            return Err(refused());
-        }
-        caller.context = std::sync::Arc::new(crate::lazy_request_context(
-            &parts.uri,
-            &parts.headers,
-            parts.extensions.get::<crate::ClientInfo>(),
-            time::OffsetDateTime::now_utc(),
-        ));
+        let (caller, key_check) = self.key_caller(parts, &access_key)?.ok_or_else(refused)?;
         let opened = self
             .model
             .open_session(&caller, &access_key, method, key_check)

@@ -56,3 +56,11 @@ pub async fn open_store(dir: &std::path::Path) -> RedbMetaStore {
     }
     panic!("the store reopens once the engine is gone");
 }
+
+/// The caller a user's access key signs as, as the adapter builds it.
+pub fn as_user(f: &ferrite_model::Ferrite, key: &str) -> Caller {
+    let owner = f.principal_for_key(key).unwrap().expect("key resolves");
+    let mut caller = Caller::new(owner.principal);
+    caller.policies = owner.policies;
+    caller
+}
