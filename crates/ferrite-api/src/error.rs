@@ -227,7 +227,7 @@ pub fn to_s3(e: ModelError) -> S3Error {
                 "The server cannot use the encryption key this request needs. Please try again later.",
             );
         }
-        ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::Internal(_) => {
+        ModelError::Store(_) | ModelError::Corrupt(_) | ModelError::StoreMismatch(_) | ModelError::Internal(_) => {
             tracing::error!(error = %msg, "internal error");
             return S3Error::with_message(C::InternalError, "We encountered an internal error. Please try again.");
         }

@@ -467,6 +467,7 @@ fn model_error(e: ModelError) -> KmsError {
         | ModelError::ValidationError(_)
         | ModelError::Store(_)
         | ModelError::Corrupt(_)
+        | ModelError::StoreMismatch(_)
         | ModelError::NoSuchEncryptionConfiguration
         | ModelError::WrongCustomerKey
         | ModelError::NotImplemented(_)

@@ -316,6 +316,8 @@ impl Ferrite {
                 crate::lock::forget(&mut *txn, rec.id)?;
                 crate::lifecycle::forget(&mut *txn, rec.id)?;
                 txn.delete(tables::BUCKETS, name.as_bytes())?;
+                // Other gateways' caches may hold the bucket's CORS rules.
+                crate::epochs::bump(txn, crate::epochs::Cached::Cors)?;
                 crate::stats::forget(&mut *txn, rec.id)
             })
             .await;

@@ -272,7 +272,7 @@ impl Ferrite {
             .write(move |txn| {
                 let rec = bucket_for(&*txn, &bucket, &caller, Operation::PutBucketCors)?;
                 txn.put(tables::BUCKET_CORS, &cors_key(rec.id), &value)?;
-                Ok(())
+                crate::epochs::bump(txn, crate::epochs::Cached::Cors)
             })
             .await;
         self.inner.cors_cache.invalidate();
@@ -302,7 +302,8 @@ impl Ferrite {
             .committer
             .write(move |txn| {
                 let rec = bucket_for(&*txn, &bucket, &caller, Operation::DeleteBucketCors)?;
-                forget(&mut *txn, rec.id)
+                forget(&mut *txn, rec.id)?;
+                crate::epochs::bump(txn, crate::epochs::Cached::Cors)
             })
             .await;
         self.inner.cors_cache.invalidate();

@@ -87,6 +87,86 @@ pub(crate) struct Inner {
     pub opened: std::time::Instant,
 }
 
+/// The embedded metadata store's file in a data dir.
+pub const EMBEDDED_META: &str = "meta.redb";
+
+/// The file naming a data dir's blob store, and the metadata key that records which
+/// blob store a metadata store's objects are in.
+const BLOB_STORE_ID_FILE: &str = "blobstore.id";
+const BLOB_STORE_ID_KEY: &[u8] = b"blob_store_id";
+
+/// Pairs a data dir's blob store with a metadata store, once, and refuses any other
+/// pairing: a metadata store's garbage collector and orphan sweep delete blobs it
+/// does not reference, so a blob store opened with the wrong metadata store (another
+/// gateway's database, an empty embedded store after a database was used, a database
+/// that never saw these blobs) would lose data, and reads would miss it.
+///
+/// - Neither has an id (a new store, or one from a release before this check): a
+///   fresh id goes to both, the file first.
+/// - Both have the same id: the pairing made before.
+/// - The metadata store has an id and the dir another or none, or the dir has one
+///   and the metadata store none: refused, saying which.
+pub(crate) fn bind_blob_store(data_dir: &Path, meta: &dyn MetaStore) -> ModelResult<()> {
+    let file = data_dir.join(BLOB_STORE_ID_FILE);
+    let in_dir = match std::fs::read_to_string(&file) {
+        Ok(s) => Some(s.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(ModelError::Store(e.into())),
+    };
+    let in_meta = meta
+        .begin_read()?
+        .get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    match (in_dir, in_meta) {
+        (Some(d), Some(m)) if d == m => Ok(()),
+        (None, None) => {
+            let id = hex::encode(rand::random::<[u8; 16]>());
+            write_id_file(data_dir, &file, &id)?;
+            let mut txn = meta.begin_write()?;
+            // Another gateway may have paired the metadata store meanwhile.
+            match txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)? {
+                Some(other) if other != id.as_bytes() => {
+                    let _ = std::fs::remove_file(&file);
+                    return Err(ModelError::StoreMismatch(
+                        "the metadata store was just paired with another data dir's blob store".into(),
+                    ));
+                }
+                _ => txn.put(crate::tables::SYSTEM, BLOB_STORE_ID_KEY, id.as_bytes())?,
+            }
+            txn.commit()?;
+            Ok(())
+        }
+        (Some(d), Some(m)) => Err(ModelError::StoreMismatch(format!(
+            "the metadata store holds the objects of blob store {m}, but {} is blob store {d}: \
+             each metadata store opens only with its own data",
+            data_dir.display()
+        ))),
+        (None, Some(m)) => Err(ModelError::StoreMismatch(format!(
+            "the metadata store holds the objects of blob store {m}, which is not in {} \
+             (no {BLOB_STORE_ID_FILE}): is this the data dir it was used with?",
+            data_dir.display()
+        ))),
+        (Some(d), None) => Err(ModelError::StoreMismatch(format!(
+            "{} holds blob store {d}, but the metadata store has no objects of it: \
+             the data dir was used with another metadata store, whose objects its blobs are",
+            data_dir.display()
+        ))),
+    }
+}
+
+/// Writes the id file durably (temporary file, fsync, rename, directory fsync).
+fn write_id_file(dir: &Path, file: &Path, id: &str) -> ModelResult<()> {
+    use std::io::Write as _;
+    let tmp = dir.join(format!("{BLOB_STORE_ID_FILE}.tmp"));
+    let io = |e: std::io::Error| ModelError::Store(e.into());
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(format!("{id}\n").as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, file).map_err(io)?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(())
+}
+
 /// Runs blocking store work on tokio's blocking pool.
 pub(crate) async fn blocking<R, F>(f: F) -> ModelResult<R>
 where
@@ -106,16 +186,59 @@ impl Ferrite {
         std::fs::create_dir_all(data_dir).map_err(|e| ModelError::Store(e.into()))?;
         crate::tiers::check_dirs(data_dir, &opts.tiering)?;
         let meta = Arc::new(RedbMetaStore::open_with_cache(
-            &data_dir.join("meta.redb"),
+            &data_dir.join(EMBEDDED_META),
             opts.durable,
             opts.meta_cache_bytes,
         )?);
+        Self::open_dir(data_dir, meta, opts, false).await
+    }
+
+    /// Opens the model with `meta` as its metadata store (PostgreSQL, say) and the
+    /// filesystem blob store under `data_dir`. Refuses a data dir that holds an
+    /// embedded metadata store: its blobs belong to that store, and this one's orphan
+    /// sweep would take them (`ferrite migrate` copies such a store). See
+    /// [`bind_blob_store`] for the other half of that guard.
+    pub async fn open_external(data_dir: &Path, meta: Arc<dyn MetaStore>, opts: Options) -> ModelResult<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ModelError::Store(e.into()))?;
+        if data_dir.join(EMBEDDED_META).exists() {
+            return Err(ModelError::StoreMismatch(format!(
+                "{} holds an embedded metadata store ({EMBEDDED_META}): its objects' data would be taken as orphans \
+                 by another metadata store; use an empty data dir (ferrite migrate copies an embedded store)",
+                data_dir.display()
+            )));
+        }
+        crate::tiers::check_dirs(data_dir, &opts.tiering)?;
+        Self::open_dir(data_dir, meta, opts, true).await
+    }
+
+    async fn open_dir(data_dir: &Path, meta: Arc<dyn MetaStore>, opts: Options, shared: bool) -> ModelResult<Self> {
         let blobs = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
-        Self::open(meta, blobs, opts).await
+        let (dir, meta2) = (data_dir.to_path_buf(), meta.clone());
+        blocking(move || bind_blob_store(&dir, &*meta2)).await?;
+        Self::open_with(meta, blobs, opts, shared).await
     }
 
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
+        Self::open_with(meta, blobs, opts, false).await
+    }
+
+    /// [`Ferrite::open`]; with `shared`, other gateways may change the store too, and
+    /// this one watches the cache epochs (`epochs.rs`).
+    async fn open_with(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        opts: Options,
+        shared: bool,
+    ) -> ModelResult<Self> {
+        // Read before any cache is filled: a change after this is seen by the watch.
+        let epochs = match shared {
+            true => {
+                let m = meta.clone();
+                Some(blocking(move || crate::epochs::read_all(&*m.begin_read()?)).await?)
+            }
+            false => None,
+        };
         let gc_wake = Arc::new(Notify::new());
         let (meta_for_keys, opts_keys) = (meta.clone(), opts.keys.clone());
         let (meta_for_index, opts_day) = (meta.clone(), opts.lifecycle_day);
@@ -180,6 +303,9 @@ impl Ferrite {
             tracing::info!(count = cleared, "removed unfinished writes left by an earlier run");
         }
         this.spawn_background(started);
+        if let Some(epochs) = epochs {
+            this.spawn_epoch_watch(epochs);
+        }
         Ok(this)
     }
 

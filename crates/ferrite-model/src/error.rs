@@ -150,6 +150,10 @@ pub enum ModelError {
     Store(#[from] StoreError),
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// The stores given at start-up do not belong together (a data dir's blobs and
+    /// another metadata store): nothing is opened, so nothing can be lost.
+    #[error("the stores do not belong together: {0}")]
+    StoreMismatch(String),
     /// The key that seals an encrypted object's data key cannot be used: no key
     /// provider, another master key than the one the data was written under, a
     /// missing key version. Nothing is read or written.

@@ -22,6 +22,7 @@ mod commit;
 mod conditions;
 mod cors;
 mod engine;
+mod epochs;
 mod error;
 mod gc;
 mod identity;

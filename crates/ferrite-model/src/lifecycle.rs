@@ -675,6 +675,16 @@ impl LifecycleIndex {
         })
     }
 
+    /// Reads the set again (another gateway added a configuration).
+    pub(crate) fn reload(&self, meta: &dyn ferrite_store::MetaStore) -> ModelResult<()> {
+        let fresh = Self::load(meta, Duration::from_millis(self.day_ms as u64))?;
+        let set = std::mem::take(&mut *fresh.buckets.write().unwrap_or_else(|e| e.into_inner()));
+        let mut mine = self.buckets.write().unwrap_or_else(|e| e.into_inner());
+        // Buckets added here since the read began stay (the set only over-approximates).
+        mine.extend(set);
+        Ok(())
+    }
+
     fn may_have(&self, bucket_id: u64) -> bool {
         self.buckets
             .read()
@@ -898,6 +908,8 @@ impl Ferrite {
                             config: c.clone(),
                         };
                         txn.put(tables::BUCKET_LIFECYCLE, &config_key(b.id), &encode(&stored))?;
+                        // Other gateways learn of the bucket from the epoch.
+                        crate::epochs::bump(txn, crate::epochs::Cached::Lifecycle)?;
                     }
                     None => forget(txn, b.id)?,
                 }

@@ -65,5 +65,8 @@ pub(crate) const BUCKET_LIFECYCLE: Table = Table::new("bucket_lifecycle");
 pub(crate) const RESTORES: Table = Table::new("restores");
 /// Console sessions: session id -> `SessionRecord`.
 pub(crate) const CONSOLE_SESSIONS: Table = Table::new("console_sessions");
+/// What a gateway caches -> its epoch (u64, big-endian), one more at each change
+/// (`epochs.rs`), so that gateways sharing the store empty their caches.
+pub(crate) const CACHE_EPOCHS: Table = Table::new("cache_epochs");
 /// Console passwords: user key -> `PasswordRecord` (an argon2id hash).
 pub(crate) const CONSOLE_PASSWORDS: Table = Table::new("console_passwords");

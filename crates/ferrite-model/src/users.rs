@@ -314,7 +314,7 @@ impl KeyCache {
         s.keys.insert(key.to_string(), value.clone());
     }
 
-    fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         let mut s = self.lock();
         s.generation += 1;
         s.keys.clear();
@@ -760,7 +760,15 @@ impl Ferrite {
         R: Send + 'static,
         F: Fn(&mut dyn WriteTxn) -> ModelResult<R> + Send + 'static,
     {
-        let result = self.inner.committer.write(job).await;
+        let result = self
+            .inner
+            .committer
+            .write(move |txn| {
+                let r = job(txn)?;
+                crate::epochs::bump(txn, crate::epochs::Cached::Keys)?;
+                Ok(r)
+            })
+            .await;
         self.inner.key_cache.invalidate();
         result
     }

@@ -19,6 +19,10 @@ mod error;
 pub mod faults;
 mod fs_blob;
 mod meta;
+#[cfg(feature = "postgres")]
+mod pg_meta;
+#[cfg(feature = "postgres")]
+pub mod pg_testing;
 mod redb_meta;
 #[cfg(feature = "sqlite")]
 mod sqlite_meta;
@@ -28,6 +32,8 @@ pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, Space};
 pub use error::{StoreError, StoreResult};
 pub use fs_blob::FsBlobStore;
 pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};
+#[cfg(feature = "postgres")]
+pub use pg_meta::{PgMetaStore, PgOptions};
 pub use redb_meta::RedbMetaStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_meta::SqliteMetaStore;

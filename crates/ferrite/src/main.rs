@@ -34,7 +34,7 @@ enum Command {
     /// Root credentials come from FERRITE_ROOT_ACCESS_KEY and FERRITE_ROOT_SECRET_KEY.
     /// When both are unset, the first start generates a pair, stores it in
     /// DATA_DIR/credentials.json (mode 0600) and prints it once; later starts reuse it.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users and access keys, list buckets, through a running server.
     ///
     /// Signs with root's credentials: FERRITE_ROOT_ACCESS_KEY and
@@ -47,9 +47,19 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FERRITE_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
-    /// Directory holding all data and metadata.
+    /// Directory holding all data and metadata (with --meta, the objects' data and the
+    /// server's files: credentials, master key).
     #[arg(long, env = "FERRITE_DATA_DIR", default_value = "./ferrite-data")]
     pub data_dir: PathBuf,
+    /// Where the metadata lives. Unset: the embedded store (`meta.redb` in --data-dir).
+    /// `postgres://USER[:PASSWORD]@HOST1[,HOST2,...][:PORT]/DB?target_session_attrs=read-write`:
+    /// a PostgreSQL database (the table is created at the first start; with several
+    /// hosts, the primary is found). See docs/CLUSTER.md.
+    #[arg(long, env = "FERRITE_META", value_name = "URL")]
+    pub meta: Option<MetaUrl>,
+    /// Connections to --meta's database that this server keeps at most.
+    #[arg(long, env = "FERRITE_META_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub meta_pool_size: u32,
     /// Region this server answers for.
     #[arg(long, env = "FERRITE_REGION", default_value = "us-east-1")]
     pub region: String,
@@ -201,7 +211,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(server::serve(args)),
+        Command::Serve(args) => runtime.block_on(server::serve(*args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
     }
 }
@@ -216,5 +226,31 @@ mod tests {
             "{} does not end with {want}",
             super::VERSION
         );
+    }
+}
+
+/// A metadata store URL, which may hold a password: never shown in full.
+#[derive(Clone)]
+pub struct MetaUrl(pub zeroize::Zeroizing<String>);
+
+impl std::str::FromStr for MetaUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Ok(Self(zeroize::Zeroizing::new(s.to_string())))
+        } else {
+            Err("expected postgres://USER@HOST[,HOST...]/DB (or no --meta for the embedded store)".into())
+        }
+    }
+}
+
+impl std::fmt::Debug for MetaUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The scheme and hosts, never the user's password.
+        let s = self.0.as_str();
+        let rest = s.split_once("://").map_or(s, |(_, r)| r);
+        let hosts = rest.split_once('@').map_or(rest, |(_, h)| h);
+        let hosts = hosts.split(['/', '?']).next().unwrap_or("");
+        write!(f, "MetaUrl(postgres://{hosts}/...)")
     }
 }

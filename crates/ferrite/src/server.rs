@@ -138,9 +138,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.disable_sigv2 {
         tracing::info!("SigV2 is turned off: only SigV4 requests are accepted");
     }
-    let model = Ferrite::open_local(&args.data_dir, opts)
-        .await
-        .context("opening the data directory")?;
+    let model = match &args.meta {
+        None => Ferrite::open_local(&args.data_dir, opts)
+            .await
+            .context("opening the data directory")?,
+        Some(url) => {
+            let (url, pool_size) = (url.clone(), args.meta_pool_size as usize);
+            let durable = opts.durable;
+            let meta = tokio::task::spawn_blocking(move || {
+                let pg = ferrite_store::PgOptions {
+                    pool_size,
+                    durable,
+                    ..Default::default()
+                };
+                ferrite_store::PgMetaStore::connect(&url.0, pg)
+            })
+            .await?
+            .context("connecting to the metadata store (--meta)")?;
+            tracing::info!(meta = ?args.meta, "metadata store: PostgreSQL");
+            Ferrite::open_external(&args.data_dir, Arc::new(meta), opts)
+                .await
+                .context("opening the stores")?
+        }
+    };
 
     let metrics = Metrics::new(model.clone(), tls.as_ref().map(|_| &tls_metrics));
     let default_ownership = match args.default_object_ownership {

@@ -569,14 +569,14 @@ async fn secret_access_keys_are_stored_sealed() {
     let mut s = Server::start();
     let user = new_iam_user(&s, "sealed").await;
     assert!(s.terminate().success());
-    let meta = std::fs::read(s.data_dir.join("meta.redb")).unwrap();
+    let meta = s.metadata_bytes();
     assert!(
         meta.windows(user.key_id.len()).any(|w| w == user.key_id.as_bytes()),
         "the scan sees the key id, which is not secret"
     );
     assert!(
         !meta.windows(user.secret.len()).any(|w| w == user.secret.as_bytes()),
-        "the secret access key is in meta.redb in the clear"
+        "the secret access key is in the metadata store in the clear"
     );
     s.restart();
     let c = client_with(&s.endpoint(), &user.key_id, &user.secret);

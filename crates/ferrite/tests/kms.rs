@@ -261,7 +261,7 @@ async fn the_store_holds_no_key_in_the_clear() {
         .key_id()
         .to_string();
     server.terminate();
-    let meta = std::fs::read(server.data_dir.join("meta.redb")).unwrap();
+    let meta = server.metadata_bytes();
     let contains = |needle: &[u8]| meta.windows(needle.len()).any(|w| w == needle);
     assert!(contains(id.as_bytes()), "the key's record is in the store");
     // The master key (base64 in its file) is in the store in neither form.

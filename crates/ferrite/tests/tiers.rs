@@ -499,6 +499,7 @@ async fn a_tier_that_holds_data_cannot_be_dropped_from_the_layout() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ferrite"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
+        .args(common::meta_flag(&data_dir))
         .args(["--tier", &format!("cold={},compress", layout.cold.display())])
         .env("FERRITE_ROOT_ACCESS_KEY", common::ACCESS_KEY)
         .env("FERRITE_ROOT_SECRET_KEY", common::SECRET_KEY)

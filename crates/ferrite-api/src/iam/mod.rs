@@ -586,6 +586,7 @@ pub(crate) fn model_error(e: ModelError) -> IamError {
         | ModelError::BodyStream(_)
         | ModelError::Store(_)
         | ModelError::Corrupt(_)
+        | ModelError::StoreMismatch(_)
         | ModelError::KeyUnavailable(_)
         | ModelError::NoSuchEncryptionConfiguration
         | ModelError::WrongCustomerKey

@@ -24,6 +24,44 @@ pub struct Server {
     envs: Vec<(String, String)>,
     /// Started with `--tls-cert`: the endpoint is `https://`.
     https: bool,
+    /// The PostgreSQL database of `--meta`, when the metadata is there.
+    pub meta_url: Option<String>,
+}
+
+/// `FERRITE_TEST_META=postgres` (with `FERRITE_TEST_POSTGRES_URL`, as
+/// `scripts/postgres-tests.sh` sets them) runs every server of a test on PostgreSQL:
+/// `--meta` with a database of its own per data dir, the same one when the server
+/// restarts on that dir. A test that gives `--meta` itself keeps its own.
+fn meta_url(data_dir: &Path, extra_args: &[String]) -> Option<String> {
+    use std::sync::{Mutex, OnceLock};
+    static DATABASES: OnceLock<Mutex<std::collections::HashMap<PathBuf, String>>> = OnceLock::new();
+    static SERVER: OnceLock<ferrite_store::pg_testing::TestPostgres> = OnceLock::new();
+    if let Some(i) = extra_args.iter().position(|a| a == "--meta") {
+        return extra_args.get(i + 1).cloned();
+    }
+    if std::env::var("FERRITE_TEST_META").as_deref() != Ok("postgres") {
+        return None;
+    }
+    assert!(
+        std::env::var_os("FERRITE_TEST_POSTGRES_URL").is_some(),
+        "FERRITE_TEST_META=postgres needs FERRITE_TEST_POSTGRES_URL (scripts/postgres-tests.sh sets both)"
+    );
+    let pg = SERVER.get_or_init(|| ferrite_store::pg_testing::TestPostgres::start().expect("a PostgreSQL server"));
+    let mut dbs = DATABASES.get_or_init(Default::default).lock().unwrap();
+    Some(
+        dbs.entry(data_dir.to_path_buf())
+            .or_insert_with(|| pg.database())
+            .clone(),
+    )
+}
+
+/// The `--meta` arguments a server on `data_dir` gets in this run (none for the
+/// embedded store): for tests that run the binary themselves.
+pub fn meta_flag(data_dir: &Path) -> Vec<String> {
+    match meta_url(data_dir, &[]) {
+        Some(url) => vec!["--meta".into(), url],
+        None => Vec::new(),
+    }
 }
 
 impl Server {
@@ -47,6 +85,7 @@ impl Server {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             envs: envs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             https: extra_args.contains(&"--tls-cert"),
+            meta_url: None,
         };
         s.spawn();
         s
@@ -62,9 +101,42 @@ impl Server {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             envs: Vec::new(),
             https: extra_args.contains(&"--tls-cert"),
+            meta_url: None,
         };
         s.spawn();
         s
+    }
+
+    /// `--meta` for [`meta_url`]'s database, unless the test gave its own.
+    fn meta_args(&mut self) -> Vec<String> {
+        self.meta_url = meta_url(&self.data_dir, &self.extra_args);
+        match &self.meta_url {
+            Some(url) if !self.extra_args.iter().any(|a| a == "--meta") => vec!["--meta".into(), url.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Everything the metadata store holds, as bytes to search: the embedded store's
+    /// file, or every row of the PostgreSQL table (binary COPY: keys and values as
+    /// stored). For tests that check what a copy of the metadata would reveal.
+    pub fn metadata_bytes(&self) -> Vec<u8> {
+        match &self.meta_url {
+            None => std::fs::read(self.data_dir.join("meta.redb")).expect("the embedded store's file"),
+            Some(url) => {
+                let out = Command::new("psql")
+                    .arg(url)
+                    .args([
+                        "-q",
+                        "-c",
+                        "\\copy (SELECT tbl, k, v FROM ferrite_kv) TO STDOUT WITH (FORMAT binary)",
+                    ])
+                    .output()
+                    .expect("psql runs");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(out.stdout.len() > 100, "the table has rows");
+                out.stdout
+            }
+        }
     }
 
     fn spawn(&mut self) {
@@ -74,6 +146,7 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&self.data_dir)
+            .args(self.meta_args())
             .args(&self.extra_args)
             .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
             .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
