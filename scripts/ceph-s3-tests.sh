@@ -43,13 +43,15 @@ lc_interval=${CEPH_LC_INTERVAL:-2}
 ak=S3TESTSACCESSKEY0001
 sk=s3tests-secret-key-for-local-runs-only0001
 classes=${CEPH_STORAGE_CLASSES:-}
+# CEPH_SERVER_ARGS: more `ferrite serve` arguments, e.g. "--meta postgres://..." to run
+# the suite with the metadata on PostgreSQL.
 tier_args=()
 for class in $classes; do
   tier=$(echo "$class" | tr 'A-Z_' 'a-z-')
   tier_args+=(--tier "$tier=$data/tier-$tier" --class-tier "$class=$tier")
 done
 FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
-  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" --lifecycle-day-secs "$lc_interval" "${tier_args[@]}" \
+  "$bin" serve --listen 127.0.0.1:0 --data-dir "$data/data" --lifecycle-day-secs "$lc_interval" "${tier_args[@]}" ${CEPH_SERVER_ARGS:-} \
   >"$data/stdout" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT

@@ -85,50 +85,51 @@ pub(crate) struct Inner {
     pub lifecycle_index: crate::lifecycle::LifecycleIndex,
     /// When the model was opened (server info's uptime).
     pub opened: std::time::Instant,
+    /// Whether other gateways share the stores (`Ferrite::open_external`): the
+    /// orphan sweep then spares recent blobs, which another gateway may be about to
+    /// commit, and the cache epochs are watched.
+    pub shared: bool,
 }
 
 /// The embedded metadata store's file in a data dir.
 pub const EMBEDDED_META: &str = "meta.redb";
 
-/// The file naming a data dir's blob store, and the metadata key that records which
-/// blob store a metadata store's objects are in.
-const BLOB_STORE_ID_FILE: &str = "blobstore.id";
+/// The metadata key that records which blob store a metadata store's objects are in.
 const BLOB_STORE_ID_KEY: &[u8] = b"blob_store_id";
 
-/// Pairs a data dir's blob store with a metadata store, once, and refuses any other
-/// pairing: a metadata store's garbage collector and orphan sweep delete blobs it
-/// does not reference, so a blob store opened with the wrong metadata store (another
-/// gateway's database, an empty embedded store after a database was used, a database
-/// that never saw these blobs) would lose data, and reads would miss it.
+/// Pairs a blob store with a metadata store, once, and refuses any other pairing: a
+/// metadata store's garbage collector and orphan sweep delete blobs it does not
+/// reference, so a blob store opened with the wrong metadata store (another gateway's
+/// database, an empty embedded store after a database was used, a database that
+/// never saw these blobs) would lose data, and reads would miss it.
 ///
 /// - Neither has an id (a new store, or one from a release before this check): a
-///   fresh id goes to both, the file first.
+///   fresh id goes to both, the blob store first (`blobstore.id` in a data dir).
 /// - Both have the same id: the pairing made before.
-/// - The metadata store has an id and the dir another or none, or the dir has one
-///   and the metadata store none: refused, saying which.
-pub(crate) fn bind_blob_store(data_dir: &Path, meta: &dyn MetaStore) -> ModelResult<()> {
-    let file = data_dir.join(BLOB_STORE_ID_FILE);
-    let in_dir = match std::fs::read_to_string(&file) {
-        Ok(s) => Some(s.trim().to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(ModelError::Store(e.into())),
-    };
+/// - The metadata store has an id and the blob store another or none, or the blob
+///   store has one and the metadata store none: refused, saying which.
+pub(crate) fn bind_blob_store(blobs: &dyn BlobStore, meta: &dyn MetaStore) -> ModelResult<()> {
+    let in_blobs = blobs.pairing()?;
     let in_meta = meta
         .begin_read()?
         .get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)?
         .map(|v| String::from_utf8_lossy(&v).into_owned());
-    match (in_dir, in_meta) {
+    const FILE: &str = ferrite_store::PAIRING_FILE;
+    match (in_blobs, in_meta) {
         (Some(d), Some(m)) if d == m => Ok(()),
         (None, None) => {
             let id = hex::encode(rand::random::<[u8; 16]>());
-            write_id_file(data_dir, &file, &id)?;
+            if !blobs.set_pairing(Some(&id))? {
+                return Ok(());
+            }
             let mut txn = meta.begin_write()?;
             // Another gateway may have paired the metadata store meanwhile.
             match txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)? {
                 Some(other) if other != id.as_bytes() => {
-                    let _ = std::fs::remove_file(&file);
+                    drop(txn);
+                    blobs.set_pairing(None)?;
                     return Err(ModelError::StoreMismatch(
-                        "the metadata store was just paired with another data dir's blob store".into(),
+                        "the metadata store was just paired with another blob store".into(),
                     ));
                 }
                 _ => txn.put(crate::tables::SYSTEM, BLOB_STORE_ID_KEY, id.as_bytes())?,
@@ -137,34 +138,18 @@ pub(crate) fn bind_blob_store(data_dir: &Path, meta: &dyn MetaStore) -> ModelRes
             Ok(())
         }
         (Some(d), Some(m)) => Err(ModelError::StoreMismatch(format!(
-            "the metadata store holds the objects of blob store {m}, but {} is blob store {d}: \
-             each metadata store opens only with its own data",
-            data_dir.display()
+            "the metadata store holds the objects of blob store {m}, but this blob store ({FILE}) is {d}: \
+             each metadata store opens only with its own data"
         ))),
         (None, Some(m)) => Err(ModelError::StoreMismatch(format!(
-            "the metadata store holds the objects of blob store {m}, which is not in {} \
-             (no {BLOB_STORE_ID_FILE}): is this the data dir it was used with?",
-            data_dir.display()
+            "the metadata store holds the objects of blob store {m}, which is not in this blob store \
+             (no {FILE}): is this the data it was used with?"
         ))),
         (Some(d), None) => Err(ModelError::StoreMismatch(format!(
-            "{} holds blob store {d}, but the metadata store has no objects of it: \
-             the data dir was used with another metadata store, whose objects its blobs are",
-            data_dir.display()
+            "the blob store is blob store {d} ({FILE}), but the metadata store has no objects of it: \
+             the data was used with another metadata store, whose objects its blobs are"
         ))),
     }
-}
-
-/// Writes the id file durably (temporary file, fsync, rename, directory fsync).
-fn write_id_file(dir: &Path, file: &Path, id: &str) -> ModelResult<()> {
-    use std::io::Write as _;
-    let tmp = dir.join(format!("{BLOB_STORE_ID_FILE}.tmp"));
-    let io = |e: std::io::Error| ModelError::Store(e.into());
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(format!("{id}\n").as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, file).map_err(io)?;
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(())
 }
 
 /// Runs blocking store work on tokio's blocking pool.
@@ -212,9 +197,21 @@ impl Ferrite {
     }
 
     async fn open_dir(data_dir: &Path, meta: Arc<dyn MetaStore>, opts: Options, shared: bool) -> ModelResult<Self> {
-        let blobs = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
-        let (dir, meta2) = (data_dir.to_path_buf(), meta.clone());
-        blocking(move || bind_blob_store(&dir, &*meta2)).await?;
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
+        Self::open_paired(meta, blobs, opts, shared).await
+    }
+
+    /// Opens the model over `meta` and `blobs` once [`bind_blob_store`] accepts them
+    /// as a pair (a RADOS pool with a database, say); `shared` as in
+    /// [`Ferrite::open_external`].
+    pub async fn open_paired(
+        meta: Arc<dyn MetaStore>,
+        blobs: Arc<dyn BlobStore>,
+        opts: Options,
+        shared: bool,
+    ) -> ModelResult<Self> {
+        let (b, m) = (blobs.clone(), meta.clone());
+        blocking(move || bind_blob_store(&*b, &*m)).await?;
         Self::open_with(meta, blobs, opts, shared).await
     }
 
@@ -274,6 +271,7 @@ impl Ferrite {
                 lifecycle: Default::default(),
                 lifecycle_index: crate::lifecycle::LifecycleIndex::load(&*meta_for_index, opts_day)?,
                 opened: std::time::Instant::now(),
+                shared,
                 gc_wake,
             }),
         };

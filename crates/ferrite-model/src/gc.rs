@@ -13,6 +13,10 @@ use crate::{Ferrite, ModelResult, tables};
 
 const GC_BATCH: usize = 1000;
 const GC_PERIOD: Duration = Duration::from_secs(30);
+/// How old an unreferenced blob must be before the orphan sweep of a gateway that
+/// shares its stores takes it: far longer than any write spends between landing its
+/// blob and committing it, and than any clock skew between gateways.
+const SHARED_ORPHAN_GRACE: Duration = Duration::from_secs(3600);
 
 impl Ferrite {
     pub(crate) fn spawn_background(&self, started: SystemTime) {
@@ -20,8 +24,17 @@ impl Ferrite {
         let wake = self.inner.gc_wake.clone();
         tokio::spawn(async move {
             if let Some(inner) = weak.upgrade() {
+                // With other gateways on the same stores, a blob made before this
+                // start may be another gateway's, about to be committed: only blobs
+                // older than the grace period are taken.
+                let older_than = match inner.shared {
+                    true => started
+                        .checked_sub(SHARED_ORPHAN_GRACE)
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                    false => started,
+                };
                 let this = Ferrite { inner };
-                match this.sweep_orphans(started).await {
+                match this.sweep_orphans(older_than).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "removed orphaned blobs left by an earlier run"),
                     Err(e) => tracing::error!(error = %e, "orphan sweep failed"),

@@ -97,6 +97,21 @@ pub trait BlobStore: Send + Sync + 'static {
     fn space(&self) -> StoreResult<Option<Space>> {
         Ok(None)
     }
+
+    /// The pairing id recorded in this store (see [`BlobStore::set_pairing`]), if
+    /// any. A store that cannot record one (a test double) answers `None` and is
+    /// never checked.
+    fn pairing(&self) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
+    /// Records, durably, the id of the pairing of this store with a metadata store
+    /// (the object model refuses to open a metadata store with a blob store it was
+    /// not paired with, since its collectors delete blobs it does not reference), or
+    /// forgets it (`None`). Returns whether the store can record one.
+    fn set_pairing(&self, _id: Option<&str>) -> StoreResult<bool> {
+        Ok(false)
+    }
 }
 
 /// A store's capacity: total and free bytes (free to unprivileged writers).

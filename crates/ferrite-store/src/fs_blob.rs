@@ -15,10 +15,14 @@ use std::time::SystemTime;
 use crate::{BlobId, BlobReader, BlobStore, BlobWriter, StoreResult};
 
 pub struct FsBlobStore {
+    root: PathBuf,
     tmp: PathBuf,
     blobs: PathBuf,
     durable: bool,
 }
+
+/// The file in the store's root naming its pairing with a metadata store.
+pub const PAIRING_FILE: &str = "blobstore.id";
 
 impl FsBlobStore {
     /// Opens (or creates) a blob store under `root`. With `durable` false nothing is
@@ -51,7 +55,12 @@ impl FsBlobStore {
             File::open(root)?.sync_all()?;
             File::open(&blobs)?.sync_all()?;
         }
-        Ok(Self { tmp, blobs, durable })
+        Ok(Self {
+            root: root.to_path_buf(),
+            tmp,
+            blobs,
+            durable,
+        })
     }
 
     fn path(&self, id: BlobId) -> PathBuf {
@@ -264,6 +273,35 @@ impl BlobStore for FsBlobStore {
             }
         }
         Ok(())
+    }
+
+    fn pairing(&self) -> StoreResult<Option<String>> {
+        match fs::read_to_string(self.root.join(PAIRING_FILE)) {
+            Ok(s) => Ok(Some(s.trim().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
+        let file = self.root.join(PAIRING_FILE);
+        match id {
+            None => match fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            },
+            Some(id) => {
+                // Temporary file, fsync, rename, directory fsync: all or nothing.
+                let tmp = self.root.join(format!("{PAIRING_FILE}.tmp"));
+                let mut f = File::create(&tmp)?;
+                std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes())?;
+                f.sync_all()?;
+                fs::rename(&tmp, &file)?;
+            }
+        }
+        File::open(&self.root)?.sync_all()?;
+        Ok(true)
     }
 }
 

@@ -9,8 +9,8 @@
 //! It knows nothing of S3, HTTP or the object model: keys and values are bytes.
 //! [`conformance`] holds the one test suite every implementation must pass.
 
-// `unsafe` only for the one raw filesystem call (fs_blob's sync_file_range), with a SAFETY
-// note.
+// `unsafe` only for the one raw filesystem call (fs_blob's sync_file_range) and the
+// librados calls (rados_ffi, feature `rados`), each with a SAFETY note.
 #![deny(unsafe_code)]
 
 mod blob;
@@ -23,6 +23,10 @@ mod meta;
 mod pg_meta;
 #[cfg(feature = "postgres")]
 pub mod pg_testing;
+#[cfg(feature = "rados")]
+mod rados_blob;
+#[cfg(feature = "rados")]
+mod rados_ffi;
 mod redb_meta;
 #[cfg(feature = "sqlite")]
 mod sqlite_meta;
@@ -30,10 +34,12 @@ mod zstd_blob;
 
 pub use blob::{BlobId, BlobReader, BlobStore, BlobWriter, Space};
 pub use error::{StoreError, StoreResult};
-pub use fs_blob::FsBlobStore;
+pub use fs_blob::{FsBlobStore, PAIRING_FILE};
 pub use meta::{KvPair, MetaStore, ReadTxn, Table, WriteTxn};
 #[cfg(feature = "postgres")]
 pub use pg_meta::{PgMetaStore, PgOptions};
+#[cfg(feature = "rados")]
+pub use rados_blob::{RadosBlobStore, RadosTarget};
 pub use redb_meta::RedbMetaStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_meta::SqliteMetaStore;

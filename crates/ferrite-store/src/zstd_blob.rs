@@ -213,6 +213,14 @@ impl BlobStore for ZstdBlobStore {
     fn space(&self) -> StoreResult<Option<crate::Space>> {
         self.inner.space()
     }
+
+    fn pairing(&self) -> StoreResult<Option<String>> {
+        self.inner.pairing()
+    }
+
+    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
+        self.inner.set_pairing(id)
+    }
 }
 
 #[cfg(test)]

@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// hosts, the primary is found). See docs/CLUSTER.md.
     #[arg(long, env = "FERRITE_META", value_name = "URL")]
     pub meta: Option<MetaUrl>,
+    /// Where object data lives. Unset: files in --data-dir. `rados:pool=NAME[,conf=PATH][,user=NAME]`:
+    /// a Ceph RADOS pool (conf default /etc/ceph/ceph.conf, cephx user default admin),
+    /// shared by every gateway; needs --meta, and a build with the `rados` feature
+    /// (librados is loaded at run time). See docs/CLUSTER.md.
+    #[arg(long, env = "FERRITE_BLOBS", value_name = "STORE")]
+    pub blobs: Option<String>,
     /// Connections to --meta's database that this server keeps at most.
     #[arg(long, env = "FERRITE_META_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub meta_pool_size: u32,

@@ -138,6 +138,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.disable_sigv2 {
         tracing::info!("SigV2 is turned off: only SigV4 requests are accepted");
     }
+    if let Some(spec) = &args.blobs {
+        if !spec.starts_with("rados:") {
+            anyhow::bail!("unknown --blobs {spec:?}: expected rados:pool=NAME[,conf=PATH][,user=NAME]");
+        }
+        if args.meta.is_none() {
+            anyhow::bail!("--blobs (object data shared by gateways) needs --meta (the metadata they share)");
+        }
+    }
     let model = match &args.meta {
         None => Ferrite::open_local(&args.data_dir, opts)
             .await
@@ -156,9 +164,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await?
             .context("connecting to the metadata store (--meta)")?;
             tracing::info!(meta = ?args.meta, "metadata store: PostgreSQL");
-            Ferrite::open_external(&args.data_dir, Arc::new(meta), opts)
-                .await
-                .context("opening the stores")?
+            match open_blobs(args.blobs.as_deref()).await? {
+                None => Ferrite::open_external(&args.data_dir, Arc::new(meta), opts)
+                    .await
+                    .context("opening the stores")?,
+                Some(blobs) => Ferrite::open_paired(Arc::new(meta), blobs, opts, true)
+                    .await
+                    .context("opening the stores")?,
+            }
         }
     };
 
@@ -955,6 +968,36 @@ async fn shutdown_signal() {
         _ = term.recv() => tracing::info!("received SIGTERM"),
         _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
     }
+}
+
+/// The blob store `--blobs` names (`None`: files in the data dir).
+async fn open_blobs(spec: Option<&str>) -> anyhow::Result<Option<Arc<dyn ferrite_store::BlobStore>>> {
+    let Some(spec) = spec else { return Ok(None) };
+    let Some(target) = spec.strip_prefix("rados:") else {
+        anyhow::bail!("unknown --blobs {spec:?}: expected rados:pool=NAME[,conf=PATH][,user=NAME]");
+    };
+    open_rados(target.to_string()).await.map(Some)
+}
+
+#[cfg(feature = "rados")]
+async fn open_rados(target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
+    let target: ferrite_store::RadosTarget = target
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--blobs rados: {e}"))?;
+    let pool = target.pool.clone();
+    let store = tokio::task::spawn_blocking(move || ferrite_store::RadosBlobStore::connect(&target))
+        .await?
+        .context("connecting to the RADOS blob store (--blobs)")?;
+    tracing::info!(%pool, "blob store: RADOS");
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "rados"))]
+async fn open_rados(_target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
+    anyhow::bail!(
+        "this build has no RADOS blob store: build with `cargo build --release --features rados` \
+         (it needs no Ceph package to build; librados2 is loaded when the server starts)"
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,254 @@
+//! `ferrite serve --meta postgres://... --blobs rados:...`: gateways that share their
+//! metadata (PostgreSQL) and their object data (one Ceph RADOS pool). Run by
+//! `scripts/rados-tests.sh`, which starts a throwaway cluster and sets `CEPH_CONF`;
+//! without one the tests are skipped with a note (unless FERRITE_REQUIRE_RADOS=1).
+#![cfg(feature = "rados")]
+
+mod common;
+
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use common::{Server, pattern, read_all};
+use ferrite_store::pg_testing::TestPostgres;
+
+/// The test cluster's ceph.conf, or `None` (skipped) where there is none.
+fn ceph_conf() -> Option<String> {
+    match std::env::var("CEPH_CONF").ok().filter(|c| !c.is_empty()) {
+        Some(c) => Some(c),
+        None => {
+            assert!(
+                std::env::var_os("FERRITE_REQUIRE_RADOS").is_none_or(|v| v != "1"),
+                "FERRITE_REQUIRE_RADOS=1 but no CEPH_CONF"
+            );
+            eprintln!("SKIPPED: no CEPH_CONF (scripts/rados-tests.sh starts a throwaway Ceph cluster)");
+            None
+        }
+    }
+}
+
+/// A new pool of its own (size 3, min_size 2, as the cluster's defaults), so that
+/// each test pairs its own pool with its own database.
+fn fresh_pool(conf: &str) -> String {
+    let name = format!("ferrite-t-{}", hex_id());
+    for args in [
+        vec!["osd", "pool", "create", &name, "8", "8", "replicated"],
+        vec!["osd", "pool", "application", "enable", &name, "rados"],
+    ] {
+        let out = Command::new("ceph").arg("-c").arg(conf).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "ceph {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    name
+}
+
+fn hex_id() -> String {
+    common::hex_encode(&rand::random::<[u8; 4]>())
+}
+
+/// RADOS objects of `pool` (names).
+fn rados_objects(conf: &str, pool: &str) -> Vec<String> {
+    let out = Command::new("rados")
+        .args(["-c", conf, "-p", pool, "ls"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two gateways with data dirs of their own, one database, one pool: what one writes
+/// the other reads (single PUT over several segments, small objects, multipart), a
+/// delete through one is seen by the other, nothing of the data is in the data dirs,
+/// and a restarted gateway reads everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_share_objects_in_rados() {
+    let Some(conf) = ceph_conf() else { return };
+    let Some(pg) = TestPostgres::start() else { return };
+    let (url, pool) = (pg.database(), fresh_pool(&conf));
+    let blobs = format!("rados:pool={pool},conf={conf}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Server::start_in(&dir.path().join("a"), &["--meta", &url, "--blobs", &blobs]);
+    let b = Server::start_in(&dir.path().join("b"), &["--meta", &url, "--blobs", &blobs]);
+    let (ca, cb) = (a.client(), b.client());
+    ca.create_bucket().bucket("shared").send().await.unwrap();
+    let big = pattern(10 << 20, 5);
+    ca.put_object()
+        .bucket("shared")
+        .key("big")
+        .body(ByteStream::from(big.clone()))
+        .send()
+        .await
+        .unwrap();
+    cb.put_object()
+        .bucket("shared")
+        .key("small")
+        .body(ByteStream::from_static(b"tiny"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(cb.get_object().bucket("shared").key("big").send().await.unwrap()).await,
+        big
+    );
+    let range = cb
+        .get_object()
+        .bucket("shared")
+        .key("big")
+        .range("bytes=4194300-4194310")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(range).await,
+        &big[4_194_300..=4_194_310],
+        "a range across a segment edge"
+    );
+    assert_eq!(
+        read_all(ca.get_object().bucket("shared").key("small").send().await.unwrap()).await,
+        b"tiny"
+    );
+
+    // Multipart through B, read through A.
+    let up = cb
+        .create_multipart_upload()
+        .bucket("shared")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let parts = [pattern(5 << 20, 1), pattern(1 << 20, 2)];
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = cb
+            .upload_part()
+            .bucket("shared")
+            .key("mp")
+            .upload_id(id)
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    cb.complete_multipart_upload()
+        .bucket("shared")
+        .key("mp")
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .unwrap();
+    let whole: Vec<u8> = parts.concat();
+    assert_eq!(
+        read_all(ca.get_object().bucket("shared").key("mp").send().await.unwrap()).await,
+        whole
+    );
+
+    // Data lives in the pool, not in the data dirs.
+    assert_eq!(a.blob_files() + b.blob_files(), 0);
+    let objects = rados_objects(&conf, &pool);
+    assert!(objects.iter().filter(|o| o.len() == 32).count() >= 2, "{objects:?}");
+
+    // A delete through A is seen by B; its blob goes (the collector runs on A).
+    ca.delete_object().bucket("shared").key("big").send().await.unwrap();
+    let err = cb.get_object().bucket("shared").key("big").send().await.unwrap_err();
+    assert_eq!(common::code(&err), "NoSuchKey");
+
+    // A restarted gateway reads everything.
+    assert!(a.terminate().success());
+    a.restart();
+    let ca = a.client();
+    assert_eq!(
+        read_all(ca.get_object().bucket("shared").key("mp").send().await.unwrap()).await,
+        whole
+    );
+    let keys: Vec<String> = ca
+        .list_objects_v2()
+        .bucket("shared")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert_eq!(keys, ["mp", "small"]);
+}
+
+/// A pool paired with one database is refused with another (its collector would
+/// delete the first one's data); the refusal changes nothing.
+#[tokio::test]
+async fn a_pool_of_another_database_is_refused() {
+    let Some(conf) = ceph_conf() else { return };
+    let Some(pg) = TestPostgres::start() else { return };
+    let pool = fresh_pool(&conf);
+    let blobs = format!("rados:pool={pool},conf={conf}");
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (pg.database(), pg.database());
+    let s = Server::start_in(&dir.path().join("a"), &["--meta", &first, "--blobs", &blobs]);
+    s.client().create_bucket().bucket("first").send().await.unwrap();
+    s.client()
+        .put_object()
+        .bucket("first")
+        .key("k")
+        .body(ByteStream::from(pattern(100_000, 3)))
+        .send()
+        .await
+        .unwrap();
+    drop(s);
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("b"))
+        .args(["--meta", &second, "--blobs", &blobs])
+        .env("FERRITE_ROOT_ACCESS_KEY", common::ACCESS_KEY)
+        .env("FERRITE_ROOT_SECRET_KEY", common::SECRET_KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("the blob store is blob store"), "{err}");
+    let s = Server::start_in(&dir.path().join("a"), &["--meta", &first, "--blobs", &blobs]);
+    let got = read_all(s.client().get_object().bucket("first").key("k").send().await.unwrap()).await;
+    assert_eq!(got, pattern(100_000, 3));
+}
+
+/// Without the feature's cluster settings the flags fail clearly.
+#[test]
+fn bad_blob_settings_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["--blobs", "rados:pool=x"], "needs --meta"),
+        (
+            vec!["--meta", "postgres://u@127.0.0.1:1/db", "--blobs", "s3:bucket"],
+            "unknown --blobs",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .args(&args)
+            .env("FERRITE_ROOT_ACCESS_KEY", common::ACCESS_KEY)
+            .env("FERRITE_ROOT_SECRET_KEY", common::SECRET_KEY)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
