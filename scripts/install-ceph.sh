@@ -5,7 +5,7 @@
 # No librados-dev: nothing is linked at build time. Idempotent; nothing is started.
 set -euo pipefail
 need=()
-for bin in ceph-mon ceph-mgr ceph-osd ceph rados monmaptool ceph-authtool; do
+for bin in ceph-mon ceph-mgr ceph-osd ceph rados monmaptool ceph-authtool uuidgen ss; do
   command -v "$bin" >/dev/null || need+=("$bin")
 done
 ldconfig -p | grep -q 'librados.so.2 ' || need+=(librados2)
@@ -15,4 +15,4 @@ sudo=()
 echo "installing Ceph from Debian (missing: ${need[*]})" >&2
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-  ceph-mon ceph-mgr ceph-osd ceph-common librados2 uuid-runtime >/dev/null
+  ceph-mon ceph-mgr ceph-osd ceph-common librados2 uuid-runtime iproute2 >/dev/null

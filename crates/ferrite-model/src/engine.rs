@@ -89,6 +89,11 @@ pub(crate) struct Inner {
     /// orphan sweep then spares recent blobs, which another gateway may be about to
     /// commit, and the cache epochs are watched.
     pub shared: bool,
+    /// This process's id in background claims (`claims.rs`).
+    pub gateway_id: [u8; 16],
+    /// Garbage entries this gateway's collector has seen, and since when (shared
+    /// stores only: see `gc.rs`).
+    pub garbage_seen: std::sync::Mutex<std::collections::HashMap<[u8; 16], std::time::Instant>>,
 }
 
 /// The embedded metadata store's file in a data dir.
@@ -272,6 +277,8 @@ impl Ferrite {
                 lifecycle_index: crate::lifecycle::LifecycleIndex::load(&*meta_for_index, opts_day)?,
                 opened: std::time::Instant::now(),
                 shared,
+                gateway_id: rand::random(),
+                garbage_seen: Default::default(),
                 gc_wake,
             }),
         };

@@ -13,6 +13,22 @@ use crate::{Ferrite, ModelResult, tables};
 
 const GC_BATCH: usize = 1000;
 const GC_PERIOD: Duration = Duration::from_secs(30);
+/// How long a garbage entry waits before its blob is deleted on shared stores: a GET
+/// on another gateway that started before the overwrite or delete may still be
+/// streaming it, and this gateway's read leases do not see other gateways' readers.
+/// A GET streaming for longer than this while its version is replaced may fail
+/// mid-stream (never with wrong bytes).
+const SHARED_GARBAGE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// Whether garbage entry `id` has waited [`SHARED_GARBAGE_GRACE`] since this
+/// gateway's collector first saw it (noting it as seen in this pass).
+fn garbage_aged(inner: &crate::engine::Inner, id: &[u8; 16], seen_now: &mut HashSet<[u8; 16]>) -> bool {
+    seen_now.insert(*id);
+    let mut map = inner.garbage_seen.lock().unwrap_or_else(|p| p.into_inner());
+    let first = *map.entry(*id).or_insert_with(std::time::Instant::now);
+    first.elapsed() >= SHARED_GARBAGE_GRACE
+}
+
 /// How old an unreferenced blob must be before the orphan sweep of a gateway that
 /// shares its stores takes it: far longer than any write spends between landing its
 /// blob and committing it, and than any clock skew between gateways.
@@ -43,8 +59,14 @@ impl Ferrite {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Ferrite { inner };
-                if let Err(e) = this.collect_garbage().await {
-                    tracing::error!(error = %e, "garbage collection failed");
+                match this.claim(crate::claims::Pass::Collect).await {
+                    Ok(true) => {
+                        if let Err(e) = this.collect_garbage().await {
+                            tracing::error!(error = %e, "garbage collection failed");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot claim garbage collection"),
                 }
                 drop(this);
                 let _ = tokio::time::timeout(GC_PERIOD, wake.notified()).await;
@@ -59,11 +81,17 @@ impl Ferrite {
                 let Some(inner) = weak.upgrade() else { return };
                 let this = Ferrite { inner };
                 let period = this.lifecycle_period();
-                if let Err(e) = this.run_lifecycle().await {
-                    tracing::error!(error = %e, "lifecycle pass failed");
-                }
-                if let Err(e) = this.collect_restores().await {
-                    tracing::error!(error = %e, "collecting expired restored copies failed");
+                match this.claim(crate::claims::Pass::Lifecycle).await {
+                    Ok(true) => {
+                        if let Err(e) = this.run_lifecycle().await {
+                            tracing::error!(error = %e, "lifecycle pass failed");
+                        }
+                        if let Err(e) = this.collect_restores().await {
+                            tracing::error!(error = %e, "collecting expired restored copies failed");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot claim the lifecycle pass"),
                 }
                 drop(this);
                 tokio::time::sleep(period).await;
@@ -76,10 +104,13 @@ impl Ferrite {
     pub async fn collect_garbage(&self) -> ModelResult<usize> {
         let mut total = 0;
         let mut after: Option<Vec<u8>> = None;
+        // The garbage entries this pass saw (shared stores): what the pass did not see
+        // is forgotten at its end.
+        let mut seen = std::collections::HashSet::new();
         loop {
             let inner = self.inner.clone();
             let from = after.take();
-            let (gone, scanned, last) = blocking(move || {
+            let (gone, scanned, last, seen_back) = blocking(move || {
                 let start = match &from {
                     Some(k) => Bound::Excluded(k.as_slice()),
                     None => Bound::Unbounded,
@@ -89,6 +120,7 @@ impl Ferrite {
                     .begin_read()?
                     .range(tables::GARBAGE, start, Bound::Unbounded, GC_BATCH)?;
                 let mut gone = Vec::new();
+                let mut seen_now = std::mem::take(&mut seen);
                 for (id, tier) in &ids {
                     let blob = BlobId::from_slice(id)?;
                     // The tier the blob was in (entries from before tiers name none).
@@ -101,6 +133,9 @@ impl Ferrite {
                             continue;
                         }
                     };
+                    if inner.shared && !garbage_aged(&inner, &blob.0, &mut seen_now) {
+                        continue; // a reader on another gateway may be streaming it
+                    }
                     if !inner.leases.doom(&blob.0) {
                         continue; // a reader is streaming it
                     }
@@ -109,9 +144,10 @@ impl Ferrite {
                     deleted?;
                     gone.push(id.clone());
                 }
-                Ok((gone, ids.len(), ids.last().map(|(k, _)| k.clone())))
+                Ok((gone, ids.len(), ids.last().map(|(k, _)| k.clone()), seen_now))
             })
             .await?;
+            seen = seen_back;
             total += gone.len();
             if !gone.is_empty() {
                 // The blobs are gone; their queue entries go in a metadata write like
@@ -128,6 +164,10 @@ impl Ferrite {
                     .await?;
             }
             if scanned < GC_BATCH {
+                if self.inner.shared {
+                    let mut map = self.inner.garbage_seen.lock().unwrap_or_else(|p| p.into_inner());
+                    map.retain(|id, _| seen.contains(id));
+                }
                 return Ok(total);
             }
             after = last;

@@ -17,6 +17,7 @@ pub mod authz;
 mod bucket;
 mod bucket_keys;
 mod caller;
+mod claims;
 mod clock;
 mod commit;
 mod conditions;
