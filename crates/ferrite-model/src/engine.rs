@@ -233,6 +233,10 @@ impl Ferrite {
         opts: Options,
         shared: bool,
     ) -> ModelResult<Self> {
+        {
+            let m = meta.clone();
+            blocking(move || crate::migrate::check_not_migrating(&*m)).await?;
+        }
         // Read before any cache is filled: a change after this is seen by the watch.
         let epochs = match shared {
             true => {

@@ -70,3 +70,53 @@ pub(crate) const CONSOLE_SESSIONS: Table = Table::new("console_sessions");
 pub(crate) const CACHE_EPOCHS: Table = Table::new("cache_epochs");
 /// Console passwords: user key -> `PasswordRecord` (an argon2id hash).
 pub(crate) const CONSOLE_PASSWORDS: Table = Table::new("console_passwords");
+
+/// Every table, for what walks the whole store (`ferrite migrate`). A table added
+/// above must be added here: a unit test counts them.
+pub(crate) const ALL: &[Table] = &[
+    SYSTEM,
+    BUCKETS,
+    OBJECTS,
+    VERSIONS,
+    INLINE,
+    BLOBS,
+    GARBAGE,
+    UPLOADS,
+    NULL_VERSIONS,
+    PARTS,
+    COMPLETED,
+    BUCKET_STATS,
+    USERS,
+    ACCESS_KEYS,
+    PRINCIPALS,
+    KEY_LAST_USED,
+    USER_POLICIES,
+    MANAGED_POLICIES,
+    POLICY_ATTACHMENTS,
+    BUCKET_CORS,
+    KMS_KEYS,
+    KMS_ALIASES,
+    BUCKET_KEYS,
+    BUCKET_LOCK,
+    BUCKET_TAGS,
+    BUCKET_LIFECYCLE,
+    RESTORES,
+    CONSOLE_SESSIONS,
+    CACHE_EPOCHS,
+    CONSOLE_PASSWORDS,
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn all_names_every_table() {
+        let declared = include_str!("tables.rs")
+            .matches(concat!("Table = ", "Table::new("))
+            .count();
+        assert_eq!(super::ALL.len(), declared, "a table is missing from ALL");
+        let mut names: Vec<_> = super::ALL.iter().map(|t| t.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), super::ALL.len());
+    }
+}

@@ -72,7 +72,14 @@ pub trait BlobReader: Send + Sync {
 }
 
 pub trait BlobStore: Send + Sync + 'static {
-    fn create(&self) -> StoreResult<Box<dyn BlobWriter>>;
+    fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
+        self.create_as(BlobId::random())
+    }
+
+    /// Starts a blob that [`BlobWriter::finish`] makes permanent under `id` (which
+    /// must not exist yet): how a copy between stores keeps the ids the metadata
+    /// names (`ferrite migrate`). Everything else uses [`BlobStore::create`].
+    fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>>;
 
     /// Opens a permanent blob; `None` if there is no such blob.
     fn open(&self, id: BlobId) -> StoreResult<Option<Box<dyn BlobReader>>>;

@@ -203,10 +203,10 @@ impl FaultyBlobs {
 }
 
 impl BlobStore for FaultyBlobs {
-    fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
+    fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>> {
         self.faults.tick()?;
         Ok(Box::new(FaultyWriter {
-            inner: self.inner.create()?,
+            inner: self.inner.create_as(id)?,
             faults: self.faults.clone(),
         }))
     }

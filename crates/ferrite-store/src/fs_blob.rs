@@ -194,8 +194,7 @@ impl BlobReader for FsReader {
 }
 
 impl BlobStore for FsBlobStore {
-    fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
-        let id = BlobId::random();
+    fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>> {
         let tmp_path = self.tmp.join(id.to_hex());
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
         Ok(Box::new(FsWriter {

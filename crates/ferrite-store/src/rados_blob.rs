@@ -282,10 +282,10 @@ impl BlobReader for RadosReader {
 }
 
 impl BlobStore for RadosBlobStore {
-    fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
+    fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>> {
         Ok(Box::new(RadosWriter {
             pool: self.pool.clone(),
-            id: BlobId::random(),
+            id,
             buf: Vec::new(),
             written: 0,
             len: 0,

@@ -151,8 +151,8 @@ impl BlobReader for ZstdReader {
 }
 
 impl BlobStore for ZstdBlobStore {
-    fn create(&self) -> StoreResult<Box<dyn BlobWriter>> {
-        let sink = Sink(self.inner.create()?);
+    fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>> {
+        let sink = Sink(self.inner.create_as(id)?);
         Ok(Box::new(ZstdWriter {
             encoder: zstd::stream::write::Encoder::new(sink, LEVEL)?,
             len: 0,

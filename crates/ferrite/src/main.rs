@@ -8,6 +8,7 @@ mod credentials;
 mod datadir;
 mod master_key;
 mod metrics;
+mod migrate;
 mod server;
 mod tls;
 
@@ -40,6 +41,11 @@ enum Command {
     /// Signs with root's credentials: FERRITE_ROOT_ACCESS_KEY and
     /// FERRITE_ROOT_SECRET_KEY, or the credentials.json of --data-dir.
     Admin(admin::AdminArgs),
+    /// Copy an embedded store (a stopped server's data dir) into a cluster's stores:
+    /// the metadata into --meta's database, the data into --blobs (RADOS) or into
+    /// --data-dir. Resumable (run it again after an interruption), verifies every
+    /// blob it copies, prints its progress.
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -219,6 +225,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(server::serve(*args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
+        Command::Migrate(args) => runtime.block_on(migrate::run(args)),
     }
 }
 

@@ -980,7 +980,7 @@ async fn open_blobs(spec: Option<&str>) -> anyhow::Result<Option<Arc<dyn ferrite
 }
 
 #[cfg(feature = "rados")]
-async fn open_rados(target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
+pub(crate) async fn open_rados(target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
     let target: ferrite_store::RadosTarget = target
         .parse()
         .map_err(|e: String| anyhow::anyhow!("--blobs rados: {e}"))?;
@@ -993,7 +993,7 @@ async fn open_rados(target: String) -> anyhow::Result<Arc<dyn ferrite_store::Blo
 }
 
 #[cfg(not(feature = "rados"))]
-async fn open_rados(_target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
+pub(crate) async fn open_rados(_target: String) -> anyhow::Result<Arc<dyn ferrite_store::BlobStore>> {
     anyhow::bail!(
         "this build has no RADOS blob store: build with `cargo build --release --features rados` \
          (it needs no Ceph package to build; librados2 is loaded when the server starts)"

@@ -392,3 +392,257 @@ async fn a_change_through_one_gateway_reaches_the_others_caches_within_a_second(
     })
     .await;
 }
+
+/// Runs `ferrite migrate` to the end; returns its stdout.
+fn migrate(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("migrate")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "migrate {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// An embedded store copied into PostgreSQL and a new data dir: every kind of
+/// object (inline, blob, multipart, versions, SSE-S3 under the same master key), a
+/// user's key and tags read back through a server on the copy; the copy of a store
+/// it was already made from is refused.
+#[tokio::test]
+async fn migrate_copies_an_embedded_store_into_postgres() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+    let Some(pg) = TestPostgres::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    let mut s = Server::start_in(&src, &[]);
+    let c = s.client();
+    c.create_bucket().bucket("moved").send().await.unwrap();
+    common::set_versioning(&c, "moved", BucketVersioningStatus::Enabled).await;
+    let put = |key: &'static str, body: Vec<u8>| {
+        let c = c.clone();
+        async move {
+            c.put_object()
+                .bucket("moved")
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let v1 = put("versioned", b"first".to_vec())
+        .await
+        .version_id()
+        .unwrap()
+        .to_string();
+    put("versioned", b"second".to_vec()).await;
+    put("inline", b"small".to_vec()).await;
+    put("blob", common::pattern(300_000, 7)).await;
+    c.put_object()
+        .bucket("moved")
+        .key("sealed")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from(common::pattern(200_000, 8)))
+        .send()
+        .await
+        .unwrap();
+    let up = c
+        .create_multipart_upload()
+        .bucket("moved")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let parts = [common::pattern(5 << 20, 1), common::pattern(100_000, 2)];
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = c
+            .upload_part()
+            .bucket("moved")
+            .key("mp")
+            .upload_id(up.upload_id().unwrap())
+            .part_number(n)
+            .body(ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket("moved")
+        .key("mp")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::iam_as_root(&s, &[("Action", "CreateUser"), ("UserName", "carol")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = common::iam_as_root(&s, &[("Action", "CreateAccessKey"), ("UserName", "carol")]).await;
+    let (key, secret) = (
+        common::xml_tag(&body, "AccessKeyId").unwrap(),
+        common::xml_tag(&body, "SecretAccessKey").unwrap(),
+    );
+    assert!(s.terminate().success());
+
+    let out = migrate(&[
+        "--from",
+        src.to_str().unwrap(),
+        "--meta",
+        &url,
+        "--data-dir",
+        dst.to_str().unwrap(),
+    ]);
+    assert!(out.contains("migrated: "), "{out}");
+    assert!(!out.contains("(resumed)"), "{out}");
+
+    let master = src.join("master.key");
+    let d = Server::start_in(
+        &dst,
+        &["--meta", &url, "--kms-master-key-file", master.to_str().unwrap()],
+    );
+    let c = d.client();
+    let get = |key: &'static str, version: Option<String>| {
+        let c = c.clone();
+        async move {
+            read_all(
+                c.get_object()
+                    .bucket("moved")
+                    .key(key)
+                    .set_version_id(version)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    assert_eq!(get("versioned", None).await, b"second");
+    assert_eq!(get("versioned", Some(v1)).await, b"first");
+    assert_eq!(get("inline", None).await, b"small");
+    assert_eq!(get("blob", None).await, common::pattern(300_000, 7));
+    assert_eq!(get("sealed", None).await, common::pattern(200_000, 8));
+    assert_eq!(get("mp", None).await, parts.concat());
+    let versions = c.list_object_versions().bucket("moved").send().await.unwrap();
+    assert_eq!(versions.versions().len(), 6);
+    common::client_with(&d.endpoint(), &key, &secret)
+        .list_buckets()
+        .send()
+        .await
+        .unwrap();
+    // The data is in the new dir; the database is the metadata.
+    assert!(d.blob_files() >= 4, "{}", d.blob_files());
+    assert!(!dst.join("meta.redb").exists());
+    drop(d);
+
+    // Into a database that holds data already: refused.
+    let again = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["migrate", "--from", src.to_str().unwrap(), "--meta", &url, "--data-dir"])
+        .arg(dir.path().join("third"))
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
+}
+
+/// A migration killed half-way (SIGKILL) leaves a destination that no server opens
+/// ("has not finished"), and running it again finishes it: every object reads back.
+#[tokio::test]
+async fn an_interrupted_migration_resumes() {
+    let Some(pg) = TestPostgres::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (dir.path().join("src"), dir.path().join("dst"));
+    let mut s = Server::start_in(&src, &[]);
+    let c = s.client();
+    c.create_bucket().bucket("many").send().await.unwrap();
+    const N: u64 = 400;
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.put_object()
+                .bucket("many")
+                .key(format!("k{i:04}"))
+                .body(ByteStream::from(common::pattern(70_000, i)))
+                .send()
+                .await
+                .unwrap();
+        }));
+        if tasks.len() >= 16 {
+            for t in tasks.drain(..) {
+                t.await.unwrap();
+            }
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(s.terminate().success());
+
+    let args = [
+        "--from",
+        src.to_str().unwrap(),
+        "--meta",
+        &url,
+        "--data-dir",
+        dst.to_str().unwrap(),
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("migrate")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("progress: blobs "), "{first}");
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed before the end ({first})");
+
+    let (listened, err) = serve_once(&dst, &["--meta", &url], "warn");
+    assert!(!listened);
+    assert!(err.contains("has not finished"), "{err}");
+
+    let out = migrate(&args);
+    assert!(out.contains("(resumed)"), "{out}");
+    assert!(out.contains(&format!("blobs {N}/{N}")), "{out}");
+    let master = src.join("master.key");
+    let d = Server::start_in(
+        &dst,
+        &["--meta", &url, "--kms-master-key-file", master.to_str().unwrap()],
+    );
+    let c = d.client();
+    for i in (0..N).step_by(7).chain([N - 1]) {
+        let got = read_all(
+            c.get_object()
+                .bucket("many")
+                .key(format!("k{i:04}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got, common::pattern(70_000, i), "k{i:04}");
+    }
+    let mut listed = 0;
+    let mut pages = c.list_objects_v2().bucket("many").into_paginator().send();
+    while let Some(page) = pages.next().await {
+        listed += page.unwrap().contents().len();
+    }
+    assert_eq!(listed as u64, N);
+}

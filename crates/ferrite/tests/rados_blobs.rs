@@ -252,3 +252,59 @@ fn bad_blob_settings_fail_clearly() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// `ferrite migrate --blobs rados:...`: an embedded store's objects, copied into a
+/// database and a pool, read back through a gateway on them.
+#[tokio::test]
+async fn migrate_into_postgres_and_rados() {
+    let Some(conf) = ceph_conf() else { return };
+    let Some(pg) = TestPostgres::start() else { return };
+    let (url, pool) = (pg.database(), fresh_pool(&conf));
+    let blobs = format!("rados:pool={pool},conf={conf}");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let mut s = Server::start_in(&src, &[]);
+    let c = s.client();
+    c.create_bucket().bucket("to-rados").send().await.unwrap();
+    for (k, len) in [("small", 10), ("mid", 300_000), ("big", 9 << 20)] {
+        c.put_object()
+            .bucket("to-rados")
+            .key(k)
+            .body(ByteStream::from(pattern(len, len as u64)))
+            .send()
+            .await
+            .unwrap();
+    }
+    assert!(s.terminate().success());
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args([
+            "migrate",
+            "--from",
+            src.to_str().unwrap(),
+            "--meta",
+            &url,
+            "--blobs",
+            &blobs,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("blobs 2/2"));
+    let master = src.join("master.key");
+    let g = Server::start_in(
+        &dir.path().join("gw"),
+        &[
+            "--meta",
+            &url,
+            "--blobs",
+            &blobs,
+            "--kms-master-key-file",
+            master.to_str().unwrap(),
+        ],
+    );
+    for (k, len) in [("small", 10), ("mid", 300_000), ("big", 9 << 20)] {
+        let got = read_all(g.client().get_object().bucket("to-rados").key(k).send().await.unwrap()).await;
+        assert_eq!(got, pattern(len, len as u64), "{k}");
+    }
+    assert_eq!(g.blob_files(), 0);
+}
