@@ -9,6 +9,7 @@
 #   BENCH_PAIR_ROUNDS=6 bench/run.sh            # paired variants alternated 6 times (see below)
 #   BENCH_PIN=1 bench/run.sh                    # server on CPU 0, the client on the others
 #   BENCH_PUT64_ROUNDS=4 BENCH_DURATION=5s BENCH_ONLY="put-64m put-64m-sse" bench/run.sh
+#   BENCH_CLUSTER=1 bench/run.sh                # the cluster mode (bench/cluster.sh)
 #
 # Builds Ferrite and ferrite-bench in release mode, measures the box's physical
 # limits (sequential write+fdatasync bandwidth with dd, single-core MD5 rate), starts
@@ -18,6 +19,11 @@
 # Only loopback traffic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# BENCH_CLUSTER=1: the cluster mode (embedded vs one and two gateways over PostgreSQL
+# and Ceph RADOS), in bench/cluster.sh.
+if [ "${BENCH_CLUSTER:-0}" = 1 ]; then
+  exec bench/cluster.sh "$@"
+fi
 root=$(pwd)
 duration=${BENCH_DURATION:-10s}
 only=${BENCH_ONLY:-}

@@ -8,7 +8,8 @@ need=()
 for bin in ceph-mon ceph-mgr ceph-osd ceph rados monmaptool ceph-authtool uuidgen ss; do
   command -v "$bin" >/dev/null || need+=("$bin")
 done
-ldconfig -p | grep -q 'librados.so.2 ' || need+=(librados2)
+# (grep -c, not -q: an early exit would fail the pipe under pipefail)
+[ "$(ldconfig -p | grep -c 'librados.so.2 ')" -gt 0 ] || need+=(librados2)
 [ ${#need[@]} -eq 0 ] && exit 0
 sudo=()
 [ "$(id -u)" = 0 ] || sudo=(sudo)

@@ -126,11 +126,20 @@ pub(crate) fn is_fatal(e: &ModelError) -> bool {
 impl Committer {
     /// Starts the commit thread. It ends when the committer is dropped. `gc_wake` is
     /// notified after every commit that queued garbage.
+    #[cfg(test)]
     pub fn start(meta: Arc<dyn MetaStore>, gc_wake: Arc<Notify>) -> Self {
+        Self::start_with(meta, gc_wake, None)
+    }
+
+    /// [`Committer::start`]; with `stats_shard`, the usage counters this committer's
+    /// jobs change go to that shard of each bucket's counters (`stats.rs`), so that
+    /// gateways sharing a store do not all write one row per bucket.
+    pub fn start_with(meta: Arc<dyn MetaStore>, gc_wake: Arc<Notify>, stats_shard: Option<u16>) -> Self {
         let (queue, jobs) = mpsc::channel::<Box<dyn Pending>>();
         let thread = std::thread::Builder::new()
             .name("ferrite-commit".into())
             .spawn(move || {
+                crate::stats::set_shard(stats_shard);
                 while let Ok(first) = jobs.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -185,9 +194,22 @@ fn run_batch(meta: &dyn MetaStore, gc_wake: &Notify, mut batch: Vec<Box<dyn Pend
     let outcome = loop {
         attempt += 1;
         match run_once(meta, &mut batch) {
+            // Jobs are independent: a batch of several that lost a conflict runs again
+            // as two halves, in order, each with its own retries. A smaller
+            // transaction is less likely to meet a concurrent one again (another
+            // gateway writing the same keys), and one job's conflict no longer fails
+            // the others.
+            Run::Conflict if batch.len() > 1 => {
+                let second = batch.split_off(batch.len() / 2);
+                run_batch(meta, gc_wake, batch);
+                run_batch(meta, gc_wake, second);
+                return;
+            }
             Run::Conflict if attempt < MAX_ATTEMPTS => {
-                // Let the transaction that won go first.
-                std::thread::sleep(Duration::from_millis(u64::from(attempt.min(8))));
+                // Let the transaction that won go first; the jitter keeps two
+                // gateways from retrying in step.
+                let base = u64::from(attempt.min(8));
+                std::thread::sleep(Duration::from_millis(base + rand::random::<u64>() % (base + 1)));
             }
             Run::Conflict => break Err(ModelError::Store(StoreError::Conflict)),
             Run::Failed(e) => break Err(e),

@@ -85,9 +85,10 @@ pub(crate) struct Inner {
     pub lifecycle_index: crate::lifecycle::LifecycleIndex,
     /// When the model was opened (server info's uptime).
     pub opened: std::time::Instant,
-    /// Whether other gateways share the stores (`Ferrite::open_external`): the
-    /// orphan sweep then spares recent blobs, which another gateway may be about to
-    /// commit, and the cache epochs are watched.
+    /// Whether other gateways share the stores, data included
+    /// (`Ferrite::open_paired`): background passes are then claimed, the collector
+    /// and the orphan sweep spare recent blobs (another gateway may be reading or
+    /// about to commit them), and usage counters go to shards.
     pub shared: bool,
     /// This process's id in background claims (`claims.rs`).
     pub gateway_id: [u8; 16],
@@ -201,14 +202,18 @@ impl Ferrite {
         Self::open_dir(data_dir, meta, opts, true).await
     }
 
-    async fn open_dir(data_dir: &Path, meta: Arc<dyn MetaStore>, opts: Options, shared: bool) -> ModelResult<Self> {
+    /// With `external`, another process may change the metadata store (the data dir's
+    /// blobs stay this server's own): the cache epochs are watched.
+    async fn open_dir(data_dir: &Path, meta: Arc<dyn MetaStore>, opts: Options, external: bool) -> ModelResult<Self> {
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(data_dir, opts.durable)?);
-        Self::open_paired(meta, blobs, opts, shared).await
+        let (b, m) = (blobs.clone(), meta.clone());
+        blocking(move || bind_blob_store(&*b, &*m)).await?;
+        Self::open_with(meta, blobs, opts, false, external).await
     }
 
     /// Opens the model over `meta` and `blobs` once [`bind_blob_store`] accepts them
-    /// as a pair (a RADOS pool with a database, say); `shared` as in
-    /// [`Ferrite::open_external`].
+    /// as a pair (a RADOS pool with a database, say); with `shared`, other gateways
+    /// use both stores too (see `Inner::shared`; the cache epochs are watched).
     pub async fn open_paired(
         meta: Arc<dyn MetaStore>,
         blobs: Arc<dyn BlobStore>,
@@ -217,28 +222,30 @@ impl Ferrite {
     ) -> ModelResult<Self> {
         let (b, m) = (blobs.clone(), meta.clone());
         blocking(move || bind_blob_store(&*b, &*m)).await?;
-        Self::open_with(meta, blobs, opts, shared).await
+        Self::open_with(meta, blobs, opts, shared, shared).await
     }
 
     /// Opens the model over any store pair. See [`Ferrite::open_local`].
     pub async fn open(meta: Arc<dyn MetaStore>, blobs: Arc<dyn BlobStore>, opts: Options) -> ModelResult<Self> {
-        Self::open_with(meta, blobs, opts, false).await
+        Self::open_with(meta, blobs, opts, false, false).await
     }
 
-    /// [`Ferrite::open`]; with `shared`, other gateways may change the store too, and
-    /// this one watches the cache epochs (`epochs.rs`).
+    /// [`Ferrite::open`]; `shared` as in `Inner::shared`; with `watch`, other
+    /// processes may change the metadata store and this one watches the cache epochs
+    /// (`epochs.rs`).
     async fn open_with(
         meta: Arc<dyn MetaStore>,
         blobs: Arc<dyn BlobStore>,
         opts: Options,
         shared: bool,
+        watch: bool,
     ) -> ModelResult<Self> {
         {
             let m = meta.clone();
             blocking(move || crate::migrate::check_not_migrating(&*m)).await?;
         }
         // Read before any cache is filled: a change after this is seen by the watch.
-        let epochs = match shared {
+        let epochs = match watch {
             true => {
                 let m = meta.clone();
                 Some(blocking(move || crate::epochs::read_all(&*m.begin_read()?)).await?)
@@ -262,7 +269,11 @@ impl Ferrite {
         }
         let this = Self {
             inner: Arc::new(Inner {
-                committer: crate::commit::Committer::start(meta.clone(), gc_wake.clone()),
+                committer: crate::commit::Committer::start_with(
+                    meta.clone(),
+                    gc_wake.clone(),
+                    shared.then(|| rand::random::<u16>() % crate::stats::SHARDS),
+                ),
                 md5: ferrite_hash::Md5Pool::start().map_err(|e| ModelError::Store(e.into()))?,
                 meta,
                 tiers,

@@ -98,9 +98,28 @@ impl UsageDelta {
             && self.delete_markers == 0
     }
 
-    /// Adds the delta to the bucket's stored counters.
+    /// Adds the delta to the bucket's stored counters: its main row, or, on a
+    /// committer that has a shard (shared stores), that shard's row of signed sums.
     pub fn apply(&self, txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<()> {
         if self.is_zero() {
+            return Ok(());
+        }
+        if let Some(shard) = SHARD.with(|s| s.get()) {
+            let key = shard_key(bucket_id, shard);
+            let mut sums = match txn.get(tables::BUCKET_STATS, &key)? {
+                Some(b) => decode_signed(&b)?,
+                None => [0; 5],
+            };
+            for (sum, d) in sums.iter_mut().zip(self.fields()) {
+                *sum = sum
+                    .checked_add(d)
+                    .ok_or_else(|| ModelError::Corrupt(format!("bucket {bucket_id} usage shard overflows")))?;
+            }
+            let mut out = [0u8; ENCODED_LEN];
+            for (chunk, v) in out.chunks_exact_mut(8).zip(sums) {
+                chunk.copy_from_slice(&v.to_be_bytes());
+            }
+            txn.put(tables::BUCKET_STATS, &key, &out)?;
             return Ok(());
         }
         let key = bucket_id.to_be_bytes();
@@ -119,16 +138,104 @@ impl UsageDelta {
     }
 }
 
-pub(crate) fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
-    match txn.get(tables::BUCKET_STATS, &bucket_id.to_be_bytes())? {
-        Some(bytes) => BucketUsage::decode(&bytes),
-        None => Ok(BucketUsage::default()),
+/// Shards of a bucket's counters on shared stores: each gateway's committer adds its
+/// changes to one of them (chosen at random when it starts), as signed sums; the
+/// usage is the main row plus every shard. Gateways that pick the same shard only
+/// contend as one gateway would.
+pub(crate) const SHARDS: u16 = 16;
+
+thread_local! {
+    /// The shard the committer on this thread writes to (`None`: the main row).
+    static SHARD: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets the shard of the calling thread's writes (the committer's thread).
+pub(crate) fn set_shard(shard: Option<u16>) {
+    SHARD.with(|s| s.set(shard));
+}
+
+fn shard_key(bucket_id: u64, shard: u16) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..8].copy_from_slice(&bucket_id.to_be_bytes());
+    k[8..].copy_from_slice(&shard.to_be_bytes());
+    k
+}
+
+fn decode_signed(bytes: &[u8]) -> ModelResult<[i64; 5]> {
+    if bytes.len() != ENCODED_LEN {
+        return Err(ModelError::Corrupt(format!(
+            "a bucket stats shard of {} bytes",
+            bytes.len()
+        )));
+    }
+    let mut out = [0i64; 5];
+    for (v, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+        *v = i64::from_be_bytes(chunk.try_into().expect("8 bytes"));
+    }
+    Ok(out)
+}
+
+impl UsageDelta {
+    fn fields(&self) -> [i64; 5] {
+        [
+            self.objects,
+            self.object_bytes,
+            self.versions,
+            self.version_bytes,
+            self.delete_markers,
+        ]
     }
 }
 
-/// Drops a (deleted, hence empty) bucket's counters.
+/// The bucket's usage: its main row plus its shards (one range read).
+pub(crate) fn read(txn: &dyn ReadTxn, bucket_id: u64) -> ModelResult<BucketUsage> {
+    let start = bucket_id.to_be_bytes();
+    let end = shard_key(bucket_id, u16::MAX);
+    let mut main = BucketUsage::default();
+    let mut sums = [0i64; 5];
+    let mut failed = None;
+    txn.scan(
+        tables::BUCKET_STATS,
+        Bound::Included(&start[..]),
+        Bound::Included(&end[..]),
+        &mut |k, v| {
+            let r = match k.len() {
+                8 => BucketUsage::decode(v).map(|u| main = u),
+                10 => decode_signed(v).map(|d| {
+                    for (s, x) in sums.iter_mut().zip(d) {
+                        *s = s.saturating_add(x);
+                    }
+                }),
+                _ => Err(ModelError::Corrupt("a bucket stats key of a strange length".into())),
+            };
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let add = |v: u64, d: i64| v.saturating_add_signed(d);
+    Ok(BucketUsage {
+        objects: add(main.objects, sums[0]),
+        object_bytes: add(main.object_bytes, sums[1]),
+        versions: add(main.versions, sums[2]),
+        version_bytes: add(main.version_bytes, sums[3]),
+        delete_markers: add(main.delete_markers, sums[4]),
+    })
+}
+
+/// Drops a (deleted, hence empty) bucket's counters, shards included.
 pub(crate) fn forget(txn: &mut dyn WriteTxn, bucket_id: u64) -> ModelResult<()> {
     txn.delete(tables::BUCKET_STATS, &bucket_id.to_be_bytes())?;
+    for shard in 0..SHARDS {
+        txn.delete(tables::BUCKET_STATS, &shard_key(bucket_id, shard))?;
+    }
     Ok(())
 }
 
@@ -175,4 +282,53 @@ pub(crate) fn rebuild(txn: &mut dyn WriteTxn) -> ModelResult<u64> {
         txn.put(tables::BUCKET_STATS, &bucket_id.to_be_bytes(), &usage.encode())?;
     }
     Ok(found.len() as u64)
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+    use ferrite_store::{MetaStore, RedbMetaStore};
+
+    /// Gateways on shared stores add to shards of signed sums (one may remove what
+    /// another added); the usage is the main row plus every shard, and a deleted
+    /// bucket's counters go with all their shards.
+    #[test]
+    fn shards_add_up_with_the_main_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbMetaStore::open(&dir.path().join("m.redb"), false).unwrap();
+        let add = |shard: Option<u16>, size: i64, sign: i64| {
+            set_shard(shard);
+            let d = UsageDelta {
+                objects: sign,
+                object_bytes: sign * size,
+                versions: sign,
+                version_bytes: sign * size,
+                delete_markers: 0,
+            };
+            let mut txn = store.begin_write().unwrap();
+            d.apply(&mut *txn, 7).unwrap();
+            txn.commit().unwrap();
+            set_shard(None);
+        };
+        add(None, 100, 1); // before sharing: the main row
+        add(Some(3), 10, 1);
+        add(Some(9), 1000, 1);
+        add(Some(3), 1000, -1); // removed through another gateway than added it
+        let u = read(&*store.begin_read().unwrap(), 7).unwrap();
+        assert_eq!(
+            (u.objects, u.object_bytes, u.versions, u.version_bytes),
+            (2, 110, 2, 110)
+        );
+        // Another bucket's rows are not counted.
+        assert_eq!(read(&*store.begin_read().unwrap(), 8).unwrap(), BucketUsage::default());
+        let mut txn = store.begin_write().unwrap();
+        forget(&mut *txn, 7).unwrap();
+        txn.commit().unwrap();
+        let left = store
+            .begin_read()
+            .unwrap()
+            .range(tables::BUCKET_STATS, Bound::Unbounded, Bound::Unbounded, 10)
+            .unwrap();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }
