@@ -12,6 +12,8 @@
 # throwaway server on a free loopback port under target/, and stops it by its PID.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Built as the README's test command builds (--workspace --all-features), so that
+# after it nothing is compiled again.
 root=$(pwd)
 scripts/install-postgres.sh
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -35,7 +37,7 @@ export FERRITE_TEST_POSTGRES_URL="postgres://ferrite@127.0.0.1:$port/postgres"
 export FERRITE_REQUIRE_POSTGRES=1
 
 if [ $# -eq 0 ]; then
-  cargo test -p ferrite-store --features postgres --lib pg_
+  cargo test --workspace --all-features --lib pg_
   # Every integration suite but those about the embedded store's own files: upgrade
   # (pinned redb fixtures) and power_loss (the data dir on a loop device); and
   # postgres_meta, which starts servers on both kinds of store itself (it runs in
@@ -46,4 +48,4 @@ if [ $# -eq 0 ]; then
     --test signed_streaming --test admin_api --test metrics --test hardening --test archive \
     --test crash --test tiers
 fi
-FERRITE_TEST_META=postgres cargo test --no-fail-fast -p ferrite "$@"
+FERRITE_TEST_META=postgres cargo test --no-fail-fast --workspace --all-features "$@"

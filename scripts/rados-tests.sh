@@ -6,6 +6,8 @@
 # stops it by its PIDs at the end. `cargo test` arguments may follow.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Built as the README's test command builds (--workspace --all-features), so that
+# after it nothing is compiled again.
 scripts/install-ceph.sh
 scripts/install-postgres.sh
 out=$(scripts/ceph-cluster.sh up)
@@ -15,7 +17,7 @@ CEPH_POOL=$(sed -n 's/^CEPH_POOL=//p' <<<"$out")
 trap 'scripts/ceph-cluster.sh down "$CEPH_DIR" >/dev/null' EXIT
 export CEPH_CONF FERRITE_TEST_RADOS_POOL=$CEPH_POOL FERRITE_REQUIRE_RADOS=1 FERRITE_REQUIRE_POSTGRES=1
 if [ $# -eq 0 ]; then
-  cargo test -p ferrite-store --features rados --lib rados
+  cargo test --workspace --all-features --lib rados
   set -- --test rados_blobs
 fi
-cargo test -p ferrite --features rados "$@"
+cargo test --workspace --all-features "$@"
