@@ -333,6 +333,13 @@ async fn parts_replace_list_and_abort_frees_them() {
     assert_eq!(all.parts()[2].e_tag(), replaced.e_tag());
     assert_eq!(all.parts()[2].size(), Some(11));
     assert_eq!(all.is_truncated(), Some(false));
+    // The collector runs in the background, woken by the commit: wait for it.
+    for _ in 0..100 {
+        if s.blob_files() == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(s.blob_files(), 5, "the replaced part's blob was freed");
 
     // Paging with part-number-marker and max-parts.
