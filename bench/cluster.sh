@@ -83,7 +83,8 @@ start_server() { # NAME ARGS...: prints the endpoint
 }
 embedded=$(start_server embedded)
 gw1=$(start_server gw1 --meta "$meta" --blobs "$blobs")
-gw2=$(start_server gw2 --meta "$meta" --blobs "$blobs")
+# Gateways sharing a store share the master key (the first generated it).
+gw2=$(start_server gw2 --meta "$meta" --blobs "$blobs" --kms-master-key-file "$work/gw1/master.key")
 
 load() { # FILE ENDPOINT ARGS... (a --duration among ARGS wins over BENCH_DURATION)
   local file=$1 ep=$2; shift 2

@@ -10,6 +10,7 @@
 #   PGHA_BASEPORT=15432    loopback mode: pg ports base+1.., REST 18008+i, etcd 12379/12380
 #   PGHA_ETCD=1|3          number of etcd members (all on the bridge/loopback address, distinct ports)
 #   PGHA_TTL=10 PGHA_LOOP_WAIT=1 PGHA_RETRY_TIMEOUT=5
+#   PGHA_MAX_LAG=1048576   maximum_lag_on_failover (bytes a replica may be behind and still be promoted)
 #   PGHA_USER=ferrite PGHA_PASSWORD=ferrite PGHA_DB=ferrite   app role/db created at bootstrap
 #   PGHA_DIR=<dir>         state dir (default mktemp -d /tmp/pgha.XXXXXX)
 # Needs root (netns, setpriv). Patroni/PostgreSQL run as the postgres user.
@@ -22,6 +23,7 @@ PREFIX=${PGHA_PREFIX:-pgha}
 NET=${PGHA_NET:-10.77.0}
 BASEPORT=${PGHA_BASEPORT:-15432}
 NETCD=${PGHA_ETCD:-1}
+MAX_LAG=${PGHA_MAX_LAG:-1048576}
 TTL=${PGHA_TTL:-10}; LOOP_WAIT=${PGHA_LOOP_WAIT:-1}; RETRY_TIMEOUT=${PGHA_RETRY_TIMEOUT:-5}
 APP_USER=${PGHA_USER:-ferrite}; APP_PASS=${PGHA_PASSWORD:-ferrite}; APP_DB=${PGHA_DB:-ferrite}
 SUPER_PASS=${PGHA_SUPER_PASSWORD:-postgres}; REPL_PASS=${PGHA_REPL_PASSWORD:-replicator}
@@ -35,8 +37,8 @@ case $MODE in
   async) SYNC=false ;;
   *) echo "MODE must be sync or async" >&2; exit 2 ;;
 esac
-for b in etcd patroni setpriv "$PG_BIN/postgres" psql curl; do
-  command -v "$b" >/dev/null || { echo "missing $b (apt-get install etcd-server patroni python3-etcd postgresql-15 curl)" >&2; exit 1; }
+for b in etcd patroni setpriv "$PG_BIN/postgres" psql curl jq bc; do
+  command -v "$b" >/dev/null || { echo "missing $b (scripts/install-patroni.sh installs it)" >&2; exit 1; }
 done
 
 DIR=${PGHA_DIR:-$(mktemp -d /tmp/pgha.XXXXXX)}
@@ -146,7 +148,7 @@ bootstrap:
     ttl: $TTL
     loop_wait: $LOOP_WAIT
     retry_timeout: $RETRY_TIMEOUT
-    maximum_lag_on_failover: 1048576
+    maximum_lag_on_failover: $MAX_LAG
     synchronous_mode: $SYNC
     synchronous_mode_strict: $SYNC
     synchronous_node_count: 1
@@ -187,6 +189,9 @@ postgresql:
     max_connections: 100
     shared_buffers: 32MB
     password_encryption: scram-sha-256
+    logging_collector: "on"          # the server's own log, in <data>/log (errors with their statements)
+    log_directory: log
+    log_line_prefix: "%m [%p] %a x%x "
   pg_hba:
     - local all all trust
     - host replication replicator samenet scram-sha-256

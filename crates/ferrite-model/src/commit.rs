@@ -79,15 +79,14 @@ where
     }
 
     fn finish(self: Box<Self>, committed: Result<(), ModelError>) {
-        let result = self
-            .result
-            .unwrap_or_else(|| Err(ModelError::Internal("a write was not run".into())));
-        let answer = match (committed, result) {
-            (Ok(()), r) => r,
+        let answer = match (committed, self.result) {
+            (Ok(()), Some(r)) => r,
+            (Ok(()), None) => Err(ModelError::Internal("a write was not run".into())),
             // Nothing of the batch is durable: every job fails, with its own error if
-            // it had one.
-            (Err(_), Err(e)) => Err(e),
-            (Err(e), Ok(_)) => Err(e),
+            // it had one, else with the batch's (a job not run: its transaction could
+            // not begin).
+            (Err(_), Some(Err(e))) => Err(e),
+            (Err(e), _) => Err(e),
         };
         let _ = self.reply.send(answer);
     }

@@ -282,7 +282,7 @@ impl Ferrite {
                 key_usage: crate::users::KeyUsage::default(),
                 key_cache: crate::users::KeyCache::default(),
                 cors_cache: crate::cors::CorsCache::default(),
-                keys: Self::check_keys(&meta_for_keys, opts_keys).await?,
+                keys: Self::check_keys(&meta_for_keys, opts_keys, watch).await?,
                 seal_pins: Default::default(),
                 rotation: Default::default(),
                 tampered_reads: Default::default(),
@@ -332,36 +332,56 @@ impl Ferrite {
     /// Checks the key provider against the store's key check value (stored at the
     /// first start with a provider): a provider that does not open it (another master
     /// key) is not used, and every encrypted read or write says why, while everything
-    /// else is served.
+    /// else is served. With `shared` (other gateways use this metadata store), such a
+    /// provider is an error instead: a gateway that cannot read what the others
+    /// encrypt must not start.
     async fn check_keys(
         meta: &Arc<dyn MetaStore>,
         provider: Option<Arc<dyn crate::sse::KeyProvider>>,
+        shared: bool,
     ) -> ModelResult<crate::sse::Keys> {
         use crate::sse::Keys;
         let Some(provider) = provider else {
             return Ok(Keys::Unavailable("the server has no key provider".into()));
         };
-        let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
-        match crate::sse::check_provider(&*provider, stored.as_deref()) {
-            Ok(None) => {}
-            Ok(Some(value)) => {
-                // Written directly: the committer does not run yet. A re-run writes a
-                // value that checks the same key.
-                let mut txn = meta.begin_write()?;
-                txn.put(crate::tables::SYSTEM, crate::keys::KEY_CHECK, &value)?;
-                txn.commit()?;
+        let mut attempt = 0;
+        let checked = loop {
+            attempt += 1;
+            let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
+            match crate::sse::check_provider(&*provider, stored.as_deref()) {
+                Ok(Some(value)) => {
+                    // Written directly: the committer does not run yet. Only if it is still
+                    // absent: a gateway starting at the same time may have stored its own.
+                    let mut txn = meta.begin_write()?;
+                    if txn.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?.is_some() {
+                        continue;
+                    }
+                    txn.put(crate::tables::SYSTEM, crate::keys::KEY_CHECK, &value)?;
+                    match txn.commit() {
+                        Ok(()) => break Ok(()),
+                        Err(e) if e.is_retryable() && attempt < 5 => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                other => break other.map(drop),
             }
+        };
+        match checked {
+            Ok(()) => Ok(Keys::Ready(provider)),
+            Err(ModelError::KeyUnavailable(why)) if shared => Err(ModelError::StoreMismatch(format!(
+                "the master key does not open the metadata store's key check value ({why}): gateways that share \
+                 a metadata store need the same master key (--kms-master-key-file or FERRITE_KMS_MASTER_KEY)"
+            ))),
             Err(ModelError::KeyUnavailable(why)) => {
                 tracing::error!(
                     reason = %why,
                     "the master key does not open this data dir's key check value: objects encrypted \
                      under the data dir's own master key can be neither read nor written until it is given"
                 );
-                return Ok(Keys::Unavailable(format!("wrong master key: {why}")));
+                Ok(Keys::Unavailable(format!("wrong master key: {why}")))
             }
-            Err(e) => return Err(e),
+            Err(e) => Err(e),
         }
-        Ok(Keys::Ready(provider))
     }
 
     pub fn options(&self) -> &Options {

@@ -132,7 +132,25 @@ fn stmt_error(e: &tokio_postgres::Error) -> StoreError {
     if is_conflict(e) {
         StoreError::Conflict
     } else {
-        engine(e)
+        engine(describe(e))
+    }
+}
+
+/// A copy of `e` (`StoreError` is not `Clone`): a conflict stays a conflict.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict => StoreError::Conflict,
+        other => engine(format!("an earlier statement of this transaction failed: {other}")),
+    }
+}
+
+/// `e` with what PostgreSQL said (tokio-postgres's own text is only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match (e.as_db_error(), e.source()) {
+        (Some(db), _) => format!("PostgreSQL {} {}: {}", db.severity(), db.code().code(), db.message()),
+        (None, Some(src)) => format!("{e}: {src}"),
+        (None, None) => e.to_string(),
     }
 }
 
@@ -260,6 +278,12 @@ struct PgTxn<'a> {
     done: bool,
     /// Whether a statement failed in a way that rules the connection out for reuse.
     poisoned: Cell<bool>,
+    /// The first statement of this transaction that failed, if one did. PostgreSQL
+    /// then aborted the transaction, and a later COMMIT is answered as a ROLLBACK,
+    /// without an error: a commit must fail with this instead (whatever the caller
+    /// made of the statement's error), or it would report as durable what was
+    /// rolled back.
+    failed: RefCell<Option<StoreError>>,
     /// What each key read or written in this transaction holds (`None`: absent).
     known: RefCell<HashMap<CacheKey, Option<Vec<u8>>>>,
     /// Writes not sent yet: a value to upsert, or `None` to delete. One per key.
@@ -280,6 +304,7 @@ impl<'a> PgTxn<'a> {
             begun: Cell::new(!write),
             done: false,
             poisoned: Cell::new(false),
+            failed: RefCell::new(None),
             known: Default::default(),
             pending: Default::default(),
         }
@@ -294,10 +319,24 @@ impl<'a> PgTxn<'a> {
         if poisons(&e) {
             self.poisoned.set(true);
         }
-        stmt_error(&e)
+        let err = stmt_error(&e);
+        self.failed.borrow_mut().get_or_insert_with(|| same_error(&err));
+        err
+    }
+
+    /// The error of an earlier failed statement, if any: PostgreSQL ignores every
+    /// statement of an aborted transaction, so none is sent again.
+    fn check_alive(&self) -> StoreResult<()> {
+        match &*self.failed.borrow() {
+            Some(StoreError::Conflict) => Err(StoreError::Conflict),
+            Some(StoreError::Engine(m)) => Err(StoreError::Engine(m.clone())),
+            Some(e) => Err(engine(e)),
+            None => Ok(()),
+        }
     }
 
     fn statement(&self, sql: &str) -> StoreResult<Statement> {
+        self.check_alive()?;
         self.store
             .block(self.client().prepare_cached(sql))
             .map_err(|e| self.fail(e))
@@ -306,6 +345,7 @@ impl<'a> PgTxn<'a> {
     /// Runs `fut` (one statement), preceded in the same round trip by `BEGIN` when
     /// the write transaction has not begun yet.
     fn run<T>(&self, fut: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>) -> StoreResult<T> {
+        self.check_alive()?;
         if self.begun.get() {
             return self.store.block(fut).map_err(|e| self.fail(e));
         }
@@ -509,12 +549,18 @@ impl WriteTxn for PgWrite<'_> {
 
     fn commit(mut self: Box<Self>) -> StoreResult<()> {
         let txn = &mut self.0;
-        txn.done = true;
+        if let Some(e) = txn.failed.get_mut().take() {
+            // Dropped: Drop rolls back (or discards a poisoned connection).
+            return Err(e);
+        }
         if !txn.begun.get() && txn.pending.get_mut().is_empty() {
             // Nothing was read or written: there is no transaction to commit.
+            txn.done = true;
             return Ok(());
         }
+        // (A failure here leaves the transaction to Drop, which rolls it back.)
         let (upsert, delete) = (txn.statement(UPSERT_MANY)?, txn.statement(DELETE_MANY)?);
+        txn.done = true;
         let client = txn.client.take().expect("live until commit");
         let pending = std::mem::take(txn.pending.get_mut());
         let batch = Batch::of(&pending);
@@ -558,7 +604,8 @@ impl WriteTxn for PgWrite<'_> {
             (Ok(()), Err(e)) => {
                 let _ = Object::take(client);
                 Err(StoreError::Engine(format!(
-                    "the connection to PostgreSQL failed during a commit, whose outcome is unknown: {e}"
+                    "the connection to PostgreSQL failed during a commit, whose outcome is unknown: {}",
+                    describe(&e)
                 )))
             }
         }
@@ -653,6 +700,55 @@ mod tests {
         assert_eq!(
             b.begin_read().unwrap().get(T, b"k").unwrap().as_deref(),
             Some(&b"a2"[..])
+        );
+    }
+
+    /// Once a statement has failed, PostgreSQL has aborted the transaction and answers
+    /// its COMMIT as a ROLLBACK, without an error. The commit must fail, whatever the
+    /// caller made of the statement's error: else writes sent before the failure
+    /// would be reported durable and be gone.
+    #[test]
+    fn a_failed_statement_fails_the_commit() {
+        let Some(pg) = TestPostgres::start() else { return };
+        let store = PgMetaStore::connect(&pg.database(), PgOptions::default()).unwrap();
+        const T: Table = Table::new("aborted");
+        let mut w = store.begin_write().unwrap();
+        w.put(T, b"sent", b"1").unwrap();
+        // A scan sends the buffered write: it is in the transaction now.
+        assert_eq!(w.range(T, Bound::Unbounded, Bound::Unbounded, 10).unwrap().len(), 1);
+        // A key over the B-tree's row size limit (incompressible, so that TOAST cannot
+        // shrink it) makes the next flush fail.
+        let mut x = 1u32;
+        let big: Vec<u8> = (0..16 << 10)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 16) as u8
+            })
+            .collect();
+        w.put(T, &big, b"too big").unwrap();
+        let flush = w.range(T, Bound::Unbounded, Bound::Unbounded, 10);
+        assert!(matches!(flush, Err(StoreError::Engine(_))), "the flush must fail");
+        let msg = flush.unwrap_err().to_string();
+        assert!(msg.contains("54000"), "PostgreSQL's code and message are kept: {msg}");
+        // Later statements of the aborted transaction fail the same way (none is sent).
+        let again = w.get(T, b"never read");
+        assert!(
+            again.as_ref().is_err_and(|e| e.to_string().contains("54000")),
+            "{again:?}"
+        );
+        // The caller ignores those errors and commits: refused.
+        let commit = w.commit();
+        assert!(commit.is_err(), "a rolled-back transaction reported as committed");
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.get(T, b"sent").unwrap(), None);
+        drop(r);
+        // The connection is usable again (its transaction was rolled back).
+        let mut w = store.begin_write().unwrap();
+        w.put(T, b"after", b"1").unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            store.begin_read().unwrap().get(T, b"after").unwrap().as_deref(),
+            Some(&b"1"[..])
         );
     }
 

@@ -131,6 +131,48 @@ async fn stores_that_do_not_belong_together_refuse_to_start() {
 /// The database goes away under a running gateway: requests that need it fail with
 /// 500 InternalError (nothing half-done), and when it is back the same gateway serves
 /// again without a restart (its pool reconnects), with everything committed before.
+/// Gateways sharing a database must share the master key: one with another key (its
+/// own, generated into its data dir) refuses to start and says why, rather than
+/// serve while unable to read what the others encrypt; with the first gateway's key
+/// it starts and reads an SSE-S3 object written through the first.
+#[tokio::test]
+async fn gateways_sharing_a_database_need_the_same_master_key() {
+    let Some(pg) = TestPostgres::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_in(&dir.path().join("a"), &["--meta", &url]);
+    let ca = a.client();
+    ca.create_bucket().bucket("sealed").send().await.unwrap();
+    ca.put_object()
+        .bucket("sealed")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(ByteStream::from_static(b"secret bytes"))
+        .send()
+        .await
+        .unwrap();
+
+    // A second gateway on the same data (the data dir holds the blobs here) with a
+    // key of its own.
+    let other = dir.path().join("other.key");
+    std::fs::write(&other, "c2FtZSBsZW5ndGggYXMgYSByZWFsIGtleSwgMzIgYnk=\n").unwrap();
+    let (listened, log) = serve_once(
+        &dir.path().join("a"),
+        &["--meta", &url, "--kms-master-key-file", other.to_str().unwrap()],
+        "warn",
+    );
+    assert!(!listened, "a gateway with another master key started: {log}");
+    assert!(log.contains("need the same master key"), "{log}");
+
+    let key = dir.path().join("a").join("master.key");
+    let b = Server::start_in(
+        &dir.path().join("a"),
+        &["--meta", &url, "--kms-master-key-file", key.to_str().unwrap()],
+    );
+    let got = b.client().get_object().bucket("sealed").key("k").send().await.unwrap();
+    assert_eq!(read_all(got).await, b"secret bytes");
+}
+
 #[tokio::test]
 async fn a_database_outage_fails_requests_and_the_gateway_recovers() {
     let Some(mut pg) = TestPostgres::start_own() else {

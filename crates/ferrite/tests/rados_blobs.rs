@@ -76,7 +76,19 @@ async fn two_gateways_share_objects_in_rados() {
     let blobs = format!("rados:pool={pool},conf={conf}");
     let dir = tempfile::tempdir().unwrap();
     let mut a = Server::start_in(&dir.path().join("a"), &["--meta", &url, "--blobs", &blobs]);
-    let b = Server::start_in(&dir.path().join("b"), &["--meta", &url, "--blobs", &blobs]);
+    // Gateways that share a store share the master key (generated into A's data dir).
+    let key = dir.path().join("a").join("master.key");
+    let b = Server::start_in(
+        &dir.path().join("b"),
+        &[
+            "--meta",
+            &url,
+            "--blobs",
+            &blobs,
+            "--kms-master-key-file",
+            key.to_str().unwrap(),
+        ],
+    );
     let (ca, cb) = (a.client(), b.client());
     ca.create_bucket().bucket("shared").send().await.unwrap();
     let big = pattern(10 << 20, 5);
