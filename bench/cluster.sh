@@ -16,7 +16,9 @@
 # 3 OSDs on memstore, that is in memory, pool size 3 / min_size 2), the gateways and
 # the load generators, all sharing the cores: the figures show what the layers cost
 # relative to each other on one box, not what a real cluster of machines reaches.
-# Writes bench/results/<UTC time>-cluster.{json,md}. Loopback traffic only.
+# Then, as root, the failover latency from scripts/cluster-test.sh (BENCH_FAILOVER=0
+# skips it). Writes bench/results/<UTC time>-cluster.{json,md}. Loopback traffic and
+# the test's own network namespaces only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,10 +38,15 @@ runs="$work/runs"
 mkdir -p "$runs"
 pids=()
 ceph_dir=""
-cleanup() {
+stop_all() { # the servers and the Ceph cluster this script started
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "$ceph_dir" ] && scripts/ceph-cluster.sh down "$ceph_dir" >/dev/null 2>&1
+  pids=()
+  [ -z "$ceph_dir" ] || scripts/ceph-cluster.sh down "$ceph_dir" >/dev/null 2>&1 || true
+  ceph_dir=""
+}
+cleanup() {
+  stop_all
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -124,9 +131,19 @@ for w in "${workloads[@]}"; do
   wait "$a" "$b"
 done
 
-python3 - "$runs" "$out/$stamp-cluster" "$duration" <<'PY'
+# The latency a failover adds: scripts/cluster-test.sh (synchronous mode; it needs
+# root for its network namespaces) logs the time from each fault to the first
+# acknowledged write sent after it. BENCH_FAILOVER=0 skips it.
+failover=""
+if [ "${BENCH_FAILOVER:-1}" = 1 ] && [ "$(id -u)" = 0 ]; then
+  stop_all
+  CLUSTER_TEST_MODES=sync scripts/cluster-test.sh >&2
+  failover=$root/target/cluster-test/sync-verify.json
+fi
+
+python3 - "$runs" "$out/$stamp-cluster" "$duration" "$failover" <<'PY'
 import json, sys, os, platform
-runs, base, duration = sys.argv[1:4]
+runs, base, duration, failover = sys.argv[1:5]
 def r(f):
     return json.load(open(os.path.join(runs, f + ".json")))
 rows = []
@@ -152,5 +169,11 @@ with open(base + ".md", "w") as f:
         f.write(f"| {x['workload']} | {x['embedded_ops']:.0f} | {x['embedded_mib']:.1f} | {x['embedded_p99']:.1f} "
                 f"| {x['cluster1_ops']:.0f} | {x['cluster1_mib']:.1f} | {x['cluster1_p99']:.1f} "
                 f"| {x['cluster2_ops']:.0f} | {x['cluster2_mib']:.1f} | {x['cluster2_p99']:.1f} | {x['errors']} |\n")
+    if failover:
+        f.write("\nFailover (scripts/cluster-test.sh: Patroni synchronous strict, ttl 10 s, 3 gateways, one load\n"
+                "generator of 8 workers): time from each fault to the first acknowledged write sent after it.\n\n")
+        f.write("| fault | first acknowledged write after (ms) | client errors in the next 30 s |\n| --- | --- | --- |\n")
+        for e in json.load(open(failover))["events"]:
+            f.write(f"| {e['event']} | {e['first_ack_after_ms']} | {e['errors_in_next_30s']} |\n")
 print(open(base + ".md").read())
 PY

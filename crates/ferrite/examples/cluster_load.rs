@@ -21,7 +21,8 @@
 //! - every acknowledged delete stays deleted (gone from listings, 404 on GET);
 //! - every object or version listed reads back whole, is one that was tried under
 //!   that key, and has the listed size: nothing unacknowledged is half-visible;
-//! - no GET during the load returned wrong bytes.
+//! - no GET during the load returned wrong bytes, or a 404 for an acknowledged write
+//!   (S3 reads its writes at once).
 //!
 //! It also prints, per event of `--events` (lines `NAME UNIX_MS`, written by the
 //! script when it injects a fault), the time from the event to the first
@@ -267,11 +268,11 @@ async fn load(endpoints: &[String], log: &Path, stop_file: &Path, workers: u64, 
     for t in tasks {
         bad_gets += t.await?;
     }
-    println!("load stopped; GETs with wrong bytes: {bad_gets}");
+    println!("load stopped; GETs with wrong bytes or none: {bad_gets}");
     Ok(())
 }
 
-/// One worker's loop; returns how many GETs returned wrong bytes.
+/// One worker's loop; returns how many GETs returned wrong bytes or a 404.
 async fn worker(s: Arc<Shared>, w: u64) -> u64 {
     let mut dice = w.wrapping_mul(0x2545_f491_4f6c_dd1d);
     let mut seq = 0u64;
@@ -340,9 +341,23 @@ async fn worker(s: Arc<Shared>, w: u64) -> u64 {
                                     s.log.put(json!({"t":"getbad","b":b,"k":k,"v":v,"id":id,"sent":sent}));
                                 }
                             }
-                            Err(_) => s.log.put(json!({"t":"err","op":"get","code":"body","b":b,"k":k,"v":v,"sent":sent,"at":now_ms()})),
+                            Err(_) => s.log.put(
+                                json!({"t":"err","op":"get","code":"body","b":b,"k":k,"v":v,"sent":sent,"at":now_ms()}),
+                            ),
                         },
-                        Err(e) => s.log.put(json!({"t":"err","op":"get","code":err_code(&e),"b":b,"k":k,"v":v,"sent":sent,"at":now_ms()})),
+                        Err(e) => {
+                            let code = err_code(&e);
+                            // S3 reads its writes: a 404 for an acknowledged write that
+                            // was not deleted is a breach, as wrong bytes are.
+                            if matches!(code.as_str(), "NoSuchKey" | "NoSuchVersion") {
+                                bad_gets += 1;
+                                s.log
+                                    .put(json!({"t":"getmissing","b":b,"k":k,"v":v,"id":id,"sent":sent}));
+                            }
+                            s.log.put(
+                                json!({"t":"err","op":"get","code":code,"b":b,"k":k,"v":v,"sent":sent,"at":now_ms()}),
+                            )
+                        }
                     }
                 }
             }
@@ -540,6 +555,10 @@ async fn verify(endpoints: &[String], log: &Path, events: Option<&Path>) -> anyh
             Some("getbad") => {
                 t.bad_gets_during_load += 1;
                 t.breach(format!("GET during the load returned wrong bytes: {line}"));
+            }
+            Some("getmissing") => {
+                t.bad_gets_during_load += 1;
+                t.breach(format!("GET during the load found no acknowledged write: {line}"));
             }
             _ => {}
         }

@@ -457,7 +457,7 @@ fn migrate(args: &[&str]) -> String {
 /// it was already made from is refused.
 #[tokio::test]
 async fn migrate_copies_an_embedded_store_into_postgres() {
-    use aws_sdk_s3::types::{BucketVersioningStatus, CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+    use aws_sdk_s3::types::{BucketVersioningStatus, ServerSideEncryption};
     let Some(pg) = TestPostgres::start() else { return };
     let url = pg.database();
     let dir = tempfile::tempdir().unwrap();
@@ -494,42 +494,8 @@ async fn migrate_copies_an_embedded_store_into_postgres() {
         .send()
         .await
         .unwrap();
-    let up = c
-        .create_multipart_upload()
-        .bucket("moved")
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
     let parts = [common::pattern(5 << 20, 1), common::pattern(100_000, 2)];
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i as i32 + 1;
-        let r = c
-            .upload_part()
-            .bucket("moved")
-            .key("mp")
-            .upload_id(up.upload_id().unwrap())
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(r.e_tag().unwrap())
-                .build(),
-        );
-    }
-    c.complete_multipart_upload()
-        .bucket("moved")
-        .key("mp")
-        .upload_id(up.upload_id().unwrap())
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
-        .send()
-        .await
-        .unwrap();
+    common::multipart_put(&c, "moved", "mp", &parts).await;
     let (status, body) = common::iam_as_root(&s, &[("Action", "CreateUser"), ("UserName", "carol")]).await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = common::iam_as_root(&s, &[("Action", "CreateAccessKey"), ("UserName", "carol")]).await;

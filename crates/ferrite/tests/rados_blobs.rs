@@ -9,7 +9,6 @@ mod common;
 use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::{Server, pattern, read_all};
 use ferrite_store::pg_testing::TestPostgres;
 
@@ -129,43 +128,8 @@ async fn two_gateways_share_objects_in_rados() {
     );
 
     // Multipart through B, read through A.
-    let up = cb
-        .create_multipart_upload()
-        .bucket("shared")
-        .key("mp")
-        .send()
-        .await
-        .unwrap();
-    let id = up.upload_id().unwrap();
     let parts = [pattern(5 << 20, 1), pattern(1 << 20, 2)];
-    let mut done = Vec::new();
-    for (i, p) in parts.iter().enumerate() {
-        let n = i as i32 + 1;
-        let r = cb
-            .upload_part()
-            .bucket("shared")
-            .key("mp")
-            .upload_id(id)
-            .part_number(n)
-            .body(ByteStream::from(p.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(r.e_tag().unwrap())
-                .build(),
-        );
-    }
-    cb.complete_multipart_upload()
-        .bucket("shared")
-        .key("mp")
-        .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
-        .send()
-        .await
-        .unwrap();
+    common::multipart_put(&cb, "shared", "mp", &parts).await;
     let whole: Vec<u8> = parts.concat();
     assert_eq!(
         read_all(ca.get_object().bucket("shared").key("mp").send().await.unwrap()).await,

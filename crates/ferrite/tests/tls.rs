@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use common::*;
 use http_body_util::{BodyExt, Empty};
@@ -254,43 +253,7 @@ async fn sdk_over_https_creates_puts_gets_and_uploads_in_parts() {
     );
 
     let parts_data = [pattern(5 * 1024 * 1024, 2), pattern(123_457, 3)];
-    let up = c
-        .create_multipart_upload()
-        .bucket("tls-bkt")
-        .key("big")
-        .send()
-        .await
-        .unwrap();
-    let upload_id = up.upload_id().unwrap();
-    let mut done = Vec::new();
-    for (i, data) in parts_data.iter().enumerate() {
-        let n = i as i32 + 1;
-        let part = c
-            .upload_part()
-            .bucket("tls-bkt")
-            .key("big")
-            .upload_id(upload_id)
-            .part_number(n)
-            .body(ByteStream::from(data.clone()))
-            .send()
-            .await
-            .unwrap();
-        done.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(part.e_tag().unwrap())
-                .build(),
-        );
-    }
-    let complete = c
-        .complete_multipart_upload()
-        .bucket("tls-bkt")
-        .key("big")
-        .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
-        .send()
-        .await
-        .unwrap();
+    let complete = common::multipart_put(&c, "tls-bkt", "big", &parts_data).await;
     assert!(complete.e_tag().unwrap().ends_with("-2\""), "{:?}", complete.e_tag());
     let got = read_all(c.get_object().bucket("tls-bkt").key("big").send().await.unwrap()).await;
     assert_eq!(got, parts_data.concat());

@@ -394,6 +394,53 @@ impl SigV4 {
 }
 
 /// Sets a bucket's versioning state (Enabled or Suspended).
+/// A multipart upload of `parts` (in order) to `bucket`/`key`, completed; panics on
+/// any error. For tests whose subject is not multipart itself.
+pub async fn multipart_put(
+    c: &Client,
+    bucket: &str,
+    key: &str,
+    parts: &[Vec<u8>],
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let up = c
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut done = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let r = c
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(n)
+            .body(aws_sdk_s3::primitives::ByteStream::from(p.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(r.e_tag().unwrap())
+                .build(),
+        );
+    }
+    c.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(done)).build())
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn set_versioning(c: &Client, bucket: &str, status: aws_sdk_s3::types::BucketVersioningStatus) {
     c.put_bucket_versioning()
         .bucket(bucket)
