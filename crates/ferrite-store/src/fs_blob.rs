@@ -1,6 +1,6 @@
 //! The local-filesystem blob store: one file per blob.
 //!
-//! Layout under the root: `tmp/<id>` for writes in progress, `blobs/<first two hex
+//! Layout under the root: `tmp/<id>.<random>` for writes in progress, `blobs/<first two hex
 //! digits>/<id>` for permanent blobs. `finish` fsyncs the file, renames it into place
 //! and fsyncs the directory, so a blob that `finish` returned survives a crash, and a
 //! crash before then leaves only a file in `tmp/` (cleared at start-up). Ids are random
@@ -195,7 +195,9 @@ impl BlobReader for FsReader {
 
 impl BlobStore for FsBlobStore {
     fn create_as(&self, id: BlobId) -> StoreResult<Box<dyn BlobWriter>> {
-        let tmp_path = self.tmp.join(id.to_hex());
+        // A suffix of its own: a writer of the same id that was killed (an interrupted
+        // `ferrite migrate`, which copies blobs under their ids) left its file here.
+        let tmp_path = self.tmp.join(format!("{}.{:08x}", id.to_hex(), rand::random::<u32>()));
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp_path)?;
         Ok(Box::new(FsWriter {
             file: Some(file),
@@ -331,5 +333,24 @@ mod tests {
         assert_eq!(live, 0, "an unfinished write is never a permanent blob");
         assert_eq!(store.clear_temp().unwrap(), 1);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    /// A writer of a given id that died (an interrupted migration copies blobs under
+    /// their ids) does not keep that id from being written again.
+    #[test]
+    fn an_id_whose_writer_died_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path(), true).unwrap();
+        let id = BlobId::random();
+        let mut w = store.create_as(id).unwrap();
+        w.write(b"half").unwrap();
+        std::mem::forget(w);
+        let mut w = store.create_as(id).unwrap();
+        w.write(b"whole").unwrap();
+        w.finish().unwrap();
+        let r = store.open(id).unwrap().unwrap();
+        let mut buf = [0u8; 5];
+        assert_eq!(r.read_at(0, &mut buf).unwrap(), 5);
+        assert_eq!(&buf, b"whole");
     }
 }
