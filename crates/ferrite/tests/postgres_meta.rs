@@ -435,6 +435,65 @@ async fn a_change_through_one_gateway_reaches_the_others_caches_within_a_second(
     .await;
 }
 
+/// `ferrite admin` and the console work against any gateway: what one is told, the
+/// other shows, and a console session opened on one is valid on the other, and
+/// ended there for both.
+#[tokio::test]
+async fn admin_and_console_work_against_any_gateway() {
+    use serde_json::{Value, json};
+    let Some(pg) = TestPostgres::start() else { return };
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let a = Server::start_in(&data_dir, &["--meta", &url]);
+    let b = Server::start_in(&data_dir, &["--meta", &url]);
+
+    a.client().create_bucket().bucket("made-on-a").send().await.unwrap();
+    assert!(common::admin_ok(&b, &["bucket", "ls"]).contains("made-on-a"));
+    common::admin_ok(&b, &["user", "add", "carol"]);
+    assert!(common::admin_ok(&a, &["user", "ls"]).contains("carol"));
+
+    async fn session(
+        s: &Server,
+        method: &str,
+        cookie: Option<&str>,
+        csrf: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, http::HeaderMap, Value) {
+        let url = format!("{}/admin/v1/session", s.endpoint());
+        let cookie = cookie.map(|c| format!("ferrite_session={c}"));
+        let mut headers = vec![("host", s.addr.as_str()), ("content-type", "application/json")];
+        if let Some(c) = &cookie {
+            headers.push(("cookie", c.as_str()));
+        }
+        if let Some(t) = csrf {
+            headers.push(("x-ferrite-csrf", t));
+        }
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let (st, h, out) = common::http_send(method, &url, &headers, bytes).await;
+        (st, h, serde_json::from_slice(&out).unwrap_or(Value::Null))
+    }
+    let login = json!({"access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY});
+    let (st, h, _) = session(&a, "POST", None, None, Some(login)).await;
+    assert_eq!(st, 201);
+    let token = h.get("set-cookie").unwrap().to_str().unwrap();
+    let token = token
+        .strip_prefix("ferrite_session=")
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    let (st, _, me) = session(&b, "GET", Some(&token), None, None).await;
+    assert_eq!(st, 200, "a session opened on A is valid on B: {me}");
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    let (st, _, _) = session(&b, "DELETE", Some(&token), Some(&csrf), None).await;
+    assert_eq!(st, 204, "logout through B");
+    assert_eq!(
+        session(&a, "GET", Some(&token), None, None).await.0,
+        401,
+        "ended for A too"
+    );
+}
+
 /// Runs `ferrite migrate` to the end; returns its stdout.
 fn migrate(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
