@@ -356,6 +356,43 @@ async fn a_change_through_one_gateway_reaches_the_others_caches_within_a_second(
     .await;
     eprintln!("key disabled through A, refused by B after {took:?}");
 
+    // A user's policy changed through A applies on B: allowed, then denied.
+    let bob = common::new_iam_user(&a, "bob").await;
+    let put_policy = async |effect: &str| {
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"{effect}","Action":"s3:ListAllMyBuckets","Resource":"*"}}]}}"#
+        );
+        let (status, body) = common::iam_as_root(
+            &a,
+            &[
+                ("Action", "PutUserPolicy"),
+                ("UserName", "bob"),
+                ("PolicyName", "listing"),
+                ("PolicyDocument", &doc),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    };
+    put_policy("Allow").await;
+    let bob_on_b = common::client_with(&b.endpoint(), &bob.key_id, &bob.secret);
+    until_within("B applies bob's new policy", second, async || {
+        bob_on_b.list_buckets().send().await.is_ok()
+    })
+    .await;
+    put_policy("Deny").await;
+    let took = until_within("B applies the denial", second, async || {
+        match bob_on_b.list_buckets().send().await {
+            Ok(_) => false,
+            Err(e) => {
+                assert_eq!(common::code(&e), "AccessDenied");
+                true
+            }
+        }
+    })
+    .await;
+    eprintln!("policy changed through A, applied by B after {took:?}");
+
     // CORS set through A applies on B; deleted through A, it goes on B.
     let root_a = a.client();
     root_a.create_bucket().bucket("shared-cors").send().await.unwrap();
