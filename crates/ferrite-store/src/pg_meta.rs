@@ -32,6 +32,7 @@ use std::ops::Bound;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Statement};
@@ -154,11 +155,128 @@ fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// Takes out of a libpq-style URL (or key=value string) what tokio-postgres does not
+/// know: `sslrootcert=FILE` (returned) and `sslmode=verify-full` (given on as
+/// `require`: every TLS connection checks the certificate and the host name). Refuses
+/// what would be half-done here: `verify-ca` (the name is always checked) and an
+/// explicit `prefer` (TLS without a fallback to plain is `require`).
+fn tls_params(url: &str) -> StoreResult<(String, Option<std::path::PathBuf>)> {
+    /// What becomes of one parameter.
+    enum Keep {
+        Drop,
+        AsIs,
+        Now(&'static str),
+    }
+    let mut root_cert = None;
+    let mut keep = |key: &str, value: &str| -> StoreResult<Keep> {
+        match (key, value) {
+            ("sslrootcert", v) => {
+                root_cert = Some(std::path::PathBuf::from(v));
+                Ok(Keep::Drop)
+            }
+            ("sslmode", "verify-full") => Ok(Keep::Now("require")),
+            ("sslmode", "verify-ca") => Err(engine(
+                "sslmode=verify-ca is not supported: use verify-full (or require, the same here: \
+                 the server's certificate and name are always checked)",
+            )),
+            ("sslmode", "prefer") => Err(engine(
+                "sslmode=prefer is not supported: use require (TLS, the server's certificate \
+                 and name checked) or disable",
+            )),
+            _ => Ok(Keep::AsIs),
+        }
+    };
+    let url_form = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let (base, params, sep) = match url.split_once('?') {
+        Some((base, query)) if url_form => (base, query.split('&').collect::<Vec<_>>(), "&"),
+        _ if url_form => (url, Vec::new(), "&"),
+        _ => ("", url.split_whitespace().collect(), " "),
+    };
+    let mut kept = Vec::new();
+    for param in params.into_iter().filter(|p| !p.is_empty()) {
+        let (k, v) = param.split_once('=').unwrap_or((param, ""));
+        let v = if url_form { percent_decode(v) } else { v.to_string() };
+        match keep(k, &v)? {
+            Keep::Drop => {}
+            Keep::AsIs => kept.push(param.to_string()),
+            Keep::Now(v) => kept.push(format!("{k}={v}")),
+        }
+    }
+    let out = match (url_form, kept.is_empty()) {
+        (true, true) => base.to_string(),
+        (true, false) => format!("{base}?{}", kept.join(sep)),
+        (false, _) => kept.join(sep),
+    };
+    Ok((out, root_cert))
+}
+
+/// `%XX` escapes of a URL's query value decoded (invalid ones kept as they are).
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The rustls configuration of TLS connections: the roots are `root_cert`'s
+/// certificates (PEM) when given, else the system's.
+fn tls_config(root_cert: Option<&std::path::Path>) -> StoreResult<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match root_cert {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| engine(format!("sslrootcert {}: {e}", path.display())))?;
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| engine(format!("sslrootcert {}: {e}", path.display())))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                // A system certificate rustls cannot use is skipped, as browsers do.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(engine(
+            "TLS to PostgreSQL: no trusted root certificate (give sslrootcert=FILE in the URL)",
+        ));
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| engine(format!("TLS to PostgreSQL: {e}")))
+}
+
 impl PgMetaStore {
     /// Connects to `url` (a libpq-style URL or key=value string; several hosts and
     /// `target_session_attrs=read-write` pick the primary) and creates the schema if
     /// it is missing.
     pub fn connect(url: &str, opts: PgOptions) -> StoreResult<Self> {
+        let (url, root_cert) = tls_params(url)?;
         let mut config: Config = url
             .parse()
             .map_err(|e| StoreError::Engine(format!("the PostgreSQL URL does not parse: {e}")))?;
@@ -177,13 +295,18 @@ impl PgMetaStore {
             .enable_all()
             .build()
             .map_err(StoreError::Io)?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.get_ssl_mode() {
+            // TLS only when asked for, and then always with the server's certificate
+            // and name checked (an explicit `prefer` is refused by `tls_params`).
+            SslMode::Require => {
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(root_cert.as_deref())?);
+                Manager::from_config(config, tls, manager_config())
+            }
+            _ => Manager::from_config(config, NoTls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(opts.pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -208,7 +331,7 @@ impl PgMetaStore {
 
     fn client(&self) -> StoreResult<Object> {
         self.block(self.pool.get()).map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => engine(format!("connecting to PostgreSQL: {e}")),
+            deadpool_postgres::PoolError::Backend(e) => engine(format!("connecting to PostgreSQL: {}", describe(&e))),
             e => engine(format!("no PostgreSQL connection: {e}")),
         })
     }
@@ -700,6 +823,111 @@ mod tests {
         assert_eq!(
             b.begin_read().unwrap().get(T, b"k").unwrap().as_deref(),
             Some(&b"a2"[..])
+        );
+    }
+
+    /// A test CA (its PEM) and a server certificate and key it signed for 127.0.0.1.
+    fn test_ca(name: &str) -> (String, String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
+        let ca_pem = params.self_signed(&key).unwrap().pem();
+        let issuer = rcgen::Issuer::new(params, key);
+        let server_key = rcgen::KeyPair::generate().unwrap();
+        let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&server_key, &issuer)
+            .unwrap();
+        (ca_pem, server.pem(), server_key.serialize_pem())
+    }
+
+    /// TLS to the database: `sslmode=verify-full` with `sslrootcert` connects, and the
+    /// server sees the store's connections encrypted; a server certificate from another
+    /// CA is refused, as is a server without TLS when TLS is required; `verify-ca` and
+    /// an explicit `prefer` are refused at once (they would be half-done here).
+    #[test]
+    fn tls_to_the_database() {
+        let (ca, cert, key) = test_ca("ferrite test CA");
+        let Some(pg) = TestPostgres::start_tls(&cert, &key) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (ca_file, other_file) = (dir.path().join("ca.pem"), dir.path().join("other.pem"));
+        std::fs::write(&ca_file, &ca).unwrap();
+        std::fs::write(&other_file, test_ca("another CA").0).unwrap();
+        let db = pg.database();
+        let with = |params: &str| format!("{db}?{params}");
+
+        let url = with(&format!(
+            "sslmode=verify-full&sslrootcert={}&application_name=ferrite-tls",
+            ca_file.display()
+        ));
+        let store = PgMetaStore::connect(&url, PgOptions::default()).unwrap();
+        const T: Table = Table::new("tls");
+        let mut w = store.begin_write().unwrap();
+        w.put(T, b"k", b"over TLS").unwrap();
+        w.commit().unwrap();
+        assert_eq!(
+            store.begin_read().unwrap().get(T, b"k").unwrap().as_deref(),
+            Some(&b"over TLS"[..])
+        );
+        let count = |ssl: bool| {
+            pg.psql_value(&format!(
+                "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+                 WHERE application_name = 'ferrite-tls' AND ssl = {ssl}"
+            ))
+        };
+        assert_ne!(count(true), "0", "the store's connections are encrypted");
+        assert_eq!(count(false), "0", "and none is plain");
+        drop(store);
+
+        let refused = |url: String| match PgMetaStore::connect(&url, PgOptions::default()) {
+            Ok(_) => panic!("{url} connected"),
+            Err(e) => e.to_string(),
+        };
+        let e = refused(with(&format!("sslmode=require&sslrootcert={}", other_file.display())));
+        assert!(e.contains("certificate"), "another CA's server: {e}");
+        let e = refused(with(&format!("sslmode=verify-ca&sslrootcert={}", ca_file.display())));
+        assert!(e.contains("verify-ca is not supported"), "{e}");
+        let e = refused(with("sslmode=prefer"));
+        assert!(e.contains("prefer is not supported"), "{e}");
+
+        let Some(plain) = TestPostgres::start_own() else { return };
+        let e = refused(format!(
+            "{}?sslmode=require&sslrootcert={}",
+            plain.database(),
+            ca_file.display()
+        ));
+        assert!(
+            e.contains("TLS") || e.contains("SSL") || e.contains("ssl"),
+            "a server without TLS: {e}"
+        );
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_of_the_url() {
+        let (url, root) = tls_params(
+            "postgres://u@h1,h2/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgres://u@h1,h2/db?sslmode=require&target_session_attrs=read-write"
+        );
+        assert_eq!(root.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        let (url, root) =
+            tls_params("host=/run/postgresql dbname=ferrite sslrootcert=/ca.pem sslmode=verify-full").unwrap();
+        assert_eq!(url, "host=/run/postgresql dbname=ferrite sslmode=require");
+        assert_eq!(root.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(
+            tls_params("postgres://u@h/db").unwrap(),
+            ("postgres://u@h/db".to_string(), None)
+        );
+        assert_eq!(
+            tls_params("postgres://u@h/db?sslrootcert=/x").unwrap().0,
+            "postgres://u@h/db"
         );
     }
 

@@ -31,6 +31,8 @@ struct Own {
     bin: PathBuf,
     port: u16,
     ids: Option<(u32, u32)>,
+    /// More `-c name=value` settings.
+    settings: Vec<String>,
 }
 
 impl Own {
@@ -43,6 +45,7 @@ impl Own {
             .arg("-k")
             .arg(self.dir.path())
             .args(["-c", "max_connections=200", "-c", "shared_buffers=64MB"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
@@ -153,8 +156,18 @@ impl TestPostgres {
         Self::start_or_skip(true)
     }
 
+    /// A server of this process's own that also accepts TLS (`ssl=on`), with this
+    /// certificate chain and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<Self> {
+        Self::start_or_skip_with(true, Some((cert_pem, key_pem)))
+    }
+
     fn start_or_skip(own: bool) -> Option<Self> {
-        match Self::try_start(own) {
+        Self::start_or_skip_with(own, None)
+    }
+
+    fn start_or_skip_with(own: bool, tls: Option<(&str, &str)>) -> Option<Self> {
+        match Self::try_start(own, tls) {
             Ok(Some(pg)) => Some(pg),
             Ok(None) if required() => panic!(
                 "PostgreSQL is required here (CI or FERRITE_REQUIRE_POSTGRES=1) but there is no server: run scripts/install-postgres.sh or set FERRITE_TEST_POSTGRES_URL"
@@ -169,7 +182,7 @@ impl TestPostgres {
         }
     }
 
-    fn try_start(own: bool) -> io::Result<Option<Self>> {
+    fn try_start(own: bool, tls: Option<(&str, &str)>) -> io::Result<Option<Self>> {
         if let Ok(url) = std::env::var("FERRITE_TEST_POSTGRES_URL")
             && !own
         {
@@ -201,6 +214,23 @@ impl TestPostgres {
             .args(["-A", "trust", "-U", "ferrite", "-E", "UTF8", "--locale=C", "-N", "-D"])
             .arg(&data);
         run(initdb, ids)?;
+        let mut settings = Vec::new();
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt as _;
+            let (cert_path, key_path) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_path, cert)?;
+            std::fs::write(&key_path, key)?;
+            // PostgreSQL takes a key only its owner can read.
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+            if let Some((uid, gid)) = ids {
+                for p in [&cert_path, &key_path] {
+                    std::os::unix::fs::chown(p, Some(uid), Some(gid))?;
+                }
+            }
+            settings.push("ssl=on".to_string());
+            settings.push(format!("ssl_cert_file={}", cert_path.display()));
+            settings.push(format!("ssl_key_file={}", key_path.display()));
+        }
         let port = free_port()?;
         let mut own = Own {
             child: None,
@@ -208,6 +238,7 @@ impl TestPostgres {
             bin,
             port,
             ids,
+            settings,
         };
         own.spawn()?;
         Ok(Some(Self {
@@ -238,6 +269,21 @@ impl TestPostgres {
         self.psql(&format!("CREATE DATABASE {name}"));
         self.databases.lock().unwrap().push(name.clone());
         format!("{}/{name}", self.base)
+    }
+
+    /// The first column of the first row `sql` returns, as text (with psql).
+    pub fn psql_value(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(format!("{}/postgres?sslmode=disable", self.base))
+            .args(["-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql])
+            .output()
+            .expect("psql runs (Debian's postgresql-client)");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Runs one SQL command on the server's `postgres` database (with psql).
