@@ -16,9 +16,13 @@ const GC_PERIOD: Duration = Duration::from_secs(30);
 /// How long a garbage entry waits before its blob is deleted on shared stores: a GET
 /// on another gateway that started before the overwrite or delete may still be
 /// streaming it, and this gateway's read leases do not see other gateways' readers.
-/// A GET streaming for longer than this while its version is replaced may fail
-/// mid-stream (never with wrong bytes).
+/// Reads still going after it are published by their gateways (`leases.rs`), and
+/// their blobs kept.
+#[cfg(not(test))]
 const SHARED_GARBAGE_GRACE: Duration = Duration::from_secs(15 * 60);
+/// (No wait in unit tests: they check the published leases.)
+#[cfg(test)]
+const SHARED_GARBAGE_GRACE: Duration = Duration::ZERO;
 
 /// Whether garbage entry `id` has waited [`SHARED_GARBAGE_GRACE`] since this
 /// gateway's collector first saw it (noting it as seen in this pass).
@@ -72,6 +76,20 @@ impl Ferrite {
                 let _ = tokio::time::timeout(GC_PERIOD, wake.notified()).await;
             }
         });
+        // On shared stores: this gateway's long reads, published for the other
+        // gateways' collectors (`leases.rs`).
+        if self.inner.shared {
+            let weak = Arc::downgrade(&self.inner);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(crate::leases::PUBLISH_PERIOD).await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    if let Err(e) = (Ferrite { inner }).publish_long_reads().await {
+                        tracing::warn!(error = %e, "cannot publish this gateway's long reads");
+                    }
+                }
+            });
+        }
         // The lifecycle worker: a pass now (finishing one a restart interrupted),
         // then one every period. A new configuration waits for the next pass, as on
         // AWS (where rules act asynchronously, within a day).
@@ -115,10 +133,14 @@ impl Ferrite {
                     Some(k) => Bound::Excluded(k.as_slice()),
                     None => Bound::Unbounded,
                 };
-                let ids = inner
-                    .meta
-                    .begin_read()?
-                    .range(tables::GARBAGE, start, Bound::Unbounded, GC_BATCH)?;
+                let txn = inner.meta.begin_read()?;
+                let ids = txn.range(tables::GARBAGE, start, Bound::Unbounded, GC_BATCH)?;
+                // Blobs that long reads on any gateway hold (shared stores).
+                let read_elsewhere = match inner.shared {
+                    true => crate::leases::published(&*txn, crate::clock::now_ms())?,
+                    false => HashSet::new(),
+                };
+                drop(txn);
                 let mut gone = Vec::new();
                 let mut seen_now = std::mem::take(&mut seen);
                 for (id, tier) in &ids {
@@ -135,6 +157,9 @@ impl Ferrite {
                     };
                     if inner.shared && !garbage_aged(&inner, &blob.0, &mut seen_now) {
                         continue; // a reader on another gateway may be streaming it
+                    }
+                    if read_elsewhere.contains(&blob.0) {
+                        continue; // a long read on some gateway is streaming it
                     }
                     if !inner.leases.doom(&blob.0) {
                         continue; // a reader is streaming it

@@ -13,7 +13,7 @@
 //! 3. Then every table, in batches of [`BATCH`] rows, each batch and its cursor in
 //!    one transaction: an interrupted run resumes after the last committed batch.
 //!    Not copied: the garbage list (its blobs are not copied), cache epochs,
-//!    background claims, the source's blob-store pairing.
+//!    background claims, published read leases, the source's blob-store pairing.
 //! 4. The last transaction removes the marker and the cursors; the destination's
 //!    blob store is then paired with its metadata store.
 //!
@@ -70,7 +70,7 @@ fn is_empty(txn: &dyn ReadTxn, table: Table) -> ModelResult<bool> {
 
 /// Whether a system row of the source stays behind.
 fn skip_system_key(k: &[u8]) -> bool {
-    k == b"blob_store_id" || k.starts_with(b"claim/") || k.starts_with(b"migration")
+    k == b"blob_store_id" || k.starts_with(b"claim/") || k.starts_with(b"lease/") || k.starts_with(b"migration")
 }
 
 /// Copies `src` (metadata and blobs) into `dst`; `progress` is called after each

@@ -318,9 +318,10 @@ impl ObjectBody {
 enum Source {
     /// Inline data (opened already, if it was sealed).
     Inline(Bytes),
-    Blob(Arc<dyn BlobReader>),
+    /// A blob, leased on shared stores (below).
+    Blob(Arc<dyn BlobReader>, Option<Lease>),
     /// A blob of sealed chunks, the cipher that opens them and the plaintext size.
-    SealedBlob(Arc<dyn BlobReader>, Box<ChunkCipher>, u64),
+    SealedBlob(Arc<dyn BlobReader>, Box<ChunkCipher>, u64, Option<Lease>),
     /// The pieces of a multipart object's segments to read, the first one already
     /// open, all of them leased; with the data key and encryption if they are sealed,
     /// and the tier's blob store the rest are opened from.
@@ -631,10 +632,25 @@ impl Ferrite {
                         };
                         Some(Source::Inline(bytes))
                     }
-                    DataRef::Blob(id) => store.open(blob_id(id))?.map(|r| match cipher {
-                        None => Source::Blob(Arc::from(r)),
-                        Some(cipher) => Source::SealedBlob(Arc::from(r), Box::new(cipher), rec.size),
-                    }),
+                    DataRef::Blob(id) => {
+                        // An open file keeps its data after an unlink, a blob in RADOS
+                        // does not: on shared stores the blob is leased as segments are
+                        // (the collector keeps it; a long read is published for the
+                        // other gateways' collectors), and a blob already doomed means
+                        // a concurrent overwrite: read the record again. Opened after
+                        // the lease, so a blob deleted meanwhile is found missing.
+                        let lease = match inner.shared {
+                            true => inner.leases.take(vec![*id], epoch).map(|(lease, _)| Some(lease)),
+                            false => Some(None),
+                        };
+                        match lease {
+                            None => None,
+                            Some(lease) => store.open(blob_id(id))?.map(|r| match cipher {
+                                None => Source::Blob(Arc::from(r), lease),
+                                Some(cipher) => Source::SealedBlob(Arc::from(r), Box::new(cipher), rec.size, lease),
+                            }),
+                        }
+                    }
                     DataRef::Segments(segs) => {
                         // Lease every segment the range needs, so that the collector
                         // keeps them until the stream is done (see `leases`); open the
@@ -689,10 +705,13 @@ impl Ferrite {
                         let slice = b.slice(byte_range.start as usize..byte_range.end as usize);
                         Box::pin(futures::stream::once(async move { Ok(slice) })) as BodyStream
                     }
-                    Source::Blob(reader) => blob_stream(reader, byte_range.clone()),
-                    Source::SealedBlob(reader, cipher, size) => {
+                    Source::Blob(reader, lease) => holding(blob_stream(reader, byte_range.clone()), lease),
+                    Source::SealedBlob(reader, cipher, size, lease) => {
                         let span = SealedSpan::new(size, byte_range.start, byte_range.end - byte_range.start);
-                        sealed_blob_stream(self.inner.clone(), reader, span, span.opener(*cipher))
+                        holding(
+                            sealed_blob_stream(self.inner.clone(), reader, span, span.opener(*cipher)),
+                            lease,
+                        )
                     }
                     Source::Segments(pieces, first, lease, sealed, store) => {
                         segments_stream(self.inner.clone(), store, pieces, first, lease, sealed.map(|b| *b))
@@ -1239,6 +1258,17 @@ fn read_exact_at(r: &dyn BlobReader, pos: u64, buf: &mut [u8]) -> io::Result<()>
         filled += k;
     }
     Ok(())
+}
+
+/// `stream`, keeping `lease` until it is dropped.
+fn holding(stream: BodyStream, lease: Option<Lease>) -> BodyStream {
+    match lease {
+        None => stream,
+        Some(lease) => Box::pin(stream.map(move |item| {
+            let _held = &lease;
+            item
+        })),
+    }
 }
 
 fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
