@@ -106,6 +106,24 @@ wait_pg_healthy() { # MODE OLD_LEADER: a running leader other than nOLD_LEADER a
   return 1
 }
 
+# ceph/s3-tests against a gateway of the cluster (after the synchronous run, the
+# cluster as the faults left it: a new database leader, one OSD down): a database and
+# a pool of their own, the gateway started by scripts/ceph-s3-tests.sh in the client's
+# namespace. CLUSTER_TEST_S3TESTS=PATH_TO_S3_TESTS turns it on (not in CI: ~10 min);
+# CLUSTER_TEST_FERRITE_BIN picks the binary (a release build with --features rados).
+s3tests_on_cluster() { # CEPH_CONF
+  local conf=$1 admin_url s3_url
+  log "sync: ceph/s3-tests against a gateway of this cluster"
+  admin_url=$(sed -e "s|//$PGHA_USER:$PGHA_PASSWORD@|//postgres:postgres@|" -e "s|/$PGHA_DB?|/postgres?|" <<<"$PGHA_URL")
+  psql "$admin_url" -qc "CREATE DATABASE s3tests OWNER \"$PGHA_USER\""
+  s3_url=$(sed "s|/$PGHA_DB?|/s3tests?|" <<<"$PGHA_URL")
+  ip netns exec fct-ceph ceph -c "$conf" osd pool create s3tests 8 8 replicated >/dev/null 2>&1
+  ip netns exec fct-ceph ceph -c "$conf" osd pool application enable s3tests rados >/dev/null 2>&1 || true
+  ip netns exec fct-cli env CEPH_OUT="$out/s3-tests" FERRITE_BIN="${CLUSTER_TEST_FERRITE_BIN:-$ferrite}" \
+    CEPH_SERVER_ARGS="--meta $s3_url --blobs rados:pool=s3tests,conf=$conf --kms-master-key-file $work/master.key" \
+    scripts/ceph-s3-tests.sh "$CLUSTER_TEST_S3TESTS" ${CLUSTER_TEST_S3TESTS_ARGS:-} || true
+}
+
 run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the check's exit code.
   # (Called as a plain command: any failure ends the script, and the EXIT trap cleans up.)
   local mode=$1
@@ -203,6 +221,9 @@ run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the
     >"$out/$mode-verify.json" 2>"$work/verify.err" || rc=$?
   cat "$out/$mode-verify.json" >&2
   [ -s "$work/verify.err" ] && cat "$work/verify.err" >&2
+  if [ "$mode" = sync ] && [ -n "${CLUSTER_TEST_S3TESTS:-}" ]; then
+    s3tests_on_cluster "$ceph_conf"
+  fi
   cp "$acks" "$out/$mode-acks.jsonl"
   for i in 1 2 3; do
     cp "$work/gw$i/log" "$out/$mode-gw$i.log"

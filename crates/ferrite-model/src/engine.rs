@@ -282,7 +282,7 @@ impl Ferrite {
                 key_usage: crate::users::KeyUsage::default(),
                 key_cache: crate::users::KeyCache::default(),
                 cors_cache: crate::cors::CorsCache::default(),
-                keys: Self::check_keys(&meta_for_keys, opts_keys, watch).await?,
+                keys: Self::check_keys(&meta_for_keys, opts_keys, shared).await?,
                 seal_pins: Default::default(),
                 rotation: Default::default(),
                 tampered_reads: Default::default(),
@@ -332,7 +332,8 @@ impl Ferrite {
     /// Checks the key provider against the store's key check value (stored at the
     /// first start with a provider): a provider that does not open it (another master
     /// key) is not used, and every encrypted read or write says why, while everything
-    /// else is served. With `shared` (other gateways use this metadata store), such a
+    /// else is served. With `shared` (gateways with data dirs of their own share the
+    /// stores, each of which would otherwise generate a master key of its own), such a
     /// provider is an error instead: a gateway that cannot read what the others
     /// encrypt must not start.
     async fn check_keys(

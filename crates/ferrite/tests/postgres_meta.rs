@@ -10,37 +10,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{ACCESS_KEY, SECRET_KEY, Server, read_all};
+use common::{ACCESS_KEY, SECRET_KEY, Server, read_all, serve_once};
 use ferrite_store::pg_testing::TestPostgres;
-
-/// Runs `ferrite serve` until it listens or exits; returns (listened, stderr).
-fn serve_once(data_dir: &std::path::Path, args: &[&str], rust_log: &str) -> (bool, String) {
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .args(args)
-        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
-        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
-        .env("RUST_LOG", rust_log)
-        .stdout(Stdio::piped())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead as _;
-    let listened = std::io::BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l.starts_with("listening on "));
-    if listened {
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    }
-    child.wait().unwrap();
-    (listened, std::fs::read_to_string(log.path()).unwrap())
-}
 
 #[tokio::test]
 async fn objects_live_in_postgres_and_survive_a_restart() {
@@ -131,48 +105,6 @@ async fn stores_that_do_not_belong_together_refuse_to_start() {
 /// The database goes away under a running gateway: requests that need it fail with
 /// 500 InternalError (nothing half-done), and when it is back the same gateway serves
 /// again without a restart (its pool reconnects), with everything committed before.
-/// Gateways sharing a database must share the master key: one with another key (its
-/// own, generated into its data dir) refuses to start and says why, rather than
-/// serve while unable to read what the others encrypt; with the first gateway's key
-/// it starts and reads an SSE-S3 object written through the first.
-#[tokio::test]
-async fn gateways_sharing_a_database_need_the_same_master_key() {
-    let Some(pg) = TestPostgres::start() else { return };
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let a = Server::start_in(&dir.path().join("a"), &["--meta", &url]);
-    let ca = a.client();
-    ca.create_bucket().bucket("sealed").send().await.unwrap();
-    ca.put_object()
-        .bucket("sealed")
-        .key("k")
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
-        .body(ByteStream::from_static(b"secret bytes"))
-        .send()
-        .await
-        .unwrap();
-
-    // A second gateway on the same data (the data dir holds the blobs here) with a
-    // key of its own.
-    let other = dir.path().join("other.key");
-    std::fs::write(&other, "c2FtZSBsZW5ndGggYXMgYSByZWFsIGtleSwgMzIgYnk=\n").unwrap();
-    let (listened, log) = serve_once(
-        &dir.path().join("a"),
-        &["--meta", &url, "--kms-master-key-file", other.to_str().unwrap()],
-        "warn",
-    );
-    assert!(!listened, "a gateway with another master key started: {log}");
-    assert!(log.contains("need the same master key"), "{log}");
-
-    let key = dir.path().join("a").join("master.key");
-    let b = Server::start_in(
-        &dir.path().join("a"),
-        &["--meta", &url, "--kms-master-key-file", key.to_str().unwrap()],
-    );
-    let got = b.client().get_object().bucket("sealed").key("k").send().await.unwrap();
-    assert_eq!(read_all(got).await, b"secret bytes");
-}
-
 #[tokio::test]
 async fn a_database_outage_fails_requests_and_the_gateway_recovers() {
     let Some(mut pg) = TestPostgres::start_own() else {

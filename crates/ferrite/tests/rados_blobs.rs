@@ -204,6 +204,49 @@ async fn a_pool_of_another_database_is_refused() {
     assert_eq!(got, pattern(100_000, 3));
 }
 
+/// Gateways sharing a database and a pool must share the master key: one with a key
+/// of its own (each data dir generates one) refuses to start and says why, rather
+/// than serve while unable to read what the others encrypt; with the first gateway's
+/// key it starts and reads an SSE-S3 object written through the first.
+#[tokio::test]
+async fn gateways_sharing_the_stores_need_the_same_master_key() {
+    let Some(conf) = ceph_conf() else { return };
+    let Some(pg) = TestPostgres::start() else { return };
+    let (url, pool) = (pg.database(), fresh_pool(&conf));
+    let blobs = format!("rados:pool={pool},conf={conf}");
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::start_in(&dir.path().join("a"), &["--meta", &url, "--blobs", &blobs]);
+    let ca = a.client();
+    ca.create_bucket().bucket("sealed").send().await.unwrap();
+    ca.put_object()
+        .bucket("sealed")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256)
+        .body(ByteStream::from_static(b"secret bytes"))
+        .send()
+        .await
+        .unwrap();
+
+    let (listened, log) = common::serve_once(&dir.path().join("b"), &["--meta", &url, "--blobs", &blobs], "warn");
+    assert!(!listened, "a gateway with a master key of its own started: {log}");
+    assert!(log.contains("need the same master key"), "{log}");
+
+    let key = dir.path().join("a").join("master.key");
+    let b = Server::start_in(
+        &dir.path().join("b2"),
+        &[
+            "--meta",
+            &url,
+            "--blobs",
+            &blobs,
+            "--kms-master-key-file",
+            key.to_str().unwrap(),
+        ],
+    );
+    let got = b.client().get_object().bucket("sealed").key("k").send().await.unwrap();
+    assert_eq!(read_all(got).await, b"secret bytes");
+}
+
 /// Without the feature's cluster settings the flags fail clearly.
 #[test]
 fn bad_blob_settings_fail_clearly() {

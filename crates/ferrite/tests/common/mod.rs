@@ -393,7 +393,32 @@ impl SigV4 {
     }
 }
 
-/// Sets a bucket's versioning state (Enabled or Suspended).
+/// Runs `ferrite serve` until it listens or exits; returns (listened, stderr).
+pub fn serve_once(data_dir: &std::path::Path, args: &[&str], rust_log: &str) -> (bool, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .env("FERRITE_ROOT_ACCESS_KEY", ACCESS_KEY)
+        .env("FERRITE_ROOT_SECRET_KEY", SECRET_KEY)
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::piped())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead as _;
+    let listened = std::io::BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.starts_with("listening on "));
+    if listened {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+    child.wait().unwrap();
+    (listened, std::fs::read_to_string(log.path()).unwrap())
+}
+
 /// A multipart upload of `parts` (in order) to `bucket`/`key`, completed; panics on
 /// any error. For tests whose subject is not multipart itself.
 pub async fn multipart_put(
@@ -441,6 +466,7 @@ pub async fn multipart_put(
         .unwrap()
 }
 
+/// Sets a bucket's versioning state (Enabled or Suspended).
 pub async fn set_versioning(c: &Client, bucket: &str, status: aws_sdk_s3::types::BucketVersioningStatus) {
     c.put_bucket_versioning()
         .bucket(bucket)
