@@ -55,7 +55,7 @@ FERRITE_ROOT_ACCESS_KEY=$ak FERRITE_ROOT_SECRET_KEY=$sk RUST_LOG=warn \
   >"$data/stdout" 2>"$out/server.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   grep -q '^listening on ' "$data/stdout" && break
   sleep 0.1
 done
