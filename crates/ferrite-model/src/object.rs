@@ -758,10 +758,19 @@ impl Ferrite {
                     // Each delete either fully applies or changes nothing: its checks come
                     // before its first write.
                     let action = Operation::DeleteObjects.action(req.version_id.is_some());
-                    results.push(match allow(&caller, action, Some(&b), Some(&req.key), None) {
+                    let result = match allow(&caller, action, Some(&b), Some(&req.key), None) {
                         Ok(()) => delete_one(&mut *txn, &caller, &b, req, &owner),
                         Err(denied) => Err(denied),
-                    });
+                    };
+                    // A domain error is this key's answer; a store error (a conflict
+                    // to re-run, a failed statement after which the transaction is
+                    // void) is the whole job's: kept as one key's answer, the batch
+                    // would commit what the failed delete half wrote (or, on
+                    // PostgreSQL, have its COMMIT turned into a ROLLBACK).
+                    match result {
+                        Err(e) if crate::commit::is_fatal(&e) => return Err(e),
+                        r => results.push(r),
+                    }
                 }
                 Ok(results)
             })

@@ -320,3 +320,44 @@ async fn every_write_kind_survives_a_failure_at_every_point() {
     }
     assert_eq!(read(&m, "after").await.as_deref(), Some(&b"fine"[..]));
 }
+
+/// A store error inside a multi-object delete (here one delete's write loses a
+/// serialization conflict, as PostgreSQL reports under contention) belongs to the
+/// whole batch, not to one key: the batch runs again and every key is deleted. Were
+/// it one key's answer, the batch would commit what that key's delete half wrote
+/// (and on PostgreSQL the COMMIT of the failed transaction is a ROLLBACK of the
+/// writes of every other job in the batch).
+#[tokio::test]
+async fn a_conflict_inside_a_multi_delete_runs_the_batch_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let faults = Faults::new();
+    let m = open(dir.path(), &faults).await;
+    m.create_bucket(&root(), "bkt", Default::default()).await.unwrap();
+    let keys = ["a", "b", "c", "d"];
+    for (i, k) in keys.iter().enumerate() {
+        // Inline and blob-sized objects: a blob's delete also queues it as garbage.
+        let len = if i % 2 == 0 { 1000 } else { 300 * 1024 };
+        put(&m, k, &data(len, i as u8)).await.unwrap();
+    }
+    for n in [2, 3, 5] {
+        faults.conflict_at_write(n);
+        let reqs = keys
+            .iter()
+            .map(|k| DeleteRequest {
+                key: (*k).into(),
+                ..Default::default()
+            })
+            .collect();
+        let results = m.delete_objects(&root(), "bkt", reqs).await.unwrap();
+        for (k, r) in keys.iter().zip(results) {
+            r.unwrap_or_else(|e| panic!("deleting {k} with a conflict at write {n}: {e}"));
+        }
+        for k in keys {
+            assert_eq!(read(&m, k).await, None, "{k} deleted");
+        }
+        for (i, k) in keys.iter().enumerate() {
+            put(&m, k, &data(1000 + i, n as u8)).await.unwrap();
+        }
+    }
+    assert_eq!(faults.injected(), 3, "every armed conflict was met");
+}

@@ -8,7 +8,10 @@
 //!   error (the case where the caller cannot know whether its write happened);
 //! - `conflict_every(n)`: every n-th metadata commit is aborted with a retryable
 //!   [`StoreError::Conflict`] instead, as a networked transactional backend does under
-//!   contention.
+//!   contention;
+//! - `conflict_at_write(n)`: the n-th counted metadata write (`put` or `delete`) from
+//!   now fails, once, with a retryable conflict, as PostgreSQL fails a statement
+//!   with a serialization failure.
 //!
 //! Counted operations: metadata `put`, `delete` and `commit`; blob `create`, `write`,
 //! `write_all`, `finish` and `delete`. Reads are never failed.
@@ -50,6 +53,8 @@ pub struct Faults {
     /// Every n-th commit conflicts; 0 = never.
     conflict_every: AtomicU64,
     commits: AtomicU64,
+    /// Metadata writes left before one conflicts; 0 = none armed.
+    write_conflict: AtomicU64,
     injected: AtomicU64,
 }
 
@@ -77,8 +82,15 @@ impl Faults {
         self.conflict_every.store(n, Ordering::SeqCst);
     }
 
+    /// The `n`-th metadata write (`put` or `delete`) from now (1 = the next) fails
+    /// with a retryable conflict; the ones after it do not.
+    pub fn conflict_at_write(&self, n: u64) {
+        self.write_conflict.store(n.max(1), Ordering::SeqCst);
+    }
+
     /// Stops failing (the disk was replaced, space was freed).
     pub fn heal(&self) {
+        self.write_conflict.store(0, Ordering::SeqCst);
         self.conflict_every.store(0, Ordering::SeqCst);
         self.countdown.store(0, Ordering::SeqCst);
         self.failing.store(false, Ordering::SeqCst);
@@ -95,6 +107,19 @@ impl Faults {
             1 => FaultKind::DiskFull,
             _ => FaultKind::Io,
         }
+    }
+
+    /// Counts one metadata write for [`Faults::conflict_at_write`]; `Err` if it is
+    /// the one to conflict.
+    fn write_tick(&self) -> StoreResult<()> {
+        let armed = self
+            .write_conflict
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 0).then(|| n - 1));
+        if armed == Ok(1) {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
     }
 
     /// Counts one operation; `Err` if it is to fail.
@@ -161,11 +186,13 @@ impl ReadTxn for FaultyTxn<'_> {
 
 impl WriteTxn for FaultyTxn<'_> {
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> StoreResult<()> {
+        self.faults.write_tick()?;
         self.faults.tick()?;
         self.inner.put(table, key, value)
     }
 
     fn delete(&mut self, table: Table, key: &[u8]) -> StoreResult<bool> {
+        self.faults.write_tick()?;
         self.faults.tick()?;
         self.inner.delete(table, key)
     }
