@@ -273,9 +273,22 @@ impl TestPostgres {
 
     /// The first column of the first row `sql` returns, as text (with psql).
     pub fn psql_value(&self, sql: &str) -> String {
+        self.run_psql("?sslmode=disable", &["-At"], sql)
+    }
+
+    /// Runs one SQL command on the server's `postgres` database (with psql).
+    pub fn psql(&self, sql: &str) {
+        self.run_psql("", &[], sql);
+    }
+
+    /// psql on the `postgres` database, `query` (empty or `?...`) added to its URL; its
+    /// output.
+    fn run_psql(&self, query: &str, args: &[&str], sql: &str) -> String {
         let out = Command::new("psql")
-            .arg(format!("{}/postgres?sslmode=disable", self.base))
-            .args(["-v", "ON_ERROR_STOP=1", "-Atq", "-c", sql])
+            .arg(format!("{}/postgres{query}", self.base))
+            .args(["-v", "ON_ERROR_STOP=1", "-q"])
+            .args(args)
+            .args(["-c", sql])
             .output()
             .expect("psql runs (Debian's postgresql-client)");
         assert!(
@@ -284,20 +297,6 @@ impl TestPostgres {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Runs one SQL command on the server's `postgres` database (with psql).
-    pub fn psql(&self, sql: &str) {
-        let out = Command::new("psql")
-            .arg(format!("{}/postgres", self.base))
-            .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-            .output()
-            .expect("psql runs (Debian's postgresql-client)");
-        assert!(
-            out.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
 

@@ -63,6 +63,13 @@ fn rados_objects(conf: &str, pool: &str) -> Vec<String> {
         .collect()
 }
 
+/// A gateway over `meta` and `blobs` with the master key in `key`: gateways that share
+/// the stores share the key.
+fn gateway(dir: &std::path::Path, meta: &str, blobs: &str, key: &std::path::Path) -> Server {
+    let key = key.to_str().unwrap();
+    Server::start_in(dir, &["--meta", meta, "--blobs", blobs, "--kms-master-key-file", key])
+}
+
 /// Two gateways with data dirs of their own, one database, one pool: what one writes
 /// the other reads (single PUT over several segments, small objects, multipart), a
 /// delete through one is seen by the other, nothing of the data is in the data dirs,
@@ -77,17 +84,7 @@ async fn two_gateways_share_objects_in_rados() {
     let mut a = Server::start_in(&dir.path().join("a"), &["--meta", &url, "--blobs", &blobs]);
     // Gateways that share a store share the master key (generated into A's data dir).
     let key = dir.path().join("a").join("master.key");
-    let b = Server::start_in(
-        &dir.path().join("b"),
-        &[
-            "--meta",
-            &url,
-            "--blobs",
-            &blobs,
-            "--kms-master-key-file",
-            key.to_str().unwrap(),
-        ],
-    );
+    let b = gateway(&dir.path().join("b"), &url, &blobs, &key);
     let (ca, cb) = (a.client(), b.client());
     ca.create_bucket().bucket("shared").send().await.unwrap();
     let big = pattern(10 << 20, 5);
@@ -232,17 +229,7 @@ async fn gateways_sharing_the_stores_need_the_same_master_key() {
     assert!(log.contains("need the same master key"), "{log}");
 
     let key = dir.path().join("a").join("master.key");
-    let b = Server::start_in(
-        &dir.path().join("b2"),
-        &[
-            "--meta",
-            &url,
-            "--blobs",
-            &blobs,
-            "--kms-master-key-file",
-            key.to_str().unwrap(),
-        ],
-    );
+    let b = gateway(&dir.path().join("b2"), &url, &blobs, &key);
     let got = b.client().get_object().bucket("sealed").key("k").send().await.unwrap();
     assert_eq!(read_all(got).await, b"secret bytes");
 }
@@ -310,17 +297,7 @@ async fn migrate_into_postgres_and_rados() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("blobs 2/2"));
     let master = src.join("master.key");
-    let g = Server::start_in(
-        &dir.path().join("gw"),
-        &[
-            "--meta",
-            &url,
-            "--blobs",
-            &blobs,
-            "--kms-master-key-file",
-            master.to_str().unwrap(),
-        ],
-    );
+    let g = gateway(&dir.path().join("gw"), &url, &blobs, &master);
     for (k, len) in [("small", 10), ("mid", 300_000), ("big", 9 << 20)] {
         let got = read_all(g.client().get_object().bucket("to-rados").key(k).send().await.unwrap()).await;
         assert_eq!(got, pattern(len, len as u64), "{k}");
