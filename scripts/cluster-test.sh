@@ -132,6 +132,23 @@ s3tests_on_cluster() { # CEPH_CONF
     scripts/ceph-s3-tests.sh "$CLUSTER_TEST_S3TESTS" ${CLUSTER_TEST_S3TESTS_ARGS:-} || true
 }
 
+acks_now() { # ACKS_FILE: writes acknowledged so far
+  local n
+  n=$(grep -c '"t":"put"' "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
+wait_acks_flowing() { # MODE: until a write is acknowledged within a second (30 s at most)
+  local i a
+  for i in $(seq 1 30); do
+    a=$(acks_now "$acks")
+    sleep 1
+    [ "$(acks_now "$acks")" -gt "$a" ] && return 0
+  done
+  log "$1: no write acknowledged for 30 s before the database's fault"
+  return 1
+}
+
 run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the check's exit code.
   # (Called as a plain command: any failure ends the script, and the EXIT trap cleans up.)
   local mode=$1
@@ -196,7 +213,12 @@ run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the
     sleep 8
   fi
 
-  local js leader replicas=()
+  # The database's fault must hit a cluster that is acknowledging writes: Patroni may
+  # move the leader by itself (an etcd stall on a busy machine was seen to), and a
+  # partition cut while no write can be acknowledged would test nothing.
+  wait_acks_flowing "$mode" || return 1
+  local js leader replicas=() acked_before
+  acked_before=$(acks_now "$acks")
   js=$(patroni_members)
   leader=$(jq -r '.members[]|select(.role=="leader")|.name' <<<"$js" | tr -dc 0-9)
   [ -n "$leader" ] || { log "no Patroni leader"; return 1; }
@@ -207,6 +229,7 @@ run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the
   log "$mode: cutting the replicas off (${replicas[*]}) for ${pause_secs}s, then SIGKILL of the leader's host fct-n$leader"
   for l in "${replicas[@]}"; do ip link set "$l" down; done
   sleep "$pause_secs"
+  log "$mode: writes acknowledged during the partition: $(($(acks_now "$acks") - acked_before))"
   echo "leader-killed $(now_ms)" >>"$events"
   for p in $(ip netns pids "fct-n$leader"); do kill -KILL "$p" 2>/dev/null || true; done
   for l in "${replicas[@]}"; do ip link set "$l" up; done
