@@ -22,7 +22,7 @@
 //! The byte layout leaves room for nothing else: the prefix, binding and length live in
 //! the object's record.
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::{CryptError, Key, KeyError, random_bytes};
 
@@ -131,6 +131,40 @@ impl ChunkCipher {
             .map_err(|_| CryptError::Unauthentic)
     }
 
+    /// Seals `plain` (one whole chunk's plaintext, at most [`CHUNK`] bytes) into
+    /// `out`, which must be exactly `plain.len() + TAG` bytes: ciphertext, then tag.
+    /// The encryption reads the plaintext where it is, so it is copied nowhere first.
+    pub fn seal_chunk_into(&self, index: u64, last: bool, plain: &[u8], out: &mut [u8]) -> Result<(), CryptError> {
+        debug_assert!(plain.len() <= CHUNK);
+        self.key
+            .seal_in_place_scatter(
+                self.nonce(index, last)?,
+                Aad::from(&self.binding[..]),
+                &mut [],
+                plain,
+                out,
+            )
+            .map_err(|_| CryptError::Length)
+    }
+
+    /// Opens the sealed chunk `sealed` (ciphertext then tag) into `out`, which must be
+    /// exactly as long as its plaintext. On failure `out` holds unspecified bytes.
+    pub fn open_chunk_into(&self, index: u64, last: bool, sealed: &[u8], out: &mut [u8]) -> Result<(), CryptError> {
+        if !(TAG..=SEALED_CHUNK).contains(&sealed.len()) || out.len() != sealed.len() - TAG {
+            return Err(CryptError::Length);
+        }
+        let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG);
+        self.key
+            .open_separate_gather(
+                self.nonce(index, last)?,
+                Aad::from(&self.binding[..]),
+                ciphertext,
+                tag,
+                out,
+            )
+            .map_err(|_| CryptError::Unauthentic)
+    }
+
     /// A sealer of a whole body, from its first chunk.
     pub fn sealer(self) -> Sealer {
         Sealer {
@@ -143,8 +177,9 @@ impl ChunkCipher {
 
 /// Seals a body that arrives in pieces of any size, in the caller's buffer.
 ///
-/// Each piece is copied once, onto the end of the caller's buffer, and every chunk is
-/// sealed in place as soon as it is full. The bytes of a chunk not yet full stay at the
+/// A whole chunk within a piece is encrypted straight onto the end of the caller's
+/// buffer; the bytes of a chunk that spans pieces are gathered there first and sealed
+/// in place once the chunk is full. The bytes of a chunk not yet full stay at the
 /// end of the buffer, unsealed ([`Sealer::pending`] of them): the caller writes
 /// everything before them ([`Sealer::ready`]) and keeps them at the front of its next
 /// buffer ([`Sealer::carry`]); [`Sealer::finish`] seals them as the last chunk.
@@ -161,6 +196,17 @@ impl Sealer {
     /// the [`Sealer::pending`] bytes this sealer left there.
     pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), CryptError> {
         while !data.is_empty() {
+            if self.pending == 0 && data.len() >= CHUNK {
+                // A whole chunk in the caller's piece: sealed from where it is, into
+                // the end of `out` (the copy and the encryption are one pass).
+                let start = out.len();
+                out.resize(start + SEALED_CHUNK, 0);
+                self.cipher
+                    .seal_chunk_into(self.index, false, &data[..CHUNK], &mut out[start..])?;
+                self.index += 1;
+                data = &data[CHUNK..];
+                continue;
+            }
             let take = (CHUNK - self.pending).min(data.len());
             out.extend_from_slice(&data[..take]);
             self.pending += take;
@@ -320,6 +366,46 @@ impl Opener {
         Ok(written)
     }
 
+    /// Like [`Opener::open`], but the plaintext goes to `out` (which must hold at least
+    /// the chunks' plaintext: `sealed.len()` is always enough) and `sealed` is left as
+    /// it was: each chunk is decrypted from where it was read to where its plaintext
+    /// goes, with no copy before or after. Returns how many bytes of `out` hold the
+    /// range's plaintext.
+    pub fn open_into(&mut self, sealed: &[u8], out: &mut [u8]) -> Result<usize, CryptError> {
+        let chunk = CHUNK as u64;
+        let mut read = 0;
+        let mut written = 0;
+        while read < sealed.len() {
+            if self.next >= self.span.chunks {
+                return Err(CryptError::Length);
+            }
+            let plain = (self.span.body_len - self.next * chunk).min(chunk) as usize;
+            let sealed_end = read + plain + TAG;
+            if sealed_end > sealed.len() || written + plain > out.len() {
+                return Err(CryptError::Length);
+            }
+            let last = self.next + 1 == self.span.chunks;
+            self.cipher.open_chunk_into(
+                self.next,
+                last,
+                &sealed[read..sealed_end],
+                &mut out[written..written + plain],
+            )?;
+            let skip = self.skip.min(plain as u64) as usize;
+            self.skip -= skip as u64;
+            let keep = ((plain - skip) as u64).min(self.remaining) as usize;
+            if skip > 0 && keep > 0 {
+                // Only the range's first chunk starts before the range.
+                out.copy_within(written + skip..written + skip + keep, written);
+            }
+            written += keep;
+            self.remaining -= keep as u64;
+            read = sealed_end;
+            self.next += 1;
+        }
+        Ok(written)
+    }
+
     /// Plaintext bytes of the range not yet opened.
     pub fn remaining(&self) -> u64 {
         self.remaining
@@ -365,13 +451,26 @@ mod tests {
     fn read(stored: &[u8], span: &SealedSpan, per_read: usize, binding: &[u8]) -> Result<Vec<u8>, CryptError> {
         let mut opener = span.opener(cipher(binding));
         let region = &stored[span.offset as usize..(span.offset + span.len) as usize];
+        // Both ways of opening, which must agree on every byte and every error.
+        let mut into = span.opener(cipher(binding));
         let mut out = Vec::new();
         for piece in region.chunks(per_read * SEALED_CHUNK) {
             let mut buf = piece.to_vec();
-            let n = opener.open(&mut buf)?;
+            let mut other = vec![0u8; piece.len()];
+            let got = into.open_into(piece, &mut other);
+            let n = match opener.open(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    assert_eq!(got, Err(e), "open_into fails as open does");
+                    return Err(e);
+                }
+            };
+            assert_eq!(got, Ok(n));
+            assert_eq!(&other[..n], &buf[..n]);
             out.extend_from_slice(&buf[..n]);
         }
         assert_eq!(opener.remaining(), 0);
+        assert_eq!(into.remaining(), 0);
         Ok(out)
     }
 
@@ -385,6 +484,11 @@ mod tests {
             let data = body(len);
             let stored = seal(&data, &[1000]);
             assert_eq!(stored.len() as u64, sealed_len(len as u64), "len {len}");
+            // Whole chunks sealed straight from the piece (pieces of a chunk and more)
+            // are the same bytes as chunks gathered first.
+            for pieces in [&[CHUNK][..], &[3 * CHUNK + 7], &[CHUNK + 1, 5]] {
+                assert_eq!(seal(&data, pieces), stored, "len {len}, pieces {pieces:?}");
+            }
             // Ciphertext is not the plaintext.
             if len > 0 {
                 assert_ne!(&stored[..len.min(CHUNK)], &data[..len.min(CHUNK)]);
@@ -452,6 +556,29 @@ mod tests {
         let mut opener = all.opener(cipher(b"bucket/key/v1"));
         let mut buf = stored[..SEALED_CHUNK + 10].to_vec();
         assert_eq!(opener.open(&mut buf), Err(CryptError::Length));
+    }
+
+    /// The stored bytes of one body, pinned: data written by an earlier release must
+    /// open unchanged. The digest and tail were produced by the `ring` build of this
+    /// format (commit 409f61e), before the cipher moved to `aws-lc-rs`.
+    #[test]
+    fn the_format_is_the_one_earlier_releases_wrote() {
+        let data = body(2 * CHUNK + 5);
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        for pieces in [&[1000][..], &[CHUNK], &[5 * CHUNK]] {
+            let stored = seal(&data, pieces);
+            assert_eq!(stored.len(), 131_125);
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &stored);
+            assert_eq!(
+                hex(digest.as_ref()),
+                "4c2f2991bfd908105570e9c0ee59de21f80be67f89d45fe05adcd15ba9baa035",
+                "pieces {pieces:?}"
+            );
+            assert_eq!(
+                hex(&stored[stored.len() - 21..]),
+                "aeb7d1ae741ffd01ee5edbdc07ad1e757edb9b5839"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ring::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
@@ -46,8 +46,8 @@ impl Key {
 /// revealing it: finding a key with a given fingerprint is as hard as finding the
 /// key. SSE-C stores this instead of the customer's key.
 pub fn fingerprint(key: &Key, salt: &[u8; 16]) -> [u8; 32] {
-    let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.0);
-    let mut ctx = ring::hmac::Context::with_key(&mac);
+    let mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key.0);
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&mac);
     ctx.update(b"ferrite/key-fingerprint/");
     ctx.update(salt);
     let tag = ctx.sign();
@@ -59,8 +59,8 @@ pub fn fingerprint(key: &Key, salt: &[u8; 16]) -> [u8; 32] {
 /// A 256-bit tag of `data` under `key` for the purpose `label` (HMAC-SHA256 over the
 /// label and the data): a value derived from a secret key that reveals nothing of it.
 pub fn keyed_tag(key: &Key, label: &[u8], data: &[u8]) -> [u8; 32] {
-    let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key.0);
-    let mut ctx = ring::hmac::Context::with_key(&mac);
+    let mac = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key.0);
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&mac);
     ctx.update(label);
     ctx.update(data);
     let mut out = [0u8; 32];

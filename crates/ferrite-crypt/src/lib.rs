@@ -2,8 +2,11 @@
 //! ([`Key`]), the chunked authenticated format object data is stored in ([`chunk`]),
 //! and the sealing of keys and other secrets under a key-encryption key ([`seal`]).
 //!
-//! The cipher is AES-256-GCM (`ring`'s assembly: AES-NI/VAES with carry-less
-//! multiplication on x86_64, ARMv8 crypto extensions on aarch64). The model decides
+//! The cipher is AES-256-GCM from `aws-lc-rs` (AWS-LC's assembly: VAES with AVX-512 or
+//! AVX2, AES-NI and carry-less multiplication on x86_64, ARMv8 crypto extensions on
+//! aarch64). It replaced `ring` because it opens and seals object data faster on the
+//! same CPU (docs/ARCHITECTURE.md, "Encryption at rest") and can encrypt from one
+//! buffer into another, which saves the body a copy on the way to disk. The model decides
 //! which key seals what and where sealed things are stored; this crate only does the
 //! arithmetic, so it is tested and benchmarked alone.
 

@@ -6,7 +6,7 @@
 //! A sealed value is `0x01` (this layout), the 12-byte nonce, the ciphertext (as long
 //! as the secret), the 16-byte tag.
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use zeroize::Zeroizing;
 
 use crate::{CryptError, Key, KeyError, random_bytes};

@@ -1219,25 +1219,28 @@ fn sealed_blob_stream(
     span: SealedSpan,
     opener: Opener,
 ) -> BodyStream {
-    let start = (reader, span.offset, span.offset + span.len, opener, inner);
-    let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner)| async move {
+    // The sealed bytes are read into one buffer of the stream's, kept from read to
+    // read, and each read's chunks are decrypted from there into the piece that is
+    // sent: one pass over the body besides the kernel's copies.
+    let start = (reader, span.offset, span.offset + span.len, opener, inner, Vec::new());
+    let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner, sealed)| async move {
         if pos >= end {
             return Ok::<_, io::Error>(None);
         }
         let n = SEALED_READ.min(end - pos) as usize;
         let r = reader.clone();
         let counter = inner.clone();
-        let (piece, opener) = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, Opener)> {
-            let mut opener = opener;
-            let mut buf = vec![0u8; n];
-            read_exact_at(&*r, pos, &mut buf)?;
-            // One piece per read: the chunks' plaintext is moved together as it is
-            // decrypted (sending each chunk as a piece of its own costs far more in
-            // the write path than it saves).
-            match opener.open(&mut buf) {
+        let (piece, opener, sealed) = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, Opener, Vec<u8>)> {
+            let (mut opener, mut sealed) = (opener, sealed);
+            sealed.resize(n, 0);
+            read_exact_at(&*r, pos, &mut sealed)?;
+            // One piece per read (sending each chunk as a piece of its own costs far
+            // more in the write path than it saves).
+            let mut plain = vec![0u8; n];
+            match opener.open_into(&sealed, &mut plain) {
                 Ok(n) => {
-                    buf.truncate(n);
-                    Ok((Bytes::from(buf), opener))
+                    plain.truncate(n);
+                    Ok((Bytes::from(plain), opener, sealed))
                 }
                 Err(e) => {
                     counter.note_tampered();
@@ -1247,7 +1250,7 @@ fn sealed_blob_stream(
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Some((piece, (reader, pos + n as u64, end, opener, inner))))
+        Ok(Some((piece, (reader, pos + n as u64, end, opener, inner, sealed))))
     });
     Box::pin(stream)
 }
