@@ -22,6 +22,9 @@
 //! The byte layout leaves room for nothing else: the prefix, binding and length live in
 //! the object's record.
 
+use std::io::IoSliceMut;
+use std::ops::Range;
+
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::{CryptError, Key, KeyError, random_bytes};
@@ -147,21 +150,14 @@ impl ChunkCipher {
             .map_err(|_| CryptError::Length)
     }
 
-    /// Opens the sealed chunk `sealed` (ciphertext then tag) into `out`, which must be
-    /// exactly as long as its plaintext. On failure `out` holds unspecified bytes.
-    pub fn open_chunk_into(&self, index: u64, last: bool, sealed: &[u8], out: &mut [u8]) -> Result<(), CryptError> {
-        if !(TAG..=SEALED_CHUNK).contains(&sealed.len()) || out.len() != sealed.len() - TAG {
+    /// Opens one chunk's ciphertext in place under its `tag` (stored apart from it).
+    pub fn open_chunk_separate(&self, index: u64, last: bool, tag: &[u8], in_out: &mut [u8]) -> Result<(), CryptError> {
+        if in_out.len() > CHUNK || tag.len() != TAG {
             return Err(CryptError::Length);
         }
-        let (ciphertext, tag) = sealed.split_at(sealed.len() - TAG);
         self.key
-            .open_separate_gather(
-                self.nonce(index, last)?,
-                Aad::from(&self.binding[..]),
-                ciphertext,
-                tag,
-                out,
-            )
+            .open_in_place_separate_tag(self.nonce(index, last)?, Aad::from(&self.binding[..]), tag, in_out)
+            .map(|_| ())
             .map_err(|_| CryptError::Unauthentic)
     }
 
@@ -327,89 +323,129 @@ pub struct Opener {
 }
 
 impl Opener {
+    /// The next chunk to open: its index, whether it is the body's last, its
+    /// plaintext length. Fails past the span.
+    fn next_chunk(&mut self) -> Result<(u64, bool, usize), CryptError> {
+        if self.next >= self.span.chunks {
+            return Err(CryptError::Length);
+        }
+        let index = self.next;
+        let plain = (self.span.body_len - index * CHUNK as u64).min(CHUNK as u64) as usize;
+        self.next += 1;
+        Ok((index, self.next == self.span.chunks, plain))
+    }
+
+    /// Of an opened chunk's `plain` bytes: how many lie before the range (only the
+    /// range's first chunk has any) and how many of the rest are in it.
+    fn trim(&mut self, plain: usize) -> (usize, usize) {
+        let skip = self.skip.min(plain as u64) as usize;
+        self.skip -= skip as u64;
+        let keep = ((plain - skip) as u64).min(self.remaining) as usize;
+        self.remaining -= keep as u64;
+        (skip, keep)
+    }
+
     /// Opens the whole chunks in `buf` (the span's next ones, in order) in place. The
     /// range's plaintext they hold ends up in `buf[..n]`; returns `n`. Each chunk is
-    /// decrypted straight to where its plaintext goes, so the body takes one pass. A
-    /// buffer that does not end on a chunk boundary, a chunk past the span, and a chunk
-    /// that does not authenticate are errors.
+    /// decrypted, then moved over the gaps the tags before it leave. A buffer that
+    /// does not end on a chunk boundary, a chunk past the span, and a chunk that does
+    /// not authenticate are errors.
     pub fn open(&mut self, buf: &mut [u8]) -> Result<usize, CryptError> {
-        let chunk = CHUNK as u64;
         let mut read = 0; // sealed bytes consumed
         let mut written = 0; // plaintext of the range kept, at the start of `buf`
         while read < buf.len() {
-            if self.next >= self.span.chunks {
-                return Err(CryptError::Length);
-            }
-            let plain = (self.span.body_len - self.next * chunk).min(chunk) as usize;
+            let (index, last, plain) = self.next_chunk()?;
             let sealed_end = read + plain + TAG;
             if sealed_end > buf.len() {
                 return Err(CryptError::Length);
             }
-            let last = self.next + 1 == self.span.chunks;
             let opened = self
                 .cipher
-                .open_chunk(self.next, last, &mut buf[written..sealed_end], read - written)?
+                .open_chunk(index, last, &mut buf[written..sealed_end], read - written)?
                 .len();
             debug_assert_eq!(opened, plain);
-            let skip = self.skip.min(plain as u64) as usize;
-            self.skip -= skip as u64;
-            let keep = ((plain - skip) as u64).min(self.remaining) as usize;
-            if skip > 0 && keep > 0 {
-                // Only the range's first chunk starts before the range.
-                buf.copy_within(written + skip..written + skip + keep, written);
-            }
-            written += keep;
-            self.remaining -= keep as u64;
+            written += keep_range(buf, written, self.trim(plain));
             read = sealed_end;
-            self.next += 1;
         }
         Ok(written)
     }
 
-    /// Like [`Opener::open`], but the plaintext goes to `out` (which must hold at least
-    /// the chunks' plaintext: `sealed.len()` is always enough) and `sealed` is left as
-    /// it was: each chunk is decrypted from where it was read to where its plaintext
-    /// goes, with no copy before or after. Returns how many bytes of `out` hold the
-    /// range's plaintext.
-    pub fn open_into(&mut self, sealed: &[u8], out: &mut [u8]) -> Result<usize, CryptError> {
-        let chunk = CHUNK as u64;
-        let mut read = 0;
-        let mut written = 0;
-        while read < sealed.len() {
-            if self.next >= self.span.chunks {
-                return Err(CryptError::Length);
-            }
-            let plain = (self.span.body_len - self.next * chunk).min(chunk) as usize;
-            let sealed_end = read + plain + TAG;
-            if sealed_end > sealed.len() || written + plain > out.len() {
-                return Err(CryptError::Length);
-            }
-            let last = self.next + 1 == self.span.chunks;
-            self.cipher.open_chunk_into(
-                self.next,
-                last,
-                &sealed[read..sealed_end],
-                &mut out[written..written + plain],
-            )?;
-            let skip = self.skip.min(plain as u64) as usize;
-            self.skip -= skip as u64;
-            let keep = ((plain - skip) as u64).min(self.remaining) as usize;
-            if skip > 0 && keep > 0 {
-                // Only the range's first chunk starts before the range.
-                out.copy_within(written + skip..written + skip + keep, written);
-            }
-            written += keep;
-            self.remaining -= keep as u64;
-            read = sealed_end;
-            self.next += 1;
+    /// How a read of the next `sealed_len` stored bytes (whole chunks) lays them out
+    /// for [`Opener::open_scattered`]: the chunks' ciphertexts side by side in
+    /// `ciphertexts` (which must be exactly their plaintext's length,
+    /// [`scattered_len`]) and their tags one after another in `tags` (16 bytes per
+    /// chunk). The slices, in file order, are what a vectored read fills.
+    pub fn scatter<'a>(
+        &self,
+        sealed_len: usize,
+        ciphertexts: &'a mut [u8],
+        tags: &'a mut [u8],
+    ) -> Result<Vec<IoSliceMut<'a>>, CryptError> {
+        let chunks = sealed_len.div_ceil(SEALED_CHUNK);
+        if ciphertexts.len() != scattered_len(sealed_len) || tags.len() < chunks * TAG {
+            return Err(CryptError::Length);
         }
-        Ok(written)
+        let mut slices = Vec::with_capacity(2 * chunks);
+        let (mut text, mut tags) = (ciphertexts, tags);
+        for _ in 0..chunks {
+            let len = text.len().min(CHUNK);
+            let (this, rest) = std::mem::take(&mut text).split_at_mut(len);
+            let (tag, more) = std::mem::take(&mut tags).split_at_mut(TAG);
+            slices.push(IoSliceMut::new(this));
+            slices.push(IoSliceMut::new(tag));
+            (text, tags) = (rest, more);
+        }
+        Ok(slices)
+    }
+
+    /// Opens the chunks a read laid out as [`Opener::scatter`] says, each in place
+    /// under its own tag: no copy before, during or after the decryption. The range's
+    /// plaintext is then `ciphertexts[returned range]` (side by side, since the
+    /// chunks are). A layout that does not match the span's chunks, and a chunk that
+    /// does not authenticate, are errors.
+    pub fn open_scattered(&mut self, ciphertexts: &mut [u8], tags: &[u8]) -> Result<Range<usize>, CryptError> {
+        let mut read = 0;
+        let mut kept: Option<Range<usize>> = None;
+        for tag in tags.chunks(TAG) {
+            let (index, last, plain) = self.next_chunk()?;
+            if tag.len() != TAG || read + plain > ciphertexts.len() {
+                return Err(CryptError::Length);
+            }
+            self.cipher
+                .open_chunk_separate(index, last, tag, &mut ciphertexts[read..read + plain])?;
+            let (skip, keep) = self.trim(plain);
+            if keep > 0 {
+                let from = kept.as_ref().map_or(read + skip, |k| k.start);
+                kept = Some(from..read + skip + keep);
+            }
+            read += plain;
+        }
+        if read != ciphertexts.len() {
+            return Err(CryptError::Length);
+        }
+        Ok(kept.unwrap_or(0..0))
     }
 
     /// Plaintext bytes of the range not yet opened.
     pub fn remaining(&self) -> u64 {
         self.remaining
     }
+}
+
+/// Moves the range's part of a chunk just opened at `buf[at..]` (`skip` bytes before
+/// the range, then `keep` in it) to `at`; returns `keep`.
+fn keep_range(buf: &mut [u8], at: usize, (skip, keep): (usize, usize)) -> usize {
+    if skip > 0 && keep > 0 {
+        // Only the range's first chunk starts before the range.
+        buf.copy_within(at + skip..at + skip + keep, at);
+    }
+    keep
+}
+
+/// The plaintext length of `sealed_len` stored bytes of whole chunks (every chunk but
+/// the body's last is full): what [`Opener::scatter`] puts the ciphertexts in.
+pub fn scattered_len(sealed_len: usize) -> usize {
+    sealed_len - sealed_len.div_ceil(SEALED_CHUNK) * TAG
 }
 
 #[cfg(test)]
@@ -452,25 +488,38 @@ mod tests {
         let mut opener = span.opener(cipher(binding));
         let region = &stored[span.offset as usize..(span.offset + span.len) as usize];
         // Both ways of opening, which must agree on every byte and every error.
-        let mut into = span.opener(cipher(binding));
+        let mut scattered = span.opener(cipher(binding));
         let mut out = Vec::new();
         for piece in region.chunks(per_read * SEALED_CHUNK) {
             let mut buf = piece.to_vec();
-            let mut other = vec![0u8; piece.len()];
-            let got = into.open_into(piece, &mut other);
+            // Laid out as a vectored read would: ciphertexts together, tags apart.
+            let mut texts = vec![0u8; scattered_len(piece.len())];
+            let mut tags = vec![0u8; piece.len().div_ceil(SEALED_CHUNK) * TAG];
+            let mut at = 0;
+            for slice in scattered
+                .scatter(piece.len(), &mut texts, &mut tags)
+                .unwrap()
+                .iter_mut()
+            {
+                let n = slice.len();
+                slice.copy_from_slice(&piece[at..at + n]);
+                at += n;
+            }
+            assert_eq!(at, piece.len(), "the layout covers the read");
+            let got_scattered = scattered.open_scattered(&mut texts, &tags);
             let n = match opener.open(&mut buf) {
                 Ok(n) => n,
                 Err(e) => {
-                    assert_eq!(got, Err(e), "open_into fails as open does");
+                    assert_eq!(got_scattered, Err(e), "open_scattered fails as open does");
                     return Err(e);
                 }
             };
-            assert_eq!(got, Ok(n));
-            assert_eq!(&other[..n], &buf[..n]);
+            let range = got_scattered.expect("open_scattered opens what open does");
+            assert_eq!(&texts[range], &buf[..n]);
             out.extend_from_slice(&buf[..n]);
         }
         assert_eq!(opener.remaining(), 0);
-        assert_eq!(into.remaining(), 0);
+        assert_eq!(scattered.remaining(), 0);
         Ok(out)
     }
 

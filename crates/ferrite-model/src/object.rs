@@ -37,7 +37,8 @@ use crate::versions::{
 use crate::{
     Caller, ChecksumValue, Ferrite, ModelError, ModelResult, Staged, StorageClass, Tags, tables, validate_key,
 };
-use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan};
+use ferrite_crypt::TAG;
+use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan, scattered_len};
 use ferrite_crypt::{ChunkCipher, Key, Opener};
 
 /// Bytes per read when streaming a blob out.
@@ -1208,7 +1209,8 @@ fn open_inline(inner: &crate::engine::Inner, cipher: ChunkCipher, sealed: Vec<u8
 }
 
 /// Sealed chunks read per blob read: about [`READ_CHUNK`], in whole chunks.
-const SEALED_READ: u64 = (READ_CHUNK / ferrite_crypt::CHUNK as u64) * SEALED_CHUNK as u64;
+const SEALED_READ: u64 = SEALED_READ_CHUNKS as u64 * SEALED_CHUNK as u64;
+const SEALED_READ_CHUNKS: usize = (READ_CHUNK / ferrite_crypt::CHUNK as u64) as usize;
 
 /// Streams and opens the sealed chunks of `span`, in reads of whole chunks. A chunk
 /// that does not authenticate ends the stream with an error (counted): the client
@@ -1219,29 +1221,28 @@ fn sealed_blob_stream(
     span: SealedSpan,
     opener: Opener,
 ) -> BodyStream {
-    // The sealed bytes are read into one buffer of the stream's, kept from read to
-    // read, and each read's chunks are decrypted from there into the piece that is
-    // sent: one pass over the body besides the kernel's copies.
-    let start = (reader, span.offset, span.offset + span.len, opener, inner, Vec::new());
-    let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner, sealed)| async move {
+    let start = (reader, span.offset, span.offset + span.len, opener, inner);
+    let stream = futures::stream::try_unfold(start, |(reader, pos, end, opener, inner)| async move {
         if pos >= end {
             return Ok::<_, io::Error>(None);
         }
         let n = SEALED_READ.min(end - pos) as usize;
         let r = reader.clone();
         let counter = inner.clone();
-        let (piece, opener, sealed) = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, Opener, Vec<u8>)> {
-            let (mut opener, mut sealed) = (opener, sealed);
-            sealed.resize(n, 0);
-            read_exact_at(&*r, pos, &mut sealed)?;
-            // One piece per read (sending each chunk as a piece of its own costs far
-            // more in the write path than it saves).
-            let mut plain = vec![0u8; n];
-            match opener.open_into(&sealed, &mut plain) {
-                Ok(n) => {
-                    plain.truncate(n);
-                    Ok((Bytes::from(plain), opener, sealed))
-                }
+        let (piece, opener) = tokio::task::spawn_blocking(move || -> io::Result<(Bytes, Opener)> {
+            let mut opener = opener;
+            // One vectored read puts the chunks' ciphertexts side by side and their
+            // tags apart, so each chunk opens in place and the range's plaintext is
+            // one stretch of the buffer: no copy besides the kernel's. One piece per
+            // read (a piece per chunk costs far more in the write path).
+            let mut plain = vec![0u8; scattered_len(n)];
+            let mut tags = [0u8; SEALED_READ_CHUNKS * TAG];
+            let mut bufs = opener.scatter(n, &mut plain, &mut tags).map_err(io::Error::other)?;
+            read_exact_vectored_at(&*r, pos, &mut bufs)?;
+            drop(bufs);
+            let chunks = n.div_ceil(SEALED_CHUNK);
+            match opener.open_scattered(&mut plain, &tags[..chunks * TAG]) {
+                Ok(range) => Ok((Bytes::from(plain).slice(range), opener)),
                 Err(e) => {
                     counter.note_tampered();
                     Err(tampered(e))
@@ -1250,9 +1251,27 @@ fn sealed_blob_stream(
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Some((piece, (reader, pos + n as u64, end, opener, inner, sealed))))
+        Ok(Some((piece, (reader, pos + n as u64, end, opener, inner))))
     });
     Box::pin(stream)
+}
+
+/// Fills `bufs` from `pos` on; a blob that ends first is an error.
+fn read_exact_vectored_at(r: &dyn BlobReader, pos: u64, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<()> {
+    let mut rest = bufs;
+    let mut at = pos;
+    while !rest.is_empty() {
+        let k = r.read_vectored_at(at, rest).map_err(io::Error::other)?;
+        if k == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "blob is shorter than its record",
+            ));
+        }
+        at += k as u64;
+        std::io::IoSliceMut::advance_slices(&mut rest, k);
+    }
+    Ok(())
 }
 
 fn read_exact_at(r: &dyn BlobReader, pos: u64, buf: &mut [u8]) -> io::Result<()> {

@@ -69,6 +69,27 @@ pub trait BlobReader: Send + Sync {
 
     /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> StoreResult<usize>;
+
+    /// Reads the bytes at `offset` into `bufs`, filling each before the next, as one
+    /// `read_at` into their concatenation would; returns how many were read (fewer
+    /// than asked only at the end of the blob, or when the store reads in parts: call
+    /// again for the rest). A reader of sealed chunks uses it to put the ciphertexts
+    /// side by side and the tags apart. The default reads each buffer with `read_at`.
+    fn read_vectored_at(&self, offset: u64, bufs: &mut [std::io::IoSliceMut<'_>]) -> StoreResult<usize> {
+        let mut done = 0;
+        for buf in bufs.iter_mut() {
+            let mut filled = 0;
+            while filled < buf.len() {
+                let n = self.read_at(offset + (done + filled) as u64, &mut buf[filled..])?;
+                if n == 0 {
+                    return Ok(done + filled);
+                }
+                filled += n;
+            }
+            done += filled;
+        }
+        Ok(done)
+    }
 }
 
 pub trait BlobStore: Send + Sync + 'static {
