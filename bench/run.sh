@@ -87,10 +87,29 @@ for _ in $(seq 100); do grep -q '^listening on ' "$work/stdout" && break; sleep 
 endpoint="http://$(sed -n 's/^listening on //p' "$work/stdout")"
 
 want() { [ -z "$only" ] || [[ " $only " == *" $1 "* ]]; }
+# The 64 MiB PUTs start from an emptied page cache (BENCH_DROP_CACHES=1, the default
+# when /proc/sys/vm/drop_caches is writable, that is as root): each writes gigabytes
+# through the page cache, and on the VM these benchmarks run on, once the guest's
+# page cache grows past ~10 GiB every new page costs the host 7-10 us to back
+# (measured: first touch of 8 GB of fresh memory 2.2 us/page, of 12 GB 7-10 us/page),
+# about 150 ms of system time per 64 MiB, charged to whichever run happens to be
+# writing then (it made the first SSE-S3 round cost 187 ms of system time per object
+# against plaintext's 53; with the cache dropped before each run, 49 vs 47).
+drop_caches=${BENCH_DROP_CACHES:-auto}
+if [ "$drop_caches" = auto ]; then
+  if [ -w /proc/sys/vm/drop_caches ]; then drop_caches=1; else drop_caches=0; fi
+fi
+settle() { # before a run that writes gigabytes
+  if [ "$drop_caches" = 1 ]; then
+    sync
+    echo 1 >/proc/sys/vm/drop_caches
+  fi
+}
 run() { # NAME [--file FILE] ARGS...: one workload, recorded in FILE.json (default NAME)
   local name=$1 file=$1; shift
   if [ "${1:-}" = --file ]; then file=$2; shift 2; fi
   want "$name" || return 0
+  case $name in put-64m*) settle ;; esac
   echo "== $file" >&2
   local before after
   before=$(server_ticks)
@@ -275,7 +294,19 @@ for round in $(seq 2 "${BENCH_PUT64_ROUNDS:-1}"); do
     run "$name" --file "$name.r$round" --op put --size 64MiB --concurrency 4 --bucket "$bucket" "${extra[@]}"
   done
 done
-# More rounds of the 64 MiB GETs, alternated (BENCH_PAIR_ROUNDS, as above).
+# More rounds of the 64 MiB GETs, alternated (BENCH_PAIR_ROUNDS, as above). The
+# objects are read once first (unrecorded), since dropping the page cache before the
+# PUT rounds took them out of it.
+if [ "$pair_rounds" -ge 2 ] && [ "$drop_caches" = 1 ]; then
+  for name in get-64m get-64m-sse; do
+    case $name in
+      get-64m) bucket=ferrite-bench extra=() ;;
+      *) bucket=ferrite-bench-sse64 extra=(--sse) ;;
+    esac
+    run_duration=2s run "$name" --file "$name.warm" --op get --size 64MiB --concurrency 4 --objects 8 --no-prepare \
+      --bucket "$bucket" "${extra[@]}"
+  done
+fi
 for round in $(seq 2 "$pair_rounds"); do
   order="get-64m-sse get-64m"
   [ $((round % 2)) = 0 ] && order="get-64m get-64m-sse"
@@ -321,9 +352,9 @@ rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
 ticks=$(getconf CLK_TCK)
 cpu_s=$(awk -v t="$ticks" '{printf "%.1f", ($14 + $15) / t}' "/proc/$pid/stat")
 
-python3 - "$runs" "$out" "$stamp" "$disk_mib" "$md5_mib" "$cores" "$rss_kib" "$cpu_s" "$md5_all_mib" "${FERRITE_EXTRA_ARGS:-}" "${#server_pin[@]}" <<'PY'
+python3 - "$runs" "$out" "$stamp" "$disk_mib" "$md5_mib" "$cores" "$rss_kib" "$cpu_s" "$md5_all_mib" "${FERRITE_EXTRA_ARGS:-}" "${#server_pin[@]}" "$drop_caches" <<'PY'
 import json, os, platform, sys
-runs, out, stamp, disk, md5, cores, rss_kib, cpu_s, md5_all, extra, pinned = sys.argv[1:]
+runs, out, stamp, disk, md5, cores, rss_kib, cpu_s, md5_all, extra, pinned, dropped = sys.argv[1:]
 disk, md5, cores, md5_all = float(disk), float(md5), int(cores), float(md5_all)
 limit_64m = min(md5 * cores, disk)
 # Floors from the benchmark issue (durable default). kind: ops = ops/s, mib = MiB/s.
@@ -364,6 +395,7 @@ doc = {
     "time": stamp, "machine": {"cpu": cpu, "cores": cores, "memory_gib": round(mem_gib, 1)},
     "mode": extra or "durable (fsync before acknowledging)",
     "pinned": pinned != "0",
+    "page_cache_dropped_before_64m_puts": dropped == "1",
     "limits": {"disk_write_fdatasync_mib_s": disk, "md5_one_core_mib_s": md5, "put_64m_limit_mib_s": limit_64m,
                "md5_all_cores_at_once_mib_s": md5_all},
     "server": {"peak_rss_mib": round(int(rss_kib) / 1024, 1), "cpu_seconds": float(cpu_s)},
@@ -373,7 +405,8 @@ lines = [
     f"# Ferrite benchmark {stamp}",
     "",
     f"Machine: {cpu}, {cores} cores, {mem_gib:.0f} GiB; client and server on the same box, loopback.",
-    f"Mode: {doc['mode']}." + (" Pinned (BENCH_PIN=1): the server on CPU 0, the client on the others." if doc["pinned"] else ""),
+    f"Mode: {doc['mode']}." + (" Pinned (BENCH_PIN=1): the server on CPU 0, the client on the others." if doc["pinned"] else "")
+    + (" Page cache dropped before each 64 MiB PUT run." if dropped == "1" else ""),
     f"Physical limits measured in this run: disk sequential write + fdatasync {disk:.0f} MiB/s (dd, 1 GiB); "
     f"MD5 {md5:.0f} MiB/s on one core; 64 MiB PUT limit min(MD5 x {cores}, disk) = {limit_64m:.0f} MiB/s "
     f"(for context: {cores} MD5 processes at once made {md5_all:.0f} MiB/s together).",
