@@ -1461,10 +1461,22 @@ async fn oversized_headers_and_xml_bodies_are_refused() {
     let s = Server::start();
     let c = s.client();
 
-    // 100 KiB of headers is over the 64 KiB bound: refused before it is parsed.
+    // 100 KiB of headers is over the 64 KiB bound: refused, in one header or many.
     let big = "x".repeat(100 * 1024);
     let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &[("x-filler", &big)]).await;
     assert!(status_line.contains("431"), "{status_line}");
+    let parts: Vec<(String, String)> = (0..20).map(|i| (format!("x-part-{i}"), "y".repeat(4000))).collect();
+    let parts: Vec<(&str, &str)> = parts.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &parts).await;
+    assert!(status_line.contains("431"), "{status_line}");
+    // Past the 512 KiB read buffer it is refused before it is parsed.
+    let huge = "x".repeat(600 * 1024);
+    let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &[("x-filler", &huge)]).await;
+    assert!(status_line.contains("431"), "{status_line}");
+    // Just under the bound is served.
+    let fits = "x".repeat(60 * 1024);
+    let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &[("x-filler", &fits)]).await;
+    assert!(status_line.contains("200"), "{status_line}");
 
     // A 5 MiB XML body is over the 4 MiB bound: refused, and nothing is created.
     let body = format!(
