@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan, scattered_len, sealed_len};
-use ferrite_crypt::{ChunkCipher, Key, NoncePrefix, TAG};
+use ferrite_crypt::{ChunkCipher, Key, NoncePrefix, SealBuf, TAG};
 
 const BODY: usize = 8 << 20;
 
@@ -20,7 +20,8 @@ fn bench(c: &mut Criterion) {
     let data = vec![0x5au8; BODY];
     let mut group = c.benchmark_group("chunks");
     group.throughput(Throughput::Bytes(BODY as u64));
-    let mut out = Vec::with_capacity(sealed_len(BODY as u64) as usize);
+    let mut out = SealBuf::new();
+    out.reserve(sealed_len(BODY as u64) as usize);
     group.bench_function("seal 8 MiB in 1 MiB pieces", |b| {
         b.iter(|| {
             out.clear();
@@ -33,10 +34,11 @@ fn bench(c: &mut Criterion) {
     });
     // Sealed here, not by the bench above, so that a filter that runs only the
     // opening bench still opens a whole body.
-    let mut stored = Vec::with_capacity(sealed_len(BODY as u64) as usize);
+    let mut stored = SealBuf::new();
     let mut sealer = cipher().sealer();
     sealer.update(&data, &mut stored).unwrap();
     sealer.finish(&mut stored).unwrap();
+    let stored = stored.into_vec();
     let span = SealedSpan::new(BODY as u64, 0, BODY as u64);
     let mut buf = vec![0u8; 8 * SEALED_CHUNK];
     group.bench_function("open 8 MiB in reads of 8 chunks", |b| {
@@ -87,10 +89,11 @@ fn bench(c: &mut Criterion) {
     let data_key = Key::from_slice(&[4; 32]).unwrap();
     let sealed_key = ferrite_crypt::seal::seal_key(&master, &data_key, b"context").unwrap();
     let small = vec![0x33u8; 4096];
-    let mut sealed_small = Vec::new();
+    let mut sealed_small = SealBuf::new();
     let mut sealer = cipher().sealer();
     sealer.update(&small, &mut sealed_small).unwrap();
     sealer.finish(&mut sealed_small).unwrap();
+    let sealed_small = sealed_small.into_vec();
     c.bench_function("open a 4 KiB object (data key, then its chunk)", |b| {
         b.iter(|| {
             let key = ferrite_crypt::seal::open_key(&master, &sealed_key, b"context").unwrap();

@@ -98,19 +98,17 @@ impl ChunkCipher {
         Ok(Nonce::assume_unique_for_key(nonce))
     }
 
-    /// Seals `buf[start..]` (one chunk's plaintext, at most [`CHUNK`] bytes) in place
-    /// and appends its tag.
-    pub fn seal_chunk(&self, index: u64, last: bool, buf: &mut Vec<u8>, start: usize) -> Result<(), CryptError> {
-        debug_assert!(buf.len() - start <= CHUNK);
+    /// Seals one chunk in place: `chunk` is its plaintext (at most [`CHUNK`] bytes)
+    /// followed by [`TAG`] bytes that get the tag.
+    fn seal_chunk_in_place(&self, index: u64, last: bool, chunk: &mut [u8]) -> Result<(), CryptError> {
+        let plain = chunk.len().checked_sub(TAG).ok_or(CryptError::Length)?;
+        debug_assert!(plain <= CHUNK);
+        let (text, tag_out) = chunk.split_at_mut(plain);
         let tag = self
             .key
-            .seal_in_place_separate_tag(
-                self.nonce(index, last)?,
-                Aad::from(&self.binding[..]),
-                &mut buf[start..],
-            )
+            .seal_in_place_separate_tag(self.nonce(index, last)?, Aad::from(&self.binding[..]), text)
             .map_err(|_| CryptError::TooLong)?;
-        buf.extend_from_slice(tag.as_ref());
+        tag_out.copy_from_slice(tag.as_ref());
         Ok(())
     }
 
@@ -171,6 +169,77 @@ impl ChunkCipher {
     }
 }
 
+/// The buffer a [`Sealer`] seals into. Its bytes stay initialised past its length, so
+/// taking room for the next chunk after [`SealBuf::drain_front`] or
+/// [`SealBuf::clear`] writes nothing first: a whole chunk is sealed straight into
+/// the room it takes (a `Vec` would zero those 64 KiB just before the cipher
+/// overwrites them).
+#[derive(Debug, Default)]
+pub struct SealBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl SealBuf {
+    pub fn new() -> SealBuf {
+        SealBuf::default()
+    }
+
+    /// What the buffer holds.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Makes room for `n` more bytes without taking it (zeroing it the first time).
+    pub fn reserve(&mut self, n: usize) {
+        let want = self.len + n;
+        if self.bytes.len() < want {
+            self.bytes.resize(want, 0);
+        }
+    }
+
+    /// Takes `n` more bytes at the end and returns them, holding whatever they held.
+    fn grow(&mut self, n: usize) -> &mut [u8] {
+        let start = self.len;
+        let end = start + n;
+        if self.bytes.len() < end {
+            // Doubling: a body sealed whole (an inline one) zeroes each byte once.
+            self.bytes.resize(end.max(2 * self.bytes.len()), 0);
+        }
+        self.len = end;
+        &mut self.bytes[start..end]
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        self.grow(data.len()).copy_from_slice(data);
+    }
+
+    /// Drops the first `n` bytes, moving the rest to the front.
+    pub fn drain_front(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.bytes.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// The bytes held, as a vector of exactly that length.
+    pub fn into_vec(mut self) -> Vec<u8> {
+        self.bytes.truncate(self.len);
+        self.bytes
+    }
+}
+
 /// Seals a body that arrives in pieces of any size, in the caller's buffer.
 ///
 /// A whole chunk within a piece is encrypted straight onto the end of the caller's
@@ -190,26 +259,26 @@ pub struct Sealer {
 impl Sealer {
     /// Appends `data` to `out`, sealing each chunk it completes. `out` must end with
     /// the [`Sealer::pending`] bytes this sealer left there.
-    pub fn update(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), CryptError> {
+    pub fn update(&mut self, mut data: &[u8], out: &mut SealBuf) -> Result<(), CryptError> {
         while !data.is_empty() {
             if self.pending == 0 && data.len() >= CHUNK {
                 // A whole chunk in the caller's piece: sealed from where it is, into
                 // the end of `out` (the copy and the encryption are one pass).
-                let start = out.len();
-                out.resize(start + SEALED_CHUNK, 0);
                 self.cipher
-                    .seal_chunk_into(self.index, false, &data[..CHUNK], &mut out[start..])?;
+                    .seal_chunk_into(self.index, false, &data[..CHUNK], out.grow(SEALED_CHUNK))?;
                 self.index += 1;
                 data = &data[CHUNK..];
                 continue;
             }
             let take = (CHUNK - self.pending).min(data.len());
-            out.extend_from_slice(&data[..take]);
+            out.push(&data[..take]);
             self.pending += take;
             data = &data[take..];
             if self.pending == CHUNK {
-                let start = out.len() - CHUNK;
-                self.cipher.seal_chunk(self.index, false, out, start)?;
+                out.grow(TAG);
+                let end = out.len();
+                self.cipher
+                    .seal_chunk_in_place(self.index, false, &mut out.bytes[end - SEALED_CHUNK..end])?;
                 self.index += 1;
                 self.pending = 0;
             }
@@ -223,21 +292,24 @@ impl Sealer {
     }
 
     /// How much of `out` is sealed and ready to be written.
-    pub fn ready(&self, out: &[u8]) -> usize {
+    pub fn ready(&self, out: &SealBuf) -> usize {
         out.len() - self.pending
     }
 
     /// Drops the first `written` bytes of `out` (at most what [`Sealer::ready`] said),
     /// keeping the rest (sealed bytes not written yet, then the pending plaintext) at
     /// its front for the next pieces.
-    pub fn carry(&self, out: &mut Vec<u8>, written: usize) {
-        out.drain(..written);
+    pub fn carry(&self, out: &mut SealBuf, written: usize) {
+        out.drain_front(written.min(self.ready(out)));
     }
 
     /// Seals the pending rest (possibly empty) as the last chunk.
-    pub fn finish(self, out: &mut Vec<u8>) -> Result<(), CryptError> {
+    pub fn finish(self, out: &mut SealBuf) -> Result<(), CryptError> {
         let start = out.len() - self.pending;
-        self.cipher.seal_chunk(self.index, true, out, start)
+        out.grow(TAG);
+        let end = out.len();
+        self.cipher
+            .seal_chunk_in_place(self.index, true, &mut out.bytes[start..end])
     }
 }
 
@@ -463,7 +535,7 @@ mod tests {
     fn seal(data: &[u8], pieces: &[usize]) -> Vec<u8> {
         let mut sealer = cipher(b"bucket/key/v1").sealer();
         let mut file = Vec::new();
-        let mut out = Vec::new();
+        let mut out = SealBuf::new();
         let mut rest = data;
         for &p in pieces.iter().cycle() {
             if rest.is_empty() {
@@ -474,12 +546,12 @@ mod tests {
             rest = &rest[n..];
             let ready = sealer.ready(&out);
             assert_eq!(out.len() - ready, sealer.pending());
-            file.extend_from_slice(&out[..ready]);
+            file.extend_from_slice(&out.as_slice()[..ready]);
             sealer.carry(&mut out, ready);
             assert_eq!(out.len(), sealer.pending());
         }
         sealer.finish(&mut out).unwrap();
-        file.extend_from_slice(&out);
+        file.extend_from_slice(out.as_slice());
         file
     }
 
@@ -525,6 +597,32 @@ mod tests {
 
     fn body(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    /// A buffer that held another body (its bytes still there past its length) seals
+    /// exactly what a fresh one does, by direct and gathered chunks alike.
+    #[test]
+    fn a_reused_buffer_seals_what_a_fresh_one_does() {
+        let first = vec![0xeeu8; 5 * CHUNK + 77];
+        let second = body(3 * CHUNK + 5);
+        let whole = |data: &[u8], out: &mut SealBuf, piece: usize| {
+            let mut sealer = cipher(b"b/k/v").sealer();
+            for p in data.chunks(piece) {
+                sealer.update(p, out).unwrap();
+            }
+            sealer.finish(out).unwrap();
+        };
+        for piece in [1000, CHUNK, CHUNK + 1, 3 * CHUNK] {
+            let mut fresh = SealBuf::new();
+            whole(&second, &mut fresh, piece);
+            let mut reused = SealBuf::new();
+            whole(&first, &mut reused, piece);
+            reused.clear();
+            whole(&second, &mut reused, piece);
+            assert_eq!(reused.as_slice(), fresh.as_slice(), "pieces of {piece}");
+            assert_eq!(fresh.len() as u64, sealed_len(second.len() as u64));
+            assert_eq!(fresh.into_vec().len() as u64, sealed_len(second.len() as u64));
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod chunk;
 mod key;
 pub mod seal;
 
-pub use chunk::{CHUNK, ChunkCipher, NoncePrefix, Opener, SealedSpan, Sealer, TAG};
+pub use chunk::{CHUNK, ChunkCipher, NoncePrefix, Opener, SealBuf, SealedSpan, Sealer, TAG};
 pub use key::{Key, KeyError, fingerprint, keyed_tag, random_bytes};
 
 /// Why decryption failed. Deliberately unspecific: a wrong key, tampered bytes, a

@@ -17,7 +17,7 @@ use crate::records::DataRef;
 use crate::sse::{Encryption, NewEncryption};
 use crate::{ChecksumAlgorithm, Expected, Ferrite, ModelError, ModelResult};
 use ferrite_crypt::chunk::sealed_len;
-use ferrite_crypt::{CHUNK, Sealer, TAG};
+use ferrite_crypt::{CHUNK, SealBuf, Sealer, TAG};
 
 /// Largest single PUT, as on AWS.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -107,7 +107,7 @@ struct Sink {
     /// The buffer each flush seals into, kept from one flush to the next (a fresh
     /// megabyte per flush cost more in page faults than the sealing itself); between
     /// flushes it holds the plaintext of the chunk not yet complete.
-    sealed: Vec<u8>,
+    sealed: SealBuf,
     /// Sealed bytes written to the blob so far.
     sealed_written: u64,
 }
@@ -212,7 +212,7 @@ impl Ferrite {
             writer: None,
             hasher,
             sealer,
-            sealed: Vec::new(),
+            sealed: SealBuf::new(),
             sealed_written: 0,
         });
         // Received chunks not yet written: kept as they came, so the body is never
@@ -282,10 +282,11 @@ impl Ferrite {
             let data = match sink.sealer {
                 None => data,
                 Some(mut sealer) => {
-                    let mut sealed = Vec::with_capacity(sealed_len(data.len() as u64) as usize);
+                    let mut sealed = SealBuf::new();
+                    sealed.reserve(sealed_len(data.len() as u64) as usize);
                     sealer.update(&data, &mut sealed).map_err(crypt_failed)?;
                     sealer.finish(&mut sealed).map_err(crypt_failed)?;
-                    Bytes::from(sealed)
+                    Bytes::from(sealed.into_vec())
                 }
             };
             return Ok(Staged {
@@ -352,7 +353,7 @@ impl Ferrite {
                     }
                     if last {
                         sealer.finish(sealed).map_err(crypt_failed)?;
-                        writer.write_all(&[&sealed[..]])?;
+                        writer.write_all(&[sealed.as_slice()])?;
                         sealed.clear();
                     } else {
                         write_sealed(&mut **writer, &sealer, sealed, &mut sink.sealed_written)?;
@@ -382,14 +383,14 @@ const SEAL_STEP: usize = 256 * 1024;
 fn write_sealed(
     writer: &mut dyn BlobWriter,
     sealer: &Sealer,
-    sealed: &mut Vec<u8>,
+    sealed: &mut SealBuf,
     written: &mut u64,
 ) -> ModelResult<()> {
     let ready = sealer.ready(sealed);
     let end = (*written + ready as u64) & !(PAGE - 1);
     let n = (end - *written) as usize;
     if n > 0 {
-        writer.write_all(&[&sealed[..n]])?;
+        writer.write_all(&[&sealed.as_slice()[..n]])?;
         *written = end;
         sealer.carry(sealed, n);
     }

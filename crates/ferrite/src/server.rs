@@ -45,14 +45,13 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// a request head can take before it is refused unparsed (hyper's `max_buf_size`: a
 /// head must fit the read buffer). A body arrives in pieces of up to this size: with
 /// 64 KiB reads every 64 KiB chunk of an encrypted body straddled two pieces and was
-/// copied together before sealing; with 512 KiB reads, one in eight is. Measured on
-/// 64 MiB PUTs (4 at a time, page cache dropped before each run, two runs of each):
-/// server CPU per object plaintext 40-43 ms user + 61-62 ms system with 64 KiB reads,
-/// 36-38 + 54-55 with 512 KiB (fewer reads, wakeups and body frames); SSE-S3 51-54 +
-/// 46 and 50 + 43-44; perf put the copy before sealing at 6 ms per object before,
-/// 1.7 ms after. The memory this allows per connection is within the 4 MiB a body
-/// may already hold (`FLUSH_AT`, `MD5_AHEAD`).
-const READ_BUF_BYTES: usize = 512 * 1024;
+/// copied together before sealing (perf: 6 ms per 64 MiB object; 1.7 ms with 512 KiB
+/// reads), and plaintext bodies took more reads and wakeups. 512 KiB raised the peak
+/// RSS of 16 concurrent 64 MiB part uploads (tests/multipart.rs, debug build) from
+/// 106 MiB to 126-135 MiB, over that test's 128 MiB bound; 256 KiB keeps most of the
+/// gain at 115 MiB. The memory this allows per connection is within what a body may
+/// already hold (`FLUSH_AT`, `MD5_AHEAD`).
+const READ_BUF_BYTES: usize = 256 * 1024;
 const MAX_HEADERS: usize = 200;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// HTTP/2 connections are pinged this often, and dropped when a ping goes unanswered

@@ -1469,7 +1469,7 @@ async fn oversized_headers_and_xml_bodies_are_refused() {
     let parts: Vec<(&str, &str)> = parts.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &parts).await;
     assert!(status_line.contains("431"), "{status_line}");
-    // Past the 512 KiB read buffer it is refused before it is parsed.
+    // Past the 256 KiB read buffer it is refused before it is parsed.
     let huge = "x".repeat(600 * 1024);
     let (status_line, _) = raw_request(&s.addr, "GET", "/health/live", &[("x-filler", &huge)]).await;
     assert!(status_line.contains("431"), "{status_line}");
