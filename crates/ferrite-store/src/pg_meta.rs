@@ -265,7 +265,7 @@ fn tls_config(root_cert: Option<&std::path::Path>) -> StoreResult<rustls::Client
             "TLS to PostgreSQL: no trusted root certificate (give sslrootcert=FILE in the URL)",
         ));
     }
-    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
         .map_err(|e| engine(format!("TLS to PostgreSQL: {e}")))

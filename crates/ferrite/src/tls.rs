@@ -99,7 +99,7 @@ impl Tls {
     pub fn new(files: TlsFiles, metrics: TlsMetrics) -> anyhow::Result<Arc<Self>> {
         // Named, not taken from the process default: tests build rustls with
         // aws-lc-rs too (the SDK's), and the server must not depend on which one wins.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let (key, summary) = load(&files, &provider)?;
         log_loaded(&files, &summary, "TLS certificate loaded");
         metrics.loaded(&summary);
@@ -341,7 +341,7 @@ mod tests {
     }
 
     fn load_err(f: &TlsFiles) -> String {
-        let provider = rustls::crypto::ring::default_provider();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
         match load(f, &provider) {
             Ok(_) => panic!("loaded"),
             Err(e) => format!("{e:#}"),
@@ -353,7 +353,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = pair("one");
         let f = files(dir.path(), &p.cert, &p.key);
-        let (key, summary) = load(&f, &rustls::crypto::ring::default_provider()).unwrap();
+        let (key, summary) = load(&f, &rustls::crypto::aws_lc_rs::default_provider()).unwrap();
         assert_eq!(key.cert.len(), 1);
         assert_eq!(summary.subject, "CN=one");
     }
@@ -392,7 +392,7 @@ mod tests {
         let e = load_err(&files(dir.path(), &a.cert, &b.key));
         assert!(!e.contains(&body(&b.key)[..40]), "{e}");
         let f = files(dir.path(), &a.cert, &a.key);
-        let (key, _) = load(&f, &rustls::crypto::ring::default_provider()).unwrap();
+        let (key, _) = load(&f, &rustls::crypto::aws_lc_rs::default_provider()).unwrap();
         let resolver = CertResolver {
             current: RwLock::new(key),
         };
