@@ -117,6 +117,9 @@ run() { # NAME [--file FILE] ARGS...: one workload, recorded in FILE.json (defau
   after=$(server_ticks)
   # The server's CPU time (user + system) over the run, prepare phase included.
   echo $((after - before)) >"$runs/$file.ticks"
+  # The server's peak RSS so far (it only grows): the run it grew in is the one that
+  # set the suite's peak (reported as peak_rss_mib_after per run).
+  awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" >"$runs/$file.hwm"
 }
 server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 
@@ -376,6 +379,9 @@ def load(file):
     # prepare phase too, so compare like with like.
     if os.path.exists(t) and r["ops"] > 0:
         r["server_cpu_us_per_op"] = int(open(t).read()) / ticks_per_s * 1e6 / r["ops"]
+    h = os.path.join(runs, file + ".hwm")
+    if os.path.exists(h):
+        r["peak_rss_mib_after"] = round(int(open(h).read()) / 1024, 1)
     return r
 
 
@@ -457,6 +463,25 @@ for op in ("put-4k", "get-4k", "put-64m", "get-64m"):
                          + f"; {what} " + ", ".join(f"{r['ops_per_sec']:.0f}" for r in enc[:n]))
 if any(r["label"].endswith("-sse") for r in results):
     lines.append(f"Peak RSS over the suite: {int(rss_kib) / 1024:.1f} MiB (goal with SSE: < 150 MiB)")
+# Which run the peak grew in: the server's peak RSS after each run (every round,
+# in the order they ran), and the first run after which it stood at its final value.
+hwm = []
+for f in os.listdir(runs):
+    if f.endswith(".hwm"):
+        path = os.path.join(runs, f)
+        hwm.append((os.path.getmtime(path), f[:-4], int(open(path).read()) / 1024))
+hwm.sort()
+if hwm:
+    top = max(m for _, _, m in hwm)
+    setter = next(name for _, name, m in hwm if m == top)
+    grew = []
+    last = 0.0
+    for _, name, m in hwm:
+        if m - last >= 1:
+            grew.append(f"{name} {m:.1f}")
+        last = m
+    doc["server"]["peak_rss_set_by"] = setter
+    lines.append(f"\nPeak RSS {top:.1f} MiB was reached in run {setter}; it grew (by 1 MiB or more) after: " + ", ".join(grew))
 for op in ("put-4k", "get-4k"):
     base, user = by_name.get(op), by_name.get(op + "-user")
     if base and user and base["ops_per_sec"] > 0:
