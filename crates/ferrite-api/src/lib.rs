@@ -97,6 +97,16 @@ impl FerriteS3 {
         self
     }
 
+    /// `refusal` of an object write whose request the adapter cannot take (a header it
+    /// refuses), answered only to a caller allowed to write there; any other caller
+    /// gets what the write itself would answer it (`Ferrite::check_object_write`).
+    async fn refuse_write(&self, caller: &Caller, bucket: &str, key: &str, refusal: s3s::S3Error) -> s3s::S3Error {
+        match self.model.check_object_write(caller, bucket, key).await {
+            Ok(()) => refusal,
+            Err(denied) => to_s3(denied),
+        }
+    }
+
     /// Who is asking: built once per request from what s3s authenticated. An unsigned
     /// request is anonymous; a key the protocol layer accepted names its principal.
     fn caller<T>(&self, req: &S3Request<T>) -> Caller {

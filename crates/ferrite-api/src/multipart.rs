@@ -87,33 +87,42 @@ impl FerriteS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let caller = self.caller(&req);
         let input = req.input;
-        let checksum_algorithm = input
-            .checksum_algorithm
-            .as_ref()
-            .map(|a| algorithm(a.as_str()))
-            .transpose()?;
-        let checksum_full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
-            None => None,
-            Some(ChecksumType::FULL_OBJECT) => Some(true),
-            Some(ChecksumType::COMPOSITE) => Some(false),
-            Some(other) => return Err(invalid_argument(format!("unknown x-amz-checksum-type {other:?}"))),
-        };
-        let attrs = attrs_of!(input);
         let sse_c = sse_c_headers!(input);
-        let customer = crate::sse_c::customer_key(sse_c)?;
-        let new = NewUpload {
-            acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
-            attrs,
-            storage_class: storage_class(input.storage_class)?,
-            checksum_algorithm,
-            checksum_full_object,
-            encryption: crate::object::sse_request(crate::object::sse_headers!(input, customer))?,
-            tags: crate::tagging::header_tags(input.tagging.as_deref())?,
-            lock: crate::lock::lock_request(
-                input.object_lock_mode.as_ref().map(|m| m.as_str()),
-                input.object_lock_retain_until_date,
-                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
-            )?,
+        // The headers are taken before the upload starts; one it refuses is answered
+        // as refused only to a caller who may write here (`refuse_write`).
+        let parsed = (|| {
+            let checksum_algorithm = input
+                .checksum_algorithm
+                .as_ref()
+                .map(|a| algorithm(a.as_str()))
+                .transpose()?;
+            let checksum_full_object = match input.checksum_type.as_ref().map(|t| t.as_str()) {
+                None => None,
+                Some(ChecksumType::FULL_OBJECT) => Some(true),
+                Some(ChecksumType::COMPOSITE) => Some(false),
+                Some(other) => return Err(invalid_argument(format!("unknown x-amz-checksum-type {other:?}"))),
+            };
+            let attrs = attrs_of!(input);
+            let customer = crate::sse_c::customer_key(sse_c)?;
+            let new = NewUpload {
+                acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
+                attrs,
+                storage_class: storage_class(input.storage_class)?,
+                checksum_algorithm,
+                checksum_full_object,
+                encryption: crate::object::sse_request(crate::object::sse_headers!(input, customer))?,
+                tags: crate::tagging::header_tags(input.tagging.as_deref())?,
+                lock: crate::lock::lock_request(
+                    input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                    input.object_lock_retain_until_date,
+                    input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+                )?,
+            };
+            Ok::<_, S3Error>(new)
+        })();
+        let new = match parsed {
+            Ok(new) => new,
+            Err(e) => return Err(self.refuse_write(&caller, &input.bucket, &input.key, e).await),
         };
         let up = self
             .model

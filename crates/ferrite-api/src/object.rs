@@ -280,30 +280,40 @@ impl FerriteS3 {
             marker.mark();
         }
         let input = req.input;
-        let claims = claims(
-            &req.headers,
-            checksum_fields!(input),
-            input.checksum_algorithm.as_ref(),
-            input.content_md5.as_ref(),
-            input.content_length,
-        )?;
         let sse_c = sse_c_headers!(input);
-        let customer = sse_c::customer_key(sse_c)?;
-        let (sse_c_algorithm, sse_c_md5) = sse_c::echo(customer.is_some().then_some(EncryptionAlgorithm::SseC), sse_c);
-        let put = PutAttrs {
-            acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
-            attrs: attrs_of!(input),
-            storage_class: storage_class(input.storage_class)?,
-            if_none_match: input.if_none_match.map(condition_etag),
-            if_match: input.if_match.map(condition_etag),
-            encryption: sse_request(sse_headers!(input, customer))?,
-            tags: crate::tagging::header_tags(input.tagging.as_deref())?,
-            lock: crate::lock::lock_request(
-                input.object_lock_mode.as_ref().map(|m| m.as_str()),
-                input.object_lock_retain_until_date,
-                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
-            )?,
+        // The headers are taken before the write runs; one it refuses is answered as
+        // refused only to a caller who may write here (`refuse_write`).
+        let parsed = (|| {
+            let claims = claims(
+                &req.headers,
+                checksum_fields!(input),
+                input.checksum_algorithm.as_ref(),
+                input.content_md5.as_ref(),
+                input.content_length,
+            )?;
+            let customer = sse_c::customer_key(sse_c)?;
+            let has_customer = customer.is_some();
+            let put = PutAttrs {
+                acl: crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?,
+                attrs: attrs_of!(input),
+                storage_class: storage_class(input.storage_class)?,
+                if_none_match: input.if_none_match.map(condition_etag),
+                if_match: input.if_match.map(condition_etag),
+                encryption: sse_request(sse_headers!(input, customer))?,
+                tags: crate::tagging::header_tags(input.tagging.as_deref())?,
+                lock: crate::lock::lock_request(
+                    input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                    input.object_lock_retain_until_date,
+                    input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+                )?,
+            };
+            Ok::<_, S3Error>((claims, has_customer, put))
+        })();
+        let (claims, has_customer, put) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return Err(self.refuse_write(&caller, &input.bucket, &input.key, e).await),
         };
+        let (sse_c_algorithm, sse_c_md5) = sse_c::echo(has_customer.then_some(EncryptionAlgorithm::SseC), sse_c);
         let body = IncomingBody {
             stream: body_stream(input.body),
             claims,
@@ -620,49 +630,58 @@ impl FerriteS3 {
                 ));
             }
         };
-        let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
-            None | Some(MetadataDirective::COPY) => ferrite_model::MetadataDirective::Copy,
-            Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(attrs_of!(input)),
-            Some(other) => return Err(invalid_argument(format!("Unknown metadata directive {other:?}"))),
-        };
-        let mut source_conditions: ReadConditions = read_conditions(
-            input.copy_source_if_match,
-            input.copy_source_if_none_match,
-            input.copy_source_if_modified_since,
-            input.copy_source_if_unmodified_since,
-        );
-        source_conditions.sse_customer_key = sse_c::customer_key(copy_source_sse_c_headers!(input))?;
         let sse_c = sse_c_headers!(input);
-        let customer = sse_c::customer_key(sse_c)?;
-        let acl = crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?;
-        // `x-amz-tagging` counts only with REPLACE (with COPY the source's tags are
-        // the copy's, as AWS).
-        let tagging = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
-            None | Some(TaggingDirective::COPY) => ferrite_model::TaggingDirective::Copy,
-            Some(TaggingDirective::REPLACE) => {
-                ferrite_model::TaggingDirective::Replace(crate::tagging::header_tags(input.tagging.as_deref())?)
-            }
-            Some(other) => return Err(invalid_argument(format!("Unknown tagging directive {other:?}"))),
-        };
-        let copy = CopyRequest {
-            tagging,
-            lock: crate::lock::lock_request(
-                input.object_lock_mode.as_ref().map(|m| m.as_str()),
-                input.object_lock_retain_until_date,
-                input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
-            )?,
-            acl,
-            src_bucket,
-            src_key,
-            src_version: src_version.map(String::from),
-            dst_bucket: input.bucket,
-            dst_key: input.key,
-            directive,
-            storage_class: storage_class(input.storage_class)?,
-            source_conditions,
-            if_none_match: dst_if_none_match,
-            if_match: dst_if_match,
-            encryption: sse_request(sse_headers!(input, customer))?,
+        // The headers are taken before the copy runs; one it refuses is answered as
+        // refused only to a caller who may write the destination (`refuse_write`).
+        let parsed = (|| {
+            let directive = match input.metadata_directive.as_ref().map(|d| d.as_str()) {
+                None | Some(MetadataDirective::COPY) => ferrite_model::MetadataDirective::Copy,
+                Some(MetadataDirective::REPLACE) => ferrite_model::MetadataDirective::Replace(attrs_of!(input)),
+                Some(other) => return Err(invalid_argument(format!("Unknown metadata directive {other:?}"))),
+            };
+            let mut source_conditions: ReadConditions = read_conditions(
+                input.copy_source_if_match,
+                input.copy_source_if_none_match,
+                input.copy_source_if_modified_since,
+                input.copy_source_if_unmodified_since,
+            );
+            source_conditions.sse_customer_key = sse_c::customer_key(copy_source_sse_c_headers!(input))?;
+            let customer = sse_c::customer_key(sse_c)?;
+            let acl = crate::acl::acl_spec(crate::acl::object_acl_headers!(input, &req.headers))?;
+            // `x-amz-tagging` counts only with REPLACE (with COPY the source's tags are
+            // the copy's, as AWS).
+            let tagging = match input.tagging_directive.as_ref().map(|d| d.as_str()) {
+                None | Some(TaggingDirective::COPY) => ferrite_model::TaggingDirective::Copy,
+                Some(TaggingDirective::REPLACE) => {
+                    ferrite_model::TaggingDirective::Replace(crate::tagging::header_tags(input.tagging.as_deref())?)
+                }
+                Some(other) => return Err(invalid_argument(format!("Unknown tagging directive {other:?}"))),
+            };
+            let copy = CopyRequest {
+                tagging,
+                lock: crate::lock::lock_request(
+                    input.object_lock_mode.as_ref().map(|m| m.as_str()),
+                    input.object_lock_retain_until_date,
+                    input.object_lock_legal_hold_status.as_ref().map(|h| h.as_str()),
+                )?,
+                acl,
+                src_bucket,
+                src_key,
+                src_version: src_version.map(String::from),
+                dst_bucket: input.bucket.clone(),
+                dst_key: input.key.clone(),
+                directive,
+                storage_class: storage_class(input.storage_class)?,
+                source_conditions,
+                if_none_match: dst_if_none_match,
+                if_match: dst_if_match,
+                encryption: sse_request(sse_headers!(input, customer))?,
+            };
+            Ok::<_, S3Error>(copy)
+        })();
+        let copy = match parsed {
+            Ok(copy) => copy,
+            Err(e) => return Err(self.refuse_write(&caller, &input.bucket, &input.key, e).await),
         };
         let outcome = self.model.copy_object(&caller, copy).await.map_err(to_s3)?;
         let info = outcome.info;

@@ -192,6 +192,24 @@ impl Ferrite {
         .await
     }
 
+    /// Whether `caller` may write the object `key` in `bucket` (PutObject's access
+    /// check: the bucket exists, the caller's grants and the policies allow
+    /// `s3:PutObject` with the request's condition keys). For a write the adapter
+    /// refuses before calling it (a header it cannot take): the refusal goes only to a
+    /// caller this allows, every other gets what the write itself would have answered
+    /// (AccessDenied, NoSuchBucket), so a caller who may not write learns nothing of
+    /// its request, and a policy that denies a header's value denies it whatever the
+    /// value is.
+    pub async fn check_object_write(&self, caller: &Caller, bucket: &str, key: &str) -> ModelResult<()> {
+        let (caller, inner) = (caller.clone(), self.inner.clone());
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        blocking(move || {
+            let txn = inner.meta.begin_read()?;
+            crate::access::bucket_for_key(&*txn, &bucket, &key, &caller, Operation::PutObject).map(|_| ())
+        })
+        .await
+    }
+
     /// The bucket's region (GetBucketLocation).
     pub async fn bucket_location(&self, caller: &Caller, name: &str) -> ModelResult<String> {
         self.read_bucket(caller, name, Operation::GetBucketLocation, |b| Ok(b.location))

@@ -953,3 +953,181 @@ async fn the_server_wide_default_encryption() {
         .unwrap();
     assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
 }
+
+/// A bucket policy denying `s3:PutObject` on `bucket/*` unless the request's
+/// `condition_key` is `AES256`.
+fn deny_unless_aes256(bucket: &str, condition_key: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:PutObject",
+        "Resource":"arn:aws:s3:::{bucket}/*","Condition":{{"StringNotEquals":{{"{condition_key}":"AES256"}}}}}}]}}"#
+    )
+}
+
+/// An encryption header the server refuses (an unknown `x-amz-server-side-encryption`
+/// value, an SSE-C algorithm without its key) is answered as refused (400) only to a
+/// caller who may write there. Any other caller gets the write's own answer: 403 to
+/// one without the grant, or whom a bucket policy denies on that very header's value
+/// (the header's value is what the policy tests, valid or not), 404 for a bucket
+/// that does not exist. PutObject, CopyObject and CreateMultipartUpload alike; nothing
+/// is stored.
+#[tokio::test]
+async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write() {
+    let s = Server::start();
+    let root = s.client();
+    let stranger = new_iam_user(&s, "stranger").await.client;
+    let anon = anonymous(&s);
+    for b in ["open", "deny-sse", "deny-ssec"] {
+        root.create_bucket().bucket(b).send().await.unwrap();
+    }
+    put_sse(&root, "open", "src", b"source bytes").await;
+    root.put_bucket_policy()
+        .bucket("deny-sse")
+        .policy(deny_unless_aes256("deny-sse", "s3:x-amz-server-side-encryption"))
+        .send()
+        .await
+        .unwrap();
+    root.put_bucket_policy()
+        .bucket("deny-ssec")
+        .policy(deny_unless_aes256(
+            "deny-ssec",
+            "s3:x-amz-server-side-encryption-customer-algorithm",
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    #[derive(Clone, Copy, Debug)]
+    enum Bad {
+        /// `x-amz-server-side-encryption: AES192`.
+        Sse,
+        /// `x-amz-server-side-encryption-customer-algorithm: AES192`, no key.
+        CustomerAlgorithm,
+    }
+    #[derive(Clone, Copy, Debug)]
+    enum Op {
+        Put,
+        Copy,
+        CreateUpload,
+    }
+    async fn attempt(c: &aws_sdk_s3::Client, op: Op, bad: Bad, bucket: &str, key: &str) -> (u16, String) {
+        let sse = ServerSideEncryption::from("AES192");
+        let e = match (op, bad) {
+            (Op::Put, Bad::Sse) => c
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .server_side_encryption(sse)
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::Put, Bad::CustomerAlgorithm) => c
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .sse_customer_algorithm("AES192")
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::Copy, Bad::Sse) => c
+                .copy_object()
+                .bucket(bucket)
+                .key(key)
+                .copy_source("open/src")
+                .server_side_encryption(sse)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::Copy, Bad::CustomerAlgorithm) => c
+                .copy_object()
+                .bucket(bucket)
+                .key(key)
+                .copy_source("open/src")
+                .sse_customer_algorithm("AES192")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::CreateUpload, Bad::Sse) => c
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .server_side_encryption(sse)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::CreateUpload, Bad::CustomerAlgorithm) => c
+                .create_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .sse_customer_algorithm("AES192")
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+        };
+        e.expect_err("a refused header is never carried out")
+    }
+
+    let who: [(&str, &aws_sdk_s3::Client); 3] = [("root", &root), ("stranger", &stranger), ("anonymous", &anon)];
+    for op in [Op::Put, Op::Copy, Op::CreateUpload] {
+        for bad in [Bad::Sse, Bad::CustomerAlgorithm] {
+            for (name, c) in who {
+                let denied_by_policy = match bad {
+                    Bad::Sse => "deny-sse",
+                    Bad::CustomerAlgorithm => "deny-ssec",
+                };
+                let cases = [
+                    // Root may write "open": the header's refusal. Nobody else may.
+                    (
+                        "open",
+                        if name == "root" {
+                            (400, "InvalidArgument")
+                        } else {
+                            (403, "AccessDenied")
+                        },
+                    ),
+                    // The policy denies this header's value to everyone, root included.
+                    (denied_by_policy, (403, "AccessDenied")),
+                    // As the write itself answers every caller.
+                    ("no-such-bucket", (404, "NoSuchBucket")),
+                ];
+                for (bucket, (want_status, want_code)) in cases {
+                    let key = format!("{op:?}-{bad:?}-{name}");
+                    let (got_status, got_code) = attempt(c, op, bad, bucket, &key).await;
+                    assert_eq!(
+                        (got_status, got_code.as_str()),
+                        (want_status, want_code),
+                        "{op:?} with {bad:?} by {name} into {bucket}"
+                    );
+                    if bucket != "no-such-bucket" {
+                        let head = root.head_object().bucket(bucket).key(&key).send().await;
+                        assert!(head.is_err(), "{op:?} {bad:?} {name} {bucket}: nothing stored");
+                    }
+                }
+            }
+        }
+    }
+    let uploads = root.list_multipart_uploads().bucket("open").send().await.unwrap();
+    assert!(uploads.uploads().is_empty(), "no upload was started");
+
+    // The same buckets take what the policies allow.
+    put_sse(&root, "deny-sse", "fine", b"allowed").await;
+    let ssec_key = [7u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    root.put_object()
+        .bucket("deny-ssec")
+        .key("fine")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(b64.encode(ssec_key))
+        .sse_customer_key_md5(b64.encode(<md5::Md5 as md5::Digest>::digest(ssec_key)))
+        .body(ByteStream::from_static(b"allowed"))
+        .send()
+        .await
+        .unwrap();
+}
