@@ -155,15 +155,23 @@ impl FerriteS3 {
         }
         let input = req.input;
         let number = part_number(input.part_number);
-        let claims = claims(
-            &req.headers,
-            checksum_fields!(input),
-            input.checksum_algorithm.as_ref(),
-            input.content_md5.as_ref(),
-            input.content_length,
-        )?;
         let sse_c = sse_c_headers!(input);
-        let customer = crate::sse_c::customer_key(sse_c)?;
+        // A refused header is answered as refused only to a caller who may write
+        // here (`refuse_write`; UploadPart is s3:PutObject on the key).
+        let parsed = (|| {
+            let claims = claims(
+                &req.headers,
+                checksum_fields!(input),
+                input.checksum_algorithm.as_ref(),
+                input.content_md5.as_ref(),
+                input.content_length,
+            )?;
+            Ok::<_, S3Error>((claims, crate::sse_c::customer_key(sse_c)?))
+        })();
+        let (claims, customer) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return Err(self.refuse_write(&caller, &input.bucket, &input.key, e).await),
+        };
         let body = IncomingBody {
             stream: body_stream(input.body),
             claims,

@@ -968,8 +968,8 @@ fn deny_unless_aes256(bucket: &str, condition_key: &str) -> String {
 /// caller who may write there. Any other caller gets the write's own answer: 403 to
 /// one without the grant, or whom a bucket policy denies on that very header's value
 /// (the header's value is what the policy tests, valid or not), 404 for a bucket
-/// that does not exist. PutObject, CopyObject and CreateMultipartUpload alike; nothing
-/// is stored.
+/// that does not exist. PutObject, CopyObject, CreateMultipartUpload and UploadPart
+/// alike; nothing is stored.
 #[tokio::test]
 async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write() {
     let s = Server::start();
@@ -1008,8 +1008,11 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
         Put,
         Copy,
         CreateUpload,
+        /// A part of the upload `upload` (SSE-C headers only: UploadPart has no
+        /// `x-amz-server-side-encryption`).
+        UploadPart,
     }
-    async fn attempt(c: &aws_sdk_s3::Client, op: Op, bad: Bad, bucket: &str, key: &str) -> (u16, String) {
+    async fn attempt(c: &aws_sdk_s3::Client, op: Op, bad: Bad, bucket: &str, key: &str, upload: &str) -> (u16, String) {
         let sse = ServerSideEncryption::from("AES192");
         let e = match (op, bad) {
             (Op::Put, Bad::Sse) => c
@@ -1070,13 +1073,64 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .await
                 .map(|_| ())
                 .map_err(|e| (status(&e), code(&e))),
+            (Op::UploadPart, Bad::CustomerAlgorithm) => c
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload)
+                .part_number(1)
+                .sse_customer_algorithm("AES192")
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| (status(&e), code(&e))),
+            (Op::UploadPart, Bad::Sse) => unreachable!("UploadPart takes no x-amz-server-side-encryption"),
         };
         e.expect_err("a refused header is never carried out")
     }
 
+    // The uploads UploadPart tries to add to (root's, allowed by the policies: the
+    // SSE-C bucket's with its key).
+    let ssec_key = [7u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (key_b64, key_md5) = (
+        b64.encode(ssec_key),
+        b64.encode(<md5::Md5 as md5::Digest>::digest(ssec_key)),
+    );
+    let open_upload = root
+        .create_multipart_upload()
+        .bucket("open")
+        .key("part-target")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let ssec_upload = root
+        .create_multipart_upload()
+        .bucket("deny-ssec")
+        .key("part-target")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key_b64)
+        .sse_customer_key_md5(&key_md5)
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let upload_in = |bucket: &str| match bucket {
+        "open" => open_upload.clone(),
+        "deny-ssec" => ssec_upload.clone(),
+        _ => "no-such-upload".to_string(),
+    };
+
     let who: [(&str, &aws_sdk_s3::Client); 3] = [("root", &root), ("stranger", &stranger), ("anonymous", &anon)];
-    for op in [Op::Put, Op::Copy, Op::CreateUpload] {
+    for op in [Op::Put, Op::Copy, Op::CreateUpload, Op::UploadPart] {
         for bad in [Bad::Sse, Bad::CustomerAlgorithm] {
+            if matches!((op, bad), (Op::UploadPart, Bad::Sse)) {
+                continue;
+            }
             for (name, c) in who {
                 let denied_by_policy = match bad {
                     Bad::Sse => "deny-sse",
@@ -1098,8 +1152,11 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                     ("no-such-bucket", (404, "NoSuchBucket")),
                 ];
                 for (bucket, (want_status, want_code)) in cases {
-                    let key = format!("{op:?}-{bad:?}-{name}");
-                    let (got_status, got_code) = attempt(c, op, bad, bucket, &key).await;
+                    let key = match op {
+                        Op::UploadPart => "part-target".to_string(),
+                        _ => format!("{op:?}-{bad:?}-{name}"),
+                    };
+                    let (got_status, got_code) = attempt(c, op, bad, bucket, &key, &upload_in(bucket)).await;
                     assert_eq!(
                         (got_status, got_code.as_str()),
                         (want_status, want_code),
@@ -1114,18 +1171,28 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
         }
     }
     let uploads = root.list_multipart_uploads().bucket("open").send().await.unwrap();
-    assert!(uploads.uploads().is_empty(), "no upload was started");
+    let ids: Vec<&str> = uploads.uploads().iter().filter_map(|u| u.upload_id()).collect();
+    assert_eq!(ids, [open_upload.as_str()], "no upload was started");
+    for (bucket, upload) in [("open", &open_upload), ("deny-ssec", &ssec_upload)] {
+        let parts = root
+            .list_parts()
+            .bucket(bucket)
+            .key("part-target")
+            .upload_id(upload)
+            .send()
+            .await
+            .unwrap();
+        assert!(parts.parts().is_empty(), "no part was added in {bucket}");
+    }
 
     // The same buckets take what the policies allow.
     put_sse(&root, "deny-sse", "fine", b"allowed").await;
-    let ssec_key = [7u8; 32];
-    let b64 = base64::engine::general_purpose::STANDARD;
     root.put_object()
         .bucket("deny-ssec")
         .key("fine")
         .sse_customer_algorithm("AES256")
-        .sse_customer_key(b64.encode(ssec_key))
-        .sse_customer_key_md5(b64.encode(<md5::Md5 as md5::Digest>::digest(ssec_key)))
+        .sse_customer_key(&key_b64)
+        .sse_customer_key_md5(&key_md5)
         .body(ByteStream::from_static(b"allowed"))
         .send()
         .await
