@@ -1013,6 +1013,12 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
         UploadPart,
     }
     async fn attempt(c: &aws_sdk_s3::Client, op: Op, bad: Bad, bucket: &str, key: &str, upload: &str) -> (u16, String) {
+        fn refused<E>(e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> (u16, String)
+        where
+            E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+        {
+            (status(&e), code(&e))
+        }
         let sse = ServerSideEncryption::from("AES192");
         let e = match (op, bad) {
             (Op::Put, Bad::Sse) => c
@@ -1023,8 +1029,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .body(ByteStream::from_static(b"x"))
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::Put, Bad::CustomerAlgorithm) => c
                 .put_object()
                 .bucket(bucket)
@@ -1033,8 +1039,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .body(ByteStream::from_static(b"x"))
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::Copy, Bad::Sse) => c
                 .copy_object()
                 .bucket(bucket)
@@ -1043,8 +1049,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .server_side_encryption(sse)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::Copy, Bad::CustomerAlgorithm) => c
                 .copy_object()
                 .bucket(bucket)
@@ -1053,8 +1059,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .sse_customer_algorithm("AES192")
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::CreateUpload, Bad::Sse) => c
                 .create_multipart_upload()
                 .bucket(bucket)
@@ -1062,8 +1068,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .server_side_encryption(sse)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::CreateUpload, Bad::CustomerAlgorithm) => c
                 .create_multipart_upload()
                 .bucket(bucket)
@@ -1071,8 +1077,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .sse_customer_algorithm("AES192")
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::UploadPart, Bad::CustomerAlgorithm) => c
                 .upload_part()
                 .bucket(bucket)
@@ -1083,8 +1089,8 @@ async fn a_refused_encryption_header_is_answered_only_to_callers_who_may_write()
                 .body(ByteStream::from_static(b"x"))
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| (status(&e), code(&e))),
+                .map(drop)
+                .map_err(refused),
             (Op::UploadPart, Bad::Sse) => unreachable!("UploadPart takes no x-amz-server-side-encryption"),
         };
         e.expect_err("a refused header is never carried out")
