@@ -191,7 +191,10 @@ run() { # MODE: one cluster, one load, the faults, the check; sets run_rc to the
   done
   for i in 1 2 3; do
     for _ in $(seq 1 300); do grep -q '^listening on ' "$work/gw$i/stdout" && break; sleep 0.1; done
-    grep -q '^listening on ' "$work/gw$i/stdout" || { tail -20 "$work/gw$i/log" >&2; return 1; }
+    # Its log up to a backtrace (RUST_BACKTRACE may be set), whose frames would push
+    # the error itself out of the lines shown.
+    grep -q '^listening on ' "$work/gw$i/stdout" ||
+      { log "$mode: gateway $i did not start:"; sed -E '/^[Ss]tack backtrace:/,$d' "$work/gw$i/log" | tail -20 >&2; return 1; }
   done
   add_ns fct-cli 10.77.0.40 fct-hc
   local all survivors

@@ -102,6 +102,8 @@ pub const EMBEDDED_META: &str = "meta.redb";
 
 /// The metadata key that records which blob store a metadata store's objects are in.
 const BLOB_STORE_ID_KEY: &[u8] = b"blob_store_id";
+/// The id a pairing in progress gives the blob store (see [`bind_blob_store`]).
+const BLOB_STORE_PENDING_KEY: &[u8] = b"blob_store_id.pending";
 
 /// Pairs a blob store with a metadata store, once, and refuses any other pairing: a
 /// metadata store's garbage collector and orphan sweep delete blobs it does not
@@ -109,52 +111,116 @@ const BLOB_STORE_ID_KEY: &[u8] = b"blob_store_id";
 /// database, an empty embedded store after a database was used, a database that
 /// never saw these blobs) would lose data, and reads would miss it.
 ///
-/// - Neither has an id (a new store, or one from a release before this check): a
-///   fresh id goes to both, the blob store first (`blobstore.id` in a data dir).
 /// - Both have the same id: the pairing made before.
 /// - The metadata store has an id and the blob store another or none, or the blob
-///   store has one and the metadata store none: refused, saying which.
+///   store has one the metadata store does not know: refused, saying which.
+/// - Neither has an id (a new store, or one from a release before this check): they
+///   are paired, in three steps that any gateway may take, so that gateways starting
+///   together on new stores, or one starting after another stopped midway, agree:
+///   1. the id is agreed in the metadata store, as pending (a transaction: of gateways
+///      racing, the first to commit sets it, the others take it);
+///   2. the blob store claims it (`claim_pairing`: atomic, first claim wins; a
+///      claim already made by another metadata store refuses the pairing);
+///   3. the metadata store records it as its blob store's id.
+///
+///   The blob store is read before the metadata store: an id it holds that a gateway
+///   of this metadata store claimed was agreed in the metadata store before, so a
+///   read of it after that shows it.
 pub(crate) fn bind_blob_store(blobs: &dyn BlobStore, meta: &dyn MetaStore) -> ModelResult<()> {
-    let in_blobs = blobs.pairing()?;
-    let in_meta = meta
-        .begin_read()?
-        .get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)?
-        .map(|v| String::from_utf8_lossy(&v).into_owned());
     const FILE: &str = ferrite_store::PAIRING_FILE;
-    match (in_blobs, in_meta) {
-        (Some(d), Some(m)) if d == m => Ok(()),
-        (None, None) => {
-            let id = hex::encode(rand::random::<[u8; 16]>());
-            if !blobs.set_pairing(Some(&id))? {
-                return Ok(());
-            }
-            let mut txn = meta.begin_write()?;
-            // Another gateway may have paired the metadata store meanwhile.
-            match txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)? {
-                Some(other) if other != id.as_bytes() => {
-                    drop(txn);
-                    blobs.set_pairing(None)?;
-                    return Err(ModelError::StoreMismatch(
-                        "the metadata store was just paired with another blob store".into(),
-                    ));
-                }
-                _ => txn.put(crate::tables::SYSTEM, BLOB_STORE_ID_KEY, id.as_bytes())?,
-            }
-            txn.commit()?;
-            Ok(())
-        }
-        (Some(d), Some(m)) => Err(ModelError::StoreMismatch(format!(
-            "the metadata store holds the objects of blob store {m}, but this blob store ({FILE}) is {d}: \
-             each metadata store opens only with its own data"
-        ))),
-        (None, Some(m)) => Err(ModelError::StoreMismatch(format!(
-            "the metadata store holds the objects of blob store {m}, which is not in this blob store \
-             (no {FILE}): is this the data it was used with?"
-        ))),
-        (Some(d), None) => Err(ModelError::StoreMismatch(format!(
+    let in_blobs = blobs.pairing()?;
+    let (in_meta, pending) = {
+        let txn = meta.begin_read()?;
+        let text = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+        (
+            txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)?.map(text),
+            txn.get(crate::tables::SYSTEM, BLOB_STORE_PENDING_KEY)?.map(text),
+        )
+    };
+    let not_its_own = |d: &str| {
+        ModelError::StoreMismatch(format!(
             "the blob store is blob store {d} ({FILE}), but the metadata store has no objects of it: \
              the data was used with another metadata store, whose objects its blobs are"
+        ))
+    };
+    match (in_blobs, in_meta) {
+        (Some(d), Some(m)) if d == m => return Ok(()),
+        (Some(d), Some(m)) => {
+            return Err(ModelError::StoreMismatch(format!(
+                "the metadata store holds the objects of blob store {m}, but this blob store ({FILE}) is {d}: \
+                 each metadata store opens only with its own data"
+            )));
+        }
+        (None, Some(m)) => {
+            return Err(ModelError::StoreMismatch(format!(
+                "the metadata store holds the objects of blob store {m}, which is not in this blob store \
+                 (no {FILE}): is this the data it was used with?"
+            )));
+        }
+        (Some(d), None) if pending.as_deref() != Some(d.as_str()) => return Err(not_its_own(&d)),
+        // Not paired yet, or being paired (now, or by a gateway that stopped midway).
+        (_, None) => {}
+    }
+    let id = write_now(meta, |txn| {
+        let agreed = match txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)? {
+            Some(m) => m,
+            None => match txn.get(crate::tables::SYSTEM, BLOB_STORE_PENDING_KEY)? {
+                Some(p) => p,
+                None => {
+                    let id = hex::encode(rand::random::<[u8; 16]>()).into_bytes();
+                    txn.put(crate::tables::SYSTEM, BLOB_STORE_PENDING_KEY, &id)?;
+                    id
+                }
+            },
+        };
+        Ok(String::from_utf8_lossy(&agreed).into_owned())
+    })?;
+    let held = blobs.claim_pairing(&id)?;
+    if held != id {
+        return Err(not_its_own(&held));
+    }
+    write_now(meta, |txn| match txn.get(crate::tables::SYSTEM, BLOB_STORE_ID_KEY)? {
+        Some(m) if m == id.as_bytes() => Ok(()),
+        Some(m) => Err(ModelError::StoreMismatch(format!(
+            "the metadata store was just paired with blob store {}, not with this one ({id})",
+            String::from_utf8_lossy(&m)
         ))),
+        None => {
+            txn.put(crate::tables::SYSTEM, BLOB_STORE_ID_KEY, id.as_bytes())?;
+            txn.delete(crate::tables::SYSTEM, BLOB_STORE_PENDING_KEY)?;
+            Ok(())
+        }
+    })
+}
+
+/// Runs `job` in a write transaction of its own and commits it, for the writes made
+/// before the committer runs. A retryable conflict runs it again from the start after
+/// a short random pause (gateways starting together on a networked store write the
+/// same system rows, and a serializable store may abort any of them), as the
+/// committer does: the job decides afresh from what it reads.
+pub(crate) fn write_now<R>(
+    meta: &dyn MetaStore,
+    job: impl Fn(&mut dyn ferrite_store::WriteTxn) -> ModelResult<R>,
+) -> ModelResult<R> {
+    const MAX_ATTEMPTS: u64 = 16;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let run = || -> ModelResult<R> {
+            let mut txn = meta.begin_write()?;
+            let out = job(&mut *txn)?;
+            txn.commit()?;
+            Ok(out)
+        };
+        match run() {
+            Err(e) if e.is_conflict() && attempt < MAX_ATTEMPTS => {
+                let base = attempt.min(8);
+                std::thread::sleep(std::time::Duration::from_millis(
+                    base + rand::random::<u64>() % (base + 1),
+                ));
+            }
+            done => return done,
+        }
     }
 }
 
@@ -260,11 +326,17 @@ impl Ferrite {
             use crate::records::{decode, encode};
             let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::tiers::REGISTRY)?;
             let stored = stored.map(|v| decode(&v)).transpose()?;
-            if let Some(now) = crate::tiers::check_registry(stored, &opts.tiering, opts.durable)? {
-                // Written directly: the committer does not run yet.
-                let mut txn = meta.begin_write()?;
-                txn.put(crate::tables::SYSTEM, crate::tiers::REGISTRY, &encode(&now))?;
-                txn.commit()?;
+            if crate::tiers::check_registry(stored, &opts.tiering, opts.durable)?.is_some() {
+                // Written directly (the committer does not run yet), checked again in
+                // the write: a gateway starting at the same time may have written it.
+                write_now(&*meta, |txn| {
+                    let stored = txn.get(crate::tables::SYSTEM, crate::tiers::REGISTRY)?;
+                    let stored = stored.map(|v| decode(&v)).transpose()?;
+                    if let Some(now) = crate::tiers::check_registry(stored, &opts.tiering, opts.durable)? {
+                        txn.put(crate::tables::SYSTEM, crate::tiers::REGISTRY, &encode(&now))?;
+                    }
+                    Ok(())
+                })?;
             }
         }
         let this = Self {
@@ -345,26 +417,23 @@ impl Ferrite {
         let Some(provider) = provider else {
             return Ok(Keys::Unavailable("the server has no key provider".into()));
         };
-        let mut attempt = 0;
-        let checked = loop {
-            attempt += 1;
-            let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
-            match crate::sse::check_provider(&*provider, stored.as_deref()) {
-                Ok(Some(value)) => {
-                    // Written directly: the committer does not run yet. Only if it is still
-                    // absent: a gateway starting at the same time may have stored its own.
-                    let mut txn = meta.begin_write()?;
-                    if txn.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?.is_some() {
-                        continue;
-                    }
-                    txn.put(crate::tables::SYSTEM, crate::keys::KEY_CHECK, &value)?;
-                    match txn.commit() {
-                        Ok(()) => break Ok(()),
-                        Err(e) if e.is_retryable() && attempt < 5 => continue,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                other => break other.map(drop),
+        let stored = meta.begin_read()?.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
+        let checked = match stored {
+            Some(value) => crate::sse::check_provider(&*provider, Some(&value)).map(drop),
+            // Written directly (the committer does not run yet), read again in the
+            // write: a gateway starting at the same time may have stored its own.
+            None => {
+                let (meta, provider) = (meta.clone(), provider.clone());
+                blocking(move || {
+                    write_now(&*meta, |txn| {
+                        let stored = txn.get(crate::tables::SYSTEM, crate::keys::KEY_CHECK)?;
+                        if let Some(value) = crate::sse::check_provider(&*provider, stored.as_deref())? {
+                            txn.put(crate::tables::SYSTEM, crate::keys::KEY_CHECK, &value)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await
             }
         };
         match checked {

@@ -182,13 +182,14 @@ pub enum ModelError {
 pub type ModelResult<T> = Result<T, ModelError>;
 
 impl ModelError {
-    /// Whether this is the storage running out of space (ENOSPC): the client may
-    /// retry once space is freed.
-    /// A write that kept losing conflicts in the metadata store (contention).
+    /// A write that lost a conflict in the metadata store (contention): run again,
+    /// it may succeed.
     pub fn is_conflict(&self) -> bool {
         matches!(self, ModelError::Store(e) if e.is_retryable())
     }
 
+    /// Whether this is the storage running out of space (ENOSPC): the client may
+    /// retry once space is freed.
     pub fn is_storage_full(&self) -> bool {
         match self {
             ModelError::Store(StoreError::Io(e)) => e.kind() == std::io::ErrorKind::StorageFull,

@@ -70,7 +70,10 @@ fn is_empty(txn: &dyn ReadTxn, table: Table) -> ModelResult<bool> {
 
 /// Whether a system row of the source stays behind.
 fn skip_system_key(k: &[u8]) -> bool {
-    k == b"blob_store_id" || k.starts_with(b"claim/") || k.starts_with(b"lease/") || k.starts_with(b"migration")
+    k.starts_with(b"blob_store_id")
+        || k.starts_with(b"claim/")
+        || k.starts_with(b"lease/")
+        || k.starts_with(b"migration")
 }
 
 /// Copies `src` (metadata and blobs) into `dst`; `progress` is called after each

@@ -126,20 +126,18 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// The pairing id recorded in this store (see [`BlobStore::set_pairing`]), if
-    /// any. A store that cannot record one (a test double) answers `None` and is
-    /// never checked.
-    fn pairing(&self) -> StoreResult<Option<String>> {
-        Ok(None)
-    }
+    /// The pairing id recorded in this store (see [`BlobStore::claim_pairing`]), if
+    /// any.
+    fn pairing(&self) -> StoreResult<Option<String>>;
 
-    /// Records, durably, the id of the pairing of this store with a metadata store
-    /// (the object model refuses to open a metadata store with a blob store it was
-    /// not paired with, since its collectors delete blobs it does not reference), or
-    /// forgets it (`None`). Returns whether the store can record one.
-    fn set_pairing(&self, _id: Option<&str>) -> StoreResult<bool> {
-        Ok(false)
-    }
+    /// Records, durably, `id` as the id of this store's pairing with a metadata
+    /// store, unless the store holds one already, and returns the id it holds after
+    /// the call (`id`, or the one recorded before). Atomic: of callers racing to
+    /// claim a store that holds none, exactly one records its id and all are
+    /// answered that one. (The object model refuses to open a metadata store with a
+    /// blob store it was not paired with, since its collectors delete blobs it does
+    /// not reference.)
+    fn claim_pairing(&self, id: &str) -> StoreResult<String>;
 }
 
 /// A store's capacity: total and free bytes (free to unprivileged writers).

@@ -196,6 +196,37 @@ pub fn meta_store_persistence<S: MetaStore>(open: impl Fn() -> S) {
     assert_eq!(r.get(A, b"never-committed").unwrap(), None);
 }
 
+/// Claiming a store's pairing, on a store that holds none: of claims racing, one
+/// records its id and every claimant (and every later one) is answered that id.
+pub fn pairing_suite(store: &dyn BlobStore) {
+    assert_eq!(
+        store.pairing().unwrap(),
+        None,
+        "the suite needs a store that holds no pairing"
+    );
+    let ids: Vec<String> = (0..4).map(|i| format!("pairing-{i}")).collect();
+    let answers: Vec<String> = std::thread::scope(|s| {
+        let claims: Vec<_> = ids
+            .iter()
+            .map(|id| s.spawn(|| store.claim_pairing(id).unwrap()))
+            .collect();
+        claims.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let won = answers[0].clone();
+    assert!(ids.contains(&won), "{won:?} is one of the claimed ids");
+    assert!(
+        answers.iter().all(|a| *a == won),
+        "every claimant is answered the one recorded: {answers:?}"
+    );
+    assert_eq!(store.pairing().unwrap().as_deref(), Some(won.as_str()));
+    assert_eq!(
+        store.claim_pairing("later").unwrap(),
+        won,
+        "a later claim changes nothing"
+    );
+    assert_eq!(store.pairing().unwrap().as_deref(), Some(won.as_str()));
+}
+
 /// Write, read at offsets, delete, unfinished writes, listing.
 pub fn blob_store_suite(store: &dyn BlobStore) {
     // A store that reports its space reports a sane one.

@@ -267,8 +267,8 @@ impl BlobStore for FaultyBlobs {
         self.inner.pairing()
     }
 
-    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
-        self.inner.set_pairing(id)
+    fn claim_pairing(&self, id: &str) -> StoreResult<String> {
+        self.inner.claim_pairing(id)
     }
 }
 

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::{BlobId, BlobReader, BlobStore, BlobWriter, StoreResult};
+use crate::{BlobId, BlobReader, BlobStore, BlobWriter, StoreError, StoreResult};
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -296,25 +296,31 @@ impl BlobStore for FsBlobStore {
         }
     }
 
-    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
+    fn claim_pairing(&self, id: &str) -> StoreResult<String> {
         let file = self.root.join(PAIRING_FILE);
-        match id {
-            None => match fs::remove_file(&file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
-            },
-            Some(id) => {
-                // Temporary file, fsync, rename, directory fsync: all or nothing.
-                let tmp = self.root.join(format!("{PAIRING_FILE}.tmp"));
-                let mut f = File::create(&tmp)?;
-                std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes())?;
-                f.sync_all()?;
-                fs::rename(&tmp, &file)?;
-            }
+        if let Some(held) = self.pairing()? {
+            return Ok(held);
         }
+        // A temporary file of this call's own (in tmp/, which `clear_temp` empties
+        // after a crash), fsynced, then hard-linked to the name: the link is all or
+        // nothing and fails if the name exists (another claim won).
+        let tmp = self.tmp.join(format!("pairing-{}", BlobId::random().to_hex()));
+        let written = (|| {
+            let mut f = File::create_new(&tmp)?;
+            std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes())?;
+            f.sync_all()?;
+            match fs::hard_link(&tmp, &file) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(e),
+            }
+        })();
+        let removed = fs::remove_file(&tmp);
+        written?;
+        removed?;
         File::open(&self.root)?.sync_all()?;
-        Ok(true)
+        self.pairing()?
+            .ok_or_else(|| StoreError::Corrupt(format!("{PAIRING_FILE} is gone right after it was written")))
     }
 }
 
@@ -327,6 +333,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path(), true).unwrap();
         crate::conformance::blob_store_suite(&store);
+        crate::conformance::pairing_suite(&store);
         // A file system always knows its space.
         assert!(store.space().unwrap().is_some());
     }

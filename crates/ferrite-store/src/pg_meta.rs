@@ -339,12 +339,18 @@ impl PgMetaStore {
     fn create_schema(&self) -> StoreResult<()> {
         let client = self.client()?;
         // Gateways starting together may race to create the table: the loser's
-        // CREATE fails on the catalog's unique index, and the table is there.
-        for attempt in 0..3 {
+        // CREATE fails (on the catalog's unique index, or finding the table's type
+        // made), and the table is there once the winner commits.
+        const RACE_LOST: [SqlState; 3] = [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::DUPLICATE_OBJECT,
+            SqlState::DUPLICATE_TABLE,
+        ];
+        for attempt in 0..5 {
             match self.block(client.batch_execute(SCHEMA)) {
                 Ok(()) => return Ok(()),
-                Err(e) if attempt < 2 && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => continue,
-                Err(e) => return Err(engine(format!("creating the metadata table: {e}"))),
+                Err(e) if attempt < 4 && e.code().is_some_and(|c| RACE_LOST.contains(c)) => continue,
+                Err(e) => return Err(engine(format!("creating the metadata table: {}", describe(&e)))),
             }
         }
         Ok(())

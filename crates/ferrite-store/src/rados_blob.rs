@@ -385,14 +385,11 @@ impl BlobStore for RadosBlobStore {
             .map(|n| String::from_utf8_lossy(&buf[..n]).trim().to_string()))
     }
 
-    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
-        match id {
-            Some(id) => self.pool.write_full(PAIRING_OBJECT, id.as_bytes())?,
-            None => {
-                self.pool.remove(PAIRING_OBJECT)?;
-            }
-        }
-        Ok(true)
+    fn claim_pairing(&self, id: &str) -> StoreResult<String> {
+        // Exclusive create: of gateways claiming the pool at once, one writes.
+        self.pool.create_exclusive(PAIRING_OBJECT, id.as_bytes())?;
+        self.pairing()?
+            .ok_or_else(|| StoreError::Corrupt(format!("{PAIRING_OBJECT} is gone right after it was written")))
     }
 }
 
@@ -468,11 +465,10 @@ mod tests {
             .for_each_object(&mut |name| left += usize::from(name.starts_with(&id.to_hex())))
             .unwrap();
         assert_eq!(left, 0, "no segment outlives its blob");
-        // Pairing: recorded and forgotten.
-        store.set_pairing(Some("abc")).unwrap();
-        assert_eq!(store.pairing().unwrap().as_deref(), Some("abc"));
-        store.set_pairing(None).unwrap();
-        assert_eq!(store.pairing().unwrap(), None);
+        // Pairing (the pool is shared with other tests: no pairing is left in it).
+        store.pool.remove(PAIRING_OBJECT).unwrap();
+        crate::conformance::pairing_suite(&store);
+        store.pool.remove(PAIRING_OBJECT).unwrap();
     }
 
     fn test_store() -> Option<RadosBlobStore> {

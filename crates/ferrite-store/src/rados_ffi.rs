@@ -22,6 +22,10 @@ type IoCtx = *mut c_void;
 type ListCtx = *mut c_void;
 type WriteOp = *mut c_void;
 
+/// `LIBRADOS_CREATE_EXCLUSIVE` (librados.h): a create fails with `-EEXIST` if the
+/// object exists.
+const LIBRADOS_CREATE_EXCLUSIVE: c_int = 1;
+
 /// `struct rados_cluster_stat_t` (librados.h).
 #[repr(C)]
 #[derive(Default)]
@@ -47,6 +51,7 @@ struct Api {
     getxattr: unsafe extern "C" fn(IoCtx, *const c_char, *const c_char, *mut c_char, usize) -> c_int,
     create_write_op: unsafe extern "C" fn() -> WriteOp,
     release_write_op: unsafe extern "C" fn(WriteOp),
+    write_op_create: unsafe extern "C" fn(WriteOp, c_int, *const c_char),
     write_op_write_full: unsafe extern "C" fn(WriteOp, *const c_char, usize),
     write_op_setxattr: unsafe extern "C" fn(WriteOp, *const c_char, *const c_char, usize),
     write_op_operate: unsafe extern "C" fn(WriteOp, IoCtx, *const c_char, *mut libc::time_t, c_int) -> c_int,
@@ -89,6 +94,7 @@ fn load() -> Result<Api, String> {
         getxattr: sym!("rados_getxattr"),
         create_write_op: sym!("rados_create_write_op"),
         release_write_op: sym!("rados_release_write_op"),
+        write_op_create: sym!("rados_write_op_create"),
         write_op_write_full: sym!("rados_write_op_write_full"),
         write_op_setxattr: sym!("rados_write_op_setxattr"),
         write_op_operate: sym!("rados_write_op_operate"),
@@ -185,6 +191,32 @@ impl Pool {
         // SAFETY: released once, after its last use.
         unsafe { (self.api.release_write_op)(op) };
         check(&format!("writing {oid}"), r).map(drop)
+    }
+
+    /// Creates object `oid` holding `data`, in one atomic operation, unless it
+    /// exists: `false` (and nothing written) if it does.
+    pub fn create_exclusive(&self, oid: &str, data: &[u8]) -> io::Result<bool> {
+        let oid_c = cstr(oid)?;
+        // SAFETY: creates an empty operation, released below on every path.
+        let op = unsafe { (self.api.create_write_op)() };
+        if op.is_null() {
+            return Err(io::Error::other("rados_create_write_op failed"));
+        }
+        // SAFETY: `op` is live; `data` outlives the operate call below; a null
+        // category is librados's default.
+        unsafe {
+            (self.api.write_op_create)(op, LIBRADOS_CREATE_EXCLUSIVE, std::ptr::null());
+            (self.api.write_op_write_full)(op, data.as_ptr().cast(), data.len());
+        }
+        // SAFETY: `op` and `self.io` are live; `oid_c` lives for the call; a null
+        // mtime lets the OSD stamp the time.
+        let r = unsafe { (self.api.write_op_operate)(op, self.io, oid_c.as_ptr(), std::ptr::null_mut(), 0) };
+        // SAFETY: released once, after its last use.
+        unsafe { (self.api.release_write_op)(op) };
+        if r == -libc::EEXIST {
+            return Ok(false);
+        }
+        check(&format!("creating {oid}"), r).map(|_| true)
     }
 
     /// Writes `data` as the whole of object `oid`.

@@ -218,8 +218,8 @@ impl BlobStore for ZstdBlobStore {
         self.inner.pairing()
     }
 
-    fn set_pairing(&self, id: Option<&str>) -> StoreResult<bool> {
-        self.inner.set_pairing(id)
+    fn claim_pairing(&self, id: &str) -> StoreResult<String> {
+        self.inner.claim_pairing(id)
     }
 }
 
@@ -237,6 +237,7 @@ mod tests {
     fn conformance() {
         let dir = tempfile::tempdir().unwrap();
         crate::conformance::blob_store_suite(&store(dir.path()).0);
+        crate::conformance::pairing_suite(&store(dir.path()).0);
     }
 
     #[test]
