@@ -41,6 +41,7 @@ mod multipart;
 mod names;
 mod object;
 mod policy;
+mod read_bufs;
 mod records;
 mod refs;
 mod rotation;

@@ -41,11 +41,13 @@ use ferrite_crypt::TAG;
 use ferrite_crypt::chunk::{SEALED_CHUNK, SealedSpan, scattered_len};
 use ferrite_crypt::{ChunkCipher, Key, Opener};
 
-/// Bytes per read when streaming a blob out.
+use crate::read_bufs::{self, ReadBuf};
+
 /// A stream of object bytes, shareable across threads as HTTP bodies require.
 pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + Sync>>;
 
-const READ_CHUNK: u64 = 512 * 1024;
+/// Bytes per read when streaming a blob out: one pooled buffer.
+const READ_CHUNK: u64 = read_bufs::BUF_LEN as u64;
 
 /// What a client sees of an object version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1235,14 +1237,14 @@ fn sealed_blob_stream(
             // tags apart, so each chunk opens in place and the range's plaintext is
             // one stretch of the buffer: no copy besides the kernel's. One piece per
             // read (a piece per chunk costs far more in the write path).
-            let mut plain = vec![0u8; scattered_len(n)];
+            let mut plain = ReadBuf::take(scattered_len(n));
             let mut tags = [0u8; SEALED_READ_CHUNKS * TAG];
-            let mut bufs = opener.scatter(n, &mut plain, &mut tags).map_err(io::Error::other)?;
+            let mut bufs = opener.scatter(n, plain.as_mut(), &mut tags).map_err(io::Error::other)?;
             read_exact_vectored_at(&*r, pos, &mut bufs)?;
             drop(bufs);
             let chunks = n.div_ceil(SEALED_CHUNK);
-            match opener.open_scattered(&mut plain, &tags[..chunks * TAG]) {
-                Ok(range) => Ok((Bytes::from(plain).slice(range), opener)),
+            match opener.open_scattered(plain.as_mut(), &tags[..chunks * TAG]) {
+                Ok(range) => Ok((plain.freeze(range), opener)),
                 Err(e) => {
                     counter.note_tampered();
                     Err(tampered(e))
@@ -1309,14 +1311,14 @@ fn blob_stream(reader: Arc<dyn BlobReader>, range: Range<u64>) -> BodyStream {
         }
         let n = READ_CHUNK.min(end - pos) as usize;
         let r = reader.clone();
-        let chunk = tokio::task::spawn_blocking(move || -> io::Result<Vec<u8>> {
-            let mut buf = vec![0u8; n];
-            read_exact_at(&*r, pos, &mut buf)?;
-            Ok(buf)
+        let chunk = tokio::task::spawn_blocking(move || -> io::Result<Bytes> {
+            let mut buf = ReadBuf::take(n);
+            read_exact_at(&*r, pos, buf.as_mut())?;
+            Ok(buf.freeze(0..n))
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(Some((Bytes::from(chunk), (reader, pos + n as u64, end))))
+        Ok(Some((chunk, (reader, pos + n as u64, end))))
     });
     Box::pin(stream)
 }
